@@ -1,0 +1,10 @@
+//! costctl-core: the pure half of costctl.
+//!
+//! Nothing here talks to AWS or needs an async runtime. It holds the vocabulary shared by the
+//! adapters, the Lambda functions and the command line: [`DesiredState`], and the table of IAM
+//! actions each AWS call needs ([`iam`]).
+
+pub mod iam;
+pub mod state;
+
+pub use state::DesiredState;
