@@ -1,0 +1,143 @@
+//! Which IAM action each AWS call of costctl needs, declared in one place.
+//!
+//! The Terraform module grants the Lambda roles exactly these actions; a test compares the two
+//! both ways, so a new SDK call without a grant (or a grant nobody uses) fails CI instead of
+//! failing at 2 a.m. in a real account. Calls that only the command line makes (creating the
+//! state table) are listed too, but no Lambda role gets them.
+
+use std::collections::BTreeSet;
+
+/// Which deployment may make a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Both the full function and the reduce-only (budget) function.
+    Both,
+    /// Only the full function: it creates, starts or restores something, so it may cost money.
+    FullOnly,
+    /// Only the `costctl` command line (an engineer's own credentials), never a Lambda role.
+    CliOnly,
+}
+
+/// One AWS API call and the IAM action it is authorised by.
+#[derive(Debug, Clone, Copy)]
+pub struct Permission {
+    /// The API operation as the SDK names it, e.g. `ecs:UpdateService`.
+    pub call: &'static str,
+    /// The IAM action that authorises it (usually the same string).
+    pub action: &'static str,
+    pub scope: Scope,
+}
+
+const fn p(call: &'static str, scope: Scope) -> Permission {
+    Permission {
+        call,
+        action: call,
+        scope,
+    }
+}
+
+/// Every AWS call the engine makes.
+pub const PERMISSIONS: &[Permission] = &[
+    // State store.
+    p("dynamodb:GetItem", Scope::Both),
+    p("dynamodb:PutItem", Scope::Both),
+    p("dynamodb:UpdateItem", Scope::Both),
+    p("dynamodb:Query", Scope::Both),
+    p("dynamodb:Scan", Scope::Both),
+    p("dynamodb:DescribeTable", Scope::CliOnly),
+    p("dynamodb:CreateTable", Scope::CliOnly),
+    // Configuration from SSM and published endpoints.
+    p("ssm:GetParameter", Scope::Both),
+    p("ssm:PutParameter", Scope::FullOnly),
+    // ECS services.
+    p("ecs:ListClusters", Scope::Both),
+    p("ecs:ListServices", Scope::Both),
+    p("ecs:DescribeServices", Scope::Both),
+    p("ecs:UpdateService", Scope::Both),
+    // Application Auto Scaling of those services.
+    p("application-autoscaling:DescribeScalableTargets", Scope::Both),
+    p("application-autoscaling:RegisterScalableTarget", Scope::Both),
+    // RDS.
+    p("rds:DescribeDBInstances", Scope::Both),
+    p("rds:DescribeDBSnapshots", Scope::Both),
+    p("rds:StopDBInstance", Scope::Both),
+    p("rds:DeleteDBInstance", Scope::Both),
+    p("rds:CreateDBSnapshot", Scope::Both),
+    p("rds:StartDBInstance", Scope::FullOnly),
+    p("rds:RestoreDBInstanceFromDBSnapshot", Scope::FullOnly),
+    p("rds:AddTagsToResource", Scope::FullOnly),
+    // ALB (ephemeral tier).
+    p("elasticloadbalancing:DescribeLoadBalancers", Scope::Both),
+    p("elasticloadbalancing:DescribeLoadBalancerAttributes", Scope::Both),
+    p("elasticloadbalancing:DescribeListeners", Scope::Both),
+    p("elasticloadbalancing:DescribeListenerCertificates", Scope::Both),
+    p("elasticloadbalancing:DescribeRules", Scope::Both),
+    p("elasticloadbalancing:DescribeTags", Scope::Both),
+    p("elasticloadbalancing:DeleteLoadBalancer", Scope::Both),
+    p("elasticloadbalancing:CreateLoadBalancer", Scope::FullOnly),
+    p("elasticloadbalancing:ModifyLoadBalancerAttributes", Scope::FullOnly),
+    p("elasticloadbalancing:CreateListener", Scope::FullOnly),
+    p("elasticloadbalancing:AddListenerCertificates", Scope::FullOnly),
+    p("elasticloadbalancing:CreateRule", Scope::FullOnly),
+    p("elasticloadbalancing:AddTags", Scope::FullOnly),
+    // MSK Serverless (ephemeral tier).
+    p("kafka:ListClustersV2", Scope::Both),
+    p("kafka:DescribeClusterV2", Scope::Both),
+    p("kafka:GetBootstrapBrokers", Scope::Both),
+    p("kafka:DeleteCluster", Scope::Both),
+    p("kafka:CreateClusterV2", Scope::FullOnly),
+    // DNS.
+    p("route53:ChangeResourceRecordSets", Scope::FullOnly),
+];
+
+/// Which Lambda deployment a role belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Function {
+    /// Schedules, manual invokes, Terraform: may create and start.
+    Full,
+    /// Budget alerts only: may only reduce cost.
+    ReduceOnly,
+}
+
+/// The IAM actions a Lambda role of `function` must hold, and no more.
+pub fn actions_for(function: Function) -> BTreeSet<&'static str> {
+    PERMISSIONS
+        .iter()
+        .filter(|perm| match (perm.scope, function) {
+            (Scope::CliOnly, _) => false,
+            (Scope::Both, _) => true,
+            (Scope::FullOnly, Function::Full) => true,
+            (Scope::FullOnly, Function::ReduceOnly) => false,
+        })
+        .map(|perm| perm.action)
+        .collect()
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reduce_only_cannot_create_start_or_restore() {
+        for action in actions_for(Function::ReduceOnly) {
+            let verb = action.split(':').nth(1).unwrap();
+            let increasing = ["Create", "Start", "Restore", "AddListener", "Modify"]
+                .iter()
+                .any(|v| verb.starts_with(v));
+            // CreateDBSnapshot is the one "Create" a pause needs: a final snapshot saves data.
+            assert!(
+                !increasing || action == "rds:CreateDBSnapshot",
+                "{action} must not be granted to the reduce-only function"
+            );
+        }
+    }
+
+    #[test]
+    fn full_is_a_superset_of_reduce_only() {
+        let full = actions_for(Function::Full);
+        assert!(actions_for(Function::ReduceOnly).is_subset(&full));
+        assert!(full.contains("kafka:CreateClusterV2"));
+        assert!(!full.contains("dynamodb:CreateTable"));
+    }
+}
