@@ -1,0 +1,76 @@
+//! The manifest: what must be remembered to undo a pause.
+//!
+//! It is written *before* the destructive call it protects. The merge rules here are the heart of
+//! the "never overwrite a recorded value with a paused one" safety rule: a record, once made, is
+//! only replaced when the stack is running again and the value was observed while running.
+
+use crate::observation::{Bounds, DbSpec, Observation};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// What a service looked like before costctl scaled it to zero.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceRecord {
+    pub desired: u32,
+    /// The autoscaling bounds, when the service has a scalable target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bounds: Option<Bounds>,
+}
+
+/// What an RDS instance looked like, and where its data went if it was deleted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DbRecord {
+    pub spec: DbSpec,
+    /// Final snapshot taken when the instance was hibernated; a restore needs it, so nothing
+    /// ever deletes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Manifest {
+    /// By `cluster/service`.
+    pub services: BTreeMap<String, ServiceRecord>,
+    /// By instance identifier.
+    pub db_instances: BTreeMap<String, DbRecord>,
+}
+
+impl Manifest {
+    pub fn is_empty(&self) -> bool {
+        self.services.is_empty() && self.db_instances.is_empty()
+    }
+
+    /// Records every observed resource that has no record yet. Existing records are kept as they
+    /// are: while a pause is under way the observed values may already be the paused ones.
+    pub fn record_missing(&mut self, obs: &Observation) {
+        for svc in &obs.services {
+            let key = svc.key();
+            if self.services.contains_key(&key) {
+                continue;
+            }
+            let bounds = obs
+                .scalable_targets
+                .get(&crate::observation::scalable_resource_id(
+                    &svc.cluster,
+                    &svc.name,
+                ))
+                .copied();
+            self.services.insert(
+                key,
+                ServiceRecord {
+                    desired: svc.desired,
+                    bounds,
+                },
+            );
+        }
+        for db in &obs.db_instances {
+            self.db_instances
+                .entry(db.id.clone())
+                .or_insert_with(|| DbRecord {
+                    spec: db.spec.clone(),
+                    snapshot: None,
+                });
+        }
+    }
+}

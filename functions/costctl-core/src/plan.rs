@@ -1,0 +1,608 @@
+//! The planner: a pure function from (goal, observation, manifest) to an ordered plan.
+//!
+//! The plan holds every step still needed to reach the goal, including the ones that cannot run
+//! yet, each with the steps it must wait for. A step is idempotent: the reconcile loop
+//! re-observes and re-plans after every batch, so a step that already took effect simply
+//! disappears from the next plan. `Await*` steps are gates: they are never executed, they vanish
+//! once the observation shows what they wait for.
+
+use crate::manifest::{DbRecord, Manifest};
+use crate::observation::{
+    DbObs, DbSpec, Observation, ServiceObs, scalable_resource_id, split_service_key,
+};
+use crate::state::DesiredState;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// What to do with RDS on a `paused` request (`hibernated` always snapshots and deletes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RdsPause {
+    /// Stop the instance: cheapest to resume, but RDS starts it again after 7 days.
+    #[default]
+    Stop,
+    /// Final snapshot, then delete: nothing can auto-start.
+    Snapshot,
+}
+
+/// Per-stack policy overriding the columns of the power-state table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Policy {
+    pub rds_on_pause: RdsPause,
+}
+
+/// What the planner is asked to reach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Goal {
+    pub desired: DesiredState,
+    /// Generation of the request; names final snapshots so two hibernations never collide.
+    pub generation: u64,
+    pub policy: Policy,
+}
+
+/// One idempotent operation on one resource.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Action {
+    /// RegisterScalableTarget with these bounds.
+    SetScalingBounds {
+        cluster: String,
+        service: String,
+        min: u32,
+        max: u32,
+    },
+    /// UpdateService desiredCount.
+    SetDesiredCount {
+        cluster: String,
+        service: String,
+        count: u32,
+    },
+    /// Gate: the service runs exactly `count` tasks and none are pending.
+    AwaitServiceCount {
+        cluster: String,
+        service: String,
+        count: u32,
+    },
+    StopDb {
+        id: String,
+    },
+    StartDb {
+        id: String,
+    },
+    /// DeleteDBInstance with a final snapshot (never without one).
+    DeleteDb {
+        id: String,
+        final_snapshot: String,
+    },
+    /// RestoreDBInstanceFromDBSnapshot under the same identifier with the recorded spec.
+    RestoreDb {
+        id: String,
+        snapshot: String,
+        spec: Box<DbSpec>,
+    },
+    /// Gate: the instance has reached `status` (`available`, `stopped`) or is gone (`deleted`).
+    AwaitDb {
+        id: String,
+        status: String,
+    },
+    /// Gate: the snapshot is `available`.
+    AwaitSnapshot {
+        id: String,
+    },
+}
+
+impl Action {
+    /// Gates are satisfied by the world, not executed.
+    pub fn is_gate(&self) -> bool {
+        matches!(
+            self,
+            Action::AwaitServiceCount { .. } | Action::AwaitDb { .. } | Action::AwaitSnapshot { .. }
+        )
+    }
+
+    /// The resource this step acts on, as shown to users.
+    pub fn resource(&self) -> String {
+        match self {
+            Action::SetScalingBounds {
+                cluster, service, ..
+            }
+            | Action::SetDesiredCount {
+                cluster, service, ..
+            }
+            | Action::AwaitServiceCount {
+                cluster, service, ..
+            } => format!("ecs:{cluster}/{service}"),
+            Action::StopDb { id }
+            | Action::StartDb { id }
+            | Action::DeleteDb { id, .. }
+            | Action::RestoreDb { id, .. }
+            | Action::AwaitDb { id, .. } => format!("rds:{id}"),
+            Action::AwaitSnapshot { id } => format!("rds-snapshot:{id}"),
+        }
+    }
+
+    /// True when the action switches something off (subject to the safety rules).
+    pub fn reduces_cost(&self) -> bool {
+        match self {
+            Action::SetScalingBounds { max, .. } => *max == 0,
+            Action::SetDesiredCount { count, .. } => *count == 0,
+            Action::StopDb { .. } | Action::DeleteDb { .. } => true,
+            Action::StartDb { .. } | Action::RestoreDb { .. } => false,
+            Action::AwaitServiceCount { .. } | Action::AwaitDb { .. } | Action::AwaitSnapshot { .. } => {
+                true
+            }
+        }
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Action::SetScalingBounds {
+                cluster,
+                service,
+                min,
+                max,
+            } => write!(f, "set autoscaling of {cluster}/{service} to min {min}, max {max}"),
+            Action::SetDesiredCount {
+                cluster,
+                service,
+                count,
+            } => write!(f, "set desired count of {cluster}/{service} to {count}"),
+            Action::AwaitServiceCount {
+                cluster,
+                service,
+                count,
+            } => write!(f, "wait until {cluster}/{service} runs {count} task(s)"),
+            Action::StopDb { id } => write!(f, "stop RDS instance {id}"),
+            Action::StartDb { id } => write!(f, "start RDS instance {id}"),
+            Action::DeleteDb { id, final_snapshot } => {
+                write!(f, "delete RDS instance {id} with final snapshot {final_snapshot}")
+            }
+            Action::RestoreDb { id, snapshot, .. } => {
+                write!(f, "restore RDS instance {id} from snapshot {snapshot}")
+            }
+            Action::AwaitDb { id, status } => write!(f, "wait until RDS instance {id} is {status}"),
+            Action::AwaitSnapshot { id } => write!(f, "wait until snapshot {id} is available"),
+        }
+    }
+}
+
+/// A step of the plan. `after` holds ids of steps of the same plan that must finish first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Step {
+    pub id: usize,
+    #[serde(flatten)]
+    pub action: Action,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub after: Vec<usize>,
+}
+
+/// Something the user should know that is not a step (e.g. a safety rule changed the action).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Note {
+    pub resource: String,
+    pub message: String,
+}
+
+/// Something that blocks the goal and needs a person (e.g. a missing snapshot).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Problem {
+    pub resource: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Plan {
+    pub steps: Vec<Step>,
+    /// The manifest to persist before any step runs (write-ahead).
+    pub manifest: Manifest,
+    pub notes: Vec<Note>,
+    pub problems: Vec<Problem>,
+}
+
+impl Plan {
+    /// The goal is reached: nothing to do, nothing to wait for, nothing blocking.
+    pub fn is_converged(&self) -> bool {
+        self.steps.is_empty() && self.problems.is_empty()
+    }
+
+    /// Steps that can run now: not gates, and everything they wait for is in `done`.
+    pub fn ready<'a>(&'a self, done: &'a [usize]) -> impl Iterator<Item = &'a Step> + 'a {
+        self.steps.iter().filter(move |s| {
+            !s.action.is_gate() && !done.contains(&s.id) && s.after.iter().all(|d| done.contains(d))
+        })
+    }
+}
+
+/// Builds the plan. Pure: same inputs, same plan.
+pub fn plan(goal: &Goal, obs: &Observation, manifest: &Manifest) -> Plan {
+    let mut b = Builder {
+        plan: Plan {
+            manifest: manifest.clone(),
+            ..Plan::default()
+        },
+    };
+    match goal.desired {
+        DesiredState::Running => b.resume(obs),
+        down => b.pause(goal, down, obs),
+    }
+    b.plan
+}
+
+/// The final snapshot name for a hibernation of `id` under request `generation`.
+pub fn final_snapshot_name(id: &str, generation: u64) -> String {
+    // RDS snapshot identifiers: letters, digits, hyphens; at most 255 characters.
+    format!("costctl-{id}-g{generation}")
+}
+
+/// RDS statuses from which a stop or delete may be issued.
+const DB_STOPPABLE: &[&str] = &["available"];
+const DB_DELETABLE: &[&str] = &["available", "stopped", "storage-optimization"];
+
+struct Builder {
+    plan: Plan,
+}
+
+impl Builder {
+    fn push(&mut self, action: Action, after: Vec<usize>) -> usize {
+        let id = self.plan.steps.len();
+        self.plan.steps.push(Step { id, action, after });
+        id
+    }
+
+    fn note(&mut self, resource: String, message: String) {
+        self.plan.notes.push(Note { resource, message });
+    }
+
+    fn problem(&mut self, resource: String, message: String) {
+        self.plan.problems.push(Problem { resource, message });
+    }
+
+    fn pause(&mut self, goal: &Goal, level: DesiredState, obs: &Observation) {
+        self.plan.manifest.record_missing(obs);
+
+        let mut drained = Vec::new();
+        for svc in &obs.services {
+            drained.extend(self.drain_service(svc, obs));
+        }
+
+        let snapshot_db = level == DesiredState::Hibernated || goal.policy.rds_on_pause == RdsPause::Snapshot;
+        for db in &obs.db_instances {
+            if snapshot_db && db.deletion_protection {
+                self.note(
+                    format!("rds:{}", db.id),
+                    "deletion protection is on: the instance is stopped, never deleted".into(),
+                );
+                self.stop_db(db, &drained);
+            } else if snapshot_db {
+                self.hibernate_db(db, goal.generation, obs, &drained);
+            } else {
+                self.stop_db(db, &drained);
+            }
+        }
+
+        // Instances already gone: their final snapshot must be available before we call the
+        // stack paused, and must exist at all.
+        let gone: Vec<(String, DbRecord)> = self
+            .plan
+            .manifest
+            .db_instances
+            .iter()
+            .filter(|(id, _)| obs.db(id).is_none())
+            .map(|(id, r)| (id.clone(), r.clone()))
+            .collect();
+        for (id, record) in gone {
+            match &record.snapshot {
+                Some(snap) => match obs.snapshot(snap) {
+                    Some(s) if s.status == "available" => {}
+                    Some(_) => {
+                        self.push(Action::AwaitSnapshot { id: snap.clone() }, vec![]);
+                    }
+                    None => self.problem(
+                        format!("rds:{id}"),
+                        format!("instance is gone and its final snapshot {snap} does not exist"),
+                    ),
+                },
+                None => self.problem(
+                    format!("rds:{id}"),
+                    "instance is gone and no final snapshot was recorded".into(),
+                ),
+            }
+        }
+    }
+
+    /// Autoscaling to 0/0 first (otherwise it scales the service straight back up), then the
+    /// desired count, then wait for the tasks to drain.
+    fn drain_service(&mut self, svc: &ServiceObs, obs: &Observation) -> Option<usize> {
+        let mut last = vec![];
+        let rid = scalable_resource_id(&svc.cluster, &svc.name);
+        if let Some(bounds) = obs.scalable_targets.get(&rid)
+            && (bounds.min != 0 || bounds.max != 0)
+        {
+            last = vec![self.push(
+                Action::SetScalingBounds {
+                    cluster: svc.cluster.clone(),
+                    service: svc.name.clone(),
+                    min: 0,
+                    max: 0,
+                },
+                vec![],
+            )];
+        }
+        if svc.desired != 0 {
+            last = vec![self.push(
+                Action::SetDesiredCount {
+                    cluster: svc.cluster.clone(),
+                    service: svc.name.clone(),
+                    count: 0,
+                },
+                last,
+            )];
+        }
+        if svc.desired != 0 || svc.running != 0 || svc.pending != 0 {
+            return Some(self.push(
+                Action::AwaitServiceCount {
+                    cluster: svc.cluster.clone(),
+                    service: svc.name.clone(),
+                    count: 0,
+                },
+                last,
+            ));
+        }
+        None
+    }
+
+    fn stop_db(&mut self, db: &DbObs, drained: &[usize]) {
+        let status = db.status.as_str();
+        if status == "stopped" {
+            return;
+        }
+        let mut after = drained.to_vec();
+        if DB_STOPPABLE.contains(&status) {
+            after = vec![self.push(Action::StopDb { id: db.id.clone() }, after)];
+        } else if status != "stopping" {
+            // starting, modifying, backing-up…: RDS refuses a stop until it is available again.
+            after = vec![self.push(
+                Action::AwaitDb {
+                    id: db.id.clone(),
+                    status: "available".into(),
+                },
+                vec![],
+            )];
+            after = vec![self.push(Action::StopDb { id: db.id.clone() }, after)];
+        }
+        self.push(
+            Action::AwaitDb {
+                id: db.id.clone(),
+                status: "stopped".into(),
+            },
+            after,
+        );
+    }
+
+    fn hibernate_db(&mut self, db: &DbObs, generation: u64, obs: &Observation, drained: &[usize]) {
+        let record = self
+            .plan
+            .manifest
+            .db_instances
+            .get_mut(&db.id)
+            .expect("record_missing recorded every observed instance");
+        // Reuse a recorded name whose snapshot does not exist yet: it was recorded ahead of a
+        // delete that never happened (crash). A name that exists belongs to an earlier cycle and
+        // must not be reused (RDS would refuse it) nor ever deleted.
+        let snapshot = match &record.snapshot {
+            Some(name) if obs.snapshot(name).is_none() => name.clone(),
+            _ => final_snapshot_name(&db.id, generation),
+        };
+        record.snapshot = Some(snapshot.clone());
+
+        let status = db.status.as_str();
+        let mut after = drained.to_vec();
+        if DB_DELETABLE.contains(&status) {
+            after = vec![self.push(
+                Action::DeleteDb {
+                    id: db.id.clone(),
+                    final_snapshot: snapshot.clone(),
+                },
+                after,
+            )];
+        } else if status != "deleting" {
+            after = vec![self.push(
+                Action::AwaitDb {
+                    id: db.id.clone(),
+                    status: "available".into(),
+                },
+                vec![],
+            )];
+            after = vec![self.push(
+                Action::DeleteDb {
+                    id: db.id.clone(),
+                    final_snapshot: snapshot.clone(),
+                },
+                after,
+            )];
+        }
+        let gone = self.push(
+            Action::AwaitDb {
+                id: db.id.clone(),
+                status: "deleted".into(),
+            },
+            after,
+        );
+        self.push(Action::AwaitSnapshot { id: snapshot }, vec![gone]);
+    }
+
+    fn resume(&mut self, obs: &Observation) {
+        let manifest = self.plan.manifest.clone();
+        let mut infra_ready = Vec::new();
+
+        // Databases: everything the manifest remembers plus everything observed.
+        let mut ids: Vec<&String> = manifest.db_instances.keys().collect();
+        for db in &obs.db_instances {
+            if !manifest.db_instances.contains_key(&db.id) {
+                ids.push(&db.id);
+            }
+        }
+        for id in ids {
+            if let Some(step) = self.resume_db(id, obs.db(id), manifest.db_instances.get(id), obs) {
+                infra_ready.push(step);
+            }
+        }
+
+        // Services come back only once everything they depend on is available again.
+        for (key, record) in &manifest.services {
+            let Some((cluster, service)) = split_service_key(key) else {
+                continue;
+            };
+            let Some(svc) = obs.service(key) else {
+                self.note(
+                    format!("ecs:{key}"),
+                    "service no longer exists; nothing to restore".into(),
+                );
+                continue;
+            };
+            let mut last = infra_ready.clone();
+            if svc.desired != record.desired {
+                last = vec![self.push(
+                    Action::SetDesiredCount {
+                        cluster: cluster.into(),
+                        service: service.into(),
+                        count: record.desired,
+                    },
+                    last,
+                )];
+            }
+            let rid = scalable_resource_id(cluster, service);
+            if let Some(bounds) = record.bounds
+                && obs.scalable_targets.get(&rid) != Some(&bounds)
+            {
+                last = vec![self.push(
+                    Action::SetScalingBounds {
+                        cluster: cluster.into(),
+                        service: service.into(),
+                        min: bounds.min,
+                        max: bounds.max,
+                    },
+                    last,
+                )];
+            }
+            if svc.desired != record.desired || svc.running != record.desired || svc.pending != 0 {
+                self.push(
+                    Action::AwaitServiceCount {
+                        cluster: cluster.into(),
+                        service: service.into(),
+                        count: record.desired,
+                    },
+                    last,
+                );
+            }
+        }
+
+        // Back to running with nothing left to do: forget the records, so that the next pause
+        // records the values the stack has then.
+        if self.plan.is_converged() {
+            self.plan.manifest = Manifest::default();
+        }
+    }
+
+    /// Returns the id of the step after which this instance is available (if any is needed).
+    fn resume_db(
+        &mut self,
+        id: &str,
+        db: Option<&DbObs>,
+        record: Option<&DbRecord>,
+        obs: &Observation,
+    ) -> Option<usize> {
+        let await_available = |b: &mut Self, after: Vec<usize>| {
+            b.push(
+                Action::AwaitDb {
+                    id: id.into(),
+                    status: "available".into(),
+                },
+                after,
+            )
+        };
+        match db.map(|d| d.status.as_str()) {
+            Some("available") => None,
+            Some("stopped") => {
+                let start = self.push(Action::StartDb { id: id.into() }, vec![]);
+                Some(await_available(self, vec![start]))
+            }
+            Some("stopping") => {
+                let stopped = self.push(
+                    Action::AwaitDb {
+                        id: id.into(),
+                        status: "stopped".into(),
+                    },
+                    vec![],
+                );
+                let start = self.push(Action::StartDb { id: id.into() }, vec![stopped]);
+                Some(await_available(self, vec![start]))
+            }
+            Some("deleting") => {
+                let gone = self.push(
+                    Action::AwaitDb {
+                        id: id.into(),
+                        status: "deleted".into(),
+                    },
+                    vec![],
+                );
+                self.restore_db(id, record, obs, vec![gone])
+            }
+            Some(_) => Some(await_available(self, vec![])),
+            None => self.restore_db(id, record, obs, vec![]),
+        }
+    }
+
+    fn restore_db(
+        &mut self,
+        id: &str,
+        record: Option<&DbRecord>,
+        obs: &Observation,
+        mut after: Vec<usize>,
+    ) -> Option<usize> {
+        let resource = format!("rds:{id}");
+        let Some(record) = record else {
+            self.problem(resource, "instance does not exist and nothing is recorded".into());
+            return None;
+        };
+        let Some(snapshot) = &record.snapshot else {
+            self.problem(
+                resource,
+                "instance does not exist and no snapshot is recorded to restore it from".into(),
+            );
+            return None;
+        };
+        match obs.snapshot(snapshot).map(|s| s.status.as_str()) {
+            Some("available") => {}
+            Some(_) => after.push(self.push(Action::AwaitSnapshot { id: snapshot.clone() }, vec![])),
+            None if after.is_empty() => {
+                self.problem(
+                    resource,
+                    format!("instance does not exist and its snapshot {snapshot} is missing"),
+                );
+                return None;
+            }
+            // Still deleting: the final snapshot appears once the delete finishes.
+            None => after.push(self.push(Action::AwaitSnapshot { id: snapshot.clone() }, vec![])),
+        }
+        let restore = self.push(
+            Action::RestoreDb {
+                id: id.into(),
+                snapshot: snapshot.clone(),
+                spec: Box::new(record.spec.clone()),
+            },
+            after,
+        );
+        Some(self.push(
+            Action::AwaitDb {
+                id: id.into(),
+                status: "available".into(),
+            },
+            vec![restore],
+        ))
+    }
+}
+
