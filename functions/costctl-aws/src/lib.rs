@@ -1,1 +1,25 @@
-//! placeholder
+//! costctl-aws: the I/O half of costctl.
+//!
+//! - [`Cloud`]: the trait the reconcile loop acts through; [`AwsCloud`] implements it over the
+//!   AWS SDK (one module per service: [`ecs`], [`autoscaling`], [`rds`]);
+//! - [`StateStore`]: desired state, generation, lease, manifest and history per stack;
+//!   [`DynamoStore`] keeps them in DynamoDB with conditional writes;
+//! - [`Engine`]: observe → plan → execute → persist → report.
+
+pub mod autoscaling;
+pub mod aws;
+pub mod cloud;
+pub mod ecs;
+pub mod engine;
+pub mod error;
+pub mod observe;
+pub mod rds;
+pub mod report;
+pub mod store;
+
+pub use aws::{AwsCloud, Connection, load_config};
+pub use cloud::Cloud;
+pub use engine::{Engine, EngineError, Options, RequestSpec};
+pub use error::CloudError;
+pub use report::Report;
+pub use store::{DynamoStore, StateStore, StoreError};

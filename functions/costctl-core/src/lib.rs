@@ -15,9 +15,11 @@ pub mod iam;
 pub mod manifest;
 pub mod observation;
 pub mod plan;
+pub mod selector;
 pub mod state;
 
 pub use manifest::Manifest;
 pub use observation::Observation;
 pub use plan::{Action, Goal, Plan, Policy, Step, plan};
+pub use selector::Selector;
 pub use state::DesiredState;

@@ -70,6 +70,8 @@ pub struct DbSpec {
     pub copy_tags_to_snapshot: bool,
     pub iam_auth: bool,
     pub auto_minor_version_upgrade: bool,
+    pub backup_retention_period: Option<u32>,
+    pub preferred_backup_window: Option<String>,
     pub tags: BTreeMap<String, String>,
 }
 

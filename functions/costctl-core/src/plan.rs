@@ -97,7 +97,9 @@ impl Action {
     pub fn is_gate(&self) -> bool {
         matches!(
             self,
-            Action::AwaitServiceCount { .. } | Action::AwaitDb { .. } | Action::AwaitSnapshot { .. }
+            Action::AwaitServiceCount { .. }
+                | Action::AwaitDb { .. }
+                | Action::AwaitSnapshot { .. }
         )
     }
 
@@ -129,9 +131,9 @@ impl Action {
             Action::SetDesiredCount { count, .. } => *count == 0,
             Action::StopDb { .. } | Action::DeleteDb { .. } => true,
             Action::StartDb { .. } | Action::RestoreDb { .. } => false,
-            Action::AwaitServiceCount { .. } | Action::AwaitDb { .. } | Action::AwaitSnapshot { .. } => {
-                true
-            }
+            Action::AwaitServiceCount { .. }
+            | Action::AwaitDb { .. }
+            | Action::AwaitSnapshot { .. } => true,
         }
     }
 }
@@ -144,7 +146,10 @@ impl fmt::Display for Action {
                 service,
                 min,
                 max,
-            } => write!(f, "set autoscaling of {cluster}/{service} to min {min}, max {max}"),
+            } => write!(
+                f,
+                "set autoscaling of {cluster}/{service} to min {min}, max {max}"
+            ),
             Action::SetDesiredCount {
                 cluster,
                 service,
@@ -158,7 +163,10 @@ impl fmt::Display for Action {
             Action::StopDb { id } => write!(f, "stop RDS instance {id}"),
             Action::StartDb { id } => write!(f, "start RDS instance {id}"),
             Action::DeleteDb { id, final_snapshot } => {
-                write!(f, "delete RDS instance {id} with final snapshot {final_snapshot}")
+                write!(
+                    f,
+                    "delete RDS instance {id} with final snapshot {final_snapshot}"
+                )
             }
             Action::RestoreDb { id, snapshot, .. } => {
                 write!(f, "restore RDS instance {id} from snapshot {snapshot}")
@@ -268,7 +276,8 @@ impl Builder {
             drained.extend(self.drain_service(svc, obs));
         }
 
-        let snapshot_db = level == DesiredState::Hibernated || goal.policy.rds_on_pause == RdsPause::Snapshot;
+        let snapshot_db =
+            level == DesiredState::Hibernated || goal.policy.rds_on_pause == RdsPause::Snapshot;
         for db in &obs.db_instances {
             if snapshot_db && db.deletion_protection {
                 self.note(
@@ -565,7 +574,10 @@ impl Builder {
     ) -> Option<usize> {
         let resource = format!("rds:{id}");
         let Some(record) = record else {
-            self.problem(resource, "instance does not exist and nothing is recorded".into());
+            self.problem(
+                resource,
+                "instance does not exist and nothing is recorded".into(),
+            );
             return None;
         };
         let Some(snapshot) = &record.snapshot else {
@@ -577,7 +589,12 @@ impl Builder {
         };
         match obs.snapshot(snapshot).map(|s| s.status.as_str()) {
             Some("available") => {}
-            Some(_) => after.push(self.push(Action::AwaitSnapshot { id: snapshot.clone() }, vec![])),
+            Some(_) => after.push(self.push(
+                Action::AwaitSnapshot {
+                    id: snapshot.clone(),
+                },
+                vec![],
+            )),
             None if after.is_empty() => {
                 self.problem(
                     resource,
@@ -586,7 +603,12 @@ impl Builder {
                 return None;
             }
             // Still deleting: the final snapshot appears once the delete finishes.
-            None => after.push(self.push(Action::AwaitSnapshot { id: snapshot.clone() }, vec![])),
+            None => after.push(self.push(
+                Action::AwaitSnapshot {
+                    id: snapshot.clone(),
+                },
+                vec![],
+            )),
         }
         let restore = self.push(
             Action::RestoreDb {
@@ -605,4 +627,3 @@ impl Builder {
         ))
     }
 }
-

@@ -24,7 +24,10 @@ fn apply(obs: &mut Observation, action: &Action) -> Result<(), String> {
         } => {
             obs.scalable_targets.insert(
                 scalable_resource_id(cluster, service),
-                Bounds { min: *min, max: *max },
+                Bounds {
+                    min: *min,
+                    max: *max,
+                },
             );
         }
         Action::SetDesiredCount {
@@ -86,7 +89,9 @@ fn apply(obs: &mut Observation, action: &Action) -> Result<(), String> {
                 spec: (**spec).clone(),
             });
         }
-        Action::AwaitServiceCount { .. } | Action::AwaitDb { .. } | Action::AwaitSnapshot { .. } => {
+        Action::AwaitServiceCount { .. }
+        | Action::AwaitDb { .. }
+        | Action::AwaitSnapshot { .. } => {
             return Err("gates are never executed".into());
         }
     }
@@ -120,17 +125,25 @@ fn settle(obs: &mut Observation) {
 }
 
 fn arb_service(i: usize) -> impl Strategy<Value = (ServiceObs, Option<Bounds>)> {
-    (0u32..5, 0u32..5, any::<bool>(), 0u32..3, 0u32..4).prop_map(move |(desired, running, scaled, min, extra)| {
-        let svc = ServiceObs {
-            cluster: format!("c{}", i % 3),
-            name: format!("svc{i}"),
-            desired,
-            running,
-            pending: 0,
-            status: "ACTIVE".into(),
-        };
-        (svc, scaled.then_some(Bounds { min, max: min + extra }))
-    })
+    (0u32..5, 0u32..5, any::<bool>(), 0u32..3, 0u32..4).prop_map(
+        move |(desired, running, scaled, min, extra)| {
+            let svc = ServiceObs {
+                cluster: format!("c{}", i % 3),
+                name: format!("svc{i}"),
+                desired,
+                running,
+                pending: 0,
+                status: "ACTIVE".into(),
+            };
+            (
+                svc,
+                scaled.then_some(Bounds {
+                    min,
+                    max: min + extra,
+                }),
+            )
+        },
+    )
 }
 
 fn arb_db(i: usize) -> impl Strategy<Value = DbObs> {
@@ -193,7 +206,11 @@ fn arb_goal() -> impl Strategy<Value = Goal> {
             desired,
             generation,
             policy: Policy {
-                rds_on_pause: if snap { RdsPause::Snapshot } else { RdsPause::Stop },
+                rds_on_pause: if snap {
+                    RdsPause::Snapshot
+                } else {
+                    RdsPause::Stop
+                },
             },
         })
 }
@@ -225,29 +242,57 @@ fn drive(goal: &Goal, mut obs: Observation, mut manifest: Manifest) -> (Observat
     panic!("did not converge to {:?}: {obs:#?}", goal.desired);
 }
 
-fn check_safety(goal: &Goal, obs: &Observation, before: &Manifest, after: &Manifest, p: &costctl_core::Plan) {
+fn check_safety(
+    goal: &Goal,
+    obs: &Observation,
+    before: &Manifest,
+    after: &Manifest,
+    p: &costctl_core::Plan,
+) {
     // A recorded count or bound is never replaced by another value while the stack is paused.
     if goal.desired.is_down() {
         for (key, rec) in &before.services {
-            assert_eq!(after.services.get(key), Some(rec), "record of {key} changed during a pause");
+            assert_eq!(
+                after.services.get(key),
+                Some(rec),
+                "record of {key} changed during a pause"
+            );
         }
     }
     for step in &p.steps {
         match &step.action {
             // Never delete an instance without a final snapshot recorded ahead of the call.
             Action::DeleteDb { id, final_snapshot } => {
-                let rec = after.db_instances.get(id).expect("instance recorded before delete");
+                let rec = after
+                    .db_instances
+                    .get(id)
+                    .expect("instance recorded before delete");
                 assert_eq!(rec.snapshot.as_deref(), Some(final_snapshot.as_str()));
-                assert!(!obs.db(id).unwrap().deletion_protection, "deletion-protected {id} deleted");
+                assert!(
+                    !obs.db(id).unwrap().deletion_protection,
+                    "deletion-protected {id} deleted"
+                );
             }
             // Scaling to zero never happens before the count is recorded.
-            Action::SetDesiredCount { cluster, service, count: 0 }
-            | Action::SetScalingBounds { cluster, service, max: 0, .. } => {
+            Action::SetDesiredCount {
+                cluster,
+                service,
+                count: 0,
+            }
+            | Action::SetScalingBounds {
+                cluster,
+                service,
+                max: 0,
+                ..
+            } => {
                 assert!(after.services.contains_key(&format!("{cluster}/{service}")));
             }
             _ => {}
         }
-        assert!(step.after.iter().all(|d| *d < step.id), "dependencies point backwards");
+        assert!(
+            step.after.iter().all(|d| *d < step.id),
+            "dependencies point backwards"
+        );
     }
 }
 
@@ -320,8 +365,16 @@ fn hibernate_with_deletion_protection_stops_and_says_why() {
         policy: Policy::default(),
     };
     let p = plan(&goal, &obs, &Manifest::default());
-    assert!(p.steps.iter().any(|s| s.action == Action::StopDb { id: "db".into() }));
-    assert!(!p.steps.iter().any(|s| matches!(s.action, Action::DeleteDb { .. })));
+    assert!(
+        p.steps
+            .iter()
+            .any(|s| s.action == Action::StopDb { id: "db".into() })
+    );
+    assert!(
+        !p.steps
+            .iter()
+            .any(|s| matches!(s.action, Action::DeleteDb { .. }))
+    );
     assert!(p.notes[0].message.contains("deletion protection"));
 }
 

@@ -1,0 +1,76 @@
+//! Application Auto Scaling targets of ECS services (`ecs:service:DesiredCount`).
+//!
+//! While a stack is paused the bounds are held at 0/0: with a minimum above zero, autoscaling
+//! would scale the service straight back up.
+
+use crate::aws::AwsCloud;
+use crate::error::{CloudError, CloudResult};
+use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
+use costctl_core::observation::Bounds;
+use std::collections::BTreeMap;
+
+/// DescribeScalableTargets accepts at most 50 resource ids per call.
+const DESCRIBE_BATCH: usize = 50;
+
+impl AwsCloud {
+    pub(crate) async fn scaling_targets(
+        &self,
+        resource_ids: &[String],
+    ) -> CloudResult<BTreeMap<String, Bounds>> {
+        let mut out = BTreeMap::new();
+        for batch in resource_ids.chunks(DESCRIBE_BATCH) {
+            let targets: Vec<_> = self
+                .autoscaling
+                .describe_scalable_targets()
+                .service_namespace(ServiceNamespace::Ecs)
+                .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
+                .set_resource_ids(Some(batch.to_vec()))
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .map_err(|e| {
+                    CloudError::from_sdk(
+                        "application-autoscaling:DescribeScalableTargets",
+                        "ecs",
+                        e,
+                    )
+                })?;
+            for t in targets {
+                out.insert(
+                    t.resource_id().to_string(),
+                    Bounds {
+                        min: u32::try_from(t.min_capacity()).unwrap_or(0),
+                        max: u32::try_from(t.max_capacity()).unwrap_or(0),
+                    },
+                );
+            }
+        }
+        Ok(out)
+    }
+
+    pub(crate) async fn scaling_set(&self, resource_id: &str, bounds: Bounds) -> CloudResult<()> {
+        let conv = |n: u32| {
+            i32::try_from(n)
+                .map_err(|_| CloudError::refused(resource_id, "autoscaling bound too large"))
+        };
+        self.autoscaling
+            .register_scalable_target()
+            .service_namespace(ServiceNamespace::Ecs)
+            .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
+            .resource_id(resource_id)
+            .min_capacity(conv(bounds.min)?)
+            .max_capacity(conv(bounds.max)?)
+            .send()
+            .await
+            .map_err(|e| {
+                CloudError::from_sdk(
+                    "application-autoscaling:RegisterScalableTarget",
+                    resource_id,
+                    e,
+                )
+            })?;
+        Ok(())
+    }
+}

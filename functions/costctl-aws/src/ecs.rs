@@ -1,0 +1,181 @@
+//! ECS services: discovery by tags or names, desired counts.
+
+use crate::aws::AwsCloud;
+use crate::error::{CloudError, CloudResult};
+use aws_sdk_ecs::types::{Service, ServiceField};
+use costctl_core::Selector;
+use costctl_core::observation::ServiceObs;
+use futures::{StreamExt, TryStreamExt, stream};
+use std::collections::BTreeMap;
+
+/// DescribeServices takes at most 10 services per call.
+const DESCRIBE_BATCH: usize = 10;
+
+impl AwsCloud {
+    pub(crate) async fn ecs_find_services(
+        &self,
+        selector: &Selector,
+    ) -> CloudResult<Vec<ServiceObs>> {
+        match selector {
+            Selector::Names { ecs_services, .. } => self.ecs_describe_keys(ecs_services).await,
+            Selector::Tags(_) => {
+                let clusters: Vec<String> = self
+                    .ecs
+                    .list_clusters()
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+                    .await
+                    .map_err(|e| CloudError::from_sdk("ecs:ListClusters", "*", e))?;
+                let mut found = Vec::new();
+                for cluster in clusters {
+                    let arns: Vec<String> = self
+                        .ecs
+                        .list_services()
+                        .cluster(&cluster)
+                        .max_results(100)
+                        .into_paginator()
+                        .items()
+                        .send()
+                        .try_collect()
+                        .await
+                        .map_err(|e| CloudError::from_sdk("ecs:ListServices", &cluster, e))?;
+                    let services = self.ecs_describe(&cluster, &arns).await?;
+                    found.extend(
+                        services
+                            .into_iter()
+                            .filter(|(_, tags)| {
+                                selector.matches_tags(
+                                    tags.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+                                )
+                            })
+                            .map(|(s, _)| s),
+                    );
+                }
+                Ok(found)
+            }
+        }
+    }
+
+    pub(crate) async fn ecs_describe_keys(&self, keys: &[String]) -> CloudResult<Vec<ServiceObs>> {
+        let mut by_cluster: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        for key in keys {
+            let (cluster, service) = key
+                .split_once('/')
+                .ok_or_else(|| CloudError::refused(key.as_str(), "expected CLUSTER/SERVICE"))?;
+            by_cluster
+                .entry(cluster)
+                .or_default()
+                .push(service.to_string());
+        }
+        let mut out = Vec::new();
+        for (cluster, names) in by_cluster {
+            out.extend(
+                self.ecs_describe(cluster, &names)
+                    .await?
+                    .into_iter()
+                    .map(|(s, _)| s),
+            );
+        }
+        Ok(out)
+    }
+
+    /// Describes services of one cluster in batches of 10, concurrently; services that do not
+    /// exist or are no longer ACTIVE are left out.
+    async fn ecs_describe(
+        &self,
+        cluster: &str,
+        services: &[String],
+    ) -> CloudResult<Vec<(ServiceObs, Vec<(String, String)>)>> {
+        let batches: Vec<Vec<String>> = services
+            .chunks(DESCRIBE_BATCH)
+            .map(<[String]>::to_vec)
+            .collect();
+        let results: Vec<Vec<Service>> = stream::iter(batches)
+            .map(|batch| async move {
+                let out = self
+                    .ecs
+                    .describe_services()
+                    .cluster(cluster)
+                    .set_services(Some(batch))
+                    .include(ServiceField::Tags)
+                    .send()
+                    .await
+                    .map_err(|e| CloudError::from_sdk("ecs:DescribeServices", cluster, e))?;
+                Ok::<_, CloudError>(out.services.unwrap_or_default())
+            })
+            .buffered(self.concurrency)
+            .try_collect()
+            .await?;
+        Ok(results
+            .into_iter()
+            .flatten()
+            .filter(|s| s.status() == Some("ACTIVE"))
+            .map(|s| {
+                let tags = s
+                    .tags()
+                    .iter()
+                    .filter_map(|t| {
+                        Some((t.key()?.to_string(), t.value().unwrap_or("").to_string()))
+                    })
+                    .collect();
+                let obs = ServiceObs {
+                    cluster: cluster_name(s.cluster_arn().unwrap_or(cluster)),
+                    name: s.service_name().unwrap_or_default().to_string(),
+                    desired: non_negative(s.desired_count()),
+                    running: non_negative(s.running_count()),
+                    pending: non_negative(s.pending_count()),
+                    status: s.status().unwrap_or_default().to_string(),
+                };
+                (obs, tags)
+            })
+            .collect())
+    }
+
+    pub(crate) async fn ecs_set_desired_count(
+        &self,
+        cluster: &str,
+        service: &str,
+        count: u32,
+    ) -> CloudResult<()> {
+        let count = i32::try_from(count).map_err(|_| {
+            CloudError::refused(format!("{cluster}/{service}"), "desired count too large")
+        })?;
+        self.ecs
+            .update_service()
+            .cluster(cluster)
+            .service(service)
+            .desired_count(count)
+            .send()
+            .await
+            .map_err(|e| {
+                CloudError::from_sdk("ecs:UpdateService", format!("{cluster}/{service}"), e)
+            })?;
+        Ok(())
+    }
+}
+
+/// `arn:aws:ecs:region:acct:cluster/NAME` → `NAME` (a bare name stays as it is).
+fn cluster_name(arn_or_name: &str) -> String {
+    arn_or_name
+        .rsplit_once("cluster/")
+        .map_or(arn_or_name, |(_, name)| name)
+        .to_string()
+}
+
+fn non_negative(n: i32) -> u32 {
+    u32::try_from(n).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cluster_names_from_arns() {
+        assert_eq!(
+            super::cluster_name("arn:aws:ecs:us-east-1:123456789012:cluster/ot-dev"),
+            "ot-dev"
+        );
+        assert_eq!(super::cluster_name("ot-dev"), "ot-dev");
+    }
+}

@@ -1,0 +1,564 @@
+//! Reconcile: observe → plan → execute the ready steps within a time budget → persist → report.
+
+use crate::cloud::Cloud;
+use crate::error::CloudError;
+use crate::observe::observe;
+use crate::report::{Report, StepOutcome};
+use crate::store::{HistoryEntry, Lockout, NewRequest, StackState, StateStore, StoreError};
+use async_trait::async_trait;
+use costctl_core::observation::{Bounds, scalable_resource_id};
+use costctl_core::plan::{Action, Goal, Plan, Policy, Step};
+use costctl_core::{DesiredState, Observation, Selector};
+use futures::{StreamExt, stream};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Time, so that a simulated cloud can run on virtual time.
+#[async_trait]
+pub trait Clock: Send + Sync {
+    fn now_ms(&self) -> i64;
+    async fn sleep(&self, d: Duration);
+}
+
+/// Wall-clock time and tokio sleeps.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+#[async_trait]
+impl Clock for SystemClock {
+    fn now_ms(&self) -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+            .unwrap_or(0)
+    }
+    async fn sleep(&self, d: Duration) {
+        tokio::time::sleep(d).await;
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// At most this many AWS calls of one wave run at once.
+    pub concurrency: usize,
+    /// How long a lease lasts without renewal; renewed every pass.
+    pub lease_ttl: Duration,
+    /// How long to wait before re-observing when only gates (waits) remain.
+    pub poll_interval: Duration,
+    /// Stop starting new work this long before the deadline, to persist and answer in time.
+    pub safety_margin: Duration,
+    /// Who holds the lease (Lambda request id, host and pid…).
+    pub owner: String,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            concurrency: 16,
+            lease_ttl: Duration::from_secs(120),
+            poll_interval: Duration::from_secs(5),
+            safety_margin: Duration::from_secs(3),
+            owner: format!("costctl-{}", std::process::id()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Cloud(#[from] CloudError),
+    #[error(
+        "stack `{stack}`: {selector} match no ECS service or RDS instance, and nothing is recorded for it"
+    )]
+    NothingSelected { stack: String, selector: String },
+    #[error("invalid selector for stack `{stack}`: {source}")]
+    Selector {
+        stack: String,
+        #[source]
+        source: costctl_core::selector::SelectorError,
+    },
+    #[error(
+        "stack `{stack}`: request {ours} was superseded by request {newer} ({desired} by {trigger})"
+    )]
+    Superseded {
+        stack: String,
+        ours: u64,
+        newer: u64,
+        desired: DesiredState,
+        trigger: String,
+    },
+    #[error("stack `{stack}` did not reach {desired} before the deadline")]
+    Timeout {
+        stack: String,
+        desired: DesiredState,
+    },
+}
+
+/// A request for a desired state, as every entry point builds it.
+#[derive(Debug, Clone)]
+pub struct RequestSpec {
+    pub desired: DesiredState,
+    pub trigger: String,
+    pub reason: String,
+    /// Needed the first time a stack is seen; later requests reuse the stored one.
+    pub selector: Option<Selector>,
+    pub policy: Option<Policy>,
+    pub force: bool,
+    pub lockout: Option<Lockout>,
+}
+
+impl RequestSpec {
+    pub fn new(desired: DesiredState, trigger: &str) -> Self {
+        RequestSpec {
+            desired,
+            trigger: trigger.into(),
+            reason: String::new(),
+            selector: None,
+            policy: None,
+            force: false,
+            lockout: None,
+        }
+    }
+}
+
+/// Called for every executed step (the CLI's progress display).
+pub type Progress = Arc<dyn Fn(&StepOutcome) + Send + Sync>;
+
+pub struct Engine<C, S> {
+    cloud: C,
+    store: S,
+    clock: Arc<dyn Clock>,
+    options: Options,
+    progress: Option<Progress>,
+}
+
+impl<C: Cloud, S: StateStore> Engine<C, S> {
+    pub fn new(cloud: C, store: S, options: Options) -> Self {
+        Engine {
+            cloud,
+            store,
+            clock: Arc::new(SystemClock),
+            options,
+            progress: None,
+        }
+    }
+
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    pub fn with_progress(mut self, progress: Progress) -> Self {
+        self.progress = Some(progress);
+        self
+    }
+
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    pub fn cloud(&self) -> &C {
+        &self.cloud
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    /// Records a request. Bad input changes nothing: an invalid selector, or one that selects
+    /// nothing for a stack with nothing recorded, is refused before anything is written.
+    pub async fn request(&self, stack: &str, spec: RequestSpec) -> Result<StackState, EngineError> {
+        let existing = self.store.load(stack).await?;
+        let selector = match (&spec.selector, &existing) {
+            (Some(sel), _) => sel.clone(),
+            (None, Some(state)) => state.selector.clone(),
+            (None, None) => {
+                return Err(StoreError::UnknownStack {
+                    stack: stack.into(),
+                }
+                .into());
+            }
+        };
+        selector
+            .validate()
+            .map_err(|source| EngineError::Selector {
+                stack: stack.into(),
+                source,
+            })?;
+        let manifest = existing
+            .as_ref()
+            .map(|s| s.manifest.clone())
+            .unwrap_or_default();
+        if manifest.is_empty() {
+            let obs = observe(&self.cloud, &selector, &manifest).await?;
+            if obs.is_empty() {
+                return Err(EngineError::NothingSelected {
+                    stack: stack.into(),
+                    selector: selector.to_string(),
+                });
+            }
+        }
+        let policy = spec
+            .policy
+            .or(existing.as_ref().map(|s| s.policy))
+            .unwrap_or_default();
+        let req = NewRequest {
+            desired: spec.desired,
+            trigger: spec.trigger.clone(),
+            reason: spec.reason.clone(),
+            selector,
+            policy,
+            force: spec.force,
+            lockout: spec.lockout.clone(),
+        };
+        let now = self.clock.now_ms();
+        let state = self.store.request(stack, &req, now).await?;
+        self.store
+            .append_history(
+                stack,
+                &HistoryEntry {
+                    at_ms: now,
+                    generation: state.generation,
+                    kind: "request".into(),
+                    desired: spec.desired,
+                    trigger: spec.trigger,
+                    detail: serde_json::json!({ "reason": spec.reason, "force": spec.force, "lockout": spec.lockout }),
+                },
+            )
+            .await?;
+        Ok(state)
+    }
+
+    /// Observes and plans without acting: what `status` and `plan` show.
+    pub async fn inspect(
+        &self,
+        stack: &str,
+        desired: Option<DesiredState>,
+    ) -> Result<(Report, Plan), EngineError> {
+        let state = self
+            .store
+            .load(stack)
+            .await?
+            .ok_or_else(|| StoreError::UnknownStack {
+                stack: stack.into(),
+            })?;
+        let desired = desired.unwrap_or(state.desired);
+        let obs = observe(&self.cloud, &state.selector, &state.manifest).await?;
+        let goal = Goal {
+            desired,
+            generation: state.generation + u64::from(desired != state.desired),
+            policy: state.policy,
+        };
+        let plan = costctl_core::plan(&goal, &obs, &state.manifest);
+        let mut report = Report::new(stack, desired, state.generation);
+        report.describe(&obs, &plan);
+        report.lockout = state.lockout.clone();
+        Ok((report, plan))
+    }
+
+    /// One reconcile: holds the lease, runs passes until converged, blocked or out of time.
+    pub async fn reconcile(&self, stack: &str, deadline_ms: i64) -> Result<Report, EngineError> {
+        let started = self.clock.now_ms();
+        let owner = self.options.owner.clone();
+        let ttl = i64::try_from(self.options.lease_ttl.as_millis()).unwrap_or(i64::MAX);
+        let mut state = self.store.lease(stack, &owner, started, ttl).await?;
+        let result = self
+            .passes(stack, &owner, ttl, deadline_ms, &mut state)
+            .await;
+        let mut report = match result {
+            Ok(report) => report,
+            Err(e) => {
+                let _ = self.store.release(stack, &owner).await;
+                return Err(e);
+            }
+        };
+        report.elapsed_ms = u64::try_from(self.clock.now_ms() - started).unwrap_or(0);
+        report.lockout = state.lockout.clone();
+        let json = serde_json::to_value(&report).expect("reports serialise");
+        self.store.finish(stack, &owner, &json).await?;
+        if !report.done.is_empty() || !report.errors.is_empty() {
+            self.store
+                .append_history(
+                    stack,
+                    &HistoryEntry {
+                        at_ms: self.clock.now_ms(),
+                        generation: report.generation,
+                        kind: "reconcile".into(),
+                        desired: report.desired_state,
+                        trigger: state.trigger.clone(),
+                        detail: serde_json::json!({
+                            "state": report.state,
+                            "converged": report.converged,
+                            "steps": report.done,
+                            "errors": report.errors,
+                            "notes": report.notes,
+                        }),
+                    },
+                )
+                .await?;
+        }
+        Ok(report)
+    }
+
+    async fn passes(
+        &self,
+        stack: &str,
+        owner: &str,
+        ttl: i64,
+        deadline_ms: i64,
+        state: &mut StackState,
+    ) -> Result<Report, EngineError> {
+        let margin = i64::try_from(self.options.safety_margin.as_millis()).unwrap_or(0);
+        let poll = self.options.poll_interval;
+        let mut report = Report::new(stack, state.desired, state.generation);
+        loop {
+            report.passes += 1;
+            report.desired_state = state.desired;
+            report.generation = state.generation;
+            let obs = match observe(&self.cloud, &state.selector, &state.manifest).await {
+                Ok(obs) => obs,
+                Err(e) if e.is_transient() && self.clock.now_ms() + margin < deadline_ms => {
+                    report.errors.push(format!("observe: {e}"));
+                    self.clock.sleep(poll).await;
+                    *state = self
+                        .store
+                        .lease(stack, owner, self.clock.now_ms(), ttl)
+                        .await?;
+                    report.errors.pop();
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let goal = Goal {
+                desired: state.desired,
+                generation: state.generation,
+                policy: state.policy,
+            };
+            let plan = costctl_core::plan(&goal, &obs, &state.manifest);
+            report.describe(&obs, &plan);
+
+            // Write-ahead: the manifest that protects this pass's destructive calls is stored
+            // before any of them is made.
+            if plan.manifest != state.manifest {
+                match self
+                    .store
+                    .save_manifest(stack, owner, state.generation, &plan.manifest)
+                    .await
+                {
+                    Ok(()) => state.manifest = plan.manifest.clone(),
+                    Err(StoreError::Fenced { .. }) => {
+                        *state = self
+                            .store
+                            .lease(stack, owner, self.clock.now_ms(), ttl)
+                            .await?;
+                        continue;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            if plan.is_converged() || self.clock.now_ms() + margin >= deadline_ms {
+                return Ok(report);
+            }
+
+            let (executed, failed_permanently) =
+                self.execute(stack, &plan, &obs, &mut report).await;
+            if failed_permanently {
+                // Re-plan once more so that the report shows what is left.
+                let obs = observe(&self.cloud, &state.selector, &state.manifest).await?;
+                let plan = costctl_core::plan(&goal, &obs, &state.manifest);
+                report.describe(&obs, &plan);
+                return Ok(report);
+            }
+            if executed == 0 {
+                if !plan.problems.is_empty() {
+                    return Ok(report); // blocked: needs a person
+                }
+                let left = deadline_ms - margin - self.clock.now_ms();
+                if left <= 0 {
+                    return Ok(report);
+                }
+                let wait = poll.min(Duration::from_millis(u64::try_from(left).unwrap_or(0)));
+                self.clock.sleep(wait).await;
+            }
+            // Renew the lease and read the newest request in one call.
+            *state = self
+                .store
+                .lease(stack, owner, self.clock.now_ms(), ttl)
+                .await?;
+        }
+    }
+
+    /// Runs waves of ready steps, each wave concurrently under the bound. Returns how many
+    /// steps succeeded and whether one failed permanently.
+    async fn execute(
+        &self,
+        stack: &str,
+        plan: &Plan,
+        obs: &Observation,
+        report: &mut Report,
+    ) -> (usize, bool) {
+        let mut done: Vec<usize> = Vec::new();
+        let mut executed = 0;
+        let mut permanent = false;
+        loop {
+            let ready: Vec<Step> = plan.ready(&done).cloned().collect();
+            if ready.is_empty() {
+                break;
+            }
+            let results: Vec<(Step, Result<(), CloudError>)> = stream::iter(ready)
+                .map(|step| async move {
+                    let result = self.apply(&step.action, obs).await;
+                    (step, result)
+                })
+                .buffer_unordered(self.options.concurrency.max(1))
+                .collect()
+                .await;
+            let mut progressed = false;
+            for (step, result) in results {
+                let outcome = StepOutcome {
+                    resource: step.action.resource(),
+                    action: action_name(&step.action).into(),
+                    description: step.action.to_string(),
+                    outcome: match &result {
+                        Ok(()) => "ok",
+                        Err(e) if e.is_transient() => "retry",
+                        Err(_) => "failed",
+                    }
+                    .into(),
+                    error: result.as_ref().err().map(ToString::to_string),
+                    at_ms: self.clock.now_ms(),
+                };
+                tracing::info!(
+                    stack,
+                    resource = %outcome.resource,
+                    action = %outcome.action,
+                    outcome = %outcome.outcome,
+                    error = outcome.error.as_deref().unwrap_or(""),
+                    "step"
+                );
+                if let Some(progress) = &self.progress {
+                    progress(&outcome);
+                }
+                match result {
+                    Ok(()) => {
+                        done.push(step.id);
+                        executed += 1;
+                        progressed = true;
+                    }
+                    Err(e) if e.is_transient() => {}
+                    Err(e) => {
+                        permanent = true;
+                        report.errors.push(e.to_string());
+                    }
+                }
+                report.done.push(outcome);
+            }
+            if !progressed || permanent {
+                break;
+            }
+        }
+        (executed, permanent)
+    }
+
+    async fn apply(&self, action: &Action, _obs: &Observation) -> Result<(), CloudError> {
+        match action {
+            Action::SetScalingBounds {
+                cluster,
+                service,
+                min,
+                max,
+            } => {
+                self.cloud
+                    .set_scalable_target(
+                        &scalable_resource_id(cluster, service),
+                        Bounds {
+                            min: *min,
+                            max: *max,
+                        },
+                    )
+                    .await
+            }
+            Action::SetDesiredCount {
+                cluster,
+                service,
+                count,
+            } => self.cloud.set_desired_count(cluster, service, *count).await,
+            Action::StopDb { id } => self.cloud.stop_db(id).await,
+            Action::StartDb { id } => self.cloud.start_db(id).await,
+            Action::DeleteDb { id, final_snapshot } => {
+                self.cloud.delete_db(id, final_snapshot).await
+            }
+            Action::RestoreDb { id, snapshot, spec } => {
+                self.cloud.restore_db(id, snapshot, spec).await
+            }
+            Action::AwaitServiceCount { .. }
+            | Action::AwaitDb { .. }
+            | Action::AwaitSnapshot { .. } => Ok(()),
+        }
+    }
+
+    /// Runs reconciles until the stack reaches the state of request `generation`, the request
+    /// is superseded, a step fails permanently, or the timeout passes. Waits while another
+    /// invocation holds the lease (it converges to the newest request too).
+    pub async fn run_until(
+        &self,
+        stack: &str,
+        generation: u64,
+        timeout: Duration,
+    ) -> Result<Report, EngineError> {
+        let deadline =
+            self.clock.now_ms() + i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX / 2);
+        loop {
+            let report = match self.reconcile(stack, deadline).await {
+                Ok(r) => Some(r),
+                Err(EngineError::Store(StoreError::LeaseHeld { .. })) => None,
+                Err(e) => return Err(e),
+            };
+            if let Some(state) = self.store.load(stack).await?
+                && state.generation > generation
+            {
+                return Err(EngineError::Superseded {
+                    stack: stack.into(),
+                    ours: generation,
+                    newer: state.generation,
+                    desired: state.desired,
+                    trigger: state.trigger,
+                });
+            }
+            if let Some(report) = report
+                && (report.converged || !report.errors.is_empty() || !report.problems.is_empty())
+            {
+                return Ok(report);
+            }
+            if self.clock.now_ms() >= deadline {
+                let (report, _) = self.inspect(stack, None).await?;
+                if report.converged {
+                    return Ok(report);
+                }
+                return Err(EngineError::Timeout {
+                    stack: stack.into(),
+                    desired: report.desired_state,
+                });
+            }
+            self.clock
+                .sleep(self.options.poll_interval.min(Duration::from_secs(1)))
+                .await;
+        }
+    }
+}
+
+fn action_name(action: &Action) -> &'static str {
+    match action {
+        Action::SetScalingBounds { .. } => "set_scaling_bounds",
+        Action::SetDesiredCount { .. } => "set_desired_count",
+        Action::AwaitServiceCount { .. } => "await_service_count",
+        Action::StopDb { .. } => "stop_db",
+        Action::StartDb { .. } => "start_db",
+        Action::DeleteDb { .. } => "delete_db",
+        Action::RestoreDb { .. } => "restore_db",
+        Action::AwaitDb { .. } => "await_db",
+        Action::AwaitSnapshot { .. } => "await_snapshot",
+    }
+}

@@ -1,0 +1,146 @@
+//! What a reconcile did and what is left: the answer of every entry point (CLI, Lambda).
+
+use crate::store::Lockout;
+use costctl_core::cost::CostEstimate;
+use costctl_core::plan::{Note, Plan, Problem};
+use costctl_core::{DesiredState, Observation};
+use serde::{Deserialize, Serialize};
+
+/// One executed step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepOutcome {
+    pub resource: String,
+    /// The action's name, e.g. `set_desired_count`.
+    pub action: String,
+    pub description: String,
+    /// `ok`, `failed` (permanent) or `retry` (transient, tried again on a later pass).
+    pub outcome: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub at_ms: i64,
+}
+
+/// One step still to do, with what it waits for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingStep {
+    pub id: usize,
+    pub resource: String,
+    pub description: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub after: Vec<usize>,
+}
+
+/// The state of one resource as observed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResourceState {
+    pub resource: String,
+    pub state: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub stack: String,
+    pub desired_state: DesiredState,
+    pub generation: u64,
+    /// The desired state when the observation matches it, otherwise `transitioning`.
+    pub state: String,
+    pub converged: bool,
+    pub done: Vec<StepOutcome>,
+    pub pending: Vec<PendingStep>,
+    pub notes: Vec<Note>,
+    pub problems: Vec<Problem>,
+    pub errors: Vec<String>,
+    pub lockout: Option<Lockout>,
+    pub cost: CostEstimate,
+    pub resources: Vec<ResourceState>,
+    pub passes: u32,
+    pub elapsed_ms: u64,
+}
+
+impl Report {
+    pub fn new(stack: &str, desired: DesiredState, generation: u64) -> Self {
+        Report {
+            stack: stack.to_string(),
+            desired_state: desired,
+            generation,
+            state: "unknown".into(),
+            converged: false,
+            done: Vec::new(),
+            pending: Vec::new(),
+            notes: Vec::new(),
+            problems: Vec::new(),
+            errors: Vec::new(),
+            lockout: None,
+            cost: CostEstimate::default(),
+            resources: Vec::new(),
+            passes: 0,
+            elapsed_ms: 0,
+        }
+    }
+
+    /// Fills the parts that come from the latest observation and plan.
+    pub fn describe(&mut self, obs: &Observation, plan: &Plan) {
+        self.converged = plan.is_converged();
+        self.state = if self.converged {
+            self.desired_state.to_string()
+        } else {
+            "transitioning".into()
+        };
+        self.pending = plan
+            .steps
+            .iter()
+            .map(|s| PendingStep {
+                id: s.id,
+                resource: s.action.resource(),
+                description: s.action.to_string(),
+                after: s.after.clone(),
+            })
+            .collect();
+        self.notes = plan.notes.clone();
+        self.problems = plan.problems.clone();
+        self.cost = costctl_core::cost::estimate(obs, &plan.manifest);
+        self.resources = resource_states(obs, plan);
+    }
+
+    /// True when the goal was reached without errors.
+    pub fn succeeded(&self) -> bool {
+        self.converged && self.errors.is_empty()
+    }
+}
+
+fn resource_states(obs: &Observation, plan: &Plan) -> Vec<ResourceState> {
+    let mut out = Vec::new();
+    for svc in &obs.services {
+        let rid = costctl_core::observation::scalable_resource_id(&svc.cluster, &svc.name);
+        let mut state = format!("desired {}, running {}", svc.desired, svc.running);
+        if let Some(b) = obs.scalable_targets.get(&rid) {
+            state.push_str(&format!(", autoscaling {}..{}", b.min, b.max));
+        }
+        if let Some(r) = plan.manifest.services.get(&svc.key()) {
+            state.push_str(&format!(", resumes at {}", r.desired));
+        }
+        out.push(ResourceState {
+            resource: format!("ecs:{}", svc.key()),
+            state,
+        });
+    }
+    for db in &obs.db_instances {
+        out.push(ResourceState {
+            resource: format!("rds:{}", db.id),
+            state: db.status.clone(),
+        });
+    }
+    for (id, rec) in &plan.manifest.db_instances {
+        if obs.db(id).is_none() {
+            let state = match &rec.snapshot {
+                Some(snap) => format!("deleted; will be restored from snapshot {snap}"),
+                None => "missing".into(),
+            };
+            out.push(ResourceState {
+                resource: format!("rds:{id}"),
+                state,
+            });
+        }
+    }
+    out
+}
