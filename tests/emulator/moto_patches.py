@@ -1,0 +1,563 @@
+"""Patches for gaps in moto 5.2.1 that costctl's engine would hit.
+
+Every patch imitates documented / observed behaviour of the real AWS API and is
+listed, with that behaviour, in tests/emulator/README.md.  Each one was first
+reproduced with boto3 against a plain ``moto.server`` and is proven by a test in
+tests/emulator/test_emulator.py.
+
+``apply(msk_create_seconds)`` installs them (idempotent).  The patches are pure
+monkeypatches of moto's backend / response classes: no moto file is changed.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import threading
+import time
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import unquote
+
+import moto
+
+PINNED_MOTO = "5.2.1"
+
+# Settings read by the patches at request time (the launcher sets them).
+SETTINGS: dict[str, Any] = {"msk_create_seconds": 0.0}
+
+_applied = False
+_lock = threading.RLock()
+
+
+def _iso_z(dt: datetime | None = None) -> str:
+    """ISO-8601 in UTC with a 'Z' offset and milliseconds, as real MSK sends."""
+    dt = dt or datetime.now(timezone.utc)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+# --------------------------------------------------------------------------
+# Kafka (MSK)
+# --------------------------------------------------------------------------
+def _patch_kafka() -> None:
+    from moto.core.exceptions import JsonRESTError
+    from moto.kafka import models as km
+    from moto.kafka import responses as kr
+
+    class KafkaNotFound(JsonRESTError):
+        """Real MSK: HTTP 404, header x-amzn-ErrorType: NotFoundException,
+        body {"message": ...} (REST-JSON; the Rust SDK reads the header)."""
+
+        code = 404
+
+        def __init__(self, msg: str):
+            super().__init__("NotFoundException", msg)
+            self.description = json.dumps({"message": msg})
+
+    class KafkaBadRequest(JsonRESTError):
+        code = 400
+
+        def __init__(self, msg: str):
+            super().__init__("BadRequestException", msg)
+            self.description = json.dumps({"message": msg})
+
+    # PATCH kafka-arn-and-time: real MSK Serverless ARNs look like
+    # arn:aws:kafka:REGION:ACCOUNT:cluster/NAME/UUID-s1 (moto: serverless-cluster/UUID),
+    # which matters for name-scoped IAM resources (cluster/NAME/*).
+    # creationTime is ISO-8601 with a 'Z' (moto: naive local time without offset,
+    # which the Rust SDK rejects when parsing the timestamp).
+    orig_init = km.FakeKafkaCluster.__init__
+
+    def cluster_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        orig_init(self, *args, **kwargs)
+        self.creation_time = _iso_z()
+        self._costctl_created = time.monotonic()
+        self._costctl_deleted: float | None = None
+        suffix = "s1" if self.cluster_type == "SERVERLESS" else "1"
+        self.arn = (
+            f"arn:aws:kafka:{self.region_name}:{self.account_id}:cluster/"
+            f"{self.cluster_name}/{self.cluster_id}-{suffix}"
+        )
+
+    km.FakeKafkaCluster.__init__ = cluster_init
+
+    def _advance(backend: Any) -> None:
+        """PATCH kafka-lifecycle: CREATING -> ACTIVE after --msk-create-seconds
+        (0: ACTIVE from the first read on); DELETING clusters disappear after the
+        same delay (0: at once, DeleteCluster still answers state DELETING)."""
+        delay = float(SETTINGS["msk_create_seconds"])
+        now = time.monotonic()
+        for arn, cl in list(backend.clusters.items()):
+            if cl._costctl_deleted is not None:
+                if now - cl._costctl_deleted >= delay:
+                    backend.clusters.pop(arn, None)
+            elif cl.state == "CREATING" and now - cl._costctl_created >= delay:
+                cl.state = "ACTIVE"
+
+    def _get(backend: Any, arn: str) -> Any:
+        _advance(backend)
+        cl = backend.clusters.get(arn)
+        if cl is None:
+            # PATCH kafka-404: moto raises KeyError -> HTTP 500 (retried by SDKs).
+            raise KafkaNotFound(f"Cluster {arn} does not exist.")
+        return cl
+
+    orig_describe_v2 = km.KafkaBackend.describe_cluster_v2
+    orig_describe = km.KafkaBackend.describe_cluster
+    orig_list_v2 = km.KafkaBackend.list_clusters_v2
+    orig_list = km.KafkaBackend.list_clusters
+    orig_tags = km.KafkaBackend.list_tags_for_resource
+
+    def describe_cluster_v2(self: Any, cluster_arn: str) -> dict[str, Any]:
+        with _lock:
+            _get(self, cluster_arn)
+            return orig_describe_v2(self, cluster_arn)
+
+    def describe_cluster(self: Any, cluster_arn: str) -> dict[str, Any]:
+        with _lock:
+            _get(self, cluster_arn)
+            return orig_describe(self, cluster_arn)
+
+    def list_clusters_v2(
+        self: Any,
+        cluster_name_filter: str | None,
+        cluster_type_filter: str | None,
+        max_results: Any,
+        next_token: str | None,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        # PATCH kafka-list-filters: moto ignores clusterNameFilter (real: name
+        # prefix), clusterTypeFilter, maxResults and nextToken.
+        with _lock:
+            _advance(self)
+            items, _ = orig_list_v2(self, None, None, None, None)
+        if cluster_name_filter:
+            items = [i for i in items if i["clusterName"].startswith(cluster_name_filter)]
+        if cluster_type_filter:
+            items = [i for i in items if i["clusterType"] == cluster_type_filter]
+        return _paginate(items, max_results, next_token, default=10, maximum=100)
+
+    def list_clusters(self: Any, cluster_name_filter: str | None, max_results: Any, next_token: str | None) -> list[dict[str, Any]]:
+        with _lock:
+            _advance(self)
+            items = orig_list(self, None, None, None)
+        if cluster_name_filter:
+            items = [i for i in items if i["clusterName"].startswith(cluster_name_filter)]
+        return items
+
+    def list_tags_for_resource(self: Any, resource_arn: str) -> dict[str, str]:
+        if ":kafka:" in resource_arn and ":cluster/" in resource_arn:
+            _get(self, resource_arn)
+        return orig_tags(self, resource_arn)
+
+    def delete_cluster(self: Any, cluster_arn: str, current_version: str) -> tuple[str, str]:
+        # PATCH kafka-delete: real MSK answers {"clusterArn", "state": "DELETING"}.
+        with _lock:
+            cl = _get(self, cluster_arn)
+            if cl._costctl_deleted is None:
+                cl._costctl_deleted = time.monotonic()
+            cl.state = "DELETING"
+            _advance(self)
+            return cluster_arn, "DELETING"
+
+    def get_bootstrap_brokers(self: Any, cluster_arn: str) -> dict[str, str]:
+        # PATCH kafka-bootstrap: not implemented in moto (HTTP 500).  Real MSK
+        # Serverless answers bootstrapBrokerStringSaslIam (port 9098) once the
+        # cluster is ACTIVE, and 400 BadRequestException before that.
+        with _lock:
+            cl = _get(self, cluster_arn)
+            if cl.state != "ACTIVE":
+                raise KafkaBadRequest(
+                    f"You can't get bootstrap broker nodes for a cluster in {cl.state} state."
+                )
+            tag = cl.cluster_id.replace("-", "")[:8].lower()
+            if cl.cluster_type == "SERVERLESS":
+                return {
+                    "bootstrapBrokerStringSaslIam": f"boot-{tag}.c1.kafka-serverless.{cl.region_name}.amazonaws.com:9098"
+                }
+            n = cl.number_of_broker_nodes or 1
+            hosts = [f"b-{i}.{cl.cluster_name}.{tag}.c1.kafka.{cl.region_name}.amazonaws.com" for i in range(1, n + 1)]
+            return {
+                "bootstrapBrokerString": ",".join(h + ":9092" for h in hosts),
+                "bootstrapBrokerStringTls": ",".join(h + ":9094" for h in hosts),
+                "bootstrapBrokerStringSaslIam": ",".join(h + ":9098" for h in hosts),
+            }
+
+    km.KafkaBackend.describe_cluster_v2 = describe_cluster_v2
+    km.KafkaBackend.describe_cluster = describe_cluster
+    km.KafkaBackend.list_clusters_v2 = list_clusters_v2
+    km.KafkaBackend.list_clusters = list_clusters
+    km.KafkaBackend.list_tags_for_resource = list_tags_for_resource
+    km.KafkaBackend.delete_cluster = delete_cluster
+    km.KafkaBackend.get_bootstrap_brokers = get_bootstrap_brokers
+
+    def resp_get_bootstrap_brokers(self: Any) -> str:
+        path = self.parsed_url.path
+        arn = unquote(path.split("/clusters/", 1)[-1].rsplit("/bootstrap-brokers", 1)[0])
+        return json.dumps(self.kafka_backend.get_bootstrap_brokers(arn))
+
+    def resp_list_clusters_v2(self: Any) -> str:
+        items, token = self.kafka_backend.list_clusters_v2(
+            cluster_name_filter=self._get_param("clusterNameFilter"),
+            cluster_type_filter=self._get_param("clusterTypeFilter"),
+            max_results=self._get_param("maxResults"),
+            next_token=self._get_param("nextToken"),
+        )
+        out: dict[str, Any] = {"clusterInfoList": items}
+        if token:
+            out["nextToken"] = token
+        return json.dumps(out)
+
+    kr.KafkaResponse.get_bootstrap_brokers = resp_get_bootstrap_brokers
+    kr.KafkaResponse.list_clusters_v2 = resp_list_clusters_v2
+
+
+def _paginate(items: list[Any], max_results: Any, next_token: str | None, default: int, maximum: int) -> tuple[list[Any], str | None]:
+    """Opaque-token pagination, as AWS list APIs do."""
+    try:
+        size = int(max_results) if max_results not in (None, "") else default
+    except (TypeError, ValueError):
+        size = default
+    size = max(1, min(size, maximum))
+    start = 0
+    if next_token:
+        try:
+            start = int(json.loads(base64.urlsafe_b64decode(next_token.encode()).decode())["o"])
+        except Exception:  # noqa: BLE001 - any garbage token
+            start = 0
+    page = items[start : start + size]
+    end = start + size
+    token = base64.urlsafe_b64encode(json.dumps({"o": end}).encode()).decode() if end < len(items) else None
+    return page, token
+
+
+# --------------------------------------------------------------------------
+# ECS
+# --------------------------------------------------------------------------
+def _patch_ecs() -> None:
+    from moto.core.utils import utcnow
+    from moto.ecs import models as em
+    from moto.ecs import responses as er
+    from moto.ecs.exceptions import InvalidParameterException
+
+    def _settle(service: Any) -> None:
+        # PATCH ecs-counts: no task really runs in the emulator; real ECS converges
+        # runningCount to desiredCount, so report the converged state at once and keep
+        # the PRIMARY deployment consistent (moto: pendingCount=desired on create,
+        # stale deployments[0] after UpdateService).
+        service.running_count = service.desired_count
+        service.pending_count = 0
+        if service.deployments:
+            dep = service.deployments[0]
+            dep["desiredCount"] = service.desired_count
+            dep["runningCount"] = service.desired_count
+            dep["pendingCount"] = 0
+            dep["rolloutState"] = "COMPLETED"
+            dep["rolloutStateReason"] = f"ECS deployment {dep['id']} completed."
+            dep["taskDefinition"] = service.task_definition
+            dep["updatedAt"] = utcnow()
+
+    orig_create = em.EC2ContainerServiceBackend.create_service
+    orig_update = em.EC2ContainerServiceBackend.update_service
+
+    def create_service(self: Any, *args: Any, **kwargs: Any) -> Any:
+        service = orig_create(self, *args, **kwargs)
+        _settle(service)
+        return service
+
+    def update_service(self: Any, service_properties: dict[str, Any]) -> Any:
+        service = orig_update(self, service_properties)
+        _settle(service)
+        return service
+
+    em.EC2ContainerServiceBackend.create_service = create_service
+    em.EC2ContainerServiceBackend.update_service = update_service
+
+    from moto.core.responses import ActionResult
+
+    def list_services(self: Any) -> Any:
+        # PATCH ecs-list-pagination: real ListServices returns at most maxResults
+        # (default 10, max 100) ARNs and a nextToken; moto returns all.
+        arns = self.ecs_backend.list_services(
+            self._get_param("cluster", "default"),
+            self._get_param("schedulingStrategy"),
+            launch_type=self._get_param("launchType"),
+        )
+        page, token = _paginate(arns, self._get_param("maxResults"), self._get_param("nextToken"), 10, 100)
+        out: dict[str, Any] = {"serviceArns": page}
+        if token:
+            out["nextToken"] = token
+        return ActionResult(out)
+
+    def list_clusters(self: Any) -> Any:
+        # PATCH ecs-list-pagination: real ListClusters: default/max 100 per page.
+        arns = self.ecs_backend.list_clusters()
+        page, token = _paginate(arns, self._get_param("maxResults"), self._get_param("nextToken"), 100, 100)
+        out: dict[str, Any] = {"clusterArns": page}
+        if token:
+            out["nextToken"] = token
+        return ActionResult(out)
+
+    orig_describe = er.EC2ContainerServiceResponse.describe_services
+
+    def describe_services(self: Any) -> Any:
+        # PATCH ecs-describe-limit: real DescribeServices accepts at most 10 services.
+        if len(self._get_param("services", []) or []) > 10:
+            raise InvalidParameterException("service names can have at most 10 items.")
+        return orig_describe(self)
+
+    er.EC2ContainerServiceResponse.list_services = list_services
+    er.EC2ContainerServiceResponse.list_clusters = list_clusters
+    er.EC2ContainerServiceResponse.describe_services = describe_services
+
+
+# --------------------------------------------------------------------------
+# RDS
+# --------------------------------------------------------------------------
+def _patch_rds() -> None:
+    from moto.rds import models as rm
+    from moto.rds.exceptions import (
+        DBInstanceAlreadyExists,
+        InvalidParameterCombination,
+        InvalidParameterValue,
+    )
+
+    orig_delete = rm.RDSBackend.delete_db_instance
+
+    def delete_db_instance(
+        self: Any,
+        db_instance_identifier: str,
+        final_db_snapshot_identifier: str | None = None,
+        skip_final_snapshot: bool | None = False,
+        delete_automated_backups: bool | None = True,
+    ) -> Any:
+        # PATCH rds-final-snapshot: real RDS refuses a delete that neither skips
+        # nor names a final snapshot (moto deletes without one).  Deletion
+        # protection is checked first, as in moto and AWS.
+        db = self.databases.get(db_instance_identifier)
+        if db is not None and not db.deletion_protection and not skip_final_snapshot and not final_db_snapshot_identifier:
+            raise InvalidParameterCombination(
+                "FinalDBSnapshotIdentifier is required unless SkipFinalSnapshot is specified."
+            )
+        return orig_delete(
+            self,
+            db_instance_identifier,
+            final_db_snapshot_identifier=final_db_snapshot_identifier,
+            skip_final_snapshot=skip_final_snapshot,
+            delete_automated_backups=delete_automated_backups,
+        )
+
+    rm.RDSBackend.delete_db_instance = delete_db_instance
+
+    def restore_db_instance_from_db_snapshot(self: Any, from_snapshot_id: str, overrides: dict[str, Any]) -> Any:
+        # PATCH rds-restore-falsy: moto's copy of this method applies an override
+        # only `if value:`, so MultiAZ=false, PubliclyAccessible=false,
+        # AutoMinorVersionUpgrade=false, DeletionProtection=false,
+        # CopyTagsToSnapshot=false ... are silently replaced by the snapshot's source
+        # instance values.  Real RDS honours every parameter given.  Same body as
+        # moto 5.2.1 except `value is not None` for booleans / numbers.
+        if from_snapshot_id.startswith("arn:aws:rds:"):
+            from_snapshot_id = self.extract_snapshot_name_from_arn(from_snapshot_id)
+        snapshot = self.describe_db_snapshots(db_instance_identifier=None, db_snapshot_identifier=from_snapshot_id)[0]
+        original_database = snapshot.database
+        if overrides["db_instance_identifier"] in self.databases:
+            raise DBInstanceAlreadyExists()
+        props: dict[str, Any] = {}
+        for key, value in original_database.__dict__.items():
+            if key.startswith("_"):
+                key = key[1:]
+            if key not in ["backend", "db_parameter_group_name", "vpc_security_group_ids", "max_allocated_storage"]:
+                props[key] = copy.copy(value)
+        props["kms_key_id"] = snapshot.kms_key_id
+        props["storage_encrypted"] = snapshot.encrypted
+        if not original_database.option_group_supplied:
+            del props["option_group_name"]
+        if "allocated_storage" in overrides and overrides["allocated_storage"] is not None:
+            if overrides["allocated_storage"] < snapshot.allocated_storage:
+                raise InvalidParameterValue(
+                    "The allocated storage size can't be less than the source snapshot or backup size."
+                )
+        for key, value in overrides.items():
+            if value or (isinstance(value, (bool, int)) and value is not None):
+                props[key] = value
+        return self.create_db_instance(props)
+
+    rm.RDSBackend.restore_db_instance_from_db_snapshot = restore_db_instance_from_db_snapshot
+
+    orig_db_init = rm.DBInstance.__init__
+
+    def db_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        # PATCH rds-default-option-group: every engine version has a built-in
+        # option group "default:ENGINE-MAJOR" (postgres 16.3 -> default:postgres-16,
+        # mysql 8.0.35 -> default:mysql-8-0) that can be named in
+        # Create/RestoreDBInstance*.  moto names it "default:postgres-16-3" and
+        # rejects any "default:..." name with OptionGroupNotFoundFault, so a
+        # restore from the values read by DescribeDBInstances failed.
+        og = kwargs.get("option_group_name")
+        builtin = isinstance(og, str) and og.lower().startswith("default:")
+        if builtin:
+            kwargs["option_group_name"] = None
+        orig_db_init(self, *args, **kwargs)
+        if builtin:
+            self.option_group_name = og
+            self.option_group_supplied = True
+        elif not getattr(self, "option_group_supplied", True) and getattr(self, "engine", None) and getattr(self, "engine_version", None):
+            parts = str(self.engine_version).split(".")
+            engine = str(self.engine)
+            if engine.startswith("postgres") or engine.startswith("aurora-postgresql"):
+                major = parts[0]
+            else:
+                major = "-".join(parts[:2])
+            self.option_group_name = f"default:{engine}-{major}"
+
+    rm.DBInstance.__init__ = db_init
+
+
+# --------------------------------------------------------------------------
+# ELBv2
+# --------------------------------------------------------------------------
+_LEGACY_FIELDS = {"host-header": "HostHeaderConfig", "path-pattern": "PathPatternConfig"}
+
+
+def _both_condition_forms(conditions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Real ELBv2 returns host-header / path-pattern conditions with both the
+    legacy `Values` and the `*Config.Values` form, whichever one was sent."""
+    out = []
+    for cond in conditions or []:
+        cond = copy.deepcopy(cond)
+        cfg = _LEGACY_FIELDS.get(cond.get("Field", ""))
+        if cfg:
+            values = cond.get("Values") or (cond.get(cfg) or {}).get("Values") or []
+            cond["Values"] = list(values)
+            cond[cfg] = {"Values": list(values)}
+        out.append(cond)
+    return out
+
+
+def _patch_elbv2() -> None:
+    from moto.elbv2 import models as lm
+    from moto.elbv2.exceptions import ELBClientError
+
+    def OperationNotPermitted(msg: str) -> Exception:
+        # moto serialises an error with the model of the service named by the
+        # exception class's module, so use moto's own elbv2 exception class.
+        return ELBClientError("OperationNotPermitted", msg)
+
+    orig_delete = lm.ELBv2Backend.delete_load_balancer
+
+    def delete_load_balancer(self: Any, arn: str) -> None:
+        # PATCH elbv2-deletion-protection: real AWS refuses to delete a load
+        # balancer with deletion_protection.enabled=true (moto deletes it).
+        lb = self.load_balancers.get(arn)
+        if lb is not None and str(lb.attrs.get("deletion_protection.enabled", "false")).lower() == "true":
+            raise OperationNotPermitted(
+                f"Load balancer '{arn}' cannot be deleted because deletion protection is enabled"
+            )
+        orig_delete(self, arn)
+        # PATCH elbv2-tg-lb-arns: target groups forget the deleted load balancer.
+        for tg in self.target_groups.values():
+            tg.load_balancer_arns[:] = [a for a in tg.load_balancer_arns if a != arn]
+
+    lm.ELBv2Backend.delete_load_balancer = delete_load_balancer
+
+    orig_describe_tgs = lm.ELBv2Backend.describe_target_groups
+
+    def describe_target_groups(self: Any, *args: Any, **kwargs: Any) -> Any:
+        # PATCH elbv2-tg-lb-arns: moto appends the LB ARN once per listener and per
+        # rule; real AWS lists each associated, existing load balancer once.
+        tgs = list(orig_describe_tgs(self, *args, **kwargs))
+        for tg in tgs:
+            seen: list[str] = []
+            for a in tg.load_balancer_arns:
+                if a in self.load_balancers and a not in seen:
+                    seen.append(a)
+            tg.load_balancer_arns[:] = seen
+        return tgs
+
+    lm.ELBv2Backend.describe_target_groups = describe_target_groups
+
+    orig_create_rule = lm.ELBv2Backend.create_rule
+    orig_modify_rule = lm.ELBv2Backend.modify_rule
+
+    def create_rule(self: Any, *args: Any, **kwargs: Any) -> Any:
+        # PATCH elbv2-rule-conditions: both condition forms in responses.
+        rule = orig_create_rule(self, *args, **kwargs)
+        rule.conditions = _both_condition_forms(rule.conditions)
+        return rule
+
+    def modify_rule(self: Any, *args: Any, **kwargs: Any) -> Any:
+        rule = orig_modify_rule(self, *args, **kwargs)
+        rule.conditions = _both_condition_forms(rule.conditions)
+        return rule
+
+    lm.ELBv2Backend.create_rule = create_rule
+    lm.ELBv2Backend.modify_rule = modify_rule
+
+
+# --------------------------------------------------------------------------
+# Application Auto Scaling
+# --------------------------------------------------------------------------
+def _patch_autoscaling() -> None:
+    from moto.applicationautoscaling import models as am
+    from moto.applicationautoscaling.exceptions import AWSValidationException
+
+    orig = am.ApplicationAutoscalingBackend.register_scalable_target
+
+    def register_scalable_target(
+        self: Any,
+        namespace: str,
+        r_id: str,
+        dimension: str,
+        min_capacity: int | None,
+        max_capacity: int | None,
+        role_arn: str,
+        suspended_state: str,
+    ) -> Any:
+        # PATCH autoscaling-min-max: real Application Auto Scaling rejects a
+        # target whose resulting MinCapacity exceeds MaxCapacity (moto stores it).
+        existing = self.targets.get(dimension, {}).get(r_id)
+        new_min = min_capacity if min_capacity is not None else getattr(existing, "min_capacity", None)
+        new_max = max_capacity if max_capacity is not None else getattr(existing, "max_capacity", None)
+        if new_min is not None and new_max is not None and int(new_min) > int(new_max):
+            raise AWSValidationException("Minimum capacity cannot be greater than maximum capacity")
+        return orig(self, namespace, r_id, dimension, min_capacity, max_capacity, role_arn, suspended_state)
+
+    am.ApplicationAutoscalingBackend.register_scalable_target = register_scalable_target
+
+
+# --------------------------------------------------------------------------
+# Route53
+# --------------------------------------------------------------------------
+def _patch_route53() -> None:
+    from moto.route53 import models as r53
+
+    orig = r53.RecordSet.__init__
+
+    def rs_init(self: Any, kwargs: dict[str, Any]) -> None:
+        # PATCH route53-alias-ttl: alias records have no TTL in real Route53;
+        # moto reports TTL 0 for them.
+        orig(self, kwargs)
+        if self.alias_target and "TTL" not in kwargs:
+            self.ttl = None
+
+    r53.RecordSet.__init__ = rs_init
+
+
+def apply(msk_create_seconds: float = 0.0) -> None:
+    global _applied
+    SETTINGS["msk_create_seconds"] = float(msk_create_seconds)
+    with _lock:
+        if _applied:
+            return
+        if moto.__version__ != PINNED_MOTO:
+            raise SystemExit(
+                f"costctl emulator: moto {moto.__version__} installed, patches are written for {PINNED_MOTO} "
+                "(pip install -r tests/emulator/requirements.txt)"
+            )
+        _patch_kafka()
+        _patch_ecs()
+        _patch_rds()
+        _patch_elbv2()
+        _patch_autoscaling()
+        _patch_route53()
+        _applied = True

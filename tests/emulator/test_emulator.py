@@ -1,0 +1,683 @@
+"""Tests of costctl's emulator launcher: every moto patch, latency, throttling,
+statistics and the ready-line / lifecycle protocol.  boto3 only, 127.0.0.1 only.
+
+    python3 -m pytest -q tests/emulator
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from datetime import datetime
+from typing import Any, Iterator
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+LAUNCHER = os.path.join(HERE, "costctl_emulator.py")
+READY = re.compile(r"^COSTCTL_EMULATOR_READY port=(\d+)$")
+
+
+class Emulator:
+    def __init__(self, *args: str):
+        self.proc = subprocess.Popen(
+            [sys.executable, LAUNCHER, "--port", "0", *args],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        line = self.proc.stdout.readline()  # type: ignore[union-attr]
+        m = READY.match(line.rstrip("\n"))
+        if not m:
+            self.proc.kill()
+            raise AssertionError(f"no ready line, got {line!r}; stderr: {self.proc.stderr.read()}")  # type: ignore[union-attr]
+        self.line = line
+        self.port = int(m.group(1))
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def client(self, service: str, retries: int = 1) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=self.url,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            config=Config(retries={"total_max_attempts": retries, "mode": "standard"}),
+        )
+
+    def control(self, name: str, doc: Any = None) -> Any:
+        data = None if doc is None else json.dumps(doc).encode()
+        method = "GET" if doc is None and name in ("stats", "config") else "POST"
+        req = urllib.request.Request(f"{self.url}/_costctl/{name}", data=data if data is not None else (b"" if method == "POST" else None), method=method)
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return json.loads(resp.read())
+
+    def reset_moto(self) -> None:
+        urllib.request.urlopen(urllib.request.Request(f"{self.url}/moto-api/reset", data=b"", method="POST"), timeout=10).read()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+@pytest.fixture(scope="module")
+def emu() -> Iterator[Emulator]:
+    e = Emulator()
+    yield e
+    e.stop()
+
+
+@pytest.fixture(scope="module")
+def slow_msk() -> Iterator[Emulator]:
+    e = Emulator("--msk-create-seconds", "1")
+    yield e
+    e.stop()
+
+
+def uid() -> str:
+    return uuid.uuid4().hex[:8]
+
+
+def raw_bodies(client: Any) -> list[bytes]:
+    """Collect raw response bodies of a boto3 client."""
+    bodies: list[bytes] = []
+    client.meta.events.register("before-parse", lambda response_dict, **_: bodies.append(response_dict["body"]))
+    return bodies
+
+
+def code(exc: pytest.ExceptionInfo[ClientError]) -> str:
+    return exc.value.response["Error"]["Code"]
+
+
+def network(emu: Emulator) -> tuple[str, list[str], str]:
+    ec2 = emu.client("ec2")
+    vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+    subnets = [s["SubnetId"] for s in ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"]][:2]
+    sg = ec2.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["SecurityGroups"][0]["GroupId"]
+    return vpc, subnets, sg
+
+
+# --------------------------------------------------------------------------- protocol
+def test_ready_line_and_free_port(emu: Emulator) -> None:
+    assert emu.line == f"COSTCTL_EMULATOR_READY port={emu.port}\n"
+    assert emu.port > 0
+    assert emu.client("sts").get_caller_identity()["Account"] == "123456789012"
+
+
+def test_refuses_non_loopback_host() -> None:
+    proc = subprocess.run([sys.executable, LAUNCHER, "--host", "0.0.0.0", "--port", "0"], stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
+    assert proc.returncode != 0
+    assert "COSTCTL_EMULATOR_READY" not in proc.stdout
+    assert "loopback" in proc.stderr
+
+
+def test_exits_when_stdin_closes() -> None:
+    e = Emulator()
+    try:
+        e.proc.stdin.close()  # type: ignore[union-attr]
+        assert e.proc.wait(10) == 0
+    finally:
+        e.stop()
+
+
+def test_exits_on_sigterm() -> None:
+    e = Emulator()
+    e.proc.terminate()
+    assert e.proc.wait(10) == 0
+
+
+# --------------------------------------------------------------------------- kafka
+def create_msk(emu: Emulator, name: str) -> dict[str, Any]:
+    return emu.client("kafka").create_cluster_v2(
+        ClusterName=name,
+        Tags={"costctl:stack": "order-tracking-dev"},
+        Serverless={
+            "VpcConfigs": [{"SubnetIds": ["subnet-a", "subnet-b"], "SecurityGroupIds": ["sg-1"]}],
+            "ClientAuthentication": {"Sasl": {"Iam": {"Enabled": True}}},
+        },
+    )
+
+
+def test_kafka_timestamps_have_zone_and_arn_is_real_format(emu: Emulator) -> None:
+    k = emu.client("kafka")
+    name = "msk-" + uid()
+    created = create_msk(emu, name)
+    assert re.fullmatch(rf"arn:aws:kafka:us-east-1:123456789012:cluster/{name}/[0-9a-f-]{{36}}-s1", created["ClusterArn"])
+    bodies = raw_bodies(k)
+    info = k.describe_cluster_v2(ClusterArn=created["ClusterArn"])["ClusterInfo"]
+    raw = json.loads(bodies[-1])["clusterInfo"]["creationTime"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", raw), raw
+    assert info["CreationTime"].utcoffset() is not None
+    listed = k.list_clusters_v2()
+    assert all(json.loads(bodies[-1])["clusterInfoList"][i]["creationTime"].endswith("Z") for i in range(len(listed["ClusterInfoList"])))
+
+
+def test_kafka_lifecycle_immediate(emu: Emulator) -> None:
+    k = emu.client("kafka")
+    name = "msk-" + uid()
+    created = create_msk(emu, name)
+    arn = created["ClusterArn"]
+    assert created["State"] == "CREATING"
+    info = k.describe_cluster_v2(ClusterArn=arn)["ClusterInfo"]
+    assert info["State"] == "ACTIVE"
+    assert info["Serverless"]["ClientAuthentication"]["Sasl"]["Iam"]["Enabled"] is True
+    assert info["Serverless"]["VpcConfigs"][0]["SubnetIds"] == ["subnet-a", "subnet-b"]
+    assert info["Tags"] == {"costctl:stack": "order-tracking-dev"}
+    boot = k.get_bootstrap_brokers(ClusterArn=arn)["BootstrapBrokerStringSaslIam"]
+    cluster_uuid = arn.rsplit("/", 1)[1]
+    assert boot == f"boot-{cluster_uuid.replace('-', '')[:8]}.c1.kafka-serverless.us-east-1.amazonaws.com:9098"
+    deleted = k.delete_cluster(ClusterArn=arn)
+    assert deleted["ClusterArn"] == arn and deleted["State"] == "DELETING"
+    assert arn not in [c["ClusterArn"] for c in k.list_clusters_v2()["ClusterInfoList"]]
+    with pytest.raises(ClientError) as exc:
+        k.describe_cluster_v2(ClusterArn=arn)
+    assert code(exc) == "NotFoundException"
+
+
+def test_kafka_lifecycle_with_delay(slow_msk: Emulator) -> None:
+    k = slow_msk.client("kafka")
+    arn = create_msk(slow_msk, "slow-" + uid())["ClusterArn"]
+    assert k.describe_cluster_v2(ClusterArn=arn)["ClusterInfo"]["State"] == "CREATING"
+    with pytest.raises(ClientError) as exc:
+        k.get_bootstrap_brokers(ClusterArn=arn)
+    assert code(exc) == "BadRequestException"
+    assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert "CREATING" in exc.value.response["Error"]["Message"]
+    time.sleep(1.1)
+    assert k.describe_cluster_v2(ClusterArn=arn)["ClusterInfo"]["State"] == "ACTIVE"
+    assert k.get_bootstrap_brokers(ClusterArn=arn)["BootstrapBrokerStringSaslIam"].endswith(":9098")
+    assert k.delete_cluster(ClusterArn=arn)["State"] == "DELETING"
+    assert k.describe_cluster_v2(ClusterArn=arn)["ClusterInfo"]["State"] == "DELETING"
+    assert [c["State"] for c in k.list_clusters_v2()["ClusterInfoList"] if c["ClusterArn"] == arn] == ["DELETING"]
+    time.sleep(1.1)
+    assert arn not in [c["ClusterArn"] for c in k.list_clusters_v2()["ClusterInfoList"]]
+
+
+@pytest.mark.parametrize("op", ["describe_cluster_v2", "describe_cluster", "delete_cluster", "get_bootstrap_brokers", "list_tags_for_resource"])
+def test_kafka_unknown_cluster_is_404(emu: Emulator, op: str) -> None:
+    k = emu.client("kafka")
+    arn = f"arn:aws:kafka:us-east-1:123456789012:cluster/nope/{uuid.uuid4()}-s1"
+    bodies = raw_bodies(k)
+    kwargs = {"ResourceArn": arn} if op == "list_tags_for_resource" else {"ClusterArn": arn}
+    with pytest.raises(ClientError) as exc:
+        getattr(k, op)(**kwargs)
+    resp = exc.value.response
+    assert resp["ResponseMetadata"]["HTTPStatusCode"] == 404
+    assert resp["ResponseMetadata"]["HTTPHeaders"]["x-amzn-errortype"] == "NotFoundException"
+    assert code(exc) == "NotFoundException"
+    assert "message" in json.loads(bodies[-1])
+
+
+def test_kafka_list_filter_and_pagination(emu: Emulator) -> None:
+    k = emu.client("kafka")
+    prefix = "pg-" + uid()
+    arns = {create_msk(emu, f"{prefix}-{i}")["ClusterArn"] for i in range(3)}
+    create_msk(emu, "other-" + uid())
+    page1 = k.list_clusters_v2(ClusterNameFilter=prefix, MaxResults=2)
+    assert len(page1["ClusterInfoList"]) == 2 and page1.get("NextToken")
+    page2 = k.list_clusters_v2(ClusterNameFilter=prefix, MaxResults=2, NextToken=page1["NextToken"])
+    assert "NextToken" not in page2
+    assert {c["ClusterArn"] for c in page1["ClusterInfoList"] + page2["ClusterInfoList"]} == arns
+
+
+# --------------------------------------------------------------------------- ecs
+@pytest.fixture(scope="module")
+def ecs_cluster(emu: Emulator) -> str:
+    e = emu.client("ecs")
+    _, subnets, sg = network(emu)
+    cluster = "ecs-" + uid()
+    e.create_cluster(clusterName=cluster)
+    e.register_task_definition(family="td", containerDefinitions=[{"name": "c", "image": "x", "memory": 128}], requiresCompatibilities=["FARGATE"], networkMode="awsvpc", cpu="256", memory="512")
+    for i in range(13):
+        e.create_service(
+            cluster=cluster, serviceName=f"svc{i:02d}", taskDefinition="td", desiredCount=2, launchType="FARGATE",
+            tags=[{"key": "costctl:role", "value": str(i)}],
+            networkConfiguration={"awsvpcConfiguration": {"subnets": subnets, "securityGroups": [sg]}},
+        )
+    return cluster
+
+
+def test_ecs_list_services_paginates(emu: Emulator, ecs_cluster: str) -> None:
+    e = emu.client("ecs")
+    first = e.list_services(cluster=ecs_cluster)
+    assert len(first["serviceArns"]) == 10 and first["nextToken"]
+    second = e.list_services(cluster=ecs_cluster, nextToken=first["nextToken"])
+    assert len(second["serviceArns"]) == 3 and "nextToken" not in second
+    small = e.list_services(cluster=ecs_cluster, maxResults=5)
+    assert len(small["serviceArns"]) == 5
+    every = [a for page in e.get_paginator("list_services").paginate(cluster=ecs_cluster, PaginationConfig={"PageSize": 4}) for a in page["serviceArns"]]
+    assert len(every) == len(set(every)) == 13
+
+
+def test_ecs_list_clusters_paginates(emu: Emulator, ecs_cluster: str) -> None:
+    e = emu.client("ecs")
+    for i in range(3):
+        e.create_cluster(clusterName=f"lc-{uid()}-{i}")
+    total = len(e.list_clusters()["clusterArns"])
+    page = e.list_clusters(maxResults=2)
+    assert len(page["clusterArns"]) == 2 and page["nextToken"]
+    every = [a for p in e.get_paginator("list_clusters").paginate(PaginationConfig={"PageSize": 2}) for a in p["clusterArns"]]
+    assert len(every) == len(set(every)) == total >= 4
+
+
+def test_ecs_describe_services_limit(emu: Emulator, ecs_cluster: str) -> None:
+    e = emu.client("ecs")
+    with pytest.raises(ClientError) as exc:
+        e.describe_services(cluster=ecs_cluster, services=[f"svc{i:02d}" for i in range(11)])
+    assert code(exc) == "InvalidParameterException"
+    assert "at most 10" in exc.value.response["Error"]["Message"]
+    assert len(e.describe_services(cluster=ecs_cluster, services=[f"svc{i:02d}" for i in range(10)])["services"]) == 10
+
+
+def test_ecs_counts_follow_desired_count(emu: Emulator, ecs_cluster: str) -> None:
+    e = emu.client("ecs")
+    svc = e.describe_services(cluster=ecs_cluster, services=["svc00"], include=["TAGS"])["services"][0]
+    assert (svc["desiredCount"], svc["runningCount"], svc["pendingCount"]) == (2, 2, 0)
+    assert svc["tags"] == [{"key": "costctl:role", "value": "0"}]
+    for desired in (0, 3):
+        e.update_service(cluster=ecs_cluster, service="svc00", desiredCount=desired)
+        svc = e.describe_services(cluster=ecs_cluster, services=["svc00"])["services"][0]
+        assert (svc["desiredCount"], svc["runningCount"], svc["pendingCount"]) == (desired, desired, 0)
+        dep = svc["deployments"][0]
+        assert (dep["status"], dep["desiredCount"], dep["runningCount"], dep["pendingCount"], dep["rolloutState"]) == ("PRIMARY", desired, desired, 0, "COMPLETED")
+
+
+# --------------------------------------------------------------------------- application autoscaling
+def test_autoscaling_min_above_max_rejected(emu: Emulator, ecs_cluster: str) -> None:
+    a = emu.client("application-autoscaling")
+    rid = f"service/{ecs_cluster}/svc01"
+    a.register_scalable_target(ServiceNamespace="ecs", ResourceId=rid, ScalableDimension="ecs:service:DesiredCount", MinCapacity=1, MaxCapacity=4)
+    a.register_scalable_target(ServiceNamespace="ecs", ResourceId=rid, ScalableDimension="ecs:service:DesiredCount", MinCapacity=0, MaxCapacity=0)
+    with pytest.raises(ClientError) as exc:
+        a.register_scalable_target(ServiceNamespace="ecs", ResourceId=rid, ScalableDimension="ecs:service:DesiredCount", MinCapacity=2)
+    assert code(exc) == "ValidationException"
+    targets = a.describe_scalable_targets(ServiceNamespace="ecs", ResourceIds=[rid])["ScalableTargets"]
+    assert [(t["MinCapacity"], t["MaxCapacity"]) for t in targets] == [(0, 0)]
+    assert a.describe_scalable_targets(ServiceNamespace="ecs", ResourceIds=[f"service/{ecs_cluster}/svc02"])["ScalableTargets"] == []
+
+
+# --------------------------------------------------------------------------- rds
+def create_db(emu: Emulator, ident: str, **kw: Any) -> dict[str, Any]:
+    args = dict(DBInstanceIdentifier=ident, Engine="postgres", EngineVersion="16.3", DBInstanceClass="db.t3.micro", AllocatedStorage=20, MasterUsername="app", MasterUserPassword="password1")
+    args.update(kw)
+    return emu.client("rds").create_db_instance(**args)["DBInstance"]
+
+
+def test_rds_delete_requires_final_snapshot_choice(emu: Emulator) -> None:
+    r = emu.client("rds")
+    ident = "db-" + uid()
+    create_db(emu, ident)
+    with pytest.raises(ClientError) as exc:
+        r.delete_db_instance(DBInstanceIdentifier=ident)
+    assert code(exc) == "InvalidParameterCombination"
+    assert "FinalDBSnapshotIdentifier is required unless SkipFinalSnapshot is specified" in exc.value.response["Error"]["Message"]
+    assert r.describe_db_instances(DBInstanceIdentifier=ident)["DBInstances"][0]["DBInstanceStatus"] == "available"
+    r.delete_db_instance(DBInstanceIdentifier=ident, SkipFinalSnapshot=True)
+
+
+def test_rds_protection_and_state_errors(emu: Emulator) -> None:
+    r = emu.client("rds")
+    ident = "db-" + uid()
+    create_db(emu, ident, DeletionProtection=True)
+    with pytest.raises(ClientError) as exc:
+        r.delete_db_instance(DBInstanceIdentifier=ident, FinalDBSnapshotIdentifier=ident + "-final")
+    assert code(exc) == "InvalidParameterCombination"
+    with pytest.raises(ClientError) as exc:
+        r.delete_db_instance(DBInstanceIdentifier=ident)
+    assert code(exc) == "InvalidParameterCombination"
+    assert r.stop_db_instance(DBInstanceIdentifier=ident)["DBInstance"]["DBInstanceStatus"] == "stopped"
+    with pytest.raises(ClientError) as exc:
+        r.stop_db_instance(DBInstanceIdentifier=ident)
+    assert code(exc) == "InvalidDBInstanceState"
+    assert r.start_db_instance(DBInstanceIdentifier=ident)["DBInstance"]["DBInstanceStatus"] == "available"
+    with pytest.raises(ClientError) as exc:
+        r.start_db_instance(DBInstanceIdentifier=ident)
+    assert code(exc) == "InvalidDBInstanceState"
+
+
+def test_rds_final_snapshot_carries_tags_when_copy_tags(emu: Emulator) -> None:
+    r = emu.client("rds")
+    for copy_tags in (True, False):
+        ident = "db-" + uid()
+        create_db(emu, ident, CopyTagsToSnapshot=copy_tags, Tags=[{"Key": "costctl:stack", "Value": "order-tracking-dev"}])
+        r.delete_db_instance(DBInstanceIdentifier=ident, FinalDBSnapshotIdentifier=ident + "-final")
+        snap = r.describe_db_snapshots(DBSnapshotIdentifier=ident + "-final")["DBSnapshots"][0]
+        tags = r.list_tags_for_resource(ResourceName=snap["DBSnapshotArn"])["TagList"]
+        assert tags == ([{"Key": "costctl:stack", "Value": "order-tracking-dev"}] if copy_tags else [])
+
+
+def test_rds_default_option_group_name_and_restore(emu: Emulator) -> None:
+    r = emu.client("rds")
+    ident = "db-" + uid()
+    db = create_db(emu, ident)
+    assert db["OptionGroupMemberships"][0]["OptionGroupName"] == "default:postgres-16"
+    assert db["DBParameterGroups"][0]["DBParameterGroupName"] == "default.postgres16"
+    r.delete_db_instance(DBInstanceIdentifier=ident, FinalDBSnapshotIdentifier=ident + "-final")
+    restored = r.restore_db_instance_from_db_snapshot(
+        DBInstanceIdentifier=ident, DBSnapshotIdentifier=ident + "-final",
+        OptionGroupName="default:postgres-16", DBParameterGroupName="default.postgres16",
+    )["DBInstance"]
+    assert restored["OptionGroupMemberships"][0]["OptionGroupName"] == "default:postgres-16"
+
+
+def test_rds_restore_honours_every_parameter(emu: Emulator) -> None:
+    r = emu.client("rds")
+    _, subnets, sg = network(emu)
+    sng, pg = "sng-" + uid(), "pg-" + uid()
+    r.create_db_subnet_group(DBSubnetGroupName=sng, DBSubnetGroupDescription="d", SubnetIds=subnets)
+    r.create_db_parameter_group(DBParameterGroupName=pg, DBParameterGroupFamily="postgres16", Description="d")
+    ident = "db-" + uid()
+    # The source instance has the opposite of every boolean restored below.
+    create_db(emu, ident, MultiAZ=True, PubliclyAccessible=True, AutoMinorVersionUpgrade=True, CopyTagsToSnapshot=True, EnableIAMDatabaseAuthentication=True)
+    r.create_db_snapshot(DBInstanceIdentifier=ident, DBSnapshotIdentifier=ident + "-s")
+    r.delete_db_instance(DBInstanceIdentifier=ident, SkipFinalSnapshot=True)
+    r.restore_db_instance_from_db_snapshot(
+        DBInstanceIdentifier=ident, DBSnapshotIdentifier=ident + "-s", DBInstanceClass="db.t3.small",
+        DBSubnetGroupName=sng, VpcSecurityGroupIds=[sg], DBParameterGroupName=pg, OptionGroupName="default:postgres-16",
+        Tags=[{"Key": "k", "Value": "v"}], StorageType="gp3", AllocatedStorage=50, MultiAZ=False, PubliclyAccessible=False,
+        Port=5433, DeletionProtection=False, CopyTagsToSnapshot=False, EnableIAMDatabaseAuthentication=False, AutoMinorVersionUpgrade=False,
+    )
+    d = r.describe_db_instances(DBInstanceIdentifier=ident)["DBInstances"][0]
+    assert d["DBInstanceClass"] == "db.t3.small"
+    assert d["DBSubnetGroup"]["DBSubnetGroupName"] == sng
+    assert [g["VpcSecurityGroupId"] for g in d["VpcSecurityGroups"]] == [sg]
+    assert d["DBParameterGroups"][0]["DBParameterGroupName"] == pg
+    assert d["OptionGroupMemberships"][0]["OptionGroupName"] == "default:postgres-16"
+    assert d["TagList"] == [{"Key": "k", "Value": "v"}]
+    assert (d["StorageType"], d["AllocatedStorage"], d["Endpoint"]["Port"]) == ("gp3", 50, 5433)
+    assert d["MultiAZ"] is False
+    assert d["PubliclyAccessible"] is False
+    assert d["AutoMinorVersionUpgrade"] is False
+    assert d["CopyTagsToSnapshot"] is False
+    assert d["IAMDatabaseAuthenticationEnabled"] is False
+    assert d["DeletionProtection"] is False
+    r.add_tags_to_resource(ResourceName=d["DBInstanceArn"], Tags=[{"Key": "n", "Value": "m"}])
+    assert {"Key": "n", "Value": "m"} in r.describe_db_instances(DBInstanceIdentifier=ident)["DBInstances"][0]["TagList"]
+
+
+# --------------------------------------------------------------------------- elbv2 / acm / route53
+def create_alb(emu: Emulator, name: str) -> tuple[str, str, dict[str, Any]]:
+    e = emu.client("elbv2")
+    vpc, subnets, sg = network(emu)
+    tg = e.create_target_group(Name="tg-" + uid(), Protocol="HTTP", Port=80, VpcId=vpc, TargetType="ip")["TargetGroups"][0]["TargetGroupArn"]
+    lb = e.create_load_balancer(Name=name, Subnets=subnets, SecurityGroups=[sg], Scheme="internet-facing", Type="application", IpAddressType="ipv4", Tags=[{"Key": "a", "Value": "b"}])["LoadBalancers"][0]
+    return tg, lb["LoadBalancerArn"], lb
+
+
+def test_elbv2_target_groups_forget_deleted_alb(emu: Emulator) -> None:
+    e = emu.client("elbv2")
+    tg, lba, _ = create_alb(emu, "alb-" + uid())
+    l80 = e.create_listener(LoadBalancerArn=lba, Protocol="HTTP", Port=80, DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])["Listeners"][0]["ListenerArn"]
+    e.create_rule(ListenerArn=l80, Priority=1, Conditions=[{"Field": "path-pattern", "Values": ["/a/*"]}], Actions=[{"Type": "forward", "TargetGroupArn": tg}])
+    e.create_listener(LoadBalancerArn=lba, Protocol="HTTP", Port=8080, DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])
+    assert e.describe_target_groups(TargetGroupArns=[tg])["TargetGroups"][0]["LoadBalancerArns"] == [lba]
+    e.delete_load_balancer(LoadBalancerArn=lba)
+    assert e.describe_target_groups(TargetGroupArns=[tg])["TargetGroups"][0]["LoadBalancerArns"] == []
+    e.delete_load_balancer(LoadBalancerArn=lba)  # idempotent, as in AWS
+
+
+def test_elbv2_deletion_protection(emu: Emulator) -> None:
+    e = emu.client("elbv2")
+    name = "alb-" + uid()
+    _, lba, _ = create_alb(emu, name)
+    e.modify_load_balancer_attributes(LoadBalancerArn=lba, Attributes=[{"Key": "deletion_protection.enabled", "Value": "true"}])
+    with pytest.raises(ClientError) as exc:
+        e.delete_load_balancer(LoadBalancerArn=lba)
+    assert code(exc) == "OperationNotPermitted"
+    assert len(e.describe_load_balancers(Names=[name])["LoadBalancers"]) == 1
+    e.modify_load_balancer_attributes(LoadBalancerArn=lba, Attributes=[{"Key": "deletion_protection.enabled", "Value": "false"}])
+    e.delete_load_balancer(LoadBalancerArn=lba)
+    with pytest.raises(ClientError) as exc:
+        e.describe_load_balancers(Names=[name])
+    assert code(exc) == "LoadBalancerNotFound"
+
+
+def test_elbv2_rule_conditions_in_both_forms(emu: Emulator) -> None:
+    e = emu.client("elbv2")
+    tg, lba, _ = create_alb(emu, "alb-" + uid())
+    l80 = e.create_listener(LoadBalancerArn=lba, Protocol="HTTP", Port=80, DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])["Listeners"][0]["ListenerArn"]
+    sent = [
+        {"Field": "path-pattern", "Values": ["/api/*"]},
+        {"Field": "path-pattern", "PathPatternConfig": {"Values": ["/v2/*"]}},
+        {"Field": "host-header", "Values": ["a.example.com"]},
+        {"Field": "host-header", "HostHeaderConfig": {"Values": ["b.example.com"]}},
+        {"Field": "http-header", "HttpHeaderConfig": {"HttpHeaderName": "X-Env", "Values": ["dev"]}},
+        {"Field": "query-string", "QueryStringConfig": {"Values": [{"Key": "v", "Value": "1"}]}},
+    ]
+    for i, cond in enumerate(sent):
+        created = e.create_rule(ListenerArn=l80, Priority=10 + i, Conditions=[cond], Actions=[{"Type": "forward", "TargetGroupArn": tg}])["Rules"][0]
+        assert created["Conditions"][0]["Field"] == cond["Field"]
+    rules = {r["Priority"]: r["Conditions"][0] for r in e.describe_rules(ListenerArn=l80)["Rules"] if not r["IsDefault"]}
+    assert rules["10"] == {"Field": "path-pattern", "Values": ["/api/*"], "PathPatternConfig": {"Values": ["/api/*"]}}
+    assert rules["11"] == {"Field": "path-pattern", "Values": ["/v2/*"], "PathPatternConfig": {"Values": ["/v2/*"]}}
+    assert rules["12"] == {"Field": "host-header", "Values": ["a.example.com"], "HostHeaderConfig": {"Values": ["a.example.com"]}}
+    assert rules["13"] == {"Field": "host-header", "Values": ["b.example.com"], "HostHeaderConfig": {"Values": ["b.example.com"]}}
+    assert rules["14"] == sent[4]
+    assert rules["15"] == sent[5]
+
+
+def test_elbv2_attributes_certificates_tags(emu: Emulator) -> None:
+    e, acm = emu.client("elbv2"), emu.client("acm")
+    tg, lba, _ = create_alb(emu, "alb-" + uid())
+    wanted = {"idle_timeout.timeout_seconds": "120", "routing.http2.enabled": "false", "routing.http.drop_invalid_header_fields.enabled": "true"}
+    e.modify_load_balancer_attributes(LoadBalancerArn=lba, Attributes=[{"Key": k, "Value": v} for k, v in wanted.items()])
+    attrs = {a["Key"]: a["Value"] for a in e.describe_load_balancer_attributes(LoadBalancerArn=lba)["Attributes"]}
+    assert {k: attrs[k] for k in wanted} == wanted
+    c1 = acm.request_certificate(DomainName="a.example.com")["CertificateArn"]
+    c2 = acm.request_certificate(DomainName="b.example.com")["CertificateArn"]
+    assert acm.describe_certificate(CertificateArn=c1)["Certificate"]["DomainName"] == "a.example.com"
+    l443 = e.create_listener(LoadBalancerArn=lba, Protocol="HTTPS", Port=443, SslPolicy="ELBSecurityPolicy-TLS13-1-2-2021-06", Certificates=[{"CertificateArn": c1}], DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])["Listeners"][0]["ListenerArn"]
+    e.add_listener_certificates(ListenerArn=l443, Certificates=[{"CertificateArn": c2}])
+    certs = {c["CertificateArn"]: c.get("IsDefault") for c in e.describe_listener_certificates(ListenerArn=l443)["Certificates"]}
+    assert certs == {c1: True, c2: False}
+    listener = e.describe_listeners(LoadBalancerArn=lba)["Listeners"][0]
+    assert listener["SslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
+    e.add_tags(ResourceArns=[lba], Tags=[{"Key": "c", "Value": "d"}])
+    tags = e.describe_tags(ResourceArns=[lba])["TagDescriptions"][0]["Tags"]
+    assert {"Key": "a", "Value": "b"} in tags and {"Key": "c", "Value": "d"} in tags
+    acm.delete_certificate(CertificateArn=c2)
+    with pytest.raises(ClientError) as exc:
+        acm.describe_certificate(CertificateArn=c2)
+    assert code(exc) == "ResourceNotFoundException"
+
+
+def test_route53_alias_upsert_has_no_ttl(emu: Emulator) -> None:
+    r53 = emu.client("route53")
+    _, _, lb = create_alb(emu, "alb-" + uid())
+    zone = f"z{uid()}.example.com"
+    hz = r53.create_hosted_zone(Name=zone, CallerReference=uid())["HostedZone"]["Id"]
+    for dns in (lb["DNSName"], "dualstack.other-1.us-east-1.elb.amazonaws.com"):
+        r53.change_resource_record_sets(HostedZoneId=hz, ChangeBatch={"Changes": [
+            {"Action": "UPSERT", "ResourceRecordSet": {"Name": f"app.{zone}", "Type": t, "AliasTarget": {"HostedZoneId": lb["CanonicalHostedZoneId"], "DNSName": dns, "EvaluateTargetHealth": True}}}
+            for t in ("A", "AAAA")
+        ]})
+    records = [r for r in r53.list_resource_record_sets(HostedZoneId=hz)["ResourceRecordSets"] if r["Type"] in ("A", "AAAA")]
+    assert [r["Type"] for r in records] == ["A", "AAAA"]
+    for r in records:
+        assert "TTL" not in r
+        assert r["AliasTarget"]["DNSName"] == "dualstack.other-1.us-east-1.elb.amazonaws.com"
+
+
+# --------------------------------------------------------------------------- dynamodb / ssm (no patch needed; guards)
+def test_dynamodb_conditional_writes_and_ssm(emu: Emulator) -> None:
+    d, s = emu.client("dynamodb"), emu.client("ssm")
+    table = "state-" + uid()
+    d.create_table(TableName=table, KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}], AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
+    assert d.describe_table(TableName=table)["Table"]["TableStatus"] == "ACTIVE"
+    key = {"pk": {"S": "stack#a"}, "sk": {"S": "state"}}
+    d.put_item(TableName=table, Item={**key, "gen": {"N": "1"}}, ConditionExpression="attribute_not_exists(pk)")
+    with pytest.raises(ClientError) as exc:
+        d.put_item(TableName=table, Item={**key, "gen": {"N": "1"}}, ConditionExpression="attribute_not_exists(pk)")
+    assert code(exc) == "ConditionalCheckFailedException"
+    d.update_item(TableName=table, Key=key, UpdateExpression="SET gen = gen + :one", ConditionExpression="gen = :g", ExpressionAttributeValues={":one": {"N": "1"}, ":g": {"N": "1"}})
+    with pytest.raises(ClientError) as exc:
+        d.update_item(TableName=table, Key=key, UpdateExpression="SET gen = gen + :one", ConditionExpression="gen = :g", ExpressionAttributeValues={":one": {"N": "1"}, ":g": {"N": "1"}})
+    assert code(exc) == "ConditionalCheckFailedException"
+    assert d.get_item(TableName=table, Key=key, ConsistentRead=True)["Item"]["gen"] == {"N": "2"}
+    assert d.query(TableName=table, KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "stack#a"}})["Count"] == 1
+    assert d.scan(TableName=table)["Count"] == 1
+    name = f"/costctl/{uid()}/bootstrap"
+    s.put_parameter(Name=name, Value="v1", Type="String")
+    with pytest.raises(ClientError) as exc:
+        s.put_parameter(Name=name, Value="v2", Type="String")
+    assert code(exc) == "ParameterAlreadyExists"
+    s.put_parameter(Name=name, Value="v2", Type="String", Overwrite=True)
+    assert s.get_parameter(Name=name)["Parameter"]["Value"] == "v2"
+
+
+# --------------------------------------------------------------------------- latency / throttling / stats
+def test_stats_names_every_protocol(emu: Emulator, ecs_cluster: str) -> None:
+    emu.control("reset-stats")
+    emu.client("ecs").list_services(cluster=ecs_cluster)
+    emu.client("rds").describe_db_instances()
+    emu.client("elbv2").describe_load_balancers()
+    emu.client("sts").get_caller_identity()
+    k = emu.client("kafka")
+    arn = create_msk(emu, "st-" + uid())["ClusterArn"]
+    k.list_clusters_v2()
+    k.describe_cluster_v2(ClusterArn=arn)
+    k.get_bootstrap_brokers(ClusterArn=arn)
+    k.delete_cluster(ClusterArn=arn)
+    r53 = emu.client("route53")
+    hz = r53.create_hosted_zone(Name=f"s{uid()}.example.com", CallerReference=uid())["HostedZone"]["Id"]
+    r53.change_resource_record_sets(HostedZoneId=hz, ChangeBatch={"Changes": [{"Action": "UPSERT", "ResourceRecordSet": {"Name": "x." + r53.get_hosted_zone(Id=hz)["HostedZone"]["Name"], "Type": "A", "TTL": 60, "ResourceRecords": [{"Value": "10.0.0.1"}]}}]})
+    r53.list_resource_record_sets(HostedZoneId=hz)
+    stats = emu.control("stats")
+    assert stats["throttled"] == {}
+    assert stats["requests"] == {
+        "ecs:ListServices": 1,
+        "rds:DescribeDBInstances": 1,
+        "elasticloadbalancing:DescribeLoadBalancers": 1,
+        "sts:GetCallerIdentity": 1,
+        "kafka:CreateClusterV2": 1,
+        "kafka:ListClustersV2": 1,
+        "kafka:DescribeClusterV2": 1,
+        "kafka:GetBootstrapBrokers": 1,
+        "kafka:DeleteCluster": 1,
+        "route53:CreateHostedZone": 1,
+        "route53:GetHostedZone": 1,
+        "route53:ChangeResourceRecordSets": 1,
+        "route53:ListResourceRecordSets": 1,
+    }
+    assert emu.control("reset-stats") == {"requests": {}, "throttled": {}}
+
+
+def test_latency_injection(emu: Emulator) -> None:
+    sts = emu.client("sts")
+    sts.get_caller_identity()
+    try:
+        assert emu.control("config", {"latency_ms": 300})["latency_ms"] == 300
+        t0 = time.monotonic()
+        sts.get_caller_identity()
+        assert time.monotonic() - t0 >= 0.3
+        t0 = time.monotonic()
+        emu.control("stats")
+        assert time.monotonic() - t0 < 0.3  # control endpoints are never delayed
+    finally:
+        emu.control("config", {"latency_ms": 0})
+    t0 = time.monotonic()
+    sts.get_caller_identity()
+    assert time.monotonic() - t0 < 0.3
+
+
+def test_throttling_errors_per_protocol(emu: Emulator, ecs_cluster: str) -> None:
+    emu.control("reset-stats")
+    calls = [
+        ("ecs", lambda: emu.client("ecs").list_clusters(), "ThrottlingException", 400),
+        ("dynamodb", lambda: emu.client("dynamodb").list_tables(), "ThrottlingException", 400),
+        ("ssm", lambda: emu.client("ssm").get_parameter(Name="/x"), "ThrottlingException", 400),
+        ("application-autoscaling", lambda: emu.client("application-autoscaling").describe_scalable_targets(ServiceNamespace="ecs"), "ThrottlingException", 400),
+        ("kafka", lambda: emu.client("kafka").list_clusters_v2(), "TooManyRequestsException", 429),
+        ("rds", lambda: emu.client("rds").describe_db_instances(), "Throttling", 400),
+        ("elbv2", lambda: emu.client("elbv2").describe_load_balancers(), "Throttling", 400),
+        ("route53", lambda: emu.client("route53").list_hosted_zones(), "Throttling", 400),
+        ("ec2", lambda: emu.client("ec2").describe_vpcs(), "RequestLimitExceeded", 503),
+    ]
+    try:
+        emu.control("config", {"throttle_fraction": 1.0, "seed": 1})
+        for name, call, err, status in calls:
+            with pytest.raises(ClientError) as exc:
+                call()
+            assert (name, code(exc), exc.value.response["ResponseMetadata"]["HTTPStatusCode"]) == (name, err, status)
+            assert exc.value.response["Error"]["Message"] in ("Rate exceeded", "Too Many Requests", "Request limit exceeded.")
+    finally:
+        emu.control("config", {"throttle_fraction": 0.0})
+    stats = emu.control("stats")
+    assert stats["throttled"] == stats["requests"]
+    assert stats["throttled"]["kafka:ListClustersV2"] == 1 and stats["throttled"]["ec2:DescribeVpcs"] == 1
+    assert emu.client("ecs").list_clusters()["clusterArns"]
+
+
+def test_dynamodb_throttle_type_is_namespaced(emu: Emulator) -> None:
+    d = emu.client("dynamodb")
+    bodies = raw_bodies(d)
+    try:
+        emu.control("config", {"throttle_fraction": 1.0})
+        with pytest.raises(ClientError):
+            d.list_tables()
+    finally:
+        emu.control("config", {"throttle_fraction": 0.0})
+    assert json.loads(bodies[-1]) == {"__type": "com.amazonaws.dynamodb.v20120810#ThrottlingException", "message": "Rate exceeded"}
+
+
+def test_throttling_is_deterministic_and_sdk_retries_it(emu: Emulator) -> None:
+    sts = emu.client("sts")
+
+    def pattern() -> list[bool]:
+        out = []
+        for _ in range(30):
+            try:
+                sts.get_caller_identity()
+                out.append(False)
+            except ClientError as exc:
+                assert exc.response["Error"]["Code"] == "Throttling"
+                out.append(True)
+        return out
+
+    try:
+        emu.control("config", {"throttle_fraction": 0.5, "seed": 7})
+        first = pattern()
+        emu.control("config", {"throttle_fraction": 0.5, "seed": 7})
+        second = pattern()
+        emu.control("config", {"throttle_fraction": 0.5, "seed": 8})
+        third = pattern()
+        assert first == second
+        assert first != third
+        assert 5 <= sum(first) <= 25
+        emu.control("config", {"throttle_fraction": 0.3, "seed": 7})
+        emu.control("reset-stats")
+        retrying = emu.client("sts", retries=10)
+        for _ in range(10):
+            retrying.get_caller_identity()  # the SDK classifies it as throttling and retries
+        stats = emu.control("stats")
+        assert stats["requests"]["sts:GetCallerIdentity"] == 10 + stats["throttled"].get("sts:GetCallerIdentity", 0)
+        assert stats["throttled"]["sts:GetCallerIdentity"] > 0
+    finally:
+        emu.control("config", {"throttle_fraction": 0.0, "seed": 0})
+
+
+def test_command_line_options_and_bad_config() -> None:
+    e = Emulator("--latency-ms", "250", "--throttle-fraction", "0.25", "--seed", "3")
+    try:
+        assert e.control("config") == {"latency_ms": 250.0, "throttle_fraction": 0.25, "seed": 3}
+        req = urllib.request.Request(f"{e.url}/_costctl/config", data=json.dumps({"throttle_fraction": 2}).encode(), method="POST")
+        with pytest.raises(urllib.error.HTTPError) as exc:
+            urllib.request.urlopen(req, timeout=10)
+        assert exc.value.code == 400
+        assert e.control("config")["throttle_fraction"] == 0.25
+    finally:
+        e.stop()
