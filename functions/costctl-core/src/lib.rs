@@ -4,7 +4,11 @@
 //! adapters, the Lambda functions and the command line: [`DesiredState`], and the table of IAM
 //! actions each AWS call needs ([`iam`]).
 
+pub mod budget;
+pub mod config;
+pub mod event;
 pub mod iam;
+pub mod spec;
 pub mod state;
 
 pub use state::DesiredState;
