@@ -635,9 +635,7 @@ fn check_actions(actions: &[ActionSpec], p: &str, push: &mut impl FnMut(String, 
                 if !ok {
                     push(
                         format!("{fp}.status_code"),
-                        SpecProblem::InvalidFixedResponseStatus(
-                            fixed_response.status_code.clone(),
-                        ),
+                        SpecProblem::InvalidFixedResponseStatus(fixed_response.status_code.clone()),
                     );
                 }
                 if let Some(ct) = &fixed_response.content_type
@@ -685,7 +683,11 @@ fn check_arn(arn: &str, p: &str, push: &mut impl FnMut(String, SpecProblem)) {
     }
 }
 
-fn check_tags(tags: &BTreeMap<String, String>, p: &str, push: &mut impl FnMut(String, SpecProblem)) {
+fn check_tags(
+    tags: &BTreeMap<String, String>,
+    p: &str,
+    push: &mut impl FnMut(String, SpecProblem),
+) {
     for (k, v) in tags {
         if k.is_empty() || k.chars().count() > 128 || k.to_ascii_lowercase().starts_with("aws:") {
             push(p.to_string(), SpecProblem::InvalidTagKey(k.clone()));
@@ -769,7 +771,9 @@ fn valid_dns_name(name: &str) -> bool {
         && n.split('.').enumerate().all(|(i, label)| {
             !label.is_empty()
                 && label.len() <= 63
-                && (label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                && (label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
                     || (i == 0 && label == "*"))
         })
 }
@@ -920,10 +924,7 @@ mod tests {
             format!("{lp}.rules[0].priority"),
             SpecProblem::PriorityOutOfRange(50_001)
         )));
-        assert!(p.contains(&(
-            format!("{lp}.rules[1].actions"),
-            SpecProblem::EmptyActions
-        )));
+        assert!(p.contains(&(format!("{lp}.rules[1].actions"), SpecProblem::EmptyActions)));
         assert!(p.contains(&(
             format!("{lp}.default_actions[0].target_group_arn"),
             SpecProblem::ForwardWithoutTargetGroup
@@ -946,15 +947,21 @@ mod tests {
         let p = problems(&json);
         assert!(p.iter().any(|(path, pr)| path == "load_balancers[0].name"
             && matches!(pr, SpecProblem::InvalidLoadBalancerName(_))));
-        assert!(p.iter().any(|(path, pr)| path == "load_balancers[0].dns_name_parameter"
-            && matches!(pr, SpecProblem::InvalidParameterName { .. })));
+        assert!(
+            p.iter()
+                .any(|(path, pr)| path == "load_balancers[0].dns_name_parameter"
+                    && matches!(pr, SpecProblem::InvalidParameterName { .. }))
+        );
         assert!(p.iter().any(|(path, pr)| path == "kafka_clusters[0].name"
             && matches!(pr, SpecProblem::InvalidClusterName(_))));
         assert!(p.contains(&(
             "kafka_clusters[0].vpc_configs".into(),
             SpecProblem::NoVpcConfigs
         )));
-        assert!(p.iter().any(|(path, _)| path == "kafka_clusters[0].bootstrap_parameter"));
+        assert!(
+            p.iter()
+                .any(|(path, _)| path == "kafka_clusters[0].bootstrap_parameter")
+        );
     }
 
     #[test]
