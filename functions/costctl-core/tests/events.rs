@@ -101,7 +101,10 @@ fn schedule_and_manual_actions() {
             target: DesiredState::Running,
         }
     );
-    assert!(!plan.increases_cost(), "a plan only shows, it changes nothing");
+    assert!(
+        !plan.increases_cost(),
+        "a plan only shows, it changes nothing"
+    );
 }
 
 #[test]
@@ -171,7 +174,10 @@ fn rds_auto_start() {
             time,
         } => {
             assert_eq!(instance_id, "ot-dev-db");
-            assert_eq!(source_arn, "arn:aws:rds:eu-west-1:123456789012:db:ot-dev-db");
+            assert_eq!(
+                source_arn,
+                "arn:aws:rds:eu-west-1:123456789012:db:ot-dev-db"
+            );
             assert_eq!(time.unix_timestamp(), 1_795_755_288);
         }
         other => panic!("{other:?}"),
@@ -385,7 +391,11 @@ fn spec_and_request_round_trip_through_json() {
     let again = EphemeralSpec::from_json(&serde_json::to_string_pretty(&spec).unwrap()).unwrap();
     assert_eq!(spec, again);
     // Requests serialise (for logs and the state store) without error.
-    for name in ["tf-update.json", "rds-auto-start.json", "sns-budget-actual.json"] {
+    for name in [
+        "tf-update.json",
+        "rds-auto-start.json",
+        "sns-budget-actual.json",
+    ] {
         let v = serde_json::to_value(decode(name)).unwrap();
         assert!(v.is_object(), "{name}");
     }
