@@ -243,11 +243,14 @@ impl Request {
             Self::Plan { .. } => "plan",
             Self::BudgetAlerts(_) => "budget-alerts",
             Self::RdsAutoStart { .. } => "rds-auto-start",
-            Self::Terraform { tf_action, .. } => match tf_action {
-                TfAction::Create => "tf-create",
-                TfAction::Update => "tf-update",
-                TfAction::Delete => "delete-spec",
-                TfAction::Apply => "apply-spec",
+            Self::Terraform {
+                tf_action, trigger, ..
+            } => match (tf_action, trigger) {
+                (TfAction::Create, _) => "tf-create",
+                (TfAction::Update, _) => "tf-update",
+                (TfAction::Delete, Trigger::Terraform) => "tf-delete",
+                (TfAction::Delete, _) => "delete-spec",
+                (TfAction::Apply, _) => "apply-spec",
             },
         }
     }

@@ -3,6 +3,14 @@
 //! Nothing here talks to AWS or needs an async runtime. It holds the vocabulary shared by the
 //! adapters, the Lambda functions and the command line: [`DesiredState`], and the table of IAM
 //! actions each AWS call needs ([`iam`]).
+//!
+//! It also decodes everything that comes in from outside into types the rest of the program can
+//! trust, rejecting bad input with an error that names the field and value:
+//! - [`event::Request`]: every Lambda payload (schedules, manual invokes, SNS budget alerts, the
+//!   RDS auto-start event, Terraform's `aws_lambda_invocation`);
+//! - [`config::Config`]: stacks, resource selectors, pause policy, budget rules;
+//! - [`budget::BudgetAlert`] and [`budget::evaluate`]: the AWS Budgets letter and its policy;
+//! - [`spec::EphemeralSpec`]: the ALB / MSK Serverless spec of the ephemeral tier.
 
 pub mod budget;
 pub mod config;

@@ -225,6 +225,7 @@ fn terraform_create_update_delete() {
     }
 
     let delete = decode("tf-delete.json");
+    assert_eq!(delete.request_kind(), "tf-delete");
     assert!(!delete.increases_cost());
     match delete {
         Request::Terraform {
