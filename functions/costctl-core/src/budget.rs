@@ -319,7 +319,15 @@ impl BudgetPeriod {
     /// The first instant (UTC) of the period after the one containing `now`. Saturates at the
     /// largest representable date instead of failing.
     pub fn next_start(self, now: OffsetDateTime) -> OffsetDateTime {
-        let today = now.to_offset(UtcOffset::UTC).date();
+        let Some(utc) = now.checked_to_offset(UtcOffset::UTC) else {
+            // Only at the very ends of the representable range; an extreme is the honest answer.
+            return if now.offset().is_negative() {
+                PrimitiveDateTime::MAX.assume_utc()
+            } else {
+                PrimitiveDateTime::MIN.assume_utc()
+            };
+        };
+        let today = utc.date();
         let (year, month) = (today.year(), today.month());
         let next = match self {
             Self::Daily => today.next_day(),

@@ -4,7 +4,7 @@
 //! arbitrary JSON, and budget letters with lines dropped, duplicated or garbled — these reach deep
 //! into the decoders where purely random input never gets.
 
-use costctl_core::budget::{BudgetAlert, evaluate};
+use costctl_core::budget::{BudgetAlert, BudgetPeriod, evaluate, lockout_until};
 use costctl_core::config::{BudgetConfig, BudgetRule, Config};
 use costctl_core::event::Request;
 use costctl_core::spec::*;
@@ -401,6 +401,22 @@ proptest! {
     fn spec_parser_never_panics(s in "(?s).{0,200}", v in arb_json()) {
         let _ = EphemeralSpec::from_json(&s);
         let _ = EphemeralSpec::from_json(&v.to_string());
+    }
+
+    #[test]
+    fn lockout_is_after_now_and_never_panics(
+        secs in -377_705_116_800i64..253_402_300_800i64,
+        offset_secs in -86_399i32..86_400,
+    ) {
+        let offset = time::UtcOffset::from_whole_seconds(offset_secs).unwrap();
+        if let Ok(now) = time::OffsetDateTime::from_unix_timestamp(secs) {
+            let now = now.checked_to_offset(offset).unwrap_or(now);
+            for period in [BudgetPeriod::Daily, BudgetPeriod::Monthly, BudgetPeriod::Quarterly, BudgetPeriod::Annually] {
+                let until = period.next_start(now);
+                prop_assert!(until >= now || until == time::PrimitiveDateTime::MAX.assume_utc());
+            }
+            let _ = lockout_until(now);
+        }
     }
 
     #[test]
