@@ -55,14 +55,8 @@ pub const PERMISSIONS: &[Permission] = &[
     p("ecs:DescribeServices", Scope::Both),
     p("ecs:UpdateService", Scope::Both),
     // Application Auto Scaling of those services.
-    p(
-        "application-autoscaling:DescribeScalableTargets",
-        Scope::Both,
-    ),
-    p(
-        "application-autoscaling:RegisterScalableTarget",
-        Scope::Both,
-    ),
+    p("application-autoscaling:DescribeScalableTargets", Scope::Both),
+    p("application-autoscaling:RegisterScalableTarget", Scope::Both),
     // RDS.
     p("rds:DescribeDBInstances", Scope::Both),
     p("rds:DescribeDBSnapshots", Scope::Both),
@@ -74,28 +68,16 @@ pub const PERMISSIONS: &[Permission] = &[
     p("rds:AddTagsToResource", Scope::FullOnly),
     // ALB (ephemeral tier).
     p("elasticloadbalancing:DescribeLoadBalancers", Scope::Both),
-    p(
-        "elasticloadbalancing:DescribeLoadBalancerAttributes",
-        Scope::Both,
-    ),
+    p("elasticloadbalancing:DescribeLoadBalancerAttributes", Scope::Both),
     p("elasticloadbalancing:DescribeListeners", Scope::Both),
-    p(
-        "elasticloadbalancing:DescribeListenerCertificates",
-        Scope::Both,
-    ),
+    p("elasticloadbalancing:DescribeListenerCertificates", Scope::Both),
     p("elasticloadbalancing:DescribeRules", Scope::Both),
     p("elasticloadbalancing:DescribeTags", Scope::Both),
     p("elasticloadbalancing:DeleteLoadBalancer", Scope::Both),
     p("elasticloadbalancing:CreateLoadBalancer", Scope::FullOnly),
-    p(
-        "elasticloadbalancing:ModifyLoadBalancerAttributes",
-        Scope::FullOnly,
-    ),
+    p("elasticloadbalancing:ModifyLoadBalancerAttributes", Scope::FullOnly),
     p("elasticloadbalancing:CreateListener", Scope::FullOnly),
-    p(
-        "elasticloadbalancing:AddListenerCertificates",
-        Scope::FullOnly,
-    ),
+    p("elasticloadbalancing:AddListenerCertificates", Scope::FullOnly),
     p("elasticloadbalancing:CreateRule", Scope::FullOnly),
     p("elasticloadbalancing:AddTags", Scope::FullOnly),
     // MSK Serverless (ephemeral tier).
@@ -130,6 +112,7 @@ pub fn actions_for(function: Function) -> BTreeSet<&'static str> {
         .map(|perm| perm.action)
         .collect()
 }
+
 
 #[cfg(test)]
 mod tests {
