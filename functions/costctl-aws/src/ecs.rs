@@ -17,7 +17,7 @@ impl AwsCloud {
         selector: &Selector,
     ) -> CloudResult<Vec<ServiceObs>> {
         match selector {
-            Selector::Names { ecs_services, .. } => self.ecs_describe_keys(ecs_services).await,
+            Selector::Names(names) => self.ecs_describe_keys(&names.ecs_services).await,
             Selector::Tags(_) => {
                 let clusters: Vec<String> = self
                     .ecs

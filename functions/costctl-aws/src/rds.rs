@@ -11,7 +11,7 @@ use futures::{StreamExt, TryStreamExt, stream};
 impl AwsCloud {
     pub(crate) async fn rds_find(&self, selector: &Selector) -> CloudResult<Vec<DbObs>> {
         match selector {
-            Selector::Names { rds_instances, .. } => self.rds_describe(rds_instances).await,
+            Selector::Names(names) => self.rds_describe(&names.rds_instances).await,
             Selector::Tags(_) => {
                 let all: Vec<DbInstance> = self
                     .rds

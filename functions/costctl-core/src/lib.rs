@@ -9,13 +9,25 @@
 //! - [`plan()`]: the pure planner producing a [`Plan`] of idempotent [`Step`]s;
 //! - [`cost`]: the estimated hourly cost of what was observed;
 //! - [`iam`]: the IAM action each AWS call needs.
+//!
+//! It also decodes everything that comes in from outside into types the rest of the program can
+//! trust, rejecting bad input with an error that names the field and value:
+//! - [`event::Request`]: every Lambda payload (schedules, manual invokes, SNS budget alerts, the
+//!   RDS auto-start event, Terraform's `aws_lambda_invocation`);
+//! - [`config::Config`]: stacks, resource selectors, pause policy, budget rules;
+//! - [`budget::BudgetAlert`] and [`budget::evaluate`]: the AWS Budgets letter and its policy;
+//! - [`spec::EphemeralSpec`]: the ALB / MSK Serverless spec of the ephemeral tier.
 
+pub mod budget;
+pub mod config;
 pub mod cost;
+pub mod event;
 pub mod iam;
 pub mod manifest;
 pub mod observation;
 pub mod plan;
 pub mod selector;
+pub mod spec;
 pub mod state;
 
 pub use manifest::Manifest;

@@ -14,23 +14,7 @@ use crate::state::DesiredState;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// What to do with RDS on a `paused` request (`hibernated` always snapshots and deletes).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RdsPause {
-    /// Stop the instance: cheapest to resume, but RDS starts it again after 7 days.
-    #[default]
-    Stop,
-    /// Final snapshot, then delete: nothing can auto-start.
-    Snapshot,
-}
-
-/// Per-stack policy overriding the columns of the power-state table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Policy {
-    pub rds_on_pause: RdsPause,
-}
+pub use crate::config::{MskOnPause, Policy, RdsOnPause};
 
 /// What the planner is asked to reach.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -277,7 +261,7 @@ impl Builder {
         }
 
         let snapshot_db =
-            level == DesiredState::Hibernated || goal.policy.rds_on_pause == RdsPause::Snapshot;
+            level == DesiredState::Hibernated || goal.policy.rds_on_pause == RdsOnPause::Snapshot;
         for db in &obs.db_instances {
             if snapshot_db && db.deletion_protection {
                 self.note(

@@ -10,13 +10,19 @@ pub enum Selector {
     /// Resources carrying every one of these tags (key → value).
     Tags(BTreeMap<String, String>),
     /// Resources named explicitly.
-    Names {
-        /// `cluster/service`.
-        #[serde(default)]
-        ecs_services: Vec<String>,
-        #[serde(default)]
-        rds_instances: Vec<String>,
-    },
+    Names(ResourceNames),
+}
+
+/// Explicit resource names, the alternative to tags.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceNames {
+    /// `cluster/service` pairs.
+    #[serde(default)]
+    pub ecs_services: Vec<String>,
+    /// DB instance identifiers.
+    #[serde(default)]
+    pub rds_instances: Vec<String>,
 }
 
 /// A `--tag` or selector that cannot select anything.
@@ -63,10 +69,10 @@ impl Selector {
                 Some(k) => Err(SelectorError::TagSyntax(format!("{k}="))),
                 None => Ok(()),
             },
-            Selector::Names {
+            Selector::Names(ResourceNames {
                 ecs_services,
                 rds_instances,
-            } => {
+            }) => {
                 if ecs_services.is_empty() && rds_instances.is_empty() {
                     return Err(SelectorError::Empty);
                 }
@@ -102,10 +108,10 @@ impl fmt::Display for Selector {
                 let parts: Vec<String> = tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
                 write!(f, "tags {}", parts.join(", "))
             }
-            Selector::Names {
+            Selector::Names(ResourceNames {
                 ecs_services,
                 rds_instances,
-            } => write!(
+            }) => write!(
                 f,
                 "ECS services [{}] and RDS instances [{}]",
                 ecs_services.join(", "),

@@ -8,7 +8,7 @@ use costctl_core::manifest::Manifest;
 use costctl_core::observation::{
     Bounds, DbObs, DbSpec, Observation, ServiceObs, SnapshotObs, scalable_resource_id,
 };
-use costctl_core::plan::{Action, Goal, Policy, RdsPause, plan};
+use costctl_core::plan::{Action, Goal, Policy, RdsOnPause, plan};
 use costctl_core::state::DesiredState;
 use proptest::prelude::*;
 use std::collections::BTreeMap;

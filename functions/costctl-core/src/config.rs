@@ -1,0 +1,526 @@
+//! Function and command-line configuration: which stacks exist, how their resources are found,
+//! their pause policy, and which AWS Budgets map to them. Format: `docs/config.md`.
+//!
+//! The JSON is read into raw types that mirror it (unknown fields rejected), then checked and
+//! turned into [`Config`], which the rest of the program can trust. Every problem is reported with
+//! the exact field path, all at once, so a bad deployment fails at cold start with one message.
+
+use crate::DesiredState;
+use crate::budget::AlertType;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+/// The validated configuration.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Config {
+    pub stacks: BTreeMap<String, StackConfig>,
+}
+
+/// One guarded stack.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StackConfig {
+    pub selector: Selector,
+    pub policy: Policy,
+    pub budgets: Vec<BudgetConfig>,
+}
+
+pub use crate::selector::{ResourceNames, Selector};
+
+/// Per-stack overrides of the power-state table.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    #[serde(default)]
+    pub msk_on_pause: MskOnPause,
+    #[serde(default)]
+    pub rds_on_pause: RdsOnPause,
+    #[serde(default)]
+    pub rds_auto_start: RdsAutoStartPolicy,
+    /// After this many days paused, escalate to hibernated. `None`: never.
+    #[serde(default)]
+    pub hibernate_after_days: Option<u32>,
+}
+
+/// What pausing does to an MSK Serverless cluster. Deleting loses topics and messages.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MskOnPause {
+    #[default]
+    Delete,
+    Keep,
+}
+
+/// What `paused` does to RDS: stop it, or take a final snapshot and delete it (as hibernated).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RdsOnPause {
+    #[default]
+    Stop,
+    Snapshot,
+}
+
+/// What to do when AWS auto-starts an instance stopped for 7 days.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RdsAutoStartPolicy {
+    /// Stop it again.
+    #[default]
+    Stop,
+    /// Escalate the stack to hibernated (snapshot + delete), so it cannot auto-start again.
+    Hibernate,
+}
+
+/// One AWS Budget and the levels its alerts map to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BudgetConfig {
+    pub name: String,
+    pub rules: Vec<BudgetRule>,
+}
+
+/// "When the `alert_type` spend reaches `threshold_percent` of the budget, go to `level`."
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BudgetRule {
+    pub alert_type: AlertType,
+    pub threshold_percent: f64,
+    /// `paused` or `hibernated`; never `running` (a budget alert can only reduce cost).
+    pub level: DesiredState,
+    /// Refuse scheduled resumes until the next budget period (a forced manual resume still works).
+    #[serde(default)]
+    pub lockout: bool,
+}
+
+/// A configuration was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ConfigError {
+    /// Not JSON, or not the shape of the format.
+    #[error("invalid configuration at `{path}`: {message}")]
+    Parse { path: String, message: String },
+    /// Well-formed, but breaks one or more rules; all are listed.
+    #[error("invalid configuration: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Invalid(Vec<ConfigViolation>),
+}
+
+/// One broken rule and its field path, e.g. `stacks.order-tracking-dev.budgets[0].rules[1]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigViolation {
+    pub path: String,
+    pub problem: ConfigProblem,
+}
+
+impl fmt::Display for ConfigViolation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "`{}`: {}", self.path, self.problem)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ConfigProblem {
+    #[error("no stacks configured")]
+    NoStacks,
+    #[error("empty stack name")]
+    EmptyStackName,
+    #[error(
+        "invalid stack name `{0}`: 1-128 characters `[A-Za-z0-9_.-]`, starting with a letter or digit"
+    )]
+    InvalidStackName(String),
+    #[error(
+        "a stack selects its resources by `tags` or by `names`: neither is set (or both are empty)"
+    )]
+    NoSelector,
+    #[error("a stack selects its resources by `tags` or by `names`, not both")]
+    BothSelectors,
+    #[error("empty tag key")]
+    EmptyTagKey,
+    #[error("invalid ECS service `{0}`: expected `cluster/service`")]
+    InvalidEcsService(String),
+    #[error("invalid RDS instance identifier `{0}`")]
+    InvalidRdsInstance(String),
+    #[error("duplicate entry `{0}`")]
+    Duplicate(String),
+    #[error("must be a positive number of days, got 0")]
+    ZeroDays,
+    #[error("empty budget name")]
+    EmptyBudgetName,
+    #[error("budget `{budget}` is already mapped to stack `{other_stack}`")]
+    BudgetMappedTwice { budget: String, other_stack: String },
+    #[error("budget has no rules")]
+    NoRules,
+    #[error("threshold_percent {0} must be > 0 and <= 1000")]
+    ThresholdOutOfRange(f64),
+    #[error(
+        "level `running` is not allowed: a budget rule can only reduce cost (use paused or hibernated)"
+    )]
+    RunningLevel,
+    #[error("same alert_type and threshold_percent as rule {0}")]
+    DuplicateRule(usize),
+}
+
+/// `Config::stack` was asked for a stack that is not configured.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown stack `{name}`: configured stacks are {}", if .known.is_empty() { "none".to_string() } else { .known.join(", ") })]
+pub struct UnknownStack {
+    pub name: String,
+    pub known: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    stacks: BTreeMap<String, RawStack>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStack {
+    #[serde(default)]
+    tags: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    names: Option<ResourceNames>,
+    #[serde(default)]
+    policy: Policy,
+    #[serde(default)]
+    budgets: Vec<BudgetConfig>,
+}
+
+impl Config {
+    /// Parses and validates the configuration JSON.
+    pub fn from_json(json: &str) -> Result<Self, ConfigError> {
+        let mut de = serde_json::Deserializer::from_str(json);
+        let raw: RawConfig =
+            serde_path_to_error::deserialize(&mut de).map_err(|e| ConfigError::Parse {
+                path: e.path().to_string(),
+                message: e.inner().to_string(),
+            })?;
+        de.end().map_err(|e| ConfigError::Parse {
+            path: ".".into(),
+            message: e.to_string(),
+        })?;
+        Self::from_raw(raw)
+    }
+
+    fn from_raw(raw: RawConfig) -> Result<Self, ConfigError> {
+        let mut v = Vec::new();
+        let mut push = |path: String, problem: ConfigProblem| {
+            v.push(ConfigViolation { path, problem });
+        };
+        if raw.stacks.is_empty() {
+            push("stacks".into(), ConfigProblem::NoStacks);
+        }
+        let mut budget_owner: BTreeMap<String, String> = BTreeMap::new();
+        let mut stacks = BTreeMap::new();
+        for (name, rs) in raw.stacks {
+            let p = format!("stacks.{name}");
+            if let Err(problem) = check_stack_name(&name) {
+                push(p.clone(), problem);
+            }
+            let tags = rs.tags.filter(|t| !t.is_empty());
+            let names = rs
+                .names
+                .filter(|n| !n.ecs_services.is_empty() || !n.rds_instances.is_empty());
+            let selector = match (tags, names) {
+                (Some(_), Some(_)) => {
+                    push(p.clone(), ConfigProblem::BothSelectors);
+                    None
+                }
+                (None, None) => {
+                    push(p.clone(), ConfigProblem::NoSelector);
+                    None
+                }
+                (Some(tags), None) => {
+                    if tags.keys().any(|k| k.trim().is_empty()) {
+                        push(format!("{p}.tags"), ConfigProblem::EmptyTagKey);
+                    }
+                    Some(Selector::Tags(tags))
+                }
+                (None, Some(names)) => {
+                    check_names(&names, &format!("{p}.names"), &mut push);
+                    Some(Selector::Names(names))
+                }
+            };
+            if rs.policy.hibernate_after_days == Some(0) {
+                push(
+                    format!("{p}.policy.hibernate_after_days"),
+                    ConfigProblem::ZeroDays,
+                );
+            }
+            for (i, b) in rs.budgets.iter().enumerate() {
+                let bp = format!("{p}.budgets[{i}]");
+                if b.name.trim().is_empty() {
+                    push(format!("{bp}.name"), ConfigProblem::EmptyBudgetName);
+                } else if let Some(other) = budget_owner.get(&b.name) {
+                    push(
+                        format!("{bp}.name"),
+                        ConfigProblem::BudgetMappedTwice {
+                            budget: b.name.clone(),
+                            other_stack: other.clone(),
+                        },
+                    );
+                } else {
+                    budget_owner.insert(b.name.clone(), name.clone());
+                }
+                if b.rules.is_empty() {
+                    push(format!("{bp}.rules"), ConfigProblem::NoRules);
+                }
+                for (j, r) in b.rules.iter().enumerate() {
+                    let rp = format!("{bp}.rules[{j}]");
+                    if !(r.threshold_percent > 0.0 && r.threshold_percent <= 1000.0) {
+                        push(
+                            format!("{rp}.threshold_percent"),
+                            ConfigProblem::ThresholdOutOfRange(r.threshold_percent),
+                        );
+                    }
+                    if r.level == DesiredState::Running {
+                        push(format!("{rp}.level"), ConfigProblem::RunningLevel);
+                    }
+                    if let Some(k) = b.rules[..j].iter().position(|o| {
+                        o.alert_type == r.alert_type && o.threshold_percent == r.threshold_percent
+                    }) {
+                        push(rp, ConfigProblem::DuplicateRule(k));
+                    }
+                }
+            }
+            if let Some(selector) = selector {
+                stacks.insert(
+                    name,
+                    StackConfig {
+                        selector,
+                        policy: rs.policy,
+                        budgets: rs.budgets,
+                    },
+                );
+            }
+        }
+        if v.is_empty() {
+            Ok(Config { stacks })
+        } else {
+            Err(ConfigError::Invalid(v))
+        }
+    }
+
+    /// The configuration of one stack, or an error naming the configured ones.
+    pub fn stack(&self, name: &str) -> Result<&StackConfig, UnknownStack> {
+        self.stacks.get(name).ok_or_else(|| UnknownStack {
+            name: name.to_string(),
+            known: self.stacks.keys().cloned().collect(),
+        })
+    }
+
+    /// The stack an AWS Budget belongs to (each budget maps to at most one stack).
+    pub fn stack_for_budget(&self, budget_name: &str) -> Option<(&str, &BudgetConfig)> {
+        self.stacks.iter().find_map(|(stack, sc)| {
+            sc.budgets
+                .iter()
+                .find(|b| b.name == budget_name)
+                .map(|b| (stack.as_str(), b))
+        })
+    }
+}
+
+/// Stack names: `[A-Za-z0-9][A-Za-z0-9_.-]{0,127}` (they become DynamoDB keys, log fields and
+/// parts of SSM paths, so they stay plain). Shared with the event decoder.
+pub fn check_stack_name(name: &str) -> Result<(), ConfigProblem> {
+    let b = name.as_bytes();
+    if b.is_empty() {
+        return Err(ConfigProblem::EmptyStackName);
+    }
+    let ok = b.len() <= 128
+        && b[0].is_ascii_alphanumeric()
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigProblem::InvalidStackName(name.to_string()))
+    }
+}
+
+fn check_names(names: &ResourceNames, p: &str, push: &mut impl FnMut(String, ConfigProblem)) {
+    let mut seen = BTreeSet::new();
+    for (i, s) in names.ecs_services.iter().enumerate() {
+        let path = format!("{p}.ecs_services[{i}]");
+        let ok = match s.split_once('/') {
+            Some((cluster, service)) => {
+                !cluster.trim().is_empty() && !service.trim().is_empty() && !service.contains('/')
+            }
+            None => false,
+        };
+        if !ok {
+            push(path, ConfigProblem::InvalidEcsService(s.clone()));
+        } else if !seen.insert(s.as_str()) {
+            push(path, ConfigProblem::Duplicate(s.clone()));
+        }
+    }
+    let mut seen = BTreeSet::new();
+    for (i, id) in names.rds_instances.iter().enumerate() {
+        let path = format!("{p}.rds_instances[{i}]");
+        if !valid_rds_identifier(id) {
+            push(path, ConfigProblem::InvalidRdsInstance(id.clone()));
+        } else if !seen.insert(id.to_ascii_lowercase()) {
+            push(path, ConfigProblem::Duplicate(id.clone()));
+        }
+    }
+}
+
+/// RDS DB instance identifier: 1-63 letters, digits or hyphens, starting with a letter, no
+/// trailing hyphen and no two consecutive hyphens.
+pub fn valid_rds_identifier(id: &str) -> bool {
+    let b = id.as_bytes();
+    !b.is_empty()
+        && b.len() <= 63
+        && b[0].is_ascii_alphabetic()
+        && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
+        && !id.ends_with('-')
+        && !id.contains("--")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = r#"{"stacks": {"order-tracking-dev": {
+       "tags": {"Project": "order-tracking", "Env": "dev"},
+       "policy": {"msk_on_pause": "delete", "rds_on_pause": "stop", "rds_auto_start": "stop", "hibernate_after_days": null},
+       "budgets": [{"name": "order-tracking-dev-monthly", "rules": [
+           {"alert_type": "FORECASTED", "threshold_percent": 100, "level": "paused"},
+           {"alert_type": "ACTUAL", "threshold_percent": 100, "level": "hibernated", "lockout": true}]}]
+    }}}"#;
+
+    fn problems(json: &str) -> Vec<(String, ConfigProblem)> {
+        match Config::from_json(json) {
+            Err(ConfigError::Invalid(v)) => v.into_iter().map(|v| (v.path, v.problem)).collect(),
+            other => panic!("expected validation error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn example_parses() {
+        let c = Config::from_json(EXAMPLE).unwrap();
+        let s = c.stack("order-tracking-dev").unwrap();
+        assert!(matches!(&s.selector, Selector::Tags(t) if t.len() == 2));
+        assert_eq!(s.policy, Policy::default());
+        assert_eq!(s.budgets[0].rules[1].level, DesiredState::Hibernated);
+        assert!(s.budgets[0].rules[1].lockout);
+        assert!(!s.budgets[0].rules[0].lockout);
+        let (stack, b) = c.stack_for_budget("order-tracking-dev-monthly").unwrap();
+        assert_eq!(stack, "order-tracking-dev");
+        assert_eq!(b.rules.len(), 2);
+        assert!(c.stack_for_budget("other").is_none());
+        let err = c.stack("nope").unwrap_err();
+        assert_eq!(err.known, vec!["order-tracking-dev".to_string()]);
+        assert!(err.to_string().contains("order-tracking-dev"));
+    }
+
+    #[test]
+    fn minimal_stack_with_names() {
+        let c = Config::from_json(
+            r#"{"stacks":{"s1":{"names":{"ecs_services":["c/s"],"rds_instances":["db-1"]}}}}"#,
+        )
+        .unwrap();
+        let s = c.stack("s1").unwrap();
+        assert!(s.budgets.is_empty());
+        assert!(matches!(&s.selector, Selector::Names(n) if n.ecs_services == ["c/s"]));
+    }
+
+    #[test]
+    fn unknown_fields_have_paths() {
+        let err =
+            Config::from_json(r#"{"stacks":{"s":{"tags":{"a":"b"},"polcy":{}}}}"#).unwrap_err();
+        match err {
+            ConfigError::Parse { path, message } => {
+                assert_eq!(path, "stacks.s.polcy");
+                assert!(message.contains("polcy"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let err = Config::from_json(
+            r#"{"stacks":{"s":{"tags":{"a":"b"},"policy":{"msk_on_pause":"sometimes"}}}}"#,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, ConfigError::Parse { ref path, .. } if path == "stacks.s.policy.msk_on_pause"),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn rule_violations() {
+        let p = problems(
+            r#"{"stacks":{
+              "a":{"tags":{"":"x"},"policy":{"hibernate_after_days":0},"budgets":[{"name":"b1","rules":[
+                 {"alert_type":"ACTUAL","threshold_percent":0,"level":"running"},
+                 {"alert_type":"ACTUAL","threshold_percent":0,"level":"paused","lockout":true},
+                 {"alert_type":"FORECASTED","threshold_percent":1000.5,"level":"paused"}]}]},
+              "b":{"names":{"ecs_services":["nocluster"],"rds_instances":["1db"]},"budgets":[{"name":"b1","rules":[]}]},
+              "-bad":{},
+              "both":{"tags":{"a":"b"},"names":{"rds_instances":["x"]}},
+              "empty":{"tags":{},"names":{}}
+            }}"#,
+        );
+        let has = |path: &str, pr: ConfigProblem| {
+            assert!(
+                p.contains(&(path.to_string(), pr.clone())),
+                "missing {path}: {pr:?} in {p:#?}"
+            )
+        };
+        has("stacks.a.tags", ConfigProblem::EmptyTagKey);
+        has(
+            "stacks.a.policy.hibernate_after_days",
+            ConfigProblem::ZeroDays,
+        );
+        has(
+            "stacks.a.budgets[0].rules[0].threshold_percent",
+            ConfigProblem::ThresholdOutOfRange(0.0),
+        );
+        has(
+            "stacks.a.budgets[0].rules[0].level",
+            ConfigProblem::RunningLevel,
+        );
+        has(
+            "stacks.a.budgets[0].rules[1]",
+            ConfigProblem::DuplicateRule(0),
+        );
+        has(
+            "stacks.a.budgets[0].rules[2].threshold_percent",
+            ConfigProblem::ThresholdOutOfRange(1000.5),
+        );
+        has(
+            "stacks.b.names.ecs_services[0]",
+            ConfigProblem::InvalidEcsService("nocluster".into()),
+        );
+        has(
+            "stacks.b.names.rds_instances[0]",
+            ConfigProblem::InvalidRdsInstance("1db".into()),
+        );
+        has(
+            "stacks.b.budgets[0].name",
+            ConfigProblem::BudgetMappedTwice {
+                budget: "b1".into(),
+                other_stack: "a".into(),
+            },
+        );
+        has("stacks.b.budgets[0].rules", ConfigProblem::NoRules);
+        has(
+            "stacks.-bad",
+            ConfigProblem::InvalidStackName("-bad".into()),
+        );
+        has("stacks.-bad", ConfigProblem::NoSelector);
+        has("stacks.both", ConfigProblem::BothSelectors);
+        has("stacks.empty", ConfigProblem::NoSelector);
+    }
+
+    #[test]
+    fn empty_and_long_stack_names() {
+        assert_eq!(check_stack_name(""), Err(ConfigProblem::EmptyStackName));
+        assert!(check_stack_name(&"a".repeat(128)).is_ok());
+        assert!(check_stack_name(&"a".repeat(129)).is_err());
+        assert!(check_stack_name("a.b_c-d").is_ok());
+        assert!(check_stack_name("a/b").is_err());
+        let p = problems(r#"{"stacks":{"":{"tags":{"a":"b"}}}}"#);
+        assert_eq!(p, vec![("stacks.".into(), ConfigProblem::EmptyStackName)]);
+        let p = problems(r#"{"stacks":{}}"#);
+        assert_eq!(p, vec![("stacks".into(), ConfigProblem::NoStacks)]);
+    }
+}

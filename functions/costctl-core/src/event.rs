@@ -1,0 +1,782 @@
+//! Every Lambda event costctl accepts, decoded into one typed [`Request`].
+//!
+//! The raw payload is a `serde_json::Value`; [`Request::from_value`] recognises, in this order:
+//!
+//! 1. an SNS event (`{"Records": [{"EventSource": "aws:sns", "Sns": {…}}]}`) carrying AWS Budgets
+//!    notifications → [`Request::BudgetAlerts`];
+//! 2. an EventBridge event (`source` + `detail-type`): only `aws.rds` / `RDS DB Instance Event`
+//!    with `RDS-EVENT-0154` (auto-start after 7 days stopped) → [`Request::RdsAutoStart`];
+//! 3. an action object (`{"action": "pause", …}`) from EventBridge Scheduler, a manual invoke,
+//!    the command line, or Terraform's `aws_lambda_invocation` (`apply-spec` with a `tf` object).
+//!
+//! Anything else is an [`EventError`] that names the problem; nothing is half-decoded. Action
+//! objects are strict: a field that the action does not take is an error, so a typo such as
+//! `"forse": true` cannot silently turn a forced resume into a refused one.
+//! Full reference with example payloads: `docs/events.md`.
+
+use crate::DesiredState;
+use crate::budget::{BudgetAlert, BudgetParseError};
+use crate::config::check_stack_name;
+use crate::spec::{EphemeralSpec, SpecError};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+/// Who or what asked for a pause or resume. Recorded with the request; the lockout refuses
+/// `schedule` resumes and `force` is accepted only from `manual`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Trigger {
+    Schedule,
+    Manual,
+    Budget,
+    Terraform,
+    RdsEvent,
+}
+
+impl Trigger {
+    pub const ALL: [Trigger; 5] = [
+        Self::Schedule,
+        Self::Manual,
+        Self::Budget,
+        Self::Terraform,
+        Self::RdsEvent,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Schedule => "schedule",
+            Self::Manual => "manual",
+            Self::Budget => "budget",
+            Self::Terraform => "terraform",
+            Self::RdsEvent => "rds-event",
+        }
+    }
+}
+
+/// What to do with the ephemeral tier's spec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TfAction {
+    /// Terraform created the invocation resource: create what the spec describes.
+    Create,
+    /// Terraform changed the input: bring the resources from `prev_spec` to `spec`.
+    Update,
+    /// Terraform destroyed the invocation resource (or a manual `delete-spec`): delete them.
+    Delete,
+    /// A manual `apply-spec` without Terraform's `tf` object: create or update, whichever the
+    /// observed resources call for.
+    Apply,
+}
+
+/// One decoded request. Bad input never becomes a `Request`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Request {
+    Pause {
+        stack: String,
+        /// `paused` (default) or `hibernated`.
+        level: DesiredState,
+        trigger: Trigger,
+    },
+    Resume {
+        stack: String,
+        /// Override a budget lockout. Only with `trigger: manual`.
+        force: bool,
+        trigger: Trigger,
+    },
+    /// Periodic tick: continue unfinished transitions and repair drift (all stacks if `None`).
+    Reconcile {
+        stack: Option<String>,
+    },
+    Status {
+        stack: String,
+    },
+    /// Show the plan to reach `target` without executing it.
+    Plan {
+        stack: String,
+        target: DesiredState,
+    },
+    BudgetAlerts(Vec<BudgetAlert>),
+    /// AWS started a DB instance that had been stopped for 7 days (`RDS-EVENT-0154`).
+    RdsAutoStart {
+        instance_id: String,
+        source_arn: String,
+        #[serde(with = "time::serde::rfc3339")]
+        time: OffsetDateTime,
+    },
+    /// Create / update / delete the ephemeral tier (Terraform or `apply-spec` / `delete-spec`).
+    Terraform {
+        tf_action: TfAction,
+        stack: String,
+        spec: EphemeralSpec,
+        /// The spec of the previous invocation (Terraform update and delete).
+        prev_spec: Option<EphemeralSpec>,
+        /// `terraform` when the `tf` object was present, `manual` otherwise.
+        trigger: Trigger,
+    },
+}
+
+/// Decoding options. Terraform's `aws_lambda_invocation` names its lifecycle object after the
+/// resource's `terraform_key` argument, `tf` by default.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodeOptions {
+    pub terraform_key: String,
+}
+
+impl Default for DecodeOptions {
+    fn default() -> Self {
+        Self {
+            terraform_key: "tf".to_string(),
+        }
+    }
+}
+
+/// The actions an action object may name.
+pub const ACTIONS: &[&str] = &[
+    "pause",
+    "resume",
+    "reconcile",
+    "status",
+    "plan",
+    "apply-spec",
+    "delete-spec",
+];
+
+/// Why an event was rejected. Every variant names the field or value at fault.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum EventError {
+    #[error("event must be a JSON object, got {found}")]
+    NotAnObject { found: &'static str },
+    #[error(
+        "unrecognised event: expected an `action` field, an SNS `Records` list or an EventBridge `source`; found keys [{}]",
+        .keys.join(", ")
+    )]
+    Unrecognised { keys: Vec<String> },
+    #[error("unknown action `{action}`: expected one of {}", ACTIONS.join(", "))]
+    UnknownAction { action: String },
+    #[error("missing field `{field}`")]
+    MissingField { field: String },
+    #[error("field `{field}` must be {expected}, got {found}")]
+    WrongType {
+        field: String,
+        expected: &'static str,
+        found: &'static str,
+    },
+    #[error("invalid `{field}` value `{value}`: {reason}")]
+    InvalidValue {
+        field: String,
+        value: String,
+        reason: String,
+    },
+    #[error("field `{field}` is not valid for action `{action}` (allowed: {})", .allowed.join(", "))]
+    UnknownField {
+        action: String,
+        field: String,
+        allowed: Vec<String>,
+    },
+    #[error("unknown event source `{event_source}`{}", .detail_type.as_ref().map(|d| format!(" (detail-type `{d}`)")).unwrap_or_default())]
+    UnknownEventSource {
+        event_source: String,
+        detail_type: Option<String>,
+    },
+    #[error("unsupported {event_source} event `{event_id}`: only {supported} is handled")]
+    UnsupportedEvent {
+        event_source: String,
+        event_id: String,
+        supported: &'static str,
+    },
+    #[error("SNS event has no records")]
+    NoRecords,
+    #[error("`Records[{record}].Sns.Message` is not an AWS Budgets notification: {error}")]
+    Budget {
+        record: usize,
+        error: BudgetParseError,
+    },
+    #[error("`{field}`: {error}")]
+    Spec { field: String, error: SpecError },
+    #[error(
+        "`{field}` is `{found}` but `stack` is `{expected}`: a stack cannot be renamed in place; replace the invocation resource instead"
+    )]
+    StackChanged {
+        field: String,
+        expected: String,
+        found: String,
+    },
+}
+
+/// The RDS event this decoder handles.
+pub const RDS_AUTO_START_EVENT: &str = "RDS-EVENT-0154";
+
+impl Request {
+    /// Decodes a raw Lambda payload with the default options (`terraform_key = "tf"`).
+    pub fn from_value(value: &Value) -> Result<Self, EventError> {
+        Self::from_value_with(value, &DecodeOptions::default())
+    }
+
+    /// Decodes a raw Lambda payload.
+    pub fn from_value_with(value: &Value, opts: &DecodeOptions) -> Result<Self, EventError> {
+        let obj = value.as_object().ok_or(EventError::NotAnObject {
+            found: type_name(value),
+        })?;
+        if obj.contains_key("Records") {
+            decode_sns(obj)
+        } else if obj.contains_key("source") && obj.contains_key("detail-type") {
+            decode_eventbridge(obj)
+        } else if obj.contains_key("action") {
+            decode_action(obj, opts)
+        } else {
+            Err(EventError::Unrecognised {
+                keys: obj.keys().take(10).cloned().collect(),
+            })
+        }
+    }
+
+    /// A short name for logs and metrics.
+    pub fn request_kind(&self) -> &'static str {
+        match self {
+            Self::Pause { .. } => "pause",
+            Self::Resume { .. } => "resume",
+            Self::Reconcile { .. } => "reconcile",
+            Self::Status { .. } => "status",
+            Self::Plan { .. } => "plan",
+            Self::BudgetAlerts(_) => "budget-alerts",
+            Self::RdsAutoStart { .. } => "rds-auto-start",
+            Self::Terraform {
+                tf_action, trigger, ..
+            } => match (tf_action, trigger) {
+                (TfAction::Create, _) => "tf-create",
+                (TfAction::Update, _) => "tf-update",
+                (TfAction::Delete, Trigger::Terraform) => "tf-delete",
+                (TfAction::Delete, _) => "delete-spec",
+                (TfAction::Apply, _) => "apply-spec",
+            },
+        }
+    }
+
+    /// True for requests that may create, start or restore something, i.e. cost more money. A
+    /// reduce-only deployment refuses these before doing anything.
+    ///
+    /// `Reconcile` is not counted: a tick only continues what an earlier request asked for, and a
+    /// reduce-only deployment's engine must plan reduce-only steps for it anyway.
+    pub fn increases_cost(&self) -> bool {
+        match self {
+            Self::Resume { .. } => true,
+            Self::Terraform { tf_action, .. } => *tf_action != TfAction::Delete,
+            Self::Pause { .. }
+            | Self::Reconcile { .. }
+            | Self::Status { .. }
+            | Self::Plan { .. }
+            | Self::BudgetAlerts(_)
+            | Self::RdsAutoStart { .. } => false,
+        }
+    }
+
+    /// The stack the request names, if it names one.
+    pub fn stack(&self) -> Option<&str> {
+        match self {
+            Self::Pause { stack, .. }
+            | Self::Resume { stack, .. }
+            | Self::Status { stack }
+            | Self::Plan { stack, .. }
+            | Self::Terraform { stack, .. } => Some(stack),
+            Self::Reconcile { stack } => stack.as_deref(),
+            Self::BudgetAlerts(_) | Self::RdsAutoStart { .. } => None,
+        }
+    }
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn wrong_type(field: &str, expected: &'static str, v: &Value) -> EventError {
+    EventError::WrongType {
+        field: field.to_string(),
+        expected,
+        found: type_name(v),
+    }
+}
+
+fn missing(field: &str) -> EventError {
+    EventError::MissingField {
+        field: field.to_string(),
+    }
+}
+
+fn shown(value: &str) -> String {
+    let mut s: String = value.chars().take(80).collect();
+    if s.len() < value.len() {
+        s.push('…');
+    }
+    s
+}
+
+/// Field access with the path of the object for error messages.
+struct Obj<'a> {
+    map: &'a Map<String, Value>,
+    path: String,
+}
+
+impl<'a> Obj<'a> {
+    fn new(map: &'a Map<String, Value>, path: &str) -> Self {
+        Self {
+            map,
+            path: path.to_string(),
+        }
+    }
+
+    fn field(&self, key: &str) -> String {
+        if self.path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{}.{key}", self.path)
+        }
+    }
+
+    /// Absent and `null` are both `None`.
+    fn opt(&self, key: &str) -> Option<&'a Value> {
+        self.map.get(key).filter(|v| !v.is_null())
+    }
+
+    fn opt_str(&self, key: &str) -> Result<Option<&'a str>, EventError> {
+        match self.opt(key) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(v) => Err(wrong_type(&self.field(key), "a string", v)),
+        }
+    }
+
+    fn req_str(&self, key: &str) -> Result<&'a str, EventError> {
+        self.opt_str(key)?.ok_or_else(|| missing(&self.field(key)))
+    }
+
+    fn opt_bool(&self, key: &str) -> Result<Option<bool>, EventError> {
+        match self.opt(key) {
+            None => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(v) => Err(wrong_type(&self.field(key), "a boolean", v)),
+        }
+    }
+
+    fn req_obj(&self, key: &str) -> Result<Obj<'a>, EventError> {
+        match self.opt(key) {
+            None => Err(missing(&self.field(key))),
+            Some(Value::Object(m)) => Ok(Obj::new(m, &self.field(key))),
+            Some(v) => Err(wrong_type(&self.field(key), "an object", v)),
+        }
+    }
+
+    fn only(&self, action: &str, allowed: &[&str]) -> Result<(), EventError> {
+        match self.map.keys().find(|k| !allowed.contains(&k.as_str())) {
+            None => Ok(()),
+            Some(k) => Err(EventError::UnknownField {
+                action: action.to_string(),
+                field: self.field(k),
+                allowed: allowed.iter().map(|s| s.to_string()).collect(),
+            }),
+        }
+    }
+
+    fn stack(&self) -> Result<String, EventError> {
+        let s = self.req_str("stack")?;
+        check_stack_name(s).map_err(|p| EventError::InvalidValue {
+            field: self.field("stack"),
+            value: shown(s),
+            reason: p.to_string(),
+        })?;
+        Ok(s.to_string())
+    }
+}
+
+fn decode_action(map: &Map<String, Value>, opts: &DecodeOptions) -> Result<Request, EventError> {
+    let o = Obj::new(map, "");
+    let action = o.req_str("action")?;
+    match action {
+        "pause" => {
+            o.only(action, &["action", "stack", "level", "trigger"])?;
+            let level = match o.opt_str("level")? {
+                None => DesiredState::Paused,
+                Some("paused") => DesiredState::Paused,
+                Some("hibernated") => DesiredState::Hibernated,
+                Some(other) => {
+                    return Err(EventError::InvalidValue {
+                        field: "level".into(),
+                        value: shown(other),
+                        reason: "expected paused or hibernated".into(),
+                    });
+                }
+            };
+            Ok(Request::Pause {
+                stack: o.stack()?,
+                level,
+                trigger: trigger(&o)?,
+            })
+        }
+        "resume" => {
+            o.only(action, &["action", "stack", "force", "trigger"])?;
+            let stack = o.stack()?;
+            let trigger = trigger(&o)?;
+            let force = o.opt_bool("force")?.unwrap_or(false);
+            if trigger == Trigger::Budget {
+                return Err(EventError::InvalidValue {
+                    field: "trigger".into(),
+                    value: "budget".into(),
+                    reason: "a budget trigger can only reduce cost, never resume".into(),
+                });
+            }
+            if force && trigger != Trigger::Manual {
+                return Err(EventError::InvalidValue {
+                    field: "force".into(),
+                    value: "true".into(),
+                    reason: format!(
+                        "only a manual resume may override a lockout, this one has trigger `{}`",
+                        trigger.as_str()
+                    ),
+                });
+            }
+            Ok(Request::Resume {
+                stack,
+                force,
+                trigger,
+            })
+        }
+        "reconcile" => {
+            o.only(action, &["action", "stack"])?;
+            let stack = match o.opt("stack") {
+                None => None,
+                Some(_) => Some(o.stack()?),
+            };
+            Ok(Request::Reconcile { stack })
+        }
+        "status" => {
+            o.only(action, &["action", "stack"])?;
+            Ok(Request::Status { stack: o.stack()? })
+        }
+        "plan" => {
+            o.only(action, &["action", "stack", "target"])?;
+            let target = o.req_str("target")?;
+            let target = target
+                .parse::<DesiredState>()
+                .map_err(|e| EventError::InvalidValue {
+                    field: "target".into(),
+                    value: shown(target),
+                    reason: e.to_string(),
+                })?;
+            Ok(Request::Plan {
+                stack: o.stack()?,
+                target,
+            })
+        }
+        "apply-spec" => decode_apply_spec(&o, opts),
+        "delete-spec" => {
+            o.only(action, &["action", "stack", "spec"])?;
+            let stack = o.stack()?;
+            let spec = spec_at(&o, "spec", false)?;
+            Ok(Request::Terraform {
+                tf_action: TfAction::Delete,
+                stack,
+                spec,
+                prev_spec: None,
+                trigger: Trigger::Manual,
+            })
+        }
+        other => Err(EventError::UnknownAction {
+            action: shown(other),
+        }),
+    }
+}
+
+fn trigger(o: &Obj<'_>) -> Result<Trigger, EventError> {
+    match o.opt_str("trigger")? {
+        None => Ok(Trigger::Manual),
+        Some(t) => Trigger::ALL
+            .into_iter()
+            .find(|k| k.as_str() == t)
+            .ok_or_else(|| EventError::InvalidValue {
+                field: "trigger".into(),
+                value: shown(t),
+                reason: "expected one of schedule, manual, budget, terraform, rds-event".into(),
+            }),
+    }
+}
+
+/// Decodes `o[key]` as a spec. `validate: false` checks the shape only (for deletes, so that a
+/// rule added after the resources were created cannot block their removal).
+fn spec_at(o: &Obj<'_>, key: &str, validate: bool) -> Result<EphemeralSpec, EventError> {
+    let field = o.field(key);
+    let value = match o.opt(key) {
+        None => return Err(missing(&field)),
+        Some(v @ Value::Object(_)) => v,
+        Some(v) => return Err(wrong_type(&field, "an object", v)),
+    };
+    let parsed = if validate {
+        EphemeralSpec::from_value(value)
+    } else {
+        EphemeralSpec::from_value_unvalidated(value)
+    };
+    parsed.map_err(|error| EventError::Spec { field, error })
+}
+
+fn decode_apply_spec(o: &Obj<'_>, opts: &DecodeOptions) -> Result<Request, EventError> {
+    let key = opts.terraform_key.as_str();
+    o.only("apply-spec", &["action", "stack", "spec", key])?;
+    let stack = o.stack()?;
+    let Some(tf_value) = o.opt(key) else {
+        return Ok(Request::Terraform {
+            tf_action: TfAction::Apply,
+            stack,
+            spec: spec_at(o, "spec", true)?,
+            prev_spec: None,
+            trigger: Trigger::Manual,
+        });
+    };
+    let tf = match tf_value {
+        Value::Object(m) => Obj::new(m, key),
+        v => return Err(wrong_type(key, "an object", v)),
+    };
+    tf.only("apply-spec", &["action", "prev_input"])?;
+    let tf_action = match tf.req_str("action")? {
+        "create" => TfAction::Create,
+        "update" => TfAction::Update,
+        "delete" => TfAction::Delete,
+        other => {
+            return Err(EventError::InvalidValue {
+                field: tf.field("action"),
+                value: shown(other),
+                reason: "expected create, update or delete".into(),
+            });
+        }
+    };
+    // On delete the provider sends the last applied input as the payload itself (and again as
+    // `prev_input`): delete what it names, checking the shape only.
+    let spec = spec_at(o, "spec", tf_action != TfAction::Delete)?;
+    let prev_spec = match tf.opt("prev_input") {
+        None => None,
+        Some(Value::Object(m)) => {
+            let prev = Obj::new(m, &tf.field("prev_input"));
+            let prev_stack = prev.req_str("stack")?;
+            if prev_stack != stack {
+                return Err(EventError::StackChanged {
+                    field: prev.field("stack"),
+                    expected: stack,
+                    found: shown(prev_stack),
+                });
+            }
+            // The previous spec was accepted when it was applied; check its shape only.
+            Some(spec_at(&prev, "spec", false)?)
+        }
+        Some(v) => return Err(wrong_type(&tf.field("prev_input"), "an object or null", v)),
+    };
+    if tf_action == TfAction::Update && prev_spec.is_none() {
+        return Err(missing(&tf.field("prev_input")));
+    }
+    Ok(Request::Terraform {
+        tf_action,
+        stack,
+        spec,
+        prev_spec,
+        trigger: Trigger::Terraform,
+    })
+}
+
+fn decode_sns(map: &Map<String, Value>) -> Result<Request, EventError> {
+    let records = match map.get("Records") {
+        Some(Value::Array(r)) => r,
+        Some(v) => return Err(wrong_type("Records", "an array", v)),
+        None => return Err(missing("Records")),
+    };
+    if records.is_empty() {
+        return Err(EventError::NoRecords);
+    }
+    let mut alerts = Vec::with_capacity(records.len());
+    for (i, record) in records.iter().enumerate() {
+        let path = format!("Records[{i}]");
+        let rec = match record {
+            Value::Object(m) => Obj::new(m, &path),
+            v => return Err(wrong_type(&path, "an object", v)),
+        };
+        let source = rec
+            .opt_str("EventSource")?
+            .or(rec.opt_str("eventSource")?)
+            .ok_or_else(|| missing(&rec.field("EventSource")))?;
+        if source != "aws:sns" {
+            return Err(EventError::UnknownEventSource {
+                event_source: shown(source),
+                detail_type: None,
+            });
+        }
+        let sns = rec.req_obj("Sns")?;
+        let message = sns.req_str("Message")?;
+        let subject = sns.opt_str("Subject")?;
+        let alert = BudgetAlert::parse(subject, message)
+            .map_err(|error| EventError::Budget { record: i, error })?;
+        alerts.push(alert);
+    }
+    Ok(Request::BudgetAlerts(alerts))
+}
+
+fn decode_eventbridge(map: &Map<String, Value>) -> Result<Request, EventError> {
+    let o = Obj::new(map, "");
+    let source = o.req_str("source")?;
+    let detail_type = o.req_str("detail-type")?;
+    if source != "aws.rds" || detail_type != "RDS DB Instance Event" {
+        return Err(EventError::UnknownEventSource {
+            event_source: shown(source),
+            detail_type: Some(shown(detail_type)),
+        });
+    }
+    let detail = o.req_obj("detail")?;
+    let event_id = detail.req_str("EventID")?;
+    if event_id != RDS_AUTO_START_EVENT {
+        return Err(EventError::UnsupportedEvent {
+            event_source: "aws.rds".into(),
+            event_id: shown(event_id),
+            supported: RDS_AUTO_START_EVENT,
+        });
+    }
+    if let Some(t) = detail.opt_str("SourceType")?
+        && t != "DB_INSTANCE"
+    {
+        return Err(EventError::InvalidValue {
+            field: detail.field("SourceType"),
+            value: shown(t),
+            reason: "expected DB_INSTANCE".into(),
+        });
+    }
+    let instance_id = detail.req_str("SourceIdentifier")?;
+    let source_arn = detail.req_str("SourceArn")?;
+    // arn:PARTITION:rds:REGION:ACCOUNT:db:ID — the ARN must name the same instance.
+    let parts: Vec<&str> = source_arn.splitn(7, ':').collect();
+    let arn_ok = parts.len() == 7
+        && parts[0] == "arn"
+        && parts[2] == "rds"
+        && parts[5] == "db"
+        && parts[6] == instance_id;
+    if !arn_ok || instance_id.is_empty() {
+        return Err(EventError::InvalidValue {
+            field: detail.field("SourceArn"),
+            value: shown(source_arn),
+            reason: format!(
+                "expected arn:…:rds:REGION:ACCOUNT:db:{}",
+                shown(instance_id)
+            ),
+        });
+    }
+    let (time_field, time_raw) = match o.opt_str("time")? {
+        Some(t) => ("time".to_string(), t),
+        None => (detail.field("Date"), detail.req_str("Date")?),
+    };
+    let time = OffsetDateTime::parse(time_raw, &Rfc3339).map_err(|e| EventError::InvalidValue {
+        field: time_field,
+        value: shown(time_raw),
+        reason: format!("expected an RFC 3339 timestamp: {e}"),
+    })?;
+    Ok(Request::RdsAutoStart {
+        instance_id: instance_id.to_string(),
+        source_arn: source_arn.to_string(),
+        time,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn decode(v: Value) -> Result<Request, EventError> {
+        Request::from_value(&v)
+    }
+
+    #[test]
+    fn pause_defaults() {
+        let r = decode(json!({"action": "pause", "stack": "s"})).unwrap();
+        assert_eq!(
+            r,
+            Request::Pause {
+                stack: "s".into(),
+                level: DesiredState::Paused,
+                trigger: Trigger::Manual
+            }
+        );
+        assert!(!r.increases_cost());
+        assert_eq!(r.request_kind(), "pause");
+    }
+
+    #[test]
+    fn pause_rejects_running_and_force() {
+        let e = decode(json!({"action": "pause", "stack": "s", "level": "running"})).unwrap_err();
+        assert!(matches!(e, EventError::InvalidValue { ref field, .. } if field == "level"));
+        let e = decode(json!({"action": "pause", "stack": "s", "force": true})).unwrap_err();
+        assert!(matches!(e, EventError::UnknownField { ref field, .. } if field == "force"));
+    }
+
+    #[test]
+    fn resume_rules() {
+        let r = decode(json!({"action": "resume", "stack": "s", "force": true})).unwrap();
+        assert!(r.increases_cost());
+        assert!(matches!(r, Request::Resume { force: true, .. }));
+        let e =
+            decode(json!({"action": "resume", "stack": "s", "force": true, "trigger": "schedule"}))
+                .unwrap_err();
+        assert!(matches!(e, EventError::InvalidValue { ref field, .. } if field == "force"));
+        let e = decode(json!({"action": "resume", "stack": "s", "trigger": "budget"})).unwrap_err();
+        assert!(matches!(e, EventError::InvalidValue { ref field, .. } if field == "trigger"));
+        let e = decode(json!({"action": "resume", "stack": "s", "force": "yes"})).unwrap_err();
+        assert!(matches!(e, EventError::WrongType { ref field, .. } if field == "force"));
+    }
+
+    #[test]
+    fn not_an_object_and_unknown_shapes() {
+        assert_eq!(
+            decode(json!([1])).unwrap_err(),
+            EventError::NotAnObject { found: "an array" }
+        );
+        assert!(matches!(
+            decode(json!({"hello": 1})).unwrap_err(),
+            EventError::Unrecognised { .. }
+        ));
+        let e = decode(json!({"action": "destroy"})).unwrap_err();
+        assert!(e.to_string().contains("apply-spec"), "{e}");
+    }
+
+    #[test]
+    fn apply_spec_without_tf_is_apply() {
+        let spec = json!({"load_balancers": [], "kafka_clusters": []});
+        let r = decode(json!({"action": "apply-spec", "stack": "s", "spec": spec})).unwrap();
+        assert_eq!(r.request_kind(), "apply-spec");
+        assert!(r.increases_cost());
+        assert!(matches!(
+            r,
+            Request::Terraform {
+                tf_action: TfAction::Apply,
+                trigger: Trigger::Manual,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn custom_terraform_key() {
+        let spec = json!({"load_balancers": [], "kafka_clusters": []});
+        let v = json!({"action": "apply-spec", "stack": "s", "spec": spec,
+                       "lifecycle": {"action": "create", "prev_input": null}});
+        assert!(matches!(
+            Request::from_value(&v),
+            Err(EventError::UnknownField { .. })
+        ));
+        let opts = DecodeOptions {
+            terraform_key: "lifecycle".into(),
+        };
+        let r = Request::from_value_with(&v, &opts).unwrap();
+        assert_eq!(r.request_kind(), "tf-create");
+    }
+}
