@@ -207,10 +207,11 @@ fn arb_goal() -> impl Strategy<Value = Goal> {
             generation,
             policy: Policy {
                 rds_on_pause: if snap {
-                    RdsPause::Snapshot
+                    RdsOnPause::Snapshot
                 } else {
-                    RdsPause::Stop
+                    RdsOnPause::Stop
                 },
+                ..Policy::default()
             },
         })
 }
