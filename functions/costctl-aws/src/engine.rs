@@ -231,30 +231,64 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
         Ok(state)
     }
 
-    /// Observes and plans without acting: what `status` and `plan` show.
+    /// Observes and plans without acting: what `status` and `plan` show. A stack the store
+    /// does not know yet can be inspected with an explicit selector (nothing is written).
     pub async fn inspect(
         &self,
         stack: &str,
         desired: Option<DesiredState>,
+        selector: Option<&Selector>,
     ) -> Result<(Report, Plan), EngineError> {
-        let state = self
-            .store
-            .load(stack)
-            .await?
-            .ok_or_else(|| StoreError::UnknownStack {
+        let state = self.store.load(stack).await?;
+        let (selector, manifest, generation, stored_desired, policy, lockout) =
+            match (&state, selector) {
+                (_, Some(sel)) => {
+                    sel.validate().map_err(|source| EngineError::Selector {
+                        stack: stack.into(),
+                        source,
+                    })?;
+                    let s = state.as_ref();
+                    (
+                        sel.clone(),
+                        s.map(|s| s.manifest.clone()).unwrap_or_default(),
+                        s.map_or(0, |s| s.generation),
+                        s.map_or(DesiredState::Running, |s| s.desired),
+                        s.map(|s| s.policy).unwrap_or_default(),
+                        s.and_then(|s| s.lockout.clone()),
+                    )
+                }
+                (Some(s), None) => (
+                    s.selector.clone(),
+                    s.manifest.clone(),
+                    s.generation,
+                    s.desired,
+                    s.policy,
+                    s.lockout.clone(),
+                ),
+                (None, None) => {
+                    return Err(StoreError::UnknownStack {
+                        stack: stack.into(),
+                    }
+                    .into());
+                }
+            };
+        let desired = desired.unwrap_or(stored_desired);
+        let obs = observe(&self.cloud, &selector, &manifest).await?;
+        if obs.is_empty() && manifest.is_empty() {
+            return Err(EngineError::NothingSelected {
                 stack: stack.into(),
-            })?;
-        let desired = desired.unwrap_or(state.desired);
-        let obs = observe(&self.cloud, &state.selector, &state.manifest).await?;
+                selector: selector.to_string(),
+            });
+        }
         let goal = Goal {
             desired,
-            generation: state.generation + u64::from(desired != state.desired),
-            policy: state.policy,
+            generation: generation + u64::from(desired != stored_desired),
+            policy,
         };
-        let plan = costctl_core::plan(&goal, &obs, &state.manifest);
-        let mut report = Report::new(stack, desired, state.generation);
+        let plan = costctl_core::plan(&goal, &obs, &manifest);
+        let mut report = Report::new(stack, desired, generation);
         report.describe(&obs, &plan);
-        report.lockout = state.lockout.clone();
+        report.lockout = lockout;
         Ok((report, plan))
     }
 
@@ -533,7 +567,7 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
                 return Ok(report);
             }
             if self.clock.now_ms() >= deadline {
-                let (report, _) = self.inspect(stack, None).await?;
+                let (report, _) = self.inspect(stack, None, None).await?;
                 if report.converged {
                     return Ok(report);
                 }

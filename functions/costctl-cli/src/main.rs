@@ -1,1 +1,318 @@
-fn main() {}
+//! `costctl`: pause and resume a stack from a laptop, over the same engine the Lambda runs.
+
+mod output;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use costctl_aws::engine::{Options, Progress};
+use costctl_aws::{
+    AwsCloud, Connection, DynamoStore, Engine, EngineError, RequestSpec, StateStore, StoreError,
+};
+use costctl_core::config::Config;
+use costctl_core::plan::Policy;
+use costctl_core::{DesiredState, Selector};
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Pause idle AWS stacks (ECS, RDS) and bring them back exactly as they were.
+#[derive(Debug, Parser)]
+#[command(name = "costctl", version, about)]
+struct Cli {
+    /// AWS region (default: from the environment / profile).
+    #[arg(long, global = true, env = "AWS_REGION")]
+    region: Option<String>,
+    /// Endpoint URL for every AWS service (e.g. the local emulator).
+    #[arg(long, global = true, env = "COSTCTL_ENDPOINT_URL")]
+    endpoint_url: Option<String>,
+    /// DynamoDB table holding costctl's state.
+    #[arg(
+        long,
+        global = true,
+        env = "COSTCTL_STATE_TABLE",
+        default_value = "costctl-state"
+    )]
+    state_table: String,
+    /// Output format.
+    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Text)]
+    output: OutputFormat,
+    /// Configuration file (JSON, docs/config.md): stacks with their selectors and policies.
+    #[arg(long, global = true, env = "COSTCTL_CONFIG_FILE")]
+    config: Option<std::path::PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum OutputFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+struct StackArgs {
+    /// The stack's name in the state store.
+    #[arg(long)]
+    stack: String,
+    /// Select the stack's resources by tag (repeatable; all must match), e.g. --tag Project=ot.
+    #[arg(long = "tag", value_name = "KEY=VALUE")]
+    tags: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+struct WaitArgs {
+    /// Record the request and run one reconcile pass only.
+    #[arg(long)]
+    no_wait: bool,
+    /// Give up waiting after this many seconds.
+    #[arg(long, default_value_t = 1800)]
+    timeout: u64,
+    /// Why (recorded in the history).
+    #[arg(long, default_value = "")]
+    reason: String,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create the state table if it is missing.
+    Init,
+    /// Show the stack's desired and observed state, per resource.
+    Status(StackArgs),
+    /// Show the steps that would bring the stack to a state, in order, without acting.
+    Plan {
+        #[arg(value_parser = parse_state)]
+        state: DesiredState,
+        #[command(flatten)]
+        stack: StackArgs,
+    },
+    /// Pause the stack (ECS to 0, RDS stopped); --hibernate also snapshots and deletes RDS.
+    Pause {
+        #[command(flatten)]
+        stack: StackArgs,
+        #[arg(long)]
+        hibernate: bool,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    /// Bring the stack back exactly as it was.
+    Resume {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// Override a budget lockout.
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    /// Show the stack's recorded requests and reconciles, newest first.
+    History {
+        #[command(flatten)]
+        stack: StackArgs,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+}
+
+fn parse_state(s: &str) -> Result<DesiredState, String> {
+    s.parse()
+        .map_err(|e: costctl_core::state::UnknownState| e.to_string())
+}
+
+/// Exit code when the requested state was not reached (errors exit with 1, usage with 2).
+const NOT_REACHED: u8 = 3;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("COSTCTL_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("costctl: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type CliEngine = Engine<AwsCloud, DynamoStore>;
+
+async fn run(cli: Cli) -> Result<ExitCode> {
+    let config = match &cli.config {
+        Some(path) => {
+            let raw = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            Some(
+                Config::from_json(&raw)
+                    .with_context(|| format!("invalid configuration {}", path.display()))?,
+            )
+        }
+        None => None,
+    };
+    let conn = Connection {
+        region: cli.region.clone(),
+        endpoint_url: cli.endpoint_url.clone(),
+    };
+    let sdk = costctl_aws::load_config(&conn).await;
+    let store = DynamoStore::new(&sdk, &cli.state_table);
+    let mut options = Options {
+        owner: format!("cli-{}", std::process::id()),
+        ..Options::default()
+    };
+    if let Some(ms) = std::env::var("COSTCTL_POLL_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        options.poll_interval = Duration::from_millis(ms);
+    }
+    let mut engine = Engine::new(AwsCloud::new(&sdk), store, options);
+    let out = output::Printer::new(cli.output == OutputFormat::Json);
+    if cli.output == OutputFormat::Text && std::io::stderr().is_terminal() {
+        let progress: Progress = Arc::new(|o| output::progress_line(o));
+        engine = engine.with_progress(progress);
+    }
+
+    match cli.command {
+        Command::Init => {
+            let created = engine.store().create_table().await?;
+            out.message(
+                &serde_json::json!({"table": cli.state_table, "created": created}),
+                &if created {
+                    format!("created state table {}", cli.state_table)
+                } else {
+                    format!("state table {} already exists", cli.state_table)
+                },
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Status(args) => {
+            let (selector, _) = resolve(&args, config.as_ref())?;
+            let (report, _) = engine.inspect(&args.stack, None, selector.as_ref()).await?;
+            out.status(&report);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Plan { state, stack } => {
+            let (selector, _) = resolve(&stack, config.as_ref())?;
+            let (report, plan) = engine
+                .inspect(&stack.stack, Some(state), selector.as_ref())
+                .await?;
+            out.plan(&report, &plan);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Pause {
+            stack,
+            hibernate,
+            wait,
+        } => {
+            let desired = if hibernate {
+                DesiredState::Hibernated
+            } else {
+                DesiredState::Paused
+            };
+            transition(
+                &engine,
+                &out,
+                &stack,
+                config.as_ref(),
+                desired,
+                false,
+                &wait,
+            )
+            .await
+        }
+        Command::Resume { stack, force, wait } => {
+            transition(
+                &engine,
+                &out,
+                &stack,
+                config.as_ref(),
+                DesiredState::Running,
+                force,
+                &wait,
+            )
+            .await
+        }
+        Command::History { stack, limit } => {
+            let entries = engine.store().history(&stack.stack, limit).await?;
+            if entries.is_empty() && engine.store().load(&stack.stack).await?.is_none() {
+                bail!(StoreError::UnknownStack { stack: stack.stack });
+            }
+            out.history(&entries);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// The selector and policy for a stack: `--tag` first, then the configuration file, else the
+/// ones stored with the stack (None).
+fn resolve(
+    args: &StackArgs,
+    config: Option<&Config>,
+) -> Result<(Option<Selector>, Option<Policy>)> {
+    if !args.tags.is_empty() {
+        let sel = Selector::from_tag_args(&args.tags)?;
+        let policy = config
+            .and_then(|c| c.stack(&args.stack).ok())
+            .map(|s| s.policy);
+        return Ok((Some(sel), policy));
+    }
+    if let Some(config) = config {
+        let stack = config.stack(&args.stack)?;
+        return Ok((Some(stack.selector.clone()), Some(stack.policy)));
+    }
+    Ok((None, None))
+}
+
+async fn transition(
+    engine: &CliEngine,
+    out: &output::Printer,
+    args: &StackArgs,
+    config: Option<&Config>,
+    desired: DesiredState,
+    force: bool,
+    wait: &WaitArgs,
+) -> Result<ExitCode> {
+    let (selector, policy) = resolve(args, config)?;
+    let spec = RequestSpec {
+        reason: wait.reason.clone(),
+        selector,
+        policy,
+        force,
+        ..RequestSpec::new(desired, "cli")
+    };
+    let state = engine.request(&args.stack, spec).await?;
+    let timeout = Duration::from_secs(wait.timeout);
+    let report = if wait.no_wait {
+        let deadline = engine.now_ms() + i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX / 2);
+        match engine
+            .reconcile(&args.stack, deadline.min(engine.now_ms() + 60_000))
+            .await
+        {
+            Ok(r) => r,
+            Err(EngineError::Store(StoreError::LeaseHeld { owner, .. })) => {
+                out.message(
+                    &serde_json::json!({"stack": args.stack, "generation": state.generation, "queued_behind": owner}),
+                    &format!("request {} recorded; {owner} is reconciling the stack and will carry it out", state.generation),
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
+            Err(e) => return Err(e.into()),
+        }
+    } else {
+        engine
+            .run_until(&args.stack, state.generation, timeout)
+            .await?
+    };
+    out.report(&report);
+    if report.succeeded() || (wait.no_wait && report.errors.is_empty()) {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        Ok(ExitCode::from(NOT_REACHED))
+    }
+}

@@ -225,8 +225,9 @@ pub fn plan(goal: &Goal, obs: &Observation, manifest: &Manifest) -> Plan {
 
 /// The final snapshot name for a hibernation of `id` under request `generation`.
 pub fn final_snapshot_name(id: &str, generation: u64) -> String {
-    // RDS snapshot identifiers: letters, digits, hyphens; at most 255 characters.
-    format!("costctl-{id}-g{generation}")
+    // RDS snapshot identifiers: letters, digits, hyphens; at most 255 characters. Starting with
+    // the instance id lets IAM scope snapshot permissions by the stack naming convention.
+    format!("{id}-costctl-g{generation}")
 }
 
 /// RDS statuses from which a stop or delete may be issued.

@@ -1,0 +1,162 @@
+//! Text and JSON output of the command line.
+
+use costctl_aws::Report;
+use costctl_aws::report::StepOutcome;
+use costctl_aws::store::HistoryEntry;
+use costctl_core::Plan;
+
+pub struct Printer {
+    json: bool,
+}
+
+/// One line per executed step on a terminal, as it happens.
+pub fn progress_line(o: &StepOutcome) {
+    let mark = match o.outcome.as_str() {
+        "ok" => "done ",
+        "retry" => "retry",
+        _ => "FAIL ",
+    };
+    match &o.error {
+        Some(e) => eprintln!("  [{mark}] {} — {e}", o.description),
+        None => eprintln!("  [{mark}] {}", o.description),
+    }
+}
+
+impl Printer {
+    pub fn new(json: bool) -> Self {
+        Printer { json }
+    }
+
+    fn json(&self, v: &impl serde::Serialize) {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(v).expect("output serialises")
+        );
+    }
+
+    pub fn message(&self, json: &serde_json::Value, text: &str) {
+        if self.json {
+            self.json(json);
+        } else {
+            println!("{text}");
+        }
+    }
+
+    fn header(&self, r: &Report) {
+        println!(
+            "stack {}: desired {} (request {}), observed {}",
+            r.stack, r.desired_state, r.generation, r.state
+        );
+        if let Some(l) = &r.lockout {
+            println!(
+                "  budget lockout until {} (unix ms): {}",
+                l.until_ms, l.reason
+            );
+        }
+        println!(
+            "  estimated cost: ${:.4}/h now, ${:.4}/h when running",
+            r.cost.now_per_hour, r.cost.running_per_hour
+        );
+    }
+
+    fn notes(&self, r: &Report) {
+        for n in &r.notes {
+            println!("  note: {}: {}", n.resource, n.message);
+        }
+        for p in &r.problems {
+            println!("  PROBLEM: {}: {}", p.resource, p.message);
+        }
+        for e in &r.errors {
+            println!("  ERROR: {e}");
+        }
+    }
+
+    pub fn status(&self, r: &Report) {
+        if self.json {
+            return self.json(r);
+        }
+        self.header(r);
+        for res in &r.resources {
+            println!("  {:<48} {}", res.resource, res.state);
+        }
+        if !r.pending.is_empty() {
+            println!(
+                "  {} step(s) to reach {}:",
+                r.pending.len(),
+                r.desired_state
+            );
+            for p in &r.pending {
+                println!("    {}", p.description);
+            }
+        }
+        self.notes(r);
+    }
+
+    pub fn plan(&self, r: &Report, plan: &Plan) {
+        if self.json {
+            return self.json(&serde_json::json!({ "report": r, "plan": plan }));
+        }
+        println!(
+            "plan for stack {} to reach {}: {} step(s)",
+            r.stack,
+            r.desired_state,
+            plan.steps.len()
+        );
+        for s in &plan.steps {
+            let after = if s.after.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "  (after {})",
+                    s.after
+                        .iter()
+                        .map(|d| format!("#{d}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            };
+            println!("  #{:<3} {}{after}", s.id, s.action);
+        }
+        self.notes(r);
+    }
+
+    pub fn report(&self, r: &Report) {
+        if self.json {
+            return self.json(r);
+        }
+        self.header(r);
+        let ok = r.done.iter().filter(|d| d.outcome == "ok").count();
+        println!(
+            "  {} step(s) done, {} pending, {} pass(es), {} ms",
+            ok,
+            r.pending.len(),
+            r.passes,
+            r.elapsed_ms
+        );
+        self.notes(r);
+        if r.succeeded() {
+            println!("  reached {}", r.desired_state);
+        }
+    }
+
+    pub fn history(&self, entries: &[HistoryEntry]) {
+        if self.json {
+            return self.json(&entries);
+        }
+        for e in entries {
+            let steps = e.detail["steps"].as_array().map_or(0, Vec::len);
+            let extra = match e.kind.as_str() {
+                "request" => e.detail["reason"].as_str().unwrap_or("").to_string(),
+                _ => format!(
+                    "{} step(s), now {}",
+                    steps,
+                    e.detail["state"].as_str().unwrap_or("?")
+                ),
+            };
+            println!(
+                "{:>15}  #{:<4} {:<9} {:<10} {:<9} {extra}",
+                e.at_ms, e.generation, e.kind, e.desired, e.trigger
+            );
+        }
+    }
+}

@@ -1,0 +1,342 @@
+//! Builds demo stacks on the emulator with the plain SDK (independently of costctl's adapters),
+//! and snapshots what a pause/resume must give back.
+
+use anyhow::{Context, Result};
+use aws_config::SdkConfig;
+use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
+use aws_sdk_ecs::types::{AssignPublicIp, AwsVpcConfiguration, LaunchType, NetworkConfiguration};
+use std::collections::BTreeMap;
+
+/// What to build.
+#[derive(Debug, Clone)]
+pub struct StackSpec {
+    /// Value of the `Project` tag; `Env` is `dev`.
+    pub project: String,
+    pub clusters: usize,
+    pub services: usize,
+    /// Every n-th service gets an autoscaling target (0: none).
+    pub autoscale_every: usize,
+    pub databases: usize,
+    /// Indexes of databases created with deletion protection on.
+    pub protected_databases: Vec<usize>,
+}
+
+impl StackSpec {
+    pub fn new(project: &str, clusters: usize, services: usize, databases: usize) -> Self {
+        StackSpec {
+            project: project.into(),
+            clusters,
+            services,
+            autoscale_every: 3,
+            databases,
+            protected_databases: vec![],
+        }
+    }
+
+    pub fn tags(&self) -> Vec<(String, String)> {
+        vec![
+            ("Project".into(), self.project.clone()),
+            ("Env".into(), "dev".into()),
+        ]
+    }
+
+    pub fn tag_args(&self) -> Vec<String> {
+        self.tags()
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect()
+    }
+}
+
+/// What was built.
+#[derive(Debug, Clone)]
+pub struct DemoStack {
+    pub spec: StackSpec,
+    pub subnets: Vec<String>,
+    pub security_group: String,
+    pub clusters: Vec<String>,
+    /// `(cluster, service)`.
+    pub services: Vec<(String, String)>,
+    pub databases: Vec<String>,
+}
+
+/// A comparable picture of the stack: counts, bounds, database specs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Picture {
+    pub desired: BTreeMap<String, i32>,
+    pub bounds: BTreeMap<String, (i32, i32)>,
+    /// id → (status, class, subnet group, security groups, parameter group, storage, tags)
+    pub databases: BTreeMap<String, DbPicture>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DbPicture {
+    pub status: String,
+    pub class: String,
+    pub subnet_group: Option<String>,
+    pub security_groups: Vec<String>,
+    pub parameter_group: Option<String>,
+    pub storage_type: Option<String>,
+    pub allocated_storage: Option<i32>,
+    pub port: Option<i32>,
+    pub tags: BTreeMap<String, String>,
+}
+
+pub async fn build(config: &SdkConfig, spec: &StackSpec) -> Result<DemoStack> {
+    let ec2 = aws_sdk_ec2::Client::new(config);
+    let ecs = aws_sdk_ecs::Client::new(config);
+    let aas = aws_sdk_applicationautoscaling::Client::new(config);
+    let rds = aws_sdk_rds::Client::new(config);
+    let p = &spec.project;
+
+    // moto creates a default VPC with one subnet per zone.
+    let vpcs = ec2.describe_vpcs().send().await?;
+    let vpc = vpcs
+        .vpcs()
+        .iter()
+        .find(|v| v.is_default() == Some(true))
+        .and_then(|v| v.vpc_id())
+        .context("default VPC")?
+        .to_string();
+    let subnets: Vec<String> = ec2
+        .describe_subnets()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("vpc-id")
+                .values(&vpc)
+                .build(),
+        )
+        .send()
+        .await?
+        .subnets()
+        .iter()
+        .filter_map(|s| s.subnet_id().map(str::to_string))
+        .collect();
+    let sg = ec2
+        .create_security_group()
+        .group_name(format!("{p}-app"))
+        .description("demo")
+        .vpc_id(&vpc)
+        .send()
+        .await?
+        .group_id()
+        .context("sg id")?
+        .to_string();
+
+    let ecs_tags: Vec<aws_sdk_ecs::types::Tag> = spec
+        .tags()
+        .into_iter()
+        .map(|(k, v)| aws_sdk_ecs::types::Tag::builder().key(k).value(v).build())
+        .collect();
+    ecs.register_task_definition()
+        .family(format!("{p}-app"))
+        .network_mode(aws_sdk_ecs::types::NetworkMode::Awsvpc)
+        .requires_compatibilities(aws_sdk_ecs::types::Compatibility::Fargate)
+        .cpu("256")
+        .memory("512")
+        .container_definitions(
+            aws_sdk_ecs::types::ContainerDefinition::builder()
+                .name("app")
+                .image("public.ecr.aws/nginx/nginx:latest")
+                .build(),
+        )
+        .send()
+        .await?;
+    let mut clusters = Vec::new();
+    for c in 0..spec.clusters {
+        let name = format!("{p}-c{c}");
+        ecs.create_cluster().cluster_name(&name).send().await?;
+        clusters.push(name);
+    }
+    let mut services = Vec::new();
+    for i in 0..spec.services {
+        let cluster = clusters[i % clusters.len()].clone();
+        let name = format!("{p}-svc{i:03}");
+        let desired = 1 + (i % 4) as i32;
+        ecs.create_service()
+            .cluster(&cluster)
+            .service_name(&name)
+            .task_definition(format!("{p}-app"))
+            .desired_count(desired)
+            .launch_type(LaunchType::Fargate)
+            .network_configuration(
+                NetworkConfiguration::builder()
+                    .awsvpc_configuration(
+                        AwsVpcConfiguration::builder()
+                            .set_subnets(Some(subnets.clone()))
+                            .security_groups(&sg)
+                            .assign_public_ip(AssignPublicIp::Enabled)
+                            .build()?,
+                    )
+                    .build(),
+            )
+            .set_tags(Some(ecs_tags.clone()))
+            .send()
+            .await?;
+        if spec.autoscale_every > 0 && i % spec.autoscale_every == 0 {
+            aas.register_scalable_target()
+                .service_namespace(ServiceNamespace::Ecs)
+                .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
+                .resource_id(format!("service/{cluster}/{name}"))
+                .min_capacity(desired)
+                .max_capacity(desired + 3)
+                .send()
+                .await?;
+        }
+        services.push((cluster, name));
+    }
+
+    let mut databases = Vec::new();
+    if spec.databases > 0 {
+        rds.create_db_subnet_group()
+            .db_subnet_group_name(format!("{p}-db"))
+            .db_subnet_group_description("demo")
+            .set_subnet_ids(Some(subnets.clone()))
+            .send()
+            .await?;
+        rds.create_db_parameter_group()
+            .db_parameter_group_name(format!("{p}-pg16"))
+            .db_parameter_group_family("postgres16")
+            .description("demo")
+            .send()
+            .await?;
+    }
+    for i in 0..spec.databases {
+        let id = format!("{p}-db{i}");
+        let rds_tags: Vec<aws_sdk_rds::types::Tag> = spec
+            .tags()
+            .into_iter()
+            .chain([("Role".to_string(), format!("db{i}"))])
+            .map(|(k, v)| aws_sdk_rds::types::Tag::builder().key(k).value(v).build())
+            .collect();
+        rds.create_db_instance()
+            .db_instance_identifier(&id)
+            .db_instance_class(if i % 2 == 0 {
+                "db.t4g.micro"
+            } else {
+                "db.t3.small"
+            })
+            .engine("postgres")
+            .engine_version("16.3")
+            .master_username("app")
+            .master_user_password("not-a-real-password")
+            .allocated_storage(20 + 10 * i as i32)
+            .storage_type("gp3")
+            .db_subnet_group_name(format!("{p}-db"))
+            .db_parameter_group_name(format!("{p}-pg16"))
+            .vpc_security_group_ids(&sg)
+            .deletion_protection(spec.protected_databases.contains(&i))
+            .copy_tags_to_snapshot(true)
+            .set_tags(Some(rds_tags))
+            .send()
+            .await?;
+        databases.push(id);
+    }
+    Ok(DemoStack {
+        spec: spec.clone(),
+        subnets,
+        security_group: sg,
+        clusters,
+        services,
+        databases,
+    })
+}
+
+impl DemoStack {
+    /// Looks at everything with the plain SDK.
+    pub async fn picture(&self, config: &SdkConfig) -> Result<Picture> {
+        let ecs = aws_sdk_ecs::Client::new(config);
+        let aas = aws_sdk_applicationautoscaling::Client::new(config);
+        let rds = aws_sdk_rds::Client::new(config);
+        let mut desired = BTreeMap::new();
+        for cluster in &self.clusters {
+            let names: Vec<String> = self
+                .services
+                .iter()
+                .filter(|(c, _)| c == cluster)
+                .map(|(_, s)| s.clone())
+                .collect();
+            for chunk in names.chunks(10) {
+                let out = ecs
+                    .describe_services()
+                    .cluster(cluster)
+                    .set_services(Some(chunk.to_vec()))
+                    .send()
+                    .await?;
+                for s in out.services() {
+                    desired.insert(
+                        format!("{cluster}/{}", s.service_name().unwrap_or("")),
+                        s.desired_count(),
+                    );
+                }
+            }
+        }
+        let mut bounds = BTreeMap::new();
+        let targets = aas
+            .describe_scalable_targets()
+            .service_namespace(ServiceNamespace::Ecs)
+            .send()
+            .await?;
+        for t in targets.scalable_targets() {
+            if self
+                .services
+                .iter()
+                .any(|(c, s)| t.resource_id() == format!("service/{c}/{s}"))
+            {
+                bounds.insert(
+                    t.resource_id().to_string(),
+                    (t.min_capacity(), t.max_capacity()),
+                );
+            }
+        }
+        let mut databases = BTreeMap::new();
+        for id in &self.databases {
+            let Ok(out) = rds
+                .describe_db_instances()
+                .db_instance_identifier(id)
+                .send()
+                .await
+            else {
+                continue;
+            };
+            for db in out.db_instances() {
+                let mut sgs: Vec<String> = db
+                    .vpc_security_groups()
+                    .iter()
+                    .filter_map(|g| g.vpc_security_group_id().map(str::to_string))
+                    .collect();
+                sgs.sort();
+                databases.insert(
+                    id.clone(),
+                    DbPicture {
+                        status: db.db_instance_status().unwrap_or("").into(),
+                        class: db.db_instance_class().unwrap_or("").into(),
+                        subnet_group: db
+                            .db_subnet_group()
+                            .and_then(|g| g.db_subnet_group_name())
+                            .map(str::to_string),
+                        security_groups: sgs,
+                        parameter_group: db
+                            .db_parameter_groups()
+                            .first()
+                            .and_then(|g| g.db_parameter_group_name())
+                            .map(str::to_string),
+                        storage_type: db.storage_type().map(str::to_string),
+                        allocated_storage: db.allocated_storage(),
+                        port: db.endpoint().and_then(|e| e.port()),
+                        tags: db
+                            .tag_list()
+                            .iter()
+                            .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+                            .collect(),
+                    },
+                );
+            }
+        }
+        Ok(Picture {
+            desired,
+            bounds,
+            databases,
+        })
+    }
+}
