@@ -57,3 +57,12 @@ output "config_parameter_name" {
   description = "SSM parameter holding the configuration (null with config_source = inline)."
   value       = try(aws_ssm_parameter.config[0].name, null)
 }
+
+output "schedules" {
+  description = "Per stack: the pause and resume cron expressions and their time zone."
+  value = { for name, s in local.schedules : name => {
+    pause     = s.pause_cron
+    resume    = s.resume_cron
+    time_zone = s.time_zone
+  } if local.create }
+}
