@@ -75,10 +75,12 @@ resource "aws_budgets_budget" "this" {
 # warn, so the condition is a precondition of terraform_data.hibernation_guard, which the RDS
 # instance and the ephemeral tier depend on: the plan fails before anything is touched.
 #
-# First apply: the function does not exist yet. Its name is then unknown at plan time, so
-# Terraform reads the status during apply, right after creating the function (a stack costctl has
-# never seen is `running`). Later plans read it up front. hibernation_guard = false skips it
-# (repairing costctl itself).
+# First apply: the function does not exist yet. `depends_on = [module.costctl]` makes Terraform
+# defer the read to apply time whenever the module has pending changes, i.e. right after the
+# function is created (a stack costctl has never seen is `running`). Later plans, with costctl
+# unchanged, read it up front and fail the plan itself; a plan that also changes costctl fails at
+# apply, still before the database or the ephemeral tier are touched. hibernation_guard = false
+# skips it (repairing costctl itself).
 # ---------------------------------------------------------------------------------------------
 
 data "aws_lambda_invocation" "status" {
@@ -86,6 +88,8 @@ data "aws_lambda_invocation" "status" {
 
   function_name = module.costctl.full_function_name
   input         = jsonencode({ action = "status", stack = local.name })
+
+  depends_on = [module.costctl]
 }
 
 locals {
