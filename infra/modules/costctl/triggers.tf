@@ -70,6 +70,7 @@ resource "aws_iam_role_policy" "scheduler" {
 }
 
 resource "aws_scheduler_schedule" "pause" {
+  #checkov:skip=CKV_AWS_297:Schedule inputs are stack names and actions, not secrets; the AWS owned key encrypts them.
   for_each = local.create ? local.schedules : {}
 
   name                         = "${each.key}-pause"
@@ -95,6 +96,7 @@ resource "aws_scheduler_schedule" "pause" {
 }
 
 resource "aws_scheduler_schedule" "resume" {
+  #checkov:skip=CKV_AWS_297:Schedule inputs are stack names and actions, not secrets; the AWS owned key encrypts them.
   for_each = local.create ? local.schedules : {}
 
   name                         = "${each.key}-resume"
@@ -120,6 +122,7 @@ resource "aws_scheduler_schedule" "resume" {
 }
 
 resource "aws_scheduler_schedule" "reconcile" {
+  #checkov:skip=CKV_AWS_297:Schedule inputs are stack names and actions, not secrets; the AWS owned key encrypts them.
   count = local.create && var.reconcile_schedule_expression != null ? 1 : 0
 
   name                = "reconcile"
