@@ -29,10 +29,9 @@ output "lock_table" {
 }
 
 output "backend_config" {
-  description = "Partial backend configuration for bootstrap (`terraform output -raw backend_config > backend.hcl`). The env root uses the same file with its own key."
+  description = "Backend settings shared by bootstrap and env (`terraform output -raw backend_config > backend.hcl`); each root's backend block sets its own key."
   value       = <<-EOT
     bucket         = "${aws_s3_bucket.tf_state.bucket}"
-    key            = "bootstrap/terraform.tfstate"
     region         = "${var.region}"
     dynamodb_table = "${aws_dynamodb_table.tf_lock.name}"
     encrypt        = true

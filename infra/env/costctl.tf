@@ -19,8 +19,9 @@ module "costctl" {
     }
   }
 
-  log_retention_days = var.log_retention_days
-  tags               = local.tags
+  state_table_deletion_protection = var.state_table_deletion_protection
+  log_retention_days              = var.log_retention_days
+  tags                            = local.tags
 }
 
 # ---------------------------------------------------------------------------------------------

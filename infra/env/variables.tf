@@ -27,9 +27,8 @@ variable "environment" {
 }
 
 variable "image_tag" {
-  description = "Tag of the application image in the bootstrap ECR repository."
+  description = "Tag of the application image in the bootstrap ECR repository (immutable tags: use the git SHA or version)."
   type        = string
-  default     = "latest"
 
   validation {
     condition     = can(regex("^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", var.image_tag))
@@ -233,6 +232,12 @@ variable "lambda_zip_path" {
 
 variable "hibernation_guard" {
   description = "Ask the costctl full function for the stack's state on every plan and refuse to plan while the database is gone (hibernated). Turn off only to repair costctl itself."
+  type        = bool
+  default     = true
+}
+
+variable "state_table_deletion_protection" {
+  description = "Deletion protection of the costctl state table (it holds the manifests needed to undo a pause). Set false, apply, then destroy, to remove the environment for good."
   type        = bool
   default     = true
 }

@@ -37,6 +37,7 @@ override_data {
 
 variables {
   state_bucket    = "ot-tf-state-123456789012"
+  image_tag       = "1.0.0"
   lambda_zip_path = "../modules/costctl/tests/fixtures/bootstrap.zip"
 }
 
