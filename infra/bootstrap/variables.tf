@@ -1,0 +1,169 @@
+variable "region" {
+  description = "AWS region of the whole stack."
+  type        = string
+  default     = "eu-west-1"
+
+  validation {
+    condition     = can(regex("^[a-z]{2}(-gov)?-[a-z]+-[0-9]$", var.region))
+    error_message = "region must be an AWS region such as eu-west-1."
+  }
+}
+
+variable "project" {
+  description = "Project name: tag `Project` and prefix of the environments' resources (`<project>-<env>`)."
+  type        = string
+  default     = "order-tracking"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,30}$", var.project))
+    error_message = "project must be 2-31 lower-case letters, digits and '-'."
+  }
+}
+
+variable "short_name" {
+  description = "Short prefix of bootstrap resources (`<short_name>-*`) and of name-limited ones (ALB, target groups, MSK)."
+  type        = string
+  default     = "ot"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9]{1,7}$", var.short_name))
+    error_message = "short_name must be 2-8 lower-case letters or digits."
+  }
+}
+
+variable "owner" {
+  description = "Tag `Owner` of every resource."
+  type        = string
+  default     = "egobb"
+}
+
+variable "state_bucket_name" {
+  description = "Name of the S3 bucket for Terraform state. Default: `<short_name>-tf-state-<account id>` (bucket names are global)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.state_bucket_name == null ? true : can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.state_bucket_name))
+    error_message = "state_bucket_name must be a valid S3 bucket name."
+  }
+}
+
+variable "lock_table_name" {
+  description = "Name of the DynamoDB table for Terraform state locks."
+  type        = string
+  default     = "ot-tf-locks"
+}
+
+variable "github_repository" {
+  description = "GitHub repository (`owner/name`) whose Actions may assume the deployer roles. Null skips OIDC and the deployer roles."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.github_repository == null ? true : can(regex("^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", var.github_repository))
+    error_message = "github_repository must look like owner/name."
+  }
+}
+
+variable "create_github_oidc_provider" {
+  description = "Create the token.actions.githubusercontent.com OIDC provider (false when the account already has one)."
+  type        = bool
+  default     = true
+}
+
+variable "dev_branches" {
+  description = "Branch patterns (GitHub `ref` globs) allowed to deploy DEV, in addition to the GitHub environments in dev_environments."
+  type        = list(string)
+  default     = ["main", "develop", "feature/*"]
+}
+
+variable "dev_environments" {
+  description = "GitHub Actions environments allowed to assume the DEV deployer role."
+  type        = list(string)
+  default     = ["dev", "staging"]
+}
+
+variable "prod_tag_pattern" {
+  description = "Git tag pattern allowed to assume the PROD deployer role."
+  type        = string
+  default     = "v*"
+}
+
+variable "deployer_managed_policy_arns" {
+  description = "Managed policies of the deployer roles. PowerUserAccess covers everything but IAM; the IAM the stacks need is granted separately, limited to the project's role names."
+  type        = list(string)
+  default     = ["arn:aws:iam::aws:policy/PowerUserAccess"]
+}
+
+variable "ecr_image_tag_mutability" {
+  description = "Tag mutability of the ECR repository."
+  type        = string
+  default     = "IMMUTABLE"
+
+  validation {
+    condition     = contains(["MUTABLE", "IMMUTABLE"], var.ecr_image_tag_mutability)
+    error_message = "ecr_image_tag_mutability must be MUTABLE or IMMUTABLE."
+  }
+}
+
+variable "ecr_untagged_expiry_days" {
+  description = "Untagged images older than this are expired by the ECR lifecycle policy."
+  type        = number
+  default     = 14
+
+  validation {
+    condition     = var.ecr_untagged_expiry_days >= 1
+    error_message = "ecr_untagged_expiry_days must be at least 1."
+  }
+}
+
+variable "create_vpc" {
+  description = "Create the VPC (public and private subnets over two AZs, no NAT). With false, pass vpc_id, public_subnet_ids and private_subnet_ids of an existing network."
+  type        = bool
+  default     = true
+}
+
+variable "vpc_cidr" {
+  description = "CIDR of the VPC when create_vpc is true; subnets are /20s carved from it."
+  type        = string
+  default     = "10.40.0.0/16"
+
+  validation {
+    condition     = can(cidrhost(var.vpc_cidr, 0)) && tonumber(split("/", var.vpc_cidr)[1]) <= 20
+    error_message = "vpc_cidr must be an IPv4 CIDR of /20 or larger."
+  }
+}
+
+variable "vpc_id" {
+  description = "Existing VPC (create_vpc = false)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.create_vpc || can(regex("^vpc-[0-9a-f]+$", var.vpc_id))
+    error_message = "With create_vpc = false, vpc_id must be an existing VPC id (vpc-...)."
+  }
+}
+
+variable "public_subnet_ids" {
+  description = "Existing public subnets in two AZs or more (create_vpc = false)."
+  type        = list(string)
+  default     = []
+}
+
+variable "private_subnet_ids" {
+  description = "Existing private subnets in two AZs or more (create_vpc = false)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = var.create_vpc || (length(var.private_subnet_ids) >= 2 && length(var.public_subnet_ids) >= 2)
+    error_message = "With create_vpc = false, pass at least two public and two private subnets (ALB and MSK Serverless need two AZs)."
+  }
+}
+
+variable "create_service_linked_roles" {
+  description = "Create the service-linked roles of Elastic Load Balancing and MSK. costctl creates ALBs and MSK clusters but may not create service-linked roles; set false if the account already has them."
+  type        = bool
+  default     = true
+}

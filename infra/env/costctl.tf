@@ -1,0 +1,113 @@
+# costctl for this environment: its functions, schedules and budget wiring.
+
+module "costctl" {
+  source = "../modules/costctl"
+
+  name             = "costctl-${local.name}"
+  state_table_name = "costctl-${local.name}"
+  lambda_zip_path  = var.lambda_zip_path
+
+  stacks = {
+    (local.name) = {
+      tags               = { Project = local.project, Env = local.env }
+      name_prefixes      = [local.name, local.short]
+      policy             = var.costctl_policy
+      budgets            = [{ name = local.budget_name, rules = var.budget.rules }]
+      schedule           = var.schedule
+      ssm_parameter_path = local.parameter_path
+      hosted_zone_ids    = var.enable_https ? [data.aws_route53_zone.this[0].zone_id] : []
+    }
+  }
+
+  state_table_deletion_protection = var.state_table_deletion_protection
+  log_retention_days              = var.log_retention_days
+  tags                            = local.tags
+}
+
+# ---------------------------------------------------------------------------------------------
+# Budget: its notifications go to the module's topic, which only the reduce-only function hears.
+# The rule thresholds are the same list the function maps to levels.
+# ---------------------------------------------------------------------------------------------
+
+locals {
+  budget_name = "${local.name}-monthly"
+}
+
+resource "aws_budgets_budget" "this" {
+  name         = local.budget_name
+  budget_type  = "COST"
+  limit_amount = format("%.2f", var.budget.limit_usd)
+  limit_unit   = "USD"
+  time_unit    = "MONTHLY"
+
+  # Costs of this environment: Project AND Env cost allocation tags (activate both in Billing).
+  filter_expression {
+    and {
+      tags {
+        key    = "Project"
+        values = [local.project]
+      }
+    }
+    and {
+      tags {
+        key    = "Env"
+        values = [local.env]
+      }
+    }
+  }
+
+  dynamic "notification" {
+    for_each = var.budget.rules
+    content {
+      comparison_operator        = "GREATER_THAN"
+      threshold                  = notification.value.threshold_percent
+      threshold_type             = "PERCENTAGE"
+      notification_type          = notification.value.alert_type
+      subscriber_sns_topic_arns  = [module.costctl.budget_topic_arn]
+      subscriber_email_addresses = var.budget.emails
+    }
+  }
+}
+
+# ---------------------------------------------------------------------------------------------
+# Guard: never plan a new, empty database while costctl keeps the real one as a snapshot.
+#
+# On every plan the full function reports the stack's desired state. A `check` block would only
+# warn, so the condition is a precondition of terraform_data.hibernation_guard, which the RDS
+# instance and the ephemeral tier depend on: the plan fails before anything is touched.
+#
+# First apply: the function does not exist yet. `depends_on = [module.costctl]` makes Terraform
+# defer the read to apply time whenever the module has pending changes, i.e. right after the
+# function is created (a stack costctl has never seen is `running`). Later plans, with costctl
+# unchanged, read it up front and fail the plan itself; a plan that also changes costctl fails at
+# apply, still before the database or the ephemeral tier are touched. hibernation_guard = false
+# skips it (repairing costctl itself).
+# ---------------------------------------------------------------------------------------------
+
+data "aws_lambda_invocation" "status" {
+  count = var.hibernation_guard ? 1 : 0
+
+  function_name = module.costctl.full_function_name
+  input         = jsonencode({ action = "status", stack = local.name })
+
+  depends_on = [module.costctl]
+}
+
+locals {
+  stack_status  = var.hibernation_guard ? jsondecode(data.aws_lambda_invocation.status[0].result) : null
+  desired_state = local.stack_status == null ? "running" : try(local.stack_status.desired_state, "running")
+  # With rds_on_pause = snapshot a plain pause deletes the instance too.
+  database_gone = local.desired_state == "hibernated" || (local.desired_state == "paused" && var.costctl_policy.rds_on_pause == "snapshot")
+  resume_hint   = "costctl resume --stack ${local.name}   (or: aws lambda invoke --function-name costctl-${local.name}-full --cli-binary-format raw-in-base64-out --payload '{\"action\":\"resume\",\"stack\":\"${local.name}\",\"trigger\":\"manual\"}' /dev/stdout)"
+}
+
+resource "terraform_data" "hibernation_guard" {
+  input = local.name
+
+  lifecycle {
+    precondition {
+      condition     = !local.database_gone
+      error_message = "${local.name} is ${local.desired_state}: costctl keeps its database as a snapshot, and this plan would create a new, empty one. Resume the stack first, wait until it is running, then plan again:\n  ${local.resume_hint}"
+    }
+  }
+}

@@ -1,0 +1,79 @@
+output "environment" {
+  description = "Environment (workspace) name."
+  value       = local.env
+}
+
+output "stack" {
+  description = "costctl stack name of this environment."
+  value       = local.name
+}
+
+output "app_url" {
+  description = "URL of the application. Without HTTPS it is read from the SSM parameter costctl keeps current (the ALB DNS name changes on every resume)."
+  value       = var.enable_https ? "https://${local.fqdn}" : "http://${data.aws_ssm_parameter.alb_dns_name.insecure_value}"
+}
+
+output "alb_dns_name_parameter" {
+  description = "SSM parameter with the current ALB DNS name."
+  value       = aws_ssm_parameter.alb_dns_name.name
+}
+
+output "kafka_bootstrap_parameter" {
+  description = "SSM parameter with the current Kafka bootstrap brokers (null without MSK)."
+  value       = try(aws_ssm_parameter.kafka_bootstrap[0].name, null)
+}
+
+output "ephemeral_tier" {
+  description = "What costctl reported for the ephemeral tier at the last apply-spec (ARNs change on every resume)."
+  value       = local.ephemeral_result
+}
+
+output "db_endpoint" {
+  description = "RDS endpoint (stable across hibernation: costctl restores the same identifier)."
+  value       = aws_db_instance.this.endpoint
+}
+
+output "db_secret_arn" {
+  description = "Secrets Manager secret with the database credentials."
+  value       = aws_secretsmanager_secret.db.arn
+}
+
+output "ecs_cluster_name" {
+  description = "ECS cluster."
+  value       = aws_ecs_cluster.this.name
+}
+
+output "ecs_service_name" {
+  description = "ECS service."
+  value       = aws_ecs_service.app.name
+}
+
+output "costctl_full_function_name" {
+  description = "costctl full function (manual resume/pause/status)."
+  value       = module.costctl.full_function_name
+}
+
+output "costctl_reduce_only_function_name" {
+  description = "costctl reduce-only function (budget alerts)."
+  value       = module.costctl.reduce_only_function_name
+}
+
+output "costctl_state_table" {
+  description = "costctl state table (COSTCTL_STATE_TABLE for the costctl CLI)."
+  value       = module.costctl.state_table_name
+}
+
+output "costctl_schedules" {
+  description = "Pause and resume schedules of this environment."
+  value       = module.costctl.schedules
+}
+
+output "desired_state" {
+  description = "What costctl reported for this stack at plan time (running without the guard)."
+  value       = local.desired_state
+}
+
+output "resume_command" {
+  description = "How to resume this stack by hand."
+  value       = local.resume_hint
+}

@@ -1,0 +1,323 @@
+# Unit tests of the costctl module with a mocked AWS provider: no credentials, no network.
+# Run: terraform init -backend=false && terraform test
+
+mock_provider "aws" {
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "123456789012" }
+  }
+  mock_data "aws_region" {
+    defaults = { region = "eu-west-1" }
+  }
+  mock_data "aws_partition" {
+    defaults = { partition = "aws" }
+  }
+}
+
+variables {
+  lambda_zip_path = "tests/fixtures/bootstrap.zip"
+  stacks = {
+    "order-tracking-dev" = {
+      tags = { Project = "order-tracking", Env = "dev" }
+      budgets = [{
+        name = "order-tracking-dev-monthly"
+        rules = [
+          { alert_type = "FORECASTED", threshold_percent = 100, level = "paused" },
+          { alert_type = "ACTUAL", threshold_percent = 100, level = "hibernated", lockout = true },
+        ]
+      }]
+      schedule = {
+        time_zone    = "Europe/Madrid"
+        working_days = "MON-FRI"
+        pause_at     = "20:30"
+        resume_at    = "07:45"
+      }
+      hosted_zone_ids = ["Z0123456789ABC"]
+    }
+  }
+}
+
+run "schedules_carry_the_configured_time_zone" {
+  command = apply
+
+  assert {
+    condition     = aws_scheduler_schedule.pause["order-tracking-dev"].schedule_expression_timezone == "Europe/Madrid"
+    error_message = "the pause schedule must use the stack's time zone"
+  }
+  assert {
+    condition     = aws_scheduler_schedule.resume["order-tracking-dev"].schedule_expression_timezone == "Europe/Madrid"
+    error_message = "the resume schedule must use the stack's time zone"
+  }
+  assert {
+    condition     = aws_scheduler_schedule.pause["order-tracking-dev"].schedule_expression == "cron(30 20 ? * MON-FRI *)"
+    error_message = "pause_at 20:30 on MON-FRI must become cron(30 20 ? * MON-FRI *), got ${aws_scheduler_schedule.pause["order-tracking-dev"].schedule_expression}"
+  }
+  assert {
+    condition     = aws_scheduler_schedule.resume["order-tracking-dev"].schedule_expression == "cron(45 7 ? * MON-FRI *)"
+    error_message = "resume_at 07:45 on MON-FRI must become cron(45 7 ? * MON-FRI *)"
+  }
+  assert {
+    condition     = aws_scheduler_schedule.reconcile[0].schedule_expression == "rate(5 minutes)"
+    error_message = "the reconcile tick defaults to rate(5 minutes)"
+  }
+}
+
+run "schedules_invoke_the_full_function_with_the_documented_payloads" {
+  command = apply
+
+  assert {
+    condition = alltrue([for s in concat(values(aws_scheduler_schedule.pause), values(aws_scheduler_schedule.resume), aws_scheduler_schedule.reconcile) :
+    s.target[0].arn == aws_lambda_function.this["full"].arn])
+    error_message = "every schedule must target the full function"
+  }
+  assert {
+    condition     = jsondecode(aws_scheduler_schedule.pause["order-tracking-dev"].target[0].input) == { action = "pause", stack = "order-tracking-dev", level = "paused", trigger = "schedule" }
+    error_message = "pause payload must be {action:pause, stack, level, trigger:schedule}"
+  }
+  assert {
+    condition     = jsondecode(aws_scheduler_schedule.resume["order-tracking-dev"].target[0].input) == { action = "resume", stack = "order-tracking-dev", trigger = "schedule" }
+    error_message = "resume payload must be {action:resume, stack, trigger:schedule}"
+  }
+  assert {
+    condition     = jsondecode(aws_scheduler_schedule.reconcile[0].target[0].input) == { action = "reconcile", trigger = "schedule" }
+    error_message = "reconcile payload must be {action:reconcile, trigger:schedule}"
+  }
+  assert {
+    condition     = alltrue([for s in data.aws_iam_policy_document.scheduler[0].statement : alltrue([for r in s.resources : startswith(r, aws_lambda_function.this["full"].arn)])])
+    error_message = "the scheduler role may invoke the full function only"
+  }
+}
+
+run "reduce_only_role_has_no_create_start_or_restore_action" {
+  command = apply
+
+  assert {
+    condition = alltrue(flatten([for s in data.aws_iam_policy_document.reduce_only.statement : [
+      for a in s.actions : a == "rds:CreateDBSnapshot" || !can(regex("^[a-z0-9-]+:(Create|Start|Restore|Run|Add|Modify|Put|Register)", a)) || a == "dynamodb:PutItem" || a == "application-autoscaling:RegisterScalableTarget"
+    ]]))
+    error_message = "the reduce-only policy must not grant any create/start/restore action (only rds:CreateDBSnapshot, for the final snapshot)"
+  }
+  assert {
+    condition     = aws_iam_role_policy.reduce_only[0].role == aws_iam_role.reduce_only[0].id && aws_iam_role_policy.reduce_only[0].policy == data.aws_iam_policy_document.reduce_only.json
+    error_message = "the reduce-only role must carry the reduce-only policy"
+  }
+  assert {
+    condition     = aws_lambda_function.this["reduce_only"].role == aws_iam_role.reduce_only[0].arn && aws_lambda_function.this["full"].role == aws_iam_role.full[0].arn
+    error_message = "each function must run with its own role"
+  }
+  assert {
+    condition     = aws_lambda_function.this["reduce_only"].environment[0].variables["COSTCTL_MODE"] == "reduce-only" && aws_lambda_function.this["full"].environment[0].variables["COSTCTL_MODE"] == "full"
+    error_message = "COSTCTL_MODE must be full / reduce-only"
+  }
+}
+
+run "budget_topic_reaches_only_the_reduce_only_function" {
+  command = apply
+
+  assert {
+    condition     = length(aws_sns_topic_subscription.budget) == 1 && alltrue([for s in aws_sns_topic_subscription.budget : s.endpoint == aws_lambda_function.this["reduce_only"].arn && s.protocol == "lambda"])
+    error_message = "the budget topic must have exactly one subscription: the reduce-only function"
+  }
+  assert {
+    condition     = alltrue([for p in aws_lambda_permission.budget : p.function_name == aws_lambda_function.this["reduce_only"].function_name && p.principal == "sns.amazonaws.com" && p.source_arn == aws_sns_topic.budget[0].arn])
+    error_message = "only the reduce-only function may be invoked by the budget topic"
+  }
+  assert {
+    condition     = aws_cloudwatch_event_target.rds_auto_start[0].arn == aws_lambda_function.this["reduce_only"].arn
+    error_message = "the RDS auto-start event must reach the reduce-only function"
+  }
+  assert {
+    condition     = jsondecode(aws_cloudwatch_event_rule.rds_auto_start[0].event_pattern).detail.EventID == ["RDS-EVENT-0154"]
+    error_message = "the rule must match RDS-EVENT-0154"
+  }
+}
+
+run "functions_are_the_cargo_lambda_zip_on_arm64" {
+  command = apply
+
+  assert {
+    condition = alltrue([for f in aws_lambda_function.this :
+    f.runtime == "provided.al2023" && f.handler == "bootstrap" && f.architectures == tolist(["arm64"]) && f.source_code_hash == filebase64sha256("tests/fixtures/bootstrap.zip")])
+    error_message = "both functions deploy the zip on provided.al2023 / arm64 with handler bootstrap"
+  }
+  assert {
+    condition     = jsondecode(aws_lambda_function.this["full"].environment[0].variables["COSTCTL_CONFIG"]).stacks["order-tracking-dev"].budgets[0].rules[1].lockout == true
+    error_message = "the inline config must carry the budgets"
+  }
+  assert {
+    condition     = jsondecode(aws_lambda_function.this["full"].environment[0].variables["COSTCTL_CONFIG"]).stacks["order-tracking-dev"].policy == { msk_on_pause = "delete", rds_on_pause = "stop", rds_auto_start = "stop", hibernate_after_days = null }
+    error_message = "policy defaults must be delete/stop/stop/null"
+  }
+  assert {
+    condition     = !can(jsondecode(aws_lambda_function.this["full"].environment[0].variables["COSTCTL_CONFIG"]).stacks["order-tracking-dev"].schedule)
+    error_message = "schedules are Terraform's business, not part of the config JSON"
+  }
+  assert {
+    condition     = aws_dynamodb_table.state[0].hash_key == "pk" && aws_dynamodb_table.state[0].range_key == "sk" && aws_dynamodb_table.state[0].billing_mode == "PAY_PER_REQUEST" && aws_dynamodb_table.state[0].point_in_time_recovery[0].enabled && aws_dynamodb_table.state[0].server_side_encryption[0].enabled
+    error_message = "state table: pk/sk, on demand, PITR and SSE"
+  }
+  assert {
+    condition     = aws_dynamodb_table.state[0].name == "costctl-state" && aws_lambda_function.this["full"].environment[0].variables["COSTCTL_STATE_TABLE"] == "costctl-state"
+    error_message = "the functions must be told the state table's name"
+  }
+}
+
+run "iam_is_scoped_to_the_stack_names" {
+  command = apply
+
+  assert {
+    condition     = contains(local.ecs_service_arns, "arn:aws:ecs:eu-west-1:123456789012:service/order-tracking-dev*/*") && contains(local.kafka_cluster_arns, "arn:aws:kafka:eu-west-1:123456789012:cluster/ot-dev*/*")
+    error_message = "ECS and MSK must be scoped by the naming convention"
+  }
+  assert {
+    condition = alltrue([for s in concat(data.aws_iam_policy_document.reduce_only.statement, data.aws_iam_policy_document.full.statement) :
+    !contains(s.resources, "*") || contains(["EcsListClusters", "EcsListServices", "AutoscalingRead", "ElbRead", "KafkaList"], s.sid)])
+    error_message = "only the documented list/describe statements may use Resource \"*\""
+  }
+  assert {
+    condition     = toset(one([for s in data.aws_iam_policy_document.full.statement : s.resources if s.sid == "DnsAliases"])) == toset(["arn:aws:route53:::hostedzone/Z0123456789ABC"])
+    error_message = "Route53 changes are limited to the configured hosted zones"
+  }
+}
+
+run "config_from_ssm" {
+  command = apply
+
+  variables {
+    config_source = "ssm"
+    name          = "costctl-dev"
+  }
+
+  assert {
+    condition     = aws_lambda_function.this["full"].environment[0].variables["COSTCTL_CONFIG_PARAMETER"] == "/costctl/costctl-dev/config" && !contains(keys(aws_lambda_function.this["full"].environment[0].variables), "COSTCTL_CONFIG")
+    error_message = "with config_source = ssm the functions get COSTCTL_CONFIG_PARAMETER only"
+  }
+  assert {
+    condition     = jsondecode(aws_ssm_parameter.config[0].value) == jsondecode(output.config_json)
+    error_message = "the parameter holds the config JSON"
+  }
+  assert {
+    condition     = aws_dynamodb_table.state[0].name == "costctl-costctl-dev"
+    error_message = "the state table name derives from name"
+  }
+}
+
+run "create_false_creates_nothing" {
+  command = apply
+
+  variables {
+    create = false
+  }
+
+  assert {
+    condition     = length(aws_lambda_function.this) == 0 && length(aws_dynamodb_table.state) == 0 && length(aws_scheduler_schedule.pause) == 0 && length(aws_sns_topic_subscription.budget) == 0
+    error_message = "create = false must create nothing"
+  }
+  assert {
+    condition     = output.full_function_name == null
+    error_message = "outputs are null when nothing is created"
+  }
+}
+
+run "rejects_a_bad_time_zone" {
+  command = plan
+  variables {
+    stacks = { "order-tracking-dev" = { tags = { Project = "order-tracking", Env = "dev" }, schedule = { time_zone = "CET+1" } } }
+  }
+  expect_failures = [var.stacks]
+}
+
+run "rejects_a_bad_level" {
+  command = plan
+  variables {
+    stacks = { "order-tracking-dev" = { tags = { Project = "order-tracking", Env = "dev" }, budgets = [{ name = "b", rules = [{ alert_type = "ACTUAL", threshold_percent = 100, level = "stopped" }] }] } }
+  }
+  expect_failures = [var.stacks]
+}
+
+run "rejects_a_bad_threshold" {
+  command = plan
+  variables {
+    stacks = { "order-tracking-dev" = { tags = { Project = "order-tracking", Env = "dev" }, budgets = [{ name = "b", rules = [{ alert_type = "ACTUAL", threshold_percent = 0, level = "paused" }] }] } }
+  }
+  expect_failures = [var.stacks]
+}
+
+run "rejects_a_bad_alert_type" {
+  command = plan
+  variables {
+    stacks = { "order-tracking-dev" = { tags = { Project = "order-tracking", Env = "dev" }, budgets = [{ name = "b", rules = [{ alert_type = "actual", threshold_percent = 100, level = "paused" }] }] } }
+  }
+  expect_failures = [var.stacks]
+}
+
+run "rejects_a_bad_cron" {
+  command = plan
+  variables {
+    stacks = { "order-tracking-dev" = { tags = { Project = "order-tracking", Env = "dev" }, schedule = { time_zone = "UTC", pause_cron = "0 20 * * 1-5" } } }
+  }
+  expect_failures = [var.stacks]
+}
+
+run "rejects_a_bad_time_of_day" {
+  command = plan
+  variables {
+    stacks = { "order-tracking-dev" = { tags = { Project = "order-tracking", Env = "dev" }, schedule = { time_zone = "UTC", pause_at = "8pm" } } }
+  }
+  expect_failures = [var.stacks]
+}
+
+run "rejects_bad_working_days" {
+  command = plan
+  variables {
+    stacks = { "order-tracking-dev" = { tags = { Project = "order-tracking", Env = "dev" }, schedule = { time_zone = "UTC", working_days = "Monday-Friday" } } }
+  }
+  expect_failures = [var.stacks]
+}
+
+run "rejects_a_bad_policy" {
+  command = plan
+  variables {
+    stacks = { "order-tracking-dev" = { tags = { Project = "order-tracking", Env = "dev" }, policy = { msk_on_pause = "pause" } } }
+  }
+  expect_failures = [var.stacks]
+}
+
+run "rejects_stacks_without_project_and_env_tags" {
+  command = plan
+  variables {
+    stacks = { "order-tracking-dev" = { tags = { Owner = "egobb" } } }
+  }
+  expect_failures = [var.stacks]
+}
+
+run "rejects_a_bad_reconcile_rate" {
+  command = plan
+  variables {
+    reconcile_schedule_expression = "every 5 minutes"
+  }
+  expect_failures = [var.reconcile_schedule_expression]
+}
+
+run "rejects_a_state_table_not_named_costctl" {
+  command = plan
+  variables {
+    state_table_name = "my-table"
+  }
+  expect_failures = [var.state_table_name]
+}
+
+run "rejects_an_unknown_config_source" {
+  command = plan
+  variables {
+    config_source = "s3"
+  }
+  expect_failures = [var.config_source]
+}
+
+run "rejects_a_retention_cloudwatch_does_not_accept" {
+  command = plan
+  variables {
+    log_retention_days = 10
+  }
+  expect_failures = [var.log_retention_days]
+}

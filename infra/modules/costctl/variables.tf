@@ -1,0 +1,265 @@
+variable "create" {
+  description = "Create the costctl resources at all. With false the module creates nothing and its outputs are null."
+  type        = bool
+  default     = true
+}
+
+variable "name" {
+  description = "Name of this costctl deployment. Functions are `<name>-full` and `<name>-reduce-only`; roles, log groups and the schedule group derive from it."
+  type        = string
+  default     = "costctl"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{0,38}[a-z0-9]$", var.name))
+    error_message = "name must be 2-40 characters of lower-case letters, digits and '-', starting with a letter."
+  }
+}
+
+variable "lambda_zip_path" {
+  description = "Path of the zip built by `cargo lambda build --release --arm64 --output-format zip -p costctl-lambda` (target/lambda/costctl-lambda/bootstrap.zip). Both functions deploy this same file."
+  type        = string
+
+  validation {
+    condition     = endswith(var.lambda_zip_path, ".zip")
+    error_message = "lambda_zip_path must point at the .zip file cargo-lambda builds."
+  }
+}
+
+variable "stacks" {
+  description = <<-EOT
+    The stacks costctl guards, keyed by stack name (naming convention `order-tracking-<env>`).
+    `tags` must hold `Project` and `Env`; they identify the stack's resources and scope IAM.
+    `name_prefixes` are the name prefixes of the stack's resources used to scope IAM by ARN
+    (default: the stack name and `ot-<Env>`). `policy` and `budgets` go to the function config
+    as they are. `schedule` adds a nightly pause and a morning resume on working days.
+    `ssm_parameter_path` is where costctl publishes endpoints (default `/<Project>/<Env>`).
+    `hosted_zone_ids` are the Route53 zones costctl may update (alias records of the ALB).
+  EOT
+  type = map(object({
+    tags          = map(string)
+    name_prefixes = optional(list(string))
+    policy = optional(object({
+      msk_on_pause         = optional(string, "delete")
+      rds_on_pause         = optional(string, "stop")
+      rds_auto_start       = optional(string, "stop")
+      hibernate_after_days = optional(number)
+    }), {})
+    budgets = optional(list(object({
+      name = string
+      rules = list(object({
+        alert_type        = string
+        threshold_percent = number
+        level             = string
+        lockout           = optional(bool, false)
+      }))
+    })), [])
+    schedule = optional(object({
+      enabled      = optional(bool, true)
+      time_zone    = string
+      working_days = optional(string, "MON-FRI")
+      pause_at     = optional(string, "20:00")
+      resume_at    = optional(string, "08:00")
+      pause_level  = optional(string, "paused")
+      pause_cron   = optional(string)
+      resume_cron  = optional(string)
+    }))
+    ssm_parameter_path = optional(string)
+    hosted_zone_ids    = optional(list(string), [])
+  }))
+
+  validation {
+    condition     = length(var.stacks) > 0 && alltrue([for k in keys(var.stacks) : can(regex("^[a-z0-9][a-z0-9-]{0,62}$", k))])
+    error_message = "stacks must hold at least one stack; stack names are lower-case letters, digits and '-' (at most 63)."
+  }
+
+  validation {
+    condition     = alltrue([for s in values(var.stacks) : contains(keys(s.tags), "Project") && contains(keys(s.tags), "Env")])
+    error_message = "Every stack's tags must contain Project and Env (they scope the IAM policies)."
+  }
+
+  validation {
+    condition = alltrue([for s in values(var.stacks) :
+      contains(["delete", "keep"], s.policy.msk_on_pause) &&
+      contains(["stop", "snapshot"], s.policy.rds_on_pause) &&
+      contains(["stop", "hibernate"], s.policy.rds_auto_start) &&
+      (s.policy.hibernate_after_days == null ? true : s.policy.hibernate_after_days >= 1)
+    ])
+    error_message = "policy: msk_on_pause is delete|keep, rds_on_pause is stop|snapshot, rds_auto_start is stop|hibernate, hibernate_after_days is null or >= 1."
+  }
+
+  validation {
+    condition = alltrue(flatten([for s in values(var.stacks) : [for b in s.budgets : concat(
+      [can(regex("^[A-Za-z0-9_.: -]{1,100}$", b.name)), length(b.rules) > 0],
+      [for r in b.rules : contains(["ACTUAL", "FORECASTED"], r.alert_type) && r.threshold_percent > 0 && r.threshold_percent <= 1000 && contains(["paused", "hibernated"], r.level)]
+    )]]))
+    error_message = "budgets: each budget needs a name and at least one rule; alert_type is ACTUAL|FORECASTED, threshold_percent is in (0, 1000], level is paused|hibernated."
+  }
+
+  validation {
+    condition = alltrue([for s in values(var.stacks) : s.schedule == null ? true : (
+      can(regex("^(UTC|Etc/[A-Za-z0-9+-]+|[A-Z][A-Za-z_]+(/[A-Z][A-Za-z0-9_+-]+){1,2})$", s.schedule.time_zone)) &&
+      can(regex("^(MON|TUE|WED|THU|FRI|SAT|SUN)(-(MON|TUE|WED|THU|FRI|SAT|SUN))?(,(MON|TUE|WED|THU|FRI|SAT|SUN)(-(MON|TUE|WED|THU|FRI|SAT|SUN))?)*$", s.schedule.working_days)) &&
+      can(regex("^([01][0-9]|2[0-3]):[0-5][0-9]$", s.schedule.pause_at)) &&
+      can(regex("^([01][0-9]|2[0-3]):[0-5][0-9]$", s.schedule.resume_at)) &&
+      contains(["paused", "hibernated"], s.schedule.pause_level) &&
+      (s.schedule.pause_cron == null ? true : can(regex("^cron\\(\\S+ \\S+ \\S+ \\S+ \\S+ \\S+\\)$", s.schedule.pause_cron))) &&
+      (s.schedule.resume_cron == null ? true : can(regex("^cron\\(\\S+ \\S+ \\S+ \\S+ \\S+ \\S+\\)$", s.schedule.resume_cron)))
+    )])
+    error_message = "schedule: time_zone is an IANA name (e.g. Europe/Madrid or UTC), working_days like MON-FRI or MON,WED,FRI, pause_at/resume_at are HH:MM (24 h), pause_level is paused|hibernated, pause_cron/resume_cron are EventBridge cron(...) expressions with 6 fields."
+  }
+
+  validation {
+    condition = alltrue([for s in values(var.stacks) :
+      (s.ssm_parameter_path == null ? true : can(regex("^(/[A-Za-z0-9_.-]+)+$", s.ssm_parameter_path))) &&
+      alltrue([for z in s.hosted_zone_ids : can(regex("^Z[A-Z0-9]{1,31}$", z))]) &&
+      (s.name_prefixes == null ? true : alltrue([for p in s.name_prefixes : can(regex("^[A-Za-z0-9][A-Za-z0-9-]{1,30}$", p))]))
+    ])
+    error_message = "ssm_parameter_path is an absolute path like /order-tracking/dev; hosted_zone_ids look like Z0123456789ABC; name_prefixes are 2-31 characters of letters, digits and '-' (no wildcards)."
+  }
+}
+
+variable "config_source" {
+  description = "Where the functions read their configuration: `inline` (COSTCTL_CONFIG environment variable, limited to 4 KB with the other variables) or `ssm` (the module stores the JSON in an SSM parameter and sets COSTCTL_CONFIG_PARAMETER)."
+  type        = string
+  default     = "inline"
+
+  validation {
+    condition     = contains(["inline", "ssm"], var.config_source)
+    error_message = "config_source must be inline or ssm."
+  }
+}
+
+variable "state_table_name" {
+  description = "Name of the DynamoDB state table. Default: `costctl-<name>` (or `costctl` when name is costctl)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.state_table_name == null ? true : can(regex("^costctl-[A-Za-z0-9_.-]{1,240}$", var.state_table_name))
+    error_message = "state_table_name must start with 'costctl-' and use only letters, digits, '_', '.' and '-'."
+  }
+}
+
+variable "state_table_kms_key_arn" {
+  description = "KMS key for the state table. Null uses the AWS managed key (aws/dynamodb); SSE is on either way."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.state_table_kms_key_arn == null ? true : can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/.+$", var.state_table_kms_key_arn))
+    error_message = "state_table_kms_key_arn must be a KMS key ARN."
+  }
+}
+
+variable "state_table_deletion_protection" {
+  description = "Deletion protection of the state table. It holds the manifests needed to undo a pause: turn it off only to remove costctl for good."
+  type        = bool
+  default     = true
+}
+
+variable "reconcile_schedule_expression" {
+  description = "How often the full function continues unfinished transitions and repairs drift (`rate(...)`). Null disables the tick."
+  type        = string
+  default     = "rate(5 minutes)"
+
+  validation {
+    condition     = var.reconcile_schedule_expression == null ? true : can(regex("^rate\\((1 (minute|hour|day)|([2-9]|[1-9][0-9]+) (minutes|hours|days))\\)$", var.reconcile_schedule_expression))
+    error_message = "reconcile_schedule_expression must be rate(N unit), e.g. rate(5 minutes) or rate(1 hour)."
+  }
+}
+
+variable "enable_rds_auto_start_rule" {
+  description = "Route the RDS event RDS-EVENT-0154 (a stopped instance restarted after 7 days) to the reduce-only function, which stops it again."
+  type        = bool
+  default     = true
+}
+
+variable "create_budget_topic" {
+  description = "Create an SNS topic for AWS Budgets notifications, subscribed by the reduce-only function (output `budget_topic_arn`)."
+  type        = bool
+  default     = true
+}
+
+variable "budget_topic_arns" {
+  description = "Existing SNS topics with budget notifications to subscribe the reduce-only function to (in addition to the module's own topic)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for a in var.budget_topic_arns : can(regex("^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]+$", a))])
+    error_message = "budget_topic_arns must be SNS topic ARNs."
+  }
+}
+
+variable "budget_topic_kms_key_id" {
+  description = "KMS key for the budget topic. It must be a customer managed key whose policy lets budgets.amazonaws.com use it; null leaves the topic unencrypted (the AWS managed aws/sns key cannot be used by AWS Budgets)."
+  type        = string
+  default     = null
+}
+
+variable "log_retention_days" {
+  description = "Retention of the functions' CloudWatch log groups, in days."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be a value CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)."
+  }
+}
+
+variable "log_level" {
+  description = "RUST_LOG of both functions (tracing-subscriber filter syntax). Null leaves it unset."
+  type        = string
+  default     = "info"
+
+  validation {
+    condition     = var.log_level == null ? true : can(regex("^[A-Za-z0-9_:=,.-]+$", var.log_level))
+    error_message = "log_level must be a tracing filter such as info or costctl=debug,info."
+  }
+}
+
+variable "timeout_seconds" {
+  description = "Timeout of both functions. A reconcile stops at its time budget and persists progress, so a shorter timeout is safe; Terraform's apply-spec waits for the ephemeral tier, which can take minutes."
+  type        = number
+  default     = 900
+
+  validation {
+    condition     = var.timeout_seconds >= 60 && var.timeout_seconds <= 900
+    error_message = "timeout_seconds must be between 60 and 900."
+  }
+}
+
+variable "memory_size" {
+  description = "Memory of both functions, in MB."
+  type        = number
+  default     = 256
+
+  validation {
+    condition     = var.memory_size >= 128 && var.memory_size <= 10240
+    error_message = "memory_size must be between 128 and 10240."
+  }
+}
+
+variable "tracing_mode" {
+  description = "X-Ray tracing mode of both functions."
+  type        = string
+  default     = "Active"
+
+  validation {
+    condition     = contains(["Active", "PassThrough"], var.tracing_mode)
+    error_message = "tracing_mode must be Active or PassThrough."
+  }
+}
+
+variable "permissions_boundary" {
+  description = "ARN of a permissions boundary for the roles the module creates."
+  type        = string
+  default     = null
+}
+
+variable "tags" {
+  description = "Tags for every resource of the module."
+  type        = map(string)
+  default     = {}
+}
