@@ -174,7 +174,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     let mut engine = Engine::new(AwsCloud::new(&sdk), store, options);
     let out = output::Printer::new(cli.output == OutputFormat::Json);
     if cli.output == OutputFormat::Text && std::io::stderr().is_terminal() {
-        let progress: Progress = Arc::new(|o| output::progress_line(o));
+        let progress: Progress = Arc::new(output::progress_line);
         engine = engine.with_progress(progress);
     }
 
