@@ -227,7 +227,7 @@ variable "costctl_policy" {
 variable "lambda_zip_path" {
   description = "The costctl function zip (cargo lambda build --release --arm64 --output-format zip -p costctl-lambda), relative to this directory."
   type        = string
-  default     = "../../target/lambda/costctl-lambda/bootstrap.zip"
+  default     = "../../target/lambda/bootstrap/bootstrap.zip"
 }
 
 variable "hibernation_guard" {

@@ -16,7 +16,7 @@ variable "name" {
 }
 
 variable "lambda_zip_path" {
-  description = "Path of the zip built by `cargo lambda build --release --arm64 --output-format zip -p costctl-lambda` (target/lambda/costctl-lambda/bootstrap.zip). Both functions deploy this same file."
+  description = "Path of the zip built by `cargo lambda build --release --arm64 --output-format zip -p costctl-lambda` (target/lambda/bootstrap/bootstrap.zip). Both functions deploy this same file."
   type        = string
 
   validation {

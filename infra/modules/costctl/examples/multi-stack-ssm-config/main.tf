@@ -17,7 +17,7 @@ provider "aws" {
 variable "lambda_zip_path" {
   description = "cargo lambda build --release --arm64 --output-format zip -p costctl-lambda"
   type        = string
-  default     = "../../../../../target/lambda/costctl-lambda/bootstrap.zip"
+  default     = "../../../../../target/lambda/bootstrap/bootstrap.zip"
 }
 
 variable "shared_budget_topic_arn" {
