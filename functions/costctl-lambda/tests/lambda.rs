@@ -297,6 +297,18 @@ async fn malformed_and_unknown_events_are_rejected_and_change_nothing() {
         assert!(message.starts_with("invalid event: "), "{name}: {message}");
     }
     // Well-formed but about a stack or budget nobody configured.
+    // A configured stack with nothing deployed yet reports "empty" and running (Terraform's
+    // first apply reads this before it creates anything).
+    let r = api
+        .invoke(
+            json!({"action": "status", "stack": "order-tracking-staging"}),
+            T,
+        )
+        .await
+        .unwrap()
+        .response();
+    assert_eq!(r["state"], "empty", "{r}");
+    assert_eq!(r["desired_state"], "running", "{r}");
     let (kind, message) = api
         .invoke(json!({"action": "pause", "stack": "nobody-dev"}), T)
         .await
