@@ -170,11 +170,20 @@ impl<C: Cloud, S: StateStore> Handler<C, S> {
             }
             Request::Status { stack } => {
                 let cfg = self.stack(&stack)?;
-                let (report, _) = self
-                    .engine
-                    .inspect(&stack, None, Some(&cfg.selector))
-                    .await?;
-                Ok(json!(report))
+                match self.engine.inspect(&stack, None, Some(&cfg.selector)).await {
+                    Ok((report, _)) => Ok(json!(report)),
+                    // A configured stack with nothing deployed yet (Terraform's first apply
+                    // asks before it creates anything): running is what it is meant to be.
+                    Err(EngineError::NothingSelected { selector, .. }) => Ok(json!({
+                        "stack": stack,
+                        "desired_state": DesiredState::Running,
+                        "state": "empty",
+                        "converged": true,
+                        "lockout": null,
+                        "message": format!("no resource matches {selector} yet"),
+                    })),
+                    Err(e) => Err(e.into()),
+                }
             }
             Request::Plan { stack, target } => {
                 let cfg = self.stack(&stack)?;
