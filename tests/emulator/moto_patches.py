@@ -412,6 +412,23 @@ def _patch_rds() -> None:
 
     rm.DBInstance.__init__ = db_init
 
+    # PATCH rds-automated-snapshot-name: moto names the automated snapshot it takes at
+    # create/restore `rds:ID-YYYY-MM-DD-HH-MM` and fails the whole restore with
+    # DBSnapshotAlreadyExists when the instance's earlier automated snapshot of the same minute
+    # is still retained (DeleteAutomatedBackups=false). Real RDS never fails a restore over
+    # its own automated backup naming; seconds and a counter keep the names unique here.
+    def save_automated_backup(self: Any) -> None:
+        self.add_event("DB_INSTANCE_BACKUP_START")
+        base = f"rds:{self.db_instance_identifier}-{rm.utcnow().strftime('%Y-%m-%d-%H-%M')}"
+        snapshot_id, n = base, 1
+        while snapshot_id in self.backend.database_snapshots:
+            n += 1
+            snapshot_id = f"{base}-{n}"
+        self.backend.create_auto_snapshot(self.db_instance_identifier, snapshot_id)
+        self.add_event("DB_INSTANCE_BACKUP_FINISH")
+
+    rm.DBInstance.save_automated_backup = save_automated_backup
+
 
 # --------------------------------------------------------------------------
 # ELBv2
