@@ -481,9 +481,10 @@ impl AwsCloud {
                     .name(&spec.name)
                     .set_subnets(Some(spec.subnets.clone()))
                     .set_security_groups(Some(spec.security_groups.clone()))
-                    .scheme(match spec.scheme {
-                        Scheme::InternetFacing => LoadBalancerSchemeEnum::InternetFacing,
-                        Scheme::Internal => LoadBalancerSchemeEnum::Internal,
+                    // internet-facing is the default; moto 5.2.1 forgets an explicit one.
+                    .set_scheme(match spec.scheme {
+                        Scheme::InternetFacing => None,
+                        Scheme::Internal => Some(LoadBalancerSchemeEnum::Internal),
                     })
                     .r#type(LoadBalancerTypeEnum::Application)
                     .ip_address_type(match spec.ip_address_type {

@@ -12,7 +12,14 @@ struct Cli<'a> {
 impl Cli<'_> {
     async fn run(&self, args: &[&str]) -> Output {
         tokio::process::Command::new(env!("CARGO_BIN_EXE_costctl"))
-            .args(["--endpoint-url", &self.emu.endpoint, "--region", "us-east-1", "--state-table", self.table])
+            .args([
+                "--endpoint-url",
+                &self.emu.endpoint,
+                "--region",
+                "us-east-1",
+                "--state-table",
+                self.table,
+            ])
             .args(args)
             .env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")
@@ -25,16 +32,25 @@ impl Cli<'_> {
 }
 
 fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn init_pause_status_resume_history_with_tags() {
     let emu = Emulator::start().await.unwrap();
     let sdk = emu.sdk_config().await;
-    let demo = stack::build(&sdk, &StackSpec::new("cli", 1, 3, 1)).await.unwrap();
+    let demo = stack::build(&sdk, &StackSpec::new("cli", 1, 3, 1))
+        .await
+        .unwrap();
     let before = demo.picture(&sdk).await.unwrap();
-    let cli = Cli { emu: &emu, table: "costctl-state" };
+    let cli = Cli {
+        emu: &emu,
+        table: "costctl-state",
+    };
 
     let o = cli.run(&["init"]).await;
     assert!(o.status.success(), "{}", text(&o));
@@ -42,24 +58,60 @@ async fn init_pause_status_resume_history_with_tags() {
     let o = cli.run(&["init"]).await;
     assert!(text(&o).contains("already exists"));
 
-    let o = cli.run(&["plan", "paused", "--stack", "cli-dev", "--tag", "Project=cli", "--tag", "Env=dev"]).await;
+    let o = cli
+        .run(&[
+            "plan",
+            "paused",
+            "--stack",
+            "cli-dev",
+            "--tag",
+            "Project=cli",
+            "--tag",
+            "Env=dev",
+        ])
+        .await;
     assert!(o.status.success(), "{}", text(&o));
     let out = text(&o);
-    assert!(out.contains("set desired count of cli-c0/cli-svc000 to 0"), "{out}");
+    assert!(
+        out.contains("set desired count of cli-c0/cli-svc000 to 0"),
+        "{out}"
+    );
     assert!(out.contains("stop RDS instance cli-db0"), "{out}");
-    assert_eq!(demo.picture(&sdk).await.unwrap(), before, "plan changes nothing");
+    assert_eq!(
+        demo.picture(&sdk).await.unwrap(),
+        before,
+        "plan changes nothing"
+    );
 
-    let o = cli.run(&["pause", "--stack", "cli-dev", "--tag", "Project=cli", "--tag", "Env=dev"]).await;
+    let o = cli
+        .run(&[
+            "pause",
+            "--stack",
+            "cli-dev",
+            "--tag",
+            "Project=cli",
+            "--tag",
+            "Env=dev",
+        ])
+        .await;
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("reached paused"), "{}", text(&o));
 
     // Later commands find the stack by name alone.
-    let o = cli.run(&["--output", "json", "status", "--stack", "cli-dev"]).await;
+    let o = cli
+        .run(&["--output", "json", "status", "--stack", "cli-dev"])
+        .await;
     assert!(o.status.success(), "{}", text(&o));
     let status: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(status["state"], "paused");
     assert_eq!(status["desired_state"], "paused");
-    assert!(status["resources"].as_array().unwrap().iter().any(|r| r["state"].as_str().unwrap().contains("resumes at")));
+    assert!(
+        status["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["state"].as_str().unwrap().contains("resumes at"))
+    );
 
     let o = cli.run(&["resume", "--stack", "cli-dev"]).await;
     assert!(o.status.success(), "{}", text(&o));
@@ -74,28 +126,51 @@ async fn init_pause_status_resume_history_with_tags() {
 async fn misuse_gets_clear_errors_and_changes_nothing() {
     let emu = Emulator::start().await.unwrap();
     let sdk = emu.sdk_config().await;
-    let demo = stack::build(&sdk, &StackSpec::new("mis", 1, 2, 1)).await.unwrap();
+    let demo = stack::build(&sdk, &StackSpec::new("mis", 1, 2, 1))
+        .await
+        .unwrap();
     let before = demo.picture(&sdk).await.unwrap();
-    let cli = Cli { emu: &emu, table: "costctl-state" };
+    let cli = Cli {
+        emu: &emu,
+        table: "costctl-state",
+    };
 
     // Missing state table.
-    let o = cli.run(&["pause", "--stack", "mis", "--tag", "Project=mis"]).await;
+    let o = cli
+        .run(&["pause", "--stack", "mis", "--tag", "Project=mis"])
+        .await;
     assert_eq!(o.status.code(), Some(1));
-    assert!(text(&o).contains("state table `costctl-state` does not exist"), "{}", text(&o));
+    assert!(
+        text(&o).contains("state table `costctl-state` does not exist"),
+        "{}",
+        text(&o)
+    );
 
     cli.run(&["init"]).await;
     // Invalid tag syntax.
-    let o = cli.run(&["pause", "--stack", "mis", "--tag", "Project"]).await;
+    let o = cli
+        .run(&["pause", "--stack", "mis", "--tag", "Project"])
+        .await;
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o).contains("invalid tag `Project`"), "{}", text(&o));
     // Tags matching nothing.
-    let o = cli.run(&["pause", "--stack", "mis", "--tag", "Project=nothing"]).await;
+    let o = cli
+        .run(&["pause", "--stack", "mis", "--tag", "Project=nothing"])
+        .await;
     assert_eq!(o.status.code(), Some(1));
-    assert!(text(&o).contains("match no ECS service or RDS instance"), "{}", text(&o));
+    assert!(
+        text(&o).contains("match no ECS service or RDS instance"),
+        "{}",
+        text(&o)
+    );
     // Unknown stack without a selector.
     let o = cli.run(&["resume", "--stack", "never-seen"]).await;
     assert_eq!(o.status.code(), Some(1));
-    assert!(text(&o).contains("stack `never-seen` is not in the state store"), "{}", text(&o));
+    assert!(
+        text(&o).contains("stack `never-seen` is not in the state store"),
+        "{}",
+        text(&o)
+    );
     // Unknown state and unknown command are usage errors.
     let o = cli.run(&["plan", "asleep", "--stack", "mis"]).await;
     assert_eq!(o.status.code(), Some(2));
@@ -104,8 +179,14 @@ async fn misuse_gets_clear_errors_and_changes_nothing() {
     assert_eq!(o.status.code(), Some(2));
     // A config file with a typo names the field.
     let bad = std::env::temp_dir().join(format!("costctl-bad-config-{}.json", std::process::id()));
-    std::fs::write(&bad, r#"{"stacks": {"mis": {"tags": {"Project": "mis"}, "polcy": {}}}}"#).unwrap();
-    let o = cli.run(&["--config", bad.to_str().unwrap(), "pause", "--stack", "mis"]).await;
+    std::fs::write(
+        &bad,
+        r#"{"stacks": {"mis": {"tags": {"Project": "mis"}, "polcy": {}}}}"#,
+    )
+    .unwrap();
+    let o = cli
+        .run(&["--config", bad.to_str().unwrap(), "pause", "--stack", "mis"])
+        .await;
     std::fs::remove_file(&bad).ok();
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o).contains("polcy"), "{}", text(&o));

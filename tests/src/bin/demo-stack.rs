@@ -9,19 +9,28 @@ use costctl_tests::stack::{StackSpec, build};
 #[tokio::main]
 async fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let endpoint = args.first().context("usage: demo-stack ENDPOINT [PROJECT] [CLUSTERS] [SERVICES] [DATABASES]")?;
+    let endpoint = args
+        .first()
+        .context("usage: demo-stack ENDPOINT [PROJECT] [CLUSTERS] [SERVICES] [DATABASES]")?;
     anyhow::ensure!(
         endpoint.starts_with("http://127.0.0.1:") || endpoint.starts_with("http://localhost:"),
         "the demo stack is only built on a local emulator, not on {endpoint}"
     );
-    let project = args.get(1).cloned().unwrap_or_else(|| "order-tracking".into());
+    let project = args
+        .get(1)
+        .cloned()
+        .unwrap_or_else(|| "order-tracking".into());
     let num = |i: usize, default: usize| -> Result<usize> {
-        args.get(i).map_or(Ok(default), |v| v.parse().with_context(|| format!("not a number: {v}")))
+        args.get(i).map_or(Ok(default), |v| {
+            v.parse().with_context(|| format!("not a number: {v}"))
+        })
     };
     let spec = StackSpec::new(&project, num(2, 1)?, num(3, 4)?, num(4, 1)?);
     let sdk = aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_ecs::config::Credentials::new("testing", "testing", None, None, "demo"))
+        .credentials_provider(aws_sdk_ecs::config::Credentials::new(
+            "testing", "testing", None, None, "demo",
+        ))
         .endpoint_url(endpoint)
         .load()
         .await;
