@@ -53,6 +53,9 @@ pub struct Options {
     pub safety_margin: Duration,
     /// Who holds the lease (Lambda request id, host and pid…).
     pub owner: String,
+    /// Refuse every step that does not reduce cost (the budget-alert deployment): even if a
+    /// stack's stored desired state is `running`, this engine never starts anything.
+    pub reduce_only: bool,
 }
 
 impl Default for Options {
@@ -63,6 +66,7 @@ impl Default for Options {
             poll_interval: Duration::from_secs(5),
             safety_margin: Duration::from_secs(3),
             owner: format!("costctl-{}", std::process::id()),
+            reduce_only: false,
         }
     }
 }
@@ -521,6 +525,12 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
     }
 
     async fn apply(&self, action: &Action, obs: &Observation) -> Result<(), CloudError> {
+        if self.options.reduce_only && !action.reduces_cost() {
+            return Err(CloudError::refused(
+                action.resource(),
+                format!("this deployment can only reduce cost; refusing to {action}"),
+            ));
+        }
         match action {
             Action::SetScalingBounds {
                 cluster,

@@ -184,3 +184,14 @@ impl Printer {
         }
     }
 }
+
+/// Unix milliseconds as an RFC 3339 UTC timestamp (to the second).
+fn rfc3339(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000))
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| ms.to_string())
+}

@@ -1,0 +1,382 @@
+//! The function's logic: one decoded [`Request`] in, one JSON answer out.
+//!
+//! Kept apart from `main.rs` so that tests call it directly, and so that the same handler serves
+//! both deployments: the full function and the reduce-only one that budget alerts reach.
+
+use costctl_aws::engine::Options;
+use costctl_aws::store::Lockout;
+use costctl_aws::{
+    AwsCloud, Cloud, DynamoStore, Engine, EngineError, RequestSpec, StateStore, StoreError,
+};
+use costctl_core::budget::{self, BudgetAlert};
+use costctl_core::config::{Config, RdsAutoStartPolicy, StackConfig};
+use costctl_core::event::{EventError, Request};
+use costctl_core::{DesiredState, Selector};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+
+/// Which deployment this is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Schedules, manual invokes, Terraform: may create and start.
+    Full,
+    /// Budget alerts (and RDS auto-start events): refuses anything that could raise cost.
+    ReduceOnly,
+}
+
+impl Mode {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s {
+            "full" => Ok(Mode::Full),
+            "reduce-only" => Ok(Mode::ReduceOnly),
+            other => Err(format!(
+                "COSTCTL_MODE=`{other}`: expected `full` or `reduce-only`"
+            )),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    #[error("invalid event: {0}")]
+    Event(#[from] EventError),
+    #[error("{0}")]
+    UnknownStack(String),
+    #[error("refused: {0}")]
+    Refused(String),
+    #[error(
+        "resume of stack `{stack}` refused: budget lockout until {until} ({reason}); a manual invoke with \"force\": true overrides it"
+    )]
+    LockedOut {
+        stack: String,
+        until: String,
+        reason: String,
+    },
+    #[error(transparent)]
+    Engine(EngineError),
+}
+
+impl From<EngineError> for HandlerError {
+    fn from(e: EngineError) -> Self {
+        match e {
+            EngineError::Store(StoreError::LockedOut {
+                stack,
+                until_ms,
+                reason,
+            }) => HandlerError::LockedOut {
+                stack,
+                until: rfc3339_ms(until_ms),
+                reason,
+            },
+            other => HandlerError::Engine(other),
+        }
+    }
+}
+
+impl HandlerError {
+    /// The Lambda error type: tells a caller (and a retry policy) a permanent refusal from a
+    /// failure worth retrying.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            HandlerError::Event(_) => "InvalidEvent",
+            HandlerError::UnknownStack(_) => "UnknownStack",
+            HandlerError::Refused(_) => "Refused",
+            HandlerError::LockedOut { .. } => "LockedOut",
+            HandlerError::Engine(EngineError::Store(e)) if e.is_transient() => "Retryable",
+            HandlerError::Engine(EngineError::Cloud(e)) if e.is_transient() => "Retryable",
+            HandlerError::Engine(_) => "Failed",
+        }
+    }
+}
+
+impl From<HandlerError> for lambda_runtime::Diagnostic {
+    fn from(e: HandlerError) -> Self {
+        lambda_runtime::Diagnostic {
+            error_type: e.error_type().to_string(),
+            error_message: e.to_string(),
+        }
+    }
+}
+
+pub struct Handler<C = AwsCloud, S = DynamoStore> {
+    engine: Engine<C, S>,
+    config: Config,
+    mode: Mode,
+}
+
+fn rfc3339_ms(ms: i64) -> String {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| ms.to_string())
+}
+
+impl<C: Cloud, S: StateStore> Handler<C, S> {
+    pub fn new(cloud: C, store: S, config: Config, mode: Mode, mut options: Options) -> Self {
+        options.reduce_only = mode == Mode::ReduceOnly;
+        Handler {
+            engine: Engine::new(cloud, store, options),
+            config,
+            mode,
+        }
+    }
+
+    fn stack(&self, name: &str) -> Result<&StackConfig, HandlerError> {
+        self.config
+            .stack(name)
+            .map_err(|e| HandlerError::UnknownStack(e.to_string()))
+    }
+
+    /// Handles one invocation; `deadline_ms` is the invocation's deadline (unix ms).
+    pub async fn handle(&self, payload: Value, deadline_ms: i64) -> Result<Value, HandlerError> {
+        let request = Request::from_value(&payload)?;
+        tracing::info!(
+            kind = request.request_kind(),
+            stack = request.stack().unwrap_or(""),
+            "request"
+        );
+        if self.mode == Mode::ReduceOnly && request.increases_cost() {
+            return Err(HandlerError::Refused(format!(
+                "this is the reduce-only function: `{}` can raise cost; invoke the full function",
+                request.request_kind()
+            )));
+        }
+        match request {
+            Request::Pause {
+                stack,
+                level,
+                trigger,
+            } => {
+                self.transition(&stack, level, trigger.as_str(), false, None, deadline_ms)
+                    .await
+            }
+            Request::Resume {
+                stack,
+                force,
+                trigger,
+            } => {
+                self.transition(
+                    &stack,
+                    DesiredState::Running,
+                    trigger.as_str(),
+                    force,
+                    None,
+                    deadline_ms,
+                )
+                .await
+            }
+            Request::Status { stack } => {
+                let cfg = self.stack(&stack)?;
+                let (report, _) = self
+                    .engine
+                    .inspect(&stack, None, Some(&cfg.selector))
+                    .await?;
+                Ok(json!(report))
+            }
+            Request::Plan { stack, target } => {
+                let cfg = self.stack(&stack)?;
+                let (report, plan) = self
+                    .engine
+                    .inspect(&stack, Some(target), Some(&cfg.selector))
+                    .await?;
+                Ok(json!({ "report": report, "plan": plan }))
+            }
+            Request::Reconcile { stack } => self.tick(stack.as_deref(), deadline_ms).await,
+            Request::BudgetAlerts(alerts) => {
+                let mut answers = Vec::new();
+                for alert in &alerts {
+                    answers.push(self.budget_alert(alert, deadline_ms).await?);
+                }
+                Ok(json!({ "budget_alerts": answers }))
+            }
+            Request::RdsAutoStart { instance_id, .. } => {
+                self.rds_auto_start(&instance_id, deadline_ms).await
+            }
+            Request::Terraform { stack, .. } => Err(HandlerError::Refused(format!(
+                "stack `{stack}`: the ephemeral tier (apply-spec) is not handled by this build"
+            ))),
+        }
+    }
+
+    async fn transition(
+        &self,
+        stack: &str,
+        desired: DesiredState,
+        trigger: &str,
+        force: bool,
+        lockout: Option<Lockout>,
+        deadline_ms: i64,
+    ) -> Result<Value, HandlerError> {
+        let cfg = self.stack(stack)?;
+        let spec = RequestSpec {
+            selector: Some(cfg.selector.clone()),
+            policy: Some(cfg.policy),
+            force,
+            lockout,
+            reason: format!("{trigger} request"),
+            ..RequestSpec::new(desired, trigger)
+        };
+        let state = self.engine.request(stack, spec).await?;
+        let report = match self.engine.reconcile(stack, deadline_ms).await {
+            Ok(report) => json!(report),
+            // Another invocation holds the stack: it re-reads the request on its next pass.
+            Err(EngineError::Store(StoreError::LeaseHeld { owner, .. })) => json!({
+                "stack": stack,
+                "desired_state": desired,
+                "generation": state.generation,
+                "queued_behind": owner,
+            }),
+            Err(e) => return Err(e.into()),
+        };
+        Ok(report)
+    }
+
+    /// The periodic tick: continue unfinished transitions and repair drift, stack by stack.
+    async fn tick(&self, only: Option<&str>, deadline_ms: i64) -> Result<Value, HandlerError> {
+        let names: Vec<String> = match only {
+            Some(name) => {
+                self.stack(name)?;
+                vec![name.to_string()]
+            }
+            None => self.config.stacks.keys().cloned().collect(),
+        };
+        let mut out = Vec::new();
+        for name in names {
+            let Some(state) = self
+                .engine
+                .store()
+                .load(&name)
+                .await
+                .map_err(EngineError::from)?
+            else {
+                out.push(json!({ "stack": name, "skipped": "never requested" }));
+                continue;
+            };
+            let cfg = self.stack(&name)?;
+            // Escalate a long pause to hibernation when the policy says so.
+            if let Some(days) = cfg.policy.hibernate_after_days
+                && state.desired == DesiredState::Paused
+                && self.engine.now_ms() - state.requested_at_ms >= i64::from(days) * 86_400_000
+            {
+                let spec = RequestSpec {
+                    selector: Some(cfg.selector.clone()),
+                    policy: Some(cfg.policy),
+                    reason: format!("paused for {days} day(s): hibernate_after_days"),
+                    ..RequestSpec::new(DesiredState::Hibernated, "policy")
+                };
+                self.engine.request(&name, spec).await?;
+            }
+            match self.engine.reconcile(&name, deadline_ms).await {
+                Ok(report) => out.push(json!(report)),
+                Err(EngineError::Store(StoreError::LeaseHeld { owner, .. })) => out.push(
+                    json!({ "stack": name, "skipped": format!("being reconciled by {owner}") }),
+                ),
+                Err(e) => out.push(json!({ "stack": name, "error": e.to_string() })),
+            }
+        }
+        Ok(json!({ "reconciled": out }))
+    }
+
+    async fn budget_alert(
+        &self,
+        alert: &BudgetAlert,
+        deadline_ms: i64,
+    ) -> Result<Value, HandlerError> {
+        let Some((stack, budget_cfg)) = self.config.stack_for_budget(&alert.budget_name) else {
+            return Err(HandlerError::UnknownStack(format!(
+                "budget `{}` maps to no configured stack (configure it under a stack's `budgets`)",
+                alert.budget_name
+            )));
+        };
+        let Some(decision) = budget::evaluate(alert, budget_cfg) else {
+            return Ok(json!({
+                "budget": alert.budget_name, "stack": stack, "action": "none",
+                "reason": "below every configured threshold",
+            }));
+        };
+        // A budget alert only ever moves a stack down: never from hibernated back to paused.
+        let current = self
+            .engine
+            .store()
+            .load(stack)
+            .await
+            .map_err(EngineError::from)?
+            .map_or(DesiredState::Running, |s| s.desired);
+        let level = decision.level.max(current);
+        let lockout = decision.lockout.then(|| {
+            let now = OffsetDateTime::from_unix_timestamp_nanos(
+                i128::from(self.engine.now_ms()) * 1_000_000,
+            )
+            .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+            let until = alert.lockout_until(now);
+            Lockout {
+                until_ms: i64::try_from(until.unix_timestamp_nanos() / 1_000_000)
+                    .unwrap_or(i64::MAX),
+                reason: format!(
+                    "budget {} {} at {:.0}% of the budget",
+                    alert.budget_name,
+                    alert.alert_type.as_str(),
+                    decision.percent
+                ),
+            }
+        });
+        let report = self
+            .transition(stack, level, "budget", false, lockout, deadline_ms)
+            .await?;
+        Ok(
+            json!({ "budget": alert.budget_name, "stack": stack, "level": level, "lockout": decision.lockout, "report": report }),
+        )
+    }
+
+    async fn rds_auto_start(
+        &self,
+        instance_id: &str,
+        deadline_ms: i64,
+    ) -> Result<Value, HandlerError> {
+        let described = self
+            .engine
+            .cloud()
+            .describe_db_instances(&[instance_id.to_string()])
+            .await
+            .map_err(EngineError::from)?;
+        for (name, cfg) in &self.config.stacks {
+            let Some(state) = self
+                .engine
+                .store()
+                .load(name)
+                .await
+                .map_err(EngineError::from)?
+            else {
+                continue;
+            };
+            let ours = state.manifest.db_instances.contains_key(instance_id)
+                || match &cfg.selector {
+                    Selector::Names(n) => n.rds_instances.iter().any(|i| i == instance_id),
+                    tags @ Selector::Tags(_) => described.iter().any(|d| {
+                        tags.matches_tags(d.spec.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+                    }),
+                };
+            if !ours {
+                continue;
+            }
+            if state.desired == DesiredState::Running {
+                return Ok(
+                    json!({ "stack": name, "instance": instance_id, "action": "none", "reason": "the stack is meant to be running" }),
+                );
+            }
+            let level = match cfg.policy.rds_auto_start {
+                RdsAutoStartPolicy::Stop => state.desired,
+                RdsAutoStartPolicy::Hibernate => DesiredState::Hibernated,
+            };
+            return self
+                .transition(name, level, "rds-event", false, None, deadline_ms)
+                .await;
+        }
+        Err(HandlerError::UnknownStack(format!(
+            "RDS instance `{instance_id}` belongs to no configured stack; nothing done"
+        )))
+    }
+}

@@ -1,0 +1,64 @@
+//! The costctl Lambda bootstrap: configuration validated at cold start, SDK clients built once,
+//! then one handler for every event (see `handler.rs` and docs/events.md).
+
+mod handler;
+mod settings;
+
+use handler::Handler;
+use lambda_runtime::{LambdaEvent, service_fn};
+use serde_json::Value;
+use std::sync::Arc;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_current_span(false)
+        .with_target(false)
+        .without_time()
+        .init();
+
+    // A bad configuration fails the cold start loudly, naming the field: better than a function
+    // that accepts events it cannot carry out.
+    let settings = match settings::Settings::from_env() {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "invalid configuration");
+            return Err(e.into());
+        }
+    };
+    let sdk = costctl_aws::load_config(&costctl_aws::Connection {
+        region: None,
+        endpoint_url: settings.endpoint_url.clone(),
+    })
+    .await;
+    let config = match settings.load_config(&sdk).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "invalid configuration");
+            return Err(e.into());
+        }
+    };
+    let handler = Arc::new(Handler::new(
+        costctl_aws::AwsCloud::new(&sdk),
+        costctl_aws::DynamoStore::new(&sdk, &settings.state_table),
+        config,
+        settings.mode,
+        settings.engine_options(),
+    ));
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        let handler = Arc::clone(&handler);
+        async move {
+            let deadline = i64::try_from(event.context.deadline).unwrap_or(i64::MAX);
+            let result = handler.handle(event.payload, deadline).await;
+            if let Err(e) = &result {
+                tracing::warn!(error_type = e.error_type(), error = %e, "request refused or failed");
+            }
+            result
+        }
+    }))
+    .await
+}

@@ -1,0 +1,115 @@
+//! Settings from the environment, validated at cold start.
+//!
+//! | variable | meaning |
+//! |---|---|
+//! | `COSTCTL_STATE_TABLE` | DynamoDB state table (required) |
+//! | `COSTCTL_MODE` | `full` (default) or `reduce-only` |
+//! | `COSTCTL_CONFIG` | the configuration JSON (docs/config.md), inline |
+//! | `COSTCTL_CONFIG_PARAMETER` | or: the SSM parameter holding it (String or SecureString) |
+//! | `COSTCTL_POLL_MS` | wait between observations while only waits remain (default 5000) |
+//! | `COSTCTL_ENDPOINT_URL` | endpoint override for every AWS service (tests, emulator) |
+
+use crate::handler::Mode;
+use costctl_aws::engine::Options;
+use costctl_core::config::Config;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("{0} is not set")]
+    Missing(&'static str),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("set exactly one of COSTCTL_CONFIG and COSTCTL_CONFIG_PARAMETER")]
+    ConfigSource,
+    #[error("reading SSM parameter {name}: {message}")]
+    Parameter { name: String, message: String },
+    #[error("invalid configuration in {source_name}: {error}")]
+    Config {
+        source_name: String,
+        error: costctl_core::config::ConfigError,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub state_table: String,
+    pub mode: Mode,
+    inline_config: Option<String>,
+    config_parameter: Option<String>,
+    pub poll_ms: u64,
+    pub endpoint_url: Option<String>,
+    function_name: String,
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+impl Settings {
+    pub fn from_env() -> Result<Self, SettingsError> {
+        let state_table =
+            var("COSTCTL_STATE_TABLE").ok_or(SettingsError::Missing("COSTCTL_STATE_TABLE"))?;
+        let mode = Mode::parse(&var("COSTCTL_MODE").unwrap_or_else(|| "full".into()))
+            .map_err(SettingsError::Invalid)?;
+        let inline_config = var("COSTCTL_CONFIG");
+        let config_parameter = var("COSTCTL_CONFIG_PARAMETER");
+        if inline_config.is_some() == config_parameter.is_some() {
+            return Err(SettingsError::ConfigSource);
+        }
+        let poll_ms = match var("COSTCTL_POLL_MS") {
+            None => 5000,
+            Some(v) => v.parse().map_err(|_| {
+                SettingsError::Invalid(format!("COSTCTL_POLL_MS=`{v}`: expected milliseconds"))
+            })?,
+        };
+        Ok(Settings {
+            state_table,
+            mode,
+            inline_config,
+            config_parameter,
+            poll_ms,
+            endpoint_url: var("COSTCTL_ENDPOINT_URL"),
+            function_name: var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|| "costctl".into()),
+        })
+    }
+
+    pub async fn load_config(&self, sdk: &aws_config::SdkConfig) -> Result<Config, SettingsError> {
+        let (raw, source_name) = match (&self.inline_config, &self.config_parameter) {
+            (Some(raw), _) => (raw.clone(), "COSTCTL_CONFIG".to_string()),
+            (None, Some(name)) => {
+                let out = aws_sdk_ssm::Client::new(sdk)
+                    .get_parameter()
+                    .name(name)
+                    .with_decryption(true)
+                    .send()
+                    .await
+                    .map_err(|e| SettingsError::Parameter {
+                        name: name.clone(),
+                        message: costctl_aws::CloudError::from_sdk(
+                            "ssm:GetParameter",
+                            name.clone(),
+                            e,
+                        )
+                        .to_string(),
+                    })?;
+                let value = out
+                    .parameter()
+                    .and_then(|p| p.value())
+                    .unwrap_or_default()
+                    .to_string();
+                (value, format!("SSM parameter {name}"))
+            }
+            (None, None) => return Err(SettingsError::ConfigSource),
+        };
+        Config::from_json(&raw).map_err(|error| SettingsError::Config { source_name, error })
+    }
+
+    pub fn engine_options(&self) -> Options {
+        Options {
+            owner: format!("lambda-{}-{}", self.function_name, std::process::id()),
+            poll_interval: Duration::from_millis(self.poll_ms),
+            ..Options::default()
+        }
+    }
+}

@@ -1,0 +1,355 @@
+//! The built `bootstrap` binary through a real Lambda Runtime API, with real event JSON (the
+//! fixtures of costctl-core), against the emulator.
+
+use costctl_tests::runtime_api::RuntimeApi;
+use costctl_tests::stack::{self, DemoStack, StackSpec};
+use costctl_tests::{Emulator, repo_root, requests_between};
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+use tokio::process::{Child, Command};
+
+const T: Duration = Duration::from_secs(60);
+
+fn fixture(name: &str) -> Value {
+    let path = repo_root()
+        .join("functions/costctl-core/tests/fixtures")
+        .join(name);
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+/// The configuration of the fixtures (config-example.json), pointed at the demo stack.
+fn config() -> String {
+    fixture("config-example.json").to_string()
+}
+
+fn spawn(api: &RuntimeApi, emu: &Emulator, mode: &str, config: &str) -> Child {
+    spawn_cmd(api, emu, mode, config)
+        .spawn()
+        .expect("bootstrap starts")
+}
+
+fn piped(mut cmd: Command) -> Child {
+    cmd.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("bootstrap starts")
+}
+
+fn spawn_cmd(api: &RuntimeApi, emu: &Emulator, mode: &str, config: &str) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_bootstrap"));
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("AWS_LAMBDA_RUNTIME_API", &api.addr)
+        .env("AWS_LAMBDA_FUNCTION_NAME", format!("costctl-{mode}"))
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/costctl")
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("COSTCTL_ENDPOINT_URL", &emu.endpoint)
+        .env("COSTCTL_STATE_TABLE", "costctl-state")
+        .env("COSTCTL_MODE", mode)
+        .env("COSTCTL_CONFIG", config)
+        .env("COSTCTL_POLL_MS", "50")
+        .env("RUST_LOG", "warn")
+        .kill_on_drop(true);
+    cmd
+}
+
+async fn world() -> (Emulator, aws_config::SdkConfig, DemoStack) {
+    let emu = Emulator::start().await.unwrap();
+    let sdk = emu.sdk_config().await;
+    let demo = stack::build(&sdk, &StackSpec::new("order-tracking", 1, 5, 1))
+        .await
+        .unwrap();
+    costctl_aws::DynamoStore::new(&sdk, "costctl-state")
+        .create_table()
+        .await
+        .unwrap();
+    (emu, sdk, demo)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schedules_budget_alerts_lockout_and_rds_auto_start() {
+    let (emu, sdk, demo) = world().await;
+    let before = demo.picture(&sdk).await.unwrap();
+    let api = RuntimeApi::start().await.unwrap();
+    let started = Instant::now();
+    let _function = spawn(&api, &emu, "full", &config());
+
+    // Cold start: process start to first response.
+    let status = api
+        .invoke(fixture("manual-status.json"), T)
+        .await
+        .unwrap()
+        .response();
+    println!(
+        "cold start to first response (status): {} ms",
+        started.elapsed().as_millis()
+    );
+    assert_eq!(status["state"], "running", "{status}");
+
+    let r = api
+        .invoke(fixture("schedule-pause.json"), T)
+        .await
+        .unwrap()
+        .response();
+    assert_eq!(r["state"], "paused", "{r}");
+    assert!(r["converged"].as_bool().unwrap());
+    assert!(!r["done"].as_array().unwrap().is_empty());
+    assert!(
+        r["cost"]["now_per_hour"].as_f64().unwrap()
+            < r["cost"]["running_per_hour"].as_f64().unwrap()
+    );
+    assert!(
+        demo.picture(&sdk)
+            .await
+            .unwrap()
+            .desired
+            .values()
+            .all(|d| *d == 0)
+    );
+
+    let r = api
+        .invoke(fixture("schedule-resume.json"), T)
+        .await
+        .unwrap()
+        .response();
+    assert_eq!(r["state"], "running", "{r}");
+    assert_eq!(demo.picture(&sdk).await.unwrap(), before);
+
+    // FORECASTED ≥ 100 %: paused, no lockout; a scheduled resume still works.
+    let r = api
+        .invoke(fixture("sns-budget-forecasted.json"), T)
+        .await
+        .unwrap()
+        .response();
+    let alert = &r["budget_alerts"][0];
+    assert_eq!(alert["level"], "paused", "{r}");
+    assert_eq!(alert["lockout"], false);
+    assert_eq!(alert["report"]["state"], "paused");
+    let r = api
+        .invoke(fixture("schedule-resume.json"), T)
+        .await
+        .unwrap()
+        .response();
+    assert_eq!(r["state"], "running", "{r}");
+
+    // ACTUAL ≥ 100 %: hibernated and locked out.
+    let r = api
+        .invoke(fixture("sns-budget-actual.json"), T)
+        .await
+        .unwrap()
+        .response();
+    let alert = &r["budget_alerts"][0];
+    assert_eq!(alert["level"], "hibernated", "{r}");
+    assert_eq!(alert["lockout"], true);
+    assert_eq!(alert["report"]["state"], "hibernated", "{r}");
+    let hibernated = demo.picture(&sdk).await.unwrap();
+    assert!(
+        hibernated.databases.is_empty(),
+        "RDS deleted with a final snapshot"
+    );
+
+    // A scheduled resume is refused while locked out, and changes nothing.
+    let (kind, message) = api
+        .invoke(fixture("schedule-resume.json"), T)
+        .await
+        .unwrap()
+        .error();
+    assert_eq!(kind, "LockedOut");
+    assert!(
+        message.contains("budget lockout until") && message.contains("force"),
+        "{message}"
+    );
+    assert_eq!(demo.picture(&sdk).await.unwrap(), hibernated);
+    let status = api
+        .invoke(fixture("manual-status.json"), T)
+        .await
+        .unwrap()
+        .response();
+    assert!(
+        status["lockout"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("order-tracking-dev-monthly"),
+        "{status}"
+    );
+
+    // A forced manual resume overrides it and restores everything.
+    let r = api
+        .invoke(fixture("manual-resume-force.json"), T)
+        .await
+        .unwrap()
+        .response();
+    assert_eq!(r["state"], "running", "{r}");
+    assert_eq!(demo.picture(&sdk).await.unwrap(), before);
+    let status = api
+        .invoke(fixture("manual-status.json"), T)
+        .await
+        .unwrap()
+        .response();
+    assert!(status["lockout"].is_null(), "{status}");
+
+    // RDS auto-starts a paused instance after 7 days: the event stops it again.
+    api.invoke(fixture("schedule-pause.json"), T)
+        .await
+        .unwrap()
+        .response();
+    let rds = aws_sdk_rds::Client::new(&sdk);
+    rds.start_db_instance()
+        .db_instance_identifier("order-tracking-db0")
+        .send()
+        .await
+        .unwrap();
+    let mut event = fixture("rds-auto-start.json");
+    event["detail"]["SourceIdentifier"] = json!("order-tracking-db0");
+    event["detail"]["SourceArn"] =
+        json!("arn:aws:rds:us-east-1:123456789012:db:order-tracking-db0");
+    event["resources"] = json!(["arn:aws:rds:us-east-1:123456789012:db:order-tracking-db0"]);
+    let r = api.invoke(event, T).await.unwrap().response();
+    assert_eq!(r["state"], "paused", "{r}");
+    assert!(
+        r["done"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["action"] == "stop_db"),
+        "{r}"
+    );
+    assert_eq!(
+        demo.picture(&sdk).await.unwrap().databases["order-tracking-db0"].status,
+        "stopped"
+    );
+
+    // The periodic tick over every configured stack.
+    let r = api
+        .invoke(fixture("schedule-reconcile.json"), T)
+        .await
+        .unwrap()
+        .response();
+    let stacks = r["reconciled"].as_array().unwrap();
+    assert!(
+        stacks
+            .iter()
+            .any(|s| s["stack"] == "order-tracking-dev" && s["converged"] == true),
+        "{r}"
+    );
+    assert!(
+        stacks
+            .iter()
+            .any(|s| s["stack"] == "order-tracking-staging" && s["skipped"].is_string()),
+        "{r}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reduce_only_function_refuses_anything_that_raises_cost() {
+    let (emu, sdk, demo) = world().await;
+    let api = RuntimeApi::start().await.unwrap();
+    let _function = spawn(&api, &emu, "reduce-only", &config());
+    let r = api
+        .invoke(fixture("sns-budget-forecasted.json"), T)
+        .await
+        .unwrap()
+        .response();
+    assert_eq!(r["budget_alerts"][0]["report"]["state"], "paused", "{r}");
+    let paused = demo.picture(&sdk).await.unwrap();
+    for name in [
+        "schedule-resume.json",
+        "manual-resume-force.json",
+        "tf-create.json",
+    ] {
+        let (kind, message) = api.invoke(fixture(name), T).await.unwrap().error();
+        assert_eq!(kind, "Refused", "{name}: {message}");
+        assert!(message.contains("reduce-only"), "{message}");
+    }
+    assert_eq!(demo.picture(&sdk).await.unwrap(), paused);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_and_unknown_events_are_rejected_and_change_nothing() {
+    let (emu, sdk, demo) = world().await;
+    let before = demo.picture(&sdk).await.unwrap();
+    let api = RuntimeApi::start().await.unwrap();
+    let _function = spawn(&api, &emu, "full", &config());
+    let s0 = emu.stats().await.unwrap();
+    let rejects = [
+        "reject-empty-object.json",
+        "reject-not-an-object.json",
+        "reject-unknown-action.json",
+        "reject-missing-stack.json",
+        "reject-pause-level-running.json",
+        "reject-force-on-pause.json",
+        "reject-eventbridge-scheduled-event.json",
+        "reject-rds-other-event.json",
+        "reject-sns-not-budget.json",
+        "reject-sqs-record.json",
+        "reject-unknown-trigger.json",
+        "reject-spec-https-without-certificate.json",
+    ];
+    for name in rejects {
+        let (kind, message) = api.invoke(fixture(name), T).await.unwrap().error();
+        assert_eq!(kind, "InvalidEvent", "{name}: {message}");
+        assert!(message.starts_with("invalid event: "), "{name}: {message}");
+    }
+    // Well-formed but about a stack or budget nobody configured.
+    let (kind, message) = api
+        .invoke(json!({"action": "pause", "stack": "nobody-dev"}), T)
+        .await
+        .unwrap()
+        .error();
+    assert_eq!(kind, "UnknownStack");
+    assert!(message.contains("nobody-dev"), "{message}");
+    let mut daily = fixture("sns-budget-forecasted.json");
+    let msg = daily["Records"][0]["Sns"]["Message"]
+        .as_str()
+        .unwrap()
+        .replace("order-tracking-dev-monthly", "someone-else");
+    daily["Records"][0]["Sns"]["Message"] = json!(msg);
+    let (kind, message) = api.invoke(daily, T).await.unwrap().error();
+    assert_eq!(kind, "UnknownStack", "{message}");
+    assert!(message.contains("someone-else"), "{message}");
+
+    let delta = requests_between(&s0, &emu.stats().await.unwrap());
+    for action in delta.keys() {
+        assert!(
+            action.contains(":Describe") || action.contains(":List") || action.contains(":Get"),
+            "a rejected event caused {action}: {delta:?}"
+        );
+    }
+    assert_eq!(demo.picture(&sdk).await.unwrap(), before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_configuration_fails_the_cold_start_naming_the_field() {
+    let emu = Emulator::start().await.unwrap();
+    let api = RuntimeApi::start().await.unwrap();
+    let bad = r#"{"stacks": {"order-tracking-dev": {"tags": {"Project": "ot"}, "policy": {"msk_on_pause": "sometimes"}}}}"#;
+    let child = piped(spawn_cmd(&api, &emu, "full", bad));
+    let out = tokio::time::timeout(T, child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!out.status.success());
+    // The JSON log line names the field.
+    let mut log = String::from_utf8_lossy(&out.stdout).to_string();
+    log.push_str(&String::from_utf8_lossy(&out.stderr));
+    assert!(log.contains("msk_on_pause"), "{log}");
+
+    let child = piped(spawn_cmd(&api, &emu, "sideways", &config()));
+    let out = tokio::time::timeout(T, child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!out.status.success());
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(log.contains("COSTCTL_MODE"), "{log}");
+}
