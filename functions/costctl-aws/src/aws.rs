@@ -12,6 +12,11 @@ pub struct AwsCloud {
     pub(crate) ecs: aws_sdk_ecs::Client,
     pub(crate) autoscaling: aws_sdk_applicationautoscaling::Client,
     pub(crate) rds: aws_sdk_rds::Client,
+    pub(crate) elb: aws_sdk_elasticloadbalancingv2::Client,
+    pub(crate) kafka: aws_sdk_kafka::Client,
+    pub(crate) ssm: aws_sdk_ssm::Client,
+    pub(crate) route53: aws_sdk_route53::Client,
+    pub(crate) acm: aws_sdk_acm::Client,
     /// Bound on concurrent calls inside one adapter operation (e.g. DescribeServices batches).
     pub(crate) concurrency: usize,
 }
@@ -22,6 +27,11 @@ impl AwsCloud {
             ecs: aws_sdk_ecs::Client::new(config),
             autoscaling: aws_sdk_applicationautoscaling::Client::new(config),
             rds: aws_sdk_rds::Client::new(config),
+            elb: aws_sdk_elasticloadbalancingv2::Client::new(config),
+            kafka: aws_sdk_kafka::Client::new(config),
+            ssm: aws_sdk_ssm::Client::new(config),
+            route53: aws_sdk_route53::Client::new(config),
+            acm: aws_sdk_acm::Client::new(config),
             concurrency: 8,
         }
     }
@@ -67,7 +77,10 @@ use crate::cloud::Cloud;
 use crate::error::CloudResult;
 use async_trait::async_trait;
 use costctl_core::Selector;
-use costctl_core::observation::{Bounds, DbObs, DbSpec, ServiceObs, SnapshotObs};
+use costctl_core::observation::{
+    AliasObs, Bounds, DbObs, DbSpec, KafkaObs, LoadBalancerObs, ServiceObs, SnapshotObs,
+};
+use costctl_core::spec::{KafkaClusterSpec, LoadBalancerSpec};
 use std::collections::BTreeMap;
 
 #[async_trait]
@@ -110,5 +123,56 @@ impl Cloud for AwsCloud {
     }
     async fn restore_db(&self, id: &str, snapshot: &str, spec: &DbSpec) -> CloudResult<()> {
         self.rds_restore(id, snapshot, spec).await
+    }
+    async fn find_load_balancers(
+        &self,
+        selector: &Selector,
+        names: &[String],
+    ) -> CloudResult<Vec<LoadBalancerObs>> {
+        self.elb_find(selector, names).await
+    }
+    async fn apply_load_balancer(&self, spec: &LoadBalancerSpec) -> CloudResult<()> {
+        self.elb_apply(spec).await
+    }
+    async fn delete_load_balancer(&self, arn: &str) -> CloudResult<()> {
+        self.elb_delete(arn).await
+    }
+    async fn listener_arns(&self, lb_arn: &str) -> CloudResult<BTreeMap<u16, String>> {
+        self.elb_listener_arns(lb_arn).await
+    }
+    async fn find_kafka_clusters(
+        &self,
+        selector: &Selector,
+        names: &[String],
+    ) -> CloudResult<Vec<KafkaObs>> {
+        self.msk_find(selector, names).await
+    }
+    async fn create_kafka_cluster(&self, spec: &KafkaClusterSpec) -> CloudResult<()> {
+        self.msk_create(spec).await
+    }
+    async fn delete_kafka_cluster(&self, arn: &str) -> CloudResult<()> {
+        self.msk_delete(arn).await
+    }
+    async fn get_parameters(&self, names: &[String]) -> CloudResult<BTreeMap<String, String>> {
+        self.ssm_get(names).await
+    }
+    async fn put_parameter(&self, name: &str, value: &str) -> CloudResult<()> {
+        self.ssm_put(name, value).await
+    }
+    async fn get_aliases(
+        &self,
+        records: &[(String, String)],
+    ) -> CloudResult<BTreeMap<String, AliasObs>> {
+        self.dns_aliases(records).await
+    }
+    async fn upsert_alias(
+        &self,
+        zone_id: &str,
+        name: &str,
+        target_dns: &str,
+        target_zone: &str,
+    ) -> CloudResult<()> {
+        self.dns_upsert_alias(zone_id, name, target_dns, target_zone)
+            .await
     }
 }

@@ -5,10 +5,14 @@
 //! Every mutating method is idempotent where AWS allows: "already stopped", "already gone" and
 //! "already exists" answers are success, because a step may be repeated after a crash.
 
+use crate::error::CloudError;
 use crate::error::CloudResult;
 use async_trait::async_trait;
 use costctl_core::Selector;
-use costctl_core::observation::{Bounds, DbObs, DbSpec, ServiceObs, SnapshotObs};
+use costctl_core::observation::{
+    AliasObs, Bounds, DbObs, DbSpec, KafkaObs, LoadBalancerObs, ServiceObs, SnapshotObs,
+};
+use costctl_core::spec::{KafkaClusterSpec, LoadBalancerSpec};
 use std::collections::BTreeMap;
 
 #[async_trait]
@@ -36,4 +40,71 @@ pub trait Cloud: Send + Sync {
     /// Deletes with a final snapshot; there is deliberately no way to delete without one.
     async fn delete_db(&self, id: &str, final_snapshot: &str) -> CloudResult<()>;
     async fn restore_db(&self, id: &str, snapshot: &str, spec: &DbSpec) -> CloudResult<()>;
+
+    // The ephemeral tier. Default implementations let a cloud without it (a simulation of
+    // ECS and RDS only) observe nothing and refuse to act.
+
+    /// ALBs carrying the selector's tags, plus those named, each with its spec captured.
+    async fn find_load_balancers(
+        &self,
+        _selector: &Selector,
+        _names: &[String],
+    ) -> CloudResult<Vec<LoadBalancerObs>> {
+        Ok(Vec::new())
+    }
+    /// Creates the ALB when none of that name exists (after checking its certificates and
+    /// target groups), then brings listeners, rules, attributes and tags to the spec.
+    async fn apply_load_balancer(&self, spec: &LoadBalancerSpec) -> CloudResult<()> {
+        Err(unsupported(&format!("alb:{}", spec.name)))
+    }
+    async fn delete_load_balancer(&self, arn: &str) -> CloudResult<()> {
+        Err(unsupported(arn))
+    }
+    /// Listener ARNs by port.
+    async fn listener_arns(&self, lb_arn: &str) -> CloudResult<BTreeMap<u16, String>> {
+        Err(unsupported(lb_arn))
+    }
+    /// MSK Serverless clusters carrying the selector's tags, plus those named.
+    async fn find_kafka_clusters(
+        &self,
+        _selector: &Selector,
+        _names: &[String],
+    ) -> CloudResult<Vec<KafkaObs>> {
+        Ok(Vec::new())
+    }
+    /// CreateClusterV2 unless a cluster of that name (not being deleted) exists.
+    async fn create_kafka_cluster(&self, spec: &KafkaClusterSpec) -> CloudResult<()> {
+        Err(unsupported(&format!("msk:{}", spec.name)))
+    }
+    async fn delete_kafka_cluster(&self, arn: &str) -> CloudResult<()> {
+        Err(unsupported(arn))
+    }
+    /// Current values of SSM parameters; missing ones are left out.
+    async fn get_parameters(&self, _names: &[String]) -> CloudResult<BTreeMap<String, String>> {
+        Ok(BTreeMap::new())
+    }
+    async fn put_parameter(&self, name: &str, _value: &str) -> CloudResult<()> {
+        Err(unsupported(name))
+    }
+    /// Alias records by `alias_key`, for `(zone id, name)` pairs.
+    async fn get_aliases(
+        &self,
+        _records: &[(String, String)],
+    ) -> CloudResult<BTreeMap<String, AliasObs>> {
+        Ok(BTreeMap::new())
+    }
+    /// UPSERT of the A and AAAA alias records `name` to `target_dns` in `target_zone`.
+    async fn upsert_alias(
+        &self,
+        zone_id: &str,
+        name: &str,
+        _target_dns: &str,
+        _target_zone: &str,
+    ) -> CloudResult<()> {
+        Err(unsupported(&format!("route53:{zone_id}/{name}")))
+    }
+}
+
+fn unsupported(resource: &str) -> CloudError {
+    CloudError::refused(resource, "this cloud does not support the ephemeral tier")
 }

@@ -2,14 +2,18 @@
 
 use crate::cloud::Cloud;
 use crate::error::CloudError;
-use crate::observe::observe;
+use crate::observe::{observe, observe_with};
 use crate::report::{Report, StepOutcome};
 use crate::store::{HistoryEntry, Lockout, NewRequest, StackState, StateStore, StoreError};
 use async_trait::async_trait;
 use costctl_core::observation::{Bounds, scalable_resource_id};
+use costctl_core::plan::Note;
 use costctl_core::plan::{Action, Goal, Plan, Policy, Step};
+use costctl_core::spec::{EphemeralSpec, SpecError};
 use costctl_core::{DesiredState, Observation, Selector};
 use futures::{StreamExt, stream};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -98,6 +102,10 @@ pub enum EngineError {
         stack: String,
         desired: DesiredState,
     },
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    #[error("stack `{stack}`: the ephemeral tier could not be brought to the spec: {}", .reasons.join("; "))]
+    SpecNotApplied { stack: String, reasons: Vec<String> },
 }
 
 /// A request for a desired state, as every entry point builds it.
@@ -195,7 +203,8 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
             .as_ref()
             .map(|s| s.manifest.clone())
             .unwrap_or_default();
-        if manifest.is_empty() {
+        let has_spec = existing.as_ref().is_some_and(|s| s.spec.is_some());
+        if manifest.is_empty() && !has_spec {
             let obs = observe(&self.cloud, &selector, &manifest).await?;
             if obs.is_empty() {
                 return Err(EngineError::NothingSelected {
@@ -277,8 +286,9 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
                 }
             };
         let desired = desired.unwrap_or(stored_desired);
-        let obs = observe(&self.cloud, &selector, &manifest).await?;
-        if obs.is_empty() && manifest.is_empty() {
+        let spec = state.as_ref().and_then(|s| s.spec.clone());
+        let obs = observe_with(&self.cloud, &selector, &manifest, spec.as_ref()).await?;
+        if obs.is_empty() && manifest.is_empty() && spec.is_none() {
             return Err(EngineError::NothingSelected {
                 stack: stack.into(),
                 selector: selector.to_string(),
@@ -289,7 +299,7 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
             generation: generation + u64::from(desired != stored_desired),
             policy,
         };
-        let plan = costctl_core::plan(&goal, &obs, &manifest);
+        let plan = costctl_core::plan_with(&goal, &obs, &manifest, spec.as_ref());
         let mut report = Report::new(stack, desired, generation);
         report.describe(&obs, &plan);
         report.lockout = lockout;
@@ -355,7 +365,14 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
             report.passes += 1;
             report.desired_state = state.desired;
             report.generation = state.generation;
-            let obs = match observe(&self.cloud, &state.selector, &state.manifest).await {
+            let obs = match observe_with(
+                &self.cloud,
+                &state.selector,
+                &state.manifest,
+                state.spec.as_ref(),
+            )
+            .await
+            {
                 Ok(obs) => obs,
                 Err(e) if e.is_transient() && self.clock.now_ms() + margin < deadline_ms => {
                     report.errors.push(format!("observe: {e}"));
@@ -374,7 +391,7 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
                 generation: state.generation,
                 policy: state.policy,
             };
-            let plan = costctl_core::plan(&goal, &obs, &state.manifest);
+            let plan = costctl_core::plan_with(&goal, &obs, &state.manifest, state.spec.as_ref());
             report.describe(&obs, &plan);
 
             // Write-ahead: the manifest that protects this pass's destructive calls is stored
@@ -404,8 +421,15 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
                 self.execute(stack, &plan, &obs, &mut report).await;
             if failed_permanently {
                 // Re-plan once more so that the report shows what is left.
-                let obs = observe(&self.cloud, &state.selector, &state.manifest).await?;
-                let plan = costctl_core::plan(&goal, &obs, &state.manifest);
+                let obs = observe_with(
+                    &self.cloud,
+                    &state.selector,
+                    &state.manifest,
+                    state.spec.as_ref(),
+                )
+                .await?;
+                let plan =
+                    costctl_core::plan_with(&goal, &obs, &state.manifest, state.spec.as_ref());
                 report.describe(&obs, &plan);
                 return Ok(report);
             }
@@ -500,7 +524,7 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
         (executed, permanent)
     }
 
-    async fn apply(&self, action: &Action, _obs: &Observation) -> Result<(), CloudError> {
+    async fn apply(&self, action: &Action, obs: &Observation) -> Result<(), CloudError> {
         if self.options.reduce_only && !action.reduces_cost() {
             return Err(CloudError::refused(
                 action.resource(),
@@ -537,9 +561,50 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
             Action::RestoreDb { id, snapshot, spec } => {
                 self.cloud.restore_db(id, snapshot, spec).await
             }
+            Action::ApplyLoadBalancer { spec } => self.cloud.apply_load_balancer(spec).await,
+            Action::DeleteLoadBalancer { arn, .. } => self.cloud.delete_load_balancer(arn).await,
+            Action::CreateKafkaCluster { spec } => self.cloud.create_kafka_cluster(spec).await,
+            Action::DeleteKafkaCluster { arn, .. } => self.cloud.delete_kafka_cluster(arn).await,
+            // The values to publish exist only once the resource does: they are read from the
+            // observation the plan was made from (the step is planned after the gate that
+            // waits for them, so a later pass has them).
+            Action::PublishKafkaBootstrap { cluster, parameter } => {
+                let boot = obs
+                    .kafka_clusters
+                    .get(cluster)
+                    .filter(|c| c.state == "ACTIVE")
+                    .and_then(|c| c.bootstrap.as_deref())
+                    .ok_or_else(|| not_yet(format!("msk:{cluster}"), "bootstrap brokers"))?;
+                self.cloud.put_parameter(parameter, boot).await
+            }
+            Action::PublishLoadBalancerDns {
+                load_balancer,
+                parameter,
+            } => {
+                let lb = obs
+                    .load_balancers
+                    .get(load_balancer)
+                    .ok_or_else(|| not_yet(format!("alb:{load_balancer}"), "DNS name"))?;
+                self.cloud.put_parameter(parameter, &lb.dns_name).await
+            }
+            Action::UpsertAlias {
+                load_balancer,
+                zone_id,
+                name,
+            } => {
+                let lb = obs
+                    .load_balancers
+                    .get(load_balancer)
+                    .ok_or_else(|| not_yet(format!("alb:{load_balancer}"), "DNS name"))?;
+                self.cloud
+                    .upsert_alias(zone_id, name, &lb.dns_name, &lb.zone_id)
+                    .await
+            }
             Action::AwaitServiceCount { .. }
             | Action::AwaitDb { .. }
-            | Action::AwaitSnapshot { .. } => Ok(()),
+            | Action::AwaitSnapshot { .. }
+            | Action::AwaitLoadBalancer { .. }
+            | Action::AwaitKafkaCluster { .. } => Ok(()),
         }
     }
 
@@ -604,5 +669,306 @@ fn action_name(action: &Action) -> &'static str {
         Action::RestoreDb { .. } => "restore_db",
         Action::AwaitDb { .. } => "await_db",
         Action::AwaitSnapshot { .. } => "await_snapshot",
+        Action::ApplyLoadBalancer { .. } => "apply_load_balancer",
+        Action::DeleteLoadBalancer { .. } => "delete_load_balancer",
+        Action::AwaitLoadBalancer { .. } => "await_load_balancer",
+        Action::CreateKafkaCluster { .. } => "create_kafka_cluster",
+        Action::DeleteKafkaCluster { .. } => "delete_kafka_cluster",
+        Action::AwaitKafkaCluster { .. } => "await_kafka_cluster",
+        Action::PublishKafkaBootstrap { .. } => "publish_kafka_bootstrap",
+        Action::PublishLoadBalancerDns { .. } => "publish_load_balancer_dns",
+        Action::UpsertAlias { .. } => "upsert_alias",
+    }
+}
+
+/// A value to publish is not known yet: try again on the next pass.
+fn not_yet(resource: String, what: &str) -> CloudError {
+    CloudError::Transient {
+        operation: "publish",
+        resource,
+        code: "NotYetAvailable".into(),
+        message: format!("{what} not known yet"),
+    }
+}
+
+/// What `apply-spec` answers (and Terraform's `aws_lambda_invocation` result):
+/// `docs/ephemeral-spec.md`, "Result".
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct SpecResult {
+    pub stack: String,
+    pub load_balancers: BTreeMap<String, LoadBalancerResult>,
+    pub kafka_clusters: BTreeMap<String, KafkaResult>,
+    /// What the user should know (a deletion-protected ALB not deleted, a paused stack…).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<Note>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct LoadBalancerResult {
+    pub arn: String,
+    pub dns_name: String,
+    pub zone_id: String,
+    /// By port, as a string (JSON object keys).
+    pub listener_arns: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct KafkaResult {
+    pub arn: String,
+    pub state: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bootstrap_brokers: Option<String>,
+}
+
+impl<C: Cloud, S: StateStore> Engine<C, S> {
+    /// Terraform's create/update (and `costctl apply-spec`): validates the spec (nothing is
+    /// changed when it is invalid), stores it with the stack, and when the stack's desired state
+    /// is `running` creates or updates the resources now and waits until they match it. A paused
+    /// stack only records the spec: it is used on the next resume (a `terraform apply` must not
+    /// un-pause a stack). Idempotent: applying the same spec again creates nothing.
+    ///
+    /// A stack the store does not know is created (desired `running`) with `selector`.
+    pub async fn apply_spec(
+        &self,
+        stack: &str,
+        spec: &EphemeralSpec,
+        selector: Option<Selector>,
+        timeout: Duration,
+    ) -> Result<SpecResult, EngineError> {
+        spec.validate()?;
+        let state = match self.store.load(stack).await? {
+            Some(state) => state,
+            None => {
+                let selector = selector.ok_or_else(|| StoreError::UnknownStack {
+                    stack: stack.into(),
+                })?;
+                selector
+                    .validate()
+                    .map_err(|source| EngineError::Selector {
+                        stack: stack.into(),
+                        source,
+                    })?;
+                let req = NewRequest {
+                    desired: DesiredState::Running,
+                    trigger: "apply-spec".into(),
+                    reason: "ephemeral tier created from a spec".into(),
+                    selector,
+                    policy: Policy::default(),
+                    force: false,
+                    lockout: None,
+                };
+                let now = self.clock.now_ms();
+                let state = self.store.request(stack, &req, now).await?;
+                self.store
+                    .append_history(
+                        stack,
+                        &HistoryEntry {
+                            at_ms: now,
+                            generation: state.generation,
+                            kind: "request".into(),
+                            desired: DesiredState::Running,
+                            trigger: "apply-spec".into(),
+                            detail: serde_json::json!({ "reason": req.reason }),
+                        },
+                    )
+                    .await?;
+                state
+            }
+        };
+        self.store.set_spec(stack, Some(spec)).await?;
+        let mut notes = Vec::new();
+        if state.desired == DesiredState::Running {
+            let report = self.run_until(stack, state.generation, timeout).await?;
+            if !report.succeeded() {
+                let mut reasons = report.errors.clone();
+                reasons.extend(
+                    report
+                        .problems
+                        .iter()
+                        .map(|p| format!("{}: {}", p.resource, p.message)),
+                );
+                if reasons.is_empty() {
+                    reasons.push(format!("stack is {}", report.state));
+                }
+                return Err(EngineError::SpecNotApplied {
+                    stack: stack.into(),
+                    reasons,
+                });
+            }
+            notes = report.notes;
+        } else {
+            notes.push(Note {
+                resource: format!("stack:{stack}"),
+                message: format!(
+                    "the stack is {}: the spec is recorded and used on the next resume; nothing was created",
+                    state.desired
+                ),
+            });
+        }
+        let mut result = self.spec_result(stack, spec, &state.selector).await?;
+        result.notes.extend(notes);
+        Ok(result)
+    }
+
+    /// What exists now of the resources a spec names.
+    pub async fn spec_result(
+        &self,
+        stack: &str,
+        spec: &EphemeralSpec,
+        selector: &Selector,
+    ) -> Result<SpecResult, EngineError> {
+        let _ = selector;
+        let none = Selector::Names(Default::default());
+        let lb_names: Vec<String> = spec.load_balancers.iter().map(|l| l.name.clone()).collect();
+        let msk_names: Vec<String> = spec.kafka_clusters.iter().map(|c| c.name.clone()).collect();
+        let (lbs, kafkas) = futures::try_join!(
+            self.cloud.find_load_balancers(&none, &lb_names),
+            self.cloud.find_kafka_clusters(&none, &msk_names),
+        )?;
+        let mut result = SpecResult {
+            stack: stack.into(),
+            ..SpecResult::default()
+        };
+        for lb in lbs {
+            let listener_arns = self
+                .cloud
+                .listener_arns(&lb.arn)
+                .await?
+                .into_iter()
+                .map(|(port, arn)| (port.to_string(), arn))
+                .collect();
+            result.load_balancers.insert(
+                lb.spec.name.clone(),
+                LoadBalancerResult {
+                    arn: lb.arn,
+                    dns_name: lb.dns_name,
+                    zone_id: lb.zone_id,
+                    listener_arns,
+                },
+            );
+        }
+        for c in kafkas {
+            result.kafka_clusters.insert(
+                c.spec.name.clone(),
+                KafkaResult {
+                    arn: c.arn,
+                    state: c.state,
+                    bootstrap_brokers: c.bootstrap,
+                },
+            );
+        }
+        Ok(result)
+    }
+
+    /// Terraform's delete (and `costctl delete-spec`): deletes the load balancers and clusters
+    /// the spec names (a deletion-protected ALB is not deleted, and the result says so), then
+    /// forgets them: they leave the stored spec and the manifest, so no resume recreates them.
+    /// Runs under the stack's lease when the stack is known; a stack the store does not know
+    /// only has its resources deleted.
+    pub async fn delete_spec(
+        &self,
+        stack: &str,
+        spec: &EphemeralSpec,
+    ) -> Result<SpecResult, EngineError> {
+        let owner = self.options.owner.clone();
+        let ttl = i64::try_from(self.options.lease_ttl.as_millis()).unwrap_or(i64::MAX);
+        let state = match self.store.load(stack).await? {
+            Some(_) => Some(
+                self.store
+                    .lease(stack, &owner, self.clock.now_ms(), ttl)
+                    .await?,
+            ),
+            None => None,
+        };
+        let outcome = self
+            .delete_spec_leased(stack, spec, state.as_ref(), &owner)
+            .await;
+        if state.is_some() {
+            let _ = self.store.release(stack, &owner).await;
+        }
+        outcome
+    }
+
+    async fn delete_spec_leased(
+        &self,
+        stack: &str,
+        spec: &EphemeralSpec,
+        state: Option<&StackState>,
+        owner: &str,
+    ) -> Result<SpecResult, EngineError> {
+        let none = Selector::Names(Default::default());
+        let lb_names: Vec<String> = spec.load_balancers.iter().map(|l| l.name.clone()).collect();
+        let msk_names: Vec<String> = spec.kafka_clusters.iter().map(|c| c.name.clone()).collect();
+        let (lbs, kafkas) = futures::try_join!(
+            self.cloud.find_load_balancers(&none, &lb_names),
+            self.cloud.find_kafka_clusters(&none, &msk_names),
+        )?;
+        let mut result = SpecResult {
+            stack: stack.into(),
+            ..SpecResult::default()
+        };
+        let mut done = Vec::new();
+        for lb in &lbs {
+            if lb.deletion_protection {
+                result.notes.push(Note {
+                    resource: format!("alb:{}", lb.spec.name),
+                    message: "deletion protection is on: the load balancer was not deleted".into(),
+                });
+                continue;
+            }
+            self.cloud.delete_load_balancer(&lb.arn).await?;
+            done.push(serde_json::json!({"resource": format!("alb:{}", lb.spec.name), "action": "delete_load_balancer"}));
+        }
+        for c in &kafkas {
+            if c.state != "DELETING" {
+                self.cloud.delete_kafka_cluster(&c.arn).await?;
+                done.push(serde_json::json!({"resource": format!("msk:{}", c.spec.name), "action": "delete_kafka_cluster"}));
+            }
+        }
+        if let Some(state) = state {
+            let mut manifest = state.manifest.clone();
+            for n in &lb_names {
+                manifest.load_balancers.remove(n);
+            }
+            for n in &msk_names {
+                manifest.kafka_clusters.remove(n);
+            }
+            if manifest != state.manifest {
+                self.store
+                    .save_manifest(stack, owner, state.generation, &manifest)
+                    .await?;
+            }
+            let remaining = state.spec.as_ref().map(|s| EphemeralSpec {
+                load_balancers: s
+                    .load_balancers
+                    .iter()
+                    .filter(|l| !lb_names.contains(&l.name))
+                    .cloned()
+                    .collect(),
+                kafka_clusters: s
+                    .kafka_clusters
+                    .iter()
+                    .filter(|c| !msk_names.contains(&c.name))
+                    .cloned()
+                    .collect(),
+            });
+            let remaining =
+                remaining.filter(|s| !s.load_balancers.is_empty() || !s.kafka_clusters.is_empty());
+            self.store.set_spec(stack, remaining.as_ref()).await?;
+            self.store
+                .append_history(
+                    stack,
+                    &HistoryEntry {
+                        at_ms: self.clock.now_ms(),
+                        generation: state.generation,
+                        kind: "delete-spec".into(),
+                        desired: state.desired,
+                        trigger: "delete-spec".into(),
+                        detail: serde_json::json!({ "steps": done, "notes": result.notes }),
+                    },
+                )
+                .await?;
+        }
+        Ok(result)
     }
 }

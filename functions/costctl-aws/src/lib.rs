@@ -1,7 +1,8 @@
 //! costctl-aws: the I/O half of costctl.
 //!
 //! - [`Cloud`]: the trait the reconcile loop acts through; [`AwsCloud`] implements it over the
-//!   AWS SDK (one module per service: [`ecs`], [`autoscaling`], [`rds`]);
+//!   AWS SDK (one module per service: [`ecs`], [`autoscaling`], [`rds`], [`elbv2`], [`msk`],
+//!   [`publish`] for SSM parameters and Route53 aliases);
 //! - [`StateStore`]: desired state, generation, lease, manifest and history per stack;
 //!   [`DynamoStore`] keeps them in DynamoDB with conditional writes;
 //! - [`Engine`]: observe → plan → execute → persist → report.
@@ -10,16 +11,19 @@ pub mod autoscaling;
 pub mod aws;
 pub mod cloud;
 pub mod ecs;
+pub mod elbv2;
 pub mod engine;
 pub mod error;
+pub mod msk;
 pub mod observe;
+pub mod publish;
 pub mod rds;
 pub mod report;
 pub mod store;
 
 pub use aws::{AwsCloud, Connection, load_config};
 pub use cloud::Cloud;
-pub use engine::{Engine, EngineError, Options, RequestSpec};
+pub use engine::{Engine, EngineError, Options, RequestSpec, SpecResult};
 pub use error::CloudError;
 pub use report::Report;
 pub use store::{DynamoStore, StateStore, StoreError};

@@ -3,7 +3,9 @@
 use crate::cloud::Cloud;
 use crate::error::CloudResult;
 use costctl_core::observation::scalable_resource_id;
+use costctl_core::spec::EphemeralSpec;
 use costctl_core::{Manifest, Observation, Selector};
+use std::collections::BTreeSet;
 
 /// Looks at every resource of the stack. Resources the manifest remembers are looked up by name
 /// even when the selector no longer finds them (a deleted instance, an untagged service), so a
@@ -13,13 +15,62 @@ pub async fn observe<C: Cloud + ?Sized>(
     selector: &Selector,
     manifest: &Manifest,
 ) -> CloudResult<Observation> {
-    let (services, dbs) = futures::try_join!(
+    observe_with(cloud, selector, manifest, None).await
+}
+
+/// As [`observe`], for a stack with a desired ephemeral-tier spec: the load balancers and
+/// clusters it names are looked up by name too, and so are the SSM parameters and alias records
+/// it publishes to.
+pub async fn observe_with<C: Cloud + ?Sized>(
+    cloud: &C,
+    selector: &Selector,
+    manifest: &Manifest,
+    spec: Option<&EphemeralSpec>,
+) -> CloudResult<Observation> {
+    let mut lb_names: BTreeSet<String> = manifest.load_balancers.keys().cloned().collect();
+    let mut msk_names: BTreeSet<String> = manifest.kafka_clusters.keys().cloned().collect();
+    let mut parameters = BTreeSet::new();
+    let mut aliases = BTreeSet::new();
+    if let Some(spec) = spec {
+        for lb in &spec.load_balancers {
+            lb_names.insert(lb.name.clone());
+            parameters.extend(lb.dns_name_parameter.clone());
+            aliases.extend(
+                lb.aliases
+                    .iter()
+                    .map(|a| (a.zone_id.clone(), a.name.clone())),
+            );
+        }
+        for c in &spec.kafka_clusters {
+            msk_names.insert(c.name.clone());
+            parameters.extend(c.bootstrap_parameter.clone());
+        }
+    }
+    let lb_names: Vec<String> = lb_names.into_iter().collect();
+    let msk_names: Vec<String> = msk_names.into_iter().collect();
+    let parameters: Vec<String> = parameters.into_iter().collect();
+    let aliases: Vec<(String, String)> = aliases.into_iter().collect();
+    let (services, dbs, lbs, kafkas, parameters, aliases) = futures::try_join!(
         cloud.find_services(selector),
-        cloud.find_db_instances(selector)
+        cloud.find_db_instances(selector),
+        cloud.find_load_balancers(selector, &lb_names),
+        cloud.find_kafka_clusters(selector, &msk_names),
+        cloud.get_parameters(&parameters),
+        cloud.get_aliases(&aliases),
     )?;
     let mut obs = Observation {
         services,
         db_instances: dbs,
+        load_balancers: lbs
+            .into_iter()
+            .map(|lb| (lb.spec.name.clone(), lb))
+            .collect(),
+        kafka_clusters: kafkas
+            .into_iter()
+            .map(|c| (c.spec.name.clone(), c))
+            .collect(),
+        parameters,
+        aliases,
         ..Observation::default()
     };
 

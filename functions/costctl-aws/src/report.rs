@@ -130,6 +130,63 @@ fn resource_states(obs: &Observation, plan: &Plan) -> Vec<ResourceState> {
             state: db.status.clone(),
         });
     }
+    for (name, lb) in &obs.load_balancers {
+        let listeners: Vec<String> = lb
+            .spec
+            .listeners
+            .iter()
+            .map(|l| format!("{}:{}", format!("{:?}", l.protocol).to_uppercase(), l.port))
+            .collect();
+        let rules: usize = lb.spec.listeners.iter().map(|l| l.rules.len()).sum();
+        let mut state = format!(
+            "{}, {} ({}), {rules} rule(s), dns {}",
+            lb.state,
+            if listeners.is_empty() {
+                "no listeners".to_string()
+            } else {
+                "listeners".to_string()
+            },
+            listeners.join(", "),
+            lb.dns_name
+        );
+        if lb.deletion_protection {
+            state.push_str(", deletion protection on (never deleted)");
+        }
+        out.push(ResourceState {
+            resource: format!("alb:{name}"),
+            state,
+        });
+    }
+    for (name, spec) in &plan.manifest.load_balancers {
+        if !obs.load_balancers.contains_key(name) {
+            let rules: usize = spec.listeners.iter().map(|l| l.rules.len()).sum();
+            out.push(ResourceState {
+                resource: format!("alb:{name}"),
+                state: format!(
+                    "deleted; will be recreated from the recorded spec ({} listener(s), {rules} rule(s))",
+                    spec.listeners.len()
+                ),
+            });
+        }
+    }
+    for (name, c) in &obs.kafka_clusters {
+        let mut state = c.state.clone();
+        if let Some(b) = &c.bootstrap {
+            state.push_str(&format!(", bootstrap {b}"));
+        }
+        out.push(ResourceState {
+            resource: format!("msk:{name}"),
+            state,
+        });
+    }
+    for name in plan.manifest.kafka_clusters.keys() {
+        if !obs.kafka_clusters.contains_key(name) {
+            out.push(ResourceState {
+                resource: format!("msk:{name}"),
+                state: "deleted; will be recreated from the recorded spec (topics and messages are not restored)".into(),
+            });
+        }
+    }
     for (id, rec) in &plan.manifest.db_instances {
         if obs.db(id).is_none() {
             let state = match &rec.snapshot {

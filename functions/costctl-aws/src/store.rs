@@ -11,6 +11,7 @@ use aws_sdk_dynamodb::types::{
     ScalarAttributeType,
 };
 use costctl_core::plan::Policy;
+use costctl_core::spec::EphemeralSpec;
 use costctl_core::{DesiredState, Manifest, Selector};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -46,6 +47,10 @@ pub struct StackState {
     pub lockout: Option<Lockout>,
     /// The last report, as JSON (what `status` shows without acting).
     pub last_report: Option<serde_json::Value>,
+    /// The desired ephemeral tier given by `apply-spec` (Terraform); items written before it
+    /// existed have none.
+    #[serde(default)]
+    pub spec: Option<EphemeralSpec>,
 }
 
 /// A request for a desired state.
@@ -158,6 +163,14 @@ pub trait StateStore: Send + Sync {
     async fn history(&self, stack: &str, limit: usize) -> StoreResult<Vec<HistoryEntry>>;
     /// Every stack the store knows.
     async fn stacks(&self) -> StoreResult<Vec<String>>;
+    /// Stores (or with `None` forgets) the stack's desired ephemeral-tier spec. The stack must
+    /// exist. Not fenced: the spec is an input like a request, not progress of a reconcile.
+    async fn set_spec(&self, stack: &str, spec: Option<&EphemeralSpec>) -> StoreResult<()> {
+        let _ = spec;
+        Err(StoreError::Aws(format!(
+            "stack `{stack}`: this state store cannot keep an ephemeral-tier spec"
+        )))
+    }
 }
 
 /// The DynamoDB store: one table, `pk` = `STACK#<name>`, `sk` = `STATE` or `HIST#<time>#<seq>`.
@@ -336,6 +349,7 @@ impl DynamoStore {
             lease,
             lockout,
             last_report: parse(stack, "last_report", get_s("last_report"))?,
+            spec: parse(stack, "spec", get_s("spec"))?,
         })
     }
 }
@@ -599,6 +613,29 @@ impl StateStore for DynamoStore {
                 })
             })
             .collect()
+    }
+
+    async fn set_spec(&self, stack: &str, spec: Option<&EphemeralSpec>) -> StoreResult<()> {
+        let mut req = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", pk(stack))
+            .key("sk", s(STATE))
+            .condition_expression("attribute_exists(pk)");
+        req = match spec {
+            Some(spec) => req
+                .update_expression("SET spec = :s")
+                .expression_attribute_values(":s", json(spec)),
+            None => req.update_expression("REMOVE spec"),
+        };
+        match req.send().await {
+            Ok(_) => Ok(()),
+            Err(e) if Self::is_condition_failure(&e) => Err(StoreError::UnknownStack {
+                stack: stack.into(),
+            }),
+            Err(e) => Err(self.err(e)),
+        }
     }
 
     async fn stacks(&self) -> StoreResult<Vec<String>> {

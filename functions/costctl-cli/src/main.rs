@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Pause idle AWS stacks (ECS, RDS) and bring them back exactly as they were.
+/// Pause idle AWS stacks (ECS, RDS, ALB, MSK Serverless) and bring them back exactly as they were.
 #[derive(Debug, Parser)]
 #[command(name = "costctl", version, about)]
 struct Cli {
@@ -104,6 +104,23 @@ enum Command {
         force: bool,
         #[command(flatten)]
         wait: WaitArgs,
+    },
+    /// Create or update the stack's ephemeral tier (ALB, MSK Serverless) from a spec file
+    /// (docs/ephemeral-spec.md) and store the spec with the stack. A paused stack only records it.
+    ApplySpec {
+        /// The spec (JSON).
+        file: std::path::PathBuf,
+        #[command(flatten)]
+        stack: StackArgs,
+        /// Give up waiting after this many seconds.
+        #[arg(long, default_value_t = 1800)]
+        timeout: u64,
+    },
+    /// Delete the load balancers and clusters a spec file names, and forget them.
+    DeleteSpec {
+        file: std::path::PathBuf,
+        #[command(flatten)]
+        stack: StackArgs,
     },
     /// Show the stack's recorded requests and reconciles, newest first.
     History {
@@ -237,6 +254,34 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 &wait,
             )
             .await
+        }
+        Command::ApplySpec {
+            file,
+            stack,
+            timeout,
+        } => {
+            let raw = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let spec = costctl_core::spec::EphemeralSpec::from_json(&raw)
+                .with_context(|| format!("{} (nothing was changed)", file.display()))?;
+            let (selector, _) = resolve(&stack, config.as_ref())?;
+            let result = engine
+                .apply_spec(&stack.stack, &spec, selector, Duration::from_secs(timeout))
+                .await?;
+            out.spec_result(&result, "applied");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::DeleteSpec { file, stack } => {
+            let raw = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let value: serde_json::Value = serde_json::from_str(&raw)
+                .with_context(|| format!("{}: not JSON (nothing was changed)", file.display()))?;
+            // The shape only: a rule added since must not make deleting impossible.
+            let spec = costctl_core::spec::EphemeralSpec::from_value_unvalidated(&value)
+                .with_context(|| format!("{} (nothing was changed)", file.display()))?;
+            let result = engine.delete_spec(&stack.stack, &spec).await?;
+            out.spec_result(&result, "deleted");
+            Ok(ExitCode::SUCCESS)
         }
         Command::History { stack, limit } => {
             let entries = engine.store().history(&stack.stack, limit).await?;

@@ -1,8 +1,8 @@
 //! Text and JSON output of the command line.
 
-use costctl_aws::Report;
 use costctl_aws::report::StepOutcome;
 use costctl_aws::store::HistoryEntry;
+use costctl_aws::{Report, SpecResult};
 use costctl_core::Plan;
 
 pub struct Printer {
@@ -68,6 +68,30 @@ impl Printer {
         }
         for e in &r.errors {
             println!("  ERROR: {e}");
+        }
+    }
+
+    /// The answer of apply-spec / delete-spec (the JSON is docs/ephemeral-spec.md's "Result").
+    pub fn spec_result(&self, r: &SpecResult, verb: &str) {
+        if self.json {
+            return self.json(r);
+        }
+        println!("stack {}: spec {verb}", r.stack);
+        for (name, lb) in &r.load_balancers {
+            println!("  alb:{name:<43} {} ({})", lb.dns_name, lb.arn);
+            for (port, arn) in &lb.listener_arns {
+                println!("    listener {port:<6} {arn}");
+            }
+        }
+        for (name, c) in &r.kafka_clusters {
+            println!(
+                "  msk:{name:<43} {} {}",
+                c.state,
+                c.bootstrap_brokers.as_deref().unwrap_or("")
+            );
+        }
+        for n in &r.notes {
+            println!("  note: {}: {}", n.resource, n.message);
         }
     }
 

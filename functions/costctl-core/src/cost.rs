@@ -13,6 +13,23 @@ use serde::{Deserialize, Serialize};
 /// 0.25 × $0.04048 + 0.5 × $0.004445. DescribeServices does not give the task size.
 pub const FARGATE_TASK_HOUR: f64 = 0.0123;
 
+/// One Application Load Balancer-hour (us-east-1), before LCUs (idle: ~0).
+pub const ALB_HOUR: f64 = 0.0225;
+/// One public IPv4 address-hour; an internet-facing ALB holds one per subnet (availability zone).
+pub const PUBLIC_IPV4_HOUR: f64 = 0.005;
+/// One MSK Serverless cluster-hour, before partition-hours and storage (idle: small).
+pub const MSK_SERVERLESS_CLUSTER_HOUR: f64 = 0.75;
+
+/// Estimated hourly cost of an ALB of this spec (load balancer-hour plus its public IPv4
+/// addresses when internet-facing). An estimate: LCUs depend on traffic and are left out.
+pub fn alb_hour(spec: &crate::spec::LoadBalancerSpec) -> f64 {
+    let ips = match spec.scheme {
+        crate::spec::Scheme::InternetFacing => spec.subnets.len() as f64 * PUBLIC_IPV4_HOUR,
+        crate::spec::Scheme::Internal => 0.0,
+    };
+    ALB_HOUR + ips
+}
+
 /// RDS PostgreSQL single-AZ on-demand price per hour by instance class.
 pub fn rds_instance_hour(class: &str, multi_az: bool) -> f64 {
     let single = match class {
@@ -62,6 +79,27 @@ pub fn estimate(obs: &Observation, manifest: &Manifest) -> CostEstimate {
     for (id, record) in &manifest.db_instances {
         if obs.db(id).is_none() {
             running += rds_instance_hour(&record.spec.instance_class, record.spec.multi_az);
+        }
+    }
+    for lb in obs.load_balancers.values() {
+        let hour = alb_hour(&lb.spec);
+        now += hour;
+        running += hour;
+    }
+    for (name, spec) in &manifest.load_balancers {
+        if !obs.load_balancers.contains_key(name) {
+            running += alb_hour(spec);
+        }
+    }
+    for c in obs.kafka_clusters.values() {
+        if c.state != "DELETING" {
+            now += MSK_SERVERLESS_CLUSTER_HOUR;
+        }
+        running += MSK_SERVERLESS_CLUSTER_HOUR;
+    }
+    for name in manifest.kafka_clusters.keys() {
+        if !obs.kafka_clusters.contains_key(name) {
+            running += MSK_SERVERLESS_CLUSTER_HOUR;
         }
     }
     CostEstimate {

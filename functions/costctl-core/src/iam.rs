@@ -28,6 +28,16 @@ pub struct Permission {
     pub scope: Scope,
 }
 
+/// A permission the service checks on the caller besides the call's own action (MSK Serverless
+/// creates and deletes VPC endpoints with the caller's rights).
+const fn also(call: &'static str, action: &'static str, scope: Scope) -> Permission {
+    Permission {
+        call,
+        action,
+        scope,
+    }
+}
+
 const fn p(call: &'static str, scope: Scope) -> Permission {
     Permission {
         call,
@@ -86,6 +96,19 @@ pub const PERMISSIONS: &[Permission] = &[
     p("elasticloadbalancing:DescribeRules", Scope::Both),
     p("elasticloadbalancing:DescribeTags", Scope::Both),
     p("elasticloadbalancing:DeleteLoadBalancer", Scope::Both),
+    // Checked before a load balancer is created (its listeners forward to them).
+    p("elasticloadbalancing:DescribeTargetGroups", Scope::FullOnly),
+    p("acm:DescribeCertificate", Scope::FullOnly),
+    // Bringing an existing load balancer to its spec (apply-spec, resume after a partial create).
+    p("elasticloadbalancing:ModifyListener", Scope::FullOnly),
+    p("elasticloadbalancing:DeleteListener", Scope::FullOnly),
+    p(
+        "elasticloadbalancing:RemoveListenerCertificates",
+        Scope::FullOnly,
+    ),
+    p("elasticloadbalancing:ModifyRule", Scope::FullOnly),
+    p("elasticloadbalancing:DeleteRule", Scope::FullOnly),
+    p("elasticloadbalancing:RemoveTags", Scope::FullOnly),
     p("elasticloadbalancing:CreateLoadBalancer", Scope::FullOnly),
     p(
         "elasticloadbalancing:ModifyLoadBalancerAttributes",
@@ -104,7 +127,32 @@ pub const PERMISSIONS: &[Permission] = &[
     p("kafka:GetBootstrapBrokers", Scope::Both),
     p("kafka:DeleteCluster", Scope::Both),
     p("kafka:CreateClusterV2", Scope::FullOnly),
+    // MSK Serverless creates the cluster's VPC endpoints with the caller's permissions.
+    also(
+        "kafka:CreateClusterV2",
+        "ec2:DescribeSubnets",
+        Scope::FullOnly,
+    ),
+    also(
+        "kafka:CreateClusterV2",
+        "ec2:DescribeSecurityGroups",
+        Scope::FullOnly,
+    ),
+    also("kafka:CreateClusterV2", "ec2:DescribeVpcs", Scope::FullOnly),
+    also(
+        "kafka:CreateClusterV2",
+        "ec2:DescribeVpcEndpoints",
+        Scope::FullOnly,
+    ),
+    also(
+        "kafka:CreateClusterV2",
+        "ec2:CreateVpcEndpoint",
+        Scope::FullOnly,
+    ),
+    also("kafka:CreateClusterV2", "ec2:CreateTags", Scope::FullOnly),
+    also("kafka:DeleteCluster", "ec2:DeleteVpcEndpoints", Scope::Both),
     // DNS.
+    p("route53:ListResourceRecordSets", Scope::Both),
     p("route53:ChangeResourceRecordSets", Scope::FullOnly),
 ];
 

@@ -21,6 +21,7 @@
 pub mod budget;
 pub mod config;
 pub mod cost;
+pub mod ephemeral;
 pub mod event;
 pub mod iam;
 pub mod manifest;
@@ -32,6 +33,6 @@ pub mod state;
 
 pub use manifest::Manifest;
 pub use observation::Observation;
-pub use plan::{Action, Goal, Plan, Policy, Step, plan};
+pub use plan::{Action, Goal, Plan, Policy, Step, plan, plan_with};
 pub use selector::Selector;
 pub use state::DesiredState;

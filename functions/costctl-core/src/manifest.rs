@@ -5,6 +5,7 @@
 //! only replaced when the stack is running again and the value was observed while running.
 
 use crate::observation::{Bounds, DbSpec, Observation};
+use crate::spec::{KafkaClusterSpec, LoadBalancerSpec};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -34,11 +35,20 @@ pub struct Manifest {
     pub services: BTreeMap<String, ServiceRecord>,
     /// By instance identifier.
     pub db_instances: BTreeMap<String, DbRecord>,
+    /// Load balancer specs captured before the delete, by name.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub load_balancers: BTreeMap<String, LoadBalancerSpec>,
+    /// MSK Serverless cluster specs captured before the delete, by name.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub kafka_clusters: BTreeMap<String, KafkaClusterSpec>,
 }
 
 impl Manifest {
     pub fn is_empty(&self) -> bool {
-        self.services.is_empty() && self.db_instances.is_empty()
+        self.services.is_empty()
+            && self.db_instances.is_empty()
+            && self.load_balancers.is_empty()
+            && self.kafka_clusters.is_empty()
     }
 
     /// Records every observed resource that has no record yet. Existing records are kept as they
@@ -71,6 +81,16 @@ impl Manifest {
                     spec: db.spec.clone(),
                     snapshot: None,
                 });
+        }
+        for (name, lb) in &obs.load_balancers {
+            self.load_balancers
+                .entry(name.clone())
+                .or_insert_with(|| lb.spec.clone());
+        }
+        for (name, c) in &obs.kafka_clusters {
+            self.kafka_clusters
+                .entry(name.clone())
+                .or_insert_with(|| c.spec.clone());
         }
     }
 }

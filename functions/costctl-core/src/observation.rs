@@ -3,6 +3,7 @@
 //! An observation is plain data so that the planner stays a pure function and tests can build
 //! any situation — including ones moto cannot produce — by hand.
 
+use crate::spec::{KafkaClusterSpec, LoadBalancerSpec};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -94,6 +95,58 @@ pub struct SnapshotObs {
     pub status: String,
 }
 
+/// An Application Load Balancer as described, with its spec captured from AWS (listeners, rules,
+/// non-default attributes, tags). The capture has no `dns_name_parameter` or `aliases`: those
+/// are not properties of the load balancer, they come from a spec given by `apply-spec`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoadBalancerObs {
+    pub arn: String,
+    pub dns_name: String,
+    /// The canonical hosted zone of the load balancer (the alias target's zone).
+    pub zone_id: String,
+    /// `provisioning`, `active`, `active_impaired` or `failed`.
+    pub state: String,
+    pub deletion_protection: bool,
+    pub spec: LoadBalancerSpec,
+}
+
+/// An MSK Serverless cluster as described.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KafkaObs {
+    pub arn: String,
+    /// `CREATING`, `ACTIVE`, `DELETING`, `FAILED`, …
+    pub state: String,
+    /// The SASL/IAM bootstrap broker string, once the cluster is `ACTIVE`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bootstrap: Option<String>,
+    pub spec: KafkaClusterSpec,
+}
+
+/// Where a Route53 alias record (`A` and `AAAA`) of a name points now.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct AliasObs {
+    /// Target DNS name of the `A` alias (normalised: lower case, no trailing dot, no
+    /// `dualstack.` prefix); `None` when there is no such record.
+    pub a: Option<String>,
+    pub aaaa: Option<String>,
+}
+
+/// The key of an alias record in [`Observation::aliases`]: `ZONE_ID/name` (no trailing dot).
+pub fn alias_key(zone_id: &str, name: &str) -> String {
+    format!(
+        "{zone_id}/{}",
+        name.trim_end_matches('.').to_ascii_lowercase()
+    )
+}
+
+/// Normalises an alias target DNS name for comparison.
+pub fn normalise_dns(name: &str) -> String {
+    let n = name.trim_end_matches('.').to_ascii_lowercase();
+    n.strip_prefix("dualstack.")
+        .map(str::to_string)
+        .unwrap_or(n)
+}
+
 /// All resources of one stack as seen now. Resources that the manifest remembers but that do
 /// not exist (a deleted RDS instance) are simply absent.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -103,6 +156,19 @@ pub struct Observation {
     pub scalable_targets: BTreeMap<String, Bounds>,
     pub db_instances: Vec<DbObs>,
     pub db_snapshots: Vec<SnapshotObs>,
+    /// Application Load Balancers by name.
+    #[serde(default)]
+    pub load_balancers: BTreeMap<String, LoadBalancerObs>,
+    /// MSK Serverless clusters by name (a name may be reused only once the old cluster is gone,
+    /// so at most one per name; a `DELETING` one is kept here until it disappears).
+    #[serde(default)]
+    pub kafka_clusters: BTreeMap<String, KafkaObs>,
+    /// Current values of the SSM parameters costctl publishes to (absent: no such parameter).
+    #[serde(default)]
+    pub parameters: BTreeMap<String, String>,
+    /// Current alias records costctl maintains, by [`alias_key`].
+    #[serde(default)]
+    pub aliases: BTreeMap<String, AliasObs>,
 }
 
 impl Observation {
@@ -120,6 +186,10 @@ impl Observation {
 
     /// True when nothing at all was found.
     pub fn is_empty(&self) -> bool {
-        self.services.is_empty() && self.db_instances.is_empty() && self.db_snapshots.is_empty()
+        self.services.is_empty()
+            && self.db_instances.is_empty()
+            && self.db_snapshots.is_empty()
+            && self.load_balancers.is_empty()
+            && self.kafka_clusters.is_empty()
     }
 }

@@ -6,12 +6,16 @@
 //! disappears from the next plan. `Await*` steps are gates: they are never executed, they vanish
 //! once the observation shows what they wait for.
 
+use crate::ephemeral::{kafka_differences, lb_differences};
 use crate::manifest::{DbRecord, Manifest};
 use crate::observation::{
-    DbObs, DbSpec, Observation, ServiceObs, scalable_resource_id, split_service_key,
+    DbObs, DbSpec, Observation, ServiceObs, alias_key, normalise_dns, scalable_resource_id,
+    split_service_key,
 };
+use crate::spec::{EphemeralSpec, KafkaClusterSpec, LoadBalancerSpec};
 use crate::state::DesiredState;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
 use std::fmt;
 
 pub use crate::config::{MskOnPause, Policy, RdsOnPause};
@@ -74,6 +78,50 @@ pub enum Action {
     AwaitSnapshot {
         id: String,
     },
+    /// Creates the ALB from the spec when none of that name exists (after checking that its
+    /// certificates and target groups exist), then brings its listeners, rules, attributes and
+    /// tags to the spec. One idempotent step: repeated after a crash it completes what is missing.
+    ApplyLoadBalancer {
+        spec: Box<LoadBalancerSpec>,
+    },
+    /// DeleteLoadBalancer; its target groups stay.
+    DeleteLoadBalancer {
+        name: String,
+        arn: String,
+    },
+    /// Gate: the load balancer is `active`.
+    AwaitLoadBalancer {
+        name: String,
+    },
+    /// CreateClusterV2 (serverless) unless a cluster of that name exists.
+    CreateKafkaCluster {
+        spec: Box<KafkaClusterSpec>,
+    },
+    DeleteKafkaCluster {
+        name: String,
+        arn: String,
+    },
+    /// Gate: the cluster is `ACTIVE`, or gone (`deleted`).
+    AwaitKafkaCluster {
+        name: String,
+        state: String,
+    },
+    /// PutParameter (overwrite) with the cluster's SASL/IAM bootstrap string as observed.
+    PublishKafkaBootstrap {
+        cluster: String,
+        parameter: String,
+    },
+    /// PutParameter (overwrite) with the load balancer's DNS name as observed.
+    PublishLoadBalancerDns {
+        load_balancer: String,
+        parameter: String,
+    },
+    /// UPSERT of the A and AAAA alias records `name` in `zone_id` to the load balancer.
+    UpsertAlias {
+        load_balancer: String,
+        zone_id: String,
+        name: String,
+    },
 }
 
 impl Action {
@@ -84,6 +132,8 @@ impl Action {
             Action::AwaitServiceCount { .. }
                 | Action::AwaitDb { .. }
                 | Action::AwaitSnapshot { .. }
+                | Action::AwaitLoadBalancer { .. }
+                | Action::AwaitKafkaCluster { .. }
         )
     }
 
@@ -105,6 +155,20 @@ impl Action {
             | Action::RestoreDb { id, .. }
             | Action::AwaitDb { id, .. } => format!("rds:{id}"),
             Action::AwaitSnapshot { id } => format!("rds-snapshot:{id}"),
+            Action::ApplyLoadBalancer { spec } => format!("alb:{}", spec.name),
+            Action::DeleteLoadBalancer { name, .. }
+            | Action::AwaitLoadBalancer { name }
+            | Action::PublishLoadBalancerDns {
+                load_balancer: name,
+                ..
+            } => format!("alb:{name}"),
+            Action::UpsertAlias { zone_id, name, .. } => {
+                format!("route53:{zone_id}/{}", name.trim_end_matches('.'))
+            }
+            Action::CreateKafkaCluster { spec } => format!("msk:{}", spec.name),
+            Action::DeleteKafkaCluster { name, .. }
+            | Action::AwaitKafkaCluster { name, .. }
+            | Action::PublishKafkaBootstrap { cluster: name, .. } => format!("msk:{name}"),
         }
     }
 
@@ -115,9 +179,17 @@ impl Action {
             Action::SetDesiredCount { count, .. } => *count == 0,
             Action::StopDb { .. } | Action::DeleteDb { .. } => true,
             Action::StartDb { .. } | Action::RestoreDb { .. } => false,
+            Action::DeleteLoadBalancer { .. } | Action::DeleteKafkaCluster { .. } => true,
+            Action::ApplyLoadBalancer { .. }
+            | Action::CreateKafkaCluster { .. }
+            | Action::PublishKafkaBootstrap { .. }
+            | Action::PublishLoadBalancerDns { .. }
+            | Action::UpsertAlias { .. } => false,
             Action::AwaitServiceCount { .. }
             | Action::AwaitDb { .. }
-            | Action::AwaitSnapshot { .. } => true,
+            | Action::AwaitSnapshot { .. }
+            | Action::AwaitLoadBalancer { .. }
+            | Action::AwaitKafkaCluster { .. } => true,
         }
     }
 }
@@ -157,6 +229,49 @@ impl fmt::Display for Action {
             }
             Action::AwaitDb { id, status } => write!(f, "wait until RDS instance {id} is {status}"),
             Action::AwaitSnapshot { id } => write!(f, "wait until snapshot {id} is available"),
+            Action::ApplyLoadBalancer { spec } => {
+                let rules: usize = spec.listeners.iter().map(|l| l.rules.len()).sum();
+                write!(
+                    f,
+                    "create or update ALB {} ({} listener(s), {rules} rule(s), {} attribute(s), {} tag(s))",
+                    spec.name,
+                    spec.listeners.len(),
+                    spec.attributes.len(),
+                    spec.tags.len()
+                )
+            }
+            Action::DeleteLoadBalancer { name, .. } => {
+                write!(f, "delete ALB {name} (target groups stay)")
+            }
+            Action::AwaitLoadBalancer { name } => write!(f, "wait until ALB {name} is active"),
+            Action::CreateKafkaCluster { spec } => {
+                write!(f, "create MSK Serverless cluster {}", spec.name)
+            }
+            Action::DeleteKafkaCluster { name, .. } => {
+                write!(f, "delete MSK Serverless cluster {name}")
+            }
+            Action::AwaitKafkaCluster { name, state } => {
+                write!(f, "wait until MSK cluster {name} is {state}")
+            }
+            Action::PublishKafkaBootstrap { cluster, parameter } => write!(
+                f,
+                "publish the bootstrap brokers of {cluster} to SSM parameter {parameter}"
+            ),
+            Action::PublishLoadBalancerDns {
+                load_balancer,
+                parameter,
+            } => write!(
+                f,
+                "publish the DNS name of ALB {load_balancer} to SSM parameter {parameter}"
+            ),
+            Action::UpsertAlias {
+                load_balancer,
+                zone_id,
+                name,
+            } => write!(
+                f,
+                "point alias {name} (A, AAAA) in zone {zone_id} at ALB {load_balancer}"
+            ),
         }
     }
 }
@@ -210,6 +325,18 @@ impl Plan {
 
 /// Builds the plan. Pure: same inputs, same plan.
 pub fn plan(goal: &Goal, obs: &Observation, manifest: &Manifest) -> Plan {
+    plan_with(goal, obs, manifest, None)
+}
+
+/// Builds the plan for a stack that also has a desired ephemeral-tier spec (given by
+/// `apply-spec`). For `running`, the spec's resources are created or brought to the spec; it
+/// wins over a spec captured into the manifest. A paused stack only remembers it.
+pub fn plan_with(
+    goal: &Goal,
+    obs: &Observation,
+    manifest: &Manifest,
+    spec: Option<&EphemeralSpec>,
+) -> Plan {
     let mut b = Builder {
         plan: Plan {
             manifest: manifest.clone(),
@@ -217,7 +344,7 @@ pub fn plan(goal: &Goal, obs: &Observation, manifest: &Manifest) -> Plan {
         },
     };
     match goal.desired {
-        DesiredState::Running => b.resume(obs),
+        DesiredState::Running => b.resume(obs, spec),
         down => b.pause(goal, down, obs),
     }
     b.plan
@@ -276,6 +403,7 @@ impl Builder {
                 self.stop_db(db, &drained);
             }
         }
+        self.pause_ephemeral(goal, obs, &drained);
 
         // Instances already gone: their final snapshot must be available before we call the
         // stack paused, and must exist at all.
@@ -428,9 +556,9 @@ impl Builder {
         self.push(Action::AwaitSnapshot { id: snapshot }, vec![gone]);
     }
 
-    fn resume(&mut self, obs: &Observation) {
+    fn resume(&mut self, obs: &Observation, spec: Option<&EphemeralSpec>) {
         let manifest = self.plan.manifest.clone();
-        let mut infra_ready = Vec::new();
+        let mut infra_ready = self.resume_ephemeral(obs, spec);
 
         // Databases: everything the manifest remembers plus everything observed.
         let mut ids: Vec<&String> = manifest.db_instances.keys().collect();
@@ -610,5 +738,264 @@ impl Builder {
             },
             vec![restore],
         ))
+    }
+}
+
+/// The ephemeral tier: ALBs and MSK Serverless clusters.
+impl Builder {
+    /// After the services are drained: delete the load balancers (unless deletion protection is
+    /// on) and, where the policy says so, the MSK clusters. Their specs were recorded by
+    /// `record_missing` before this plan is executed (write-ahead).
+    fn pause_ephemeral(&mut self, goal: &Goal, obs: &Observation, drained: &[usize]) {
+        for (name, lb) in &obs.load_balancers {
+            if lb.deletion_protection {
+                self.note(
+                    format!("alb:{name}"),
+                    "deletion protection is on: the load balancer is kept, not deleted (it keeps costing)"
+                        .into(),
+                );
+                continue;
+            }
+            self.push(
+                Action::DeleteLoadBalancer {
+                    name: name.clone(),
+                    arn: lb.arn.clone(),
+                },
+                drained.to_vec(),
+            );
+        }
+        for (name, c) in &obs.kafka_clusters {
+            if goal.policy.msk_on_pause == MskOnPause::Keep {
+                if c.state != "DELETING" {
+                    self.note(
+                        format!("msk:{name}"),
+                        "kept: policy msk_on_pause is `keep` (deleting loses topics and messages)"
+                            .into(),
+                    );
+                }
+                continue;
+            }
+            let await_state = |b: &mut Self, state: &str, after: Vec<usize>| {
+                b.push(
+                    Action::AwaitKafkaCluster {
+                        name: name.clone(),
+                        state: state.into(),
+                    },
+                    after,
+                )
+            };
+            let delete = Action::DeleteKafkaCluster {
+                name: name.clone(),
+                arn: c.arn.clone(),
+            };
+            match c.state.as_str() {
+                "DELETING" => {
+                    await_state(self, "deleted", vec![]);
+                }
+                "CREATING" | "UPDATING" => {
+                    let active = await_state(self, "ACTIVE", vec![]);
+                    let mut after = drained.to_vec();
+                    after.push(active);
+                    let d = self.push(delete, after);
+                    await_state(self, "deleted", vec![d]);
+                }
+                _ => {
+                    let d = self.push(delete, drained.to_vec());
+                    await_state(self, "deleted", vec![d]);
+                }
+            }
+        }
+    }
+
+    /// Creates / completes the load balancers and clusters, then publishes their endpoints.
+    /// Returns the steps the services must wait for.
+    fn resume_ephemeral(&mut self, obs: &Observation, spec: Option<&EphemeralSpec>) -> Vec<usize> {
+        let manifest = self.plan.manifest.clone();
+        let mut ready = Vec::new();
+
+        let mut lb_names: BTreeSet<&String> = manifest.load_balancers.keys().collect();
+        lb_names.extend(obs.load_balancers.keys());
+        if let Some(s) = spec {
+            lb_names.extend(s.load_balancers.iter().map(|l| &l.name));
+        }
+        for name in lb_names {
+            let given = spec.and_then(|s| s.load_balancers.iter().find(|l| &l.name == name));
+            let want = given.or_else(|| manifest.load_balancers.get(name));
+            let have = obs.load_balancers.get(name);
+            let resource = format!("alb:{name}");
+            let mut after = Vec::new();
+            match (have, want) {
+                (Some(h), Some(w)) => {
+                    let d = lb_differences(&h.spec, w);
+                    if !d.fixed.is_empty() {
+                        self.problem(
+                            resource,
+                            format!(
+                                "differs from its spec in {}, which costctl does not change in place: delete the spec (delete-spec) and apply it again to recreate the load balancer",
+                                d.fixed.join(", ")
+                            ),
+                        );
+                        continue;
+                    }
+                    if !d.in_place.is_empty() {
+                        after = vec![self.push(
+                            Action::ApplyLoadBalancer {
+                                spec: Box::new(w.clone()),
+                            },
+                            vec![],
+                        )];
+                    }
+                    if h.state != "active" {
+                        after = vec![
+                            self.push(Action::AwaitLoadBalancer { name: name.clone() }, after),
+                        ];
+                    }
+                }
+                (None, Some(w)) => {
+                    let apply = self.push(
+                        Action::ApplyLoadBalancer {
+                            spec: Box::new(w.clone()),
+                        },
+                        vec![],
+                    );
+                    after = vec![self.push(
+                        Action::AwaitLoadBalancer { name: name.clone() },
+                        vec![apply],
+                    )];
+                }
+                (Some(h), None) => {
+                    if h.state != "active" {
+                        after = vec![
+                            self.push(Action::AwaitLoadBalancer { name: name.clone() }, vec![]),
+                        ];
+                    }
+                }
+                (None, None) => continue,
+            }
+            if let Some(w) = want {
+                let dns = have.map(|h| normalise_dns(&h.dns_name));
+                if let Some(param) = &w.dns_name_parameter {
+                    let current = obs.parameters.get(param).map(|v| normalise_dns(v));
+                    if dns.is_none() || current != dns {
+                        ready.push(self.push(
+                            Action::PublishLoadBalancerDns {
+                                load_balancer: name.clone(),
+                                parameter: param.clone(),
+                            },
+                            after.clone(),
+                        ));
+                    }
+                }
+                for alias in &w.aliases {
+                    let current = obs.aliases.get(&alias_key(&alias.zone_id, &alias.name));
+                    let pointed =
+                        dns.is_some() && current.is_some_and(|c| c.a == dns && c.aaaa == dns);
+                    if !pointed {
+                        ready.push(self.push(
+                            Action::UpsertAlias {
+                                load_balancer: name.clone(),
+                                zone_id: alias.zone_id.clone(),
+                                name: alias.name.clone(),
+                            },
+                            after.clone(),
+                        ));
+                    }
+                }
+            }
+            ready.extend(after);
+        }
+
+        let mut msk_names: BTreeSet<&String> = manifest.kafka_clusters.keys().collect();
+        msk_names.extend(obs.kafka_clusters.keys());
+        if let Some(s) = spec {
+            msk_names.extend(s.kafka_clusters.iter().map(|c| &c.name));
+        }
+        for name in msk_names {
+            let given = spec.and_then(|s| s.kafka_clusters.iter().find(|c| &c.name == name));
+            let want = given.or_else(|| manifest.kafka_clusters.get(name));
+            let have = obs.kafka_clusters.get(name);
+            let resource = format!("msk:{name}");
+            let await_state = |b: &mut Self, state: &str, after: Vec<usize>| {
+                b.push(
+                    Action::AwaitKafkaCluster {
+                        name: name.clone(),
+                        state: state.into(),
+                    },
+                    after,
+                )
+            };
+            let create = |b: &mut Self, w: &KafkaClusterSpec, after: Vec<usize>| {
+                b.push(
+                    Action::CreateKafkaCluster {
+                        spec: Box::new(w.clone()),
+                    },
+                    after,
+                )
+            };
+            let mut after = Vec::new();
+            match (have.map(|c| c.state.as_str()), want) {
+                (Some("ACTIVE"), _) => {
+                    if let (Some(h), Some(g)) = (have, given) {
+                        let d = kafka_differences(&h.spec, g);
+                        if !d.fixed.is_empty() {
+                            self.problem(
+                                resource,
+                                format!(
+                                    "differs from its spec in {}, which MSK Serverless cannot change: delete the spec (delete-spec) and apply it again to recreate the cluster",
+                                    d.fixed.join(", ")
+                                ),
+                            );
+                            continue;
+                        }
+                        if !d.in_place.is_empty() {
+                            self.note(
+                                resource,
+                                format!(
+                                    "differs from its spec in {}; costctl does not change an existing cluster",
+                                    d.in_place.join(", ")
+                                ),
+                            );
+                        }
+                    }
+                }
+                (Some("CREATING" | "UPDATING"), _) => {
+                    after = vec![await_state(self, "ACTIVE", vec![])];
+                }
+                (Some("DELETING"), Some(w)) => {
+                    let gone = await_state(self, "deleted", vec![]);
+                    let c = create(self, w, vec![gone]);
+                    after = vec![await_state(self, "ACTIVE", vec![c])];
+                }
+                (Some("DELETING"), None) => continue,
+                (Some(other), _) => {
+                    self.problem(
+                        resource,
+                        format!("cluster is {other}: it needs a person (delete it, then resume)"),
+                    );
+                    continue;
+                }
+                (None, Some(w)) => {
+                    let c = create(self, w, vec![]);
+                    after = vec![await_state(self, "ACTIVE", vec![c])];
+                }
+                (None, None) => continue,
+            }
+            if let Some(param) = want.and_then(|w| w.bootstrap_parameter.as_ref()) {
+                let boot = have
+                    .filter(|c| c.state == "ACTIVE")
+                    .and_then(|c| c.bootstrap.as_ref());
+                if boot.is_none() || obs.parameters.get(param) != boot {
+                    ready.push(self.push(
+                        Action::PublishKafkaBootstrap {
+                            cluster: name.clone(),
+                            parameter: param.clone(),
+                        },
+                        after.clone(),
+                    ));
+                }
+            }
+            ready.extend(after);
+        }
+        ready
     }
 }

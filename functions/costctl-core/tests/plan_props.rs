@@ -4,11 +4,17 @@
 //! pass (stopping → stopped, tasks drain…). The properties are the safety rules of DESIGN.md and
 //! convergence: executing plans and re-planning always reaches an empty plan.
 
+use costctl_core::ephemeral::{lb_differences, non_default_attributes};
 use costctl_core::manifest::Manifest;
 use costctl_core::observation::{
-    Bounds, DbObs, DbSpec, Observation, ServiceObs, SnapshotObs, scalable_resource_id,
+    AliasObs, Bounds, DbObs, DbSpec, KafkaObs, LoadBalancerObs, Observation, ServiceObs,
+    SnapshotObs, alias_key, scalable_resource_id,
 };
-use costctl_core::plan::{Action, Goal, Policy, RdsOnPause, plan};
+use costctl_core::plan::{Action, Goal, MskOnPause, Policy, RdsOnPause, plan, plan_with};
+use costctl_core::spec::{
+    ActionSpec, AliasSpec, ClientAuthenticationSpec, ConditionSpec, EphemeralSpec,
+    KafkaClusterSpec, ListenerProtocol, ListenerSpec, LoadBalancerSpec, RuleSpec, VpcConfigSpec,
+};
 use costctl_core::state::DesiredState;
 use proptest::prelude::*;
 use std::collections::BTreeMap;
@@ -89,10 +95,195 @@ fn apply(obs: &mut Observation, action: &Action) -> Result<(), String> {
                 spec: (**spec).clone(),
             });
         }
+        Action::ApplyLoadBalancer { spec } => {
+            let mut captured = (**spec).clone();
+            captured.dns_name_parameter = None;
+            captured.aliases.clear();
+            captured.attributes = non_default_attributes(&spec.attributes);
+            let protected = captured
+                .attributes
+                .get("deletion_protection.enabled")
+                .is_some_and(|v| v == "true");
+            match obs.load_balancers.get_mut(&spec.name) {
+                Some(lb) => {
+                    if !lb_differences(&lb.spec, spec).fixed.is_empty() {
+                        return Err(format!("{} cannot change in place", spec.name));
+                    }
+                    lb.spec = captured;
+                    lb.deletion_protection = protected;
+                }
+                None => {
+                    let n = next_serial(obs);
+                    obs.load_balancers.insert(
+                        spec.name.clone(),
+                        LoadBalancerObs {
+                            arn: format!("arn:lb/{}/{n}", spec.name),
+                            dns_name: format!("{}-{n}.elb.example", spec.name),
+                            zone_id: "ZALB".into(),
+                            state: "provisioning".into(),
+                            deletion_protection: protected,
+                            spec: captured,
+                        },
+                    );
+                }
+            }
+        }
+        Action::DeleteLoadBalancer { name, arn } => {
+            let lb = obs
+                .load_balancers
+                .get(name)
+                .ok_or("no such load balancer")?;
+            if &lb.arn != arn {
+                return Err(format!("{name}: stale ARN {arn}"));
+            }
+            if lb.deletion_protection {
+                return Err("deletion protection".into());
+            }
+            drained(obs, name)?;
+            obs.load_balancers.remove(name);
+        }
+        Action::CreateKafkaCluster { spec } => {
+            if obs.kafka_clusters.contains_key(&spec.name) {
+                return Err(format!("a cluster named {} already exists", spec.name));
+            }
+            let n = next_serial(obs);
+            let mut captured = (**spec).clone();
+            captured.bootstrap_parameter = None;
+            obs.kafka_clusters.insert(
+                spec.name.clone(),
+                KafkaObs {
+                    arn: format!("arn:msk/{}/{n}", spec.name),
+                    state: "CREATING".into(),
+                    bootstrap: None,
+                    spec: captured,
+                },
+            );
+        }
+        Action::DeleteKafkaCluster { name, arn } => {
+            let c = obs.kafka_clusters.get(name).ok_or("no such cluster")?;
+            if &c.arn != arn {
+                return Err(format!("{name}: stale ARN {arn}"));
+            }
+            if !matches!(c.state.as_str(), "ACTIVE" | "FAILED") {
+                return Err(format!("cannot delete {name} in state {}", c.state));
+            }
+            drained(obs, name)?;
+            obs.kafka_clusters.get_mut(name).unwrap().state = "DELETING".into();
+        }
+        Action::PublishKafkaBootstrap { cluster, parameter } => {
+            let boot = obs
+                .kafka_clusters
+                .get(cluster)
+                .filter(|c| c.state == "ACTIVE")
+                .and_then(|c| c.bootstrap.clone())
+                .ok_or_else(|| format!("{cluster} has no bootstrap brokers yet"))?;
+            obs.parameters.insert(parameter.clone(), boot);
+        }
+        Action::PublishLoadBalancerDns {
+            load_balancer,
+            parameter,
+        } => {
+            let lb = obs
+                .load_balancers
+                .get(load_balancer)
+                .ok_or("no such load balancer")?;
+            obs.parameters
+                .insert(parameter.clone(), lb.dns_name.clone());
+        }
+        Action::UpsertAlias {
+            load_balancer,
+            zone_id,
+            name,
+        } => {
+            let lb = obs
+                .load_balancers
+                .get(load_balancer)
+                .ok_or("no such load balancer")?;
+            let target = Some(lb.dns_name.clone());
+            obs.aliases.insert(
+                alias_key(zone_id, name),
+                AliasObs {
+                    a: target.clone(),
+                    aaaa: target,
+                },
+            );
+        }
         Action::AwaitServiceCount { .. }
         | Action::AwaitDb { .. }
-        | Action::AwaitSnapshot { .. } => {
+        | Action::AwaitSnapshot { .. }
+        | Action::AwaitLoadBalancer { .. }
+        | Action::AwaitKafkaCluster { .. } => {
             return Err("gates are never executed".into());
+        }
+    }
+    Ok(())
+}
+
+/// A fresh number for ARNs and DNS names: a recreated resource never has the old ones.
+fn next_serial(obs: &Observation) -> usize {
+    static SERIAL: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
+    let _ = obs;
+    SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+/// The ephemeral tier goes only once no task runs any more.
+fn drained(obs: &Observation, what: &str) -> Result<(), String> {
+    match obs
+        .services
+        .iter()
+        .find(|s| s.running != 0 || s.desired != 0)
+    {
+        Some(s) => Err(format!(
+            "{what} deleted while {}/{} still runs tasks",
+            s.cluster, s.name
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Before any service scales up, every load balancer and cluster the stack needs exists and is
+/// ready, matches its spec, and its endpoints are published.
+fn ready_for_services(
+    obs: &Observation,
+    manifest: &Manifest,
+    spec: Option<&EphemeralSpec>,
+) -> Result<(), String> {
+    let mut lbs: BTreeMap<&String, &LoadBalancerSpec> = manifest.load_balancers.iter().collect();
+    let mut kafkas: BTreeMap<&String, &KafkaClusterSpec> = manifest.kafka_clusters.iter().collect();
+    if let Some(s) = spec {
+        lbs.extend(s.load_balancers.iter().map(|l| (&l.name, l)));
+        kafkas.extend(s.kafka_clusters.iter().map(|c| (&c.name, c)));
+    }
+    for (name, want) in lbs {
+        let lb = obs
+            .load_balancers
+            .get(name)
+            .ok_or_else(|| format!("ALB {name} missing"))?;
+        if lb.state != "active" || !lb_differences(&lb.spec, want).is_empty() {
+            return Err(format!("ALB {name} not ready or listeners/rules missing"));
+        }
+        if let Some(p) = &want.dns_name_parameter
+            && obs.parameters.get(p) != Some(&lb.dns_name)
+        {
+            return Err(format!("DNS name of {name} not published"));
+        }
+        for a in &want.aliases {
+            let cur = obs.aliases.get(&alias_key(&a.zone_id, &a.name));
+            if cur.and_then(|c| c.a.as_ref()) != Some(&lb.dns_name) {
+                return Err(format!("alias {} not repointed", a.name));
+            }
+        }
+    }
+    for (name, want) in kafkas {
+        let c = obs
+            .kafka_clusters
+            .get(name)
+            .filter(|c| c.state == "ACTIVE")
+            .ok_or_else(|| format!("MSK {name} not ACTIVE"))?;
+        if let Some(p) = &want.bootstrap_parameter
+            && obs.parameters.get(p) != c.bootstrap.as_ref()
+        {
+            return Err(format!("bootstrap of {name} not published"));
         }
     }
     Ok(())
@@ -121,6 +312,141 @@ fn settle(obs: &mut Observation) {
     }
     for snap in &mut obs.db_snapshots {
         snap.status = "available".into();
+    }
+    for lb in obs.load_balancers.values_mut() {
+        lb.state = "active".into();
+    }
+    obs.kafka_clusters.retain(|_, c| c.state != "DELETING");
+    for c in obs.kafka_clusters.values_mut() {
+        if c.state == "CREATING" {
+            c.state = "ACTIVE".into();
+            c.bootstrap = Some(format!("boot-{}.kafka:9098", c.arn));
+        }
+    }
+}
+
+fn arb_lb(i: usize) -> impl Strategy<Value = LoadBalancerObs> {
+    (any::<bool>(), 0usize..3, any::<bool>(), 0u8..3).prop_map(
+        move |(https, rules, idle, state)| {
+            let name = format!("alb{i}");
+            let tg = format!("arn:aws:elasticloadbalancing:tg/{name}");
+            let mut listeners = vec![ListenerSpec {
+                port: 80,
+                protocol: ListenerProtocol::Http,
+                ssl_policy: None,
+                certificate_arn: None,
+                additional_certificate_arns: vec![],
+                default_actions: vec![ActionSpec::Forward {
+                    target_group_arn: Some(tg.clone()),
+                    order: Some(1),
+                }],
+                rules: (0..rules)
+                    .map(|r| RuleSpec {
+                        priority: 10 + r as u32,
+                        conditions: vec![ConditionSpec::PathPattern {
+                            values: vec![format!("/p{r}/*")],
+                        }],
+                        actions: vec![ActionSpec::Forward {
+                            target_group_arn: Some(tg.clone()),
+                            order: Some(1),
+                        }],
+                    })
+                    .collect(),
+            }];
+            if https {
+                listeners.push(ListenerSpec {
+                    port: 443,
+                    protocol: ListenerProtocol::Https,
+                    ssl_policy: Some("ELBSecurityPolicy-2016-08".into()),
+                    certificate_arn: Some("arn:aws:acm:cert/1".into()),
+                    additional_certificate_arns: vec![],
+                    default_actions: vec![ActionSpec::Forward {
+                        target_group_arn: Some(tg.clone()),
+                        order: Some(1),
+                    }],
+                    rules: vec![],
+                });
+            }
+            let mut attributes = BTreeMap::new();
+            if idle {
+                attributes.insert("idle_timeout.timeout_seconds".into(), "120".into());
+            }
+            // state: 0 active, 1 provisioning, 2 active with deletion protection
+            if state == 2 {
+                attributes.insert("deletion_protection.enabled".into(), "true".into());
+            }
+            LoadBalancerObs {
+                arn: format!("arn:lb/{name}/0"),
+                dns_name: format!("{name}-0.elb.example"),
+                zone_id: "ZALB".into(),
+                state: if state == 1 { "provisioning" } else { "active" }.into(),
+                deletion_protection: state == 2,
+                spec: LoadBalancerSpec {
+                    name,
+                    scheme: Default::default(),
+                    lb_type: Default::default(),
+                    ip_address_type: Default::default(),
+                    subnets: vec!["subnet-a".into(), "subnet-b".into()],
+                    security_groups: vec!["sg-alb".into()],
+                    attributes,
+                    tags: BTreeMap::from([("Project".into(), "p".into())]),
+                    dns_name_parameter: None,
+                    aliases: vec![],
+                    listeners,
+                },
+            }
+        },
+    )
+}
+
+fn arb_kafka(i: usize) -> impl Strategy<Value = KafkaObs> {
+    prop_oneof![Just("ACTIVE"), Just("CREATING"), Just("DELETING")].prop_map(move |state| {
+        let name = format!("msk{i}");
+        KafkaObs {
+            arn: format!("arn:msk/{name}/0"),
+            state: state.into(),
+            bootstrap: (state == "ACTIVE").then(|| format!("boot-{name}-0:9098")),
+            spec: kafka_spec(&name),
+        }
+    })
+}
+
+fn kafka_spec(name: &str) -> KafkaClusterSpec {
+    KafkaClusterSpec {
+        name: name.into(),
+        vpc_configs: vec![VpcConfigSpec {
+            subnet_ids: vec!["subnet-a".into(), "subnet-b".into()],
+            security_group_ids: vec!["sg-msk".into()],
+        }],
+        client_authentication: ClientAuthenticationSpec { sasl_iam: true },
+        tags: BTreeMap::from([("Project".into(), "p".into())]),
+        bootstrap_parameter: None,
+    }
+}
+
+/// The spec `apply-spec` would store for what `obs` holds, with publishing configured.
+fn spec_for(obs: &Observation) -> EphemeralSpec {
+    EphemeralSpec {
+        load_balancers: obs
+            .load_balancers
+            .values()
+            .map(|lb| LoadBalancerSpec {
+                dns_name_parameter: Some(format!("/p/{}/dns", lb.spec.name)),
+                aliases: vec![AliasSpec {
+                    zone_id: "ZAPP".into(),
+                    name: format!("{}.example.com", lb.spec.name),
+                }],
+                ..lb.spec.clone()
+            })
+            .collect(),
+        kafka_clusters: obs
+            .kafka_clusters
+            .values()
+            .map(|c| KafkaClusterSpec {
+                bootstrap_parameter: Some(format!("/p/{}/bootstrap", c.spec.name)),
+                ..c.spec.clone()
+            })
+            .collect(),
     }
 }
 
@@ -172,12 +498,19 @@ fn arb_db(i: usize) -> impl Strategy<Value = DbObs> {
 }
 
 fn arb_observation() -> impl Strategy<Value = Observation> {
-    (0usize..8, 0usize..4).prop_flat_map(|(n, m)| {
+    (0usize..8, 0usize..4, 0usize..3, 0usize..3).prop_flat_map(|(n, m, l, k)| {
         let services: Vec<_> = (0..n).map(arb_service).collect();
         let dbs: Vec<_> = (0..m).map(arb_db).collect();
-        (services, dbs).prop_map(|(services, db_instances)| {
+        let lbs: Vec<_> = (0..l).map(arb_lb).collect();
+        let kafkas: Vec<_> = (0..k).map(arb_kafka).collect();
+        (services, dbs, lbs, kafkas).prop_map(|(services, db_instances, lbs, kafkas)| {
             let mut obs = Observation {
                 db_instances,
+                load_balancers: lbs.into_iter().map(|l| (l.spec.name.clone(), l)).collect(),
+                kafka_clusters: kafkas
+                    .into_iter()
+                    .map(|c| (c.spec.name.clone(), c))
+                    .collect(),
                 ..Observation::default()
             };
             for (svc, bounds) in services {
@@ -201,8 +534,9 @@ fn arb_goal() -> impl Strategy<Value = Goal> {
         ],
         1u64..5,
         any::<bool>(),
+        any::<bool>(),
     )
-        .prop_map(|(desired, generation, snap)| Goal {
+        .prop_map(|(desired, generation, snap, keep_msk)| Goal {
             desired,
             generation,
             policy: Policy {
@@ -211,6 +545,11 @@ fn arb_goal() -> impl Strategy<Value = Goal> {
                 } else {
                     RdsOnPause::Stop
                 },
+                msk_on_pause: if keep_msk {
+                    MskOnPause::Keep
+                } else {
+                    MskOnPause::Delete
+                },
                 ..Policy::default()
             },
         })
@@ -218,9 +557,18 @@ fn arb_goal() -> impl Strategy<Value = Goal> {
 
 /// Runs plans until converged. Every executed action must be accepted by the model, and the
 /// safety properties are checked on every plan. Returns the final observation and manifest.
-fn drive(goal: &Goal, mut obs: Observation, mut manifest: Manifest) -> (Observation, Manifest) {
+fn drive(goal: &Goal, obs: Observation, manifest: Manifest) -> (Observation, Manifest) {
+    drive_with(goal, obs, manifest, None)
+}
+
+fn drive_with(
+    goal: &Goal,
+    mut obs: Observation,
+    mut manifest: Manifest,
+    spec: Option<&EphemeralSpec>,
+) -> (Observation, Manifest) {
     for _round in 0..12 {
-        let p = plan(goal, &obs, &manifest);
+        let p = plan_with(goal, &obs, &manifest, spec);
         check_safety(goal, &obs, &manifest, &p.manifest, &p);
         manifest = p.manifest.clone();
         if p.is_converged() {
@@ -233,6 +581,16 @@ fn drive(goal: &Goal, mut obs: Observation, mut manifest: Manifest) -> (Observat
                 break;
             }
             for step in ready {
+                let scales_up = match &step.action {
+                    Action::SetDesiredCount { count, .. } => *count > 0,
+                    Action::SetScalingBounds { max, .. } => *max > 0,
+                    _ => false,
+                };
+                if scales_up {
+                    ready_for_services(&obs, &p.manifest, spec).unwrap_or_else(|e| {
+                        panic!("{} before the ephemeral tier was ready: {e}", step.action)
+                    });
+                }
                 apply(&mut obs, &step.action)
                     .unwrap_or_else(|e| panic!("AWS would reject {}: {e}", step.action));
                 done.push(step.id);
@@ -288,6 +646,26 @@ fn check_safety(
             } => {
                 assert!(after.services.contains_key(&format!("{cluster}/{service}")));
             }
+            // The spec of what is deleted is recorded ahead of the delete.
+            Action::DeleteLoadBalancer { name, .. } => {
+                assert!(
+                    after.load_balancers.contains_key(name),
+                    "{name} not recorded"
+                );
+                assert!(!obs.load_balancers[name].deletion_protection);
+            }
+            Action::DeleteKafkaCluster { name, .. } => {
+                assert!(
+                    after.kafka_clusters.contains_key(name),
+                    "{name} not recorded"
+                );
+                assert_eq!(goal.policy.msk_on_pause, MskOnPause::Delete);
+                assert!(goal.desired.is_down());
+            }
+            // At most one cluster per name.
+            Action::CreateKafkaCluster { spec } => {
+                assert!(!obs.kafka_clusters.contains_key(&spec.name));
+            }
             _ => {}
         }
         assert!(
@@ -329,6 +707,7 @@ proptest! {
             prop_assert!(level == DesiredState::Paused || db.deletion_protection);
         }
         let resume = Goal { desired: DesiredState::Running, generation: gen_ + 1, policy: Policy::default() };
+        prop_assert_eq!(paused.kafka_clusters.len(), 0);
         let (resumed, manifest) = drive(&resume, paused, manifest);
         prop_assert!(manifest.is_empty());
         prop_assert_eq!(&resumed.services, &start.services);
@@ -337,6 +716,50 @@ proptest! {
         let mut b: Vec<_> = start.db_instances.iter().map(|d| (d.id.clone(), d.status.clone(), d.spec.clone())).collect();
         a.sort_by(|x, y| x.0.cmp(&y.0)); b.sort_by(|x, y| x.0.cmp(&y.0));
         prop_assert_eq!(a, b);
+        // The ephemeral tier comes back with identical specs (new ARNs and DNS names).
+        let specs = |o: &Observation| o.load_balancers.iter().map(|(n, l)| (n.clone(), l.spec.clone())).collect::<BTreeMap<_, _>>();
+        prop_assert_eq!(specs(&resumed), specs(&start));
+        let kspecs = |o: &Observation| o.kafka_clusters.iter().map(|(n, c)| (n.clone(), (c.state.clone(), c.spec.clone()))).collect::<BTreeMap<_, _>>();
+        prop_assert_eq!(kspecs(&resumed), kspecs(&start));
+        for (name, lb) in &start.load_balancers {
+            prop_assert_eq!(lb.deletion_protection, resumed.load_balancers[name].arn == lb.arn);
+        }
+    }
+
+    /// With a stored spec (apply-spec), a pause/resume also republishes every endpoint, and
+    /// nothing scales up before that (checked in `drive`). Applying the spec to the running
+    /// stack it describes creates nothing; a repeated resume does nothing.
+    #[test]
+    fn stored_spec_round_trip_publishes_and_is_idempotent(
+        obs in arb_observation(),
+        keep_msk in any::<bool>(),
+    ) {
+        let mut start = obs;
+        settle(&mut start);
+        for db in &mut start.db_instances { db.status = "available".into(); }
+        let spec = spec_for(&start);
+        let policy = Policy {
+            msk_on_pause: if keep_msk { MskOnPause::Keep } else { MskOnPause::Delete },
+            ..Policy::default()
+        };
+        let run = Goal { desired: DesiredState::Running, generation: 1, policy };
+        // First apply on the running stack: only publishing, nothing created.
+        let first = plan_with(&run, &start, &Manifest::default(), Some(&spec));
+        let creates = first.steps.iter().any(|s| matches!(s.action, Action::ApplyLoadBalancer { .. } | Action::CreateKafkaCluster { .. }));
+        prop_assert!(!creates);
+        let (start, m) = drive_with(&run, start, Manifest::default(), Some(&spec));
+        prop_assert!(m.is_empty());
+        let pause = Goal { desired: DesiredState::Paused, generation: 2, policy };
+        let (paused, m) = drive_with(&pause, start.clone(), m, Some(&spec));
+        prop_assert_eq!(paused.kafka_clusters.len(), if keep_msk { start.kafka_clusters.len() } else { 0 });
+        let resume = Goal { desired: DesiredState::Running, generation: 3, policy };
+        let (resumed, m) = drive_with(&resume, paused, m, Some(&spec));
+        prop_assert!(m.is_empty());
+        prop_assert!(ready_for_services(&resumed, &m, Some(&spec)).is_ok());
+        prop_assert_eq!(resumed.load_balancers.len(), start.load_balancers.len());
+        prop_assert_eq!(resumed.kafka_clusters.len(), start.kafka_clusters.len());
+        let again = plan_with(&resume, &resumed, &m, Some(&spec));
+        prop_assert!(again.is_converged(), "second resume not a no-op: {:?}", again.steps);
     }
 
     /// Planning is idempotent on a converged stack: a second pause changes nothing.
@@ -399,4 +822,31 @@ fn missing_instance_without_snapshot_is_a_problem_not_a_step() {
     assert_eq!(p.problems.len(), 1);
     assert!(p.problems[0].message.contains("no snapshot"));
     assert!(!p.is_converged());
+}
+
+#[test]
+fn msk_kept_by_policy_is_noted_not_deleted() {
+    let obs = Observation {
+        kafka_clusters: BTreeMap::from([(
+            "msk".to_string(),
+            KafkaObs {
+                arn: "arn:msk/msk/0".into(),
+                state: "ACTIVE".into(),
+                bootstrap: None,
+                spec: kafka_spec("msk"),
+            },
+        )]),
+        ..Observation::default()
+    };
+    let goal = Goal {
+        desired: DesiredState::Paused,
+        generation: 1,
+        policy: Policy {
+            msk_on_pause: MskOnPause::Keep,
+            ..Policy::default()
+        },
+    };
+    let p = plan(&goal, &obs, &Manifest::default());
+    assert!(p.is_converged());
+    assert!(p.notes[0].message.contains("msk_on_pause"));
 }

@@ -215,6 +215,29 @@ data "aws_iam_policy_document" "reduce_only" {
     actions   = ["kafka:DescribeClusterV2", "kafka:GetBootstrapBrokers", "kafka:DeleteCluster"]
     resources = local.kafka_cluster_arns
   }
+
+  # Deleting an MSK Serverless cluster deletes the VPC endpoints MSK created for it, with the
+  # caller's permissions; only endpoints MSK tagged as its own.
+  statement {
+    sid       = "KafkaVpcEndpointsDelete"
+    actions   = ["ec2:DeleteVpcEndpoints"]
+    resources = ["${local.arn_prefix}:ec2:${local.region}:${local.account}:vpc-endpoint/*"]
+    condition {
+      test     = "StringEquals"
+      variable = "ec2:ResourceTag/AWSMSKManaged"
+      values   = ["true"]
+    }
+  }
+
+  # The engine reads the alias records it maintains to know whether they point at the ALB.
+  dynamic "statement" {
+    for_each = length(local.hosted_zone_ids) > 0 ? [1] : []
+    content {
+      sid       = "DnsAliasesRead"
+      actions   = ["route53:ListResourceRecordSets"]
+      resources = [for z in local.hosted_zone_ids : "${local.arn_prefix}:route53:::hostedzone/${z}"]
+    }
+  }
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -252,8 +275,28 @@ data "aws_iam_policy_document" "full" {
       "elasticloadbalancing:AddListenerCertificates",
       "elasticloadbalancing:CreateRule",
       "elasticloadbalancing:AddTags",
+      "elasticloadbalancing:ModifyListener",
+      "elasticloadbalancing:DeleteListener",
+      "elasticloadbalancing:RemoveListenerCertificates",
+      "elasticloadbalancing:ModifyRule",
+      "elasticloadbalancing:DeleteRule",
+      "elasticloadbalancing:RemoveTags",
     ]
     resources = local.elb_arns
+  }
+
+  # Checked before a load balancer is created: DescribeTargetGroups supports no resource-level
+  # permissions ("*" only); certificates are read by ARN.
+  statement {
+    sid       = "ElbDependenciesRead"
+    actions   = ["elasticloadbalancing:DescribeTargetGroups"]
+    resources = ["*"]
+  }
+
+  statement {
+    sid       = "CertificatesRead"
+    actions   = ["acm:DescribeCertificate"]
+    resources = ["${local.arn_prefix}:acm:${local.region}:${local.account}:certificate/*"]
   }
 
   statement {
@@ -262,13 +305,45 @@ data "aws_iam_policy_document" "full" {
     resources = local.kafka_cluster_arns
   }
 
-  # MSK Serverless creation also needs EC2 VPC-endpoint permissions on the caller. They are not in
-  # costctl_core::iam yet; once they are, add:
-  #   statement { sid = "KafkaVpcEndpointsRead"  actions = ["ec2:DescribeSubnets", "ec2:DescribeSecurityGroups", "ec2:DescribeVpcs", "ec2:DescribeVpcEndpoints"]  resources = ["*"] }
-  #   statement { sid = "KafkaVpcEndpointsCreate" actions = ["ec2:CreateVpcEndpoint"] resources = ["arn:…:ec2:*:*:vpc/*", "…:subnet/*", "…:security-group/*"] }
-  #   statement { actions = ["ec2:CreateVpcEndpoint"] resources = ["…:vpc-endpoint/*"] condition aws:RequestTag/AWSMSKManaged = "true" }
-  #   statement { actions = ["ec2:CreateTags"] resources = ["…:vpc-endpoint/*"] condition ec2:CreateAction = "CreateVpcEndpoint" }
-  #   statement { actions = ["ec2:DeleteVpcEndpoints"] resources = ["…:vpc-endpoint/*"] condition ec2:ResourceTag/AWSMSKManaged = "true" } (reduce-only too)
+  # MSK Serverless creates the cluster's VPC endpoints with the caller's permissions.
+  # EC2 Describe* calls support no resource-level permissions: "*" only.
+  statement {
+    sid       = "KafkaVpcEndpointsRead"
+    actions   = ["ec2:DescribeSubnets", "ec2:DescribeSecurityGroups", "ec2:DescribeVpcs", "ec2:DescribeVpcEndpoints"]
+    resources = ["*"]
+  }
+
+  statement {
+    sid     = "KafkaVpcEndpointsCreateIn"
+    actions = ["ec2:CreateVpcEndpoint"]
+    resources = [
+      "${local.arn_prefix}:ec2:${local.region}:${local.account}:vpc/*",
+      "${local.arn_prefix}:ec2:${local.region}:${local.account}:subnet/*",
+      "${local.arn_prefix}:ec2:${local.region}:${local.account}:security-group/*",
+    ]
+  }
+
+  statement {
+    sid       = "KafkaVpcEndpointsCreate"
+    actions   = ["ec2:CreateVpcEndpoint"]
+    resources = ["${local.arn_prefix}:ec2:${local.region}:${local.account}:vpc-endpoint/*"]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/AWSMSKManaged"
+      values   = ["true"]
+    }
+  }
+
+  statement {
+    sid       = "KafkaVpcEndpointsTag"
+    actions   = ["ec2:CreateTags"]
+    resources = ["${local.arn_prefix}:ec2:${local.region}:${local.account}:vpc-endpoint/*"]
+    condition {
+      test     = "StringEquals"
+      variable = "ec2:CreateAction"
+      values   = ["CreateVpcEndpoint"]
+    }
+  }
 
   dynamic "statement" {
     for_each = length(local.hosted_zone_ids) > 0 ? [1] : []

@@ -170,7 +170,7 @@ run "iam_is_scoped_to_the_stack_names" {
   }
   assert {
     condition = alltrue([for s in concat(data.aws_iam_policy_document.reduce_only.statement, data.aws_iam_policy_document.full.statement) :
-    !contains(s.resources, "*") || contains(["EcsListClusters", "EcsListServices", "AutoscalingRead", "ElbRead", "KafkaList"], s.sid)])
+    !contains(s.resources, "*") || contains(["EcsListClusters", "EcsListServices", "AutoscalingRead", "ElbRead", "KafkaList", "ElbDependenciesRead", "KafkaVpcEndpointsRead"], s.sid)])
     error_message = "only the documented list/describe statements may use Resource \"*\""
   }
   assert {
