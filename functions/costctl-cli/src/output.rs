@@ -178,8 +178,12 @@ impl Printer {
                 ),
             };
             println!(
-                "{:>15}  #{:<4} {:<9} {:<10} {:<9} {extra}",
-                e.at_ms, e.generation, e.kind, e.desired, e.trigger
+                "{}  #{:<4} {:<9} {:<10} {:<9} {extra}",
+                rfc3339(e.at_ms),
+                e.generation,
+                e.kind,
+                e.desired,
+                e.trigger
             );
         }
     }

@@ -10,9 +10,11 @@ use costctl_aws::{
 };
 use costctl_core::budget::{self, BudgetAlert};
 use costctl_core::config::{Config, RdsAutoStartPolicy, StackConfig};
-use costctl_core::event::{EventError, Request};
+use costctl_core::event::{EventError, Request, TfAction};
+use costctl_core::spec::EphemeralSpec;
 use costctl_core::{DesiredState, Selector};
 use serde_json::{Value, json};
+use std::time::Duration;
 use time::OffsetDateTime;
 
 /// Which deployment this is.
@@ -204,9 +206,16 @@ impl<C: Cloud, S: StateStore> Handler<C, S> {
             Request::RdsAutoStart { instance_id, .. } => {
                 self.rds_auto_start(&instance_id, deadline_ms).await
             }
-            Request::Terraform { stack, .. } => Err(HandlerError::Refused(format!(
-                "stack `{stack}`: the ephemeral tier (apply-spec) is not handled by this build"
-            ))),
+            Request::Terraform {
+                tf_action,
+                stack,
+                spec,
+                prev_spec,
+                ..
+            } => {
+                self.terraform(&stack, tf_action, &spec, prev_spec.as_ref(), deadline_ms)
+                    .await
+            }
         }
     }
 
@@ -241,6 +250,49 @@ impl<C: Cloud, S: StateStore> Handler<C, S> {
             Err(e) => return Err(e.into()),
         };
         Ok(report)
+    }
+
+    /// Terraform's `aws_lambda_invocation` (CRUD) and manual apply-spec / delete-spec: create or
+    /// update the ephemeral tier from the spec, or delete it. On update, resources that the
+    /// previous input named and the new one does not are deleted first.
+    async fn terraform(
+        &self,
+        stack: &str,
+        action: TfAction,
+        spec: &EphemeralSpec,
+        prev: Option<&EphemeralSpec>,
+        deadline_ms: i64,
+    ) -> Result<Value, HandlerError> {
+        let cfg = self.stack(stack)?;
+        if action == TfAction::Delete {
+            return Ok(json!(self.engine.delete_spec(stack, spec).await?));
+        }
+        if let Some(prev) = prev {
+            let removed = EphemeralSpec {
+                load_balancers: prev
+                    .load_balancers
+                    .iter()
+                    .filter(|p| !spec.load_balancers.iter().any(|n| n.name == p.name))
+                    .cloned()
+                    .collect(),
+                kafka_clusters: prev
+                    .kafka_clusters
+                    .iter()
+                    .filter(|p| !spec.kafka_clusters.iter().any(|n| n.name == p.name))
+                    .cloned()
+                    .collect(),
+            };
+            if !removed.load_balancers.is_empty() || !removed.kafka_clusters.is_empty() {
+                self.engine.delete_spec(stack, &removed).await?;
+            }
+        }
+        let left = deadline_ms - self.engine.now_ms() - 3_000;
+        let timeout = Duration::from_millis(u64::try_from(left).unwrap_or(0).max(1_000));
+        let result = self
+            .engine
+            .apply_spec(stack, spec, Some(cfg.selector.clone()), timeout)
+            .await?;
+        Ok(json!(result))
     }
 
     /// The periodic tick: continue unfinished transitions and repair drift, stack by stack.

@@ -365,3 +365,151 @@ async fn a_bad_configuration_fails_the_cold_start_naming_the_field() {
     );
     assert!(log.contains("COSTCTL_MODE"), "{log}");
 }
+
+/// Terraform's `aws_lambda_invocation` with `lifecycle_scope = "CRUD"`: the provider adds the
+/// `tf` object (create, update with `prev_input`, delete) to the input.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn terraform_create_update_delete_of_the_ephemeral_tier() {
+    let (emu, sdk, demo) = world().await;
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&sdk);
+    let kafka = aws_sdk_kafka::Client::new(&sdk);
+    let ssm = aws_sdk_ssm::Client::new(&sdk);
+    let vpc = aws_sdk_ec2::Client::new(&sdk)
+        .describe_subnets()
+        .subnet_ids(&demo.subnets[0])
+        .send()
+        .await
+        .unwrap()
+        .subnets()[0]
+        .vpc_id()
+        .unwrap()
+        .to_string();
+    let tg = elb
+        .create_target_group()
+        .name("ot-dev-tg")
+        .protocol(aws_sdk_elasticloadbalancingv2::types::ProtocolEnum::Http)
+        .port(8080)
+        .vpc_id(&vpc)
+        .target_type(aws_sdk_elasticloadbalancingv2::types::TargetTypeEnum::Ip)
+        .send()
+        .await
+        .unwrap()
+        .target_groups()[0]
+        .target_group_arn()
+        .unwrap()
+        .to_string();
+    let spec = |idle: &str, with_msk: bool| {
+        let mut spec = json!({
+            "load_balancers": [{
+                "name": "ot-dev-alb",
+                "subnets": [demo.subnets[0], demo.subnets[1]],
+                "security_groups": [demo.security_group],
+                "attributes": {"idle_timeout.timeout_seconds": idle},
+                "tags": {"Project": "order-tracking", "Env": "dev"},
+                "dns_name_parameter": "/order-tracking/dev/alb_dns_name",
+                "listeners": [{"port": 80, "protocol": "HTTP",
+                               "default_actions": [{"type": "forward", "target_group_arn": tg}]}]
+            }],
+            "kafka_clusters": []
+        });
+        if with_msk {
+            spec["kafka_clusters"] = json!([{
+                "name": "ot-dev-msk",
+                "vpc_configs": [{"subnet_ids": [demo.subnets[0], demo.subnets[1]], "security_group_ids": [demo.security_group]}],
+                "client_authentication": {"sasl_iam": true},
+                "tags": {"Project": "order-tracking", "Env": "dev"},
+                "bootstrap_parameter": "/order-tracking/dev/kafka_bootstrap"
+            }]);
+        }
+        spec
+    };
+    let input =
+        |spec: Value| json!({"action": "apply-spec", "stack": "order-tracking-dev", "spec": spec});
+    let api = RuntimeApi::start().await.unwrap();
+    let _function = spawn(&api, &emu, "full", &config());
+
+    // Create.
+    let mut create = input(spec("120", true));
+    create["tf"] = json!({"action": "create", "prev_input": null});
+    let r = api.invoke(create.clone(), T).await.unwrap().response();
+    let alb = &r["load_balancers"]["ot-dev-alb"];
+    assert!(
+        alb["dns_name"]
+            .as_str()
+            .unwrap()
+            .contains("elb.amazonaws.com"),
+        "{r}"
+    );
+    assert!(alb["listener_arns"]["80"].is_string(), "{r}");
+    let brokers = r["kafka_clusters"]["ot-dev-msk"]["bootstrap_brokers"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(brokers.ends_with(":9098"), "{r}");
+    let param = ssm
+        .get_parameter()
+        .name("/order-tracking/dev/kafka_bootstrap")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(param.parameter().unwrap().value(), Some(brokers.as_str()));
+
+    // Update: a new idle timeout, the cluster dropped from the spec.
+    let mut update = input(spec("300", false));
+    update["tf"] = json!({"action": "update", "prev_input": input(spec("120", true))});
+    let r = api.invoke(update, T).await.unwrap().response();
+    assert!(r["kafka_clusters"].as_object().unwrap().is_empty(), "{r}");
+    let arn = r["load_balancers"]["ot-dev-alb"]["arn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let attrs = elb
+        .describe_load_balancer_attributes()
+        .load_balancer_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    let idle = attrs
+        .attributes()
+        .iter()
+        .find(|a| a.key() == Some("idle_timeout.timeout_seconds"))
+        .and_then(|a| a.value())
+        .unwrap()
+        .to_string();
+    assert_eq!(idle, "300");
+    let clusters = kafka.list_clusters_v2().send().await.unwrap();
+    assert!(
+        clusters.cluster_info_list().is_empty(),
+        "the dropped cluster was deleted"
+    );
+    let lbs = elb.describe_load_balancers().send().await.unwrap();
+    assert_eq!(
+        lbs.load_balancers().len(),
+        1,
+        "updated in place, not duplicated"
+    );
+
+    // Delete: Terraform sends the last applied input.
+    let mut delete = input(spec("300", false));
+    delete["tf"] = json!({"action": "delete", "prev_input": input(spec("300", false))});
+    let r = api.invoke(delete, T).await.unwrap().response();
+    assert!(r["load_balancers"].as_object().unwrap().is_empty(), "{r}");
+    assert!(
+        elb.describe_load_balancers()
+            .send()
+            .await
+            .unwrap()
+            .load_balancers()
+            .is_empty()
+    );
+    // The target group is Terraform's: it stays.
+    assert_eq!(
+        elb.describe_target_groups()
+            .send()
+            .await
+            .unwrap()
+            .target_groups()
+            .len(),
+        1
+    );
+}
