@@ -604,7 +604,8 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
             | Action::AwaitDb { .. }
             | Action::AwaitSnapshot { .. }
             | Action::AwaitLoadBalancer { .. }
-            | Action::AwaitKafkaCluster { .. } => Ok(()),
+            | Action::AwaitKafkaCluster { .. }
+            | Action::AwaitAll { .. } => Ok(()),
         }
     }
 
@@ -675,6 +676,7 @@ fn action_name(action: &Action) -> &'static str {
         Action::CreateKafkaCluster { .. } => "create_kafka_cluster",
         Action::DeleteKafkaCluster { .. } => "delete_kafka_cluster",
         Action::AwaitKafkaCluster { .. } => "await_kafka_cluster",
+        Action::AwaitAll { .. } => "await_all",
         Action::PublishKafkaBootstrap { .. } => "publish_kafka_bootstrap",
         Action::PublishLoadBalancerDns { .. } => "publish_load_balancer_dns",
         Action::UpsertAlias { .. } => "upsert_alias",

@@ -106,6 +106,12 @@ pub enum Action {
         name: String,
         state: String,
     },
+    /// Gate joining many others ("every service drained", "every database available"): the
+    /// steps behind it depend on this one step instead of on each of thousands, which keeps a
+    /// plan linear in the size of the stack. Present only while something it joins is pending.
+    AwaitAll {
+        what: String,
+    },
     /// PutParameter (overwrite) with the cluster's SASL/IAM bootstrap string as observed.
     PublishKafkaBootstrap {
         cluster: String,
@@ -134,6 +140,7 @@ impl Action {
                 | Action::AwaitSnapshot { .. }
                 | Action::AwaitLoadBalancer { .. }
                 | Action::AwaitKafkaCluster { .. }
+                | Action::AwaitAll { .. }
         )
     }
 
@@ -169,6 +176,7 @@ impl Action {
             Action::DeleteKafkaCluster { name, .. }
             | Action::AwaitKafkaCluster { name, .. }
             | Action::PublishKafkaBootstrap { cluster: name, .. } => format!("msk:{name}"),
+            Action::AwaitAll { .. } => "stack".into(),
         }
     }
 
@@ -189,7 +197,8 @@ impl Action {
             | Action::AwaitDb { .. }
             | Action::AwaitSnapshot { .. }
             | Action::AwaitLoadBalancer { .. }
-            | Action::AwaitKafkaCluster { .. } => true,
+            | Action::AwaitKafkaCluster { .. }
+            | Action::AwaitAll { .. } => true,
         }
     }
 }
@@ -253,6 +262,7 @@ impl fmt::Display for Action {
             Action::AwaitKafkaCluster { name, state } => {
                 write!(f, "wait until MSK cluster {name} is {state}")
             }
+            Action::AwaitAll { what } => write!(f, "wait until {what}"),
             Action::PublishKafkaBootstrap { cluster, parameter } => write!(
                 f,
                 "publish the bootstrap brokers of {cluster} to SSM parameter {parameter}"
@@ -317,8 +327,18 @@ impl Plan {
 
     /// Steps that can run now: not gates, and everything they wait for is in `done`.
     pub fn ready<'a>(&'a self, done: &'a [usize]) -> impl Iterator<Item = &'a Step> + 'a {
+        let mut is_done = vec![false; self.steps.len()];
+        for &d in done {
+            if let Some(slot) = is_done.get_mut(d) {
+                *slot = true;
+            }
+        }
         self.steps.iter().filter(move |s| {
-            !s.action.is_gate() && !done.contains(&s.id) && s.after.iter().all(|d| done.contains(d))
+            !s.action.is_gate()
+                && !is_done[s.id]
+                && s.after
+                    .iter()
+                    .all(|&d| is_done.get(d).copied().unwrap_or(false))
         })
     }
 }
@@ -372,6 +392,14 @@ impl Builder {
         id
     }
 
+    /// One dependency standing for all of `deps` (see [`Action::AwaitAll`]).
+    fn join(&mut self, deps: Vec<usize>, what: &str) -> Vec<usize> {
+        if deps.len() <= 1 {
+            return deps;
+        }
+        vec![self.push(Action::AwaitAll { what: what.into() }, deps)]
+    }
+
     fn note(&mut self, resource: String, message: String) {
         self.plan.notes.push(Note { resource, message });
     }
@@ -387,6 +415,7 @@ impl Builder {
         for svc in &obs.services {
             drained.extend(self.drain_service(svc, obs));
         }
+        let drained = self.join(drained, "every ECS service is drained");
 
         let snapshot_db =
             level == DesiredState::Hibernated || goal.policy.rds_on_pause == RdsOnPause::Snapshot;
@@ -574,18 +603,24 @@ impl Builder {
         }
 
         // Services come back only once everything they depend on is available again.
+        let ready_gate = self.join(
+            infra_ready,
+            "every database, load balancer and cluster is ready and published",
+        );
+        let by_key: std::collections::HashMap<String, &ServiceObs> =
+            obs.services.iter().map(|s| (s.key(), s)).collect();
         for (key, record) in &manifest.services {
             let Some((cluster, service)) = split_service_key(key) else {
                 continue;
             };
-            let Some(svc) = obs.service(key) else {
+            let Some(svc) = by_key.get(key).copied() else {
                 self.note(
                     format!("ecs:{key}"),
                     "service no longer exists; nothing to restore".into(),
                 );
                 continue;
             };
-            let mut last = infra_ready.clone();
+            let mut last = ready_gate.clone();
             if svc.desired != record.desired {
                 last = vec![self.push(
                     Action::SetDesiredCount {
