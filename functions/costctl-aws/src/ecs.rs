@@ -94,16 +94,27 @@ impl AwsCloud {
             .collect();
         let results: Vec<Vec<Service>> = stream::iter(batches)
             .map(|batch| async move {
-                let out = self
+                let result = self
                     .ecs
                     .describe_services()
                     .cluster(cluster)
                     .set_services(Some(batch))
                     .include(ServiceField::Tags)
                     .send()
-                    .await
-                    .map_err(|e| CloudError::from_sdk("ecs:DescribeServices", cluster, e))?;
-                Ok::<_, CloudError>(out.services.unwrap_or_default())
+                    .await;
+                match result {
+                    Ok(out) => Ok::<_, CloudError>(out.services.unwrap_or_default()),
+                    Err(e) => {
+                        let err = CloudError::from_sdk("ecs:DescribeServices", cluster, e);
+                        // A cluster that does not exist (yet, or any more) has no services:
+                        // a stack named by `cluster/service` simply has nothing there.
+                        if err.code() == Some("ClusterNotFoundException") {
+                            Ok(Vec::new())
+                        } else {
+                            Err(err)
+                        }
+                    }
+                }
             })
             .buffered(self.concurrency)
             .try_collect()
