@@ -64,13 +64,16 @@ impl Outcome {
     /// The failure message: the seed, how to replay it, what broke, and the trace.
     pub fn explain(&self) -> String {
         format!(
-            "simulation seed {seed} failed:\n  {}\nreplay: COSTCTL_SIM_SEED={seed} cargo test -p costctl-sim --release --test sim -- --nocapture\ntrace:\n{}",
+            "simulation seed {seed} failed:\n  {}\nreplay: COSTCTL_SIM_SEED={seed} cargo test -p costctl-sim --test sim sim -- --nocapture\ntrace:\n{}",
             self.violations.join("\n  "),
             self.trace.join("\n"),
             seed = self.seed
         )
     }
 }
+
+/// The report kind that marks a request as reached.
+pub const REACHED_BY: &str = "reconcile report";
 
 /// Checks a report (stored by `finish`, or returned by `status`) against the world: a report
 /// that says "converged" must be true. A converged report of the newest request marks that
@@ -98,8 +101,11 @@ pub fn check_report(w: &mut World, stack: &str, who: &str, report: &serde_json::
             diff.join("; ")
         ));
     }
+    // Only a reconcile (under the lease) reaches a request; `status` merely looks. A status
+    // that is true now may be overtaken by a pass already under way for an older request: that
+    // pass re-reads the request at its next renewal.
     let current = w.store.get(stack).map(|s| s.generation);
-    if generation.is_some() && generation == current {
+    if what == REACHED_BY && generation.is_some() && generation == current {
         w.reached = generation;
     }
 }

@@ -47,7 +47,7 @@ fn same_seed_same_trace() {
 /// Seeds that found real bugs (see the README of this crate); they must stay green.
 #[test]
 fn regression_seeds() {
-    for seed in [8, 775, 1633] {
+    for seed in [8, 775, 1633, 9867] {
         let out = costctl_sim::run(seed);
         assert!(out.ok(), "{}", out.explain());
     }
