@@ -1,8 +1,8 @@
 //! No credential and no database password ever appears in what costctl writes: the function's
-//! logs, its answers, and what it stores (reports,
-//! history). The function logs at `trace` (more than any deployment would) and runs with distinctive fake credentials against the emulator, through
-//! a full hibernate / status / budget alert / resume cycle, and every byte it produced is
-//! searched for them and for the demo database's master password.
+//! logs, its answers, and what it stores (reports, history). The function logs at `trace` (more
+//! than any deployment would) with distinctive fake credentials, against the emulator, through a
+//! full hibernate / status / budget alert / resume cycle; every byte it produced is searched for
+//! them and for the demo database's master password.
 
 use costctl_aws::StateStore;
 use costctl_tests::Emulator;
