@@ -1,6 +1,6 @@
 //! The seed-driven simulation runner.
 //!
-//! - default: `COSTCTL_SIM_SEEDS` seeds (2000 unless set) starting at `COSTCTL_SIM_START` (0);
+//! - default: `COSTCTL_SIM_SEEDS` seeds (3000 unless set) starting at `COSTCTL_SIM_START` (0);
 //! - many more: `COSTCTL_SIM_SEEDS=100000 cargo test -p costctl-sim --release --test sim`;
 //! - one seed, with its whole trace: `COSTCTL_SIM_SEED=1234 cargo test -p costctl-sim --release --test sim -- --nocapture`.
 
@@ -19,7 +19,7 @@ fn sim() {
         return;
     }
     let start = env_u64("COSTCTL_SIM_START").unwrap_or(0);
-    let seeds = env_u64("COSTCTL_SIM_SEEDS").unwrap_or(2000);
+    let seeds = env_u64("COSTCTL_SIM_SEEDS").unwrap_or(3000);
     let t0 = Instant::now();
     let (mut calls, mut crashes, mut invocations, mut virtual_ms) = (0u64, 0u64, 0usize, 0i64);
     for seed in start..start + seeds {
