@@ -417,8 +417,10 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
                 return Ok(report);
             }
 
-            let (executed, failed_permanently) =
-                self.execute(stack, &plan, &obs, &mut report).await;
+            let lease_until = state.lease.as_ref().map_or(i64::MIN, |l| l.expires_at_ms);
+            let (executed, failed_permanently) = self
+                .execute(stack, &plan, &obs, &mut report, lease_until)
+                .await;
             if failed_permanently {
                 // Re-plan once more so that the report shows what is left.
                 let obs = observe_with(
@@ -460,7 +462,13 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
         plan: &Plan,
         obs: &Observation,
         report: &mut Report,
+        lease_until: i64,
     ) -> (usize, bool) {
+        // A step starts only while our lease will outlast it by a wide margin: once the lease
+        // has expired (a slow answer, a frozen process), another invocation may have taken the
+        // stack over and acted on a newer request; this plan is stale. Skipped steps count as
+        // transient: the next pass renews the lease (or learns it was taken) and re-plans.
+        let guard = i64::try_from(self.options.lease_ttl.as_millis() / 2).unwrap_or(i64::MAX);
         let mut done: Vec<usize> = Vec::new();
         let mut executed = 0;
         let mut permanent = false;
@@ -471,7 +479,17 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
             }
             let results: Vec<(Step, Result<(), CloudError>)> = stream::iter(ready)
                 .map(|step| async move {
-                    let result = self.apply(&step.action, obs).await;
+                    let result = if self.clock.now_ms().saturating_add(guard) >= lease_until {
+                        Err(CloudError::Transient {
+                            operation: "lease",
+                            resource: step.action.resource(),
+                            code: "LeaseExpiring".into(),
+                            message: "the lease on the stack is about to expire; not started"
+                                .into(),
+                        })
+                    } else {
+                        self.apply(&step.action, obs).await
+                    };
                     (step, result)
                 })
                 .buffer_unordered(self.options.concurrency.max(1))

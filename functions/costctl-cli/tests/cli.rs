@@ -190,6 +190,47 @@ async fn misuse_gets_clear_errors_and_changes_nothing() {
     std::fs::remove_file(&bad).ok();
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o).contains("polcy"), "{}", text(&o));
+    // A missing config file is named.
+    let o = cli
+        .run(&[
+            "--config",
+            "/nonexistent/costctl.json",
+            "pause",
+            "--stack",
+            "mis",
+        ])
+        .await;
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o).contains("reading /nonexistent/costctl.json"),
+        "{}",
+        text(&o)
+    );
+    // A stack the config file does not define is named, with the ones it does.
+    let cfg = std::env::temp_dir().join(format!("costctl-cfg-{}.json", std::process::id()));
+    std::fs::write(&cfg, r#"{"stacks": {"mis": {"tags": {"Project": "mis"}}}}"#).unwrap();
+    let o = cli
+        .run(&[
+            "--config",
+            cfg.to_str().unwrap(),
+            "pause",
+            "--stack",
+            "other",
+        ])
+        .await;
+    std::fs::remove_file(&cfg).ok();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o).contains("unknown stack `other`") && text(&o).contains("mis"),
+        "{}",
+        text(&o)
+    );
+    // A command without its stack, and a forced pause, are usage errors.
+    let o = cli.run(&["pause"]).await;
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("--stack"), "{}", text(&o));
+    let o = cli.run(&["pause", "--stack", "mis", "--force"]).await;
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
 
     assert_eq!(demo.picture(&sdk).await.unwrap(), before);
 }

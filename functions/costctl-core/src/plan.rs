@@ -541,9 +541,11 @@ impl Builder {
             .get_mut(&db.id)
             .expect("record_missing recorded every observed instance");
         // Reuse a recorded name whose snapshot does not exist yet: it was recorded ahead of a
-        // delete that never happened (crash). A name that exists belongs to an earlier cycle and
-        // must not be reused (RDS would refuse it) nor ever deleted.
+        // delete that never happened (crash). Keep the recorded name while the instance is being
+        // deleted: that delete is writing it. Any other name that exists belongs to an earlier
+        // cycle and must not be reused (RDS would refuse it) nor ever deleted.
         let snapshot = match &record.snapshot {
+            Some(name) if db.status == "deleting" => name.clone(),
             Some(name) if obs.snapshot(name).is_none() => name.clone(),
             _ => final_snapshot_name(&db.id, generation),
         };

@@ -1,0 +1,719 @@
+//! [`SimCloud`] and [`MemStore`]: the `Cloud` and `StateStore` traits over the simulated world,
+//! one handle per invocation (so that a fault or a crash hits one invocation).
+//!
+//! The cloud answers as the AWS adapters do over real AWS (the adapters' "already so" answers
+//! included); the store has DynamoStore's conditional semantics. Every call takes virtual time
+//! and may meet a fault decided by the world's seeded generator.
+
+use crate::clock::SimClock;
+use crate::world::{CallFaults, Direction, MINUTE, SimSnapshot, World};
+use async_trait::async_trait;
+use costctl_aws::cloud::Cloud;
+use costctl_aws::error::{CloudError, CloudResult};
+use costctl_aws::store::{
+    HistoryEntry, Lease, NewRequest, StackState, StateStore, StoreError, StoreResult,
+};
+use costctl_core::observation::{Bounds, DbObs, DbSpec, ServiceObs, SnapshotObs};
+use costctl_core::{DesiredState, Manifest, Selector};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// The shared world.
+#[derive(Clone)]
+pub struct Shared(pub Arc<Mutex<World>>);
+
+impl Shared {
+    pub fn lock(&self) -> MutexGuard<'_, World> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Who is calling: one invocation.
+#[derive(Clone)]
+pub struct Caller {
+    pub world: Shared,
+    pub clock: SimClock,
+    pub inv: usize,
+    pub owner: String,
+    pub stack: String,
+}
+
+impl Caller {
+    /// Latency, then maybe a crash or a transient error before the effect. Returns the faults
+    /// still to apply after the effect.
+    async fn before(&self, op: &str, mutating: bool) -> Result<CallFaults, String> {
+        let faults = self.world.lock().decide(mutating);
+        self.clock.sleep_ms(faults.latency_ms).await;
+        let crash = self.note_before(op, faults);
+        if crash {
+            futures::future::pending::<()>().await;
+        }
+        if faults.transient {
+            return Err("ThrottlingException".into());
+        }
+        Ok(faults)
+    }
+
+    fn note_before(&self, op: &str, faults: CallFaults) -> bool {
+        let mut w = self.world.lock();
+        let now = self.clock.now();
+        w.advance(now);
+        if faults.latency_ms >= MINUTE {
+            w.log(format!(
+                "FAULT {}: {op} stalled {}s",
+                self.owner,
+                faults.latency_ms / 1000
+            ));
+        }
+        if faults.crash_before {
+            w.log(format!("CRASH {} before {op}", self.owner));
+            w.crashed.insert(self.inv);
+            return true;
+        }
+        if faults.transient {
+            w.log(format!("FAULT {}: {op} throttled", self.owner));
+        }
+        false
+    }
+
+    /// After the effect: maybe a crash, or a lost answer.
+    async fn after(&self, op: &str, faults: CallFaults, ok: bool) -> Result<(), String> {
+        if faults.stall_ms > 0 {
+            self.note(
+                format!(
+                    "FAULT {}: the answer of {op} comes {}s late",
+                    self.owner,
+                    faults.stall_ms / 1000
+                ),
+                false,
+            );
+            self.clock.sleep_ms(faults.stall_ms).await;
+        }
+        if faults.crash_after {
+            self.note(format!("CRASH {} after {op}", self.owner), true);
+            futures::future::pending::<()>().await;
+        }
+        if faults.lost_answer && ok {
+            self.note(
+                format!("FAULT {}: {op} took effect, answer lost", self.owner),
+                false,
+            );
+            return Err("RequestTimeout".into());
+        }
+        Ok(())
+    }
+
+    fn note(&self, line: String, crash: bool) {
+        let mut w = self.world.lock();
+        w.log(line);
+        if crash {
+            w.crashed.insert(self.inv);
+        }
+    }
+}
+
+fn transient(op: &'static str, resource: &str, code: String) -> CloudError {
+    CloudError::Transient {
+        operation: op,
+        resource: resource.into(),
+        code,
+        message: "simulated".into(),
+    }
+}
+
+fn rejected(op: &'static str, resource: &str, code: &str, message: &str) -> CloudError {
+    CloudError::Rejected {
+        operation: op,
+        resource: resource.into(),
+        code: code.into(),
+        message: message.into(),
+    }
+}
+
+fn not_found(op: &'static str, resource: &str, code: &str) -> CloudError {
+    CloudError::NotFound {
+        operation: op,
+        resource: resource.into(),
+        code: code.into(),
+        message: "simulated".into(),
+    }
+}
+
+/// The simulated cloud, as one invocation sees it.
+#[derive(Clone)]
+pub struct SimCloud(pub Caller);
+
+impl SimCloud {
+    async fn call<R>(
+        &self,
+        op: &'static str,
+        resource: &str,
+        dir: Option<Direction>,
+        effect: impl FnOnce(&mut World) -> CloudResult<R> + Send,
+    ) -> CloudResult<R> {
+        let c = &self.0;
+        let faults = c
+            .before(op, dir.is_some())
+            .await
+            .map_err(|code| transient(op, resource, code))?;
+        let result = {
+            let mut w = c.world.lock();
+            if let Some(dir) = dir {
+                if w.foreign.contains(resource) {
+                    w.violation(format!("{} called {op} on foreign {resource}", c.owner));
+                }
+                w.check_actor(&c.stack, &c.owner, &format!("{op} {resource}"), dir);
+            }
+            let r = effect(&mut w);
+            if dir.is_some() {
+                let outcome = match &r {
+                    Ok(_) => "ok".to_string(),
+                    Err(e) => format!("error: {e}"),
+                };
+                w.log(format!("{}: {op} {resource} -> {outcome}", c.owner));
+                w.version += 1;
+                w.check();
+            }
+            r
+        };
+        c.after(op, faults, result.is_ok())
+            .await
+            .map_err(|code| transient(op, resource, code))?;
+        result
+    }
+}
+
+fn db_obs(db: &crate::world::SimDb) -> DbObs {
+    DbObs {
+        id: db.id.clone(),
+        status: db.status.clone(),
+        deletion_protection: db.deletion_protection,
+        spec: db.spec.clone(),
+    }
+}
+
+fn service_obs(s: &crate::world::SimService) -> ServiceObs {
+    ServiceObs {
+        cluster: s.cluster.clone(),
+        name: s.name.clone(),
+        desired: s.desired,
+        running: s.running,
+        pending: s.desired.saturating_sub(s.running),
+        status: "ACTIVE".into(),
+    }
+}
+
+#[async_trait]
+impl Cloud for SimCloud {
+    async fn find_services(&self, selector: &Selector) -> CloudResult<Vec<ServiceObs>> {
+        self.call("ecs:ListServices", "*", None, |w| {
+            Ok(w.services
+                .values()
+                .filter(|s| match selector {
+                    Selector::Tags(_) => {
+                        selector.matches_tags(s.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+                    }
+                    Selector::Names(n) => n
+                        .ecs_services
+                        .contains(&format!("{}/{}", s.cluster, s.name)),
+                })
+                .map(service_obs)
+                .collect())
+        })
+        .await
+    }
+
+    async fn describe_services(&self, keys: &[String]) -> CloudResult<Vec<ServiceObs>> {
+        self.call("ecs:DescribeServices", "*", None, |w| {
+            Ok(keys
+                .iter()
+                .filter_map(|k| w.services.get(k))
+                .map(service_obs)
+                .collect())
+        })
+        .await
+    }
+
+    async fn scalable_targets(
+        &self,
+        resource_ids: &[String],
+    ) -> CloudResult<BTreeMap<String, Bounds>> {
+        self.call(
+            "application-autoscaling:DescribeScalableTargets",
+            "*",
+            None,
+            |w| {
+                Ok(resource_ids
+                    .iter()
+                    .filter_map(|r| w.targets.get(r).map(|b| (r.clone(), *b)))
+                    .collect())
+            },
+        )
+        .await
+    }
+
+    async fn set_scalable_target(&self, resource_id: &str, bounds: Bounds) -> CloudResult<()> {
+        let key = resource_id.strip_prefix("service/").unwrap_or(resource_id);
+        let dir = if bounds.max == 0 {
+            Direction::Down
+        } else {
+            Direction::Up
+        };
+        self.call(
+            "application-autoscaling:RegisterScalableTarget",
+            &format!("ecs:{key}"),
+            Some(dir),
+            |w| {
+                w.targets.insert(resource_id.to_string(), bounds);
+                // Registering new bounds moves a desired count outside them at once.
+                let now = w.now;
+                if let Some(svc) = w.services.get_mut(key) {
+                    let want = svc.desired.clamp(bounds.min, bounds.max.max(bounds.min));
+                    if want != svc.desired {
+                        svc.desired = want;
+                        svc.settles_at = now + 60_000;
+                    }
+                }
+                Ok(())
+            },
+        )
+        .await
+    }
+
+    async fn set_desired_count(&self, cluster: &str, service: &str, count: u32) -> CloudResult<()> {
+        let key = format!("{cluster}/{service}");
+        let dir = if count == 0 {
+            Direction::Down
+        } else {
+            Direction::Up
+        };
+        self.call("ecs:UpdateService", &format!("ecs:{key}"), Some(dir), |w| {
+            let now = w.now;
+            let drain = w.rng.range(20_000, 120_000);
+            let Some(svc) = w.services.get_mut(&key) else {
+                return Err(not_found(
+                    "ecs:UpdateService",
+                    &key,
+                    "ServiceNotFoundException",
+                ));
+            };
+            if svc.desired != count {
+                svc.desired = count;
+                svc.settles_at = now + drain;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn find_db_instances(&self, selector: &Selector) -> CloudResult<Vec<DbObs>> {
+        self.call("rds:DescribeDBInstances", "*", None, |w| {
+            Ok(w.dbs
+                .values()
+                .filter(|d| match selector {
+                    Selector::Tags(_) => selector
+                        .matches_tags(d.spec.tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
+                    Selector::Names(n) => n.rds_instances.contains(&d.id),
+                })
+                .map(db_obs)
+                .collect())
+        })
+        .await
+    }
+
+    async fn describe_db_instances(&self, ids: &[String]) -> CloudResult<Vec<DbObs>> {
+        self.call("rds:DescribeDBInstances", "*", None, |w| {
+            Ok(ids
+                .iter()
+                .filter_map(|i| w.dbs.get(i))
+                .map(db_obs)
+                .collect())
+        })
+        .await
+    }
+
+    async fn describe_db_snapshots(&self, ids: &[String]) -> CloudResult<Vec<SnapshotObs>> {
+        self.call("rds:DescribeDBSnapshots", "*", None, |w| {
+            Ok(ids
+                .iter()
+                .filter_map(|i| w.snapshots.get(i))
+                .map(|s| SnapshotObs {
+                    id: s.id.clone(),
+                    instance_id: s.instance_id.clone(),
+                    status: s.status.clone(),
+                })
+                .collect())
+        })
+        .await
+    }
+
+    async fn stop_db(&self, id: &str) -> CloudResult<()> {
+        self.call(
+            "rds:StopDBInstance",
+            &format!("rds:{id}"),
+            Some(Direction::Down),
+            |w| {
+                let now = w.now;
+                let took = w.rng.range(2 * MINUTE, 6 * MINUTE);
+                let Some(db) = w.dbs.get_mut(id) else {
+                    return Err(not_found("rds:StopDBInstance", id, "DBInstanceNotFound"));
+                };
+                // The adapter takes InvalidDBInstanceState as "already stopped/stopping".
+                if db.status == "available" {
+                    db.status = "stopping".into();
+                    db.busy_until = now + took;
+                }
+                Ok(())
+            },
+        )
+        .await
+    }
+
+    async fn start_db(&self, id: &str) -> CloudResult<()> {
+        self.call(
+            "rds:StartDBInstance",
+            &format!("rds:{id}"),
+            Some(Direction::Up),
+            |w| {
+                let now = w.now;
+                let took = w.rng.range(3 * MINUTE, 10 * MINUTE);
+                let Some(db) = w.dbs.get_mut(id) else {
+                    return Err(not_found("rds:StartDBInstance", id, "DBInstanceNotFound"));
+                };
+                if db.status == "stopped" {
+                    db.status = "starting".into();
+                    db.busy_until = now + took;
+                }
+                Ok(())
+            },
+        )
+        .await
+    }
+
+    async fn delete_db(&self, id: &str, final_snapshot: &str) -> CloudResult<()> {
+        let stack = self.0.stack.clone();
+        self.call("rds:DeleteDBInstance", &format!("rds:{id}"), Some(Direction::Down), |w| {
+            const OP: &str = "rds:DeleteDBInstance";
+            if final_snapshot.is_empty() {
+                return Err(CloudError::refused(id, "no final snapshot"));
+            }
+            let now = w.now;
+            let snap_took = w.rng.range(3 * MINUTE, 12 * MINUTE);
+            let Some(db) = w.dbs.get(id) else {
+                return Ok(()); // the adapter: already gone
+            };
+            if db.deletion_protection {
+                return Err(rejected(
+                    OP,
+                    id,
+                    "InvalidParameterCombination",
+                    "Cannot delete protected DB Instance, please disable deletion protection and try again.",
+                ));
+            }
+            if !matches!(db.status.as_str(), "available" | "stopped" | "storage-optimization") {
+                return Err(rejected(
+                    OP,
+                    id,
+                    "InvalidDBInstanceState",
+                    &format!("Instance {id} is not in available or stopped state ({})", db.status),
+                ));
+            }
+            if w.snapshots.contains_key(final_snapshot) {
+                return Err(rejected(
+                    OP,
+                    id,
+                    "DBSnapshotAlreadyExists",
+                    &format!("Cannot create the snapshot because a snapshot with the identifier {final_snapshot} already exists."),
+                ));
+            }
+            let data = db.data;
+            w.check_delete(&stack, id, final_snapshot);
+            w.snapshots.insert(
+                final_snapshot.to_string(),
+                SimSnapshot {
+                    id: final_snapshot.to_string(),
+                    instance_id: id.to_string(),
+                    status: "creating".into(),
+                    ready_at: now + snap_took,
+                    data,
+                },
+            );
+            let db = w.dbs.get_mut(id).expect("checked above");
+            db.status = "deleting".into();
+            db.final_snapshot = Some(final_snapshot.to_string());
+            db.busy_until = now + snap_took + 2 * MINUTE;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn restore_db(&self, id: &str, snapshot: &str, spec: &DbSpec) -> CloudResult<()> {
+        self.call(
+            "rds:RestoreDBInstanceFromDBSnapshot",
+            &format!("rds:{id}"),
+            Some(Direction::Up),
+            |w| {
+                const OP: &str = "rds:RestoreDBInstanceFromDBSnapshot";
+                let now = w.now;
+                let took = w.rng.range(15 * MINUTE, 40 * MINUTE);
+                if w.dbs.contains_key(id) {
+                    return Ok(()); // the adapter: DBInstanceAlreadyExists is success
+                }
+                let Some(snap) = w.snapshots.get(snapshot) else {
+                    return Err(not_found(OP, snapshot, "DBSnapshotNotFound"));
+                };
+                if snap.status != "available" {
+                    return Err(rejected(
+                        OP,
+                        snapshot,
+                        "InvalidDBSnapshotState",
+                        "Snapshot is not available.",
+                    ));
+                }
+                let data = snap.data;
+                w.dbs.insert(
+                    id.to_string(),
+                    crate::world::SimDb {
+                        id: id.to_string(),
+                        status: "creating".into(),
+                        deletion_protection: false,
+                        spec: spec.clone(),
+                        data,
+                        busy_until: now + took,
+                        stopped_since: 0,
+                        final_snapshot: None,
+                    },
+                );
+                Ok(())
+            },
+        )
+        .await
+    }
+}
+
+/// The in-memory state store, as one invocation sees it: DynamoStore's conditions exactly.
+#[derive(Clone)]
+pub struct MemStore(pub Caller);
+
+impl MemStore {
+    async fn call<R>(
+        &self,
+        op: &str,
+        write: bool,
+        effect: impl FnOnce(&mut World, i64) -> StoreResult<R> + Send,
+    ) -> StoreResult<R> {
+        let c = &self.0;
+        let faults = c
+            .before(op, write)
+            .await
+            .map_err(|code| StoreError::Aws(format!("dynamodb {op}: {code} (simulated)")))?;
+        let result = {
+            let mut w = c.world.lock();
+            let now = w.now;
+            let r = effect(&mut w, now);
+            if write {
+                w.check();
+            }
+            r
+        };
+        c.after(op, faults, result.is_ok())
+            .await
+            .map_err(|code| StoreError::Aws(format!("dynamodb {op}: {code} (simulated)")))?;
+        result
+    }
+}
+
+#[async_trait]
+impl StateStore for MemStore {
+    async fn load(&self, stack: &str) -> StoreResult<Option<StackState>> {
+        self.call("GetItem", false, |w, _| Ok(w.store.get(stack).cloned()))
+            .await
+    }
+
+    async fn request(&self, stack: &str, req: &NewRequest, now_ms: i64) -> StoreResult<StackState> {
+        let owner = self.0.owner.clone();
+        self.call("UpdateItem(request)", true, |w, _| {
+            let mut state = w.store.get(stack).cloned().unwrap_or_else(|| StackState {
+                stack: stack.into(),
+                desired: DesiredState::Running,
+                generation: 0,
+                trigger: String::new(),
+                reason: String::new(),
+                requested_at_ms: 0,
+                selector: req.selector.clone(),
+                policy: req.policy,
+                manifest: Manifest::default(),
+                lease: None,
+                lockout: None,
+                last_report: None,
+            });
+            if req.lockout.is_some() {
+                state.lockout = req.lockout.clone();
+            } else if req.desired == DesiredState::Running {
+                if req.force {
+                    state.lockout = None;
+                } else if let Some(lock) = &state.lockout
+                    && lock.until_ms >= now_ms
+                {
+                    return Err(StoreError::LockedOut {
+                        stack: stack.into(),
+                        until_ms: lock.until_ms,
+                        reason: lock.reason.clone(),
+                    });
+                }
+            }
+            state.desired = req.desired;
+            state.trigger = req.trigger.clone();
+            state.reason = req.reason.clone();
+            state.requested_at_ms = now_ms;
+            state.selector = req.selector.clone();
+            state.policy = req.policy;
+            state.generation += 1;
+            w.log(format!(
+                "{owner}: request {} -> generation {} ({})",
+                req.desired, state.generation, req.trigger
+            ));
+            w.store.insert(stack.into(), state.clone());
+            Ok(state)
+        })
+        .await
+    }
+
+    async fn lease(
+        &self,
+        stack: &str,
+        owner: &str,
+        now_ms: i64,
+        ttl_ms: i64,
+    ) -> StoreResult<StackState> {
+        self.call("UpdateItem(lease)", true, |w, _| {
+            let Some(state) = w.store.get_mut(stack) else {
+                return Err(StoreError::UnknownStack {
+                    stack: stack.into(),
+                });
+            };
+            match &state.lease {
+                Some(l) if l.owner != owner && l.expires_at_ms >= now_ms => {
+                    Err(StoreError::LeaseHeld {
+                        stack: stack.into(),
+                        owner: l.owner.clone(),
+                        expires_at_ms: l.expires_at_ms,
+                    })
+                }
+                prev => {
+                    let took_over = prev.as_ref().is_some_and(|l| l.owner != owner);
+                    let prev_owner = prev.as_ref().map(|l| l.owner.clone());
+                    state.lease = Some(Lease {
+                        owner: owner.into(),
+                        expires_at_ms: now_ms + ttl_ms,
+                    });
+                    let s = state.clone();
+                    if took_over {
+                        w.log(format!(
+                            "{owner}: takes over the expired lease of {}",
+                            prev_owner.unwrap_or_default()
+                        ));
+                    }
+                    Ok(s)
+                }
+            }
+        })
+        .await
+    }
+
+    async fn release(&self, stack: &str, owner: &str) -> StoreResult<()> {
+        self.call("UpdateItem(release)", true, |w, _| {
+            if let Some(state) = w.store.get_mut(stack)
+                && state.lease.as_ref().is_some_and(|l| l.owner == owner)
+            {
+                state.lease = None;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn save_manifest(
+        &self,
+        stack: &str,
+        owner: &str,
+        generation: u64,
+        manifest: &Manifest,
+    ) -> StoreResult<()> {
+        self.call("UpdateItem(manifest)", true, |w, _| {
+            let fenced = || StoreError::Fenced {
+                stack: stack.into(),
+                owner: owner.into(),
+                generation,
+            };
+            let Some(state) = w.store.get_mut(stack) else {
+                return Err(fenced());
+            };
+            if state.lease.as_ref().is_none_or(|l| l.owner != owner)
+                || state.generation != generation
+            {
+                w.log(format!("{owner}: save_manifest fenced"));
+                return Err(fenced());
+            }
+            state.manifest = manifest.clone();
+            w.log(format!("{owner}: manifest saved (generation {generation})"));
+            Ok(())
+        })
+        .await
+    }
+
+    async fn finish(
+        &self,
+        stack: &str,
+        owner: &str,
+        report: &serde_json::Value,
+    ) -> StoreResult<()> {
+        self.call("UpdateItem(finish)", true, |w, _| {
+            let Some(state) = w.store.get_mut(stack) else {
+                return Err(StoreError::Fenced {
+                    stack: stack.into(),
+                    owner: owner.into(),
+                    generation: 0,
+                });
+            };
+            if state.lease.as_ref().is_none_or(|l| l.owner != owner) {
+                return Err(StoreError::Fenced {
+                    stack: stack.into(),
+                    owner: owner.into(),
+                    generation: 0,
+                });
+            }
+            state.lease = None;
+            state.last_report = Some(report.clone());
+            crate::scenario::check_report(w, stack, owner, report, "reconcile report");
+            Ok(())
+        })
+        .await
+    }
+
+    async fn append_history(&self, stack: &str, entry: &HistoryEntry) -> StoreResult<()> {
+        self.call("PutItem(history)", true, |w, _| {
+            w.history
+                .entry(stack.into())
+                .or_default()
+                .push(entry.clone());
+            Ok(())
+        })
+        .await
+    }
+
+    async fn history(&self, stack: &str, limit: usize) -> StoreResult<Vec<HistoryEntry>> {
+        self.call("Query(history)", false, |w, _| {
+            Ok(w.history
+                .get(stack)
+                .map(|h| h.iter().rev().take(limit).cloned().collect())
+                .unwrap_or_default())
+        })
+        .await
+    }
+
+    async fn stacks(&self) -> StoreResult<Vec<String>> {
+        self.call("Scan", false, |w, _| Ok(w.store.keys().cloned().collect()))
+            .await
+    }
+}

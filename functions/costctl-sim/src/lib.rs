@@ -1,0 +1,19 @@
+//! costctl-sim: a deterministic simulated AWS for costctl's reconcile engine.
+//!
+//! - [`clock`]: virtual time and a seeded single-threaded executor (interleavings, crashes);
+//! - [`world`]: ECS services, autoscaling, RDS instances and snapshots with realistic durations
+//!   and AWS's rules, the state store's items, faults, the trace and the invariants;
+//! - [`cloud`]: [`SimCloud`] (the `Cloud` trait) and [`MemStore`] (the `StateStore` trait,
+//!   DynamoStore's conditional semantics), one handle per invocation;
+//! - [`scenario`]: one seeded scenario of triggers, faults and a convergence check.
+//!
+//! Test-only: nothing here is linked into a Lambda binary.
+
+pub mod clock;
+pub mod cloud;
+pub mod rng;
+pub mod scenario;
+pub mod world;
+
+pub use cloud::{MemStore, SimCloud};
+pub use scenario::{Outcome, run};

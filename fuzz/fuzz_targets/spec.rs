@@ -1,0 +1,12 @@
+//! The ephemeral-tier spec JSON: valid, or a typed error naming the problem, never a panic.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(text) = std::str::from_utf8(data) {
+        match costctl_core::spec::EphemeralSpec::from_json(text) {
+            Ok(spec) => assert!(spec.validate().is_ok()),
+            Err(e) => assert!(!e.to_string().is_empty()),
+        }
+    }
+});
