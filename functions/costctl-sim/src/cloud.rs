@@ -546,6 +546,7 @@ impl StateStore for MemStore {
                 lease: None,
                 lockout: None,
                 last_report: None,
+                spec: None,
             });
             if req.lockout.is_some() {
                 state.lockout = req.lockout.clone();
