@@ -254,6 +254,18 @@ impl DynamoStore {
         Ok(true)
     }
 
+    /// An UpdateItem on the stack's `STATE` item (every state write is one).
+    fn update_state(
+        &self,
+        stack: &str,
+    ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", pk(stack))
+            .key("sk", s(STATE))
+    }
+
     fn err<E, R>(&self, e: aws_smithy_runtime_api::client::result::SdkError<E, R>) -> StoreError
     where
         E: aws_smithy_types::error::metadata::ProvideErrorMetadata
@@ -398,11 +410,7 @@ impl StateStore for DynamoStore {
             }
         }
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", pk(stack))
-            .key("sk", s(STATE))
+            .update_state(stack)
             .update_expression(update)
             .set_condition_expression(cond.map(str::to_string))
             // Every name aliased: several are DynamoDB reserved words.
@@ -443,11 +451,7 @@ impl StateStore for DynamoStore {
         ttl_ms: i64,
     ) -> StoreResult<StackState> {
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", pk(stack))
-            .key("sk", s(STATE))
+            .update_state(stack)
             .update_expression("SET lease_owner = :me, lease_expires = :exp")
             .condition_expression(
                 "attribute_exists(pk) AND (attribute_not_exists(lease_owner) OR lease_expires < :now OR lease_owner = :me)",
@@ -482,11 +486,7 @@ impl StateStore for DynamoStore {
 
     async fn release(&self, stack: &str, owner: &str) -> StoreResult<()> {
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", pk(stack))
-            .key("sk", s(STATE))
+            .update_state(stack)
             .update_expression("REMOVE lease_owner, lease_expires")
             .condition_expression("lease_owner = :me")
             .expression_attribute_values(":me", s(owner))
@@ -508,11 +508,7 @@ impl StateStore for DynamoStore {
         manifest: &Manifest,
     ) -> StoreResult<()> {
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", pk(stack))
-            .key("sk", s(STATE))
+            .update_state(stack)
             .update_expression("SET manifest = :m")
             .condition_expression("lease_owner = :me AND #g = :g")
             .expression_attribute_names("#g", "generation")
@@ -539,11 +535,7 @@ impl StateStore for DynamoStore {
         report: &serde_json::Value,
     ) -> StoreResult<()> {
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", pk(stack))
-            .key("sk", s(STATE))
+            .update_state(stack)
             .update_expression("SET last_report = :r REMOVE lease_owner, lease_expires")
             .condition_expression("lease_owner = :me")
             .expression_attribute_values(":r", json(report))
@@ -617,11 +609,7 @@ impl StateStore for DynamoStore {
 
     async fn set_spec(&self, stack: &str, spec: Option<&EphemeralSpec>) -> StoreResult<()> {
         let mut req = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", pk(stack))
-            .key("sk", s(STATE))
+            .update_state(stack)
             .condition_expression("attribute_exists(pk)");
         req = match spec {
             Some(spec) => req
