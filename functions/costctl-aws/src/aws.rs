@@ -36,6 +36,26 @@ impl AwsCloud {
         }
     }
 
+    /// Looks up each key with one call, concurrently under the bound, keeping the order of
+    /// `keys`; keys whose lookup answers `None` (the resource does not exist) are left out.
+    pub(crate) async fn lookup_each<T, F, Fut>(
+        &self,
+        keys: &[String],
+        lookup: F,
+    ) -> crate::error::CloudResult<Vec<T>>
+    where
+        F: Fn(String) -> Fut,
+        Fut: std::future::Future<Output = crate::error::CloudResult<Option<T>>>,
+    {
+        use futures::{StreamExt, TryStreamExt};
+        let found: Vec<Option<T>> = futures::stream::iter(keys.iter().cloned())
+            .map(lookup)
+            .buffered(self.concurrency)
+            .try_collect()
+            .await?;
+        Ok(found.into_iter().flatten().collect())
+    }
+
     pub fn with_concurrency(mut self, n: usize) -> Self {
         self.concurrency = n.max(1);
         self

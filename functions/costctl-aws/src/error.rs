@@ -94,6 +94,15 @@ impl CloudError {
         }
     }
 
+    /// "No such resource" becomes `Ok(None)`: for lookups where absence is an answer.
+    pub fn absent_as_none<T>(self) -> CloudResult<Option<T>> {
+        if self.is_not_found() {
+            Ok(None)
+        } else {
+            Err(self)
+        }
+    }
+
     pub fn refused(resource: impl Into<String>, message: impl Into<String>) -> Self {
         CloudError::Refused {
             resource: resource.into(),

@@ -14,27 +14,18 @@ use std::collections::BTreeMap;
 impl AwsCloud {
     /// Current values of the parameters; missing ones are left out.
     pub(crate) async fn ssm_get(&self, names: &[String]) -> CloudResult<BTreeMap<String, String>> {
-        let found: Vec<Option<(String, String)>> = stream::iter(names.iter().cloned())
-            .map(|name| async move {
+        let found = self
+            .lookup_each(names, |name| async move {
                 match self.ssm.get_parameter().name(&name).send().await {
                     Ok(out) => Ok(out
                         .parameter()
                         .and_then(|p| p.value())
                         .map(|v| (name.clone(), v.to_string()))),
-                    Err(e) => {
-                        let err = CloudError::from_sdk("ssm:GetParameter", name, e);
-                        if err.is_not_found() {
-                            Ok(None)
-                        } else {
-                            Err(err)
-                        }
-                    }
+                    Err(e) => CloudError::from_sdk("ssm:GetParameter", name, e).absent_as_none(),
                 }
             })
-            .buffered(self.concurrency)
-            .try_collect()
             .await?;
-        Ok(found.into_iter().flatten().collect())
+        Ok(found.into_iter().collect())
     }
 
     pub(crate) async fn ssm_put(&self, name: &str, value: &str) -> CloudResult<()> {

@@ -6,7 +6,6 @@ use crate::error::{CloudError, CloudResult};
 use aws_sdk_rds::types::{DbInstance, Tag};
 use costctl_core::Selector;
 use costctl_core::observation::{DbObs, DbSpec, SnapshotObs};
-use futures::{StreamExt, TryStreamExt, stream};
 
 impl AwsCloud {
     pub(crate) async fn rds_find(&self, selector: &Selector) -> CloudResult<Vec<DbObs>> {
@@ -42,64 +41,42 @@ impl AwsCloud {
     /// would hide the difference between "gone" and "never existed" we do not need, but a
     /// single missing id must not fail the others.
     pub(crate) async fn rds_describe(&self, ids: &[String]) -> CloudResult<Vec<DbObs>> {
-        let found: Vec<Option<DbObs>> = stream::iter(ids.iter().cloned())
-            .map(|id| async move {
-                match self
-                    .rds
-                    .describe_db_instances()
-                    .db_instance_identifier(&id)
-                    .send()
-                    .await
-                {
-                    Ok(out) => Ok(out.db_instances().first().map(db_obs)),
-                    Err(e) => {
-                        let err = CloudError::from_sdk("rds:DescribeDBInstances", id, e);
-                        if err.is_not_found() {
-                            Ok(None)
-                        } else {
-                            Err(err)
-                        }
-                    }
-                }
-            })
-            .buffered(self.concurrency)
-            .try_collect()
-            .await?;
-        Ok(found.into_iter().flatten().collect())
+        self.lookup_each(ids, |id| async move {
+            match self
+                .rds
+                .describe_db_instances()
+                .db_instance_identifier(&id)
+                .send()
+                .await
+            {
+                Ok(out) => Ok(out.db_instances().first().map(db_obs)),
+                Err(e) => CloudError::from_sdk("rds:DescribeDBInstances", id, e).absent_as_none(),
+            }
+        })
+        .await
     }
 
     pub(crate) async fn rds_snapshots(&self, ids: &[String]) -> CloudResult<Vec<SnapshotObs>> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let found: Vec<Option<SnapshotObs>> = stream::iter(ids.iter().cloned())
-            .map(|id| async move {
-                match self
-                    .rds
-                    .describe_db_snapshots()
-                    .db_snapshot_identifier(&id)
-                    .send()
-                    .await
-                {
-                    Ok(out) => Ok(out.db_snapshots().first().map(|s| SnapshotObs {
-                        id: s.db_snapshot_identifier().unwrap_or(&id).to_string(),
-                        instance_id: s.db_instance_identifier().unwrap_or_default().to_string(),
-                        status: s.status().unwrap_or_default().to_string(),
-                    })),
-                    Err(e) => {
-                        let err = CloudError::from_sdk("rds:DescribeDBSnapshots", id, e);
-                        if err.is_not_found() {
-                            Ok(None)
-                        } else {
-                            Err(err)
-                        }
-                    }
-                }
-            })
-            .buffered(self.concurrency)
-            .try_collect()
-            .await?;
-        Ok(found.into_iter().flatten().collect())
+        self.lookup_each(ids, |id| async move {
+            match self
+                .rds
+                .describe_db_snapshots()
+                .db_snapshot_identifier(&id)
+                .send()
+                .await
+            {
+                Ok(out) => Ok(out.db_snapshots().first().map(|s| SnapshotObs {
+                    id: s.db_snapshot_identifier().unwrap_or(&id).to_string(),
+                    instance_id: s.db_instance_identifier().unwrap_or_default().to_string(),
+                    status: s.status().unwrap_or_default().to_string(),
+                })),
+                Err(e) => CloudError::from_sdk("rds:DescribeDBSnapshots", id, e).absent_as_none(),
+            }
+        })
+        .await
     }
 
     pub(crate) async fn rds_stop(&self, id: &str) -> CloudResult<()> {
