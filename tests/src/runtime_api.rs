@@ -50,6 +50,8 @@ struct Shared {
     queue: Mutex<mpsc::Receiver<Pending>>,
     waiting: Mutex<HashMap<String, oneshot::Sender<Outcome>>>,
     init_error: Mutex<Option<oneshot::Sender<Outcome>>>,
+    /// When the function first asked for an invocation: the end of its init phase.
+    first_poll: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 pub struct RuntimeApi {
@@ -69,6 +71,7 @@ impl RuntimeApi {
             queue: Mutex::new(receiver),
             waiting: Mutex::new(HashMap::new()),
             init_error: Mutex::new(None),
+            first_poll: std::sync::Mutex::new(None),
         });
         let s = Arc::clone(&shared);
         let task = tokio::spawn(async move {
@@ -113,6 +116,49 @@ impl RuntimeApi {
             r = init_rx => Ok(r?),
             _ = tokio::time::sleep(timeout + Duration::from_secs(5)) => bail!("no answer within {timeout:?}"),
         }
+    }
+}
+
+impl RuntimeApi {
+    /// When the function first polled `/invocation/next` (its init phase was over), if it has.
+    pub fn first_poll(&self) -> Option<std::time::Instant> {
+        *self
+            .shared
+            .first_poll
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The command that runs the `bootstrap` binary as Lambda would: a clean environment with
+    /// the runtime's variables, fake credentials and the costctl settings, against `endpoint`.
+    pub fn function_command(
+        &self,
+        bootstrap: &std::path::Path,
+        endpoint: &str,
+        mode: &str,
+        config: &str,
+    ) -> tokio::process::Command {
+        let mut cmd = tokio::process::Command::new(bootstrap);
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("AWS_LAMBDA_RUNTIME_API", &self.addr)
+            .env("AWS_LAMBDA_FUNCTION_NAME", format!("costctl-{mode}"))
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/costctl")
+            .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("COSTCTL_ENDPOINT_URL", endpoint)
+            .env("COSTCTL_STATE_TABLE", "costctl-state")
+            .env("COSTCTL_MODE", mode)
+            .env("COSTCTL_CONFIG", config)
+            .env("COSTCTL_POLL_MS", "50")
+            .env("RUST_LOG", "warn")
+            .kill_on_drop(true);
+        cmd
     }
 }
 
@@ -175,6 +221,11 @@ async fn serve(conn: TcpStream, shared: Arc<Shared>) -> Result<()> {
         let prefix = "/2018-06-01/runtime";
         let route = path.strip_prefix(prefix).unwrap_or(&path);
         if method == "GET" && route == "/invocation/next" {
+            shared
+                .first_poll
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get_or_insert_with(std::time::Instant::now);
             let next = shared.queue.lock().await.recv().await;
             let Some(p) = next else { return Ok(()) };
             let payload = serde_json::to_vec(&p.payload)?;

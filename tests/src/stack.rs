@@ -52,6 +52,7 @@ impl StackSpec {
 #[derive(Debug, Clone)]
 pub struct DemoStack {
     pub spec: StackSpec,
+    pub vpc: String,
     pub subnets: Vec<String>,
     pub security_group: String,
     pub clusters: Vec<String>,
@@ -234,6 +235,7 @@ pub async fn build(config: &SdkConfig, spec: &StackSpec) -> Result<DemoStack> {
     }
     Ok(DemoStack {
         spec: spec.clone(),
+        vpc,
         subnets,
         security_group: sg,
         clusters,
@@ -272,12 +274,15 @@ impl DemoStack {
             }
         }
         let mut bounds = BTreeMap::new();
-        let targets = aas
+        let targets: Vec<aws_sdk_applicationautoscaling::types::ScalableTarget> = aas
             .describe_scalable_targets()
             .service_namespace(ServiceNamespace::Ecs)
+            .into_paginator()
+            .items()
             .send()
+            .collect::<Result<_, _>>()
             .await?;
-        for t in targets.scalable_targets() {
+        for t in &targets {
             if self
                 .services
                 .iter()
@@ -339,4 +344,223 @@ impl DemoStack {
             databases,
         })
     }
+}
+
+/// The ephemeral tier of a reference stack: an ALB and an MSK Serverless cluster, tagged like
+/// the stack so that its selector finds them.
+#[derive(Debug, Clone)]
+pub struct Ephemeral {
+    pub alb_name: String,
+    pub alb_arn: String,
+    pub certificate: String,
+    pub target_groups: Vec<String>,
+    pub msk_name: String,
+    pub msk_arn: String,
+}
+
+/// Builds the ephemeral tier with the plain SDK: an ALB with an HTTP and an HTTPS listener,
+/// two rules (path and header conditions; forward and fixed-response actions), non-default
+/// attributes; and an MSK Serverless cluster with IAM auth in two subnets.
+pub async fn build_ephemeral(config: &SdkConfig, stack: &DemoStack) -> Result<Ephemeral> {
+    use aws_sdk_elasticloadbalancingv2::types::{
+        Action, ActionTypeEnum, Certificate, FixedResponseActionConfig, HttpHeaderConditionConfig,
+        LoadBalancerAttribute, PathPatternConditionConfig, ProtocolEnum, RuleCondition, Tag,
+        TargetTypeEnum,
+    };
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(config);
+    let p = &stack.spec.project;
+    let mut target_groups = Vec::new();
+    for suffix in ["a", "b"] {
+        let out = elb
+            .create_target_group()
+            .name(format!("{p}-tg-{suffix}"))
+            .protocol(ProtocolEnum::Http)
+            .port(8080)
+            .vpc_id(&stack.vpc)
+            .target_type(TargetTypeEnum::Ip)
+            .send()
+            .await?;
+        target_groups.push(
+            out.target_groups()
+                .first()
+                .and_then(|t| t.target_group_arn())
+                .context("target group arn")?
+                .to_string(),
+        );
+    }
+    let certificate = aws_sdk_acm::Client::new(config)
+        .request_certificate()
+        .domain_name(format!("{p}.example.com"))
+        .send()
+        .await?
+        .certificate_arn()
+        .context("certificate arn")?
+        .to_string();
+    let tags: Vec<Tag> = stack
+        .spec
+        .tags()
+        .into_iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect();
+    let alb_name = format!("{p}-alb");
+    let lb = elb
+        .create_load_balancer()
+        .name(&alb_name)
+        .set_subnets(Some(stack.subnets.iter().take(2).cloned().collect()))
+        .security_groups(&stack.security_group)
+        .set_tags(Some(tags))
+        .send()
+        .await?;
+    let alb_arn = lb
+        .load_balancers()
+        .first()
+        .and_then(|l| l.load_balancer_arn())
+        .context("load balancer arn")?
+        .to_string();
+    elb.modify_load_balancer_attributes()
+        .load_balancer_arn(&alb_arn)
+        .attributes(
+            LoadBalancerAttribute::builder()
+                .key("idle_timeout.timeout_seconds")
+                .value("120")
+                .build(),
+        )
+        .send()
+        .await?;
+    let forward = |tg: &str| {
+        Action::builder()
+            .r#type(ActionTypeEnum::Forward)
+            .target_group_arn(tg)
+            .build()
+    };
+    let http = elb
+        .create_listener()
+        .load_balancer_arn(&alb_arn)
+        .port(80)
+        .protocol(ProtocolEnum::Http)
+        .default_actions(forward(&target_groups[0]))
+        .send()
+        .await?;
+    let http_arn = http
+        .listeners()
+        .first()
+        .and_then(|l| l.listener_arn())
+        .context("listener arn")?
+        .to_string();
+    elb.create_listener()
+        .load_balancer_arn(&alb_arn)
+        .port(443)
+        .protocol(ProtocolEnum::Https)
+        .ssl_policy("ELBSecurityPolicy-TLS13-1-2-2021-06")
+        .certificates(Certificate::builder().certificate_arn(&certificate).build())
+        .default_actions(forward(&target_groups[1]))
+        .send()
+        .await?;
+    elb.create_rule()
+        .listener_arn(&http_arn)
+        .priority(10)
+        .conditions(
+            RuleCondition::builder()
+                .field("path-pattern")
+                .path_pattern_config(
+                    PathPatternConditionConfig::builder()
+                        .values("/api/*")
+                        .build(),
+                )
+                .build(),
+        )
+        .actions(forward(&target_groups[1]))
+        .send()
+        .await?;
+    elb.create_rule()
+        .listener_arn(&http_arn)
+        .priority(20)
+        .conditions(
+            RuleCondition::builder()
+                .field("http-header")
+                .http_header_config(
+                    HttpHeaderConditionConfig::builder()
+                        .http_header_name("X-Maintenance")
+                        .values("1")
+                        .build(),
+                )
+                .build(),
+        )
+        .actions(
+            Action::builder()
+                .r#type(ActionTypeEnum::FixedResponse)
+                .fixed_response_config(
+                    FixedResponseActionConfig::builder()
+                        .status_code("503")
+                        .content_type("text/plain")
+                        .message_body("paused")
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await?;
+
+    use aws_sdk_kafka::types::{
+        Iam, ServerlessClientAuthentication, ServerlessRequest, ServerlessSasl, VpcConfig,
+    };
+    let msk_name = format!("{p}-events");
+    let msk = aws_sdk_kafka::Client::new(config)
+        .create_cluster_v2()
+        .cluster_name(&msk_name)
+        .serverless(
+            ServerlessRequest::builder()
+                .vpc_configs(
+                    VpcConfig::builder()
+                        .set_subnet_ids(Some(stack.subnets.iter().take(2).cloned().collect()))
+                        .security_group_ids(&stack.security_group)
+                        .build(),
+                )
+                .client_authentication(
+                    ServerlessClientAuthentication::builder()
+                        .sasl(
+                            ServerlessSasl::builder()
+                                .iam(Iam::builder().enabled(true).build())
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build(),
+        )
+        .set_tags(Some(stack.spec.tags().into_iter().collect()))
+        .send()
+        .await?;
+    let msk_arn = msk.cluster_arn().context("cluster arn")?.to_string();
+    Ok(Ephemeral {
+        alb_name,
+        alb_arn,
+        certificate,
+        target_groups,
+        msk_name,
+        msk_arn,
+    })
+}
+
+/// Whether the ALB and the MSK cluster of the ephemeral tier exist now (an MSK cluster being
+/// deleted counts as gone): what a pause must take away and a resume must give back.
+pub async fn ephemeral_present(config: &SdkConfig, e: &Ephemeral) -> Result<(bool, bool)> {
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(config);
+    let alb = elb
+        .describe_load_balancers()
+        .names(&e.alb_name)
+        .send()
+        .await
+        .is_ok_and(|o| !o.load_balancers().is_empty());
+    let msk = aws_sdk_kafka::Client::new(config)
+        .list_clusters_v2()
+        .cluster_name_filter(&e.msk_name)
+        .send()
+        .await?
+        .cluster_info_list()
+        .iter()
+        .any(|c| {
+            c.cluster_name() == Some(e.msk_name.as_str())
+                && c.state().is_some_and(|s| s.as_str() != "DELETING")
+        });
+    Ok((alb, msk))
 }

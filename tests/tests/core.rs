@@ -82,7 +82,12 @@ async fn pause_and_resume_twenty_services_and_three_databases_exactly() {
     assert_eq!(before.desired.len(), 20);
     assert!(before.bounds.len() >= 6 && before.bounds.values().all(|(min, _)| *min >= 1));
     assert_eq!(before.databases.len(), 3);
-    let engine = w.engine("test-a");
+    let counter = costctl_aws::RequestCounter::new();
+    let engine = Engine::new(
+        AwsCloud::counted(&w.sdk, &counter),
+        DynamoStore::counted(&w.sdk, TABLE, &counter),
+        options("test-a"),
+    );
 
     let s0 = w.emu.stats().await.unwrap();
     let t0 = Instant::now();
@@ -91,6 +96,7 @@ async fn pause_and_resume_twenty_services_and_three_databases_exactly() {
         .unwrap();
     let pause_ms = t0.elapsed().as_millis();
     let s1 = w.emu.stats().await.unwrap();
+    let counted = counter.snapshot();
     assert!(report.succeeded(), "{report:#?}");
     assert_eq!(report.state, "paused");
 
@@ -138,6 +144,26 @@ async fn pause_and_resume_twenty_services_and_three_databases_exactly() {
         described <= 10,
         "DescribeServices is batched by 10: {described}"
     );
+    // Discovery happens once per pause: the request's observation is reused by the first pass
+    // and later passes describe the services they found by key.
+    assert_eq!(writes.get("ecs:ListClusters"), Some(&1), "{writes:?}");
+    assert_eq!(writes.get("ecs:ListServices"), Some(&2), "{writes:?}");
+
+    // The client-side counter saw exactly what the emulator received during the pause, action
+    // by action.
+    let mut client: BTreeMap<String, u64> = BTreeMap::new();
+    for (op, c) in &counted.0 {
+        let action = op.rsplit('.').next().unwrap().to_string();
+        *client.entry(action).or_default() += c.attempts;
+        assert_eq!(c.calls, c.attempts, "{op}: no retries without throttling");
+    }
+    let mut emulator: BTreeMap<String, u64> = BTreeMap::new();
+    for (key, n) in requests_between(&s0, &s1) {
+        *emulator
+            .entry(key.rsplit(':').next().unwrap().to_string())
+            .or_default() += n;
+    }
+    assert_eq!(client, emulator);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

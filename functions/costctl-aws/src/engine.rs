@@ -2,7 +2,7 @@
 
 use crate::cloud::Cloud;
 use crate::error::CloudError;
-use crate::observe::{observe, observe_with};
+use crate::observe::{observe, observe_known, observe_with};
 use crate::report::{Report, StepOutcome};
 use crate::store::{HistoryEntry, Lockout, NewRequest, StackState, StateStore, StoreError};
 use async_trait::async_trait;
@@ -144,7 +144,23 @@ pub struct Engine<C, S> {
     clock: Arc<dyn Clock>,
     options: Options,
     progress: Option<Progress>,
+    /// The observation `request` made to check that a new stack selects something, handed to
+    /// the reconcile that follows it (see [`Engine::take_fresh`]).
+    fresh: std::sync::Mutex<Option<Fresh>>,
 }
+
+/// An observation a moment old, for one stack with nothing recorded yet.
+struct Fresh {
+    stack: String,
+    selector: Selector,
+    at_ms: i64,
+    obs: Observation,
+}
+
+/// How old the request's observation may be for the reconcile to plan on it instead of looking
+/// again. Every step is idempotent and re-checked on the next pass, so a plan made on a
+/// one-second-old picture is as safe as one made on a picture that ages while its steps run.
+const FRESH_FOR_MS: i64 = 1_000;
 
 impl<C: Cloud, S: StateStore> Engine<C, S> {
     pub fn new(cloud: C, store: S, options: Options) -> Self {
@@ -154,7 +170,28 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
             clock: Arc::new(SystemClock),
             options,
             progress: None,
+            fresh: std::sync::Mutex::new(None),
         }
+    }
+
+    fn keep_fresh(&self, fresh: Fresh) {
+        *self.fresh.lock().unwrap_or_else(|e| e.into_inner()) = Some(fresh);
+    }
+
+    /// The request's observation of `stack`, once, if it is young enough and was made for the
+    /// same selector on a stack that still has nothing recorded.
+    fn take_fresh(&self, stack: &str, state: &StackState) -> Option<Observation> {
+        let fresh = self
+            .fresh
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()?;
+        let usable = fresh.stack == stack
+            && fresh.selector == state.selector
+            && state.manifest.is_empty()
+            && state.spec.is_none()
+            && self.clock.now_ms() - fresh.at_ms <= FRESH_FOR_MS;
+        usable.then_some(fresh.obs)
     }
 
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
@@ -212,6 +249,12 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
                     selector: selector.to_string(),
                 });
             }
+            self.keep_fresh(Fresh {
+                stack: stack.into(),
+                selector: selector.clone(),
+                at_ms: self.clock.now_ms(),
+                obs,
+            });
         }
         let policy = spec
             .policy
@@ -361,18 +404,36 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
         let margin = i64::try_from(self.options.safety_margin.as_millis()).unwrap_or(0);
         let poll = self.options.poll_interval;
         let mut report = Report::new(stack, state.desired, state.generation);
+        // The services found by the first observation: later passes describe them by key.
+        let mut known: Option<(Selector, Vec<String>)> = None;
+        let mut fresh = self.take_fresh(stack, state);
         loop {
             report.passes += 1;
             report.desired_state = state.desired;
             report.generation = state.generation;
-            let obs = match observe_with(
-                &self.cloud,
-                &state.selector,
-                &state.manifest,
-                state.spec.as_ref(),
-            )
-            .await
-            {
+            let observed = match fresh.take() {
+                Some(obs) => Ok(obs),
+                None => {
+                    let keys = known
+                        .as_ref()
+                        .filter(|(sel, _)| *sel == state.selector)
+                        .map(|(_, keys)| keys.as_slice());
+                    let looking = observe_known(
+                        &self.cloud,
+                        &state.selector,
+                        &state.manifest,
+                        state.spec.as_ref(),
+                        keys,
+                    );
+                    match self.before(deadline_ms - margin, looking).await {
+                        Some(observed) => observed,
+                        // Out of time while looking (throttled reads): what is left is the
+                        // next invocation's; the report says the stack has not converged.
+                        None => return Ok(report),
+                    }
+                }
+            };
+            let obs = match observed {
                 Ok(obs) => obs,
                 Err(e) if e.is_transient() && self.clock.now_ms() + margin < deadline_ms => {
                     report.errors.push(format!("observe: {e}"));
@@ -386,6 +447,12 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
                 }
                 Err(e) => return Err(e.into()),
             };
+            if known.as_ref().is_none_or(|(sel, _)| *sel != state.selector) {
+                known = Some((
+                    state.selector.clone(),
+                    obs.services.iter().map(|s| s.key()).collect(),
+                ));
+            }
             let goal = Goal {
                 desired: state.desired,
                 generation: state.generation,
@@ -419,7 +486,14 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
 
             let lease_until = state.lease.as_ref().map_or(i64::MIN, |l| l.expires_at_ms);
             let (executed, failed_permanently) = self
-                .execute(stack, &plan, &obs, &mut report, lease_until)
+                .execute(
+                    stack,
+                    &plan,
+                    &obs,
+                    &mut report,
+                    lease_until,
+                    deadline_ms - margin,
+                )
                 .await;
             if failed_permanently {
                 // Re-plan once more so that the report shows what is left.
@@ -463,6 +537,7 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
         obs: &Observation,
         report: &mut Report,
         lease_until: i64,
+        stop_at: i64,
     ) -> (usize, bool) {
         // A step starts only while our lease will outlast it by a wide margin: once the lease
         // has expired (a slow answer, a frozen process), another invocation may have taken the
@@ -474,7 +549,7 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
         let mut permanent = false;
         loop {
             let ready: Vec<Step> = plan.ready(&done).cloned().collect();
-            if ready.is_empty() {
+            if ready.is_empty() || self.clock.now_ms() >= stop_at {
                 break;
             }
             let results: Vec<(Step, Result<(), CloudError>)> = stream::iter(ready)
@@ -488,7 +563,17 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
                                 .into(),
                         })
                     } else {
-                        self.apply(&step.action, obs).await
+                        match self.before(stop_at, self.apply(&step.action, obs)).await {
+                            Some(result) => result,
+                            None => Err(CloudError::Transient {
+                                operation: "deadline",
+                                resource: step.action.resource(),
+                                code: "DeadlineReached".into(),
+                                message: "no answer before the invocation's deadline; the next \
+                                          pass checks whether it took effect"
+                                    .into(),
+                            }),
+                        }
                     };
                     (step, result)
                 })
@@ -540,6 +625,26 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
             }
         }
         (executed, permanent)
+    }
+
+    /// Runs `fut` unless `stop_at` (ms) comes first. A call still unanswered then (a retry
+    /// loop under heavy throttling) is abandoned so that the invocation answers before Lambda
+    /// kills it; every step is idempotent and re-checked by the next pass, so an abandoned call
+    /// that did take effect is simply found done.
+    async fn before<T>(
+        &self,
+        stop_at: i64,
+        fut: impl std::future::Future<Output = T>,
+    ) -> Option<T> {
+        let left = u64::try_from(stop_at - self.clock.now_ms())
+            .ok()
+            .filter(|&l| l > 0)?;
+        let timer = self.clock.sleep(Duration::from_millis(left));
+        futures::pin_mut!(fut);
+        match futures::future::select(fut, timer).await {
+            futures::future::Either::Left((value, _)) => Some(value),
+            futures::future::Either::Right(_) => None,
+        }
     }
 
     async fn apply(&self, action: &Action, obs: &Observation) -> Result<(), CloudError> {

@@ -5,7 +5,8 @@
 //!   [`publish`] for SSM parameters and Route53 aliases);
 //! - [`StateStore`]: desired state, generation, lease, manifest and history per stack;
 //!   [`DynamoStore`] keeps them in DynamoDB with conditional writes;
-//! - [`Engine`]: observe → plan → execute → persist → report.
+//! - [`Engine`]: observe → plan → execute → persist → report;
+//! - [`RequestCounter`]: AWS requests per operation, counted inside the SDK client.
 
 pub mod autoscaling;
 pub mod aws;
@@ -19,6 +20,7 @@ pub mod observe;
 pub mod publish;
 pub mod rds;
 pub mod report;
+pub mod requests;
 pub mod store;
 
 pub use aws::{AwsCloud, Connection, load_config};
@@ -26,4 +28,5 @@ pub use cloud::Cloud;
 pub use engine::{Engine, EngineError, Options, RequestSpec, SpecResult};
 pub use error::CloudError;
 pub use report::Report;
+pub use requests::{RequestCounter, RequestCounts};
 pub use store::{DynamoStore, StateStore, StoreError};

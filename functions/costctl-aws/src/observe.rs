@@ -27,6 +27,21 @@ pub async fn observe_with<C: Cloud + ?Sized>(
     manifest: &Manifest,
     spec: Option<&EphemeralSpec>,
 ) -> CloudResult<Observation> {
+    observe_known(cloud, selector, manifest, spec, None).await
+}
+
+/// As [`observe_with`], with the ECS services the selector found earlier in the same reconcile:
+/// they are described by key (DescribeServices, 10 per call) instead of discovered again
+/// (ListClusters, then ListServices per cluster, then DescribeServices). Within one reconcile the
+/// set of services does not change in a way that matters, and discovery is the part of an
+/// observation that grows with the number of clusters.
+pub async fn observe_known<C: Cloud + ?Sized>(
+    cloud: &C,
+    selector: &Selector,
+    manifest: &Manifest,
+    spec: Option<&EphemeralSpec>,
+    known_services: Option<&[String]>,
+) -> CloudResult<Observation> {
     let mut lb_names: BTreeSet<String> = manifest.load_balancers.keys().cloned().collect();
     let mut msk_names: BTreeSet<String> = manifest.kafka_clusters.keys().cloned().collect();
     let mut parameters = BTreeSet::new();
@@ -51,7 +66,13 @@ pub async fn observe_with<C: Cloud + ?Sized>(
     let parameters: Vec<String> = parameters.into_iter().collect();
     let aliases: Vec<(String, String)> = aliases.into_iter().collect();
     let (services, dbs, lbs, kafkas, parameters, aliases) = futures::try_join!(
-        cloud.find_services(selector),
+        async {
+            match known_services {
+                Some([]) => Ok(Vec::new()),
+                Some(keys) => cloud.describe_services(keys).await,
+                None => cloud.find_services(selector).await,
+            }
+        },
         cloud.find_db_instances(selector),
         cloud.find_load_balancers(selector, &lb_names),
         cloud.find_kafka_clusters(selector, &msk_names),
@@ -74,16 +95,20 @@ pub async fn observe_with<C: Cloud + ?Sized>(
         ..Observation::default()
     };
 
+    // Sets, not `obs.service(k)` per record: a linear search per record is quadratic in the
+    // size of the stack.
+    let seen_services: BTreeSet<String> = obs.services.iter().map(|s| s.key()).collect();
+    let seen_dbs: BTreeSet<&str> = obs.db_instances.iter().map(|d| d.id.as_str()).collect();
     let missing_services: Vec<String> = manifest
         .services
         .keys()
-        .filter(|k| obs.service(k).is_none())
+        .filter(|k| !seen_services.contains(*k))
         .cloned()
         .collect();
     let missing_dbs: Vec<String> = manifest
         .db_instances
         .keys()
-        .filter(|id| obs.db(id).is_none())
+        .filter(|id| !seen_dbs.contains(id.as_str()))
         .cloned()
         .collect();
     let snapshots: Vec<String> = manifest

@@ -198,8 +198,25 @@ fn json<T: Serialize>(v: &T) -> AttributeValue {
 
 impl DynamoStore {
     pub fn new(config: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
+        Self::build(config, table, None)
+    }
+
+    /// As [`DynamoStore::new`], counting every request in `counter`.
+    pub fn counted(
+        config: &aws_config::SdkConfig,
+        table: impl Into<String>,
+        counter: &crate::requests::RequestCounter,
+    ) -> Self {
+        Self::build(config, table, Some(counter))
+    }
+
+    fn build(
+        config: &aws_config::SdkConfig,
+        table: impl Into<String>,
+        counter: Option<&crate::requests::RequestCounter>,
+    ) -> Self {
         Self {
-            client: aws_sdk_dynamodb::Client::new(config),
+            client: crate::aws::client!(aws_sdk_dynamodb, config, counter),
             table: table.into(),
         }
     }

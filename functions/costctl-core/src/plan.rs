@@ -436,12 +436,14 @@ impl Builder {
 
         // Instances already gone: their final snapshot must be available before we call the
         // stack paused, and must exist at all.
+        let observed: std::collections::HashSet<&str> =
+            obs.db_instances.iter().map(|d| d.id.as_str()).collect();
         let gone: Vec<(String, DbRecord)> = self
             .plan
             .manifest
             .db_instances
             .iter()
-            .filter(|(id, _)| obs.db(id).is_none())
+            .filter(|(id, _)| !observed.contains(id.as_str()))
             .map(|(id, r)| (id.clone(), r.clone()))
             .collect();
         for (id, record) in gone {
@@ -598,8 +600,14 @@ impl Builder {
                 ids.push(&db.id);
             }
         }
+        let by_id: std::collections::HashMap<&str, &DbObs> = obs
+            .db_instances
+            .iter()
+            .map(|d| (d.id.as_str(), d))
+            .collect();
         for id in ids {
-            if let Some(step) = self.resume_db(id, obs.db(id), manifest.db_instances.get(id), obs) {
+            let db = by_id.get(id.as_str()).copied();
+            if let Some(step) = self.resume_db(id, db, manifest.db_instances.get(id), obs) {
                 infra_ready.push(step);
             }
         }

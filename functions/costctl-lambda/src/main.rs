@@ -64,21 +64,35 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             return Err(e.into());
         }
     };
+    // Every AWS request is counted in the client and logged per invocation: how many calls a
+    // pause made, and how many retries throttling cost, without turning on SDK debug logs.
+    let counter = costctl_aws::RequestCounter::new();
     let handler = Arc::new(Handler::new(
-        costctl_aws::AwsCloud::new(&sdk),
-        costctl_aws::DynamoStore::new(&sdk, &settings.state_table),
+        costctl_aws::AwsCloud::counted(&sdk, &counter),
+        costctl_aws::DynamoStore::counted(&sdk, &settings.state_table, &counter),
         config,
         settings.mode,
         settings.engine_options(),
     ));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let handler = Arc::clone(&handler);
+        let counter = counter.clone();
         async move {
             let deadline = i64::try_from(event.context.deadline).unwrap_or(i64::MAX);
+            let before = counter.snapshot();
             let result = handler.handle(event.payload, deadline).await;
             if let Err(e) = &result {
                 tracing::warn!(error_type = e.error_type(), error = %e, "request refused or failed");
             }
+            let used = counter.snapshot().since(&before);
+            let total = used.total();
+            tracing::info!(
+                calls = total.calls,
+                attempts = total.attempts,
+                retries = total.retries(),
+                requests = %serde_json::to_string(&used).unwrap_or_default(),
+                "aws requests"
+            );
             result
         }
     }))

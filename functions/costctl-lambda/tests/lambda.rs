@@ -36,27 +36,12 @@ fn piped(mut cmd: Command) -> Child {
 }
 
 fn spawn_cmd(api: &RuntimeApi, emu: &Emulator, mode: &str, config: &str) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_bootstrap"));
-    cmd.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("AWS_LAMBDA_RUNTIME_API", &api.addr)
-        .env("AWS_LAMBDA_FUNCTION_NAME", format!("costctl-{mode}"))
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/costctl")
-        .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("COSTCTL_ENDPOINT_URL", &emu.endpoint)
-        .env("COSTCTL_STATE_TABLE", "costctl-state")
-        .env("COSTCTL_MODE", mode)
-        .env("COSTCTL_CONFIG", config)
-        .env("COSTCTL_POLL_MS", "50")
-        .env("RUST_LOG", "warn")
-        .kill_on_drop(true);
-    cmd
+    api.function_command(
+        std::path::Path::new(env!("CARGO_BIN_EXE_bootstrap")),
+        &emu.endpoint,
+        mode,
+        config,
+    )
 }
 
 async fn world() -> (Emulator, aws_config::SdkConfig, DemoStack) {

@@ -1,0 +1,496 @@
+//! costctl-bench: pause and resume of reference stacks through the built Lambda `bootstrap`
+//! (a fresh process per invocation, so every figure includes a cold start), against the
+//! emulator with injected latency and throttling. See BENCHMARKS.md; `scripts/bench` builds the
+//! release binaries and runs this.
+//!
+//! For every size (N services over K clusters, each with an autoscaling target; M RDS
+//! instances; one ALB with HTTP and HTTPS listeners and rules; one MSK Serverless cluster) and
+//! every throttle fraction, it measures per invocation: time from process start to the end of
+//! init and to the response, the reconcile's own time, peak RSS (VmHWM of the still-running
+//! process after it answered), and requests per AWS operation as counted inside the SDK client
+//! (the function logs them), cross-checked against the emulator's own count. It verifies that a
+//! pause paused everything and that a resume gave back exactly what was there.
+
+use anyhow::{Context, Result, bail, ensure};
+use clap::Parser;
+use costctl_tests::runtime_api::{Outcome, RuntimeApi};
+use costctl_tests::stack::{self, DemoStack, Ephemeral, StackSpec};
+use costctl_tests::{Emulator, EmulatorOptions, requests_between};
+use serde::Serialize;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+#[derive(Debug, Parser)]
+#[command(about = "Benchmarks costctl's Lambda function on reference stacks (see BENCHMARKS.md)")]
+struct Args {
+    /// The Lambda bootstrap binary to measure (a release build of costctl-lambda).
+    #[arg(long)]
+    bootstrap: PathBuf,
+    /// Stack sizes as N,K,M: N ECS services over K clusters, M RDS instances.
+    #[arg(long = "size", value_parser = parse_size, num_args = 1.., default_values = ["10,1,2", "50,2,5", "200,4,10", "1000,10,20"])]
+    sizes: Vec<Size>,
+    /// Latency the emulator adds to every AWS request, in milliseconds.
+    #[arg(long, default_value_t = 50)]
+    latency_ms: u64,
+    /// Fractions of AWS requests the emulator throttles; every size runs once per fraction.
+    #[arg(long = "throttle", num_args = 1.., default_values = ["0", "0.3"])]
+    throttles: Vec<f64>,
+    /// The invocation's time budget (Lambda timeout), in seconds.
+    #[arg(long, default_value_t = 60)]
+    budget_s: u64,
+    /// Seed of the emulator's throttling.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Also write every measurement as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+struct Size {
+    services: usize,
+    clusters: usize,
+    databases: usize,
+}
+
+fn parse_size(s: &str) -> Result<Size, String> {
+    let parts: Vec<usize> = s
+        .split(',')
+        .map(|p| p.trim().parse::<usize>())
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("`{s}`: {e} (expected N,K,M)"))?;
+    match parts[..] {
+        [services, clusters, databases] if clusters > 0 && services >= clusters => Ok(Size {
+            services,
+            clusters,
+            databases,
+        }),
+        [_, _, _] => Err(format!(
+            "`{s}`: need at least one cluster and one service per cluster"
+        )),
+        _ => Err(format!("`{s}`: expected N,K,M")),
+    }
+}
+
+/// One invocation of the function, measured.
+#[derive(Debug, Clone, Serialize)]
+struct Measurement {
+    size: Size,
+    latency_ms: u64,
+    throttle: f64,
+    event: &'static str,
+    /// Process start → first `/invocation/next` (runtime init, configuration, SDK clients).
+    init_ms: f64,
+    /// Process start → response through the runtime API.
+    response_ms: f64,
+    /// The reconcile's own elapsed time as the report gives it (pause/resume only).
+    reconcile_ms: Option<u64>,
+    converged: Option<bool>,
+    passes: Option<u64>,
+    peak_rss_kib: u64,
+    /// Requests per `Service.Operation`, counted by the function's SDK interceptor.
+    client: BTreeMap<String, Value>,
+    calls: u64,
+    attempts: u64,
+    retries: u64,
+    writes: u64,
+    reads: u64,
+    state_store: u64,
+    /// Requests and throttled requests as the emulator counted them.
+    emulator_requests: u64,
+    emulator_throttled: u64,
+    /// `N + M + ceil(N/10) + 15`, the request target of a pause.
+    target: u64,
+    verified: String,
+}
+
+const STACK: &str = "bench";
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> Result<()> {
+    let args = Args::parse();
+    ensure!(
+        args.bootstrap.is_file(),
+        "no bootstrap binary at {} (scripts/bench builds it)",
+        args.bootstrap.display()
+    );
+    for t in &args.throttles {
+        ensure!((0.0..1.0).contains(t), "--throttle {t}: must be in [0, 1)");
+    }
+    let mut all = Vec::new();
+    for size in &args.sizes {
+        for (i, &throttle) in args.throttles.iter().enumerate() {
+            let runs = bench_one(&args, *size, throttle, i == 0)
+                .await
+                .with_context(|| format!("size {size:?}, throttle {throttle}"))?;
+            for m in &runs {
+                eprintln!("{}", row(m));
+            }
+            all.extend(runs);
+        }
+    }
+    println!("{}", table(&all));
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_string_pretty(&all)?)?;
+    }
+    Ok(())
+}
+
+async fn bench_one(
+    args: &Args,
+    size: Size,
+    throttle: f64,
+    with_status: bool,
+) -> Result<Vec<Measurement>> {
+    let emu = Emulator::start_with(EmulatorOptions {
+        seed: args.seed,
+        ..EmulatorOptions::default()
+    })
+    .await?;
+    let sdk = emu.sdk_config().await;
+    let spec = StackSpec {
+        autoscale_every: 1,
+        ..StackSpec::new("bench", size.clusters, size.services, size.databases)
+    };
+    let built = Instant::now();
+    let demo = stack::build(&sdk, &spec).await?;
+    let eph = stack::build_ephemeral(&sdk, &demo).await?;
+    costctl_aws::DynamoStore::new(&sdk, "costctl-state")
+        .create_table()
+        .await?;
+    let before = demo.picture(&sdk).await?;
+    eprintln!(
+        "built {} services / {} clusters / {} databases + ALB + MSK in {:.1} s",
+        size.services,
+        size.clusters,
+        size.databases,
+        built.elapsed().as_secs_f64()
+    );
+    let config = json!({
+        "stacks": { STACK: {
+            "tags": { "Project": spec.project, "Env": "dev" },
+            "policy": { "msk_on_pause": "delete", "rds_on_pause": "stop" }
+        }}
+    })
+    .to_string();
+    let budget = Duration::from_secs(args.budget_s);
+    let mut out = Vec::new();
+
+    if with_status {
+        // The cold start proper: no injected latency, so what is measured is the function.
+        emu.configure(json!({"latency_ms": 0, "throttle_fraction": 0}))
+            .await?;
+        let mut m = invoke(
+            &args.bootstrap,
+            &emu,
+            &config,
+            json!({"action": "status", "stack": STACK}),
+            budget,
+        )
+        .await?;
+        m.verified = "status answered".into();
+        out.push(m.finish(size, 0, 0.0, "status (0 ms)"));
+    }
+
+    // Latency and throttling only while the function runs: the checks around it read the
+    // emulator directly and must not be throttled.
+    let under_load = |action: &'static str, seed: u64| {
+        let (emu, config) = (&emu, &config);
+        async move {
+            emu.configure(
+                json!({"latency_ms": args.latency_ms, "throttle_fraction": throttle, "seed": seed}),
+            )
+            .await?;
+            let event = json!({"action": action, "stack": STACK, "trigger": "schedule"});
+            let measured = invoke(&args.bootstrap, emu, config, event, budget).await;
+            emu.configure(json!({"latency_ms": 0, "throttle_fraction": 0}))
+                .await?;
+            measured
+        }
+    };
+    let mut pause = under_load("pause", args.seed).await?;
+    pause.verified = verify_paused(&sdk, &demo, &eph).await;
+    out.push(pause.finish(size, args.latency_ms, throttle, "pause"));
+
+    let mut resume = under_load("resume", args.seed + 1).await?;
+    let after = demo.picture(&sdk).await?;
+    resume.verified = if after != before {
+        format!("RESTORED DIFFERENTLY: before {before:?} after {after:?}")
+    } else {
+        match stack::ephemeral_present(&sdk, &eph).await {
+            Ok((true, true)) => "restored exactly".into(),
+            Ok(present) => format!("ALB/MSK present after resume: {present:?}"),
+            Err(e) => format!("could not check: {e}"),
+        }
+    };
+    out.push(resume.finish(size, args.latency_ms, throttle, "resume"));
+    for m in &out {
+        if m.event != "status (0 ms)" && m.converged != Some(true) {
+            bail!(
+                "{} of {size:?} did not converge within one invocation",
+                m.event
+            );
+        }
+        if !m.verified.starts_with("status")
+            && m.verified != "paused"
+            && m.verified != "restored exactly"
+        {
+            bail!("{} of {size:?} was wrong: {}", m.event, m.verified);
+        }
+    }
+    Ok(out)
+}
+
+async fn verify_paused(sdk: &aws_config::SdkConfig, demo: &DemoStack, eph: &Ephemeral) -> String {
+    let picture = match demo.picture(sdk).await {
+        Ok(p) => p,
+        Err(e) => return format!("could not check: {e}"),
+    };
+    if let Some((k, v)) = picture.desired.iter().find(|(_, v)| **v != 0) {
+        return format!("service {k} still has desired count {v}");
+    }
+    if let Some((k, v)) = picture.bounds.iter().find(|(_, v)| **v != (0, 0)) {
+        return format!("scalable target {k} still has bounds {v:?}");
+    }
+    if let Some((k, v)) = picture
+        .databases
+        .iter()
+        .find(|(_, d)| d.status != "stopped")
+    {
+        return format!("database {k} is {}", v.status);
+    }
+    match stack::ephemeral_present(sdk, eph).await {
+        Ok((false, false)) => "paused".into(),
+        Ok(present) => format!("ALB/MSK present after pause: {present:?}"),
+        Err(e) => format!("could not check: {e}"),
+    }
+}
+
+/// Raw figures of one invocation, before the bench's labels are attached.
+struct Invocation {
+    init_ms: f64,
+    response_ms: f64,
+    response: Value,
+    peak_rss_kib: u64,
+    client: BTreeMap<String, Value>,
+    emulator: BTreeMap<String, u64>,
+    emulator_throttled: u64,
+    verified: String,
+}
+
+impl Invocation {
+    fn finish(
+        self,
+        size: Size,
+        latency_ms: u64,
+        throttle: f64,
+        event: &'static str,
+    ) -> Measurement {
+        let count = |v: &Value, k: &str| v[k].as_u64().unwrap_or(0);
+        let (mut calls, mut attempts, mut writes, mut reads, mut state_store) = (0, 0, 0, 0, 0);
+        for (op, c) in &self.client {
+            calls += count(c, "calls");
+            attempts += count(c, "attempts");
+            let name = op.rsplit('.').next().unwrap_or(op);
+            if op.starts_with("DynamoDB.") {
+                state_store += count(c, "calls");
+            } else if ["Describe", "List", "Get"]
+                .iter()
+                .any(|p| name.starts_with(p))
+            {
+                reads += count(c, "calls");
+            } else {
+                writes += count(c, "calls");
+            }
+        }
+        let n = size.services as u64;
+        Measurement {
+            size,
+            latency_ms,
+            throttle,
+            event,
+            init_ms: self.init_ms,
+            response_ms: self.response_ms,
+            reconcile_ms: self.response["elapsed_ms"].as_u64(),
+            converged: self.response["converged"].as_bool(),
+            passes: self.response["passes"].as_u64(),
+            peak_rss_kib: self.peak_rss_kib,
+            client: self.client,
+            calls,
+            attempts,
+            retries: attempts.saturating_sub(calls),
+            writes,
+            reads,
+            state_store,
+            emulator_requests: self.emulator.values().sum(),
+            emulator_throttled: self.emulator_throttled,
+            target: n + size.databases as u64 + n.div_ceil(10) + 15,
+            verified: self.verified,
+        }
+    }
+}
+
+/// Starts a fresh `bootstrap` process, hands it one event through the runtime API, and
+/// measures it. The function's per-invocation "aws requests" log line carries the client-side
+/// counts; they must agree with the emulator's.
+async fn invoke(
+    bootstrap: &Path,
+    emu: &Emulator,
+    config: &str,
+    event: Value,
+    budget: Duration,
+) -> Result<Invocation> {
+    let api = RuntimeApi::start().await?;
+    let mut cmd = api.function_command(bootstrap, &emu.endpoint, "full", config);
+    let echo = std::env::var_os("COSTCTL_BENCH_ECHO_LOGS").is_some();
+    cmd.env(
+        "RUST_LOG",
+        std::env::var("COSTCTL_BENCH_RUST_LOG").unwrap_or_else(|_| "info".into()),
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::inherit());
+    let stats_before = emu.stats().await?;
+    let started = Instant::now();
+    let mut child = cmd.spawn().context("starting the bootstrap")?;
+    let pid = child.id().context("bootstrap pid")?;
+    let stdout = child.stdout.take().context("bootstrap stdout")?;
+    let logs = tokio::spawn(async move {
+        let mut lines = BufReader::new(stdout).lines();
+        let mut found = None;
+        while let Ok(Some(line)) = lines.next_line().await {
+            if echo {
+                eprintln!("{line}");
+            }
+            let Ok(v) = serde_json::from_str::<Value>(&line) else {
+                continue;
+            };
+            if v["fields"]["message"] == "aws requests" {
+                found = v["fields"]["requests"]
+                    .as_str()
+                    .and_then(|s| serde_json::from_str::<BTreeMap<String, Value>>(s).ok());
+            }
+        }
+        found
+    });
+    let outcome = api.invoke(event, budget).await?;
+    let response_ms = started.elapsed().as_secs_f64() * 1e3;
+    // The process is still alive, polling for its next invocation: its high-water mark now is
+    // the peak of the whole cold start and invocation.
+    let peak_rss_kib = peak_rss_kib(pid)?;
+    let init_ms = api
+        .first_poll()
+        .map_or(f64::NAN, |t| (t - started).as_secs_f64() * 1e3);
+    // Give the log line (written after the response is sent) a moment, then stop the process.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    child.kill().await?;
+    let client = logs
+        .await?
+        .context("the function logged no `aws requests` line")?;
+    let stats_after = emu.stats().await?;
+    let emulator = requests_between(&stats_before, &stats_after);
+    let emulator_throttled: u64 = after_minus_before(&stats_before, &stats_after, "throttled");
+    let response = match outcome {
+        Outcome::Response(v) => v,
+        other => bail!("the function failed: {other:?}"),
+    };
+    cross_check(&client, &emulator)?;
+    Ok(Invocation {
+        init_ms,
+        response_ms,
+        response,
+        peak_rss_kib,
+        client,
+        emulator,
+        emulator_throttled,
+        verified: String::new(),
+    })
+}
+
+fn after_minus_before(before: &Value, after: &Value, key: &str) -> u64 {
+    let sum = |v: &Value| -> u64 {
+        v[key]
+            .as_object()
+            .map_or(0, |m| m.values().filter_map(Value::as_u64).sum())
+    };
+    sum(after).saturating_sub(sum(before))
+}
+
+/// The SDK interceptor's attempts per operation must equal what the emulator received for the
+/// same action: the two counts are made independently, on either side of the wire.
+fn cross_check(client: &BTreeMap<String, Value>, emulator: &BTreeMap<String, u64>) -> Result<()> {
+    let mut by_action: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
+    for (op, c) in client {
+        let action = op.rsplit('.').next().unwrap_or(op);
+        by_action.entry(action).or_default().0 += c["attempts"].as_u64().unwrap_or(0);
+    }
+    for (key, n) in emulator {
+        let action = key.rsplit(':').next().unwrap_or(key);
+        by_action.entry(action).or_default().1 += n;
+    }
+    let differ: Vec<String> = by_action
+        .iter()
+        .filter(|(_, (c, e))| c != e)
+        .map(|(a, (c, e))| format!("{a}: client {c}, emulator {e}"))
+        .collect();
+    ensure!(
+        differ.is_empty(),
+        "client and emulator counts differ: {}",
+        differ.join("; ")
+    );
+    Ok(())
+}
+
+/// Peak resident set size of a running process (`VmHWM`), in KiB.
+fn peak_rss_kib(pid: u32) -> Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .context("reading /proc/<pid>/status (Linux only)")?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .context("no VmHWM in /proc/<pid>/status")
+}
+
+fn row(m: &Measurement) -> String {
+    format!(
+        "| {},{},{} | {} ms | {:.0}% | {} | {:.1} | {:.0} | {} | {} | {:.1} | {} | {} | {} | {} | {} | {} | {} |",
+        m.size.services,
+        m.size.clusters,
+        m.size.databases,
+        m.latency_ms,
+        m.throttle * 100.0,
+        m.event,
+        m.init_ms,
+        m.response_ms,
+        m.reconcile_ms.map_or("-".into(), |v| v.to_string()),
+        m.passes.map_or("-".into(), |v| v.to_string()),
+        m.peak_rss_kib as f64 / 1024.0,
+        m.calls,
+        m.writes,
+        m.reads,
+        m.state_store,
+        m.retries,
+        if m.event == "pause" {
+            m.target.to_string()
+        } else {
+            "-".into()
+        },
+        m.verified,
+    )
+}
+
+fn table(all: &[Measurement]) -> String {
+    let mut s = String::from(
+        "| N,K,M | latency | throttled | event | init ms | response ms | reconcile ms | passes | peak RSS MiB | calls | writes | reads | state store | retries | pause target | check |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+    );
+    for m in all {
+        s.push_str(&row(m));
+        s.push('\n');
+    }
+    s
+}
