@@ -84,6 +84,9 @@ class CostctlMiddleware:
         self._lock = threading.Lock()
         self._requests: Counter[str] = Counter()
         self._throttled: Counter[str] = Counter()
+        # CPU seconds moto spent answering (thread CPU time, so requests waiting on the GIL are
+        # not counted twice): how much of a measured wall time is the emulator's own work.
+        self._cpu_s = 0.0
         self._rest = _RestMatcher()
         self.configure(latency_ms=latency_ms, throttle_fraction=throttle_fraction, seed=seed)
 
@@ -111,12 +114,17 @@ class CostctlMiddleware:
 
     def stats(self) -> dict[str, Any]:
         with self._lock:
-            return {"requests": dict(sorted(self._requests.items())), "throttled": dict(sorted(self._throttled.items()))}
+            return {
+                "requests": dict(sorted(self._requests.items())),
+                "throttled": dict(sorted(self._throttled.items())),
+                "cpu_ms": round(self._cpu_s * 1000.0, 1),
+            }
 
     def reset_stats(self) -> None:
         with self._lock:
             self._requests.clear()
             self._throttled.clear()
+            self._cpu_s = 0.0
 
     # ------------------------------------------------------------------- WSGI
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -141,9 +149,16 @@ class CostctlMiddleware:
             time.sleep(latency / 1000.0)
         if throttle:
             return self._throttle_response(environ, service, start_response)
-        if service == "kafka":
-            return self.app(environ, _json_content_type(start_response))
-        return self.app(environ, start_response)
+        started = time.thread_time()
+        try:
+            if service == "kafka":
+                # moto builds its responses eagerly; materialise to count all of its work.
+                return list(self.app(environ, _json_content_type(start_response)))
+            return list(self.app(environ, start_response))
+        finally:
+            spent = time.thread_time() - started
+            with self._lock:
+                self._cpu_s += spent
 
     # ----------------------------------------------------------------- action
     def _action(self, environ: dict[str, Any], service: str) -> str | None:

@@ -573,7 +573,8 @@ def test_stats_names_every_protocol(emu: Emulator, ecs_cluster: str) -> None:
         "route53:ChangeResourceRecordSets": 1,
         "route53:ListResourceRecordSets": 1,
     }
-    assert emu.control("reset-stats") == {"requests": {}, "throttled": {}}
+    assert stats["cpu_ms"] > 0
+    assert emu.control("reset-stats") == {"requests": {}, "throttled": {}, "cpu_ms": 0.0}
 
 
 def test_latency_injection(emu: Emulator) -> None:

@@ -367,8 +367,8 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
         };
         report.elapsed_ms = u64::try_from(self.clock.now_ms() - started).unwrap_or(0);
         report.lockout = state.lockout.clone();
-        let json = serde_json::to_value(&report).expect("reports serialise");
-        self.store.finish(stack, &owner, &json).await?;
+        let stored = report.for_storage();
+        self.store.finish(stack, &owner, &stored).await?;
         if !report.done.is_empty() || !report.errors.is_empty() {
             self.store
                 .append_history(
@@ -382,9 +382,10 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
                         detail: serde_json::json!({
                             "state": report.state,
                             "converged": report.converged,
-                            "steps": report.done,
-                            "errors": report.errors,
-                            "notes": report.notes,
+                            "steps": stored["done"],
+                            "errors": stored["errors"],
+                            "notes": stored["notes"],
+                            "omitted": stored.get("omitted"),
                         }),
                     },
                 )

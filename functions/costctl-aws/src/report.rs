@@ -57,7 +57,40 @@ pub struct Report {
     pub elapsed_ms: u64,
 }
 
+/// At most this many entries of each list go into the copies of a report the state store
+/// keeps (the stack's last report and its history). A DynamoDB item holds at most 400 KB, and
+/// a pause of 1,000 services makes 2,000 steps: found by costctl-bench, where storing the whole
+/// report failed the pause with a ValidationException.
+pub const STORED_ENTRIES: usize = 50;
+
 impl Report {
+    /// The report as the state store keeps it: every list cut to [`STORED_ENTRIES`] (failed and
+    /// retried steps kept first), with how many entries of each list were left out under
+    /// `omitted`. The full report is what the caller gets back.
+    pub fn for_storage(&self) -> serde_json::Value {
+        let mut r = self.clone();
+        // Failures first, in the order they happened; then the successful steps.
+        r.done.sort_by_key(|s| s.outcome == "ok");
+        let mut omitted = serde_json::Map::new();
+        let mut cut = |name: &str, len: usize| {
+            if len > STORED_ENTRIES {
+                omitted.insert(name.into(), (len - STORED_ENTRIES).into());
+            }
+            len.min(STORED_ENTRIES)
+        };
+        r.done.truncate(cut("done", r.done.len()));
+        r.pending.truncate(cut("pending", r.pending.len()));
+        r.notes.truncate(cut("notes", r.notes.len()));
+        r.problems.truncate(cut("problems", r.problems.len()));
+        r.errors.truncate(cut("errors", r.errors.len()));
+        r.resources.truncate(cut("resources", r.resources.len()));
+        let mut v = serde_json::to_value(&r).expect("reports serialise");
+        if !omitted.is_empty() {
+            v["omitted"] = serde_json::Value::Object(omitted);
+        }
+        v
+    }
+
     pub fn new(stack: &str, desired: DesiredState, generation: u64) -> Self {
         Report {
             stack: stack.to_string(),
@@ -200,4 +233,49 @@ fn resource_states(obs: &Observation, plan: &Plan) -> Vec<ResourceState> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(i: usize, outcome: &str) -> StepOutcome {
+        StepOutcome {
+            resource: format!("ecs:c/s{i}"),
+            action: "set_desired_count".into(),
+            description: format!("UpdateService s{i} desiredCount=0"),
+            outcome: outcome.into(),
+            error: (outcome != "ok").then(|| "Throttling".to_string()),
+            at_ms: i as i64,
+        }
+    }
+
+    #[test]
+    fn stored_copy_is_bounded_and_keeps_failures() {
+        let mut r = Report::new("s", DesiredState::Paused, 1);
+        r.done = (0..2_000)
+            .map(|i| step(i, if i % 500 == 7 { "retry" } else { "ok" }))
+            .collect();
+        r.resources = (0..1_000)
+            .map(|i| ResourceState {
+                resource: format!("ecs:c/s{i}"),
+                state: "desired 0".into(),
+            })
+            .collect();
+        let v = r.for_storage();
+        let done = v["done"].as_array().unwrap();
+        assert_eq!(done.len(), STORED_ENTRIES);
+        let kept: Vec<i64> = done[..4]
+            .iter()
+            .map(|d| d["at_ms"].as_i64().unwrap())
+            .collect();
+        assert_eq!(kept, vec![7, 507, 1007, 1507], "failures first, in order");
+        assert_eq!(v["omitted"]["done"], 2_000 - STORED_ENTRIES);
+        assert_eq!(v["omitted"]["resources"], 1_000 - STORED_ENTRIES);
+        assert!(v["omitted"].get("notes").is_none());
+        assert!(serde_json::to_string(&v).unwrap().len() < 40_000);
+
+        let small = Report::new("s", DesiredState::Paused, 1).for_storage();
+        assert!(small.get("omitted").is_none());
+    }
 }

@@ -168,7 +168,9 @@ impl Printer {
             return self.json(&entries);
         }
         for e in entries {
-            let steps = e.detail["steps"].as_array().map_or(0, Vec::len);
+            // Long runs keep only some steps in the store and count the rest under `omitted`.
+            let steps = e.detail["steps"].as_array().map_or(0, Vec::len) as u64
+                + e.detail["omitted"]["done"].as_u64().unwrap_or(0);
             let extra = match e.kind.as_str() {
                 "request" => e.detail["reason"].as_str().unwrap_or("").to_string(),
                 _ => format!(

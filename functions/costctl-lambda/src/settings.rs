@@ -7,6 +7,7 @@
 //! | `COSTCTL_CONFIG` | the configuration JSON (docs/config.md), inline |
 //! | `COSTCTL_CONFIG_PARAMETER` | or: the SSM parameter holding it (String or SecureString) |
 //! | `COSTCTL_POLL_MS` | wait between observations while only waits remain (default 5000) |
+//! | `COSTCTL_CONCURRENCY` | AWS calls in flight at once while acting (1–256, default 16) |
 //! | `COSTCTL_ENDPOINT_URL` | endpoint override for every AWS service (tests, emulator) |
 
 use crate::handler::Mode;
@@ -38,6 +39,7 @@ pub struct Settings {
     inline_config: Option<String>,
     config_parameter: Option<String>,
     pub poll_ms: u64,
+    pub concurrency: usize,
     pub endpoint_url: Option<String>,
     function_name: String,
 }
@@ -63,12 +65,25 @@ impl Settings {
                 SettingsError::Invalid(format!("COSTCTL_POLL_MS=`{v}`: expected milliseconds"))
             })?,
         };
+        let concurrency = match var("COSTCTL_CONCURRENCY") {
+            None => Options::default().concurrency,
+            Some(v) => v
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=256).contains(n))
+                .ok_or_else(|| {
+                    SettingsError::Invalid(format!(
+                        "COSTCTL_CONCURRENCY=`{v}`: expected a number of calls from 1 to 256"
+                    ))
+                })?,
+        };
         Ok(Settings {
             state_table,
             mode,
             inline_config,
             config_parameter,
             poll_ms,
+            concurrency,
             endpoint_url: var("COSTCTL_ENDPOINT_URL"),
             function_name: var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|| "costctl".into()),
         })
@@ -109,6 +124,7 @@ impl Settings {
         Options {
             owner: format!("lambda-{}-{}", self.function_name, std::process::id()),
             poll_interval: Duration::from_millis(self.poll_ms),
+            concurrency: self.concurrency,
             ..Options::default()
         }
     }

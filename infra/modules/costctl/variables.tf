@@ -219,6 +219,17 @@ variable "log_level" {
   }
 }
 
+variable "concurrency" {
+  description = "AWS calls each function keeps in flight while acting (COSTCTL_CONCURRENCY). Higher pauses large stacks faster and meets API throttling sooner; throttled calls are retried."
+  type        = number
+  default     = 16
+
+  validation {
+    condition     = var.concurrency >= 1 && var.concurrency <= 256 && floor(var.concurrency) == var.concurrency
+    error_message = "concurrency must be a whole number from 1 to 256."
+  }
+}
+
 variable "timeout_seconds" {
   description = "Timeout of both functions. A reconcile stops at its time budget and persists progress, so a shorter timeout is safe; Terraform's apply-spec waits for the ephemeral tier, which can take minutes."
   type        = number

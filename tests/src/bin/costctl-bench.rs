@@ -19,7 +19,7 @@ use costctl_tests::{Emulator, EmulatorOptions, requests_between};
 use serde::Serialize;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -45,6 +45,9 @@ struct Args {
     /// Seed of the emulator's throttling.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// COSTCTL_CONCURRENCY of the function (AWS calls in flight); unset: its default.
+    #[arg(long)]
+    concurrency: Option<usize>,
     /// Also write every measurement as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -103,6 +106,9 @@ struct Measurement {
     /// Requests and throttled requests as the emulator counted them.
     emulator_requests: u64,
     emulator_throttled: u64,
+    /// CPU time the emulator spent answering (moto is single-threaded behind Python's GIL,
+    /// so this part of the wall time is the emulator's, not costctl's).
+    emulator_cpu_ms: f64,
     /// `N + M + ceil(N/10) + 15`, the request target of a pause.
     target: u64,
     verified: String,
@@ -185,7 +191,7 @@ async fn bench_one(
         emu.configure(json!({"latency_ms": 0, "throttle_fraction": 0}))
             .await?;
         let mut m = invoke(
-            &args.bootstrap,
+            args,
             &emu,
             &config,
             json!({"action": "status", "stack": STACK}),
@@ -206,7 +212,7 @@ async fn bench_one(
             )
             .await?;
             let event = json!({"action": action, "stack": STACK, "trigger": "schedule"});
-            let measured = invoke(&args.bootstrap, emu, config, event, budget).await;
+            let measured = invoke(args, emu, config, event, budget).await;
             emu.configure(json!({"latency_ms": 0, "throttle_fraction": 0}))
                 .await?;
             measured
@@ -279,6 +285,7 @@ struct Invocation {
     client: BTreeMap<String, Value>,
     emulator: BTreeMap<String, u64>,
     emulator_throttled: u64,
+    emulator_cpu_ms: f64,
     verified: String,
 }
 
@@ -328,6 +335,7 @@ impl Invocation {
             state_store,
             emulator_requests: self.emulator.values().sum(),
             emulator_throttled: self.emulator_throttled,
+            emulator_cpu_ms: self.emulator_cpu_ms,
             target: n + size.databases as u64 + n.div_ceil(10) + 15,
             verified: self.verified,
         }
@@ -338,14 +346,17 @@ impl Invocation {
 /// measures it. The function's per-invocation "aws requests" log line carries the client-side
 /// counts; they must agree with the emulator's.
 async fn invoke(
-    bootstrap: &Path,
+    args: &Args,
     emu: &Emulator,
     config: &str,
     event: Value,
     budget: Duration,
 ) -> Result<Invocation> {
     let api = RuntimeApi::start().await?;
-    let mut cmd = api.function_command(bootstrap, &emu.endpoint, "full", config);
+    let mut cmd = api.function_command(&args.bootstrap, &emu.endpoint, "full", config);
+    if let Some(n) = args.concurrency {
+        cmd.env("COSTCTL_CONCURRENCY", n.to_string());
+    }
     let echo = std::env::var_os("COSTCTL_BENCH_ECHO_LOGS").is_some();
     cmd.env(
         "RUST_LOG",
@@ -393,6 +404,8 @@ async fn invoke(
     let stats_after = emu.stats().await?;
     let emulator = requests_between(&stats_before, &stats_after);
     let emulator_throttled: u64 = after_minus_before(&stats_before, &stats_after, "throttled");
+    let emulator_cpu_ms = stats_after["cpu_ms"].as_f64().unwrap_or(0.0)
+        - stats_before["cpu_ms"].as_f64().unwrap_or(0.0);
     let response = match outcome {
         Outcome::Response(v) => v,
         other => bail!("the function failed: {other:?}"),
@@ -406,6 +419,7 @@ async fn invoke(
         client,
         emulator,
         emulator_throttled,
+        emulator_cpu_ms,
         verified: String::new(),
     })
 }
@@ -457,7 +471,7 @@ fn peak_rss_kib(pid: u32) -> Result<u64> {
 
 fn row(m: &Measurement) -> String {
     format!(
-        "| {},{},{} | {} ms | {:.0}% | {} | {:.1} | {:.0} | {} | {} | {:.1} | {} | {} | {} | {} | {} | {} | {} |",
+        "| {},{},{} | {} ms | {:.0}% | {} | {:.1} | {:.0} | {} | {:.0} | {} | {:.1} | {} | {} | {} | {} | {} | {} | {} |",
         m.size.services,
         m.size.clusters,
         m.size.databases,
@@ -467,6 +481,7 @@ fn row(m: &Measurement) -> String {
         m.init_ms,
         m.response_ms,
         m.reconcile_ms.map_or("-".into(), |v| v.to_string()),
+        m.emulator_cpu_ms,
         m.passes.map_or("-".into(), |v| v.to_string()),
         m.peak_rss_kib as f64 / 1024.0,
         m.calls,
@@ -485,8 +500,8 @@ fn row(m: &Measurement) -> String {
 
 fn table(all: &[Measurement]) -> String {
     let mut s = String::from(
-        "| N,K,M | latency | throttled | event | init ms | response ms | reconcile ms | passes | peak RSS MiB | calls | writes | reads | state store | retries | pause target | check |\n\
-         |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+        "| N,K,M | latency | throttled | event | init ms | response ms | reconcile ms | emulator CPU ms | passes | peak RSS MiB | calls | writes | reads | state store | retries | pause target | check |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for m in all {
         s.push_str(&row(m));
