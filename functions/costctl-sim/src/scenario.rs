@@ -125,6 +125,7 @@ impl Scenario {
             inv,
             owner: format!("inv{inv}-{kind}"),
             stack: STACK.into(),
+            terraform: kind.starts_with("terraform"),
         }
     }
 
