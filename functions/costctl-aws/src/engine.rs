@@ -756,6 +756,14 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
         timeout: Duration,
     ) -> Result<SpecResult, EngineError> {
         spec.validate()?;
+        // Replacing the stored spec would orphan what it names and `spec` does not (Terraform
+        // forgets its previous input when a create fails): delete those first.
+        if let Some(stored) = self.store.load(stack).await?.and_then(|s| s.spec) {
+            let removed = stored.without(spec);
+            if !removed.is_empty() {
+                self.delete_spec(stack, &removed).await?;
+            }
+        }
         let state = match self.store.load(stack).await? {
             Some(state) => state,
             None => {
