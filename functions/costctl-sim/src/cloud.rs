@@ -156,6 +156,10 @@ fn not_found(op: &'static str, resource: &str, code: &str) -> CloudError {
 pub struct SimCloud(pub Caller);
 
 impl SimCloud {
+    fn enabled(&self) -> bool {
+        self.0.world.lock().eph.enabled
+    }
+
     async fn call<R>(
         &self,
         op: &'static str,
@@ -510,7 +514,7 @@ impl Cloud for SimCloud {
         names: &[String],
     ) -> CloudResult<Vec<LoadBalancerObs>> {
         let by_tags = matches!(selector, Selector::Tags(_));
-        if !by_tags && names.is_empty() {
+        if (!by_tags && names.is_empty()) || !self.enabled() {
             return Ok(Vec::new());
         }
         self.call(
@@ -689,7 +693,7 @@ impl Cloud for SimCloud {
         names: &[String],
     ) -> CloudResult<Vec<KafkaObs>> {
         let by_tags = matches!(selector, Selector::Tags(_));
-        if !by_tags && names.is_empty() {
+        if (!by_tags && names.is_empty()) || !self.enabled() {
             return Ok(Vec::new());
         }
         self.call("kafka:ListClustersV2", "*", None, |w| {
@@ -901,25 +905,8 @@ fn create_lb(w: &mut World, spec: &LoadBalancerSpec) -> CloudResult<String> {
             "A load balancer with the same name exists but with different settings",
         ));
     }
-    if let Some(s) = spec.subnets.iter().find(|s| !w.eph.subnets.contains(*s)) {
-        return Err(rejected(
-            OP,
-            &spec.name,
-            "SubnetNotFound",
-            &format!("The subnet ID '{s}' does not exist"),
-        ));
-    }
-    if let Some(g) = spec
-        .security_groups
-        .iter()
-        .find(|g| !w.eph.security_groups.contains(*g))
-    {
-        return Err(rejected(
-            OP,
-            &spec.name,
-            "InvalidSecurityGroup",
-            &format!("The security group '{g}' does not exist"),
-        ));
+    if let Some((code, message)) = missing_network(w, &spec.subnets, &spec.security_groups) {
+        return Err(rejected(OP, &spec.name, code.alb, &message));
     }
     let id = w.eph.next_id();
     let took = alb_provisioning_ms(w);
@@ -948,29 +935,41 @@ fn create_lb(w: &mut World, spec: &LoadBalancerSpec) -> CloudResult<String> {
     Ok(arn)
 }
 
+/// The error codes ELBv2 and MSK answer for a missing subnet or security group.
+struct NetworkCode {
+    alb: &'static str,
+    msk: &'static str,
+}
+
+/// The first subnet or security group of a create request that does not exist.
+fn missing_network(
+    w: &World,
+    subnets: &[String],
+    security_groups: &[String],
+) -> Option<(NetworkCode, String)> {
+    if let Some(s) = subnets.iter().find(|s| !w.eph.subnets.contains(*s)) {
+        let code = NetworkCode {
+            alb: "SubnetNotFound",
+            msk: "BadRequestException",
+        };
+        return Some((code, format!("The subnet ID '{s}' does not exist")));
+    }
+    let g = security_groups
+        .iter()
+        .find(|g| !w.eph.security_groups.contains(*g))?;
+    let code = NetworkCode {
+        alb: "InvalidSecurityGroup",
+        msk: "BadRequestException",
+    };
+    Some((code, format!("The security group '{g}' does not exist")))
+}
+
 /// CreateClusterV2: a new cluster every time, whatever the name (MSK names are not unique).
 fn create_kafka(w: &mut World, spec: &KafkaClusterSpec) -> CloudResult<()> {
     const OP: &str = "kafka:CreateClusterV2";
     for v in &spec.vpc_configs {
-        if let Some(s) = v.subnet_ids.iter().find(|s| !w.eph.subnets.contains(*s)) {
-            return Err(rejected(
-                OP,
-                &spec.name,
-                "BadRequestException",
-                &format!("The subnet {s} does not exist"),
-            ));
-        }
-        if let Some(g) = v
-            .security_group_ids
-            .iter()
-            .find(|g| !w.eph.security_groups.contains(*g))
-        {
-            return Err(rejected(
-                OP,
-                &spec.name,
-                "BadRequestException",
-                &format!("The security group {g} does not exist"),
-            ));
+        if let Some((code, message)) = missing_network(w, &v.subnet_ids, &v.security_group_ids) {
+            return Err(rejected(OP, &spec.name, code.msk, &message));
         }
     }
     let id = w.eph.next_id();

@@ -122,6 +122,10 @@ impl SimKafka {
 /// The ephemeral tier of the world, and what exists around it.
 #[derive(Debug, Default)]
 pub struct Ephemeral {
+    /// Whether the simulated cloud has an ephemeral tier at all; without one it observes
+    /// nothing and makes no call for it (as the `Cloud` trait's defaults), so that a scenario
+    /// without one is the same run it was before the tier existed.
+    pub enabled: bool,
     /// By ARN.
     pub lbs: BTreeMap<String, SimLb>,
     /// By ARN.
@@ -257,6 +261,23 @@ impl Ephemeral {
         {
             kafkas.insert(&s.name, s);
         }
+        // Exactly the spec's: a load balancer or live cluster of this stack that no spec or
+        // record names any more (Terraform deleted it from the spec) must be gone.
+        for lb in self.lbs.values() {
+            let foreign = self.foreign.contains_key(&format!("alb:{}", lb.name));
+            if !foreign && !lbs.contains_key(lb.name.as_str()) && !lb.deletion_protection() {
+                d.push(format!("alb:{} exists but no spec names it", lb.name));
+            }
+        }
+        for c in self.kafkas.values() {
+            let foreign = self.foreign.contains_key(&format!("msk:{}", c.name));
+            if !foreign && !kafkas.contains_key(c.name.as_str()) && c.state != "DELETING" {
+                d.push(format!(
+                    "msk:{} ({}) exists but no spec names it",
+                    c.name, c.state
+                ));
+            }
+        }
         for (name, want) in lbs {
             let have = self.lb_by_name(name);
             match (desired, have) {
@@ -293,27 +314,24 @@ impl Ephemeral {
         }
         for (name, want) in kafkas {
             let all: Vec<&SimKafka> = self.kafkas.values().filter(|c| c.name == name).collect();
-            let running = desired == DesiredState::Running;
-            if running || msk_on_pause == MskOnPause::Keep {
+            if desired == DesiredState::Running {
                 let active: Vec<&&SimKafka> = all.iter().filter(|c| c.state == "ACTIVE").collect();
-                let Some(c) = active.first().filter(|_| active.len() == 1) else {
-                    // A kept cluster may have been deleted before the policy said keep.
-                    if running || !all.is_empty() {
-                        d.push(format!("msk:{name}: {} active clusters", active.len()));
-                    }
+                let [c] = active[..] else {
+                    d.push(format!("msk:{name}: {} active clusters", active.len()));
                     continue;
                 };
-                if running && !kafka_differences(&c.spec, want).fixed.is_empty() {
+                if !kafka_differences(&c.spec, want).fixed.is_empty() {
                     d.push(format!("msk:{name} differs from its spec"));
                 }
                 if let Some(p) = &want.bootstrap_parameter
-                    && running
                     && self.parameters.get(p) != Some(&c.bootstrap)
                 {
                     d.push(format!(
                         "ssm:{p} does not hold the bootstrap brokers of msk:{name}"
                     ));
                 }
+            } else if msk_on_pause == MskOnPause::Keep {
+                // Kept as it is, whatever its state (at most one: checked at every step).
             } else if !all.is_empty() {
                 d.push(format!(
                     "msk:{name} exists ({})",
