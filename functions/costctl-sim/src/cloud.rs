@@ -1140,6 +1140,7 @@ impl StateStore for MemStore {
                         expires_at_ms: now_ms + ttl_ms,
                     });
                     let s = state.clone();
+                    w.seen_spec.insert(owner.to_string(), s.spec.clone());
                     if took_over {
                         w.log(format!(
                             "{owner}: takes over the expired lease of {}",
@@ -1258,6 +1259,8 @@ impl StateStore for MemStore {
                 });
             };
             state.spec = spec.cloned();
+            // A status under way when the spec changes is not judged against either.
+            w.version += 1;
             w.log(format!(
                 "{owner}: spec {}",
                 spec.map_or("forgotten".to_string(), |s| format!(

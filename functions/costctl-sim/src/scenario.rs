@@ -106,7 +106,10 @@ pub fn check_report(w: &mut World, stack: &str, who: &str, report: &serde_json::
             "{who}: {what} is converged but says state `{state}`"
         ));
     }
-    let diff = w.differs_from(stack, desired);
+    let diff = match w.seen_spec.get(who).cloned() {
+        Some(spec) if what == REACHED_BY => w.differs_from_spec(stack, desired, spec.as_ref()),
+        _ => w.differs_from(stack, desired),
+    };
     if !diff.is_empty() {
         w.violation(format!(
             "{who}: {what} claims {desired}, but {}",

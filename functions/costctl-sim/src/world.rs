@@ -130,6 +130,8 @@ pub struct World {
     pub crashed: BTreeSet<usize>,
     /// Generation whose desired state a reconcile reported as reached.
     pub reached: Option<u64>,
+    /// The spec each invocation last read with its lease (what its plans were made from).
+    pub seen_spec: BTreeMap<String, Option<EphemeralSpec>>,
     pub trace: Vec<String>,
     pub violations: Vec<String>,
     pub calls: u64,
@@ -158,6 +160,7 @@ impl World {
             crashes: 0,
             crashed: BTreeSet::new(),
             reached: None,
+            seen_spec: BTreeMap::new(),
             trace: Vec::new(),
             violations: Vec::new(),
             calls: 0,
@@ -477,6 +480,18 @@ impl World {
     /// True when the selected resources are in `desired` (what a converged report claims).
     /// Returns what differs.
     pub fn differs_from(&self, stack: &str, desired: DesiredState) -> Vec<String> {
+        let spec = self.store.get(stack).and_then(|s| s.spec.clone());
+        self.differs_from_spec(stack, desired, spec.as_ref())
+    }
+
+    /// As [`World::differs_from`], against the ephemeral-tier spec `spec` (the one a reconcile
+    /// planned with: Terraform may store a new one while it runs, and reconciles to it itself).
+    pub fn differs_from_spec(
+        &self,
+        stack: &str,
+        desired: DesiredState,
+        spec: Option<&EphemeralSpec>,
+    ) -> Vec<String> {
         let mut d = Vec::new();
         let manifest = self
             .store
@@ -530,14 +545,13 @@ impl World {
                 ));
             }
         }
-        let spec = self.store.get(stack).and_then(|s| s.spec.clone());
         let recorded = EphemeralSpec {
             load_balancers: manifest.load_balancers.values().cloned().collect(),
             kafka_clusters: manifest.kafka_clusters.values().cloned().collect(),
         };
         d.extend(
             self.eph
-                .differs_from(desired, self.msk_on_pause, spec.as_ref(), &recorded),
+                .differs_from(desired, self.msk_on_pause, spec, &recorded),
         );
         d
     }
