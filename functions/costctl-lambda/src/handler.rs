@@ -353,7 +353,7 @@ impl<C: Cloud, S: StateStore> Handler<C, S> {
             .await
             .map_err(EngineError::from)?
             .map_or(DesiredState::Running, |s| s.desired);
-        let level = decision.level.max(current);
+        let level = budget::requested_level(decision.level, current);
         let lockout = decision.lockout.then(|| {
             let now = OffsetDateTime::from_unix_timestamp_nanos(
                 i128::from(self.engine.now_ms()) * 1_000_000,

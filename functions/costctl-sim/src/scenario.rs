@@ -224,7 +224,7 @@ impl Scenario {
                     Some(request(DesiredState::Hibernated, "manual", false, None))
                 }
                 Trigger::BudgetForecast | Trigger::BudgetActual => {
-                    // A budget alert only ever moves a stack down.
+                    // A budget alert only ever moves a stack down: the handler's rule.
                     let current = match engine.store().load(STACK).await {
                         Ok(s) => s.map_or(DesiredState::Running, |s| s.desired),
                         Err(e) => return format!("error: {e}"),
@@ -241,7 +241,8 @@ impl Scenario {
                     } else {
                         (DesiredState::Paused, None)
                     };
-                    Some(request(level.max(current), "budget", false, lockout))
+                    let level = costctl_core::budget::requested_level(level, current);
+                    Some(request(level, "budget", false, lockout))
                 }
                 Trigger::Tick => None,
                 Trigger::TerraformApply { .. } | Trigger::TerraformDestroy => {
