@@ -17,6 +17,7 @@ pub struct AwsCloud {
     pub(crate) ssm: aws_sdk_ssm::Client,
     pub(crate) route53: aws_sdk_route53::Client,
     pub(crate) acm: aws_sdk_acm::Client,
+    pub(crate) ec2: aws_sdk_ec2::Client,
     /// Bound on concurrent calls inside one adapter operation (e.g. DescribeServices batches).
     pub(crate) concurrency: usize,
 }
@@ -32,6 +33,7 @@ impl AwsCloud {
             ssm: aws_sdk_ssm::Client::new(config),
             route53: aws_sdk_route53::Client::new(config),
             acm: aws_sdk_acm::Client::new(config),
+            ec2: aws_sdk_ec2::Client::new(config),
             concurrency: 8,
         }
     }
@@ -100,7 +102,7 @@ use costctl_core::Selector;
 use costctl_core::observation::{
     AliasObs, Bounds, DbObs, DbSpec, KafkaObs, LoadBalancerObs, ServiceObs, SnapshotObs,
 };
-use costctl_core::spec::{KafkaClusterSpec, LoadBalancerSpec};
+use costctl_core::spec::{EphemeralSpec, KafkaClusterSpec, LoadBalancerSpec};
 use std::collections::BTreeMap;
 
 #[async_trait]
@@ -159,6 +161,9 @@ impl Cloud for AwsCloud {
     }
     async fn listener_arns(&self, lb_arn: &str) -> CloudResult<BTreeMap<u16, String>> {
         self.elb_listener_arns(lb_arn).await
+    }
+    async fn check_spec_dependencies(&self, spec: &EphemeralSpec) -> CloudResult<()> {
+        self.check_dependencies(spec).await
     }
     async fn find_kafka_clusters(
         &self,

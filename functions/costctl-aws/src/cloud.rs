@@ -12,7 +12,7 @@ use costctl_core::Selector;
 use costctl_core::observation::{
     AliasObs, Bounds, DbObs, DbSpec, KafkaObs, LoadBalancerObs, ServiceObs, SnapshotObs,
 };
-use costctl_core::spec::{KafkaClusterSpec, LoadBalancerSpec};
+use costctl_core::spec::{EphemeralSpec, KafkaClusterSpec, LoadBalancerSpec};
 use std::collections::BTreeMap;
 
 #[async_trait]
@@ -44,6 +44,13 @@ pub trait Cloud: Send + Sync {
     // The ephemeral tier. Default implementations let a cloud without it (a simulation of
     // ECS and RDS only) observe nothing and refuse to act.
 
+    /// Refuses, naming the first one, a subnet, security group, certificate or target group
+    /// that `spec` names and that does not exist: apply-spec checks this before it records or
+    /// creates anything, so a spec with a typo creates nothing (not an MSK cluster next to an
+    /// ALB that cannot be created).
+    async fn check_spec_dependencies(&self, _spec: &EphemeralSpec) -> CloudResult<()> {
+        Ok(())
+    }
     /// ALBs carrying the selector's tags, plus those named, each with its spec captured.
     async fn find_load_balancers(
         &self,

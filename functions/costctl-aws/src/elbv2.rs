@@ -373,7 +373,7 @@ impl AwsCloud {
     }
 
     /// Refuses, naming it, a certificate or target group the spec needs that does not exist.
-    async fn elb_check_dependencies(&self, spec: &LoadBalancerSpec) -> CloudResult<()> {
+    pub(crate) async fn elb_check_dependencies(&self, spec: &LoadBalancerSpec) -> CloudResult<()> {
         let resource = format!("alb:{}", spec.name);
         let mut tgs = BTreeSet::new();
         let mut certs: BTreeMap<&str, u16> = BTreeMap::new();

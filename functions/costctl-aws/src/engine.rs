@@ -756,6 +756,7 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
         timeout: Duration,
     ) -> Result<SpecResult, EngineError> {
         spec.validate()?;
+        self.cloud.check_spec_dependencies(spec).await?;
         // Replacing the stored spec would orphan what it names and `spec` does not (Terraform
         // forgets its previous input when a create fails): delete those first.
         if let Some(stored) = self.store.load(stack).await?.and_then(|s| s.spec) {

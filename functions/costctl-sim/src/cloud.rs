@@ -160,6 +160,37 @@ impl SimCloud {
         self.0.world.lock().eph.enabled
     }
 
+    /// The adapter's check before a load balancer is created or updated: certificates, then
+    /// target groups.
+    async fn check_lb_dependencies(&self, spec: &LoadBalancerSpec) -> CloudResult<()> {
+        let resource = format!("alb:{}", spec.name);
+        self.call("acm:DescribeCertificate", &resource, None, |w| {
+            for l in &spec.listeners {
+                for c in l.certificate_arn.iter().chain(&l.additional_certificate_arns) {
+                    if !w.eph.certificates.contains(c) {
+                        return Err(CloudError::refused(
+                            &resource,
+                            format!("cannot create or update: certificate {c} of listener {} does not exist (nothing was created)", l.port),
+                        ));
+                    }
+                }
+            }
+            Ok(())
+        })
+        .await?;
+        self.call("elasticloadbalancing:DescribeTargetGroups", &resource, None, |w| {
+            if let Some(tg) = target_groups(spec).find(|tg| !w.eph.target_groups.contains(*tg)) {
+                return Err(CloudError::refused(
+                    &resource,
+                    format!("cannot create or update: target group {tg} does not exist (nothing was created)"),
+                ));
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(())
+    }
+
     async fn call<R>(
         &self,
         op: &'static str,
@@ -536,33 +567,48 @@ impl Cloud for SimCloud {
         .await
     }
 
-    async fn apply_load_balancer(&self, spec: &LoadBalancerSpec) -> CloudResult<()> {
-        let resource = format!("alb:{}", spec.name);
-        // The adapter checks certificates, then target groups, before anything is created.
-        self.call("acm:DescribeCertificate", &resource, None, |w| {
-            for l in &spec.listeners {
-                for c in l.certificate_arn.iter().chain(&l.additional_certificate_arns) {
-                    if !w.eph.certificates.contains(c) {
-                        return Err(CloudError::refused(
-                            &resource,
-                            format!("cannot create or update: certificate {c} of listener {} does not exist (nothing was created)", l.port),
-                        ));
-                    }
+    async fn check_spec_dependencies(&self, spec: &EphemeralSpec) -> CloudResult<()> {
+        if !self.enabled() {
+            return Ok(());
+        }
+        self.call("ec2:DescribeSubnets", "*", None, |w| {
+            let mut users: Vec<(String, &[String], &[String])> = spec
+                .load_balancers
+                .iter()
+                .map(|l| {
+                    (
+                        format!("alb:{}", l.name),
+                        &l.subnets[..],
+                        &l.security_groups[..],
+                    )
+                })
+                .collect();
+            for c in &spec.kafka_clusters {
+                for v in &c.vpc_configs {
+                    users.push((
+                        format!("msk:{}", c.name),
+                        &v.subnet_ids,
+                        &v.security_group_ids,
+                    ));
+                }
+            }
+            for (resource, subnets, groups) in users {
+                if let Some((_, message)) = missing_network(w, subnets, groups) {
+                    return Err(CloudError::refused(resource, message));
                 }
             }
             Ok(())
         })
         .await?;
-        self.call("elasticloadbalancing:DescribeTargetGroups", &resource, None, |w| {
-            if let Some(tg) = target_groups(spec).find(|tg| !w.eph.target_groups.contains(*tg)) {
-                return Err(CloudError::refused(
-                    &resource,
-                    format!("cannot create or update: target group {tg} does not exist (nothing was created)"),
-                ));
-            }
-            Ok(())
-        })
-        .await?;
+        for lb in &spec.load_balancers {
+            self.check_lb_dependencies(lb).await?;
+        }
+        Ok(())
+    }
+
+    async fn apply_load_balancer(&self, spec: &LoadBalancerSpec) -> CloudResult<()> {
+        let resource = format!("alb:{}", spec.name);
+        self.check_lb_dependencies(spec).await?;
         let existing = self
             .call(
                 "elasticloadbalancing:DescribeLoadBalancers",
