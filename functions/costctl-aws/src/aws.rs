@@ -172,8 +172,12 @@ impl Cloud for AwsCloud {
     ) -> CloudResult<Vec<KafkaObs>> {
         self.msk_find(selector, names).await
     }
-    async fn create_kafka_cluster(&self, spec: &KafkaClusterSpec) -> CloudResult<()> {
-        self.msk_create(spec).await
+    async fn create_kafka_cluster(
+        &self,
+        spec: &KafkaClusterSpec,
+        not_after_ms: i64,
+    ) -> CloudResult<()> {
+        self.msk_create(spec, not_after_ms).await
     }
     async fn delete_kafka_cluster(&self, arn: &str) -> CloudResult<()> {
         self.msk_delete(arn).await

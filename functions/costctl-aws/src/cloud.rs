@@ -79,8 +79,17 @@ pub trait Cloud: Send + Sync {
     ) -> CloudResult<Vec<KafkaObs>> {
         Ok(Vec::new())
     }
-    /// CreateClusterV2 unless a cluster of that name (not being deleted) exists.
-    async fn create_kafka_cluster(&self, spec: &KafkaClusterSpec) -> CloudResult<()> {
+    /// CreateClusterV2 unless a cluster of that name (not being deleted) exists. MSK names are
+    /// not unique, so the lookup and the create must both happen under the caller's lease: the
+    /// create is not sent once the clock (Unix ms) reaches `not_after_ms` (the lease's end less
+    /// a margin), as after a lookup answered late, when another invocation may have taken the
+    /// lease and created the cluster already.
+    async fn create_kafka_cluster(
+        &self,
+        spec: &KafkaClusterSpec,
+        not_after_ms: i64,
+    ) -> CloudResult<()> {
+        let _ = not_after_ms;
         Err(unsupported(&format!("msk:{}", spec.name)))
     }
     async fn delete_kafka_cluster(&self, arn: &str) -> CloudResult<()> {

@@ -488,7 +488,7 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
                                 .into(),
                         })
                     } else {
-                        self.apply(&step.action, obs).await
+                        self.apply(&step.action, obs, lease_until).await
                     };
                     (step, result)
                 })
@@ -542,7 +542,12 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
         (executed, permanent)
     }
 
-    async fn apply(&self, action: &Action, obs: &Observation) -> Result<(), CloudError> {
+    async fn apply(
+        &self,
+        action: &Action,
+        obs: &Observation,
+        lease_until: i64,
+    ) -> Result<(), CloudError> {
         if self.options.reduce_only && !action.reduces_cost() {
             return Err(CloudError::refused(
                 action.resource(),
@@ -581,7 +586,12 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
             }
             Action::ApplyLoadBalancer { spec } => self.cloud.apply_load_balancer(spec).await,
             Action::DeleteLoadBalancer { arn, .. } => self.cloud.delete_load_balancer(arn).await,
-            Action::CreateKafkaCluster { spec } => self.cloud.create_kafka_cluster(spec).await,
+            Action::CreateKafkaCluster { spec } => {
+                let margin = i64::try_from(self.options.safety_margin.as_millis()).unwrap_or(0);
+                self.cloud
+                    .create_kafka_cluster(spec, lease_until.saturating_sub(margin))
+                    .await
+            }
             Action::DeleteKafkaCluster { arn, .. } => self.cloud.delete_kafka_cluster(arn).await,
             // The values to publish exist only once the resource does: they are read from the
             // observation the plan was made from (the step is planned after the gate that

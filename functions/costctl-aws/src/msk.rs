@@ -101,14 +101,27 @@ impl AwsCloud {
         }
     }
 
-    /// Creates the cluster unless one of that name (not being deleted) exists.
-    pub(crate) async fn msk_create(&self, spec: &KafkaClusterSpec) -> CloudResult<()> {
+    /// Creates the cluster unless one of that name (not being deleted) exists, and only before
+    /// `not_after_ms` (see `Cloud::create_kafka_cluster`).
+    pub(crate) async fn msk_create(
+        &self,
+        spec: &KafkaClusterSpec,
+        not_after_ms: i64,
+    ) -> CloudResult<()> {
         let existing = self.msk_list(Some(&spec.name)).await?;
         if existing.iter().any(|c| {
             c.cluster_name() == Some(spec.name.as_str())
                 && c.state().is_some_and(|s| s.as_str() != "DELETING")
         }) {
             return Ok(());
+        }
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(i64::MAX, |d| {
+                i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+            });
+        if now_ms >= not_after_ms {
+            return Err(lease_expiring(&spec.name));
         }
         let request = ServerlessRequest::builder()
             .set_vpc_configs(Some(
@@ -160,6 +173,16 @@ impl AwsCloud {
                 if err.is_not_found() { Ok(()) } else { Err(err) }
             }
         }
+    }
+}
+
+/// The lease may be gone: not created, the next pass (under a lease) looks again.
+pub fn lease_expiring(name: &str) -> CloudError {
+    CloudError::Transient {
+        operation: "kafka:CreateClusterV2",
+        resource: format!("msk:{name}"),
+        code: "LeaseExpiring".into(),
+        message: "the lease on the stack ends before the create could take effect; not sent".into(),
     }
 }
 

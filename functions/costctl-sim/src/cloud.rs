@@ -763,7 +763,11 @@ impl Cloud for SimCloud {
         .await
     }
 
-    async fn create_kafka_cluster(&self, spec: &KafkaClusterSpec) -> CloudResult<()> {
+    async fn create_kafka_cluster(
+        &self,
+        spec: &KafkaClusterSpec,
+        not_after_ms: i64,
+    ) -> CloudResult<()> {
         let resource = format!("msk:{}", spec.name);
         let exists = self
             .call("kafka:ListClustersV2", &resource, None, |w| {
@@ -772,6 +776,9 @@ impl Cloud for SimCloud {
             .await?;
         if exists {
             return Ok(());
+        }
+        if self.0.clock.now() >= not_after_ms {
+            return Err(costctl_aws::msk::lease_expiring(&spec.name));
         }
         self.call(
             "kafka:CreateClusterV2",

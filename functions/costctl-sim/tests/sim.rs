@@ -48,9 +48,10 @@ fn same_seed_same_trace() {
 /// Seeds that found real bugs (see the README of this crate); they must stay green.
 #[test]
 fn regression_seeds() {
-    // 9, 40, 604: the ephemeral tier (an orphaned cluster after a failed create, a cluster
-    // recorded while being deleted, a report judged against a spec stored after it).
-    for seed in [8, 775, 1633, 9867, 9, 40, 604] {
+    // 9, 40, 604, 311: the ephemeral tier (an orphaned cluster after a failed create, a cluster
+    // recorded while being deleted, a report judged against a spec stored after it, a second
+    // cluster created after a late lookup answer outlived the lease).
+    for seed in [8, 775, 1633, 9867, 9, 40, 604, 311] {
         let out = costctl_sim::run(seed);
         assert!(out.ok(), "{}", out.explain());
     }
