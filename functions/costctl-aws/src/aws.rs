@@ -153,8 +153,12 @@ impl Cloud for AwsCloud {
     ) -> CloudResult<Vec<LoadBalancerObs>> {
         self.elb_find(selector, names).await
     }
-    async fn apply_load_balancer(&self, spec: &LoadBalancerSpec) -> CloudResult<()> {
-        self.elb_apply(spec).await
+    async fn apply_load_balancer(
+        &self,
+        spec: &LoadBalancerSpec,
+        not_after_ms: i64,
+    ) -> CloudResult<()> {
+        self.elb_apply(spec, not_after_ms).await
     }
     async fn delete_load_balancer(&self, arn: &str) -> CloudResult<()> {
         self.elb_delete(arn).await

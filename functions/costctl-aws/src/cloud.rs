@@ -60,8 +60,15 @@ pub trait Cloud: Send + Sync {
         Ok(Vec::new())
     }
     /// Creates the ALB when none of that name exists (after checking its certificates and
-    /// target groups), then brings listeners, rules, attributes and tags to the spec.
-    async fn apply_load_balancer(&self, spec: &LoadBalancerSpec) -> CloudResult<()> {
+    /// target groups), then brings listeners, rules, attributes and tags to the spec. Several
+    /// calls: none that changes anything is sent once the clock reaches `not_after_ms` (see
+    /// [`fence`]), so a call answered late cannot let it act after a newer invocation took over.
+    async fn apply_load_balancer(
+        &self,
+        spec: &LoadBalancerSpec,
+        not_after_ms: i64,
+    ) -> CloudResult<()> {
+        let _ = not_after_ms;
         Err(unsupported(&format!("alb:{}", spec.name)))
     }
     async fn delete_load_balancer(&self, arn: &str) -> CloudResult<()> {
@@ -119,6 +126,35 @@ pub trait Cloud: Send + Sync {
     ) -> CloudResult<()> {
         Err(unsupported(&format!("route53:{zone_id}/{name}")))
     }
+}
+
+/// The lease fence of a multi-call operation: `Ok` while `now_ms` is before `not_after_ms` (the
+/// caller's lease end less a margin), otherwise a transient `LeaseExpiring` (the next pass, under
+/// a lease, looks again). Checked before each call that changes something.
+pub fn fence(
+    now_ms: i64,
+    not_after_ms: i64,
+    operation: &'static str,
+    resource: &str,
+) -> CloudResult<()> {
+    if now_ms < not_after_ms {
+        return Ok(());
+    }
+    Err(CloudError::Transient {
+        operation,
+        resource: resource.into(),
+        code: "LeaseExpiring".into(),
+        message: "the lease on the stack ends before the call could take effect; not sent".into(),
+    })
+}
+
+/// Unix time in milliseconds (the clock the AWS adapters fence with).
+pub fn system_now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(i64::MAX, |d| {
+            i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+        })
 }
 
 fn unsupported(resource: &str) -> CloudError {

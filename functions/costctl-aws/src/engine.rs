@@ -584,7 +584,12 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
             Action::RestoreDb { id, snapshot, spec } => {
                 self.cloud.restore_db(id, snapshot, spec).await
             }
-            Action::ApplyLoadBalancer { spec } => self.cloud.apply_load_balancer(spec).await,
+            Action::ApplyLoadBalancer { spec } => {
+                let margin = i64::try_from(self.options.safety_margin.as_millis()).unwrap_or(0);
+                self.cloud
+                    .apply_load_balancer(spec, lease_until.saturating_sub(margin))
+                    .await
+            }
             Action::DeleteLoadBalancer { arn, .. } => self.cloud.delete_load_balancer(arn).await,
             Action::CreateKafkaCluster { spec } => {
                 let margin = i64::try_from(self.options.safety_margin.as_millis()).unwrap_or(0);

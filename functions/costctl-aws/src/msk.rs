@@ -2,6 +2,7 @@
 //! settings, delete, and the SASL/IAM bootstrap broker string.
 
 use crate::aws::AwsCloud;
+use crate::cloud::{fence, system_now_ms};
 use crate::error::{CloudError, CloudResult};
 use aws_sdk_kafka::types::{
     Cluster, Iam, ServerlessClientAuthentication, ServerlessRequest, ServerlessSasl, VpcConfig,
@@ -115,14 +116,12 @@ impl AwsCloud {
         }) {
             return Ok(());
         }
-        let now_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(i64::MAX, |d| {
-                i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-            });
-        if now_ms >= not_after_ms {
-            return Err(lease_expiring(&spec.name));
-        }
+        fence(
+            system_now_ms(),
+            not_after_ms,
+            "kafka:CreateClusterV2",
+            &format!("msk:{}", spec.name),
+        )?;
         let request = ServerlessRequest::builder()
             .set_vpc_configs(Some(
                 spec.vpc_configs
@@ -173,16 +172,6 @@ impl AwsCloud {
                 if err.is_not_found() { Ok(()) } else { Err(err) }
             }
         }
-    }
-}
-
-/// The lease may be gone: not created, the next pass (under a lease) looks again.
-pub fn lease_expiring(name: &str) -> CloudError {
-    CloudError::Transient {
-        operation: "kafka:CreateClusterV2",
-        resource: format!("msk:{name}"),
-        code: "LeaseExpiring".into(),
-        message: "the lease on the stack ends before the create could take effect; not sent".into(),
     }
 }
 

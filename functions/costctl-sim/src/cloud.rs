@@ -12,7 +12,7 @@ use crate::ephemeral::{
 };
 use crate::world::{CallFaults, Direction, MINUTE, SimSnapshot, World};
 use async_trait::async_trait;
-use costctl_aws::cloud::Cloud;
+use costctl_aws::cloud::{Cloud, fence};
 use costctl_aws::error::{CloudError, CloudResult};
 use costctl_aws::store::{
     HistoryEntry, Lease, NewRequest, StackState, StateStore, StoreError, StoreResult,
@@ -606,8 +606,13 @@ impl Cloud for SimCloud {
         Ok(())
     }
 
-    async fn apply_load_balancer(&self, spec: &LoadBalancerSpec) -> CloudResult<()> {
+    async fn apply_load_balancer(
+        &self,
+        spec: &LoadBalancerSpec,
+        not_after_ms: i64,
+    ) -> CloudResult<()> {
         let resource = format!("alb:{}", spec.name);
+        let fenced = |op: &'static str| fence(self.0.clock.now(), not_after_ms, op, &resource);
         self.check_lb_dependencies(spec).await?;
         let existing = self
             .call(
@@ -620,6 +625,7 @@ impl Cloud for SimCloud {
         let arn = match existing {
             Some(arn) => arn,
             None => {
+                fenced("elasticloadbalancing:CreateLoadBalancer")?;
                 self.call(
                     "elasticloadbalancing:CreateLoadBalancer",
                     &resource,
@@ -631,6 +637,7 @@ impl Cloud for SimCloud {
         };
         // Attributes and tags, then listeners and their rules: what the adapter brings to the
         // spec with Modify*/AddTags/RemoveTags and Create*/Modify*/Delete* calls.
+        fenced("elasticloadbalancing:ModifyLoadBalancerAttributes")?;
         self.call(
             "elasticloadbalancing:ModifyLoadBalancerAttributes",
             &resource,
@@ -645,6 +652,7 @@ impl Cloud for SimCloud {
             },
         )
         .await?;
+        fenced("elasticloadbalancing:CreateListener")?;
         self.call(
             "elasticloadbalancing:CreateListener",
             &resource,
@@ -777,9 +785,12 @@ impl Cloud for SimCloud {
         if exists {
             return Ok(());
         }
-        if self.0.clock.now() >= not_after_ms {
-            return Err(costctl_aws::msk::lease_expiring(&spec.name));
-        }
+        fence(
+            self.0.clock.now(),
+            not_after_ms,
+            "kafka:CreateClusterV2",
+            &resource,
+        )?;
         self.call(
             "kafka:CreateClusterV2",
             &resource,

@@ -50,8 +50,9 @@ fn same_seed_same_trace() {
 fn regression_seeds() {
     // 9, 40, 604, 311: the ephemeral tier (an orphaned cluster after a failed create, a cluster
     // recorded while being deleted, a report judged against a spec stored after it, a second
-    // cluster created after a late lookup answer outlived the lease).
-    for seed in [8, 775, 1633, 9867, 9, 40, 604, 311] {
+    // cluster created after a late lookup answer outlived the lease; 9936: an ALB apply that
+    // went on after its lease expired).
+    for seed in [8, 775, 1633, 9867, 9, 40, 604, 311, 9936] {
         let out = costctl_sim::run(seed);
         assert!(out.ok(), "{}", out.explain());
     }
