@@ -880,3 +880,92 @@ async fn stale_alias(r53: &aws_sdk_route53::Client, zone: &str, name: &str) {
         .await
         .unwrap();
 }
+
+/// Bad input against the emulator: a spec that names a subnet, a security group, a certificate
+/// or a target group that does not exist gets an error naming it, and nothing is created or
+/// recorded (no load balancer, no MSK cluster, no stack in the state table, no AWS create call).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_spec_naming_missing_dependencies_creates_nothing() {
+    let w = World::new(StackSpec::new("dep", 1, 1, 0)).await;
+    let tg = w.target_group("dep-tg").await;
+    let cert = w.certificate("app.dep.example.com").await;
+    let spec = |subnet: &str, group: &str, cert: &str, tg: &str| {
+        EphemeralSpec::from_value(&json!({
+            "load_balancers": [{
+                "name": "dep-alb",
+                "subnets": [w.stack.subnets[0], subnet],
+                "security_groups": [group],
+                "listeners": [{"port": 443, "protocol": "HTTPS", "certificate_arn": cert,
+                    "default_actions": [{"type": "forward", "target_group_arn": tg}]}]
+            }],
+            "kafka_clusters": [{
+                "name": "dep-msk",
+                "vpc_configs": [{"subnet_ids": [w.stack.subnets[0], subnet], "security_group_ids": [group]}],
+                "client_authentication": {"sasl_iam": true}
+            }]
+        }))
+        .unwrap()
+    };
+    let (subnet, group) = (w.stack.subnets[1].as_str(), w.stack.security_group.as_str());
+    let missing_cert = cert.replace(
+        cert.rsplit('/').next().unwrap(),
+        "00000000-0000-0000-0000-000000000000",
+    );
+    let missing_tg = tg.replace("dep-tg", "gone-tg");
+    let cases = [
+        (
+            "subnet-0123456789abcdef0",
+            spec("subnet-0123456789abcdef0", group, &cert, &tg),
+        ),
+        (
+            "sg-0123456789abcdef0",
+            spec(subnet, "sg-0123456789abcdef0", &cert, &tg),
+        ),
+        (
+            missing_cert.as_str(),
+            spec(subnet, group, &missing_cert, &tg),
+        ),
+        (missing_tg.as_str(), spec(subnet, group, &cert, &missing_tg)),
+    ];
+    let engine = w.engine();
+    let kafka = aws_sdk_kafka::Client::new(&w.sdk);
+    for (missing, bad) in &cases {
+        let s0 = w.emu.stats().await.unwrap();
+        let err = engine
+            .apply_spec("dep", bad, Some(w.selector()), Duration::from_secs(30))
+            .await
+            .unwrap_err();
+        let s1 = w.emu.stats().await.unwrap();
+        let message = err.to_string();
+        assert!(
+            message.contains(missing) && message.contains("does not exist"),
+            "{missing}: {message}"
+        );
+        let calls = requests_between(&s0, &s1);
+        assert!(
+            calls.keys().all(|k| !k.contains(":Create")
+                && !k.contains(":Put")
+                && !k.starts_with("dynamodb:Update")),
+            "{missing}: {calls:?}"
+        );
+        assert!(w.alb_picture("dep-alb").await.is_none(), "{missing}");
+        let clusters = kafka.list_clusters_v2().send().await.unwrap();
+        assert!(clusters.cluster_info_list().is_empty(), "{missing}");
+        assert!(
+            DynamoStore::new(&w.sdk, TABLE)
+                .load("dep")
+                .await
+                .unwrap()
+                .is_none(),
+            "{missing}: a stack was recorded"
+        );
+    }
+    // The same spec with everything there is applied.
+    let good = spec(subnet, group, &cert, &tg);
+    let result = engine
+        .apply_spec("dep", &good, Some(w.selector()), Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert!(result.load_balancers.contains_key("dep-alb"), "{result:?}");
+    assert!(result.kafka_clusters.contains_key("dep-msk"), "{result:?}");
+}

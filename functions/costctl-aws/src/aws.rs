@@ -18,6 +18,7 @@ pub struct AwsCloud {
     pub(crate) ssm: aws_sdk_ssm::Client,
     pub(crate) route53: aws_sdk_route53::Client,
     pub(crate) acm: aws_sdk_acm::Client,
+    pub(crate) ec2: aws_sdk_ec2::Client,
     /// Bound on concurrent calls inside one adapter operation (e.g. DescribeServices batches).
     pub(crate) concurrency: usize,
 }
@@ -55,6 +56,7 @@ impl AwsCloud {
             ssm: client!(aws_sdk_ssm, config, counter),
             route53: client!(aws_sdk_route53, config, counter),
             acm: client!(aws_sdk_acm, config, counter),
+            ec2: client!(aws_sdk_ec2, config, counter),
             concurrency: 8,
         }
     }
@@ -128,7 +130,7 @@ use costctl_core::Selector;
 use costctl_core::observation::{
     AliasObs, Bounds, DbObs, DbSpec, KafkaObs, LoadBalancerObs, ServiceObs, SnapshotObs,
 };
-use costctl_core::spec::{KafkaClusterSpec, LoadBalancerSpec};
+use costctl_core::spec::{EphemeralSpec, KafkaClusterSpec, LoadBalancerSpec};
 use std::collections::BTreeMap;
 
 #[async_trait]
@@ -179,14 +181,21 @@ impl Cloud for AwsCloud {
     ) -> CloudResult<Vec<LoadBalancerObs>> {
         self.elb_find(selector, names).await
     }
-    async fn apply_load_balancer(&self, spec: &LoadBalancerSpec) -> CloudResult<()> {
-        self.elb_apply(spec).await
+    async fn apply_load_balancer(
+        &self,
+        spec: &LoadBalancerSpec,
+        not_after_ms: i64,
+    ) -> CloudResult<()> {
+        self.elb_apply(spec, not_after_ms).await
     }
     async fn delete_load_balancer(&self, arn: &str) -> CloudResult<()> {
         self.elb_delete(arn).await
     }
     async fn listener_arns(&self, lb_arn: &str) -> CloudResult<BTreeMap<u16, String>> {
         self.elb_listener_arns(lb_arn).await
+    }
+    async fn check_spec_dependencies(&self, spec: &EphemeralSpec) -> CloudResult<()> {
+        self.check_dependencies(spec).await
     }
     async fn find_kafka_clusters(
         &self,
@@ -195,8 +204,12 @@ impl Cloud for AwsCloud {
     ) -> CloudResult<Vec<KafkaObs>> {
         self.msk_find(selector, names).await
     }
-    async fn create_kafka_cluster(&self, spec: &KafkaClusterSpec) -> CloudResult<()> {
-        self.msk_create(spec).await
+    async fn create_kafka_cluster(
+        &self,
+        spec: &KafkaClusterSpec,
+        not_after_ms: i64,
+    ) -> CloudResult<()> {
+        self.msk_create(spec, not_after_ms).await
     }
     async fn delete_kafka_cluster(&self, arn: &str) -> CloudResult<()> {
         self.msk_delete(arn).await

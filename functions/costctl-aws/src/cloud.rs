@@ -12,7 +12,7 @@ use costctl_core::Selector;
 use costctl_core::observation::{
     AliasObs, Bounds, DbObs, DbSpec, KafkaObs, LoadBalancerObs, ServiceObs, SnapshotObs,
 };
-use costctl_core::spec::{KafkaClusterSpec, LoadBalancerSpec};
+use costctl_core::spec::{EphemeralSpec, KafkaClusterSpec, LoadBalancerSpec};
 use std::collections::BTreeMap;
 
 #[async_trait]
@@ -44,6 +44,13 @@ pub trait Cloud: Send + Sync {
     // The ephemeral tier. Default implementations let a cloud without it (a simulation of
     // ECS and RDS only) observe nothing and refuse to act.
 
+    /// Refuses, naming the first one, a subnet, security group, certificate or target group
+    /// that `spec` names and that does not exist: apply-spec checks this before it records or
+    /// creates anything, so a spec with a typo creates nothing (not an MSK cluster next to an
+    /// ALB that cannot be created).
+    async fn check_spec_dependencies(&self, _spec: &EphemeralSpec) -> CloudResult<()> {
+        Ok(())
+    }
     /// ALBs carrying the selector's tags, plus those named, each with its spec captured.
     async fn find_load_balancers(
         &self,
@@ -53,8 +60,15 @@ pub trait Cloud: Send + Sync {
         Ok(Vec::new())
     }
     /// Creates the ALB when none of that name exists (after checking its certificates and
-    /// target groups), then brings listeners, rules, attributes and tags to the spec.
-    async fn apply_load_balancer(&self, spec: &LoadBalancerSpec) -> CloudResult<()> {
+    /// target groups), then brings listeners, rules, attributes and tags to the spec. Several
+    /// calls: none that changes anything is sent once the clock reaches `not_after_ms` (see
+    /// [`fence`]), so a call answered late cannot let it act after a newer invocation took over.
+    async fn apply_load_balancer(
+        &self,
+        spec: &LoadBalancerSpec,
+        not_after_ms: i64,
+    ) -> CloudResult<()> {
+        let _ = not_after_ms;
         Err(unsupported(&format!("alb:{}", spec.name)))
     }
     async fn delete_load_balancer(&self, arn: &str) -> CloudResult<()> {
@@ -72,8 +86,17 @@ pub trait Cloud: Send + Sync {
     ) -> CloudResult<Vec<KafkaObs>> {
         Ok(Vec::new())
     }
-    /// CreateClusterV2 unless a cluster of that name (not being deleted) exists.
-    async fn create_kafka_cluster(&self, spec: &KafkaClusterSpec) -> CloudResult<()> {
+    /// CreateClusterV2 unless a cluster of that name (not being deleted) exists. MSK names are
+    /// not unique, so the lookup and the create must both happen under the caller's lease: the
+    /// create is not sent once the clock (Unix ms) reaches `not_after_ms` (the lease's end less
+    /// a margin), as after a lookup answered late, when another invocation may have taken the
+    /// lease and created the cluster already.
+    async fn create_kafka_cluster(
+        &self,
+        spec: &KafkaClusterSpec,
+        not_after_ms: i64,
+    ) -> CloudResult<()> {
+        let _ = not_after_ms;
         Err(unsupported(&format!("msk:{}", spec.name)))
     }
     async fn delete_kafka_cluster(&self, arn: &str) -> CloudResult<()> {
@@ -103,6 +126,35 @@ pub trait Cloud: Send + Sync {
     ) -> CloudResult<()> {
         Err(unsupported(&format!("route53:{zone_id}/{name}")))
     }
+}
+
+/// The lease fence of a multi-call operation: `Ok` while `now_ms` is before `not_after_ms` (the
+/// caller's lease end less a margin), otherwise a transient `LeaseExpiring` (the next pass, under
+/// a lease, looks again). Checked before each call that changes something.
+pub fn fence(
+    now_ms: i64,
+    not_after_ms: i64,
+    operation: &'static str,
+    resource: &str,
+) -> CloudResult<()> {
+    if now_ms < not_after_ms {
+        return Ok(());
+    }
+    Err(CloudError::Transient {
+        operation,
+        resource: resource.into(),
+        code: "LeaseExpiring".into(),
+        message: "the lease on the stack ends before the call could take effect; not sent".into(),
+    })
+}
+
+/// Unix time in milliseconds (the clock the AWS adapters fence with).
+pub fn system_now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(i64::MAX, |d| {
+            i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+        })
 }
 
 fn unsupported(resource: &str) -> CloudError {

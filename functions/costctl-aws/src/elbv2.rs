@@ -9,6 +9,7 @@
 //! creating a load balancer it would have to leave half-configured.
 
 use crate::aws::AwsCloud;
+use crate::cloud::{fence, system_now_ms};
 use crate::error::{CloudError, CloudResult};
 use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, Certificate, FixedResponseActionConfig, HostHeaderConditionConfig,
@@ -373,7 +374,7 @@ impl AwsCloud {
     }
 
     /// Refuses, naming it, a certificate or target group the spec needs that does not exist.
-    async fn elb_check_dependencies(&self, spec: &LoadBalancerSpec) -> CloudResult<()> {
+    pub(crate) async fn elb_check_dependencies(&self, spec: &LoadBalancerSpec) -> CloudResult<()> {
         let resource = format!("alb:{}", spec.name);
         let mut tgs = BTreeSet::new();
         let mut certs: BTreeMap<&str, u16> = BTreeMap::new();
@@ -469,12 +470,18 @@ impl AwsCloud {
     }
 
     /// Creates the load balancer if needed and brings it to the spec.
-    pub(crate) async fn elb_apply(&self, spec: &LoadBalancerSpec) -> CloudResult<()> {
+    pub(crate) async fn elb_apply(
+        &self,
+        spec: &LoadBalancerSpec,
+        not_after_ms: i64,
+    ) -> CloudResult<()> {
         let resource = format!("alb:{}", spec.name);
+        let fenced = |op: &'static str| fence(system_now_ms(), not_after_ms, op, &resource);
         self.elb_check_dependencies(spec).await?;
         let lb = match self.elb_by_name(&spec.name).await? {
             Some(lb) => lb,
             None => {
+                fenced("elasticloadbalancing:CreateLoadBalancer")?;
                 let out = self
                     .elb
                     .create_load_balancer()
@@ -528,6 +535,7 @@ impl AwsCloud {
             }
         }
         if !changes.is_empty() {
+            fenced("elasticloadbalancing:ModifyLoadBalancerAttributes")?;
             self.elb
                 .modify_load_balancer_attributes()
                 .load_balancer_arn(&arn)
@@ -561,6 +569,7 @@ impl AwsCloud {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         if !add.is_empty() {
+            fenced("elasticloadbalancing:AddTags")?;
             self.elb
                 .add_tags()
                 .resource_arns(&arn)
@@ -586,6 +595,7 @@ impl AwsCloud {
 
         // Listeners and their rules.
         let live = self.elb_listeners(&arn).await?;
+        fenced("elasticloadbalancing:DeleteListener")?;
         for l in &live {
             if !spec.listeners.iter().any(|w| w.port == l.spec.port) {
                 self.elb
@@ -599,6 +609,7 @@ impl AwsCloud {
             }
         }
         for want in &spec.listeners {
+            fenced("elasticloadbalancing:CreateListener")?;
             let existing = live.iter().find(|l| l.spec.port == want.port);
             let (listener_arn, have_rules, rule_arns, have_additional) =
                 match existing {

@@ -564,7 +564,10 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
                                 .into(),
                         })
                     } else {
-                        match self.before(stop_at, self.apply(&step.action, obs)).await {
+                        match self
+                            .before(stop_at, self.apply(&step.action, obs, lease_until))
+                            .await
+                        {
                             Some(result) => result,
                             None => Err(CloudError::Transient {
                                 operation: "deadline",
@@ -648,7 +651,12 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
         }
     }
 
-    async fn apply(&self, action: &Action, obs: &Observation) -> Result<(), CloudError> {
+    async fn apply(
+        &self,
+        action: &Action,
+        obs: &Observation,
+        lease_until: i64,
+    ) -> Result<(), CloudError> {
         if self.options.reduce_only && !action.reduces_cost() {
             return Err(CloudError::refused(
                 action.resource(),
@@ -685,9 +693,19 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
             Action::RestoreDb { id, snapshot, spec } => {
                 self.cloud.restore_db(id, snapshot, spec).await
             }
-            Action::ApplyLoadBalancer { spec } => self.cloud.apply_load_balancer(spec).await,
+            Action::ApplyLoadBalancer { spec } => {
+                let margin = i64::try_from(self.options.safety_margin.as_millis()).unwrap_or(0);
+                self.cloud
+                    .apply_load_balancer(spec, lease_until.saturating_sub(margin))
+                    .await
+            }
             Action::DeleteLoadBalancer { arn, .. } => self.cloud.delete_load_balancer(arn).await,
-            Action::CreateKafkaCluster { spec } => self.cloud.create_kafka_cluster(spec).await,
+            Action::CreateKafkaCluster { spec } => {
+                let margin = i64::try_from(self.options.safety_margin.as_millis()).unwrap_or(0);
+                self.cloud
+                    .create_kafka_cluster(spec, lease_until.saturating_sub(margin))
+                    .await
+            }
             Action::DeleteKafkaCluster { arn, .. } => self.cloud.delete_kafka_cluster(arn).await,
             // The values to publish exist only once the resource does: they are read from the
             // observation the plan was made from (the step is planned after the gate that
@@ -862,6 +880,15 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
         timeout: Duration,
     ) -> Result<SpecResult, EngineError> {
         spec.validate()?;
+        self.cloud.check_spec_dependencies(spec).await?;
+        // Replacing the stored spec would orphan what it names and `spec` does not (Terraform
+        // forgets its previous input when a create fails): delete those first.
+        if let Some(stored) = self.store.load(stack).await?.and_then(|s| s.spec) {
+            let removed = stored.without(spec);
+            if !removed.is_empty() {
+                self.delete_spec(stack, &removed).await?;
+            }
+        }
         let state = match self.store.load(stack).await? {
             Some(state) => state,
             None => {

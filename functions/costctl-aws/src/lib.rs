@@ -16,6 +16,7 @@ pub mod elbv2;
 pub mod engine;
 pub mod error;
 pub mod msk;
+pub mod network;
 pub mod observe;
 pub mod publish;
 pub mod rds;

@@ -2,6 +2,7 @@
 //! settings, delete, and the SASL/IAM bootstrap broker string.
 
 use crate::aws::AwsCloud;
+use crate::cloud::{fence, system_now_ms};
 use crate::error::{CloudError, CloudResult};
 use aws_sdk_kafka::types::{
     Cluster, Iam, ServerlessClientAuthentication, ServerlessRequest, ServerlessSasl, VpcConfig,
@@ -101,8 +102,13 @@ impl AwsCloud {
         }
     }
 
-    /// Creates the cluster unless one of that name (not being deleted) exists.
-    pub(crate) async fn msk_create(&self, spec: &KafkaClusterSpec) -> CloudResult<()> {
+    /// Creates the cluster unless one of that name (not being deleted) exists, and only before
+    /// `not_after_ms` (see `Cloud::create_kafka_cluster`).
+    pub(crate) async fn msk_create(
+        &self,
+        spec: &KafkaClusterSpec,
+        not_after_ms: i64,
+    ) -> CloudResult<()> {
         let existing = self.msk_list(Some(&spec.name)).await?;
         if existing.iter().any(|c| {
             c.cluster_name() == Some(spec.name.as_str())
@@ -110,6 +116,12 @@ impl AwsCloud {
         }) {
             return Ok(());
         }
+        fence(
+            system_now_ms(),
+            not_after_ms,
+            "kafka:CreateClusterV2",
+            &format!("msk:{}", spec.name),
+        )?;
         let request = ServerlessRequest::builder()
             .set_vpc_configs(Some(
                 spec.vpc_configs

@@ -275,6 +275,14 @@ const EPSILON: f64 = 1e-9;
 /// apply, the deepest level wins (hibernated over paused; ties go to the higher threshold, then
 /// the earlier rule); lockout is set if *any* applying rule has it. `None`: no rule applies, or the
 /// percentage is unknown. The caller has already matched `alert.budget_name` to `budget`.
+/// The desired state a budget alert requests for a stack whose stored desired state is
+/// `current`: an alert only ever moves a stack down, so a stack already deeper (hibernated
+/// when the alert asks for paused) stays where it is. One rule for the handler and the
+/// simulation, so that what the simulation proves is what the Lambda does.
+pub fn requested_level(decided: DesiredState, current: DesiredState) -> DesiredState {
+    decided.max(current)
+}
+
 pub fn evaluate(alert: &BudgetAlert, budget: &BudgetConfig) -> Option<BudgetDecision> {
     let percent = alert.percent_of_budget()?;
     if percent.is_nan() {
@@ -470,6 +478,20 @@ fn parse_number(s: &str) -> Result<f64, &'static str> {
         .ok()
         .filter(|v| v.is_finite())
         .ok_or("number out of range")
+}
+
+#[cfg(test)]
+mod level_tests {
+    use super::requested_level;
+    use crate::DesiredState::{Hibernated, Paused, Running};
+
+    #[test]
+    fn an_alert_never_moves_a_stack_up() {
+        assert_eq!(requested_level(Paused, Running), Paused);
+        assert_eq!(requested_level(Paused, Hibernated), Hibernated);
+        assert_eq!(requested_level(Hibernated, Paused), Hibernated);
+        assert_eq!(requested_level(Paused, Paused), Paused);
+    }
 }
 
 #[cfg(test)]

@@ -99,6 +99,9 @@ pub const PERMISSIONS: &[Permission] = &[
     // Checked before a load balancer is created (its listeners forward to them).
     p("elasticloadbalancing:DescribeTargetGroups", Scope::FullOnly),
     p("acm:DescribeCertificate", Scope::FullOnly),
+    // apply-spec checks the networking a spec names before it creates anything.
+    p("ec2:DescribeSubnets", Scope::FullOnly),
+    p("ec2:DescribeSecurityGroups", Scope::FullOnly),
     // Bringing an existing load balancer to its spec (apply-spec, resume after a partial create).
     p("elasticloadbalancing:ModifyListener", Scope::FullOnly),
     p("elasticloadbalancing:DeleteListener", Scope::FullOnly),

@@ -87,7 +87,13 @@ impl Manifest {
                 .entry(name.clone())
                 .or_insert_with(|| lb.spec.clone());
         }
+        // A cluster being deleted is not recorded: if a pause of ours deletes it, its record
+        // was written before the delete; otherwise it was deleted on purpose (delete-spec, a
+        // person), and recording it now would make the next resume bring it back.
         for (name, c) in &obs.kafka_clusters {
+            if c.state == "DELETING" {
+                continue;
+            }
             self.kafka_clusters
                 .entry(name.clone())
                 .or_insert_with(|| c.spec.clone());

@@ -340,6 +340,30 @@ pub enum SpecProblem {
 }
 
 impl EphemeralSpec {
+    /// No load balancer and no cluster.
+    pub fn is_empty(&self) -> bool {
+        self.load_balancers.is_empty() && self.kafka_clusters.is_empty()
+    }
+
+    /// The load balancers and clusters of `self` whose names `other` does not have: what an
+    /// update from `self` to `other` must delete, or nothing would ever delete them again.
+    pub fn without(&self, other: &EphemeralSpec) -> EphemeralSpec {
+        EphemeralSpec {
+            load_balancers: self
+                .load_balancers
+                .iter()
+                .filter(|p| !other.load_balancers.iter().any(|n| n.name == p.name))
+                .cloned()
+                .collect(),
+            kafka_clusters: self
+                .kafka_clusters
+                .iter()
+                .filter(|p| !other.kafka_clusters.iter().any(|n| n.name == p.name))
+                .cloned()
+                .collect(),
+        }
+    }
+
     /// Parses and validates a spec document.
     pub fn from_json(json: &str) -> Result<Self, SpecError> {
         let mut de = serde_json::Deserializer::from_str(json);
@@ -962,6 +986,20 @@ mod tests {
             p.iter()
                 .any(|(path, _)| path == "kafka_clusters[0].bootstrap_parameter")
         );
+    }
+
+    #[test]
+    fn without_keeps_only_the_names_the_other_lacks() {
+        let full = EphemeralSpec::from_json(EXAMPLE).unwrap();
+        let lb_only = EphemeralSpec {
+            kafka_clusters: Vec::new(),
+            ..full.clone()
+        };
+        let removed = full.without(&lb_only);
+        assert!(removed.load_balancers.is_empty());
+        assert_eq!(removed.kafka_clusters, full.kafka_clusters);
+        assert!(lb_only.without(&full).is_empty());
+        assert!(full.without(&full).is_empty());
     }
 
     #[test]

@@ -60,3 +60,52 @@ fn a_pause_during_a_delete_keeps_the_snapshot_being_written() {
         );
     }
 }
+
+/// Found by the simulation (seed 40 of the ephemeral-tier scenarios): Terraform's delete-spec
+/// deletes an MSK cluster of a paused stack and forgets it; a tick while the cluster is still
+/// `DELETING` found it by its tags and recorded it again, and the next resume recreated it.
+#[test]
+fn a_pause_does_not_record_a_cluster_being_deleted() {
+    use costctl_core::observation::KafkaObs;
+    use costctl_core::spec::{ClientAuthenticationSpec, KafkaClusterSpec};
+    let mut obs = Observation::default();
+    let cluster = |state: &str| KafkaObs {
+        arn: "arn:aws:kafka:eu-west-1:1:cluster/ot-msk/1".into(),
+        state: state.into(),
+        bootstrap: None,
+        spec: KafkaClusterSpec {
+            name: "ot-msk".into(),
+            vpc_configs: Vec::new(),
+            client_authentication: ClientAuthenticationSpec { sasl_iam: true },
+            tags: Default::default(),
+            bootstrap_parameter: None,
+        },
+    };
+    obs.kafka_clusters
+        .insert("ot-msk".into(), cluster("DELETING"));
+    let goal = Goal {
+        desired: DesiredState::Paused,
+        generation: 2,
+        policy: Policy::default(),
+    };
+    let p = plan(&goal, &obs, &Manifest::default());
+    assert!(p.manifest.kafka_clusters.is_empty(), "{:?}", p.manifest);
+    // The resume that follows has nothing to bring back.
+    let running = Goal {
+        desired: DesiredState::Running,
+        ..goal
+    };
+    obs.kafka_clusters.clear();
+    let p = plan(&running, &obs, &p.manifest);
+    assert!(
+        !p.steps
+            .iter()
+            .any(|s| matches!(s.action, Action::CreateKafkaCluster { .. })),
+        "{p:?}"
+    );
+    // An active cluster is still recorded before a pause deletes it (write-ahead).
+    obs.kafka_clusters
+        .insert("ot-msk".into(), cluster("ACTIVE"));
+    let p = plan(&goal, &obs, &Manifest::default());
+    assert!(p.manifest.kafka_clusters.contains_key("ot-msk"));
+}

@@ -268,21 +268,8 @@ impl<C: Cloud, S: StateStore> Handler<C, S> {
             return Ok(json!(self.engine.delete_spec(stack, spec).await?));
         }
         if let Some(prev) = prev {
-            let removed = EphemeralSpec {
-                load_balancers: prev
-                    .load_balancers
-                    .iter()
-                    .filter(|p| !spec.load_balancers.iter().any(|n| n.name == p.name))
-                    .cloned()
-                    .collect(),
-                kafka_clusters: prev
-                    .kafka_clusters
-                    .iter()
-                    .filter(|p| !spec.kafka_clusters.iter().any(|n| n.name == p.name))
-                    .cloned()
-                    .collect(),
-            };
-            if !removed.load_balancers.is_empty() || !removed.kafka_clusters.is_empty() {
+            let removed = prev.without(spec);
+            if !removed.is_empty() {
                 self.engine.delete_spec(stack, &removed).await?;
             }
         }
@@ -366,7 +353,7 @@ impl<C: Cloud, S: StateStore> Handler<C, S> {
             .await
             .map_err(EngineError::from)?
             .map_or(DesiredState::Running, |s| s.desired);
-        let level = decision.level.max(current);
+        let level = budget::requested_level(decision.level, current);
         let lockout = decision.lockout.then(|| {
             let now = OffsetDateTime::from_unix_timestamp_nanos(
                 i128::from(self.engine.now_ms()) * 1_000_000,

@@ -6,14 +6,24 @@
 //! and may meet a fault decided by the world's seeded generator.
 
 use crate::clock::SimClock;
+use crate::ephemeral::{
+    ALB_ZONE, SimKafka, SimLb, SimListener, alb_provisioning_ms, lb_arn, listener_arn, msk_arn,
+    msk_creating_ms, msk_deleting_ms, short,
+};
 use crate::world::{CallFaults, Direction, MINUTE, SimSnapshot, World};
 use async_trait::async_trait;
-use costctl_aws::cloud::Cloud;
+use costctl_aws::cloud::{Cloud, fence};
 use costctl_aws::error::{CloudError, CloudResult};
 use costctl_aws::store::{
     HistoryEntry, Lease, NewRequest, StackState, StateStore, StoreError, StoreResult,
 };
-use costctl_core::observation::{Bounds, DbObs, DbSpec, ServiceObs, SnapshotObs};
+use costctl_core::ephemeral::alb_attribute_ignored;
+use costctl_core::observation::{
+    AliasObs, Bounds, DbObs, DbSpec, KafkaObs, LoadBalancerObs, ServiceObs, SnapshotObs,
+};
+use costctl_core::observation::{alias_key, normalise_dns};
+use costctl_core::spec::{ActionSpec, ListenerProtocol, ListenerSpec, RedirectSpec};
+use costctl_core::spec::{EphemeralSpec, KafkaClusterSpec, LoadBalancerSpec};
 use costctl_core::{DesiredState, Manifest, Selector};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -36,6 +46,8 @@ pub struct Caller {
     pub inv: usize,
     pub owner: String,
     pub stack: String,
+    /// A Terraform invocation: its deletes change the spec, they do not pause the stack.
+    pub terraform: bool,
 }
 
 impl Caller {
@@ -144,6 +156,41 @@ fn not_found(op: &'static str, resource: &str, code: &str) -> CloudError {
 pub struct SimCloud(pub Caller);
 
 impl SimCloud {
+    fn enabled(&self) -> bool {
+        self.0.world.lock().eph.enabled
+    }
+
+    /// The adapter's check before a load balancer is created or updated: certificates, then
+    /// target groups.
+    async fn check_lb_dependencies(&self, spec: &LoadBalancerSpec) -> CloudResult<()> {
+        let resource = format!("alb:{}", spec.name);
+        self.call("acm:DescribeCertificate", &resource, None, |w| {
+            for l in &spec.listeners {
+                for c in l.certificate_arn.iter().chain(&l.additional_certificate_arns) {
+                    if !w.eph.certificates.contains(c) {
+                        return Err(CloudError::refused(
+                            &resource,
+                            format!("cannot create or update: certificate {c} of listener {} does not exist (nothing was created)", l.port),
+                        ));
+                    }
+                }
+            }
+            Ok(())
+        })
+        .await?;
+        self.call("elasticloadbalancing:DescribeTargetGroups", &resource, None, |w| {
+            if let Some(tg) = target_groups(spec).find(|tg| !w.eph.target_groups.contains(*tg)) {
+                return Err(CloudError::refused(
+                    &resource,
+                    format!("cannot create or update: target group {tg} does not exist (nothing was created)"),
+                ));
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(())
+    }
+
     async fn call<R>(
         &self,
         op: &'static str,
@@ -489,6 +536,554 @@ impl Cloud for SimCloud {
         )
         .await
     }
+
+    // ---- the ephemeral tier, call by call as the adapters make them ----
+
+    async fn find_load_balancers(
+        &self,
+        selector: &Selector,
+        names: &[String],
+    ) -> CloudResult<Vec<LoadBalancerObs>> {
+        let by_tags = matches!(selector, Selector::Tags(_));
+        if (!by_tags && names.is_empty()) || !self.enabled() {
+            return Ok(Vec::new());
+        }
+        self.call(
+            "elasticloadbalancing:DescribeLoadBalancers",
+            "*",
+            None,
+            |w| {
+                Ok(w.eph
+                    .lbs
+                    .values()
+                    .filter(|lb| {
+                        names.contains(&lb.name)
+                            || (by_tags && selector.matches_tags(tag_pairs(&lb.tags)))
+                    })
+                    .map(SimLb::obs)
+                    .collect())
+            },
+        )
+        .await
+    }
+
+    async fn check_spec_dependencies(&self, spec: &EphemeralSpec) -> CloudResult<()> {
+        if !self.enabled() {
+            return Ok(());
+        }
+        self.call("ec2:DescribeSubnets", "*", None, |w| {
+            let mut users: Vec<(String, &[String], &[String])> = spec
+                .load_balancers
+                .iter()
+                .map(|l| {
+                    (
+                        format!("alb:{}", l.name),
+                        &l.subnets[..],
+                        &l.security_groups[..],
+                    )
+                })
+                .collect();
+            for c in &spec.kafka_clusters {
+                for v in &c.vpc_configs {
+                    users.push((
+                        format!("msk:{}", c.name),
+                        &v.subnet_ids,
+                        &v.security_group_ids,
+                    ));
+                }
+            }
+            for (resource, subnets, groups) in users {
+                if let Some((_, message)) = missing_network(w, subnets, groups) {
+                    return Err(CloudError::refused(resource, message));
+                }
+            }
+            Ok(())
+        })
+        .await?;
+        for lb in &spec.load_balancers {
+            self.check_lb_dependencies(lb).await?;
+        }
+        Ok(())
+    }
+
+    async fn apply_load_balancer(
+        &self,
+        spec: &LoadBalancerSpec,
+        not_after_ms: i64,
+    ) -> CloudResult<()> {
+        let resource = format!("alb:{}", spec.name);
+        let fenced = |op: &'static str| fence(self.0.clock.now(), not_after_ms, op, &resource);
+        self.check_lb_dependencies(spec).await?;
+        let existing = self
+            .call(
+                "elasticloadbalancing:DescribeLoadBalancers",
+                &resource,
+                None,
+                |w| Ok(w.eph.lb_by_name(&spec.name).map(|lb| lb.arn.clone())),
+            )
+            .await?;
+        let arn = match existing {
+            Some(arn) => arn,
+            None => {
+                fenced("elasticloadbalancing:CreateLoadBalancer")?;
+                self.call(
+                    "elasticloadbalancing:CreateLoadBalancer",
+                    &resource,
+                    Some(Direction::Up),
+                    |w| create_lb(w, spec),
+                )
+                .await?
+            }
+        };
+        // Attributes and tags, then listeners and their rules: what the adapter brings to the
+        // spec with Modify*/AddTags/RemoveTags and Create*/Modify*/Delete* calls.
+        fenced("elasticloadbalancing:ModifyLoadBalancerAttributes")?;
+        self.call(
+            "elasticloadbalancing:ModifyLoadBalancerAttributes",
+            &resource,
+            Some(Direction::Up),
+            |w| {
+                let lb = lb_mut(w, &arn)?;
+                let mut attributes = spec.attributes.clone();
+                attributes.retain(|k, _| !alb_attribute_ignored(k));
+                lb.attributes = attributes;
+                lb.tags = spec.tags.clone();
+                Ok(())
+            },
+        )
+        .await?;
+        fenced("elasticloadbalancing:CreateListener")?;
+        self.call(
+            "elasticloadbalancing:CreateListener",
+            &resource,
+            Some(Direction::Up),
+            |w| {
+                let id = w.eph.next_id();
+                let lb = lb_mut(w, &arn)?;
+                lb.listeners
+                    .retain(|port, _| spec.listeners.iter().any(|l| l.port == *port));
+                for (i, l) in spec.listeners.iter().enumerate() {
+                    let listener_arn = lb.listeners.get(&l.port).map_or_else(
+                        || listener_arn(&arn, id * 16 + i as u64),
+                        |have| have.arn.clone(),
+                    );
+                    lb.listeners.insert(
+                        l.port,
+                        SimListener {
+                            arn: listener_arn,
+                            spec: aws_listener(l),
+                        },
+                    );
+                }
+                Ok(())
+            },
+        )
+        .await
+    }
+
+    async fn delete_load_balancer(&self, arn: &str) -> CloudResult<()> {
+        let name = {
+            let w = self.0.world.lock();
+            w.eph
+                .lbs
+                .get(arn)
+                .map_or_else(|| short(arn).to_string(), |lb| lb.name.clone())
+        };
+        let dir = if self.0.terraform {
+            Direction::Spec
+        } else {
+            Direction::Down
+        };
+        self.call(
+            "elasticloadbalancing:DeleteLoadBalancer",
+            &format!("alb:{name}"),
+            Some(dir),
+            |w| {
+                match w.eph.lbs.get(arn) {
+                    // The adapter takes LoadBalancerNotFound as done.
+                    None => Ok(()),
+                    Some(lb) if lb.deletion_protection() => Err(rejected(
+                        "elasticloadbalancing:DeleteLoadBalancer",
+                        arn,
+                        "OperationNotPermitted",
+                        "Load balancer cannot be deleted because deletion protection is enabled",
+                    )),
+                    Some(_) => {
+                        w.eph.lbs.remove(arn);
+                        Ok(())
+                    }
+                }
+            },
+        )
+        .await
+    }
+
+    async fn listener_arns(&self, lb_arn: &str) -> CloudResult<BTreeMap<u16, String>> {
+        self.call(
+            "elasticloadbalancing:DescribeListeners",
+            lb_arn,
+            None,
+            |w| {
+                let lb = w.eph.lbs.get(lb_arn).ok_or_else(|| {
+                    not_found(
+                        "elasticloadbalancing:DescribeListeners",
+                        lb_arn,
+                        "LoadBalancerNotFound",
+                    )
+                })?;
+                Ok(lb
+                    .listeners
+                    .iter()
+                    .map(|(port, l)| (*port, l.arn.clone()))
+                    .collect())
+            },
+        )
+        .await
+    }
+
+    async fn find_kafka_clusters(
+        &self,
+        selector: &Selector,
+        names: &[String],
+    ) -> CloudResult<Vec<KafkaObs>> {
+        let by_tags = matches!(selector, Selector::Tags(_));
+        if (!by_tags && names.is_empty()) || !self.enabled() {
+            return Ok(Vec::new());
+        }
+        self.call("kafka:ListClustersV2", "*", None, |w| {
+            // As the adapter: one per name, a cluster not being deleted before a deleting one.
+            let mut chosen: BTreeMap<String, &SimKafka> = BTreeMap::new();
+            for c in w.eph.kafkas.values() {
+                if !(names.contains(&c.name)
+                    || (by_tags && selector.matches_tags(tag_pairs(&c.spec.tags))))
+                {
+                    continue;
+                }
+                match chosen.get(&c.name) {
+                    Some(old) if old.state != "DELETING" => {}
+                    _ => {
+                        chosen.insert(c.name.clone(), c);
+                    }
+                }
+            }
+            Ok(chosen.values().map(|c| c.obs()).collect())
+        })
+        .await
+    }
+
+    async fn create_kafka_cluster(
+        &self,
+        spec: &KafkaClusterSpec,
+        not_after_ms: i64,
+    ) -> CloudResult<()> {
+        let resource = format!("msk:{}", spec.name);
+        let exists = self
+            .call("kafka:ListClustersV2", &resource, None, |w| {
+                Ok(!w.eph.live_kafkas(&spec.name).is_empty())
+            })
+            .await?;
+        if exists {
+            return Ok(());
+        }
+        fence(
+            self.0.clock.now(),
+            not_after_ms,
+            "kafka:CreateClusterV2",
+            &resource,
+        )?;
+        self.call(
+            "kafka:CreateClusterV2",
+            &resource,
+            Some(Direction::Up),
+            |w| create_kafka(w, spec),
+        )
+        .await
+    }
+
+    async fn delete_kafka_cluster(&self, arn: &str) -> CloudResult<()> {
+        let name = {
+            let w = self.0.world.lock();
+            w.eph
+                .kafkas
+                .get(arn)
+                .map_or_else(|| short(arn).to_string(), |c| c.name.clone())
+        };
+        let dir = if self.0.terraform {
+            Direction::Spec
+        } else {
+            Direction::Down
+        };
+        self.call(
+            "kafka:DeleteCluster",
+            &format!("msk:{name}"),
+            Some(dir),
+            |w| {
+                const OP: &str = "kafka:DeleteCluster";
+                let took = msk_deleting_ms(w);
+                let now = w.now;
+                let Some(c) = w.eph.kafkas.get_mut(arn) else {
+                    return Ok(()); // the adapter: NotFoundException is done
+                };
+                if c.state != "ACTIVE" {
+                    return Err(rejected(
+                        OP,
+                        arn,
+                        "BadRequestException",
+                        &format!(
+                            "The cluster is in the {} state and cannot be deleted.",
+                            c.state
+                        ),
+                    ));
+                }
+                c.state = "DELETING".into();
+                c.until = now + took;
+                Ok(())
+            },
+        )
+        .await
+    }
+
+    async fn get_parameters(&self, names: &[String]) -> CloudResult<BTreeMap<String, String>> {
+        if names.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        self.call("ssm:GetParameter", "*", None, |w| {
+            Ok(names
+                .iter()
+                .filter_map(|n| w.eph.parameters.get(n).map(|v| (n.clone(), v.clone())))
+                .collect())
+        })
+        .await
+    }
+
+    async fn put_parameter(&self, name: &str, value: &str) -> CloudResult<()> {
+        self.call(
+            "ssm:PutParameter",
+            &format!("ssm:{name}"),
+            Some(Direction::Up),
+            |w| {
+                w.eph.parameters.insert(name.to_string(), value.to_string());
+                Ok(())
+            },
+        )
+        .await
+    }
+
+    async fn get_aliases(
+        &self,
+        records: &[(String, String)],
+    ) -> CloudResult<BTreeMap<String, AliasObs>> {
+        if records.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        self.call("route53:ListResourceRecordSets", "*", None, |w| {
+            Ok(records
+                .iter()
+                .map(|(zone, name)| {
+                    let key = alias_key(zone, name);
+                    let obs = w.eph.aliases.get(&key).cloned().unwrap_or_default();
+                    (key, obs)
+                })
+                .collect())
+        })
+        .await
+    }
+
+    async fn upsert_alias(
+        &self,
+        zone_id: &str,
+        name: &str,
+        target_dns: &str,
+        target_zone: &str,
+    ) -> CloudResult<()> {
+        let resource = format!("route53:{zone_id}/{name}");
+        self.call(
+            "route53:ChangeResourceRecordSets",
+            &resource,
+            Some(Direction::Up),
+            |w| {
+                if target_zone != ALB_ZONE {
+                    return Err(rejected(
+                        "route53:ChangeResourceRecordSets",
+                        &resource,
+                        "InvalidChangeBatch",
+                        "Tried to create an alias that targets a zone that does not hold it",
+                    ));
+                }
+                let target = Some(normalise_dns(target_dns));
+                w.eph.aliases.insert(
+                    alias_key(zone_id, name),
+                    AliasObs {
+                        a: target.clone(),
+                        aaaa: target,
+                    },
+                );
+                Ok(())
+            },
+        )
+        .await
+    }
+}
+
+fn tag_pairs(tags: &BTreeMap<String, String>) -> impl Iterator<Item = (&str, &str)> {
+    tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+}
+
+/// Every target group a load balancer spec forwards to.
+fn target_groups(spec: &LoadBalancerSpec) -> impl Iterator<Item = &String> {
+    spec.listeners
+        .iter()
+        .flat_map(|l| {
+            l.default_actions
+                .iter()
+                .chain(l.rules.iter().flat_map(|r| &r.actions))
+        })
+        .filter_map(|a| match a {
+            ActionSpec::Forward {
+                target_group_arn, ..
+            } => target_group_arn.as_ref(),
+            _ => None,
+        })
+}
+
+fn lb_mut<'w>(w: &'w mut World, arn: &str) -> CloudResult<&'w mut SimLb> {
+    w.eph
+        .lbs
+        .get_mut(arn)
+        .ok_or_else(|| not_found("elasticloadbalancing:*", arn, "LoadBalancerNotFound"))
+}
+
+/// CreateLoadBalancer: names are unique in a region; the same name with the same settings
+/// answers with the existing load balancer, with other settings `DuplicateLoadBalancerName`.
+/// Every subnet and security group must exist. Returns the ARN.
+fn create_lb(w: &mut World, spec: &LoadBalancerSpec) -> CloudResult<String> {
+    const OP: &str = "elasticloadbalancing:CreateLoadBalancer";
+    if let Some(lb) = w.eph.lb_by_name(&spec.name) {
+        if lb.same_settings(spec) {
+            return Ok(lb.arn.clone());
+        }
+        return Err(rejected(
+            OP,
+            &spec.name,
+            "DuplicateLoadBalancerName",
+            "A load balancer with the same name exists but with different settings",
+        ));
+    }
+    if let Some((code, message)) = missing_network(w, &spec.subnets, &spec.security_groups) {
+        return Err(rejected(OP, &spec.name, code.alb, &message));
+    }
+    let id = w.eph.next_id();
+    let took = alb_provisioning_ms(w);
+    let arn = lb_arn(&spec.name, id);
+    w.eph.lbs.insert(
+        arn.clone(),
+        SimLb {
+            arn: arn.clone(),
+            name: spec.name.clone(),
+            state: "provisioning".into(),
+            ready_at: w.now + took,
+            dns_name: format!(
+                "{}-{id}.{}.elb.amazonaws.com",
+                spec.name,
+                crate::ephemeral::REGION
+            ),
+            scheme: spec.scheme,
+            ip_address_type: spec.ip_address_type,
+            subnets: spec.subnets.clone(),
+            security_groups: spec.security_groups.clone(),
+            attributes: BTreeMap::new(),
+            tags: spec.tags.clone(),
+            listeners: BTreeMap::new(),
+        },
+    );
+    Ok(arn)
+}
+
+/// The error codes ELBv2 and MSK answer for a missing subnet or security group.
+struct NetworkCode {
+    alb: &'static str,
+    msk: &'static str,
+}
+
+/// The first subnet or security group of a create request that does not exist.
+fn missing_network(
+    w: &World,
+    subnets: &[String],
+    security_groups: &[String],
+) -> Option<(NetworkCode, String)> {
+    if let Some(s) = subnets.iter().find(|s| !w.eph.subnets.contains(*s)) {
+        let code = NetworkCode {
+            alb: "SubnetNotFound",
+            msk: "BadRequestException",
+        };
+        return Some((code, format!("The subnet ID '{s}' does not exist")));
+    }
+    let g = security_groups
+        .iter()
+        .find(|g| !w.eph.security_groups.contains(*g))?;
+    let code = NetworkCode {
+        alb: "InvalidSecurityGroup",
+        msk: "BadRequestException",
+    };
+    Some((code, format!("The security group '{g}' does not exist")))
+}
+
+/// CreateClusterV2: a new cluster every time, whatever the name (MSK names are not unique).
+fn create_kafka(w: &mut World, spec: &KafkaClusterSpec) -> CloudResult<()> {
+    const OP: &str = "kafka:CreateClusterV2";
+    for v in &spec.vpc_configs {
+        if let Some((code, message)) = missing_network(w, &v.subnet_ids, &v.security_group_ids) {
+            return Err(rejected(OP, &spec.name, code.msk, &message));
+        }
+    }
+    let id = w.eph.next_id();
+    let took = msk_creating_ms(w);
+    let arn = msk_arn(&spec.name, id);
+    let stored = KafkaClusterSpec {
+        bootstrap_parameter: None,
+        ..spec.clone()
+    };
+    w.eph.kafkas.insert(
+        arn.clone(),
+        SimKafka {
+            arn,
+            name: spec.name.clone(),
+            state: "CREATING".into(),
+            until: w.now + took,
+            spec: stored,
+            bootstrap: format!(
+                "boot-{id:04}.c1.kafka-serverless.{}.amazonaws.com:9098",
+                crate::ephemeral::REGION
+            ),
+        },
+    );
+    Ok(())
+}
+
+/// A listener as AWS stores it: an HTTPS listener without an SSL policy gets the default one,
+/// a redirect's missing parts become their `#{…}` placeholders.
+fn aws_listener(l: &ListenerSpec) -> ListenerSpec {
+    let mut l = l.clone();
+    if l.protocol == ListenerProtocol::Https && l.ssl_policy.is_none() {
+        l.ssl_policy = Some("ELBSecurityPolicy-2016-08".into());
+    }
+    let fill = |actions: &mut Vec<ActionSpec>| {
+        for a in actions {
+            if let ActionSpec::Redirect { redirect, .. } = a {
+                let r: &mut RedirectSpec = redirect;
+                r.protocol.get_or_insert_with(|| "#{protocol}".into());
+                r.port.get_or_insert_with(|| "#{port}".into());
+                r.host.get_or_insert_with(|| "#{host}".into());
+                r.path.get_or_insert_with(|| "/#{path}".into());
+                r.query.get_or_insert_with(|| "#{query}".into());
+            }
+        }
+    };
+    fill(&mut l.default_actions);
+    for r in &mut l.rules {
+        fill(&mut r.actions);
+    }
+    l
 }
 
 /// The in-memory state store, as one invocation sees it: DynamoStore's conditions exactly.
@@ -609,6 +1204,7 @@ impl StateStore for MemStore {
                         expires_at_ms: now_ms + ttl_ms,
                     });
                     let s = state.clone();
+                    w.seen_spec.insert(owner.to_string(), s.spec.clone());
                     if took_over {
                         w.log(format!(
                             "{owner}: takes over the expired lease of {}",
@@ -716,5 +1312,29 @@ impl StateStore for MemStore {
     async fn stacks(&self) -> StoreResult<Vec<String>> {
         self.call("Scan", false, |w, _| Ok(w.store.keys().cloned().collect()))
             .await
+    }
+
+    async fn set_spec(&self, stack: &str, spec: Option<&EphemeralSpec>) -> StoreResult<()> {
+        let owner = self.0.owner.clone();
+        self.call("UpdateItem(spec)", true, |w, _| {
+            let Some(state) = w.store.get_mut(stack) else {
+                return Err(StoreError::UnknownStack {
+                    stack: stack.into(),
+                });
+            };
+            state.spec = spec.cloned();
+            // A status under way when the spec changes is not judged against either.
+            w.version += 1;
+            w.log(format!(
+                "{owner}: spec {}",
+                spec.map_or("forgotten".to_string(), |s| format!(
+                    "set ({} ALB, {} MSK)",
+                    s.load_balancers.len(),
+                    s.kafka_clusters.len()
+                ))
+            ));
+            Ok(())
+        })
+        .await
     }
 }

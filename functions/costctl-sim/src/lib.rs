@@ -3,6 +3,8 @@
 //! - [`clock`]: virtual time and a seeded single-threaded executor (interleavings, crashes);
 //! - [`world`]: ECS services, autoscaling, RDS instances and snapshots with realistic durations
 //!   and AWS's rules, the state store's items, faults, the trace and the invariants;
+//! - [`ephemeral`]: ALBs, MSK Serverless clusters, SSM parameters and alias records, with AWS's
+//!   durations and naming rules (ALB names unique, MSK names not);
 //! - [`cloud`]: [`SimCloud`] (the `Cloud` trait) and [`MemStore`] (the `StateStore` trait,
 //!   DynamoStore's conditional semantics), one handle per invocation;
 //! - [`scenario`]: one seeded scenario of triggers, faults and a convergence check.
@@ -11,6 +13,7 @@
 
 pub mod clock;
 pub mod cloud;
+pub mod ephemeral;
 pub mod rng;
 pub mod scenario;
 pub mod world;

@@ -12,9 +12,14 @@ use costctl_aws::{Engine, EngineError, StoreError};
 use costctl_core::DesiredState;
 use costctl_core::Selector;
 use costctl_core::observation::{Bounds, DbSpec};
-use costctl_core::plan::{Policy, RdsOnPause};
+use costctl_core::plan::{MskOnPause, Policy, RdsOnPause};
+use costctl_core::spec::{
+    ClientAuthenticationSpec, EphemeralSpec, IpAddressType, KafkaClusterSpec, Scheme,
+};
 use futures::FutureExt;
+use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -42,6 +47,13 @@ pub enum Trigger {
     ManualHibernate,
     Tick,
     Status,
+    /// `terraform apply` with spec version `spec` (an index into the scenario's versions):
+    /// the `aws_lambda_invocation` is created, or updated from the version in Terraform's state.
+    TerraformApply {
+        spec: usize,
+    },
+    /// `terraform destroy`: the invocation's delete, with the version in Terraform's state.
+    TerraformDestroy,
 }
 
 /// The result of one scenario.
@@ -94,7 +106,10 @@ pub fn check_report(w: &mut World, stack: &str, who: &str, report: &serde_json::
             "{who}: {what} is converged but says state `{state}`"
         ));
     }
-    let diff = w.differs_from(stack, desired);
+    let diff = match w.seen_spec.get(who).cloned() {
+        Some(spec) if what == REACHED_BY => w.differs_from_spec(stack, desired, spec.as_ref()),
+        _ => w.differs_from(stack, desired),
+    };
     if !diff.is_empty() {
         w.violation(format!(
             "{who}: {what} claims {desired}, but {}",
@@ -115,6 +130,18 @@ struct Scenario {
     clock: SimClock,
     selector: Selector,
     policy: Policy,
+    /// The versions of the ephemeral-tier spec Terraform sends (empty: the stack has none).
+    specs: Vec<EphemeralSpec>,
+    terraform: Rc<RefCell<TerraformState>>,
+}
+
+/// What Terraform's state holds of the `aws_lambda_invocation`: the version it last applied
+/// successfully (a failed create leaves nothing, a failed update or destroy the old version),
+/// and its state lock (a second run while one is under way fails at once).
+#[derive(Debug, Default)]
+struct TerraformState {
+    applied: Option<usize>,
+    locked: bool,
 }
 
 impl Scenario {
@@ -125,6 +152,7 @@ impl Scenario {
             inv,
             owner: format!("inv{inv}-{kind}"),
             stack: STACK.into(),
+            terraform: kind.starts_with("terraform"),
         }
     }
 
@@ -158,6 +186,8 @@ impl Scenario {
             Trigger::ManualHibernate => "manual-hibernate",
             Trigger::Tick => "tick",
             Trigger::Status => "status",
+            Trigger::TerraformApply { .. } => "terraform-apply",
+            Trigger::TerraformDestroy => "terraform-destroy",
         };
         let reduce_only = matches!(trigger, Trigger::BudgetForecast | Trigger::BudgetActual);
         let engine = self.engine(inv, kind, reduce_only);
@@ -165,6 +195,8 @@ impl Scenario {
         let selector = self.selector.clone();
         let policy = self.policy;
         let owner = format!("inv{inv}-{kind}");
+        let specs = self.specs.clone();
+        let tf = self.terraform.clone();
         async move {
             let deadline = engine.now_ms() + INVOCATION_MS;
             let request = |desired: DesiredState,
@@ -192,7 +224,7 @@ impl Scenario {
                     Some(request(DesiredState::Hibernated, "manual", false, None))
                 }
                 Trigger::BudgetForecast | Trigger::BudgetActual => {
-                    // A budget alert only ever moves a stack down.
+                    // A budget alert only ever moves a stack down: the handler's rule.
                     let current = match engine.store().load(STACK).await {
                         Ok(s) => s.map_or(DesiredState::Running, |s| s.desired),
                         Err(e) => return format!("error: {e}"),
@@ -209,9 +241,44 @@ impl Scenario {
                     } else {
                         (DesiredState::Paused, None)
                     };
-                    Some(request(level.max(current), "budget", false, lockout))
+                    let level = costctl_core::budget::requested_level(level, current);
+                    Some(request(level, "budget", false, lockout))
                 }
                 Trigger::Tick => None,
+                Trigger::TerraformApply { .. } | Trigger::TerraformDestroy => {
+                    let prev = {
+                        let mut tf = tf.borrow_mut();
+                        if tf.locked {
+                            return "terraform: the state is locked by another run".into();
+                        }
+                        tf.locked = true;
+                        tf.applied
+                    };
+                    let (out, applied) = match trigger {
+                        Trigger::TerraformApply { spec } => {
+                            let r = terraform_apply(
+                                &engine,
+                                &selector,
+                                &specs[spec],
+                                prev.map(|p| &specs[p]),
+                            )
+                            .await;
+                            let ok = r.is_ok();
+                            (r.unwrap_or_else(|e| e), if ok { Some(spec) } else { prev })
+                        }
+                        _ => match prev {
+                            None => ("terraform destroy: nothing in the state".into(), None),
+                            Some(p) => match engine.delete_spec(STACK, &specs[p]).await {
+                                Ok(r) => (format!("delete-spec: ok, notes {:?}", r.notes), None),
+                                Err(e) => (format!("delete-spec error: {e}"), prev),
+                            },
+                        },
+                    };
+                    let mut tf = tf.borrow_mut();
+                    tf.applied = applied;
+                    tf.locked = false;
+                    return out;
+                }
                 Trigger::Status => {
                     let before = world.lock().version;
                     return match engine.inspect(STACK, None, None).await {
@@ -246,6 +313,166 @@ impl Scenario {
         }
         .boxed_local()
     }
+}
+
+/// What the Lambda handler does for Terraform's create/update: delete what the previous input
+/// named and this one does not, then apply the spec (waiting until it is reached).
+async fn terraform_apply(
+    engine: &Engine<SimCloud, MemStore>,
+    selector: &Selector,
+    spec: &EphemeralSpec,
+    prev: Option<&EphemeralSpec>,
+) -> Result<String, String> {
+    if let Some(prev) = prev {
+        let removed = prev.without(spec);
+        if !removed.is_empty()
+            && let Err(e) = engine.delete_spec(STACK, &removed).await
+        {
+            return Err(format!("apply-spec error (deleting the removed part): {e}"));
+        }
+    }
+    let timeout = Duration::from_millis(u64::try_from(INVOCATION_MS - 3_000).unwrap_or(0));
+    match engine
+        .apply_spec(STACK, spec, Some(selector.clone()), timeout)
+        .await
+    {
+        Ok(r) => Ok(format!(
+            "apply-spec: ok, {} ALB, {} MSK, notes {:?}",
+            r.load_balancers.len(),
+            r.kafka_clusters.len(),
+            r.notes
+        )),
+        Err(e) => Err(format!("apply-spec error: {e}")),
+    }
+}
+
+/// The networking, certificate and target groups that exist for the ephemeral tier, and the
+/// load balancer and cluster of another stack.
+fn ephemeral_world(w: &mut World) {
+    let e = &mut w.eph;
+    e.enabled = true;
+    e.subnets
+        .extend(["subnet-0a", "subnet-0b", "subnet-0c"].map(String::from));
+    e.security_groups
+        .extend(["sg-0alb", "sg-0msk"].map(String::from));
+    e.certificates.insert(CERT.into());
+    e.target_groups.extend([TG_WEB, TG_API].map(String::from));
+    let id = e.next_id();
+    let arn = crate::ephemeral::lb_arn("billing-alb", id);
+    e.lbs.insert(
+        arn.clone(),
+        crate::ephemeral::SimLb {
+            arn: arn.clone(),
+            name: "billing-alb".into(),
+            state: "active".into(),
+            ready_at: 0,
+            dns_name: "billing-alb-1.eu-west-1.elb.amazonaws.com".into(),
+            scheme: Scheme::Internal,
+            ip_address_type: IpAddressType::Ipv4,
+            subnets: vec!["subnet-0a".into(), "subnet-0b".into()],
+            security_groups: vec!["sg-0alb".into()],
+            attributes: BTreeMap::new(),
+            tags: [("costctl:stack".to_string(), "billing-prod".to_string())].into(),
+            listeners: BTreeMap::new(),
+        },
+    );
+    e.foreign.insert("alb:billing-alb".into(), arn);
+    let id = e.next_id();
+    let arn = crate::ephemeral::msk_arn("billing-msk", id);
+    e.kafkas.insert(
+        arn.clone(),
+        crate::ephemeral::SimKafka {
+            arn: arn.clone(),
+            name: "billing-msk".into(),
+            state: "ACTIVE".into(),
+            until: 0,
+            spec: KafkaClusterSpec {
+                name: "billing-msk".into(),
+                vpc_configs: Vec::new(),
+                client_authentication: ClientAuthenticationSpec { sasl_iam: true },
+                tags: BTreeMap::new(),
+                bootstrap_parameter: None,
+            },
+            bootstrap: "boot-billing:9098".into(),
+        },
+    );
+    e.foreign.insert("msk:billing-msk".into(), arn);
+    w.foreign
+        .extend(["alb:billing-alb", "msk:billing-msk"].map(String::from));
+}
+
+const CERT: &str = "arn:aws:acm:eu-west-1:123456789012:certificate/ot-dev";
+const TG_WEB: &str = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/ot-dev-web/1";
+const TG_API: &str = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/ot-dev-api/2";
+
+/// One version of the stack's ephemeral-tier spec, as Terraform would send it: an ALB (HTTP
+/// redirect, HTTPS with rules, published DNS name, an alias) and/or an MSK Serverless cluster
+/// (bootstrap string published). Later versions change attributes, tags and rules in place,
+/// or drop one of the two.
+fn ephemeral_spec(rng: &mut Rng, version: usize) -> EphemeralSpec {
+    let (lb, msk) = match rng.below(if version == 0 { 5 } else { 7 }) {
+        0 => (true, false),
+        1 => (false, true),
+        5 => (true, false),
+        6 => (false, true),
+        _ => (true, true),
+    };
+    let idle = ["60", "120", "300"][rng.below(3) as usize];
+    let protected = rng.chance(100);
+    let tagged = rng.chance(500);
+    let mut tags = serde_json::json!({"Project": "order-tracking", "Version": version.to_string()});
+    if tagged {
+        tags["costctl:stack"] = STACK.into();
+    }
+    let mut rules = vec![serde_json::json!({"priority": 10,
+        "conditions": [{"field": "path-pattern", "values": ["/api/*"]}],
+        "actions": [{"type": "forward", "target_group_arn": TG_API}]})];
+    if rng.chance(500) {
+        rules.push(serde_json::json!({"priority": 20,
+            "conditions": [{"field": "http-header", "http_header_name": "X-Canary", "values": ["1"]}],
+            "actions": [{"type": "fixed-response", "fixed_response": {"status_code": "503", "content_type": "text/plain", "message_body": "paused"}}]}));
+    }
+    let mut attributes = serde_json::json!({"idle_timeout.timeout_seconds": idle});
+    if protected {
+        attributes["deletion_protection.enabled"] = "true".into();
+    }
+    let lbs = if lb {
+        serde_json::json!([{
+            "name": "ot-dev-alb",
+            "subnets": ["subnet-0a", "subnet-0b"],
+            "security_groups": ["sg-0alb"],
+            "attributes": attributes,
+            "tags": tags,
+            "dns_name_parameter": "/order-tracking/dev/alb_dns_name",
+            "aliases": [{"zone_id": "Z0123456789ABC", "name": "app.example.com"}],
+            "listeners": [
+                {"port": 80, "protocol": "HTTP", "default_actions": [
+                    {"type": "redirect", "redirect": {"protocol": "HTTPS", "port": "443", "status_code": "HTTP_301"}}]},
+                {"port": 443, "protocol": "HTTPS", "certificate_arn": CERT,
+                 "default_actions": [{"type": "forward", "target_group_arn": TG_WEB}],
+                 "rules": rules}
+            ]
+        }])
+    } else {
+        serde_json::json!([])
+    };
+    let mut msk_tags = serde_json::json!({"Project": "order-tracking"});
+    if tagged {
+        msk_tags["costctl:stack"] = STACK.into();
+    }
+    let msks = if msk {
+        serde_json::json!([{
+            "name": "ot-dev-msk",
+            "vpc_configs": [{"subnet_ids": ["subnet-0a", "subnet-0b", "subnet-0c"], "security_group_ids": ["sg-0msk"]}],
+            "client_authentication": {"sasl_iam": true},
+            "tags": msk_tags,
+            "bootstrap_parameter": "/order-tracking/dev/kafka_bootstrap"
+        }])
+    } else {
+        serde_json::json!([])
+    };
+    EphemeralSpec::from_value(&serde_json::json!({"load_balancers": lbs, "kafka_clusters": msks}))
+        .expect("the scenario's specs are valid")
 }
 
 fn spec(i: usize, tags: &BTreeMap<String, String>) -> DbSpec {
@@ -303,15 +530,32 @@ pub fn run(seed: u64) -> Outcome {
     if rng.chance(300) {
         world.add_db("billing-db", false, spec(9, &other), false);
     }
+    // Half the scenarios have an ephemeral tier, created and changed by Terraform.
+    // Its own generator, so that the scenarios without one stay what they were (the seeds of
+    // `regression_seeds` replay the same runs).
+    let mut erng = Rng::new(seed ^ 0x00e9_4e3e_7a1e_5eed);
+    let ephemeral = erng.chance(500);
+    let specs: Vec<EphemeralSpec> = if ephemeral {
+        ephemeral_world(&mut world);
+        (0..4).map(|v| ephemeral_spec(&mut erng, v)).collect()
+    } else {
+        Vec::new()
+    };
     let policy = Policy {
         rds_on_pause: if rng.chance(500) {
             RdsOnPause::Snapshot
         } else {
             RdsOnPause::Stop
         },
+        msk_on_pause: if erng.chance(200) {
+            MskOnPause::Keep
+        } else {
+            MskOnPause::Delete
+        },
         ..Policy::default()
     };
     world.rds_on_pause = policy.rds_on_pause;
+    world.msk_on_pause = policy.msk_on_pause;
     let intensity = rng.below(4) as u32; // 0: no faults … 3: many
     world.faults = Faults {
         transient: 30 * intensity,
@@ -321,7 +565,8 @@ pub fn run(seed: u64) -> Outcome {
         max_crashes: 1 + intensity,
     };
     world.log(format!(
-        "seed {seed}: {n_services} services, {n_dbs} instances, policy {policy:?}, fault intensity {intensity}"
+        "seed {seed}: {n_services} services, {n_dbs} instances, {} spec versions, policy {policy:?}, fault intensity {intensity}",
+        specs.len()
     ));
     let shared = Shared(Arc::new(Mutex::new(world)));
     let scenario = Scenario {
@@ -329,6 +574,8 @@ pub fn run(seed: u64) -> Outcome {
         clock: clock.clone(),
         selector: Selector::Tags(tags),
         policy,
+        specs: specs.clone(),
+        terraform: Rc::default(),
     };
 
     // Triggers: the first is the nightly pause; the others arrive over a few hours, some at
@@ -342,6 +589,16 @@ pub fn run(seed: u64) -> Outcome {
         kinds.insert(*inv, trig);
         exec.spawn_at(at, *inv, scenario.invocation(*inv, trig));
     };
+    // Terraform creates the ephemeral tier (`terraform apply`), just before the nightly pause
+    // or at the same time.
+    if !specs.is_empty() {
+        spawn(
+            &mut exec,
+            START_MS,
+            Trigger::TerraformApply { spec: 0 },
+            &mut inv,
+        );
+    }
     spawn(&mut exec, t, Trigger::SchedulePause, &mut inv);
     let events = 2 + rng.below(7);
     for _ in 0..events {
@@ -360,6 +617,18 @@ pub fn run(seed: u64) -> Outcome {
             },
             10 => Trigger::ManualHibernate,
             _ => Trigger::Status,
+        };
+        // A third of the events of a stack with an ephemeral tier are Terraform runs.
+        let trig = if !specs.is_empty() && erng.chance(333) {
+            if erng.chance(250) {
+                Trigger::TerraformDestroy
+            } else {
+                Trigger::TerraformApply {
+                    spec: erng.below(specs.len() as u64) as usize,
+                }
+            }
+        } else {
+            trig
         };
         spawn(&mut exec, t, trig, &mut inv);
     }

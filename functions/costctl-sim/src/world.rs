@@ -3,11 +3,13 @@
 //! shared by every invocation's [`crate::SimCloud`] and [`crate::MemStore`] handle, so that an
 //! invariant can look at the cloud and the store at the same instant.
 
+use crate::ephemeral::Ephemeral;
 use crate::rng::Rng;
 use costctl_aws::store::{HistoryEntry, StackState};
 use costctl_core::DesiredState;
 use costctl_core::observation::{Bounds, DbSpec, scalable_resource_id, service_key};
-use costctl_core::plan::RdsOnPause;
+use costctl_core::plan::{MskOnPause, RdsOnPause};
+use costctl_core::spec::EphemeralSpec;
 use std::collections::{BTreeMap, BTreeSet};
 
 pub const MINUTE: i64 = 60_000;
@@ -87,6 +89,9 @@ pub struct CallFaults {
 pub enum Direction {
     Up,
     Down,
+    /// A change of the ephemeral-tier spec by Terraform (delete-spec): neither a pause nor a
+    /// resume, so it cannot undo one; only the lease rule applies.
+    Spec,
 }
 
 /// The original (running) values of a selected service: what every resume must restore.
@@ -112,6 +117,9 @@ pub struct World {
     /// Services and instances that do not belong to the stack: never touched.
     pub foreign: BTreeSet<String>,
     pub rds_on_pause: RdsOnPause,
+    pub msk_on_pause: MskOnPause,
+    /// ALBs, MSK Serverless clusters, SSM parameters, alias records.
+    pub eph: Ephemeral,
     // The state store's items.
     pub store: BTreeMap<String, StackState>,
     pub history: BTreeMap<String, Vec<HistoryEntry>>,
@@ -122,6 +130,8 @@ pub struct World {
     pub crashed: BTreeSet<usize>,
     /// Generation whose desired state a reconcile reported as reached.
     pub reached: Option<u64>,
+    /// The spec each invocation last read with its lease (what its plans were made from).
+    pub seen_spec: BTreeMap<String, Option<EphemeralSpec>>,
     pub trace: Vec<String>,
     pub violations: Vec<String>,
     pub calls: u64,
@@ -142,12 +152,15 @@ impl World {
             originals: BTreeMap::new(),
             foreign: BTreeSet::new(),
             rds_on_pause: RdsOnPause::Stop,
+            msk_on_pause: MskOnPause::Delete,
+            eph: Ephemeral::default(),
             store: BTreeMap::new(),
             history: BTreeMap::new(),
             faults: Faults::default(),
             crashes: 0,
             crashed: BTreeSet::new(),
             reached: None,
+            seen_spec: BTreeMap::new(),
             trace: Vec::new(),
             violations: Vec::new(),
             calls: 0,
@@ -312,6 +325,7 @@ impl World {
             lines.push(format!("rds {id} deleted"));
             changed = true;
         }
+        changed |= self.eph.advance(now, &mut lines);
         for l in lines {
             self.log(l);
         }
@@ -368,6 +382,7 @@ impl World {
         let contradicts = match dir {
             Direction::Down => desired == DesiredState::Running,
             Direction::Up => desired.is_down(),
+            Direction::Spec => false,
         };
         if contradicts && self.reached == Some(generation) {
             self.violation(format!(
@@ -454,6 +469,7 @@ impl World {
                 v.push(format!("foreign {f} was touched"));
             }
         }
+        self.eph.check(&mut v);
         for x in v {
             if !self.violations.contains(&x) {
                 self.violation(x);
@@ -464,6 +480,18 @@ impl World {
     /// True when the selected resources are in `desired` (what a converged report claims).
     /// Returns what differs.
     pub fn differs_from(&self, stack: &str, desired: DesiredState) -> Vec<String> {
+        let spec = self.store.get(stack).and_then(|s| s.spec.clone());
+        self.differs_from_spec(stack, desired, spec.as_ref())
+    }
+
+    /// As [`World::differs_from`], against the ephemeral-tier spec `spec` (the one a reconcile
+    /// planned with: Terraform may store a new one while it runs, and reconciles to it itself).
+    pub fn differs_from_spec(
+        &self,
+        stack: &str,
+        desired: DesiredState,
+        spec: Option<&EphemeralSpec>,
+    ) -> Vec<String> {
         let mut d = Vec::new();
         let manifest = self
             .store
@@ -517,6 +545,14 @@ impl World {
                 ));
             }
         }
+        let recorded = EphemeralSpec {
+            load_balancers: manifest.load_balancers.values().cloned().collect(),
+            kafka_clusters: manifest.kafka_clusters.values().cloned().collect(),
+        };
+        d.extend(
+            self.eph
+                .differs_from(desired, self.msk_on_pause, spec, &recorded),
+        );
         d
     }
 }
