@@ -54,6 +54,10 @@ impl Manifest {
     /// Records every observed resource that has no record yet. Existing records are kept as they
     /// are: while a pause is under way the observed values may already be the paused ones.
     pub fn record_missing(&mut self, obs: &Observation) {
+        // New records are collected and added in one go: on an empty manifest (every pause of a
+        // running stack) the map is then built from sorted keys instead of by one insert per
+        // service, which dominated planning a 10,000-resource stack.
+        let mut fresh: Vec<(String, ServiceRecord)> = Vec::new();
         for svc in &obs.services {
             let key = svc.key();
             if self.services.contains_key(&key) {
@@ -66,13 +70,19 @@ impl Manifest {
                     &svc.name,
                 ))
                 .copied();
-            self.services.insert(
+            fresh.push((
                 key,
                 ServiceRecord {
                     desired: svc.desired,
                     bounds,
                 },
-            );
+            ));
+        }
+        if self.services.is_empty() {
+            // Reversed: of equal keys `collect` and `extend` keep the last, and the first wins.
+            self.services = fresh.into_iter().rev().collect();
+        } else {
+            self.services.extend(fresh.into_iter().rev());
         }
         for db in &obs.db_instances {
             self.db_instances

@@ -29,12 +29,23 @@ impl ServiceObs {
 
 /// `cluster/service`: the manifest key of a service.
 pub fn service_key(cluster: &str, service: &str) -> String {
-    format!("{cluster}/{service}")
+    // Not `format!`: planning a large stack builds this key per service, and the formatting
+    // machinery costs more than the copy (measured with callgrind on the plan benchmark).
+    let mut key = String::with_capacity(cluster.len() + 1 + service.len());
+    key.push_str(cluster);
+    key.push('/');
+    key.push_str(service);
+    key
 }
 
 /// The Application Auto Scaling resource id of an ECS service.
 pub fn scalable_resource_id(cluster: &str, service: &str) -> String {
-    format!("service/{cluster}/{service}")
+    let mut id = String::with_capacity(8 + cluster.len() + 1 + service.len());
+    id.push_str("service/");
+    id.push_str(cluster);
+    id.push('/');
+    id.push_str(service);
+    id
 }
 
 /// Splits a manifest key back into cluster and service names.

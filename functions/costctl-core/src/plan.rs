@@ -590,8 +590,9 @@ impl Builder {
     }
 
     fn resume(&mut self, obs: &Observation, spec: Option<&EphemeralSpec>) {
-        let manifest = self.plan.manifest.clone();
-        let mut infra_ready = self.resume_ephemeral(obs, spec);
+        // Moved out, not cloned (a resume never changes the records) and put back at the end.
+        let manifest = std::mem::take(&mut self.plan.manifest);
+        let mut infra_ready = self.resume_ephemeral(&manifest, obs, spec);
 
         // Databases: everything the manifest remembers plus everything observed.
         let mut ids: Vec<&String> = manifest.db_instances.keys().collect();
@@ -617,13 +618,16 @@ impl Builder {
             infra_ready,
             "every database, load balancer and cluster is ready and published",
         );
-        let by_key: std::collections::HashMap<String, &ServiceObs> =
-            obs.services.iter().map(|s| (s.key(), s)).collect();
+        let by_key: std::collections::HashMap<(&str, &str), &ServiceObs> = obs
+            .services
+            .iter()
+            .map(|s| ((s.cluster.as_str(), s.name.as_str()), s))
+            .collect();
         for (key, record) in &manifest.services {
             let Some((cluster, service)) = split_service_key(key) else {
                 continue;
             };
-            let Some(svc) = by_key.get(key).copied() else {
+            let Some(svc) = by_key.get(&(cluster, service)).copied() else {
                 self.note(
                     format!("ecs:{key}"),
                     "service no longer exists; nothing to restore".into(),
@@ -669,8 +673,8 @@ impl Builder {
 
         // Back to running with nothing left to do: forget the records, so that the next pause
         // records the values the stack has then.
-        if self.plan.is_converged() {
-            self.plan.manifest = Manifest::default();
+        if !self.plan.is_converged() {
+            self.plan.manifest = manifest;
         }
     }
 
@@ -854,8 +858,12 @@ impl Builder {
 
     /// Creates / completes the load balancers and clusters, then publishes their endpoints.
     /// Returns the steps the services must wait for.
-    fn resume_ephemeral(&mut self, obs: &Observation, spec: Option<&EphemeralSpec>) -> Vec<usize> {
-        let manifest = self.plan.manifest.clone();
+    fn resume_ephemeral(
+        &mut self,
+        manifest: &Manifest,
+        obs: &Observation,
+        spec: Option<&EphemeralSpec>,
+    ) -> Vec<usize> {
         let mut ready = Vec::new();
 
         let mut lb_names: BTreeSet<&String> = manifest.load_balancers.keys().collect();
