@@ -346,22 +346,34 @@ impl DemoStack {
     }
 }
 
+/// An ALB built by [`build_alb`].
+#[derive(Debug, Clone)]
+pub struct Alb {
+    pub name: String,
+    pub arn: String,
+    pub certificate: String,
+    pub target_groups: Vec<String>,
+}
+
 /// The ephemeral tier of a reference stack: an ALB and an MSK Serverless cluster, tagged like
 /// the stack so that its selector finds them.
 #[derive(Debug, Clone)]
 pub struct Ephemeral {
-    pub alb_name: String,
-    pub alb_arn: String,
-    pub certificate: String,
-    pub target_groups: Vec<String>,
+    pub alb: Alb,
     pub msk_name: String,
     pub msk_arn: String,
 }
 
-/// Builds the ephemeral tier with the plain SDK: an ALB with an HTTP and an HTTPS listener,
-/// two rules (path and header conditions; forward and fixed-response actions), non-default
-/// attributes; and an MSK Serverless cluster with IAM auth in two subnets.
-pub async fn build_ephemeral(config: &SdkConfig, stack: &DemoStack) -> Result<Ephemeral> {
+/// Builds an ALB with the plain SDK: two target groups, a certificate, an HTTP and an HTTPS
+/// listener, two rules with different conditions (path; header) and actions (forward; fixed
+/// response), non-default attributes (deletion protection when `protected`), the stack's tags
+/// plus one more.
+pub async fn build_alb(
+    config: &SdkConfig,
+    stack: &DemoStack,
+    name: &str,
+    protected: bool,
+) -> Result<Alb> {
     use aws_sdk_elasticloadbalancingv2::types::{
         Action, ActionTypeEnum, Certificate, FixedResponseActionConfig, HttpHeaderConditionConfig,
         LoadBalancerAttribute, PathPatternConditionConfig, ProtocolEnum, RuleCondition, Tag,
@@ -400,31 +412,39 @@ pub async fn build_ephemeral(config: &SdkConfig, stack: &DemoStack) -> Result<Ep
         .spec
         .tags()
         .into_iter()
+        .chain([("Team".to_string(), "orders".to_string())])
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect();
-    let alb_name = format!("{p}-alb");
     let lb = elb
         .create_load_balancer()
-        .name(&alb_name)
+        .name(name)
         .set_subnets(Some(stack.subnets.iter().take(2).cloned().collect()))
         .security_groups(&stack.security_group)
         .set_tags(Some(tags))
         .send()
         .await?;
-    let alb_arn = lb
+    let arn = lb
         .load_balancers()
         .first()
         .and_then(|l| l.load_balancer_arn())
         .context("load balancer arn")?
         .to_string();
+    let mut attributes = vec![
+        ("idle_timeout.timeout_seconds", "120"),
+        ("routing.http2.enabled", "false"),
+        ("routing.http.drop_invalid_header_fields.enabled", "true"),
+    ];
+    if protected {
+        attributes.push(("deletion_protection.enabled", "true"));
+    }
     elb.modify_load_balancer_attributes()
-        .load_balancer_arn(&alb_arn)
-        .attributes(
-            LoadBalancerAttribute::builder()
-                .key("idle_timeout.timeout_seconds")
-                .value("120")
-                .build(),
-        )
+        .load_balancer_arn(&arn)
+        .set_attributes(Some(
+            attributes
+                .iter()
+                .map(|(k, v)| LoadBalancerAttribute::builder().key(*k).value(*v).build())
+                .collect(),
+        ))
         .send()
         .await?;
     let forward = |tg: &str| {
@@ -435,7 +455,7 @@ pub async fn build_ephemeral(config: &SdkConfig, stack: &DemoStack) -> Result<Ep
     };
     let http = elb
         .create_listener()
-        .load_balancer_arn(&alb_arn)
+        .load_balancer_arn(&arn)
         .port(80)
         .protocol(ProtocolEnum::Http)
         .default_actions(forward(&target_groups[0]))
@@ -448,62 +468,68 @@ pub async fn build_ephemeral(config: &SdkConfig, stack: &DemoStack) -> Result<Ep
         .context("listener arn")?
         .to_string();
     elb.create_listener()
-        .load_balancer_arn(&alb_arn)
+        .load_balancer_arn(&arn)
         .port(443)
         .protocol(ProtocolEnum::Https)
-        .ssl_policy("ELBSecurityPolicy-TLS13-1-2-2021-06")
+        .ssl_policy("ELBSecurityPolicy-2016-08")
         .certificates(Certificate::builder().certificate_arn(&certificate).build())
         .default_actions(forward(&target_groups[1]))
         .send()
         .await?;
-    elb.create_rule()
-        .listener_arn(&http_arn)
-        .priority(10)
-        .conditions(
-            RuleCondition::builder()
-                .field("path-pattern")
-                .path_pattern_config(
-                    PathPatternConditionConfig::builder()
-                        .values("/api/*")
-                        .build(),
-                )
+    let path = RuleCondition::builder()
+        .field("path-pattern")
+        .path_pattern_config(
+            PathPatternConditionConfig::builder()
+                .values("/api/*")
                 .build(),
         )
-        .actions(forward(&target_groups[1]))
-        .send()
-        .await?;
-    elb.create_rule()
-        .listener_arn(&http_arn)
-        .priority(20)
-        .conditions(
-            RuleCondition::builder()
-                .field("http-header")
-                .http_header_config(
-                    HttpHeaderConditionConfig::builder()
-                        .http_header_name("X-Maintenance")
-                        .values("1")
-                        .build(),
-                )
+        .build();
+    let header = RuleCondition::builder()
+        .field("http-header")
+        .http_header_config(
+            HttpHeaderConditionConfig::builder()
+                .http_header_name("X-Canary")
+                .values("1")
                 .build(),
         )
-        .actions(
-            Action::builder()
-                .r#type(ActionTypeEnum::FixedResponse)
-                .fixed_response_config(
-                    FixedResponseActionConfig::builder()
-                        .status_code("503")
-                        .content_type("text/plain")
-                        .message_body("paused")
-                        .build(),
-                )
+        .build();
+    let paused = Action::builder()
+        .r#type(ActionTypeEnum::FixedResponse)
+        .fixed_response_config(
+            FixedResponseActionConfig::builder()
+                .status_code("503")
+                .content_type("text/plain")
+                .message_body("paused")
                 .build(),
         )
-        .send()
-        .await?;
+        .build();
+    for (priority, condition, action) in
+        [(10, path, forward(&target_groups[1])), (20, header, paused)]
+    {
+        elb.create_rule()
+            .listener_arn(&http_arn)
+            .priority(priority)
+            .conditions(condition)
+            .actions(action)
+            .send()
+            .await?;
+    }
+    Ok(Alb {
+        name: name.to_string(),
+        arn,
+        certificate,
+        target_groups,
+    })
+}
 
+/// Builds the ephemeral tier with the plain SDK: the ALB of [`build_alb`] and an MSK Serverless
+/// cluster with IAM auth in two subnets.
+pub async fn build_ephemeral(config: &SdkConfig, stack: &DemoStack) -> Result<Ephemeral> {
     use aws_sdk_kafka::types::{
         Iam, ServerlessClientAuthentication, ServerlessRequest, ServerlessSasl, VpcConfig,
     };
+    let p = &stack.spec.project;
+    let alb = build_alb(config, stack, &format!("{p}-alb"), false).await?;
     let msk_name = format!("{p}-events");
     let msk = aws_sdk_kafka::Client::new(config)
         .create_cluster_v2()
@@ -532,10 +558,7 @@ pub async fn build_ephemeral(config: &SdkConfig, stack: &DemoStack) -> Result<Ep
         .await?;
     let msk_arn = msk.cluster_arn().context("cluster arn")?.to_string();
     Ok(Ephemeral {
-        alb_name,
-        alb_arn,
-        certificate,
-        target_groups,
+        alb,
         msk_name,
         msk_arn,
     })
@@ -547,7 +570,7 @@ pub async fn ephemeral_present(config: &SdkConfig, e: &Ephemeral) -> Result<(boo
     let elb = aws_sdk_elasticloadbalancingv2::Client::new(config);
     let alb = elb
         .describe_load_balancers()
-        .names(&e.alb_name)
+        .names(&e.alb.name)
         .send()
         .await
         .is_ok_and(|o| !o.load_balancers().is_empty());

@@ -10,10 +10,7 @@ use costctl_core::spec::EphemeralSpec;
 use costctl_core::{DesiredState, Selector};
 use costctl_tests::stack::{self, DemoStack, StackSpec};
 use costctl_tests::{Emulator, requests_between};
-use elbv2::types::{
-    Action, ActionTypeEnum, Certificate, FixedResponseActionConfig, HttpHeaderConditionConfig,
-    LoadBalancerAttribute, PathPatternConditionConfig, ProtocolEnum, RuleCondition, Tag,
-};
+use elbv2::types::{Action, ProtocolEnum};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -106,130 +103,15 @@ impl World {
             .to_string()
     }
 
-    /// Builds an ALB with the plain SDK: HTTP and HTTPS listeners, two rules with different
-    /// conditions, non-default attributes, the stack's tags plus one more.
+    /// An ALB built with the plain SDK (see `stack::build_alb`).
     async fn build_alb(&self, name: &str, protected: bool) -> Built {
-        let p = &self.stack.spec.project;
-        let tg_a = self.target_group(&format!("{p}-tg-a")).await;
-        let tg_b = self.target_group(&format!("{p}-tg-b")).await;
-        let cert = self.certificate(&format!("{p}.example.com")).await;
-        let elb = self.elb();
-        let mut tags: Vec<Tag> = self
-            .stack
-            .spec
-            .tags()
-            .into_iter()
-            .map(|(k, v)| Tag::builder().key(k).value(v).build())
-            .collect();
-        tags.push(Tag::builder().key("Team").value("orders").build());
-        let lb = elb
-            .create_load_balancer()
-            .name(name)
-            .set_subnets(Some(self.stack.subnets[..2].to_vec()))
-            .security_groups(&self.stack.security_group)
-            .set_tags(Some(tags))
-            .send()
+        let alb = stack::build_alb(&self.sdk, &self.stack, name, protected)
             .await
-            .unwrap();
-        let arn = lb.load_balancers()[0]
-            .load_balancer_arn()
-            .unwrap()
-            .to_string();
-        let mut attrs = vec![
-            ("idle_timeout.timeout_seconds", "120"),
-            ("routing.http2.enabled", "false"),
-            ("routing.http.drop_invalid_header_fields.enabled", "true"),
-        ];
-        if protected {
-            attrs.push(("deletion_protection.enabled", "true"));
-        }
-        elb.modify_load_balancer_attributes()
-            .load_balancer_arn(&arn)
-            .set_attributes(Some(
-                attrs
-                    .iter()
-                    .map(|(k, v)| LoadBalancerAttribute::builder().key(*k).value(*v).build())
-                    .collect(),
-            ))
-            .send()
-            .await
-            .unwrap();
-        let forward = |tg: &str| {
-            Action::builder()
-                .r#type(ActionTypeEnum::Forward)
-                .target_group_arn(tg)
-                .build()
-        };
-        let http = elb
-            .create_listener()
-            .load_balancer_arn(&arn)
-            .port(80)
-            .protocol(ProtocolEnum::Http)
-            .default_actions(forward(&tg_a))
-            .send()
-            .await
-            .unwrap();
-        let http_arn = http.listeners()[0].listener_arn().unwrap().to_string();
-        elb.create_listener()
-            .load_balancer_arn(&arn)
-            .port(443)
-            .protocol(ProtocolEnum::Https)
-            .ssl_policy("ELBSecurityPolicy-2016-08")
-            .certificates(Certificate::builder().certificate_arn(&cert).build())
-            .default_actions(forward(&tg_b))
-            .send()
-            .await
-            .unwrap();
-        elb.create_rule()
-            .listener_arn(&http_arn)
-            .priority(10)
-            .conditions(
-                RuleCondition::builder()
-                    .field("path-pattern")
-                    .path_pattern_config(
-                        PathPatternConditionConfig::builder()
-                            .values("/api/*")
-                            .build(),
-                    )
-                    .build(),
-            )
-            .actions(forward(&tg_b))
-            .send()
-            .await
-            .unwrap();
-        elb.create_rule()
-            .listener_arn(&http_arn)
-            .priority(20)
-            .conditions(
-                RuleCondition::builder()
-                    .field("http-header")
-                    .http_header_config(
-                        HttpHeaderConditionConfig::builder()
-                            .http_header_name("X-Canary")
-                            .values("1")
-                            .build(),
-                    )
-                    .build(),
-            )
-            .actions(
-                Action::builder()
-                    .r#type(ActionTypeEnum::FixedResponse)
-                    .fixed_response_config(
-                        FixedResponseActionConfig::builder()
-                            .status_code("503")
-                            .content_type("text/plain")
-                            .message_body("paused")
-                            .build(),
-                    )
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap();
+            .expect("ALB");
         Built {
-            arn,
-            cert,
-            tgs: vec![tg_a, tg_b],
+            arn: alb.arn,
+            cert: alb.certificate,
+            tgs: alb.target_groups,
         }
     }
 

@@ -2,10 +2,10 @@
 
 use crate::cloud::Cloud;
 use crate::error::CloudResult;
-use costctl_core::observation::scalable_resource_id;
+use costctl_core::observation::{scalable_resource_id, split_service_key};
 use costctl_core::spec::EphemeralSpec;
 use costctl_core::{Manifest, Observation, Selector};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Looks at every resource of the stack. Resources the manifest remembers are looked up by name
 /// even when the selector no longer finds them (a deleted instance, an untagged service), so a
@@ -65,12 +65,23 @@ pub async fn observe_known<C: Cloud + ?Sized>(
     let msk_names: Vec<String> = msk_names.into_iter().collect();
     let parameters: Vec<String> = parameters.into_iter().collect();
     let aliases: Vec<(String, String)> = aliases.into_iter().collect();
-    let (services, dbs, lbs, kafkas, parameters, aliases) = futures::try_join!(
+    // With the services known, their scalable targets can be read in the same round trip as
+    // the services themselves (the resource id follows from the key).
+    let early_ids: Vec<String> = known_services
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|k| split_service_key(k))
+        .map(|(cluster, service)| scalable_resource_id(cluster, service))
+        .collect();
+    let ((services, early_targets), dbs, lbs, kafkas, parameters, aliases) = futures::try_join!(
         async {
             match known_services {
-                Some([]) => Ok(Vec::new()),
-                Some(keys) => cloud.describe_services(keys).await,
-                None => cloud.find_services(selector).await,
+                Some([]) => Ok((Vec::new(), BTreeMap::new())),
+                Some(keys) => futures::try_join!(
+                    cloud.describe_services(keys),
+                    cloud.scalable_targets(&early_ids)
+                ),
+                None => Ok((cloud.find_services(selector).await?, BTreeMap::new())),
             }
         },
         cloud.find_db_instances(selector),
@@ -138,13 +149,17 @@ pub async fn observe_known<C: Cloud + ?Sized>(
     obs.db_instances.extend(more_dbs);
     obs.db_snapshots = snaps;
 
+    let early: BTreeSet<&String> = early_ids.iter().collect();
     let ids: Vec<String> = obs
         .services
         .iter()
         .map(|s| scalable_resource_id(&s.cluster, &s.name))
+        .filter(|id| !early.contains(id))
         .collect();
+    obs.scalable_targets = early_targets;
     if !ids.is_empty() {
-        obs.scalable_targets = cloud.scalable_targets(&ids).await?;
+        obs.scalable_targets
+            .extend(cloud.scalable_targets(&ids).await?);
     }
     obs.services.sort_by_key(|s| s.key());
     obs.db_instances.sort_by(|a, b| a.id.cmp(&b.id));
