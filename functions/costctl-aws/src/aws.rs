@@ -87,6 +87,18 @@ impl AwsCloud {
     }
 }
 
+/// `tracing` filter directives every costctl binary adds to whatever level the user asks for,
+/// so that no credential reaches a log: at debug the SDK logs endpoint and auth parameters
+/// (the resolved access key id), at trace the signer logs the request it signs (access key id,
+/// session token) and the orchestrator dumps its configuration, credentials included.
+pub const QUIET_SECRETS: [&str; 5] = [
+    "aws_smithy_runtime::client::orchestrator::endpoints=info",
+    "aws_smithy_runtime::client::orchestrator::auth=info",
+    "aws_sigv4=info",
+    "aws_smithy_runtime=debug",
+    "aws_config=debug",
+];
+
 /// Where and how to reach AWS.
 #[derive(Debug, Clone, Default)]
 pub struct Connection {

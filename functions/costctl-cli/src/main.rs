@@ -141,11 +141,14 @@ const NOT_REACHED: u8 = 3;
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    let mut filter = tracing_subscriber::EnvFilter::try_from_env("COSTCTL_LOG")
+        .unwrap_or_else(|_| "warn".into());
+    // Whatever COSTCTL_LOG says, no credential is ever printed (see QUIET_SECRETS).
+    for directive in costctl_aws::QUIET_SECRETS {
+        filter = filter.add_directive(directive.parse().expect("a valid directive"));
+    }
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("COSTCTL_LOG")
-                .unwrap_or_else(|_| "warn".into()),
-        )
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();

@@ -4,6 +4,12 @@ use costctl_tests::Emulator;
 use costctl_tests::stack::{self, StackSpec};
 use std::process::Output;
 
+/// Distinctive fake credentials and the demo databases' master password: no output of any
+/// command in these tests may contain them (checked by [`Cli::run`] on every run).
+const ACCESS_KEY_ID: &str = "AKIACLICANARY3Z8Q5W";
+const SECRET_ACCESS_KEY: &str = "cli-canary-secret-2c7e9a4f1b";
+const DB_PASSWORD: &str = "not-a-real-password";
+
 struct Cli<'a> {
     emu: &'a Emulator,
     table: &'a str,
@@ -11,7 +17,7 @@ struct Cli<'a> {
 
 impl Cli<'_> {
     async fn run(&self, args: &[&str]) -> Output {
-        tokio::process::Command::new(env!("CARGO_BIN_EXE_costctl"))
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_costctl"))
             .args([
                 "--endpoint-url",
                 &self.emu.endpoint,
@@ -21,13 +27,25 @@ impl Cli<'_> {
                 self.table,
             ])
             .args(args)
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID)
+            .env("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY)
             .env_remove("AWS_PROFILE")
             .env("COSTCTL_POLL_MS", "50")
+            // The most the CLI can be made to log: the SDK's own debug output included.
+            .env("COSTCTL_LOG", "trace")
             .output()
             .await
-            .expect("costctl runs")
+            .expect("costctl runs");
+        let all = text(&out);
+        for secret in [ACCESS_KEY_ID, SECRET_ACCESS_KEY, DB_PASSWORD] {
+            if let Some(line) = all.lines().find(|l| l.contains(secret)) {
+                panic!(
+                    "`costctl {}` printed the secret `{secret}`: {line}",
+                    args.join(" ")
+                );
+            }
+        }
+        out
     }
 }
 
@@ -119,7 +137,8 @@ async fn init_pause_status_resume_history_with_tags() {
 
     let o = cli.run(&["history", "--stack", "cli-dev"]).await;
     assert!(o.status.success());
-    assert_eq!(text(&o).lines().count(), 4, "{}", text(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(stdout.lines().count(), 4, "{stdout}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

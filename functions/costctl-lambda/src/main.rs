@@ -11,33 +11,15 @@ use std::sync::Arc;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
+    let mut filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    // Whatever RUST_LOG says, no credential is ever logged (see QUIET_SECRETS).
+    for directive in costctl_aws::QUIET_SECRETS {
+        filter = filter.add_directive(directive.parse().expect("a valid directive"));
+    }
     tracing_subscriber::fmt()
         .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info".into())
-                // At debug, the SDK logs endpoint and auth parameters, which hold the resolved
-                // credentials' access key id: never log them, whatever RUST_LOG says.
-                .add_directive(
-                    "aws_smithy_runtime::client::orchestrator::endpoints=info"
-                        .parse()
-                        .expect("a valid directive"),
-                )
-                .add_directive(
-                    "aws_smithy_runtime::client::orchestrator::auth=info"
-                        .parse()
-                        .expect("a valid directive"),
-                )
-                // At trace, the signer logs the request to sign: access key id, session token.
-                .add_directive("aws_sigv4=info".parse().expect("a valid directive"))
-                // At trace, the orchestrator dumps its configuration, credentials included.
-                .add_directive(
-                    "aws_smithy_runtime=debug"
-                        .parse()
-                        .expect("a valid directive"),
-                )
-                .add_directive("aws_config=debug".parse().expect("a valid directive")),
-        )
+        .with_env_filter(filter)
         .with_current_span(false)
         .with_target(false)
         .without_time()
