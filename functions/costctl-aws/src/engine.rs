@@ -11,7 +11,7 @@ use costctl_core::plan::Note;
 use costctl_core::plan::{Action, Goal, Plan, Policy, Step};
 use costctl_core::spec::{EphemeralSpec, SpecError};
 use costctl_core::{DesiredState, Observation, Selector};
-use futures::{StreamExt, stream};
+use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -529,7 +529,7 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
         }
     }
 
-    /// Runs waves of ready steps, each wave concurrently under the bound. Returns how many
+    /// Runs the ready steps, pipelined under the concurrency bound. Returns how many
     /// steps succeeded and whether one failed permanently.
     async fn execute(
         &self,
@@ -545,88 +545,94 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
         // stack over and acted on a newer request; this plan is stale. Skipped steps count as
         // transient: the next pass renews the lease (or learns it was taken) and re-plans.
         let guard = i64::try_from(self.options.lease_ttl.as_millis() / 2).unwrap_or(i64::MAX);
+        let run = |step: Step| async move {
+            let result = if self.clock.now_ms().saturating_add(guard) >= lease_until {
+                Err(CloudError::Transient {
+                    operation: "lease",
+                    resource: step.action.resource(),
+                    code: "LeaseExpiring".into(),
+                    message: "the lease on the stack is about to expire; not started".into(),
+                })
+            } else {
+                match self
+                    .before(stop_at, self.apply(&step.action, obs, lease_until))
+                    .await
+                {
+                    Some(result) => result,
+                    None => Err(CloudError::Transient {
+                        operation: "deadline",
+                        resource: step.action.resource(),
+                        code: "DeadlineReached".into(),
+                        message: "no answer before the invocation's deadline; the next pass \
+                                  checks whether it took effect"
+                            .into(),
+                    }),
+                }
+            };
+            (step, result)
+        };
+        // Pipelined, not in waves: a step starts as soon as its own dependencies are done (a
+        // service's UpdateService right after its RegisterScalableTarget), so one slow call
+        // holds back only what depends on it. At most `concurrency` calls are in flight.
+        let limit = self.options.concurrency.max(1);
+        let mut started = vec![false; plan.steps.len()];
         let mut done: Vec<usize> = Vec::new();
+        let mut in_flight = futures::stream::FuturesUnordered::new();
         let mut executed = 0;
         let mut permanent = false;
         loop {
-            let ready: Vec<Step> = plan.ready(&done).cloned().collect();
-            if ready.is_empty() || self.clock.now_ms() >= stop_at {
-                break;
-            }
-            let results: Vec<(Step, Result<(), CloudError>)> = stream::iter(ready)
-                .map(|step| async move {
-                    let result = if self.clock.now_ms().saturating_add(guard) >= lease_until {
-                        Err(CloudError::Transient {
-                            operation: "lease",
-                            resource: step.action.resource(),
-                            code: "LeaseExpiring".into(),
-                            message: "the lease on the stack is about to expire; not started"
-                                .into(),
-                        })
-                    } else {
-                        match self
-                            .before(stop_at, self.apply(&step.action, obs, lease_until))
-                            .await
-                        {
-                            Some(result) => result,
-                            None => Err(CloudError::Transient {
-                                operation: "deadline",
-                                resource: step.action.resource(),
-                                code: "DeadlineReached".into(),
-                                message: "no answer before the invocation's deadline; the next \
-                                          pass checks whether it took effect"
-                                    .into(),
-                            }),
-                        }
-                    };
-                    (step, result)
-                })
-                .buffer_unordered(self.options.concurrency.max(1))
-                .collect()
-                .await;
-            let mut progressed = false;
-            for (step, result) in results {
-                let outcome = StepOutcome {
-                    resource: step.action.resource(),
-                    action: action_name(&step.action).into(),
-                    description: step.action.to_string(),
-                    outcome: match &result {
-                        Ok(()) => "ok",
-                        Err(e) if e.is_transient() => "retry",
-                        Err(_) => "failed",
-                    }
-                    .into(),
-                    error: result.as_ref().err().map(ToString::to_string),
-                    at_ms: self.clock.now_ms(),
-                };
-                tracing::info!(
-                    stack,
-                    resource = %outcome.resource,
-                    action = %outcome.action,
-                    outcome = %outcome.outcome,
-                    error = outcome.error.as_deref().unwrap_or(""),
-                    "step"
-                );
-                if let Some(progress) = &self.progress {
-                    progress(&outcome);
+            if !permanent && self.clock.now_ms() < stop_at && in_flight.len() < limit {
+                let ready: Vec<Step> = plan
+                    .ready(&done)
+                    .filter(|s| !started[s.id])
+                    .take(limit - in_flight.len())
+                    .cloned()
+                    .collect();
+                for step in ready {
+                    started[step.id] = true;
+                    in_flight.push(run(step));
                 }
-                match result {
-                    Ok(()) => {
-                        done.push(step.id);
-                        executed += 1;
-                        progressed = true;
-                    }
-                    Err(e) if e.is_transient() => {}
-                    Err(e) => {
-                        permanent = true;
-                        report.errors.push(e.to_string());
-                    }
-                }
-                report.done.push(outcome);
             }
-            if !progressed || permanent {
+            let Some((step, result)) = in_flight.next().await else {
                 break;
+            };
+            let outcome = StepOutcome {
+                resource: step.action.resource(),
+                action: action_name(&step.action).into(),
+                description: step.action.to_string(),
+                outcome: match &result {
+                    Ok(()) => "ok",
+                    Err(e) if e.is_transient() => "retry",
+                    Err(_) => "failed",
+                }
+                .into(),
+                error: result.as_ref().err().map(ToString::to_string),
+                at_ms: self.clock.now_ms(),
+            };
+            tracing::info!(
+                stack,
+                resource = %outcome.resource,
+                action = %outcome.action,
+                outcome = %outcome.outcome,
+                error = outcome.error.as_deref().unwrap_or(""),
+                "step"
+            );
+            if let Some(progress) = &self.progress {
+                progress(&outcome);
             }
+            match result {
+                Ok(()) => {
+                    done.push(step.id);
+                    executed += 1;
+                }
+                Err(e) if e.is_transient() => {}
+                Err(e) => {
+                    // Nothing new starts; what is in flight finishes and is reported.
+                    permanent = true;
+                    report.errors.push(e.to_string());
+                }
+            }
+            report.done.push(outcome);
         }
         (executed, permanent)
     }
