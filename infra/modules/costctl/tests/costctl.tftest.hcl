@@ -108,6 +108,10 @@ run "reduce_only_role_has_no_create_start_or_restore_action" {
     condition     = aws_lambda_function.this["reduce_only"].environment[0].variables["COSTCTL_MODE"] == "reduce-only" && aws_lambda_function.this["full"].environment[0].variables["COSTCTL_MODE"] == "full"
     error_message = "COSTCTL_MODE must be full / reduce-only"
   }
+  assert {
+    condition     = aws_lambda_function.this["full"].environment[0].variables["COSTCTL_CONCURRENCY"] == "16" && aws_lambda_function.this["reduce_only"].environment[0].variables["COSTCTL_CONCURRENCY"] == "16"
+    error_message = "both functions get COSTCTL_CONCURRENCY (default 16)"
+  }
 }
 
 run "budget_topic_reaches_only_the_reduce_only_function" {
@@ -224,6 +228,15 @@ run "rejects_a_bad_time_zone" {
     stacks = { "order-tracking-dev" = { tags = { Project = "order-tracking", Env = "dev" }, schedule = { time_zone = "CET+1" } } }
   }
   expect_failures = [var.stacks]
+}
+
+run "rejects_a_bad_concurrency" {
+  command = plan
+  variables {
+    stacks      = { "order-tracking-dev" = { tags = { Project = "order-tracking", Env = "dev" } } }
+    concurrency = 0
+  }
+  expect_failures = [var.concurrency]
 }
 
 run "rejects_a_bad_level" {
