@@ -285,8 +285,16 @@ struct CrashOnFirstWrite {
 }
 
 impl CrashOnFirstWrite {
+    /// The first write "crashes" the process: it and every call after it never return (a dead
+    /// process answers nothing). The engine abandons a hung call at its lease's end, so hanging
+    /// only the first write would not stop it.
     async fn maybe_crash(&self) {
-        if !self.crashed.swap(true, Ordering::SeqCst) {
+        self.crashed.store(true, Ordering::SeqCst);
+        std::future::pending::<()>().await;
+    }
+
+    async fn unless_crashed(&self) {
+        if self.crashed.load(Ordering::SeqCst) {
             std::future::pending::<()>().await;
         }
     }
@@ -295,12 +303,15 @@ impl CrashOnFirstWrite {
 #[async_trait]
 impl Cloud for CrashOnFirstWrite {
     async fn find_services(&self, s: &Selector) -> CloudResult<Vec<ServiceObs>> {
+        self.unless_crashed().await;
         self.inner.find_services(s).await
     }
     async fn describe_services(&self, k: &[String]) -> CloudResult<Vec<ServiceObs>> {
+        self.unless_crashed().await;
         self.inner.describe_services(k).await
     }
     async fn scalable_targets(&self, ids: &[String]) -> CloudResult<BTreeMap<String, Bounds>> {
+        self.unless_crashed().await;
         self.inner.scalable_targets(ids).await
     }
     async fn set_scalable_target(&self, id: &str, b: Bounds) -> CloudResult<()> {
@@ -312,12 +323,15 @@ impl Cloud for CrashOnFirstWrite {
         self.inner.set_desired_count(c, s, n).await
     }
     async fn find_db_instances(&self, s: &Selector) -> CloudResult<Vec<DbObs>> {
+        self.unless_crashed().await;
         self.inner.find_db_instances(s).await
     }
     async fn describe_db_instances(&self, ids: &[String]) -> CloudResult<Vec<DbObs>> {
+        self.unless_crashed().await;
         self.inner.describe_db_instances(ids).await
     }
     async fn describe_db_snapshots(&self, ids: &[String]) -> CloudResult<Vec<SnapshotObs>> {
+        self.unless_crashed().await;
         self.inner.describe_db_snapshots(ids).await
     }
     async fn stop_db(&self, id: &str) -> CloudResult<()> {
@@ -325,6 +339,7 @@ impl Cloud for CrashOnFirstWrite {
         self.inner.stop_db(id).await
     }
     async fn start_db(&self, id: &str) -> CloudResult<()> {
+        self.unless_crashed().await;
         self.inner.start_db(id).await
     }
     async fn delete_db(&self, id: &str, snap: &str) -> CloudResult<()> {
@@ -332,6 +347,7 @@ impl Cloud for CrashOnFirstWrite {
         self.inner.delete_db(id, snap).await
     }
     async fn restore_db(&self, id: &str, snap: &str, spec: &DbSpec) -> CloudResult<()> {
+        self.unless_crashed().await;
         self.inner.restore_db(id, snap, spec).await
     }
 }

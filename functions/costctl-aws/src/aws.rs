@@ -99,6 +99,11 @@ pub const QUIET_SECRETS: [&str; 5] = [
     "aws_config=debug",
 ];
 
+/// How long one HTTP attempt of an AWS call may take before the SDK gives up on it (and
+/// retries). The engine stops waiting for a call this long before its lease ends, so that no
+/// attempt is still in flight when another invocation may take the stack over.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(20);
+
 /// Where and how to reach AWS.
 #[derive(Debug, Clone, Default)]
 pub struct Connection {
@@ -123,7 +128,7 @@ pub async fn load_config(conn: &Connection) -> SdkConfig {
         )
         .timeout_config(
             aws_config::timeout::TimeoutConfig::builder()
-                .operation_attempt_timeout(Duration::from_secs(20))
+                .operation_attempt_timeout(ATTEMPT_TIMEOUT)
                 .build(),
         );
     if let Some(region) = &conn.region {

@@ -43,7 +43,7 @@ impl Clock for SystemClock {
 
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// At most this many AWS calls of one wave run at once.
+    /// At most this many AWS calls run at once.
     pub concurrency: usize,
     /// How long a lease lasts without renewal; renewed every pass.
     pub lease_ttl: Duration,
@@ -545,6 +545,17 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
         // stack over and acted on a newer request; this plan is stale. Skipped steps count as
         // transient: the next pass renews the lease (or learns it was taken) and re-plans.
         let guard = i64::try_from(self.options.lease_ttl.as_millis() / 2).unwrap_or(i64::MAX);
+        // A call is abandoned (its retries stop) one attempt timeout before the lease ends, or
+        // at the deadline: a throttled retry loop must not land a write after another
+        // invocation took the stack over with a newer request. (At most a quarter of the lease,
+        // so that a step started with half the lease left always gets time to run.)
+        let margin = i64::try_from(
+            crate::aws::ATTEMPT_TIMEOUT
+                .min(self.options.lease_ttl / 4)
+                .as_millis(),
+        )
+        .unwrap_or(0);
+        let call_until = stop_at.min(lease_until.saturating_sub(margin));
         let run = |step: Step| async move {
             let result = if self.clock.now_ms().saturating_add(guard) >= lease_until {
                 Err(CloudError::Transient {
@@ -555,7 +566,7 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
                 })
             } else {
                 match self
-                    .before(stop_at, self.apply(&step.action, obs, lease_until))
+                    .before(call_until, self.apply(&step.action, obs, lease_until))
                     .await
                 {
                     Some(result) => result,
@@ -563,8 +574,8 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
                         operation: "deadline",
                         resource: step.action.resource(),
                         code: "DeadlineReached".into(),
-                        message: "no answer before the invocation's deadline; the next pass \
-                                  checks whether it took effect"
+                        message: "no answer before the invocation's deadline or the end of \
+                                  its lease; the next pass checks whether it took effect"
                             .into(),
                     }),
                 }
