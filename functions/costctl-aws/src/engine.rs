@@ -216,9 +216,12 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
         self.clock.now_ms()
     }
 
-    /// Records a request. Bad input changes nothing: an invalid selector, or one that selects
-    /// nothing for a stack with nothing recorded, is refused before anything is written.
-    pub async fn request(&self, stack: &str, spec: RequestSpec) -> Result<StackState, EngineError> {
+    /// Validates and stores a request; returns the stored state and its history entry.
+    async fn record_request(
+        &self,
+        stack: &str,
+        spec: RequestSpec,
+    ) -> Result<(StackState, HistoryEntry), EngineError> {
         let existing = self.store.load(stack).await?;
         let selector = match (&spec.selector, &existing) {
             (Some(sel), _) => sel.clone(),
@@ -271,20 +274,42 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
         };
         let now = self.clock.now_ms();
         let state = self.store.request(stack, &req, now).await?;
-        self.store
-            .append_history(
-                stack,
-                &HistoryEntry {
-                    at_ms: now,
-                    generation: state.generation,
-                    kind: "request".into(),
-                    desired: spec.desired,
-                    trigger: spec.trigger,
-                    detail: serde_json::json!({ "reason": spec.reason, "force": spec.force, "lockout": spec.lockout }),
-                },
-            )
-            .await?;
+        let entry = HistoryEntry {
+            at_ms: now,
+            generation: state.generation,
+            kind: "request".into(),
+            desired: spec.desired,
+            trigger: spec.trigger,
+            detail: serde_json::json!({ "reason": spec.reason, "force": spec.force, "lockout": spec.lockout }),
+        };
+        Ok((state, entry))
+    }
+
+    /// Records a request. Bad input changes nothing: an invalid selector, or one that selects
+    /// nothing for a stack with nothing recorded, is refused before anything is written.
+    pub async fn request(&self, stack: &str, spec: RequestSpec) -> Result<StackState, EngineError> {
+        let (state, entry) = self.record_request(stack, spec).await?;
+        self.store.append_history(stack, &entry).await?;
         Ok(state)
+    }
+
+    /// Records a request and reconciles at once, as one invocation does. The request's history
+    /// entry is written while the reconcile takes the lease: one round trip less before the
+    /// first AWS call. The reconcile's own outcome (e.g. the lease is held by another
+    /// invocation) is returned beside the recorded state.
+    pub async fn request_and_reconcile(
+        &self,
+        stack: &str,
+        spec: RequestSpec,
+        deadline_ms: i64,
+    ) -> Result<(StackState, Result<Report, EngineError>), EngineError> {
+        let (state, entry) = self.record_request(stack, spec).await?;
+        let (history, report) = futures::join!(
+            self.store.append_history(stack, &entry),
+            self.reconcile(stack, deadline_ms)
+        );
+        history?;
+        Ok((state, report))
     }
 
     /// Observes and plans without acting: what `status` and `plan` show. A stack the store

@@ -237,8 +237,11 @@ impl<C: Cloud, S: StateStore> Handler<C, S> {
             reason: format!("{trigger} request"),
             ..RequestSpec::new(desired, trigger)
         };
-        let state = self.engine.request(stack, spec).await?;
-        let report = match self.engine.reconcile(stack, deadline_ms).await {
+        let (state, reconciled) = self
+            .engine
+            .request_and_reconcile(stack, spec, deadline_ms)
+            .await?;
+        let report = match reconciled {
             Ok(report) => json!(report),
             // Another invocation holds the stack: it re-reads the request on its next pass.
             Err(EngineError::Store(StoreError::LeaseHeld { owner, .. })) => json!({
