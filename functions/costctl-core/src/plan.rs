@@ -29,27 +29,31 @@ pub struct Goal {
     pub policy: Policy,
 }
 
+/// A cluster or service name in a step. Shared, not copied: a pause makes three steps per
+/// service, and copying the names into each was most of what planning a large stack cost.
+pub type Name = std::sync::Arc<str>;
+
 /// One idempotent operation on one resource.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Action {
     /// RegisterScalableTarget with these bounds.
     SetScalingBounds {
-        cluster: String,
-        service: String,
+        cluster: Name,
+        service: Name,
         min: u32,
         max: u32,
     },
     /// UpdateService desiredCount.
     SetDesiredCount {
-        cluster: String,
-        service: String,
+        cluster: Name,
+        service: Name,
         count: u32,
     },
     /// Gate: the service runs exactly `count` tasks and none are pending.
     AwaitServiceCount {
-        cluster: String,
-        service: String,
+        cluster: Name,
+        service: Name,
         count: u32,
     },
     StopDb {
@@ -470,14 +474,16 @@ impl Builder {
     /// desired count, then wait for the tasks to drain.
     fn drain_service(&mut self, svc: &ServiceObs, obs: &Observation) -> Option<usize> {
         let mut last = vec![];
+        let (cluster, service): (Name, Name) =
+            (svc.cluster.as_str().into(), svc.name.as_str().into());
         let rid = scalable_resource_id(&svc.cluster, &svc.name);
         if let Some(bounds) = obs.scalable_targets.get(&rid)
             && (bounds.min != 0 || bounds.max != 0)
         {
             last = vec![self.push(
                 Action::SetScalingBounds {
-                    cluster: svc.cluster.clone(),
-                    service: svc.name.clone(),
+                    cluster: cluster.clone(),
+                    service: service.clone(),
                     min: 0,
                     max: 0,
                 },
@@ -487,8 +493,8 @@ impl Builder {
         if svc.desired != 0 {
             last = vec![self.push(
                 Action::SetDesiredCount {
-                    cluster: svc.cluster.clone(),
-                    service: svc.name.clone(),
+                    cluster: cluster.clone(),
+                    service: service.clone(),
                     count: 0,
                 },
                 last,
@@ -497,8 +503,8 @@ impl Builder {
         if svc.desired != 0 || svc.running != 0 || svc.pending != 0 {
             return Some(self.push(
                 Action::AwaitServiceCount {
-                    cluster: svc.cluster.clone(),
-                    service: svc.name.clone(),
+                    cluster: cluster.clone(),
+                    service: service.clone(),
                     count: 0,
                 },
                 last,
@@ -635,11 +641,12 @@ impl Builder {
                 continue;
             };
             let mut last = ready_gate.clone();
+            let (cluster_name, service_name): (Name, Name) = (cluster.into(), service.into());
             if svc.desired != record.desired {
                 last = vec![self.push(
                     Action::SetDesiredCount {
-                        cluster: cluster.into(),
-                        service: service.into(),
+                        cluster: cluster_name.clone(),
+                        service: service_name.clone(),
                         count: record.desired,
                     },
                     last,
@@ -651,8 +658,8 @@ impl Builder {
             {
                 last = vec![self.push(
                     Action::SetScalingBounds {
-                        cluster: cluster.into(),
-                        service: service.into(),
+                        cluster: cluster_name.clone(),
+                        service: service_name.clone(),
                         min: bounds.min,
                         max: bounds.max,
                     },
@@ -662,8 +669,8 @@ impl Builder {
             if svc.desired != record.desired || svc.running != record.desired || svc.pending != 0 {
                 self.push(
                     Action::AwaitServiceCount {
-                        cluster: cluster.into(),
-                        service: service.into(),
+                        cluster: cluster_name.clone(),
+                        service: service_name.clone(),
                         count: record.desired,
                     },
                     last,

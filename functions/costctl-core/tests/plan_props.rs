@@ -44,7 +44,7 @@ fn apply(obs: &mut Observation, action: &Action) -> Result<(), String> {
             let svc = obs
                 .services
                 .iter_mut()
-                .find(|s| &s.cluster == cluster && &s.name == service)
+                .find(|s| *s.cluster == **cluster && *s.name == **service)
                 .ok_or("no such service")?;
             svc.desired = *count;
         }
