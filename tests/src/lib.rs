@@ -137,6 +137,27 @@ impl Drop for Emulator {
     }
 }
 
+/// The state table the tests, the demo and the benchmark use.
+pub const STATE_TABLE: &str = "costctl-state";
+
+/// An emulator with `spec`'s demo stack built and the state table created: where most tests
+/// start.
+pub async fn start_with_stack(
+    opts: EmulatorOptions,
+    spec: &stack::StackSpec,
+) -> Result<(Emulator, SdkConfig, stack::DemoStack)> {
+    let emu = Emulator::start_with(opts).await?;
+    let sdk = emu.sdk_config().await;
+    let demo = stack::build(&sdk, spec)
+        .await
+        .context("building the demo stack")?;
+    costctl_aws::DynamoStore::new(&sdk, STATE_TABLE)
+        .create_table()
+        .await
+        .context("creating the state table")?;
+    Ok((emu, sdk, demo))
+}
+
 /// Sums request counts per action from two stats snapshots (`after - before`).
 pub fn requests_between(
     before: &serde_json::Value,

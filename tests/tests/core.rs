@@ -9,13 +9,13 @@ use costctl_aws::{
 };
 use costctl_core::observation::{Bounds, DbObs, DbSpec, ServiceObs, SnapshotObs};
 use costctl_core::{DesiredState, Selector};
-use costctl_tests::stack::{self, DemoStack, StackSpec};
-use costctl_tests::{Emulator, requests_between};
+use costctl_tests::stack::{DemoStack, StackSpec};
+use costctl_tests::{Emulator, EmulatorOptions, requests_between, start_with_stack};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-const TABLE: &str = "costctl-state";
+const TABLE: &str = costctl_tests::STATE_TABLE;
 
 fn options(owner: &str) -> Options {
     Options {
@@ -34,13 +34,9 @@ struct World {
 
 impl World {
     async fn new(spec: StackSpec) -> World {
-        let emu = Emulator::start().await.expect("emulator");
-        let sdk = emu.sdk_config().await;
-        let stack = stack::build(&sdk, &spec).await.expect("demo stack");
-        DynamoStore::new(&sdk, TABLE)
-            .create_table()
+        let (emu, sdk, stack) = start_with_stack(EmulatorOptions::default(), &spec)
             .await
-            .expect("state table");
+            .expect("emulator with a demo stack");
         World { emu, sdk, stack }
     }
 

@@ -9,48 +9,26 @@ use costctl_aws::{AwsCloud, DynamoStore, Engine, EngineError, RequestSpec, State
 use costctl_core::spec::EphemeralSpec;
 use costctl_core::{DesiredState, Selector};
 use costctl_tests::stack::{self, DemoStack, StackSpec};
-use costctl_tests::{Emulator, requests_between};
+use costctl_tests::{Emulator, EmulatorOptions, requests_between, start_with_stack};
 use elbv2::types::{Action, ProtocolEnum};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-const TABLE: &str = "costctl-state";
+const TABLE: &str = costctl_tests::STATE_TABLE;
 
 struct World {
     emu: Emulator,
     sdk: aws_config::SdkConfig,
     stack: DemoStack,
-    vpc: String,
 }
 
 impl World {
     async fn new(spec: StackSpec) -> World {
-        let emu = Emulator::start().await.expect("emulator");
-        let sdk = emu.sdk_config().await;
-        let stack = stack::build(&sdk, &spec).await.expect("demo stack");
-        DynamoStore::new(&sdk, TABLE)
-            .create_table()
+        let (emu, sdk, stack) = start_with_stack(EmulatorOptions::default(), &spec)
             .await
-            .expect("state table");
-        let ec2 = aws_sdk_ec2::Client::new(&sdk);
-        let vpc = ec2
-            .describe_vpcs()
-            .send()
-            .await
-            .unwrap()
-            .vpcs()
-            .iter()
-            .find(|v| v.is_default() == Some(true))
-            .and_then(|v| v.vpc_id())
-            .unwrap()
-            .to_string();
-        World {
-            emu,
-            sdk,
-            stack,
-            vpc,
-        }
+            .expect("emulator with a demo stack");
+        World { emu, sdk, stack }
     }
 
     fn engine(&self) -> Engine<AwsCloud, DynamoStore> {
@@ -80,7 +58,7 @@ impl World {
             .name(name)
             .protocol(ProtocolEnum::Http)
             .port(8080)
-            .vpc_id(&self.vpc)
+            .vpc_id(&self.stack.vpc)
             .target_type(elbv2::types::TargetTypeEnum::Ip)
             .send()
             .await
@@ -604,7 +582,7 @@ async fn reference_stack_round_trip_with_msk_ssm_and_route53() {
     let arns = clusters().await;
     assert_eq!(arns.len(), 1, "exactly one cluster of that name");
     assert_ne!(arns[0], msk0.arn, "a new cluster");
-    let now = engine.spec_result(p, &spec, &w.selector()).await.unwrap();
+    let now = engine.spec_result(p, &spec).await.unwrap();
     let msk1 = &now.kafka_clusters["ot-msk"];
     let lb1 = &now.load_balancers["ot-alb"];
     assert_ne!(lb1.arn, lb0.arn);
@@ -720,10 +698,7 @@ async fn apply_spec_on_a_paused_stack_only_records_it() {
         .await
         .unwrap();
     assert!(report.succeeded(), "{report:#?}");
-    let now = engine
-        .spec_result("ps", &spec, &w.selector())
-        .await
-        .unwrap();
+    let now = engine.spec_result("ps", &spec).await.unwrap();
     assert_eq!(now.kafka_clusters["ps-msk"].state, "ACTIVE");
 }
 

@@ -6,7 +6,7 @@ use crate::observe::{observe, observe_known, observe_with};
 use crate::report::{Report, StepOutcome};
 use crate::store::{HistoryEntry, Lockout, NewRequest, StackState, StateStore, StoreError};
 use async_trait::async_trait;
-use costctl_core::observation::{Bounds, scalable_resource_id};
+use costctl_core::observation::{Bounds, KafkaObs, LoadBalancerObs, scalable_resource_id};
 use costctl_core::plan::Note;
 use costctl_core::plan::{Action, Goal, Plan, Policy, Step};
 use costctl_core::spec::{EphemeralSpec, SpecError};
@@ -1000,9 +1000,23 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
                 ),
             });
         }
-        let mut result = self.spec_result(stack, spec, &state.selector).await?;
+        let mut result = self.spec_result(stack, spec).await?;
         result.notes.extend(notes);
         Ok(result)
+    }
+
+    /// The load balancers and MSK clusters a spec names that exist now, found by name only.
+    async fn find_spec_resources(
+        &self,
+        spec: &EphemeralSpec,
+    ) -> Result<(Vec<LoadBalancerObs>, Vec<KafkaObs>), EngineError> {
+        let none = Selector::Names(Default::default());
+        let lb_names: Vec<String> = spec.load_balancers.iter().map(|l| l.name.clone()).collect();
+        let msk_names: Vec<String> = spec.kafka_clusters.iter().map(|c| c.name.clone()).collect();
+        Ok(futures::try_join!(
+            self.cloud.find_load_balancers(&none, &lb_names),
+            self.cloud.find_kafka_clusters(&none, &msk_names),
+        )?)
     }
 
     /// What exists now of the resources a spec names.
@@ -1010,16 +1024,8 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
         &self,
         stack: &str,
         spec: &EphemeralSpec,
-        selector: &Selector,
     ) -> Result<SpecResult, EngineError> {
-        let _ = selector;
-        let none = Selector::Names(Default::default());
-        let lb_names: Vec<String> = spec.load_balancers.iter().map(|l| l.name.clone()).collect();
-        let msk_names: Vec<String> = spec.kafka_clusters.iter().map(|c| c.name.clone()).collect();
-        let (lbs, kafkas) = futures::try_join!(
-            self.cloud.find_load_balancers(&none, &lb_names),
-            self.cloud.find_kafka_clusters(&none, &msk_names),
-        )?;
+        let (lbs, kafkas) = self.find_spec_resources(spec).await?;
         let mut result = SpecResult {
             stack: stack.into(),
             ..SpecResult::default()
@@ -1091,13 +1097,7 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
         state: Option<&StackState>,
         owner: &str,
     ) -> Result<SpecResult, EngineError> {
-        let none = Selector::Names(Default::default());
-        let lb_names: Vec<String> = spec.load_balancers.iter().map(|l| l.name.clone()).collect();
-        let msk_names: Vec<String> = spec.kafka_clusters.iter().map(|c| c.name.clone()).collect();
-        let (lbs, kafkas) = futures::try_join!(
-            self.cloud.find_load_balancers(&none, &lb_names),
-            self.cloud.find_kafka_clusters(&none, &msk_names),
-        )?;
+        let (lbs, kafkas) = self.find_spec_resources(spec).await?;
         let mut result = SpecResult {
             stack: stack.into(),
             ..SpecResult::default()
@@ -1122,33 +1122,23 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
         }
         if let Some(state) = state {
             let mut manifest = state.manifest.clone();
-            for n in &lb_names {
-                manifest.load_balancers.remove(n);
+            for lb in &spec.load_balancers {
+                manifest.load_balancers.remove(&lb.name);
             }
-            for n in &msk_names {
-                manifest.kafka_clusters.remove(n);
+            for c in &spec.kafka_clusters {
+                manifest.kafka_clusters.remove(&c.name);
             }
             if manifest != state.manifest {
                 self.store
                     .save_manifest(stack, owner, state.generation, &manifest)
                     .await?;
             }
-            let remaining = state.spec.as_ref().map(|s| EphemeralSpec {
-                load_balancers: s
-                    .load_balancers
-                    .iter()
-                    .filter(|l| !lb_names.contains(&l.name))
-                    .cloned()
-                    .collect(),
-                kafka_clusters: s
-                    .kafka_clusters
-                    .iter()
-                    .filter(|c| !msk_names.contains(&c.name))
-                    .cloned()
-                    .collect(),
-            });
-            let remaining =
-                remaining.filter(|s| !s.load_balancers.is_empty() || !s.kafka_clusters.is_empty());
+            // What the stored spec still names once this one is gone.
+            let remaining = state
+                .spec
+                .as_ref()
+                .map(|s| s.without(spec))
+                .filter(|s| !s.is_empty());
             self.store.set_spec(stack, remaining.as_ref()).await?;
             self.store
                 .append_history(

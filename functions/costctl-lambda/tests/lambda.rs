@@ -2,8 +2,8 @@
 //! fixtures of costctl-core), against the emulator.
 
 use costctl_tests::runtime_api::RuntimeApi;
-use costctl_tests::stack::{self, DemoStack, StackSpec};
-use costctl_tests::{Emulator, repo_root, requests_between};
+use costctl_tests::stack::{DemoStack, StackSpec};
+use costctl_tests::{Emulator, EmulatorOptions, repo_root, requests_between, start_with_stack};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 use tokio::process::{Child, Command};
@@ -45,16 +45,12 @@ fn spawn_cmd(api: &RuntimeApi, emu: &Emulator, mode: &str, config: &str) -> Comm
 }
 
 async fn world() -> (Emulator, aws_config::SdkConfig, DemoStack) {
-    let emu = Emulator::start().await.unwrap();
-    let sdk = emu.sdk_config().await;
-    let demo = stack::build(&sdk, &StackSpec::new("order-tracking", 1, 5, 1))
-        .await
-        .unwrap();
-    costctl_aws::DynamoStore::new(&sdk, "costctl-state")
-        .create_table()
-        .await
-        .unwrap();
-    (emu, sdk, demo)
+    start_with_stack(
+        EmulatorOptions::default(),
+        &StackSpec::new("order-tracking", 1, 5, 1),
+    )
+    .await
+    .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -15,7 +15,7 @@ use anyhow::{Context, Result, bail, ensure};
 use clap::Parser;
 use costctl_tests::runtime_api::{Outcome, RuntimeApi};
 use costctl_tests::stack::{self, DemoStack, Ephemeral, StackSpec};
-use costctl_tests::{Emulator, EmulatorOptions, requests_between};
+use costctl_tests::{Emulator, EmulatorOptions, requests_between, start_with_stack};
 use serde::Serialize;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -152,25 +152,23 @@ async fn bench_one(
     throttle: f64,
     with_status: bool,
 ) -> Result<Vec<Measurement>> {
-    let emu = Emulator::start_with(EmulatorOptions {
-        seed: args.seed,
-        ..EmulatorOptions::default()
-    })
-    .await?;
-    let sdk = emu.sdk_config().await;
     let spec = StackSpec {
         autoscale_every: 1,
         ..StackSpec::new("bench", size.clusters, size.services, size.databases)
     };
     let built = Instant::now();
-    let demo = stack::build(&sdk, &spec).await?;
+    let (emu, sdk, demo) = start_with_stack(
+        EmulatorOptions {
+            seed: args.seed,
+            ..EmulatorOptions::default()
+        },
+        &spec,
+    )
+    .await?;
     let eph = stack::build_ephemeral(&sdk, &demo).await?;
-    costctl_aws::DynamoStore::new(&sdk, "costctl-state")
-        .create_table()
-        .await?;
     let before = demo.picture(&sdk).await?;
     eprintln!(
-        "built {} services / {} clusters / {} databases + ALB + MSK in {:.1} s",
+        "emulator up, {} services / {} clusters / {} databases + ALB + MSK built in {:.1} s",
         size.services,
         size.clusters,
         size.databases,
