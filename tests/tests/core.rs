@@ -346,6 +346,10 @@ impl Cloud for CrashOnFirstWrite {
         self.unless_crashed().await;
         self.inner.restore_db(id, snap, spec).await
     }
+    async fn modify_db(&self, id: &str, spec: &DbSpec, fields: &[String]) -> CloudResult<()> {
+        self.unless_crashed().await;
+        self.inner.modify_db(id, spec, fields).await
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -19,6 +19,10 @@ pub struct AwsCloud {
     pub(crate) route53: aws_sdk_route53::Client,
     pub(crate) acm: aws_sdk_acm::Client,
     pub(crate) ec2: aws_sdk_ec2::Client,
+    /// The web ACL association of a load balancer (regional WAF).
+    pub(crate) wafv2: aws_sdk_wafv2::Client,
+    /// Reads the OIDC client secret a spec names (AWS never returns it from the listener).
+    pub(crate) secrets: aws_sdk_secretsmanager::Client,
     /// Bound on concurrent calls inside one adapter operation (e.g. DescribeServices batches).
     pub(crate) concurrency: usize,
 }
@@ -57,6 +61,8 @@ impl AwsCloud {
             route53: client!(aws_sdk_route53, config, counter),
             acm: client!(aws_sdk_acm, config, counter),
             ec2: client!(aws_sdk_ec2, config, counter),
+            wafv2: client!(aws_sdk_wafv2, config, counter),
+            secrets: client!(aws_sdk_secretsmanager, config, counter),
             concurrency: 8,
         }
     }
@@ -192,6 +198,9 @@ impl Cloud for AwsCloud {
     }
     async fn restore_db(&self, id: &str, snapshot: &str, spec: &DbSpec) -> CloudResult<()> {
         self.rds_restore(id, snapshot, spec).await
+    }
+    async fn modify_db(&self, id: &str, spec: &DbSpec, fields: &[String]) -> CloudResult<()> {
+        self.rds_modify(id, spec, fields).await
     }
     async fn find_load_balancers(
         &self,

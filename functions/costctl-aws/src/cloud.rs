@@ -40,6 +40,8 @@ pub trait Cloud: Send + Sync {
     /// Deletes with a final snapshot; there is deliberately no way to delete without one.
     async fn delete_db(&self, id: &str, final_snapshot: &str) -> CloudResult<()>;
     async fn restore_db(&self, id: &str, snapshot: &str, spec: &DbSpec) -> CloudResult<()>;
+    /// Sets the recorded `fields` of `spec` on an existing instance, applied immediately.
+    async fn modify_db(&self, id: &str, spec: &DbSpec, fields: &[String]) -> CloudResult<()>;
 
     // The ephemeral tier. Default implementations let a cloud without it (a simulation of
     // ECS and RDS only) observe nothing and refuse to act.

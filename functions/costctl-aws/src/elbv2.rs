@@ -10,14 +10,14 @@
 
 use crate::aws::AwsCloud;
 use crate::cloud::{fence, system_now_ms};
+use crate::elbv2_spec::{
+    ClientSecrets, MissingSecret, actions, actions_spec, conditions, lb_unsupported, mutual,
+    mutual_spec, protocol, rule_spec, secret_arns, tags,
+};
 use crate::error::{CloudError, CloudResult};
 use aws_sdk_elasticloadbalancingv2::types::{
-    Action, ActionTypeEnum, Certificate, FixedResponseActionConfig, HostHeaderConditionConfig,
-    HttpHeaderConditionConfig, HttpRequestMethodConditionConfig, IpAddressType, Listener,
-    LoadBalancer, LoadBalancerAttribute, LoadBalancerSchemeEnum, LoadBalancerTypeEnum,
-    PathPatternConditionConfig, ProtocolEnum, QueryStringConditionConfig, QueryStringKeyValuePair,
-    RedirectActionConfig, RedirectActionStatusCodeEnum, Rule, RuleCondition,
-    SourceIpConditionConfig, Tag,
+    Certificate, IpAddressType, Listener, LoadBalancer, LoadBalancerAttribute,
+    LoadBalancerSchemeEnum, LoadBalancerTypeEnum, ProtocolEnum,
 };
 use costctl_core::Selector;
 use costctl_core::ephemeral::{
@@ -26,9 +26,8 @@ use costctl_core::ephemeral::{
 };
 use costctl_core::observation::LoadBalancerObs;
 use costctl_core::spec::{
-    ActionSpec, ConditionSpec, FixedResponseSpec, IpAddressType as SpecIpType, ListenerProtocol,
-    ListenerSpec, LoadBalancerSpec, LoadBalancerType, QueryStringPair, RedirectSpec,
-    RedirectStatus, RuleSpec, Scheme,
+    ActionSpec, IpAddressType as SpecIpType, ListenerProtocol, ListenerSpec, LoadBalancerSpec,
+    LoadBalancerType, Scheme,
 };
 use futures::{StreamExt, TryStreamExt, stream};
 use std::collections::{BTreeMap, BTreeSet};
@@ -41,6 +40,8 @@ struct LiveListener {
     spec: ListenerSpec,
     /// Rule ARNs by priority.
     rule_arns: BTreeMap<u32, String>,
+    /// What the spec format cannot express (see `elbv2_spec`).
+    unsupported: Vec<String>,
 }
 
 impl AwsCloud {
@@ -163,8 +164,13 @@ impl AwsCloud {
     ) -> CloudResult<(LoadBalancerObs, Vec<LiveListener>)> {
         let arn = lb.load_balancer_arn().unwrap_or_default().to_string();
         let name = lb.load_balancer_name().unwrap_or_default().to_string();
-        let (attributes, listeners) =
-            futures::try_join!(self.elb_attributes(&arn), self.elb_listeners(&arn))?;
+        let (attributes, listeners, web_acl_arn) = futures::try_join!(
+            self.elb_attributes(&arn),
+            self.elb_listeners(&arn),
+            self.elb_web_acl(&arn)
+        )?;
+        let mut unsupported = lb_unsupported(lb);
+        unsupported.extend(listeners.iter().flat_map(|l| l.unsupported.iter().cloned()));
         let deletion_protection = attributes
             .get("deletion_protection.enabled")
             .is_some_and(|v| v == "true");
@@ -194,6 +200,7 @@ impl AwsCloud {
             security_groups,
             attributes: non_default_attributes(&attributes),
             tags,
+            web_acl_arn,
             dns_name_parameter: None,
             aliases: Vec::new(),
             listeners: listeners.iter().map(|l| l.spec.clone()).collect(),
@@ -213,9 +220,90 @@ impl AwsCloud {
                     .to_string(),
                 deletion_protection,
                 spec,
+                unsupported,
             },
             listeners,
         ))
+    }
+
+    /// The regional WAF web ACL associated with a load balancer, if any.
+    async fn elb_web_acl(&self, arn: &str) -> CloudResult<Option<String>> {
+        match self
+            .wafv2
+            .get_web_acl_for_resource()
+            .resource_arn(arn)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(out.web_acl().map(|w| w.arn().to_string())),
+            Err(e) => CloudError::from_sdk("wafv2:GetWebACLForResource", arn, e).absent_as_none(),
+        }
+    }
+
+    /// Associates `want` (or disassociates, for `None`) when it differs from what is.
+    async fn elb_set_web_acl(
+        &self,
+        arn: &str,
+        want: Option<&str>,
+        fenced: impl Fn(&'static str) -> CloudResult<()>,
+    ) -> CloudResult<()> {
+        let have = self.elb_web_acl(arn).await?;
+        if have.as_deref() == want {
+            return Ok(());
+        }
+        match want {
+            Some(acl) => {
+                fenced("wafv2:AssociateWebACL")?;
+                self.wafv2
+                    .associate_web_acl()
+                    .web_acl_arn(acl)
+                    .resource_arn(arn)
+                    .send()
+                    .await
+                    .map_err(|e| CloudError::from_sdk("wafv2:AssociateWebACL", arn, e))?;
+            }
+            None => {
+                fenced("wafv2:DisassociateWebACL")?;
+                self.wafv2
+                    .disassociate_web_acl()
+                    .resource_arn(arn)
+                    .send()
+                    .await
+                    .map_err(|e| CloudError::from_sdk("wafv2:DisassociateWebACL", arn, e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads the client secrets the spec's OIDC actions name, by ARN.
+    async fn elb_client_secrets(&self, spec: &LoadBalancerSpec) -> CloudResult<ClientSecrets> {
+        let arns: BTreeSet<String> = secret_arns(spec.listeners.iter().flat_map(|l| {
+            l.default_actions
+                .iter()
+                .chain(l.rules.iter().flat_map(|r| &r.actions))
+        }))
+        .into_iter()
+        .collect();
+        let mut out = ClientSecrets::new();
+        for arn in arns {
+            let value = self
+                .secrets
+                .get_secret_value()
+                .secret_id(&arn)
+                .send()
+                .await
+                .map_err(|e| CloudError::from_sdk("secretsmanager:GetSecretValue", &arn, e))?;
+            let Some(secret) = value.secret_string() else {
+                return Err(CloudError::refused(
+                    format!("alb:{}", spec.name),
+                    format!(
+                        "secret {arn} has no SecretString: the OIDC client secret must be stored as text"
+                    ),
+                ));
+            };
+            out.insert(arn, secret.to_string());
+        }
+        Ok(out)
     }
 
     async fn elb_attributes(&self, arn: &str) -> CloudResult<BTreeMap<String, String>> {
@@ -306,6 +394,8 @@ impl AwsCloud {
             .collect();
         additional.sort();
         additional.dedup();
+        let port = u16::try_from(l.port().unwrap_or(0)).unwrap_or(0);
+        let mut unsupported = Vec::new();
         let mut rule_arns = BTreeMap::new();
         let mut rule_specs = Vec::new();
         for r in rules.rules() {
@@ -316,14 +406,21 @@ impl AwsCloud {
                 continue;
             };
             rule_arns.insert(priority, r.rule_arn().unwrap_or_default().to_string());
-            rule_specs.push(rule_spec(r, priority));
+            rule_specs.push(rule_spec(r, priority, port, &mut unsupported));
         }
         rule_specs.sort_by_key(|r| r.priority);
+        let mutual_authentication = mutual_spec(l, port, &mut unsupported);
+        let default_actions = actions_spec(
+            l.default_actions(),
+            &format!("listener {port} default action"),
+            &mut unsupported,
+        );
         Ok(LiveListener {
             arn,
             rule_arns,
+            unsupported,
             spec: ListenerSpec {
-                port: u16::try_from(l.port().unwrap_or(0)).unwrap_or(0),
+                port,
                 protocol: if https {
                     ListenerProtocol::Https
                 } else {
@@ -336,7 +433,8 @@ impl AwsCloud {
                 },
                 certificate_arn: if https { default_cert } else { None },
                 additional_certificate_arns: if https { additional } else { Vec::new() },
-                default_actions: actions_spec(l.default_actions()),
+                mutual_authentication,
+                default_actions,
                 rules: rule_specs,
             },
         })
@@ -584,6 +682,7 @@ impl AwsCloud {
             .cloned()
             .collect();
         if !remove.is_empty() {
+            fenced("elasticloadbalancing:RemoveTags")?;
             self.elb
                 .remove_tags()
                 .resource_arns(&arn)
@@ -593,11 +692,22 @@ impl AwsCloud {
                 .map_err(|e| CloudError::from_sdk("elasticloadbalancing:RemoveTags", &arn, e))?;
         }
 
-        // Listeners and their rules.
+        // Listeners and their rules. Every changing call is fenced on the lease.
+        let secrets = self.elb_client_secrets(spec).await?;
+        let write = |list: &[ActionSpec], modifying: bool, place: String| {
+            actions(list, &secrets, modifying).map_err(|MissingSecret(client)| {
+                CloudError::refused(
+                    &resource,
+                    format!(
+                        "cannot create {place}: its authenticate-oidc action (client {client}) needs `client_secret_arn`, the Secrets Manager secret holding the client secret (nothing was changed)"
+                    ),
+                )
+            })
+        };
         let live = self.elb_listeners(&arn).await?;
-        fenced("elasticloadbalancing:DeleteListener")?;
         for l in &live {
             if !spec.listeners.iter().any(|w| w.port == l.spec.port) {
+                fenced("elasticloadbalancing:DeleteListener")?;
                 self.elb
                     .delete_listener()
                     .listener_arn(&l.arn)
@@ -609,75 +719,97 @@ impl AwsCloud {
             }
         }
         for want in &spec.listeners {
-            fenced("elasticloadbalancing:CreateListener")?;
             let existing = live.iter().find(|l| l.spec.port == want.port);
-            let (listener_arn, have_rules, rule_arns, have_additional) =
-                match existing {
-                    None => {
-                        let out =
-                            self.elb
-                                .create_listener()
-                                .load_balancer_arn(&arn)
-                                .port(i32::from(want.port))
-                                .protocol(protocol(want.protocol))
-                                .set_ssl_policy(want.ssl_policy.clone())
-                                .set_certificates(want.certificate_arn.as_ref().map(|c| {
-                                    vec![Certificate::builder().certificate_arn(c).build()]
-                                }))
-                                .set_default_actions(Some(actions(&want.default_actions)))
-                                .send()
-                                .await
-                                .map_err(|e| {
-                                    CloudError::from_sdk(
-                                        "elasticloadbalancing:CreateListener",
-                                        format!("{resource}:{}", want.port),
-                                        e,
-                                    )
-                                })?;
-                        let larn = out
-                            .listeners()
-                            .first()
-                            .and_then(|l| l.listener_arn())
-                            .unwrap_or_default()
-                            .to_string();
-                        (larn, Vec::new(), BTreeMap::new(), Vec::new())
+            let certificates = want
+                .certificate_arn
+                .as_ref()
+                .map(|c| vec![Certificate::builder().certificate_arn(c).build()]);
+            let (listener_arn, have_rules, rule_arns, have_additional) = match existing {
+                None => {
+                    let default_actions = write(
+                        &want.default_actions,
+                        false,
+                        format!("listener {}", want.port),
+                    )?;
+                    fenced("elasticloadbalancing:CreateListener")?;
+                    let out = self
+                        .elb
+                        .create_listener()
+                        .load_balancer_arn(&arn)
+                        .port(i32::from(want.port))
+                        .protocol(protocol(want.protocol))
+                        .set_ssl_policy(want.ssl_policy.clone())
+                        .set_certificates(certificates)
+                        .set_mutual_authentication(mutual(want.mutual_authentication.as_ref()))
+                        .set_default_actions(Some(default_actions))
+                        .send()
+                        .await
+                        .map_err(|e| {
+                            CloudError::from_sdk(
+                                "elasticloadbalancing:CreateListener",
+                                format!("{resource}:{}", want.port),
+                                e,
+                            )
+                        })?;
+                    let larn = out
+                        .listeners()
+                        .first()
+                        .and_then(|l| l.listener_arn())
+                        .unwrap_or_default()
+                        .to_string();
+                    (larn, Vec::new(), BTreeMap::new(), Vec::new())
+                }
+                Some(l) => {
+                    if !listener_matches(&l.spec, want) {
+                        let default_actions = write(
+                            &want.default_actions,
+                            true,
+                            format!("listener {}", want.port),
+                        )?;
+                        fenced("elasticloadbalancing:ModifyListener")?;
+                        self.elb
+                            .modify_listener()
+                            .listener_arn(&l.arn)
+                            .port(i32::from(want.port))
+                            .protocol(protocol(want.protocol))
+                            .set_ssl_policy(want.ssl_policy.clone())
+                            .set_certificates(certificates)
+                            .set_mutual_authentication(
+                                mutual(want.mutual_authentication.as_ref()).or_else(|| {
+                                    // Absent in the spec means off: turn it off if it is on.
+                                    l.spec.mutual_authentication.as_ref().map(|_| {
+                                        aws_sdk_elasticloadbalancingv2::types::MutualAuthenticationAttributes::builder()
+                                            .mode("off")
+                                            .build()
+                                    })
+                                }),
+                            )
+                            .set_default_actions(Some(default_actions))
+                            .send()
+                            .await
+                            .map_err(|e| {
+                                CloudError::from_sdk(
+                                    "elasticloadbalancing:ModifyListener",
+                                    &l.arn,
+                                    e,
+                                )
+                            })?;
                     }
-                    Some(l) => {
-                        if !listener_matches(&l.spec, want) {
-                            self.elb
-                                .modify_listener()
-                                .listener_arn(&l.arn)
-                                .port(i32::from(want.port))
-                                .protocol(protocol(want.protocol))
-                                .set_ssl_policy(want.ssl_policy.clone())
-                                .set_certificates(want.certificate_arn.as_ref().map(|c| {
-                                    vec![Certificate::builder().certificate_arn(c).build()]
-                                }))
-                                .set_default_actions(Some(actions(&want.default_actions)))
-                                .send()
-                                .await
-                                .map_err(|e| {
-                                    CloudError::from_sdk(
-                                        "elasticloadbalancing:ModifyListener",
-                                        &l.arn,
-                                        e,
-                                    )
-                                })?;
-                        }
-                        (
-                            l.arn.clone(),
-                            l.spec.rules.clone(),
-                            l.rule_arns.clone(),
-                            l.spec.additional_certificate_arns.clone(),
-                        )
-                    }
-                };
+                    (
+                        l.arn.clone(),
+                        l.spec.rules.clone(),
+                        l.rule_arns.clone(),
+                        l.spec.additional_certificate_arns.clone(),
+                    )
+                }
+            };
             let add: Vec<&String> = want
                 .additional_certificate_arns
                 .iter()
                 .filter(|c| !have_additional.contains(c))
                 .collect();
             if !add.is_empty() {
+                fenced("elasticloadbalancing:AddListenerCertificates")?;
                 self.elb
                     .add_listener_certificates()
                     .listener_arn(&listener_arn)
@@ -701,6 +833,7 @@ impl AwsCloud {
                 .filter(|c| !want.additional_certificate_arns.contains(c))
                 .collect();
             if !remove.is_empty() {
+                fenced("elasticloadbalancing:RemoveListenerCertificates")?;
                 self.elb
                     .remove_listener_certificates()
                     .listener_arn(&listener_arn)
@@ -723,6 +856,7 @@ impl AwsCloud {
             // Rules: delete the ones whose priority is gone, then modify or create.
             for (priority, rule_arn) in &rule_arns {
                 if !want.rules.iter().any(|r| r.priority == *priority) {
+                    fenced("elasticloadbalancing:DeleteRule")?;
                     self.elb
                         .delete_rule()
                         .rule_arn(rule_arn)
@@ -734,15 +868,18 @@ impl AwsCloud {
                 }
             }
             for rule in &want.rules {
+                let place = format!("rule {} of listener {}", rule.priority, want.port);
                 match have_rules.iter().find(|r| r.priority == rule.priority) {
                     Some(h) if rule_matches(h, rule) => {}
                     Some(_) => {
                         let rule_arn = &rule_arns[&rule.priority];
+                        let rule_actions = write(&rule.actions, true, place)?;
+                        fenced("elasticloadbalancing:ModifyRule")?;
                         self.elb
                             .modify_rule()
                             .rule_arn(rule_arn)
                             .set_conditions(Some(conditions(&rule.conditions)))
-                            .set_actions(Some(actions(&rule.actions)))
+                            .set_actions(Some(rule_actions))
                             .send()
                             .await
                             .map_err(|e| {
@@ -750,12 +887,14 @@ impl AwsCloud {
                             })?;
                     }
                     None => {
+                        let rule_actions = write(&rule.actions, false, place)?;
+                        fenced("elasticloadbalancing:CreateRule")?;
                         self.elb
                             .create_rule()
                             .listener_arn(&listener_arn)
                             .priority(i32::try_from(rule.priority).unwrap_or(i32::MAX))
                             .set_conditions(Some(conditions(&rule.conditions)))
-                            .set_actions(Some(actions(&rule.actions)))
+                            .set_actions(Some(rule_actions))
                             .send()
                             .await
                             .map_err(|e| {
@@ -769,6 +908,11 @@ impl AwsCloud {
                 }
             }
         }
+
+        // Last, the web ACL association (recorded with the spec: it disappears with the load
+        // balancer). Before any service scales up: the resume's services wait for this step.
+        self.elb_set_web_acl(&arn, spec.web_acl_arn.as_deref(), fenced)
+            .await?;
         Ok(())
     }
 
@@ -797,242 +941,4 @@ impl AwsCloud {
             })
             .collect())
     }
-}
-
-fn tags(t: &BTreeMap<String, String>) -> Vec<Tag> {
-    t.iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect()
-}
-
-fn protocol(p: ListenerProtocol) -> ProtocolEnum {
-    match p {
-        ListenerProtocol::Http => ProtocolEnum::Http,
-        ListenerProtocol::Https => ProtocolEnum::Https,
-    }
-}
-
-fn order_of(o: Option<i32>) -> Option<u32> {
-    o.and_then(|v| u32::try_from(v).ok())
-}
-
-fn actions_spec(actions: &[Action]) -> Vec<ActionSpec> {
-    let mut v: Vec<&Action> = actions.iter().collect();
-    v.sort_by_key(|a| a.order().unwrap_or(i32::MAX));
-    v.into_iter()
-        .filter_map(|a| {
-            let order = order_of(a.order());
-            Some(match a.r#type()? {
-                ActionTypeEnum::Forward => ActionSpec::Forward {
-                    target_group_arn: a.target_group_arn().map(str::to_string).or_else(|| {
-                        a.forward_config()?
-                            .target_groups()
-                            .first()?
-                            .target_group_arn()
-                            .map(str::to_string)
-                    }),
-                    order,
-                },
-                ActionTypeEnum::Redirect => {
-                    let r = a.redirect_config()?;
-                    ActionSpec::Redirect {
-                        redirect: RedirectSpec {
-                            protocol: r.protocol().map(str::to_string),
-                            port: r.port().map(str::to_string),
-                            host: r.host().map(str::to_string),
-                            path: r.path().map(str::to_string),
-                            query: r.query().map(str::to_string),
-                            status_code: match r.status_code() {
-                                Some(RedirectActionStatusCodeEnum::Http302) => {
-                                    RedirectStatus::Http302
-                                }
-                                _ => RedirectStatus::Http301,
-                            },
-                        },
-                        order,
-                    }
-                }
-                ActionTypeEnum::FixedResponse => {
-                    let f = a.fixed_response_config()?;
-                    ActionSpec::FixedResponse {
-                        fixed_response: FixedResponseSpec {
-                            status_code: f.status_code().unwrap_or_default().to_string(),
-                            content_type: f.content_type().map(str::to_string),
-                            message_body: f.message_body().map(str::to_string),
-                        },
-                        order,
-                    }
-                }
-                // Authentication actions are outside the spec format: not captured.
-                _ => return None,
-            })
-        })
-        .collect()
-}
-
-fn actions(specs: &[ActionSpec]) -> Vec<Action> {
-    specs
-        .iter()
-        .map(|a| match a {
-            ActionSpec::Forward {
-                target_group_arn,
-                order,
-            } => Action::builder()
-                .r#type(ActionTypeEnum::Forward)
-                .set_target_group_arn(target_group_arn.clone())
-                .set_order(order.and_then(|o| i32::try_from(o).ok()))
-                .build(),
-            ActionSpec::Redirect { redirect, order } => Action::builder()
-                .r#type(ActionTypeEnum::Redirect)
-                .redirect_config(
-                    RedirectActionConfig::builder()
-                        .set_protocol(redirect.protocol.clone())
-                        .set_port(redirect.port.clone())
-                        .set_host(redirect.host.clone())
-                        .set_path(redirect.path.clone())
-                        .set_query(redirect.query.clone())
-                        .status_code(match redirect.status_code {
-                            RedirectStatus::Http301 => RedirectActionStatusCodeEnum::Http301,
-                            RedirectStatus::Http302 => RedirectActionStatusCodeEnum::Http302,
-                        })
-                        .build(),
-                )
-                .set_order(order.and_then(|o| i32::try_from(o).ok()))
-                .build(),
-            ActionSpec::FixedResponse {
-                fixed_response,
-                order,
-            } => Action::builder()
-                .r#type(ActionTypeEnum::FixedResponse)
-                .fixed_response_config(
-                    FixedResponseActionConfig::builder()
-                        .status_code(&fixed_response.status_code)
-                        .set_content_type(fixed_response.content_type.clone())
-                        .set_message_body(fixed_response.message_body.clone())
-                        .build(),
-                )
-                .set_order(order.and_then(|o| i32::try_from(o).ok()))
-                .build(),
-        })
-        .collect()
-}
-
-fn rule_spec(r: &Rule, priority: u32) -> RuleSpec {
-    RuleSpec {
-        priority,
-        conditions: r.conditions().iter().filter_map(condition_spec).collect(),
-        actions: actions_spec(r.actions()),
-    }
-}
-
-fn condition_spec(c: &RuleCondition) -> Option<ConditionSpec> {
-    let or_values = |config: Option<&[String]>| -> Vec<String> {
-        match config {
-            Some(v) if !v.is_empty() => v.to_vec(),
-            _ => c.values().to_vec(),
-        }
-    };
-    Some(match c.field()? {
-        "path-pattern" => ConditionSpec::PathPattern {
-            values: or_values(c.path_pattern_config().map(|p| p.values())),
-        },
-        "host-header" => ConditionSpec::HostHeader {
-            values: or_values(c.host_header_config().map(|p| p.values())),
-        },
-        "http-request-method" => ConditionSpec::HttpRequestMethod {
-            values: or_values(c.http_request_method_config().map(|p| p.values())),
-        },
-        "source-ip" => ConditionSpec::SourceIp {
-            values: or_values(c.source_ip_config().map(|p| p.values())),
-        },
-        "http-header" => {
-            let h = c.http_header_config()?;
-            ConditionSpec::HttpHeader {
-                http_header_name: h.http_header_name().unwrap_or_default().to_string(),
-                values: h.values().to_vec(),
-            }
-        }
-        "query-string" => ConditionSpec::QueryString {
-            query_string: c
-                .query_string_config()?
-                .values()
-                .iter()
-                .map(|p| QueryStringPair {
-                    key: p.key().map(str::to_string),
-                    value: p.value().unwrap_or_default().to_string(),
-                })
-                .collect(),
-        },
-        _ => return None,
-    })
-}
-
-fn conditions(specs: &[ConditionSpec]) -> Vec<RuleCondition> {
-    specs
-        .iter()
-        .map(|c| match c {
-            ConditionSpec::PathPattern { values } => RuleCondition::builder()
-                .field("path-pattern")
-                .path_pattern_config(
-                    PathPatternConditionConfig::builder()
-                        .set_values(Some(values.clone()))
-                        .build(),
-                )
-                .build(),
-            ConditionSpec::HostHeader { values } => RuleCondition::builder()
-                .field("host-header")
-                .host_header_config(
-                    HostHeaderConditionConfig::builder()
-                        .set_values(Some(values.clone()))
-                        .build(),
-                )
-                .build(),
-            ConditionSpec::HttpRequestMethod { values } => RuleCondition::builder()
-                .field("http-request-method")
-                .http_request_method_config(
-                    HttpRequestMethodConditionConfig::builder()
-                        .set_values(Some(values.clone()))
-                        .build(),
-                )
-                .build(),
-            ConditionSpec::SourceIp { values } => RuleCondition::builder()
-                .field("source-ip")
-                .source_ip_config(
-                    SourceIpConditionConfig::builder()
-                        .set_values(Some(values.clone()))
-                        .build(),
-                )
-                .build(),
-            ConditionSpec::HttpHeader {
-                http_header_name,
-                values,
-            } => RuleCondition::builder()
-                .field("http-header")
-                .http_header_config(
-                    HttpHeaderConditionConfig::builder()
-                        .http_header_name(http_header_name)
-                        .set_values(Some(values.clone()))
-                        .build(),
-                )
-                .build(),
-            ConditionSpec::QueryString { query_string } => RuleCondition::builder()
-                .field("query-string")
-                .query_string_config(
-                    QueryStringConditionConfig::builder()
-                        .set_values(Some(
-                            query_string
-                                .iter()
-                                .map(|p| {
-                                    QueryStringKeyValuePair::builder()
-                                        .set_key(p.key.clone())
-                                        .value(&p.value)
-                                        .build()
-                                })
-                                .collect(),
-                        ))
-                        .build(),
-                )
-                .build(),
-        })
-        .collect()
 }

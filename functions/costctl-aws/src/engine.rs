@@ -735,6 +735,7 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
             Action::RestoreDb { id, snapshot, spec } => {
                 self.cloud.restore_db(id, snapshot, spec).await
             }
+            Action::ModifyDb { id, spec, fields } => self.cloud.modify_db(id, spec, fields).await,
             Action::ApplyLoadBalancer { spec } => {
                 let margin = i64::try_from(self.options.safety_margin.as_millis()).unwrap_or(0);
                 self.cloud
@@ -852,6 +853,7 @@ fn action_name(action: &Action) -> &'static str {
         Action::StartDb { .. } => "start_db",
         Action::DeleteDb { .. } => "delete_db",
         Action::RestoreDb { .. } => "restore_db",
+        Action::ModifyDb { .. } => "modify_db",
         Action::AwaitDb { .. } => "await_db",
         Action::AwaitSnapshot { .. } => "await_snapshot",
         Action::ApplyLoadBalancer { .. } => "apply_load_balancer",

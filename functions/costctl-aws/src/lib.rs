@@ -13,6 +13,7 @@ pub mod aws;
 pub mod cloud;
 pub mod ecs;
 pub mod elbv2;
+mod elbv2_spec;
 pub mod engine;
 pub mod error;
 pub mod msk;

@@ -174,6 +174,16 @@ impl AwsCloud {
             .auto_minor_version_upgrade(spec.auto_minor_version_upgrade)
             .set_backup_retention_period(to_i32(spec.backup_retention_period))
             .set_preferred_backup_window(spec.preferred_backup_window.clone())
+            .set_allocated_storage(to_i32(spec.allocated_storage))
+            .set_storage_throughput(to_i32(spec.storage_throughput))
+            .set_enable_cloudwatch_logs_exports(
+                (!spec.cloudwatch_logs_exports.is_empty())
+                    .then(|| spec.cloudwatch_logs_exports.clone()),
+            )
+            .set_ca_certificate_identifier(spec.ca_certificate.clone())
+            .set_network_type(spec.network_type.clone())
+            .set_license_model(spec.license_model.clone())
+            .deletion_protection(spec.deletion_protection)
             .set_tags((!tags.is_empty()).then_some(tags));
         if !spec.multi_az {
             req = req.set_availability_zone(spec.availability_zone.clone());
@@ -188,6 +198,128 @@ impl AwsCloud {
     }
 }
 
+impl AwsCloud {
+    /// Sets, with one ModifyDBInstance applied immediately, the recorded `fields` that a
+    /// restore could not (see `costctl_core::restore`).
+    pub(crate) async fn rds_modify(
+        &self,
+        id: &str,
+        spec: &DbSpec,
+        fields: &[String],
+    ) -> CloudResult<()> {
+        let to_i32 = |n: Option<u32>| n.and_then(|v| i32::try_from(v).ok());
+        let has = |f: &str| fields.iter().any(|x| x == f);
+        let mut req = self
+            .rds
+            .modify_db_instance()
+            .db_instance_identifier(id)
+            .apply_immediately(true);
+        if has("instance_class") {
+            req = req.db_instance_class(&spec.instance_class);
+        }
+        if has("security_groups") {
+            req = req.set_vpc_security_group_ids(Some(spec.security_groups.clone()));
+        }
+        if has("parameter_group") {
+            req = req.set_db_parameter_group_name(spec.parameter_group.clone());
+        }
+        if has("option_group") {
+            req = req.set_option_group_name(spec.option_group.clone());
+        }
+        if has("storage_type") {
+            req = req.set_storage_type(spec.storage_type.clone());
+        }
+        if has("allocated_storage") {
+            req = req.set_allocated_storage(to_i32(spec.allocated_storage));
+        }
+        if has("iops") {
+            req = req.set_iops(to_i32(spec.iops));
+        }
+        if has("storage_throughput") {
+            req = req.set_storage_throughput(to_i32(spec.storage_throughput));
+        }
+        if has("max_allocated_storage") {
+            req = req.set_max_allocated_storage(to_i32(spec.max_allocated_storage));
+        }
+        if has("port") {
+            req = req.set_db_port_number(to_i32(spec.port));
+        }
+        if has("multi_az") {
+            req = req.multi_az(spec.multi_az);
+        }
+        if has("publicly_accessible") {
+            req = req.publicly_accessible(spec.publicly_accessible);
+        }
+        if has("copy_tags_to_snapshot") {
+            req = req.copy_tags_to_snapshot(spec.copy_tags_to_snapshot);
+        }
+        if has("iam_auth") {
+            req = req.enable_iam_database_authentication(spec.iam_auth);
+        }
+        if has("auto_minor_version_upgrade") {
+            req = req.auto_minor_version_upgrade(spec.auto_minor_version_upgrade);
+        }
+        if has("backup_retention_period") {
+            req = req.set_backup_retention_period(to_i32(spec.backup_retention_period));
+        }
+        if has("preferred_backup_window") {
+            req = req.set_preferred_backup_window(spec.preferred_backup_window.clone());
+        }
+        if has("preferred_maintenance_window") {
+            req = req.set_preferred_maintenance_window(spec.preferred_maintenance_window.clone());
+        }
+        if has("cloudwatch_logs_exports") {
+            let have: Vec<String> = self
+                .rds_describe(&[id.to_string()])
+                .await?
+                .first()
+                .map(|d| d.spec.cloudwatch_logs_exports.clone())
+                .unwrap_or_default();
+            let want = &spec.cloudwatch_logs_exports;
+            req = req.cloudwatch_logs_export_configuration(
+                aws_sdk_rds::types::CloudwatchLogsExportConfiguration::builder()
+                    .set_enable_log_types(Some(
+                        want.iter().filter(|l| !have.contains(l)).cloned().collect(),
+                    ))
+                    .set_disable_log_types(Some(
+                        have.iter().filter(|l| !want.contains(l)).cloned().collect(),
+                    ))
+                    .build(),
+            );
+        }
+        if has("ca_certificate") {
+            req = req.set_ca_certificate_identifier(spec.ca_certificate.clone());
+        }
+        if has("network_type") {
+            req = req.set_network_type(spec.network_type.clone());
+        }
+        if has("monitoring_interval") || has("monitoring_role_arn") {
+            req = req
+                .set_monitoring_interval(to_i32(spec.monitoring_interval))
+                .set_monitoring_role_arn(spec.monitoring_role_arn.clone());
+        }
+        if has("performance_insights") || has("performance_insights_retention") {
+            req = req.enable_performance_insights(spec.performance_insights);
+            if spec.performance_insights {
+                req = req
+                    .set_performance_insights_retention_period(to_i32(
+                        spec.performance_insights_retention,
+                    ))
+                    .set_performance_insights_kms_key_id(
+                        spec.performance_insights_kms_key_id.clone(),
+                    );
+            }
+        }
+        if has("deletion_protection") {
+            req = req.deletion_protection(spec.deletion_protection);
+        }
+        req.send()
+            .await
+            .map(|_| ())
+            .map_err(|e| CloudError::from_sdk("rds:ModifyDBInstance", id, e))
+    }
+}
+
 /// Turns the "it is already so" answers of an idempotent call into success.
 fn already(err: CloudError, codes: &[&str]) -> CloudResult<()> {
     match err.code() {
@@ -196,12 +328,80 @@ fn already(err: CloudError, codes: &[&str]) -> CloudResult<()> {
     }
 }
 
+/// What a restore from a snapshot cannot bring back, each naming the field (docs/fidelity.md).
+fn db_unsupported(db: &DbInstance) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut refuse = |set: bool, what: &str| {
+        if set {
+            out.push(what.to_string());
+        }
+    };
+    refuse(
+        db.master_user_secret().is_some(),
+        "master_user_secret: the password is managed by RDS in Secrets Manager; a restored instance gets a new secret under a new ARN that the application does not read",
+    );
+    refuse(
+        !db.read_replica_db_instance_identifiers().is_empty()
+            || !db.read_replica_db_cluster_identifiers().is_empty(),
+        "read_replica_db_instance_identifiers: its read replicas would lose their source",
+    );
+    refuse(
+        db.read_replica_source_db_instance_identifier().is_some()
+            || db.read_replica_source_db_cluster_identifier().is_some(),
+        "read_replica_source_db_instance_identifier: a read replica is recreated from its source, not from a snapshot",
+    );
+    refuse(
+        db.db_cluster_identifier().is_some(),
+        "db_cluster_identifier: a cluster member is not restored from an instance snapshot",
+    );
+    refuse(
+        !db.domain_memberships().is_empty(),
+        "domain_memberships: directory (Kerberos) membership is not recorded",
+    );
+    refuse(
+        !db.processor_features().is_empty(),
+        "processor_features: custom processor features are not recorded",
+    );
+    refuse(
+        !db.associated_roles().is_empty(),
+        "associated_roles: IAM roles associated with the instance are not recorded",
+    );
+    refuse(
+        db.customer_owned_ip_enabled() == Some(true),
+        "customer_owned_ip_enabled (Outposts) is not recorded",
+    );
+    refuse(
+        db.activity_stream_status()
+            .is_some_and(|s| s.as_str() != "stopped"),
+        "activity_stream_status: a database activity stream is not recorded",
+    );
+    refuse(
+        !db.db_instance_automated_backups_replications().is_empty(),
+        "db_instance_automated_backups_replications: cross-Region backup replication is not recorded",
+    );
+    refuse(
+        !db.additional_storage_volumes().is_empty(),
+        "additional_storage_volumes are not recorded",
+    );
+    refuse(
+        db.dedicated_log_volume() == Some(true),
+        "dedicated_log_volume is not recorded",
+    );
+    refuse(
+        db.database_insights_mode()
+            .is_some_and(|m| m.as_str() == "advanced"),
+        "database_insights_mode `advanced` is not recorded",
+    );
+    out
+}
+
 fn db_obs(db: &DbInstance) -> DbObs {
     let to_u32 = |n: Option<i32>| n.and_then(|v| u32::try_from(v).ok());
     DbObs {
         id: db.db_instance_identifier().unwrap_or_default().to_string(),
         status: db.db_instance_status().unwrap_or_default().to_string(),
         deletion_protection: db.deletion_protection().unwrap_or(false),
+        unsupported: db_unsupported(db),
         spec: DbSpec {
             instance_class: db.db_instance_class().unwrap_or_default().to_string(),
             engine: db.engine().unwrap_or_default().to_string(),
@@ -241,6 +441,29 @@ fn db_obs(db: &DbInstance) -> DbObs {
             auto_minor_version_upgrade: db.auto_minor_version_upgrade().unwrap_or(true),
             backup_retention_period: to_u32(db.backup_retention_period()),
             preferred_backup_window: db.preferred_backup_window().map(str::to_string),
+            storage_throughput: to_u32(db.storage_throughput()),
+            max_allocated_storage: to_u32(db.max_allocated_storage()),
+            storage_encrypted: db.storage_encrypted().unwrap_or(false),
+            kms_key_id: db.kms_key_id().map(str::to_string),
+            preferred_maintenance_window: db.preferred_maintenance_window().map(str::to_string),
+            cloudwatch_logs_exports: {
+                let mut v = db.enabled_cloudwatch_logs_exports().to_vec();
+                v.sort();
+                v
+            },
+            ca_certificate: db.ca_certificate_identifier().map(str::to_string),
+            network_type: db.network_type().map(str::to_string),
+            monitoring_interval: to_u32(db.monitoring_interval()),
+            monitoring_role_arn: db.monitoring_role_arn().map(str::to_string),
+            performance_insights: db.performance_insights_enabled().unwrap_or(false),
+            performance_insights_kms_key_id: db
+                .performance_insights_kms_key_id()
+                .map(str::to_string),
+            performance_insights_retention: to_u32(db.performance_insights_retention_period()),
+            deletion_protection: db.deletion_protection().unwrap_or(false),
+            license_model: db.license_model().map(str::to_string),
+            master_username: db.master_username().map(str::to_string),
+            db_name: db.db_name().map(str::to_string),
             tags: db
                 .tag_list()
                 .iter()

@@ -13,9 +13,11 @@
 //! - MSK Serverless VPC configs and client authentication cannot change at all on AWS; tags are
 //!   not reconciled on an existing cluster (reported).
 
+use crate::observation::LoadBalancerObs;
 use crate::spec::{
-    ActionSpec, FixedResponseSpec, KafkaClusterSpec, ListenerProtocol, ListenerSpec,
-    LoadBalancerSpec, RedirectSpec, RuleSpec,
+    ActionSpec, CognitoAuthSpec, FixedResponseSpec, KafkaClusterSpec, ListenerProtocol,
+    ListenerSpec, LoadBalancerSpec, MutualAuthenticationMode, MutualAuthenticationSpec,
+    OidcAuthSpec, RedirectSpec, RuleSpec, UnauthenticatedBehaviour,
 };
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -104,6 +106,9 @@ pub fn lb_differences(have: &LoadBalancerSpec, want: &LoadBalancerSpec) -> Diffe
     if have.tags != want.tags {
         d.in_place.push("tags".into());
     }
+    if have.web_acl_arn != want.web_acl_arn {
+        d.in_place.push("web_acl_arn".into());
+    }
     let have_ports: BTreeSet<u16> = have.listeners.iter().map(|l| l.port).collect();
     let want_ports: BTreeSet<u16> = want.listeners.iter().map(|l| l.port).collect();
     for port in have_ports.symmetric_difference(&want_ports) {
@@ -133,8 +138,40 @@ pub fn listener_matches(have: &ListenerSpec, want: &ListenerSpec) -> bool {
             || (opt_matches(&have.ssl_policy, &want.ssl_policy)
                 && have.certificate_arn == want.certificate_arn
                 && set(&have.additional_certificate_arns)
-                    == set(&want.additional_certificate_arns)))
+                    == set(&want.additional_certificate_arns)
+                && mutual_matches(
+                    have.mutual_authentication.as_ref(),
+                    want.mutual_authentication.as_ref(),
+                )))
         && actions_match(&have.default_actions, &want.default_actions)
+}
+
+/// Absent and mode `off` are the same; otherwise every field, AWS's defaults for those left out.
+fn mutual_matches(
+    have: Option<&MutualAuthenticationSpec>,
+    want: Option<&MutualAuthenticationSpec>,
+) -> bool {
+    fn on(m: Option<&MutualAuthenticationSpec>) -> Option<&MutualAuthenticationSpec> {
+        m.filter(|m| m.mode != MutualAuthenticationMode::Off)
+    }
+    match (on(have), on(want)) {
+        (None, None) => true,
+        (Some(h), Some(w)) => {
+            h.mode == w.mode
+                && h.trust_store_arn == w.trust_store_arn
+                && defaulted(
+                    &h.ignore_client_certificate_expiry,
+                    &w.ignore_client_certificate_expiry,
+                    &false,
+                )
+                && defaulted(
+                    &h.advertise_trust_store_ca_names,
+                    &w.advertise_trust_store_ca_names,
+                    &"off".to_string(),
+                )
+        }
+        _ => false,
+    }
 }
 
 /// Rules match as sets keyed by priority.
@@ -154,26 +191,103 @@ pub fn rule_matches(have: &RuleSpec, want: &RuleSpec) -> bool {
         && actions_match(&have.actions, &want.actions)
 }
 
+/// Actions match in the order AWS applies them (by `order`, then by position).
 pub fn actions_match(have: &[ActionSpec], want: &[ActionSpec]) -> bool {
-    have.len() == want.len() && have.iter().zip(want).all(|(h, w)| action_matches(h, w))
+    fn sorted(a: &[ActionSpec]) -> Vec<&ActionSpec> {
+        let mut v: Vec<&ActionSpec> = a.iter().collect();
+        v.sort_by_key(|a| a.order().unwrap_or(u32::MAX));
+        v
+    }
+    have.len() == want.len()
+        && sorted(have)
+            .into_iter()
+            .zip(sorted(want))
+            .all(|(h, w)| action_matches(h, w))
 }
 
 fn opt_matches<T: PartialEq>(have: &Option<T>, want: &Option<T>) -> bool {
     want.is_none() || have == want
 }
 
+/// A field left out of `want` matches AWS's default (which AWS reports, and moto may not).
+fn defaulted<T: PartialEq>(have: &Option<T>, want: &Option<T>, default: &T) -> bool {
+    match want {
+        None => have.as_ref().is_none_or(|h| h == default),
+        Some(w) => have.as_ref().unwrap_or(default) == w,
+    }
+}
+
+/// AWS's defaults of an authentication action.
+const SESSION_COOKIE: &str = "AWSELBAuthSessionCookie";
+const SCOPE: &str = "openid";
+const SESSION_TIMEOUT: u64 = 604_800;
+
+fn cognito_matches(h: &CognitoAuthSpec, w: &CognitoAuthSpec) -> bool {
+    h.user_pool_arn == w.user_pool_arn
+        && h.user_pool_client_id == w.user_pool_client_id
+        && h.user_pool_domain == w.user_pool_domain
+        && defaulted(
+            &h.session_cookie_name,
+            &w.session_cookie_name,
+            &SESSION_COOKIE.to_string(),
+        )
+        && defaulted(&h.scope, &w.scope, &SCOPE.to_string())
+        && defaulted(&h.session_timeout, &w.session_timeout, &SESSION_TIMEOUT)
+        && h.authentication_request_extra_params == w.authentication_request_extra_params
+        && defaulted(
+            &h.on_unauthenticated_request,
+            &w.on_unauthenticated_request,
+            &UnauthenticatedBehaviour::Authenticate,
+        )
+}
+
+/// Everything but the client secret, which AWS never returns (see [`lb_recreation_blockers`]).
+fn oidc_matches(h: &OidcAuthSpec, w: &OidcAuthSpec) -> bool {
+    h.issuer == w.issuer
+        && h.authorization_endpoint == w.authorization_endpoint
+        && h.token_endpoint == w.token_endpoint
+        && h.user_info_endpoint == w.user_info_endpoint
+        && h.client_id == w.client_id
+        && defaulted(
+            &h.session_cookie_name,
+            &w.session_cookie_name,
+            &SESSION_COOKIE.to_string(),
+        )
+        && defaulted(&h.scope, &w.scope, &SCOPE.to_string())
+        && defaulted(&h.session_timeout, &w.session_timeout, &SESSION_TIMEOUT)
+        && h.authentication_request_extra_params == w.authentication_request_extra_params
+        && defaulted(
+            &h.on_unauthenticated_request,
+            &w.on_unauthenticated_request,
+            &UnauthenticatedBehaviour::Authenticate,
+        )
+}
+
 fn action_matches(have: &ActionSpec, want: &ActionSpec) -> bool {
     match (have, want) {
+        (ActionSpec::Forward { order: ho, .. }, ActionSpec::Forward { order: wo, .. }) => {
+            have.forward_targets() == want.forward_targets() && opt_matches(ho, wo)
+        }
         (
-            ActionSpec::Forward {
-                target_group_arn: ht,
+            ActionSpec::AuthenticateCognito {
+                authenticate_cognito: h,
                 order: ho,
             },
-            ActionSpec::Forward {
-                target_group_arn: wt,
+            ActionSpec::AuthenticateCognito {
+                authenticate_cognito: w,
                 order: wo,
             },
-        ) => ht == wt && opt_matches(ho, wo),
+        ) => cognito_matches(h, w) && opt_matches(ho, wo),
+        (
+            ActionSpec::AuthenticateOidc {
+                authenticate_oidc: h,
+                order: ho,
+            },
+            ActionSpec::AuthenticateOidc {
+                authenticate_oidc: w,
+                order: wo,
+            },
+        ) => oidc_matches(h, w) && opt_matches(ho, wo),
         (
             ActionSpec::Redirect {
                 redirect: h,
@@ -216,6 +330,51 @@ fn fixed_matches(h: &FixedResponseSpec, w: &FixedResponseSpec) -> bool {
     h.status_code == w.status_code
         && opt_matches(&h.content_type, &w.content_type)
         && opt_matches(&h.message_body, &w.message_body)
+}
+
+/// Why the load balancer observed as `live` must not be deleted when a resume would recreate
+/// it from `want` (the spec given by Terraform, or else the one captured from `live` itself):
+/// each entry names a field that would come back different or not at all. Empty: deleting it
+/// loses nothing.
+///
+/// The rule is *lossless or kept*: a configured field the spec format cannot express (recorded
+/// by the adapter in [`LoadBalancerObs::unsupported`]), a secret AWS never returns, or a live
+/// setting the recreating spec lacks (drift from outside) keeps the load balancer.
+pub fn lb_recreation_blockers(live: &LoadBalancerObs, want: &LoadBalancerSpec) -> Vec<String> {
+    let mut blockers = live.unsupported.clone();
+    let d = lb_differences(&live.spec, want);
+    if !d.is_empty() {
+        let mut fields = d.fixed;
+        fields.extend(d.in_place);
+        blockers.push(format!(
+            "differs from the spec it would be recreated from in {}",
+            fields.join(", ")
+        ));
+    }
+    for l in &want.listeners {
+        let actions = l
+            .default_actions
+            .iter()
+            .map(|a| ("default action".to_string(), a))
+            .chain(l.rules.iter().flat_map(|r| {
+                r.actions
+                    .iter()
+                    .map(move |a| (format!("rule {} action", r.priority), a))
+            }));
+        for (place, a) in actions {
+            if let ActionSpec::AuthenticateOidc {
+                authenticate_oidc, ..
+            } = a
+                && authenticate_oidc.client_secret_arn.is_none()
+            {
+                blockers.push(format!(
+                    "listener {} {place} authenticate-oidc: the client secret cannot be read back from AWS and the spec names no `client_secret_arn`",
+                    l.port
+                ));
+            }
+        }
+    }
+    blockers
 }
 
 /// How the cluster captured as `have` differs from `want`. Nothing of an MSK Serverless

@@ -27,6 +27,7 @@ pub mod iam;
 pub mod manifest;
 pub mod observation;
 pub mod plan;
+pub mod restore;
 pub mod selector;
 pub mod spec;
 pub mod state;

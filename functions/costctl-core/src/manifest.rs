@@ -26,6 +26,10 @@ pub struct DbRecord {
     /// ever deletes it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshot: Option<String>,
+    /// It was already stopped (or stopping) when the pause recorded it: a resume leaves it
+    /// stopped, because a resume never starts what the pause did not stop.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stopped: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -90,6 +94,7 @@ impl Manifest {
                 .or_insert_with(|| DbRecord {
                     spec: db.spec.clone(),
                     snapshot: None,
+                    stopped: matches!(db.status.as_str(), "stopped" | "stopping"),
                 });
         }
         for (name, lb) in &obs.load_balancers {

@@ -85,6 +85,29 @@ pub struct DbSpec {
     pub backup_retention_period: Option<u32>,
     pub preferred_backup_window: Option<String>,
     pub tags: BTreeMap<String, String>,
+    // Fields added for lossless hibernation (docs/fidelity.md). `#[serde(default)]` on the
+    // struct lets manifests written before them parse; their zero values mean "not recorded".
+    /// gp3 throughput (MiB/s).
+    pub storage_throughput: Option<u32>,
+    /// Storage autoscaling limit; RestoreDBInstanceFromDBSnapshot cannot set it, so it is set
+    /// by a ModifyDBInstance once the restored instance is available.
+    pub max_allocated_storage: Option<u32>,
+    /// From the snapshot: a restore cannot change it, only compare it.
+    pub storage_encrypted: bool,
+    pub kms_key_id: Option<String>,
+    pub preferred_maintenance_window: Option<String>,
+    pub cloudwatch_logs_exports: Vec<String>,
+    pub ca_certificate: Option<String>,
+    pub network_type: Option<String>,
+    pub monitoring_interval: Option<u32>,
+    pub monitoring_role_arn: Option<String>,
+    pub performance_insights: bool,
+    pub performance_insights_kms_key_id: Option<String>,
+    pub performance_insights_retention: Option<u32>,
+    pub deletion_protection: bool,
+    pub license_model: Option<String>,
+    pub master_username: Option<String>,
+    pub db_name: Option<String>,
 }
 
 /// An RDS instance as described.
@@ -95,6 +118,11 @@ pub struct DbObs {
     pub status: String,
     pub deletion_protection: bool,
     pub spec: DbSpec,
+    /// Configured features a restore from a snapshot cannot bring back (an RDS-managed master
+    /// password, read replicas, …), each naming the field: such an instance is stopped, never
+    /// hibernated.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unsupported: Vec<String>,
 }
 
 /// A manual DB snapshot that a restore may need.
@@ -119,6 +147,10 @@ pub struct LoadBalancerObs {
     pub state: String,
     pub deletion_protection: bool,
     pub spec: LoadBalancerSpec,
+    /// Configured fields the spec format cannot express (a JWT-validation action, a rule
+    /// transform, an IPAM pool, …), each naming where: such a load balancer is kept.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unsupported: Vec<String>,
 }
 
 /// An MSK Serverless cluster as described.

@@ -6,12 +6,13 @@
 //! disappears from the next plan. `Await*` steps are gates: they are never executed, they vanish
 //! once the observation shows what they wait for.
 
-use crate::ephemeral::{kafka_differences, lb_differences};
+use crate::ephemeral::{kafka_differences, lb_differences, lb_recreation_blockers};
 use crate::manifest::{DbRecord, Manifest};
 use crate::observation::{
     DbObs, DbSpec, Observation, ServiceObs, alias_key, normalise_dns, scalable_resource_id,
     split_service_key,
 };
+use crate::restore::db_differences;
 use crate::spec::{EphemeralSpec, KafkaClusterSpec, LoadBalancerSpec};
 use crate::state::DesiredState;
 use serde::{Deserialize, Serialize};
@@ -72,6 +73,15 @@ pub enum Action {
         id: String,
         snapshot: String,
         spec: Box<DbSpec>,
+    },
+    /// ModifyDBInstance (apply immediately) with what a restore from a snapshot cannot set
+    /// (storage autoscaling, maintenance window, monitoring, Performance Insights, …): the
+    /// instance comes back as recorded, not as RDS's defaults.
+    ModifyDb {
+        id: String,
+        spec: Box<DbSpec>,
+        /// The fields that differ from the record (shown to users).
+        fields: Vec<String>,
     },
     /// Gate: the instance has reached `status` (`available`, `stopped`) or is gone (`deleted`).
     AwaitDb {
@@ -164,6 +174,7 @@ impl Action {
             | Action::StartDb { id }
             | Action::DeleteDb { id, .. }
             | Action::RestoreDb { id, .. }
+            | Action::ModifyDb { id, .. }
             | Action::AwaitDb { id, .. } => format!("rds:{id}"),
             Action::AwaitSnapshot { id } => format!("rds-snapshot:{id}"),
             Action::ApplyLoadBalancer { spec } => format!("alb:{}", spec.name),
@@ -190,7 +201,7 @@ impl Action {
             Action::SetScalingBounds { max, .. } => *max == 0,
             Action::SetDesiredCount { count, .. } => *count == 0,
             Action::StopDb { .. } | Action::DeleteDb { .. } => true,
-            Action::StartDb { .. } | Action::RestoreDb { .. } => false,
+            Action::StartDb { .. } | Action::RestoreDb { .. } | Action::ModifyDb { .. } => false,
             Action::DeleteLoadBalancer { .. } | Action::DeleteKafkaCluster { .. } => true,
             Action::ApplyLoadBalancer { .. }
             | Action::CreateKafkaCluster { .. }
@@ -240,6 +251,11 @@ impl fmt::Display for Action {
             Action::RestoreDb { id, snapshot, .. } => {
                 write!(f, "restore RDS instance {id} from snapshot {snapshot}")
             }
+            Action::ModifyDb { id, fields, .. } => write!(
+                f,
+                "modify RDS instance {id} back to its record ({})",
+                fields.join(", ")
+            ),
             Action::AwaitDb { id, status } => write!(f, "wait until RDS instance {id} is {status}"),
             Action::AwaitSnapshot { id } => write!(f, "wait until snapshot {id} is available"),
             Action::ApplyLoadBalancer { spec } => {
@@ -369,7 +385,7 @@ pub fn plan_with(
     };
     match goal.desired {
         DesiredState::Running => b.resume(obs, spec),
-        down => b.pause(goal, down, obs),
+        down => b.pause(goal, down, obs, spec),
     }
     b.plan
 }
@@ -412,7 +428,13 @@ impl Builder {
         self.plan.problems.push(Problem { resource, message });
     }
 
-    fn pause(&mut self, goal: &Goal, level: DesiredState, obs: &Observation) {
+    fn pause(
+        &mut self,
+        goal: &Goal,
+        level: DesiredState,
+        obs: &Observation,
+        spec: Option<&EphemeralSpec>,
+    ) {
         self.plan.manifest.record_missing(obs);
 
         let mut drained = Vec::new();
@@ -430,13 +452,22 @@ impl Builder {
                     "deletion protection is on: the instance is stopped, never deleted".into(),
                 );
                 self.stop_db(db, &drained);
+            } else if snapshot_db && !db.unsupported.is_empty() {
+                self.note(
+                    format!("rds:{}", db.id),
+                    format!(
+                        "kept (stopped, not deleted): a restore from a snapshot cannot bring back {}",
+                        db.unsupported.join("; ")
+                    ),
+                );
+                self.stop_db(db, &drained);
             } else if snapshot_db {
                 self.hibernate_db(db, goal.generation, obs, &drained);
             } else {
                 self.stop_db(db, &drained);
             }
         }
-        self.pause_ephemeral(goal, obs, &drained);
+        self.pause_ephemeral(goal, obs, spec, &drained);
 
         // Instances already gone: their final snapshot must be available before we call the
         // stack paused, and must exist at all.
@@ -702,8 +733,11 @@ impl Builder {
                 after,
             )
         };
+        if record.is_some_and(|r| r.stopped) {
+            return self.resume_stopped_db(id, db, record, obs);
+        }
         match db.map(|d| d.status.as_str()) {
-            Some("available") => None,
+            Some("available") => self.match_record(id, db, record),
             Some("stopped") => {
                 let start = self.push(Action::StartDb { id: id.into() }, vec![]);
                 Some(await_available(self, vec![start]))
@@ -732,6 +766,93 @@ impl Builder {
             Some(_) => Some(await_available(self, vec![])),
             None => self.restore_db(id, record, obs, vec![]),
         }
+    }
+
+    /// A database that was stopped before the pause: it stays stopped. Restored from its final
+    /// snapshot (it comes back available), it is brought to its record and stopped again.
+    fn resume_stopped_db(
+        &mut self,
+        id: &str,
+        db: Option<&DbObs>,
+        record: Option<&DbRecord>,
+        obs: &Observation,
+    ) -> Option<usize> {
+        let await_status = |b: &mut Self, status: &str, after: Vec<usize>| {
+            b.push(
+                Action::AwaitDb {
+                    id: id.into(),
+                    status: status.into(),
+                },
+                after,
+            )
+        };
+        let restored = record.is_some_and(|r| r.snapshot.is_some());
+        match db.map(|d| d.status.as_str()) {
+            Some("stopped") => None,
+            Some("stopping") => Some(await_status(self, "stopped", vec![])),
+            Some("available") if restored => {
+                let after: Vec<usize> = self.match_record(id, db, record).into_iter().collect();
+                if !after.is_empty() {
+                    return after.first().copied();
+                }
+                let stop = self.push(Action::StopDb { id: id.into() }, vec![]);
+                Some(await_status(self, "stopped", vec![stop]))
+            }
+            Some("available") => {
+                self.note(
+                    format!("rds:{id}"),
+                    "was stopped before the pause and has been started since: left as it is".into(),
+                );
+                None
+            }
+            Some("deleting") => {
+                let gone = await_status(self, "deleted", vec![]);
+                self.restore_db(id, record, obs, vec![gone])
+            }
+            Some(_) => Some(await_status(self, "available", vec![])),
+            None => self.restore_db(id, record, obs, vec![]),
+        }
+    }
+
+    /// An available instance restored by costctl: every recorded field as recorded. What
+    /// `ModifyDBInstance` can set is set (then the instance is awaited again); what it cannot
+    /// is a problem naming the field.
+    fn match_record(
+        &mut self,
+        id: &str,
+        db: Option<&DbObs>,
+        record: Option<&DbRecord>,
+    ) -> Option<usize> {
+        let (db, record) = (db?, record?);
+        record.snapshot.as_ref()?;
+        let d = db_differences(&db.spec, &record.spec);
+        if !d.fixed.is_empty() {
+            self.problem(
+                format!("rds:{id}"),
+                format!(
+                    "the restored instance differs from its record in {}, which cannot be changed on it",
+                    d.fixed.join(", ")
+                ),
+            );
+        }
+        if d.modifiable.is_empty() {
+            return None;
+        }
+        let modify = self.push(
+            Action::ModifyDb {
+                id: id.into(),
+                spec: Box::new(record.spec.clone()),
+                fields: d.modifiable,
+            },
+            vec![],
+        );
+        Some(self.push(
+            Action::AwaitDb {
+                id: id.into(),
+                status: "available".into(),
+            },
+            vec![modify],
+        ))
     }
 
     fn restore_db(
@@ -802,13 +923,34 @@ impl Builder {
     /// After the services are drained: delete the load balancers (unless deletion protection is
     /// on) and, where the policy says so, the MSK clusters. Their specs were recorded by
     /// `record_missing` before this plan is executed (write-ahead).
-    fn pause_ephemeral(&mut self, goal: &Goal, obs: &Observation, drained: &[usize]) {
+    ///
+    /// Lossless or kept: a load balancer that a resume could not recreate exactly (see
+    /// [`lb_recreation_blockers`]) is kept, and a note names every field that prevents it.
+    fn pause_ephemeral(
+        &mut self,
+        goal: &Goal,
+        obs: &Observation,
+        spec: Option<&EphemeralSpec>,
+        drained: &[usize],
+    ) {
         for (name, lb) in &obs.load_balancers {
             if lb.deletion_protection {
                 self.note(
                     format!("alb:{name}"),
                     "deletion protection is on: the load balancer is kept, not deleted (it keeps costing)"
                         .into(),
+                );
+                continue;
+            }
+            let given = spec.and_then(|s| s.load_balancers.iter().find(|l| &l.name == name));
+            let blockers = lb_recreation_blockers(lb, given.unwrap_or(&lb.spec));
+            if !blockers.is_empty() {
+                self.note(
+                    format!("alb:{name}"),
+                    format!(
+                        "kept, not deleted (it keeps costing): {}",
+                        blockers.join("; ")
+                    ),
                 );
                 continue;
             }

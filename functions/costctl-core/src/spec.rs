@@ -37,6 +37,11 @@ pub struct LoadBalancerSpec {
     pub attributes: BTreeMap<String, String>,
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
+    /// The AWS WAF (v2, regional) web ACL associated with the load balancer. Associations
+    /// disappear with the load balancer, so costctl records it and associates it again before
+    /// any service scales up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub web_acl_arn: Option<String>,
     /// SSM parameter that receives the new DNS name after each (re)creation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dns_name_parameter: Option<String>,
@@ -90,9 +95,35 @@ pub struct ListenerSpec {
     pub certificate_arn: Option<String>,
     #[serde(default)]
     pub additional_certificate_arns: Vec<String>,
+    /// Mutual TLS (HTTPS listeners only); absent means off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mutual_authentication: Option<MutualAuthenticationSpec>,
     pub default_actions: Vec<ActionSpec>,
     #[serde(default)]
     pub rules: Vec<RuleSpec>,
+}
+
+/// Mutual TLS of an HTTPS listener.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MutualAuthenticationSpec {
+    pub mode: MutualAuthenticationMode,
+    /// Required in `verify` mode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust_store_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ignore_client_certificate_expiry: Option<bool>,
+    /// `on` or `off` (AWS's default `off`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advertise_trust_store_ca_names: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MutualAuthenticationMode {
+    Off,
+    Passthrough,
+    Verify,
 }
 
 /// ALB listeners speak HTTP or HTTPS only.
@@ -146,14 +177,22 @@ pub struct QueryStringPair {
 }
 
 /// A listener or rule action, tagged by `type`.
+///
+/// A list of actions is zero or one authentication action (`authenticate-cognito`,
+/// `authenticate-oidc`; HTTPS listeners only) followed by exactly one of `forward`, `redirect`
+/// or `fixed-response`, as AWS allows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum ActionSpec {
     Forward {
-        /// Required; optional in the type only so that a missing one is reported by
-        /// [`EphemeralSpec::validate`] with its path instead of as a bare parse error.
+        /// A forward to one target group. Either this or `forward_config` is required; optional
+        /// in the type only so that a missing one is reported by [`EphemeralSpec::validate`]
+        /// with its path instead of as a bare parse error.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         target_group_arn: Option<String>,
+        /// A weighted forward to one or more target groups, with target-group stickiness.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        forward_config: Option<ForwardConfigSpec>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         order: Option<u32>,
     },
@@ -167,15 +206,170 @@ pub enum ActionSpec {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         order: Option<u32>,
     },
+    AuthenticateCognito {
+        authenticate_cognito: CognitoAuthSpec,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        order: Option<u32>,
+    },
+    AuthenticateOidc {
+        authenticate_oidc: OidcAuthSpec,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        order: Option<u32>,
+    },
 }
 
 impl ActionSpec {
-    fn order(&self) -> Option<u32> {
+    pub fn order(&self) -> Option<u32> {
         match self {
             Self::Forward { order, .. }
             | Self::Redirect { order, .. }
-            | Self::FixedResponse { order, .. } => *order,
+            | Self::FixedResponse { order, .. }
+            | Self::AuthenticateCognito { order, .. }
+            | Self::AuthenticateOidc { order, .. } => *order,
         }
+    }
+
+    /// `forward`, `redirect` or `fixed-response`: the action that ends a list.
+    pub fn is_terminal(&self) -> bool {
+        matches!(
+            self,
+            Self::Forward { .. } | Self::Redirect { .. } | Self::FixedResponse { .. }
+        )
+    }
+
+    /// The target groups a forward sends to, with their weights (a single `target_group_arn`
+    /// is weight 1), and its stickiness: the form AWS itself answers with, so a spec written
+    /// either way compares equal to what was created from it.
+    pub fn forward_targets(&self) -> Option<(Vec<(&str, u32)>, Stickiness)> {
+        let Self::Forward {
+            target_group_arn,
+            forward_config,
+            ..
+        } = self
+        else {
+            return None;
+        };
+        let mut groups: Vec<(&str, u32)> = match forward_config {
+            Some(fc) if !fc.target_groups.is_empty() => fc
+                .target_groups
+                .iter()
+                .map(|t| (t.target_group_arn.as_str(), t.weight.unwrap_or(1)))
+                .collect(),
+            _ => target_group_arn.iter().map(|a| (a.as_str(), 1)).collect(),
+        };
+        groups.sort_unstable();
+        let stickiness = forward_config
+            .as_ref()
+            .and_then(|fc| fc.stickiness)
+            .filter(|s| s.enabled)
+            .map_or(Stickiness::default(), |s| Stickiness {
+                enabled: true,
+                duration_seconds: s.duration_seconds,
+            });
+        Some((groups, stickiness))
+    }
+}
+
+/// A weighted forward (`ForwardConfig` in the ELBv2 API).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForwardConfigSpec {
+    pub target_groups: Vec<WeightedTargetGroup>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stickiness: Option<Stickiness>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WeightedTargetGroup {
+    pub target_group_arn: String,
+    /// 0-999; AWS's default is 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<u32>,
+}
+
+/// Target-group stickiness of a forward.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Stickiness {
+    pub enabled: bool,
+    /// 1-604800 seconds; required when enabled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_seconds: Option<u32>,
+}
+
+/// `authenticate-cognito`: every field of `AuthenticateCognitoActionConfig`. Optional fields
+/// left out match AWS's defaults (`AWSELBAuthSessionCookie`, `openid`, 604800 s,
+/// `authenticate`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CognitoAuthSpec {
+    pub user_pool_arn: String,
+    pub user_pool_client_id: String,
+    pub user_pool_domain: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_cookie_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_timeout: Option<u64>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub authentication_request_extra_params: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_unauthenticated_request: Option<UnauthenticatedBehaviour>,
+}
+
+/// `authenticate-oidc`: every field of `AuthenticateOidcActionConfig`. AWS never returns the
+/// client secret, so a captured action has no `client_secret_arn`; only a spec that names the
+/// Secrets Manager secret holding it can be recreated (see `docs/fidelity.md`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcAuthSpec {
+    pub issuer: String,
+    pub authorization_endpoint: String,
+    pub token_endpoint: String,
+    pub user_info_endpoint: String,
+    pub client_id: String,
+    /// ARN of the Secrets Manager secret whose `SecretString` is the client secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_cookie_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_timeout: Option<u64>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub authentication_request_extra_params: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_unauthenticated_request: Option<UnauthenticatedBehaviour>,
+}
+
+/// What an authentication action does with a request that is not authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UnauthenticatedBehaviour {
+    Deny,
+    Allow,
+    Authenticate,
+}
+
+impl UnauthenticatedBehaviour {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Deny => "deny",
+            Self::Allow => "allow",
+            Self::Authenticate => "authenticate",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "deny" => Self::Deny,
+            "allow" => Self::Allow,
+            "authenticate" => Self::Authenticate,
+            _ => return None,
+        })
     }
 }
 
@@ -311,6 +505,24 @@ pub enum SpecProblem {
     EmptyActions,
     #[error("{0} actions: exactly one forward, redirect or fixed-response action is allowed")]
     TooManyActions(usize),
+    #[error(
+        "at most one authentication action (authenticate-cognito or authenticate-oidc) is allowed, before the forward, redirect or fixed-response action"
+    )]
+    MisplacedAuthentication,
+    #[error("authentication actions are only valid on an HTTPS listener")]
+    AuthenticationOnHttp,
+    #[error("a forward needs `target_group_arn` or `forward_config` with 1 to 5 target groups")]
+    ForwardTargetGroups,
+    #[error("`target_group_arn` and `forward_config` name different target groups")]
+    ForwardConflict,
+    #[error("weight {0} is outside 0..=999")]
+    WeightOutOfRange(u32),
+    #[error("stickiness needs `duration_seconds` in 1..=604800 when enabled")]
+    StickinessDuration,
+    #[error("session timeout {0} is outside 1..=604800 seconds")]
+    SessionTimeout(u64),
+    #[error("`verify` mode needs `trust_store_arn`; `off` and `passthrough` take none")]
+    TrustStore,
     #[error("a rule needs at least one condition")]
     EmptyConditions,
     #[error("a forward action needs `target_group_arn`")]
@@ -553,6 +765,42 @@ fn check_listener(l: &ListenerSpec, p: &str, push: &mut impl FnMut(String, SpecP
                     SpecProblem::TlsSettingOnHttp("additional_certificate_arns"),
                 );
             }
+            if l.mutual_authentication.is_some() {
+                push(
+                    format!("{p}.mutual_authentication"),
+                    SpecProblem::TlsSettingOnHttp("mutual_authentication"),
+                );
+            }
+            let authenticates = |actions: &[ActionSpec]| actions.iter().any(|a| !a.is_terminal());
+            if authenticates(&l.default_actions) {
+                push(
+                    format!("{p}.default_actions"),
+                    SpecProblem::AuthenticationOnHttp,
+                );
+            }
+            for (k, r) in l.rules.iter().enumerate() {
+                if authenticates(&r.actions) {
+                    push(
+                        format!("{p}.rules[{k}].actions"),
+                        SpecProblem::AuthenticationOnHttp,
+                    );
+                }
+            }
+        }
+    }
+    if let Some(m) = &l.mutual_authentication {
+        let verify = m.mode == MutualAuthenticationMode::Verify;
+        match &m.trust_store_arn {
+            Some(arn) if verify => check_arn(
+                arn,
+                &format!("{p}.mutual_authentication.trust_store_arn"),
+                push,
+            ),
+            None if !verify => {}
+            _ => push(
+                format!("{p}.mutual_authentication.trust_store_arn"),
+                SpecProblem::TrustStore,
+            ),
         }
     }
     if let Some(policy) = &l.ssl_policy
@@ -627,10 +875,19 @@ fn check_condition(c: &ConditionSpec, p: &str, push: &mut impl FnMut(String, Spe
 }
 
 fn check_actions(actions: &[ActionSpec], p: &str, push: &mut impl FnMut(String, SpecProblem)) {
-    match actions.len() {
+    let terminal = actions.iter().filter(|a| a.is_terminal()).count();
+    match terminal {
         0 => push(p.to_string(), SpecProblem::EmptyActions),
         1 => {}
         n => push(p.to_string(), SpecProblem::TooManyActions(n)),
+    }
+    // Authentication first (by order when given, else by position), and at most one.
+    let mut sorted: Vec<&ActionSpec> = actions.iter().collect();
+    sorted.sort_by_key(|a| a.order().unwrap_or(u32::MAX));
+    let auth = actions.iter().filter(|a| !a.is_terminal()).count();
+    let last_is_terminal = sorted.last().is_some_and(|a| a.is_terminal());
+    if auth > 1 || (auth == 1 && !last_is_terminal) {
+        push(p.to_string(), SpecProblem::MisplacedAuthentication);
     }
     for (i, a) in actions.iter().enumerate() {
         let ap = format!("{p}[{i}]");
@@ -641,52 +898,164 @@ fn check_actions(actions: &[ActionSpec], p: &str, push: &mut impl FnMut(String, 
         }
         match a {
             ActionSpec::Forward {
-                target_group_arn, ..
-            } => match target_group_arn {
-                None => push(
-                    format!("{ap}.target_group_arn"),
-                    SpecProblem::ForwardWithoutTargetGroup,
-                ),
-                Some(arn) => check_arn(arn, &format!("{ap}.target_group_arn"), push),
-            },
+                target_group_arn,
+                forward_config,
+                ..
+            } => check_forward(
+                target_group_arn.as_ref(),
+                forward_config.as_ref(),
+                &ap,
+                push,
+            ),
             ActionSpec::Redirect { .. } => {}
             ActionSpec::FixedResponse { fixed_response, .. } => {
-                let fp = format!("{ap}.fixed_response");
-                let code = fixed_response.status_code.as_bytes();
-                let ok = code.len() == 3
-                    && matches!(code[0], b'2' | b'4' | b'5')
-                    && code.iter().all(u8::is_ascii_digit);
-                if !ok {
-                    push(
-                        format!("{fp}.status_code"),
-                        SpecProblem::InvalidFixedResponseStatus(fixed_response.status_code.clone()),
-                    );
+                check_fixed_response(fixed_response, &format!("{ap}.fixed_response"), push);
+            }
+            ActionSpec::AuthenticateCognito {
+                authenticate_cognito: c,
+                ..
+            } => {
+                let cp = format!("{ap}.authenticate_cognito");
+                check_arn(&c.user_pool_arn, &format!("{cp}.user_pool_arn"), push);
+                for (field, value) in [
+                    ("user_pool_client_id", &c.user_pool_client_id),
+                    ("user_pool_domain", &c.user_pool_domain),
+                ] {
+                    if value.trim().is_empty() {
+                        push(format!("{cp}.{field}"), SpecProblem::Empty);
+                    }
                 }
-                if let Some(ct) = &fixed_response.content_type
-                    && !matches!(
-                        ct.as_str(),
-                        "text/plain"
-                            | "text/css"
-                            | "text/html"
-                            | "application/javascript"
-                            | "application/json"
-                    )
-                {
-                    push(
-                        format!("{fp}.content_type"),
-                        SpecProblem::InvalidContentType(ct.clone()),
-                    );
+                check_session_timeout(c.session_timeout, &cp, push);
+            }
+            ActionSpec::AuthenticateOidc {
+                authenticate_oidc: o,
+                ..
+            } => {
+                let op = format!("{ap}.authenticate_oidc");
+                for (field, value) in [
+                    ("issuer", &o.issuer),
+                    ("authorization_endpoint", &o.authorization_endpoint),
+                    ("token_endpoint", &o.token_endpoint),
+                    ("user_info_endpoint", &o.user_info_endpoint),
+                    ("client_id", &o.client_id),
+                ] {
+                    if value.trim().is_empty() {
+                        push(format!("{op}.{field}"), SpecProblem::Empty);
+                    }
                 }
-                if let Some(body) = &fixed_response.message_body
-                    && body.chars().count() > 1024
-                {
-                    push(
-                        format!("{fp}.message_body"),
-                        SpecProblem::MessageBodyTooLong,
-                    );
+                if let Some(arn) = &o.client_secret_arn {
+                    check_arn(arn, &format!("{op}.client_secret_arn"), push);
                 }
+                check_session_timeout(o.session_timeout, &op, push);
             }
         }
+    }
+}
+
+fn check_forward(
+    target_group_arn: Option<&String>,
+    forward_config: Option<&ForwardConfigSpec>,
+    ap: &str,
+    push: &mut impl FnMut(String, SpecProblem),
+) {
+    let Some(fc) = forward_config else {
+        match target_group_arn {
+            None => push(
+                format!("{ap}.target_group_arn"),
+                SpecProblem::ForwardWithoutTargetGroup,
+            ),
+            Some(arn) => check_arn(arn, &format!("{ap}.target_group_arn"), push),
+        }
+        return;
+    };
+    let fp = format!("{ap}.forward_config");
+    if fc.target_groups.is_empty() || fc.target_groups.len() > 5 {
+        push(
+            format!("{fp}.target_groups"),
+            SpecProblem::ForwardTargetGroups,
+        );
+    }
+    let mut seen = BTreeSet::new();
+    for (j, t) in fc.target_groups.iter().enumerate() {
+        let tp = format!("{fp}.target_groups[{j}]");
+        check_arn(&t.target_group_arn, &format!("{tp}.target_group_arn"), push);
+        if !seen.insert(t.target_group_arn.as_str()) {
+            push(
+                format!("{tp}.target_group_arn"),
+                SpecProblem::DuplicateEntry(t.target_group_arn.clone()),
+            );
+        }
+        if let Some(w) = t.weight
+            && w > 999
+        {
+            push(format!("{tp}.weight"), SpecProblem::WeightOutOfRange(w));
+        }
+    }
+    if let Some(arn) = target_group_arn
+        && !(fc.target_groups.len() == 1 && &fc.target_groups[0].target_group_arn == arn)
+    {
+        push(
+            format!("{ap}.target_group_arn"),
+            SpecProblem::ForwardConflict,
+        );
+    }
+    if let Some(st) = fc.stickiness
+        && st.enabled
+        && !st
+            .duration_seconds
+            .is_some_and(|d| (1..=604_800).contains(&d))
+    {
+        push(
+            format!("{fp}.stickiness.duration_seconds"),
+            SpecProblem::StickinessDuration,
+        );
+    }
+}
+
+fn check_session_timeout(t: Option<u64>, p: &str, push: &mut impl FnMut(String, SpecProblem)) {
+    if let Some(t) = t
+        && !(1..=604_800).contains(&t)
+    {
+        push(
+            format!("{p}.session_timeout"),
+            SpecProblem::SessionTimeout(t),
+        );
+    }
+}
+
+fn check_fixed_response(
+    fixed_response: &FixedResponseSpec,
+    fp: &str,
+    push: &mut impl FnMut(String, SpecProblem),
+) {
+    let code = fixed_response.status_code.as_bytes();
+    let ok = code.len() == 3
+        && matches!(code[0], b'2' | b'4' | b'5')
+        && code.iter().all(u8::is_ascii_digit);
+    if !ok {
+        push(
+            format!("{fp}.status_code"),
+            SpecProblem::InvalidFixedResponseStatus(fixed_response.status_code.clone()),
+        );
+    }
+    if let Some(ct) = &fixed_response.content_type
+        && !matches!(
+            ct.as_str(),
+            "text/plain" | "text/css" | "text/html" | "application/javascript" | "application/json"
+        )
+    {
+        push(
+            format!("{fp}.content_type"),
+            SpecProblem::InvalidContentType(ct.clone()),
+        );
+    }
+    if let Some(body) = &fixed_response.message_body
+        && body.chars().count() > 1024
+    {
+        push(
+            format!("{fp}.message_body"),
+            SpecProblem::MessageBodyTooLong,
+        );
     }
 }
 

@@ -89,11 +89,20 @@ fn apply(obs: &mut Observation, action: &Action) -> Result<(), String> {
                 _ => return Err(format!("snapshot {snapshot} not available")),
             }
             obs.db_instances.push(DbObs {
+                unsupported: Vec::new(),
                 id: id.clone(),
                 status: "creating".into(),
                 deletion_protection: false,
                 spec: (**spec).clone(),
             });
+        }
+        Action::ModifyDb { id, spec, .. } => {
+            let db = db_mut(obs, id)?;
+            if db.status != "available" {
+                return Err(format!("cannot modify {id} in state {}", db.status));
+            }
+            db.spec = (**spec).clone();
+            db.status = "modifying".into();
         }
         Action::ApplyLoadBalancer { spec } => {
             let mut captured = (**spec).clone();
@@ -117,6 +126,7 @@ fn apply(obs: &mut Observation, action: &Action) -> Result<(), String> {
                     obs.load_balancers.insert(
                         spec.name.clone(),
                         LoadBalancerObs {
+                            unsupported: Vec::new(),
                             arn: format!("arn:lb/{}/{n}", spec.name),
                             dns_name: format!("{}-{n}.elb.example", spec.name),
                             zone_id: "ZALB".into(),
@@ -332,12 +342,14 @@ fn arb_lb(i: usize) -> impl Strategy<Value = LoadBalancerObs> {
             let name = format!("alb{i}");
             let tg = format!("arn:aws:elasticloadbalancing:tg/{name}");
             let mut listeners = vec![ListenerSpec {
+                mutual_authentication: None,
                 port: 80,
                 protocol: ListenerProtocol::Http,
                 ssl_policy: None,
                 certificate_arn: None,
                 additional_certificate_arns: vec![],
                 default_actions: vec![ActionSpec::Forward {
+                    forward_config: None,
                     target_group_arn: Some(tg.clone()),
                     order: Some(1),
                 }],
@@ -348,6 +360,7 @@ fn arb_lb(i: usize) -> impl Strategy<Value = LoadBalancerObs> {
                             values: vec![format!("/p{r}/*")],
                         }],
                         actions: vec![ActionSpec::Forward {
+                            forward_config: None,
                             target_group_arn: Some(tg.clone()),
                             order: Some(1),
                         }],
@@ -356,12 +369,14 @@ fn arb_lb(i: usize) -> impl Strategy<Value = LoadBalancerObs> {
             }];
             if https {
                 listeners.push(ListenerSpec {
+                    mutual_authentication: None,
                     port: 443,
                     protocol: ListenerProtocol::Https,
                     ssl_policy: Some("ELBSecurityPolicy-2016-08".into()),
                     certificate_arn: Some("arn:aws:acm:cert/1".into()),
                     additional_certificate_arns: vec![],
                     default_actions: vec![ActionSpec::Forward {
+                        forward_config: None,
                         target_group_arn: Some(tg.clone()),
                         order: Some(1),
                     }],
@@ -377,12 +392,14 @@ fn arb_lb(i: usize) -> impl Strategy<Value = LoadBalancerObs> {
                 attributes.insert("deletion_protection.enabled".into(), "true".into());
             }
             LoadBalancerObs {
+                unsupported: Vec::new(),
                 arn: format!("arn:lb/{name}/0"),
                 dns_name: format!("{name}-0.elb.example"),
                 zone_id: "ZALB".into(),
                 state: if state == 1 { "provisioning" } else { "active" }.into(),
                 deletion_protection: state == 2,
                 spec: LoadBalancerSpec {
+                    web_acl_arn: None,
                     name,
                     scheme: Default::default(),
                     lb_type: Default::default(),
@@ -485,6 +502,7 @@ fn arb_db(i: usize) -> impl Strategy<Value = DbObs> {
         any::<bool>(),
     )
         .prop_map(move |(status, protected)| DbObs {
+            unsupported: Vec::new(),
             id: format!("db{i}"),
             status: status.into(),
             deletion_protection: protected,
@@ -777,6 +795,7 @@ proptest! {
 fn hibernate_with_deletion_protection_stops_and_says_why() {
     let obs = Observation {
         db_instances: vec![DbObs {
+            unsupported: Vec::new(),
             id: "db".into(),
             status: "available".into(),
             deletion_protection: true,
@@ -809,6 +828,7 @@ fn missing_instance_without_snapshot_is_a_problem_not_a_step() {
     manifest.db_instances.insert(
         "db".into(),
         costctl_core::manifest::DbRecord {
+            stopped: false,
             spec: DbSpec::default(),
             snapshot: None,
         },

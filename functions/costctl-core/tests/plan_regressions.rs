@@ -15,6 +15,7 @@ fn a_pause_during_a_delete_keeps_the_snapshot_being_written() {
         db_instances: [(
             "db0".to_string(),
             DbRecord {
+                stopped: false,
                 spec: DbSpec::default(),
                 snapshot: Some("db0-costctl-g1".into()),
             },
@@ -24,6 +25,7 @@ fn a_pause_during_a_delete_keeps_the_snapshot_being_written() {
     };
     let obs = Observation {
         db_instances: vec![DbObs {
+            unsupported: Vec::new(),
             id: "db0".into(),
             status: "deleting".into(),
             deletion_protection: false,

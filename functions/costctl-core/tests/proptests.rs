@@ -157,6 +157,7 @@ fn action() -> impl Strategy<Value = ActionSpec> {
     prop_oneof![
         (prop::option::of("arn:aws:[a-z:/0-9-]{0,20}"), order.clone()).prop_map(
             |(target_group_arn, order)| ActionSpec::Forward {
+                forward_config: None,
                 target_group_arn,
                 order
             }
@@ -244,6 +245,7 @@ fn listener() -> impl Strategy<Value = ListenerSpec> {
     )
         .prop_map(
             |(port, https, ssl_policy, certificate_arn, default_actions, rules)| ListenerSpec {
+                mutual_authentication: None,
                 port,
                 protocol: if https {
                     ListenerProtocol::Https
@@ -282,6 +284,7 @@ fn arb_spec() -> impl Strategy<Value = EphemeralSpec> {
         .prop_map(
             |(name, internal, ip, subnets, sgs, tags, param, aliases, listeners)| {
                 LoadBalancerSpec {
+                    web_acl_arn: None,
                     name,
                     scheme: if internal {
                         Scheme::Internal

@@ -236,6 +236,7 @@ fn db_obs(db: &crate::world::SimDb) -> DbObs {
         status: db.status.clone(),
         deletion_protection: db.deletion_protection,
         spec: db.spec.clone(),
+        unsupported: Vec::new(),
     }
 }
 
@@ -531,6 +532,24 @@ impl Cloud for SimCloud {
                         final_snapshot: None,
                     },
                 );
+                Ok(())
+            },
+        )
+        .await
+    }
+
+    async fn modify_db(&self, id: &str, spec: &DbSpec, _fields: &[String]) -> CloudResult<()> {
+        self.call(
+            "rds:ModifyDBInstance",
+            &format!("rds:{id}"),
+            Some(Direction::Up),
+            |w| {
+                let Some(db) = w.dbs.get_mut(id) else {
+                    return Err(not_found("rds:ModifyDBInstance", id, "DBInstanceNotFound"));
+                };
+                // The simulated restore keeps every recorded field, so nothing plans this; if
+                // something does, the record wins as it would on AWS.
+                db.spec = spec.clone();
                 Ok(())
             },
         )

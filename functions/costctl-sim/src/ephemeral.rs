@@ -73,10 +73,12 @@ impl SimLb {
                 security_groups,
                 attributes: non_default_attributes(&self.attributes),
                 tags: self.tags.clone(),
+                web_acl_arn: None,
                 dns_name_parameter: None,
                 aliases: Vec::new(),
                 listeners: self.listeners.values().map(|l| l.spec.clone()).collect(),
             },
+            unsupported: Vec::new(),
         }
     }
 
