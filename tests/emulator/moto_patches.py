@@ -511,6 +511,237 @@ def _patch_elbv2() -> None:
     lm.ELBv2Backend.modify_rule = modify_rule
 
 
+# PATCH elbv2-auth-action-defaults: what DescribeListeners/DescribeRules report for a
+# setting the request left out (AuthenticateCognitoActionConfig /
+# AuthenticateOidcActionConfig: "The default is ...").
+_AUTH_DEFAULTS = {
+    "SessionCookieName": "AWSELBAuthSessionCookie",
+    "Scope": "openid",
+    "SessionTimeout": 604800,
+    "OnUnauthenticatedRequest": "authenticate",
+}
+_AUTH_CONFIG = {"authenticate-cognito": "AuthenticateCognitoConfig", "authenticate-oidc": "AuthenticateOidcConfig"}
+
+
+def _truthy(value: Any) -> bool:
+    return value is True or str(value).lower() == "true"
+
+
+def _normalise_action(data: dict[str, Any]) -> str | None:
+    """Rewrite one action's stored data the way ELBv2 reports it; returns the OIDC
+    client secret, which is kept out of the reported data."""
+    secret = None
+    cfg_key = _AUTH_CONFIG.get(str(data.get("Type", "")))
+    if cfg_key and isinstance(data.get(cfg_key), dict):
+        cfg = data[cfg_key]
+        for key, default in _AUTH_DEFAULTS.items():
+            if cfg.get(key) in (None, ""):
+                cfg[key] = default
+        if cfg_key == "AuthenticateOidcConfig":
+            # PATCH elbv2-oidc-secret: the client secret is write-only; UseExistingClientSecret
+            # is a request flag of ModifyListener/ModifyRule, not a setting.
+            secret = cfg.pop("ClientSecret", None)
+            cfg.pop("UseExistingClientSecret", None)
+    if data.get("Type") == "forward" and data.get("TargetGroupArn") and "ForwardConfig" not in data:
+        # PATCH elbv2-forward-config: a forward to one target group is reported with both
+        # forms (ForwardActionConfig: TargetGroupArn and a ForwardConfig of that group,
+        # weight 1, stickiness off).
+        data["ForwardConfig"] = {
+            "TargetGroups": [{"TargetGroupArn": data["TargetGroupArn"], "Weight": 1}],
+            "TargetGroupStickinessConfig": {"Enabled": False},
+        }
+    return secret
+
+
+# PATCH elbv2-attributes: every ALB attribute DescribeLoadBalancerAttributes reports, with
+# the documented default (LoadBalancerAttribute, Key).  ipv6.deny_all_igw_traffic depends on
+# the scheme (false internet-facing, true internal).
+_ALB_ATTRIBUTE_DEFAULTS = {
+    "access_logs.s3.enabled": "false",
+    "access_logs.s3.bucket": "",
+    "access_logs.s3.prefix": "",
+    "client_keep_alive.seconds": "3600",
+    "connection_logs.s3.enabled": "false",
+    "connection_logs.s3.bucket": "",
+    "connection_logs.s3.prefix": "",
+    "deletion_protection.enabled": "false",
+    "health_check_logs.s3.enabled": "false",
+    "health_check_logs.s3.bucket": "",
+    "health_check_logs.s3.prefix": "",
+    "idle_timeout.timeout_seconds": "60",
+    "load_balancing.cross_zone.enabled": "true",
+    "routing.http.desync_mitigation_mode": "defensive",
+    "routing.http.drop_invalid_header_fields.enabled": "false",
+    "routing.http.preserve_host_header.enabled": "false",
+    "routing.http.x_amzn_tls_version_and_cipher_suite.enabled": "false",
+    "routing.http.xff_client_port.enabled": "false",
+    "routing.http.xff_header_processing.mode": "append",
+    "routing.http2.enabled": "true",
+    "waf.fail_open.enabled": "false",
+    "zonal_shift.config.enabled": "false",
+}
+_BOOL = {"true", "false"}
+_ALB_ATTRIBUTE_VALUES: dict[str, Any] = {
+    "idle_timeout.timeout_seconds": (1, 4000),
+    "client_keep_alive.seconds": (60, 604800),
+    "routing.http.desync_mitigation_mode": {"monitor", "defensive", "strictest"},
+    "routing.http.xff_header_processing.mode": {"append", "preserve", "remove"},
+    "load_balancing.cross_zone.enabled": {"true"},  # "can't be changed" for ALBs
+}
+
+
+def _patch_elbv2_fidelity() -> None:
+    from moto.elbv2 import models as lm
+    from moto.elbv2 import responses as lr
+    from moto.elbv2.exceptions import ELBClientError
+
+    orig_action_init = lm.FakeAction.__init__
+
+    def action_init(self: Any, data: dict[str, Any]) -> None:
+        data = copy.deepcopy(data)
+        secret = _normalise_action(data)
+        orig_action_init(self, data)
+        self._costctl_client_secret = secret
+
+    lm.FakeAction.__init__ = action_init
+
+    def _use_existing_secret(actions: list[dict[str, Any]] | None, previous: list[Any]) -> None:
+        # ModifyListener/ModifyRule with UseExistingClientSecret=true keep the stored secret;
+        # naming a secret as well is refused (InvalidLoadBalancerAction, as AWS answers).
+        old = next((getattr(a, "_costctl_client_secret", None) for a in previous if getattr(a, "type", None) == "authenticate-oidc"), None)
+        for action in actions or []:
+            cfg = action.get("AuthenticateOidcConfig") if action.get("Type") == "authenticate-oidc" else None
+            if isinstance(cfg, dict) and _truthy(cfg.get("UseExistingClientSecret")):
+                if cfg.get("ClientSecret"):
+                    raise ELBClientError(
+                        "InvalidLoadBalancerAction",
+                        "You cannot both specify a client secret and set UseExistingClientSecret to true",
+                    )
+                cfg["ClientSecret"] = old
+
+    orig_modify_listener = lm.ELBv2Backend.modify_listener
+    orig_modify_rule = lm.ELBv2Backend.modify_rule
+
+    def modify_listener(self: Any, arn: str, port: Any = None, protocol: Any = None, ssl_policy: Any = None, certificates: Any = None, actions: Any = None) -> Any:
+        listeners = self.describe_listeners(load_balancer_arn=None, listener_arns=[arn])
+        _use_existing_secret(actions, list(listeners[0].default_actions) if listeners else [])
+        return orig_modify_listener(self, arn, port, protocol, ssl_policy, certificates, actions)
+
+    def modify_rule(self: Any, rule_arn: str, conditions: Any, actions: Any) -> Any:
+        rules = self.describe_rules(listener_arn=None, rule_arns=[rule_arn])
+        _use_existing_secret(actions, list(rules[0].actions) if rules else [])
+        return orig_modify_rule(self, rule_arn, conditions, actions)
+
+    lm.ELBv2Backend.modify_listener = modify_listener
+    lm.ELBv2Backend.modify_rule = modify_rule
+
+    # PATCH elbv2-attributes: defaults for every ALB attribute; ALB-only validation.
+    orig_lb_init = lm.FakeLoadBalancer.__init__
+
+    def lb_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        orig_lb_init(self, *args, **kwargs)
+        if self.type == "application":
+            attrs = dict(_ALB_ATTRIBUTE_DEFAULTS)
+            attrs["ipv6.deny_all_igw_traffic"] = "true" if self.scheme == "internal" else "false"
+            self.attrs = attrs
+
+    lm.FakeLoadBalancer.__init__ = lb_init
+
+    orig_modify_attrs = lm.ELBv2Backend.modify_load_balancer_attributes
+
+    def modify_load_balancer_attributes(self: Any, arn: str, attrs: dict[str, Any]) -> dict[str, Any]:
+        lb = self.load_balancers.get(arn)
+        if lb is not None and lb.type == "application":
+            for key, value in attrs.items():
+                value = str(value)
+                if key not in lb.attrs:
+                    raise ELBClientError("InvalidConfigurationRequest", f"Key {key} not valid")
+                allowed = _ALB_ATTRIBUTE_VALUES.get(key)
+                if allowed is None and key.endswith(".enabled"):
+                    allowed = _BOOL
+                ok = True
+                if isinstance(allowed, tuple):
+                    ok = value.isdigit() and allowed[0] <= int(value) <= allowed[1]
+                elif isinstance(allowed, set):
+                    ok = value in allowed
+                if not ok:
+                    raise ELBClientError("InvalidConfigurationRequest", f"Value {value!r} is not valid for attribute {key!r}")
+        return orig_modify_attrs(self, arn, {k: str(v) for k, v in attrs.items()})
+
+    lm.ELBv2Backend.modify_load_balancer_attributes = modify_load_balancer_attributes
+    lm.FakeLoadBalancer.VALID_ATTRS = set(lm.FakeLoadBalancer.VALID_ATTRS) | set(_ALB_ATTRIBUTE_DEFAULTS)
+
+    # PATCH elbv2-listener-attributes: an ALB listener has the ALB listener attributes
+    # (ListenerAttribute, Key: routing.http.request.*.header_name, routing.http.response.*),
+    # not the NLB/GWLB tcp.idle_timeout.seconds moto gives every listener; other keys are
+    # refused instead of stored.
+    orig_listener_init = lm.FakeListener.__init__
+
+    def listener_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        orig_listener_init(self, *args, **kwargs)
+        if self.protocol in ("HTTP", "HTTPS"):
+            self.attributes = {"routing.http.response.server.enabled": "true"}
+        if self.protocol == "HTTPS":
+            self.mutual_authentication = {"Mode": "off"}
+
+    lm.FakeListener.__init__ = listener_init
+
+    orig_modify_listener_attrs = lm.ELBv2Backend.modify_listener_attributes
+
+    def modify_listener_attributes(self: Any, listener_arn: str, attrs: list[dict[str, str]]) -> dict[str, str]:
+        listener = self.describe_listeners(load_balancer_arn=None, listener_arns=[listener_arn])[0]
+        if listener.protocol in ("HTTP", "HTTPS"):
+            for a in attrs:
+                key = a.get("Key", "")
+                ok = key == "routing.http.response.server.enabled" or (
+                    key.startswith("routing.http.request.x_amzn_") and key.endswith(".header_name")
+                ) or (key.startswith("routing.http.response.") and key.endswith(".header_value"))
+                if not ok:
+                    raise ELBClientError("InvalidConfigurationRequest", f"Key {key} not valid")
+        return orig_modify_listener_attrs(self, listener_arn, attrs)
+
+    lm.ELBv2Backend.modify_listener_attributes = modify_listener_attributes
+
+    # PATCH elbv2-mutual-authentication: moto drops MutualAuthentication from
+    # CreateListener/ModifyListener.  Stored and reported (MutualAuthenticationAttributes:
+    # Mode off | passthrough | verify, default off).  moto has no trust stores
+    # (CreateTrustStore is not implemented), so Mode verify, which needs a TrustStoreArn,
+    # is answered TrustStoreNotFound.
+    def _mutual_auth(listener: Any, value: Any) -> None:
+        if not value:
+            return
+        mode = value.get("Mode", "off")
+        if mode not in ("off", "passthrough", "verify"):
+            raise ELBClientError("ValidationError", f"Mode {mode!r} is not valid")
+        if mode == "verify":
+            raise ELBClientError("TrustStoreNotFound", f"Trust store '{value.get('TrustStoreArn')}' not found")
+        out: dict[str, Any] = {"Mode": mode}
+        if "IgnoreClientCertificateExpiry" in value:
+            out["IgnoreClientCertificateExpiry"] = _truthy(value["IgnoreClientCertificateExpiry"])
+        listener.mutual_authentication = out
+
+    orig_resp_create_listener = lr.ELBV2Response.create_listener
+    orig_resp_modify_listener = lr.ELBV2Response.modify_listener
+
+    def resp_create_listener(self: Any) -> Any:
+        mutual = self._get_params().get("MutualAuthentication")
+        if mutual and mutual.get("Mode") == "verify":
+            _mutual_auth(None, mutual)
+        result = orig_resp_create_listener(self)
+        _mutual_auth(result.result["Listeners"][0], mutual)
+        return result
+
+    def resp_modify_listener(self: Any) -> Any:
+        mutual = self._get_params().get("MutualAuthentication")
+        if mutual:
+            listener = self.elbv2_backend.describe_listeners(None, [self._get_param("ListenerArn")])[0]
+            _mutual_auth(listener, mutual)
+        return orig_resp_modify_listener(self)
+
+    lr.ELBV2Response.create_listener = resp_create_listener
+    lr.ELBV2Response.modify_listener = resp_modify_listener
+
+
 # --------------------------------------------------------------------------
 # Application Auto Scaling
 # --------------------------------------------------------------------------
@@ -575,6 +806,7 @@ def apply(msk_create_seconds: float = 0.0) -> None:
         _patch_ecs()
         _patch_rds()
         _patch_elbv2()
+        _patch_elbv2_fidelity()
         _patch_autoscaling()
         _patch_route53()
         _applied = True

@@ -495,6 +495,197 @@ def test_elbv2_attributes_certificates_tags(emu: Emulator) -> None:
     assert code(exc) == "ResourceNotFoundException"
 
 
+USER_POOL = "arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_abcdEFGH"
+
+
+def cognito_action(order: int, **extra: Any) -> dict[str, Any]:
+    cfg = {"UserPoolArn": USER_POOL, "UserPoolClientId": "client1", "UserPoolDomain": "login-dev", **extra}
+    return {"Type": "authenticate-cognito", "Order": order, "AuthenticateCognitoConfig": cfg}
+
+
+def oidc_action(order: int, **extra: Any) -> dict[str, Any]:
+    cfg = {
+        "Issuer": "https://idp.example.com", "AuthorizationEndpoint": "https://idp.example.com/authorize",
+        "TokenEndpoint": "https://idp.example.com/token", "UserInfoEndpoint": "https://idp.example.com/userinfo",
+        "ClientId": "client-abc", **extra,
+    }
+    return {"Type": "authenticate-oidc", "Order": order, "AuthenticateOidcConfig": cfg}
+
+
+def https_listener(emu: Emulator, lba: str, port: int, actions: list[dict[str, Any]], **kw: Any) -> str:
+    cert = emu.client("acm").request_certificate(DomainName=f"{uid()}.example.com")["CertificateArn"]
+    return emu.client("elbv2").create_listener(LoadBalancerArn=lba, Protocol="HTTPS", Port=port, Certificates=[{"CertificateArn": cert}], DefaultActions=actions, **kw)["Listeners"][0]["ListenerArn"]
+
+
+AUTH_DEFAULTS = {"SessionCookieName": "AWSELBAuthSessionCookie", "Scope": "openid", "SessionTimeout": 604800, "OnUnauthenticatedRequest": "authenticate"}
+
+
+def test_elbv2_authenticate_actions_round_trip_without_client_secret(emu: Emulator) -> None:
+    """Patches elbv2-oidc-secret and elbv2-auth-action-defaults. Fails without them: moto
+    echoes the OIDC ClientSecret in CreateListener/DescribeListeners/DescribeRules and reports
+    no SessionCookieName/Scope/SessionTimeout/OnUnauthenticatedRequest when they were omitted."""
+    e = emu.client("elbv2")
+    tg1, lba, _ = create_alb(emu, "alb-" + uid())
+    vpc, _, _ = network(emu)
+    tg2 = e.create_target_group(Name="tg-" + uid(), Protocol="HTTP", Port=80, VpcId=vpc, TargetType="ip")["TargetGroups"][0]["TargetGroupArn"]
+    weighted = {"Type": "forward", "Order": 2, "ForwardConfig": {
+        "TargetGroups": [{"TargetGroupArn": tg1, "Weight": 80}, {"TargetGroupArn": tg2, "Weight": 20}],
+        "TargetGroupStickinessConfig": {"Enabled": True, "DurationSeconds": 300}}}
+    full = dict(SessionCookieName="dev-auth", Scope="openid email", SessionTimeout=3600, AuthenticationRequestExtraParams={"prompt": "login", "lang": "en"}, OnUnauthenticatedRequest="deny")
+    cognito_full = cognito_action(1, **full)
+    # Listener: Cognito with every field, then the weighted sticky forward.
+    l443 = https_listener(emu, lba, 443, [cognito_full, weighted])
+    assert e.describe_listeners(ListenerArns=[l443])["Listeners"][0]["DefaultActions"] == [cognito_full, weighted]
+    # Defaults are reported for what the request left out.
+    e.modify_listener(ListenerArn=l443, DefaultActions=[cognito_action(1), weighted])
+    got = e.describe_listeners(ListenerArns=[l443])["Listeners"][0]["DefaultActions"]
+    assert got[0]["AuthenticateCognitoConfig"] == {"UserPoolArn": USER_POOL, "UserPoolClientId": "client1", "UserPoolDomain": "login-dev", **AUTH_DEFAULTS}
+    # OIDC: the secret is accepted but never read back, on any path.
+    bodies = raw_bodies(e)
+    sent = oidc_action(1, ClientSecret="s3cr3t-value", **full)
+    created = e.create_listener(LoadBalancerArn=lba, Protocol="HTTPS", Port=8443, Certificates=e.describe_listeners(ListenerArns=[l443])["Listeners"][0]["Certificates"], DefaultActions=[sent, weighted])["Listeners"][0]
+    l8443 = created["ListenerArn"]
+    expected = {k: v for k, v in sent["AuthenticateOidcConfig"].items() if k != "ClientSecret"}
+    assert created["DefaultActions"][0]["AuthenticateOidcConfig"] == expected
+    assert e.describe_listeners(ListenerArns=[l8443])["Listeners"][0]["DefaultActions"][0]["AuthenticateOidcConfig"] == expected
+    rule = e.create_rule(ListenerArn=l443, Priority=5, Conditions=[{"Field": "path-pattern", "PathPatternConfig": {"Values": ["/admin/*"]}}], Actions=[oidc_action(1, ClientSecret="s3cr3t-value"), weighted])["Rules"][0]
+    assert rule["Actions"][0]["AuthenticateOidcConfig"] == {**oidc_action(1)["AuthenticateOidcConfig"], **AUTH_DEFAULTS}
+    e.modify_rule(RuleArn=rule["RuleArn"], Actions=[oidc_action(1, ClientSecret="new-s3cr3t", Scope="openid profile"), weighted])
+    described = e.describe_rules(RuleArns=[rule["RuleArn"]])["Rules"][0]["Actions"]
+    assert described[0]["AuthenticateOidcConfig"] == {**oidc_action(1)["AuthenticateOidcConfig"], **AUTH_DEFAULTS, "Scope": "openid profile"}
+    assert described[1] == weighted
+    default_rule = [r for r in e.describe_rules(ListenerArn=l8443)["Rules"] if r["IsDefault"]][0]
+    assert "ClientSecret" not in default_rule["Actions"][0]["AuthenticateOidcConfig"]
+    assert not any(b"s3cr3t" in b for b in bodies)
+
+
+def test_elbv2_oidc_use_existing_client_secret(emu: Emulator) -> None:
+    """Patch elbv2-oidc-secret. Fails without it: moto accepts a ClientSecret together with
+    UseExistingClientSecret=true and reports the flag back as a setting."""
+    e = emu.client("elbv2")
+    tg, lba, _ = create_alb(emu, "alb-" + uid())
+    fwd = {"Type": "forward", "Order": 2, "TargetGroupArn": tg}
+    listener = https_listener(emu, lba, 443, [oidc_action(1, ClientSecret="first"), fwd])
+    with pytest.raises(ClientError) as exc:
+        e.modify_listener(ListenerArn=listener, DefaultActions=[oidc_action(1, ClientSecret="second", UseExistingClientSecret=True), fwd])
+    assert code(exc) == "InvalidLoadBalancerAction"
+    e.modify_listener(ListenerArn=listener, DefaultActions=[oidc_action(1, UseExistingClientSecret=True, SessionTimeout=60), fwd])
+    cfg = e.describe_listeners(ListenerArns=[listener])["Listeners"][0]["DefaultActions"][0]["AuthenticateOidcConfig"]
+    assert cfg == {**oidc_action(1)["AuthenticateOidcConfig"], **AUTH_DEFAULTS, "SessionTimeout": 60}
+
+
+def test_elbv2_single_forward_reported_with_forward_config(emu: Emulator) -> None:
+    """Patch elbv2-forward-config. Fails without it: moto reports a forward sent with only
+    TargetGroupArn without the ForwardConfig AWS adds (that group, weight 1, stickiness off)."""
+    e = emu.client("elbv2")
+    tg, lba, _ = create_alb(emu, "alb-" + uid())
+    listener = e.create_listener(LoadBalancerArn=lba, Protocol="HTTP", Port=80, DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])["Listeners"][0]
+    expected = {"Type": "forward", "TargetGroupArn": tg, "ForwardConfig": {"TargetGroups": [{"TargetGroupArn": tg, "Weight": 1}], "TargetGroupStickinessConfig": {"Enabled": False}}}
+    assert listener["DefaultActions"] == [expected]
+    assert e.describe_listeners(ListenerArns=[listener["ListenerArn"]])["Listeners"][0]["DefaultActions"] == [expected]
+    rule = e.create_rule(ListenerArn=listener["ListenerArn"], Priority=1, Conditions=[{"Field": "path-pattern", "Values": ["/a"]}], Actions=[{"Type": "forward", "TargetGroupArn": tg}])["Rules"][0]
+    assert e.describe_rules(RuleArns=[rule["RuleArn"]])["Rules"][0]["Actions"] == [expected]
+    # Sending back exactly what was described is accepted and changes nothing.
+    e.modify_rule(RuleArn=rule["RuleArn"], Actions=[expected])
+    assert e.describe_rules(RuleArns=[rule["RuleArn"]])["Rules"][0]["Actions"] == [expected]
+
+
+def test_elbv2_every_condition_type_round_trips(emu: Emulator) -> None:
+    """Guard: every condition type with several values in its *Config form (host-header and
+    path-pattern rely on patch elbv2-rule-conditions; the others need no patch)."""
+    e = emu.client("elbv2")
+    tg, lba, _ = create_alb(emu, "alb-" + uid())
+    l80 = e.create_listener(LoadBalancerArn=lba, Protocol="HTTP", Port=80, DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])["Listeners"][0]["ListenerArn"]
+    first = [
+        {"Field": "source-ip", "SourceIpConfig": {"Values": ["10.0.0.0/8", "192.168.1.0/24"]}},
+        {"Field": "http-request-method", "HttpRequestMethodConfig": {"Values": ["GET", "HEAD", "POST"]}},
+        {"Field": "host-header", "Values": ["a.example.com", "*.b.example.com"], "HostHeaderConfig": {"Values": ["a.example.com", "*.b.example.com"]}},
+    ]
+    second = [
+        {"Field": "http-header", "HttpHeaderConfig": {"HttpHeaderName": "X-Env", "Values": ["dev", "test"]}},
+        {"Field": "query-string", "QueryStringConfig": {"Values": [{"Key": "v", "Value": "1"}, {"Value": "beta"}]}},
+        {"Field": "path-pattern", "Values": ["/api/*", "/v2/*"], "PathPatternConfig": {"Values": ["/api/*", "/v2/*"]}},
+    ]
+    r1 = e.create_rule(ListenerArn=l80, Priority=1, Conditions=[{k: v for k, v in c.items() if k != "Values"} for c in first], Actions=[{"Type": "forward", "TargetGroupArn": tg}])["Rules"][0]["RuleArn"]
+    r2 = e.create_rule(ListenerArn=l80, Priority=2, Conditions=first, Actions=[{"Type": "forward", "TargetGroupArn": tg}])["Rules"][0]["RuleArn"]
+    e.modify_rule(RuleArn=r2, Conditions=[{k: v for k, v in c.items() if k != "Values"} for c in second])
+    rules = {r["RuleArn"]: r["Conditions"] for r in e.describe_rules(ListenerArn=l80)["Rules"]}
+    assert rules[r1] == first
+    assert rules[r2] == second
+
+
+def test_elbv2_every_alb_attribute(emu: Emulator) -> None:
+    """Patch elbv2-attributes. Fails without it: moto describes only 4 attributes of a new ALB
+    (AWS: every attribute with its default), rejects health_check_logs.s3.bucket/prefix, and
+    accepts NLB-only keys, cross-zone off and out-of-range values on an ALB."""
+    e = emu.client("elbv2")
+    _, lba, _ = create_alb(emu, "alb-" + uid())
+    attrs = {a["Key"]: a["Value"] for a in e.describe_load_balancer_attributes(LoadBalancerArn=lba)["Attributes"]}
+    assert attrs == {
+        "access_logs.s3.enabled": "false", "access_logs.s3.bucket": "", "access_logs.s3.prefix": "",
+        "client_keep_alive.seconds": "3600",
+        "connection_logs.s3.enabled": "false", "connection_logs.s3.bucket": "", "connection_logs.s3.prefix": "",
+        "deletion_protection.enabled": "false",
+        "health_check_logs.s3.enabled": "false", "health_check_logs.s3.bucket": "", "health_check_logs.s3.prefix": "",
+        "idle_timeout.timeout_seconds": "60", "ipv6.deny_all_igw_traffic": "false", "load_balancing.cross_zone.enabled": "true",
+        "routing.http.desync_mitigation_mode": "defensive", "routing.http.drop_invalid_header_fields.enabled": "false",
+        "routing.http.preserve_host_header.enabled": "false", "routing.http.x_amzn_tls_version_and_cipher_suite.enabled": "false",
+        "routing.http.xff_client_port.enabled": "false", "routing.http.xff_header_processing.mode": "append",
+        "routing.http2.enabled": "true", "waf.fail_open.enabled": "false", "zonal_shift.config.enabled": "false",
+    }
+    wanted = {
+        "access_logs.s3.enabled": "true", "access_logs.s3.bucket": "logs-bucket", "access_logs.s3.prefix": "alb",
+        "connection_logs.s3.enabled": "true", "connection_logs.s3.bucket": "logs-bucket", "connection_logs.s3.prefix": "conn",
+        "health_check_logs.s3.enabled": "true", "health_check_logs.s3.bucket": "logs-bucket", "health_check_logs.s3.prefix": "hc",
+        "client_keep_alive.seconds": "7200", "idle_timeout.timeout_seconds": "120", "ipv6.deny_all_igw_traffic": "true",
+        "routing.http.desync_mitigation_mode": "strictest", "routing.http.drop_invalid_header_fields.enabled": "true",
+        "routing.http.preserve_host_header.enabled": "true", "routing.http.x_amzn_tls_version_and_cipher_suite.enabled": "true",
+        "routing.http.xff_client_port.enabled": "true", "routing.http.xff_header_processing.mode": "preserve",
+        "routing.http2.enabled": "false", "waf.fail_open.enabled": "true", "zonal_shift.config.enabled": "true",
+    }
+    e.modify_load_balancer_attributes(LoadBalancerArn=lba, Attributes=[{"Key": k, "Value": v} for k, v in wanted.items()])
+    after = {a["Key"]: a["Value"] for a in e.describe_load_balancer_attributes(LoadBalancerArn=lba)["Attributes"]}
+    assert after == {**attrs, **wanted}
+    for key, value in [("dns_record.client_routing_policy", "any_availability_zone"), ("load_balancing.cross_zone.enabled", "false"),
+                       ("idle_timeout.timeout_seconds", "0"), ("client_keep_alive.seconds", "30"), ("routing.http.xff_header_processing.mode", "drop"),
+                       ("routing.http2.enabled", "yes")]:
+        with pytest.raises(ClientError) as exc:
+            e.modify_load_balancer_attributes(LoadBalancerArn=lba, Attributes=[{"Key": key, "Value": value}])
+        assert code(exc) == "InvalidConfigurationRequest", key
+    assert {a["Key"]: a["Value"] for a in e.describe_load_balancer_attributes(LoadBalancerArn=lba)["Attributes"]} == after
+
+
+def test_elbv2_listener_attributes_and_mutual_authentication(emu: Emulator) -> None:
+    """Patches elbv2-listener-attributes and elbv2-mutual-authentication. Fails without them:
+    moto gives an ALB listener the NLB attribute tcp.idle_timeout.seconds, stores any key, and
+    drops MutualAuthentication from CreateListener/ModifyListener."""
+    e = emu.client("elbv2")
+    tg, lba, _ = create_alb(emu, "alb-" + uid())
+    fwd = [{"Type": "forward", "TargetGroupArn": tg}]
+    l443 = https_listener(emu, lba, 443, fwd)
+    assert e.describe_listeners(ListenerArns=[l443])["Listeners"][0]["MutualAuthentication"] == {"Mode": "off"}
+    attrs = {a["Key"]: a["Value"] for a in e.describe_listener_attributes(ListenerArn=l443)["Attributes"]}
+    assert attrs == {"routing.http.response.server.enabled": "true"}
+    e.modify_listener_attributes(ListenerArn=l443, Attributes=[
+        {"Key": "routing.http.response.server.enabled", "Value": "false"},
+        {"Key": "routing.http.response.strict_transport_security.header_value", "Value": "max-age=31536000"},
+        {"Key": "routing.http.request.x_amzn_tls_version.header_name", "Value": "X-Tls"},
+    ])
+    attrs = {a["Key"]: a["Value"] for a in e.describe_listener_attributes(ListenerArn=l443)["Attributes"]}
+    assert attrs == {"routing.http.response.server.enabled": "false", "routing.http.response.strict_transport_security.header_value": "max-age=31536000", "routing.http.request.x_amzn_tls_version.header_name": "X-Tls"}
+    with pytest.raises(ClientError) as exc:
+        e.modify_listener_attributes(ListenerArn=l443, Attributes=[{"Key": "tcp.idle_timeout.seconds", "Value": "400"}])
+    assert code(exc) == "InvalidConfigurationRequest"
+    l8443 = https_listener(emu, lba, 8443, fwd, MutualAuthentication={"Mode": "passthrough"})
+    assert e.describe_listeners(ListenerArns=[l8443])["Listeners"][0]["MutualAuthentication"] == {"Mode": "passthrough"}
+    e.modify_listener(ListenerArn=l8443, MutualAuthentication={"Mode": "off"})
+    assert e.describe_listeners(ListenerArns=[l8443])["Listeners"][0]["MutualAuthentication"] == {"Mode": "off"}
+    # No trust stores in moto: verify cannot be set up (costctl must keep such listeners).
+    with pytest.raises(ClientError) as exc:
+        e.modify_listener(ListenerArn=l8443, MutualAuthentication={"Mode": "verify", "TrustStoreArn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:truststore/ts/0123456789abcdef"})
+    assert code(exc) == "TrustStoreNotFound"
+
+
 def test_route53_alias_upsert_has_no_ttl(emu: Emulator) -> None:
     r53 = emu.client("route53")
     _, _, lb = create_alb(emu, "alb-" + uid())
