@@ -743,6 +743,72 @@ def _patch_elbv2_fidelity() -> None:
 
 
 # --------------------------------------------------------------------------
+# WAFv2
+# --------------------------------------------------------------------------
+def _alb_arn(arn: str) -> bool:
+    return ":elasticloadbalancing:" in arn and ":loadbalancer/app/" in arn
+
+
+def _patch_wafv2() -> None:
+    from moto.elbv2 import models as lm
+    from moto.wafv2 import models as wm
+    from moto.wafv2 import responses as wr
+    from moto.wafv2.exceptions import WAFNonexistentItemException
+
+    def _alb_exists(backend: Any, arn: str) -> bool:
+        return arn in lm.elbv2_backends[backend.account_id][backend.region_name].load_balancers
+
+    orig_associate = wm.WAFV2Backend.associate_web_acl
+    orig_get_for = wm.WAFV2Backend.get_web_acl_for_resource
+
+    def associate_web_acl(self: Any, web_acl_arn: str, resource_arn: str) -> None:
+        # PATCH wafv2-alb-association: an ALB that does not exist cannot be associated
+        # (WAFNonexistentItemException); a resource has at most one web ACL, so a new
+        # association replaces the old one (moto lists the ALB under both).
+        if _alb_arn(resource_arn) and not _alb_exists(self, resource_arn):
+            raise WAFNonexistentItemException()
+        if web_acl_arn not in self.wacls:
+            raise WAFNonexistentItemException()
+        for acl in self.wacls.values():
+            while resource_arn in acl.associated_resources:
+                acl.associated_resources.remove(resource_arn)
+        orig_associate(self, web_acl_arn, resource_arn)
+
+    def get_web_acl_for_resource(self: Any, resource_arn: str) -> Any:
+        if _alb_arn(resource_arn) and not _alb_exists(self, resource_arn):
+            raise WAFNonexistentItemException()
+        return orig_get_for(self, resource_arn)
+
+    wm.WAFV2Backend.associate_web_acl = associate_web_acl
+    wm.WAFV2Backend.get_web_acl_for_resource = get_web_acl_for_resource
+
+    def list_resources_for_web_acl(self: Any) -> Any:
+        # PATCH wafv2-alb-association: not implemented in moto (HTTP 500).
+        body = json.loads(self.body)
+        acl = self.wafv2_backend.wacls.get(body.get("WebACLArn"))
+        if acl is None:
+            raise WAFNonexistentItemException()
+        rtype = body.get("ResourceType") or "APPLICATION_LOAD_BALANCER"
+        arns = [a for a in acl.associated_resources if rtype != "APPLICATION_LOAD_BALANCER" or _alb_arn(a)]
+        return 200, {"Content-Type": "application/x-amz-json-1.1"}, json.dumps({"ResourceArns": arns})
+
+    wr.WAFV2Response.list_resources_for_web_acl = list_resources_for_web_acl
+
+    orig_delete_lb = lm.ELBv2Backend.delete_load_balancer
+
+    def delete_load_balancer(self: Any, arn: str) -> None:
+        # PATCH wafv2-alb-association: deleting the ALB ends its web ACL association.
+        orig_delete_lb(self, arn)
+        if arn not in self.load_balancers:
+            backend = wm.wafv2_backends[self.account_id][self.region_name]
+            for acl in backend.wacls.values():
+                while arn in acl.associated_resources:
+                    acl.associated_resources.remove(arn)
+
+    lm.ELBv2Backend.delete_load_balancer = delete_load_balancer
+
+
+# --------------------------------------------------------------------------
 # Application Auto Scaling
 # --------------------------------------------------------------------------
 def _patch_autoscaling() -> None:
@@ -807,6 +873,7 @@ def apply(msk_create_seconds: float = 0.0) -> None:
         _patch_rds()
         _patch_elbv2()
         _patch_elbv2_fidelity()
+        _patch_wafv2()
         _patch_autoscaling()
         _patch_route53()
         _applied = True

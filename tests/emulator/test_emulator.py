@@ -686,6 +686,35 @@ def test_elbv2_listener_attributes_and_mutual_authentication(emu: Emulator) -> N
     assert code(exc) == "TrustStoreNotFound"
 
 
+def test_wafv2_association_ends_with_the_alb(emu: Emulator) -> None:
+    """Patch wafv2-alb-association. Fails without it: moto keeps the web ACL association of a
+    deleted ALB (GetWebACLForResource still answers the ACL), associates ARNs of ALBs that do
+    not exist, keeps an ALB under two web ACLs, and ListResourcesForWebACL is HTTP 500."""
+    w, e = emu.client("wafv2"), emu.client("elbv2")
+    _, lba, _ = create_alb(emu, "alb-" + uid())
+    vis = {"SampledRequestsEnabled": True, "CloudWatchMetricsEnabled": True, "MetricName": "m"}
+    acl1 = w.create_web_acl(Name="acl-" + uid(), Scope="REGIONAL", DefaultAction={"Allow": {}}, VisibilityConfig=vis)["Summary"]["ARN"]
+    acl2 = w.create_web_acl(Name="acl-" + uid(), Scope="REGIONAL", DefaultAction={"Block": {}}, VisibilityConfig=vis)["Summary"]["ARN"]
+    assert "WebACL" not in {k: v for k, v in w.get_web_acl_for_resource(ResourceArn=lba).items() if v is not None}
+    w.associate_web_acl(WebACLArn=acl1, ResourceArn=lba)
+    assert w.get_web_acl_for_resource(ResourceArn=lba)["WebACL"]["ARN"] == acl1
+    assert w.list_resources_for_web_acl(WebACLArn=acl1, ResourceType="APPLICATION_LOAD_BALANCER")["ResourceArns"] == [lba]
+    w.associate_web_acl(WebACLArn=acl2, ResourceArn=lba)
+    assert w.get_web_acl_for_resource(ResourceArn=lba)["WebACL"]["ARN"] == acl2
+    assert w.list_resources_for_web_acl(WebACLArn=acl1)["ResourceArns"] == []
+    w.disassociate_web_acl(ResourceArn=lba)
+    assert w.get_web_acl_for_resource(ResourceArn=lba).get("WebACL") is None
+    w.associate_web_acl(WebACLArn=acl1, ResourceArn=lba)
+    e.delete_load_balancer(LoadBalancerArn=lba)
+    assert w.list_resources_for_web_acl(WebACLArn=acl1)["ResourceArns"] == []
+    with pytest.raises(ClientError) as exc:
+        w.get_web_acl_for_resource(ResourceArn=lba)
+    assert code(exc) == "WAFNonexistentItemException"
+    with pytest.raises(ClientError) as exc:
+        w.associate_web_acl(WebACLArn=acl1, ResourceArn=lba)
+    assert code(exc) == "WAFNonexistentItemException"
+
+
 def test_route53_alias_upsert_has_no_ttl(emu: Emulator) -> None:
     r53 = emu.client("route53")
     _, _, lb = create_alb(emu, "alb-" + uid())
@@ -747,6 +776,7 @@ def test_stats_names_every_protocol(emu: Emulator, ecs_cluster: str) -> None:
     hz = r53.create_hosted_zone(Name=f"s{uid()}.example.com", CallerReference=uid())["HostedZone"]["Id"]
     r53.change_resource_record_sets(HostedZoneId=hz, ChangeBatch={"Changes": [{"Action": "UPSERT", "ResourceRecordSet": {"Name": "x." + r53.get_hosted_zone(Id=hz)["HostedZone"]["Name"], "Type": "A", "TTL": 60, "ResourceRecords": [{"Value": "10.0.0.1"}]}}]})
     r53.list_resource_record_sets(HostedZoneId=hz)
+    emu.client("wafv2").list_web_acls(Scope="REGIONAL")
     stats = emu.control("stats")
     assert stats["throttled"] == {}
     assert stats["requests"] == {
@@ -763,6 +793,7 @@ def test_stats_names_every_protocol(emu: Emulator, ecs_cluster: str) -> None:
         "route53:GetHostedZone": 1,
         "route53:ChangeResourceRecordSets": 1,
         "route53:ListResourceRecordSets": 1,
+        "wafv2:ListWebACLs": 1,
     }
     assert stats["cpu_ms"] > 0
     assert emu.control("reset-stats") == {"requests": {}, "throttled": {}, "cpu_ms": 0.0}
@@ -798,6 +829,7 @@ def test_throttling_errors_per_protocol(emu: Emulator, ecs_cluster: str) -> None
         ("elbv2", lambda: emu.client("elbv2").describe_load_balancers(), "Throttling", 400),
         ("route53", lambda: emu.client("route53").list_hosted_zones(), "Throttling", 400),
         ("ec2", lambda: emu.client("ec2").describe_vpcs(), "RequestLimitExceeded", 503),
+        ("wafv2", lambda: emu.client("wafv2").list_web_acls(Scope="REGIONAL"), "ThrottlingException", 400),
     ]
     try:
         emu.control("config", {"throttle_fraction": 1.0, "seed": 1})
