@@ -809,6 +809,44 @@ def _patch_wafv2() -> None:
 
 
 # --------------------------------------------------------------------------
+# CloudWatch
+# --------------------------------------------------------------------------
+def _patch_cloudwatch() -> None:
+    from moto.cloudwatch import models as cm
+    from moto.cloudwatch import responses as cr
+    from moto.core.responses import EmptyResult
+
+    def _set_actions(self: Any, enabled: bool) -> Any:
+        # PATCH cloudwatch-alarm-actions: DisableAlarmActions / EnableAlarmActions raise
+        # NotImplementedError in moto (HTTP 500); they switch ActionsEnabled of the named alarms.
+        for name in self._get_param("AlarmNames", []) or []:
+            alarm = self.cloudwatch_backend.alarms.get(name)
+            if alarm is not None:
+                alarm.actions_enabled = enabled
+        return EmptyResult()
+
+    cr.CloudWatchResponse.disable_alarm_actions = lambda self: _set_actions(self, False)
+    cr.CloudWatchResponse.enable_alarm_actions = lambda self: _set_actions(self, True)
+
+    orig_put = cm.CloudWatchBackend.put_metric_alarm
+
+    def put_metric_alarm(self: Any, name: str, *args: Any, **kwargs: Any) -> Any:
+        # PATCH cloudwatch-alarm-update: updating an existing alarm leaves its state unchanged
+        # and ignores Tags (PutMetricAlarm); moto resets the state and adds the tags.
+        existing = self.alarms.get(name)
+        if existing is not None:
+            kwargs["tags"] = None
+        alarm = orig_put(self, name, *args, **kwargs)
+        if existing is not None:
+            for attr in ("state_value", "state_reason", "state_reason_data", "state_updated_timestamp"):
+                if hasattr(existing, attr):
+                    setattr(alarm, attr, getattr(existing, attr))
+        return alarm
+
+    cm.CloudWatchBackend.put_metric_alarm = put_metric_alarm
+
+
+# --------------------------------------------------------------------------
 # Application Auto Scaling
 # --------------------------------------------------------------------------
 def _patch_autoscaling() -> None:
@@ -874,6 +912,7 @@ def apply(msk_create_seconds: float = 0.0) -> None:
         _patch_elbv2()
         _patch_elbv2_fidelity()
         _patch_wafv2()
+        _patch_cloudwatch()
         _patch_autoscaling()
         _patch_route53()
         _applied = True

@@ -715,6 +715,117 @@ def test_wafv2_association_ends_with_the_alb(emu: Emulator) -> None:
     assert code(exc) == "WAFNonexistentItemException"
 
 
+TOPIC = "arn:aws:sns:us-east-1:123456789012:ops"
+
+
+def put_alarms(cw: Any, prefix: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    static = dict(
+        AlarmName=prefix + "-5xx", AlarmDescription="5xx on the ALB", MetricName="HTTPCode_Target_5XX_Count", Namespace="AWS/ApplicationELB",
+        ExtendedStatistic="p99", Period=60, EvaluationPeriods=3, DatapointsToAlarm=2, Threshold=1.5, ComparisonOperator="GreaterThanOrEqualToThreshold",
+        TreatMissingData="notBreaching", Unit="Count", ActionsEnabled=True, AlarmActions=[TOPIC], OKActions=[TOPIC], InsufficientDataActions=[TOPIC],
+        Dimensions=[{"Name": "LoadBalancer", "Value": "app/alb-dev/0123456789abcdef"}, {"Name": "TargetGroup", "Value": "targetgroup/tg-dev/fedcba9876543210"}],
+    )
+    math = dict(
+        AlarmName=prefix + "-ratio", EvaluationPeriods=1, Threshold=5.0, ComparisonOperator="GreaterThanThreshold", AlarmActions=[TOPIC],
+        Metrics=[
+            {"Id": "e1", "Expression": "m1/m2*100", "Label": "5xx ratio", "ReturnData": True},
+            {"Id": "m1", "MetricStat": {"Metric": {"Namespace": "AWS/ApplicationELB", "MetricName": "HTTPCode_Target_5XX_Count", "Dimensions": [{"Name": "LoadBalancer", "Value": "app/alb-dev/0123456789abcdef"}]}, "Period": 60, "Stat": "Sum"}, "ReturnData": False},
+            {"Id": "m2", "MetricStat": {"Metric": {"Namespace": "AWS/ApplicationELB", "MetricName": "RequestCount", "Dimensions": [{"Name": "LoadBalancer", "Value": "app/alb-dev/0123456789abcdef"}]}, "Period": 60, "Stat": "Sum", "Unit": "Count"}, "ReturnData": False},
+        ],
+    )
+    cw.put_metric_alarm(**static, Tags=[{"Key": "costctl:stack", "Value": "dev"}])
+    cw.put_metric_alarm(**math)
+    return static, math
+
+
+def check_alarms(cw: Any, static: dict[str, Any], math: dict[str, Any]) -> None:
+    got = {a["AlarmName"]: a for a in cw.describe_alarms(AlarmNames=[static["AlarmName"], math["AlarmName"]])["MetricAlarms"]}
+    assert {k: got[static["AlarmName"]][k] for k in static} == static
+    assert {k: got[math["AlarmName"]][k] for k in math} == math
+    assert got[static["AlarmName"]]["AlarmArn"] == f"arn:aws:cloudwatch:us-east-1:123456789012:alarm:{static['AlarmName']}"
+    assert got[static["AlarmName"]]["StateUpdatedTimestamp"].utcoffset() is not None
+
+
+def test_cloudwatch_alarms_actions_toggle_and_update(emu: Emulator) -> None:
+    """Patches cloudwatch-alarm-actions and cloudwatch-alarm-update. Fails without them:
+    DisableAlarmActions/EnableAlarmActions are HTTP 500 in moto, and a PutMetricAlarm that
+    updates an alarm resets its state and adds the Tags it names."""
+    cw = emu.client("cloudwatch")
+    static, math = put_alarms(cw, "al-" + uid())
+    check_alarms(cw, static, math)
+    names = [static["AlarmName"], math["AlarmName"]]
+    cw.disable_alarm_actions(AlarmNames=names)
+    assert [a["ActionsEnabled"] for a in cw.describe_alarms(AlarmNames=names)["MetricAlarms"]] == [False, False]
+    cw.enable_alarm_actions(AlarmNames=names)
+    assert [a["ActionsEnabled"] for a in cw.describe_alarms(AlarmNames=names)["MetricAlarms"]] == [True, True]
+    arn = cw.describe_alarms(AlarmNames=[static["AlarmName"]])["MetricAlarms"][0]["AlarmArn"]
+    assert cw.list_tags_for_resource(ResourceARN=arn)["Tags"] == [{"Key": "costctl:stack", "Value": "dev"}]
+    # Re-pointing the alarm at a new ALB: the definition is replaced, state and tags stay.
+    cw.set_alarm_state(AlarmName=static["AlarmName"], StateValue="ALARM", StateReason="test")
+    moved = {**static, "Dimensions": [{"Name": "LoadBalancer", "Value": "app/alb-dev/1111111111111111"}, {"Name": "TargetGroup", "Value": "targetgroup/tg-dev/2222222222222222"}]}
+    cw.put_metric_alarm(**moved, Tags=[{"Key": "other", "Value": "x"}])
+    check_alarms(cw, moved, math)
+    alarm = cw.describe_alarms(AlarmNames=[static["AlarmName"]])["MetricAlarms"][0]
+    assert (alarm["StateValue"], alarm["StateReason"]) == ("ALARM", "test")
+    assert cw.list_tags_for_resource(ResourceARN=arn)["Tags"] == [{"Key": "costctl:stack", "Value": "dev"}]
+
+
+def cbor_cloudwatch(emu: Emulator, tmp_path: Any) -> Any:
+    """A boto3 CloudWatch client forced onto Smithy RPC v2 CBOR, the protocol the AWS SDK for
+    Rust uses for CloudWatch (botocore 1.43 has the protocol but still prefers awsJson1.0)."""
+    import botocore.session
+
+    session = botocore.session.get_session()
+    loader = session.get_component("data_loader")
+    model = loader.load_service_model("cloudwatch", "service-2")
+    model["metadata"]["protocols"] = ["smithy-rpc-v2-cbor"]
+    model["metadata"]["protocol"] = "smithy-rpc-v2-cbor"
+    target = tmp_path / "cloudwatch" / model["metadata"]["apiVersion"]
+    target.mkdir(parents=True)
+    (target / "service-2.json").write_text(json.dumps(model))
+    loader.search_paths.insert(0, str(tmp_path))
+    client = boto3.Session(botocore_session=session).client(
+        "cloudwatch", endpoint_url=emu.url, region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing",
+        config=Config(retries={"total_max_attempts": 1, "mode": "standard"}),
+    )
+    assert client.meta.service_model.resolved_protocol == "smithy-rpc-v2-cbor"
+    return client
+
+
+def test_cloudwatch_smithy_rpc_v2_cbor(emu: Emulator, tmp_path: Any) -> None:
+    """Middleware CBOR bridge. Fails without it: moto 5.2.1 cannot parse Smithy RPC v2 CBOR
+    (POST /service/GraniteServiceVersion20100801/operation/OP, smithy-protocol: rpc-v2-cbor),
+    which is what the AWS SDK for Rust sends to CloudWatch."""
+    cw = cbor_cloudwatch(emu, tmp_path)
+    sent: list[Any] = []
+    cw.meta.events.register("before-send", lambda request, **_: sent.append(request))
+    bodies = raw_bodies(cw)
+    emu.control("reset-stats")
+    static, math = put_alarms(cw, "cb-" + uid())
+    assert sent[0].url.endswith("/service/GraniteServiceVersion20100801/operation/PutMetricAlarm")
+    assert sent[0].headers["smithy-protocol"] == b"rpc-v2-cbor"
+    check_alarms(cw, static, math)
+    assert bodies[-1][:1] != b"<" and bodies[-1][:1] != b"{"  # a CBOR map, not XML / JSON
+    cw.disable_alarm_actions(AlarmNames=[static["AlarmName"]])
+    assert cw.describe_alarms(AlarmNames=[static["AlarmName"]])["MetricAlarms"][0]["ActionsEnabled"] is False
+    arn = cw.describe_alarms(AlarmNames=[static["AlarmName"]])["MetricAlarms"][0]["AlarmArn"]
+    assert cw.list_tags_for_resource(ResourceARN=arn)["Tags"] == [{"Key": "costctl:stack", "Value": "dev"}]
+    with pytest.raises(ClientError) as exc:
+        cw.put_metric_alarm(**{**static, "ExtendedStatistic": "bogus"})
+    assert code(exc) == "InvalidParameterValue"
+    assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    stats = emu.control("stats")["requests"]
+    assert stats["monitoring:PutMetricAlarm"] == 3 and stats["monitoring:DisableAlarmActions"] == 1
+    try:
+        emu.control("config", {"throttle_fraction": 1.0})
+        with pytest.raises(ClientError) as exc:
+            cw.describe_alarms()
+    finally:
+        emu.control("config", {"throttle_fraction": 0.0})
+    assert code(exc) == "Throttling"
+    assert exc.value.response["ResponseMetadata"]["HTTPHeaders"]["smithy-protocol"] == "rpc-v2-cbor"
+
+
 def test_route53_alias_upsert_has_no_ttl(emu: Emulator) -> None:
     r53 = emu.client("route53")
     _, _, lb = create_alb(emu, "alb-" + uid())
@@ -830,6 +941,7 @@ def test_throttling_errors_per_protocol(emu: Emulator, ecs_cluster: str) -> None
         ("route53", lambda: emu.client("route53").list_hosted_zones(), "Throttling", 400),
         ("ec2", lambda: emu.client("ec2").describe_vpcs(), "RequestLimitExceeded", 503),
         ("wafv2", lambda: emu.client("wafv2").list_web_acls(Scope="REGIONAL"), "ThrottlingException", 400),
+        ("cloudwatch", lambda: emu.client("cloudwatch").describe_alarms(), "ThrottlingException", 400),
     ]
     try:
         emu.control("config", {"throttle_fraction": 1.0, "seed": 1})
