@@ -14,6 +14,8 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import random
+import string
 import threading
 import time
 from datetime import datetime, timezone
@@ -23,6 +25,10 @@ from urllib.parse import unquote
 import moto
 
 PINNED_MOTO = "5.2.1"
+
+# The default CA of new RDS DB instances (Using SSL/TLS to encrypt a connection to a DB instance:
+# rds-ca-rsa2048-g1 is the default when none is specified).
+DEFAULT_CA = "rds-ca-rsa2048-g1"
 
 # Settings read by the patches at request time (the launcher sets them).
 SETTINGS: dict[str, Any] = {"msk_create_seconds": 0.0}
@@ -372,6 +378,23 @@ def _patch_rds() -> None:
         props["storage_encrypted"] = snapshot.encrypted
         if not original_database.option_group_supplied:
             del props["option_group_name"]
+        # PATCH rds-restore-defaults: settings RestoreDBInstanceFromDBSnapshot does not take from
+        # the source (moto copies the whole source instance): Single-AZ unless MultiAZ is given,
+        # deletion protection and IAM DB auth off "by default", CopyTagsToSnapshot off ("tags
+        # aren't copied by default"), a new maintenance window (not a restore parameter), the
+        # region's default CA unless CACertificateIdentifier is given, no Enhanced Monitoring /
+        # Performance Insights (not restore parameters: ModifyDBInstance after the restore), and
+        # no RDS-managed master secret: ManageMasterUserPassword on restore "Applies to RDS for
+        # Oracle only", so any other engine comes back with the snapshot's password, unmanaged.
+        props.update(multi_az=False, deletion_protection=False, enable_iam_database_authentication=False,
+                     copy_tags_to_snapshot=False, ca_certificate_identifier=DEFAULT_CA, manage_master_user_password=False,
+                     monitoring_interval=0, monitoring_role_arn=None, enable_performance_insights=False,
+                     performance_insights_retention_period=None, performance_insights_kms_key_id=None)
+        # A restore creates a new instance: new DbiResourceId (moto copies the source's).
+        for key in ("dbi_resource_id", "resource_id", "preferred_maintenance_window", "master_user_secret_kms_key_id", "master_user_secret", "master_user_secret_status"):
+            props.pop(key, None)
+        if overrides.get("manage_master_user_password") and not str(original_database.engine).startswith("oracle"):
+            raise InvalidParameterCombination("ManageMasterUserPassword is supported only for RDS for Oracle when restoring from a DB snapshot.")
         if "allocated_storage" in overrides and overrides["allocated_storage"] is not None:
             if overrides["allocated_storage"] < snapshot.allocated_storage:
                 raise InvalidParameterValue(
@@ -387,6 +410,13 @@ def _patch_rds() -> None:
     orig_db_init = rm.DBInstance.__init__
 
     def db_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        # PATCH rds-monitoring-pi: moto ignores MonitoringInterval/MonitoringRoleArn and
+        # EnablePerformanceInsights/PerformanceInsightsRetentionPeriod/KMS key (DescribeDBInstances
+        # shows none); the default CA is rds-ca-rsa2048-g1 (moto: "rds-ca-default").
+        kwargs.setdefault("ca_certificate_identifier", DEFAULT_CA)
+        if kwargs.get("ca_certificate_identifier") in (None, "rds-ca-default"):
+            kwargs["ca_certificate_identifier"] = DEFAULT_CA
+        monitoring = {k: kwargs.get(k) for k in ("monitoring_interval", "monitoring_role_arn", "enable_performance_insights", "performance_insights_retention_period", "performance_insights_kms_key_id")}
         # PATCH rds-default-option-group: every engine version has a built-in
         # option group "default:ENGINE-MAJOR" (postgres 16.3 -> default:postgres-16,
         # mysql 8.0.35 -> default:mysql-8-0) that can be named in
@@ -398,6 +428,18 @@ def _patch_rds() -> None:
         if builtin:
             kwargs["option_group_name"] = None
         orig_db_init(self, *args, **kwargs)
+        # PATCH rds-restore-defaults: every instance has its own DbiResourceId (moto: one
+        # constant for all), and a restored instance a new one.
+        self.dbi_resource_id = "db-" + "".join(random.choice(string.ascii_uppercase + string.digits) for _ in range(26))
+        self.monitoring_interval = int(monitoring["monitoring_interval"] or 0)
+        self.monitoring_role_arn = monitoring["monitoring_role_arn"] if self.monitoring_interval else None
+        self.enable_performance_insights = bool(monitoring["enable_performance_insights"])
+        if self.enable_performance_insights:
+            self.performance_insights_retention_period = int(monitoring["performance_insights_retention_period"] or 7)
+            self.performance_insights_kms_key_id = monitoring["performance_insights_kms_key_id"] or f"arn:aws:kms:{self.region}:{self.account_id}:key/performance-insights-default"
+        else:
+            self.performance_insights_retention_period = None
+            self.performance_insights_kms_key_id = None
         if builtin:
             self.option_group_name = og
             self.option_group_supplied = True
@@ -411,6 +453,27 @@ def _patch_rds() -> None:
             self.option_group_name = f"default:{engine}-{major}"
 
     rm.DBInstance.__init__ = db_init
+    rm.DBInstance.performance_insights_enabled = property(lambda self: bool(getattr(self, "enable_performance_insights", False)))
+
+    orig_modify = rm.RDSBackend.modify_db_instance
+
+    def modify_db_instance(self: Any, db_instance_identifier: str, db_kwargs: dict[str, Any]) -> Any:
+        # PATCH rds-log-exports: moto's CloudwatchLogsExportConfiguration does list.remove() of
+        # every DisableLogTypes entry (HTTP 500 for one that is not enabled) and appends
+        # EnableLogTypes even when already enabled.  Real RDS applies it as a set.
+        cfg = db_kwargs.pop("cloudwatch_logs_export_configuration", None)
+        db = orig_modify(self, db_instance_identifier, db_kwargs)
+        if cfg:
+            current = [t for t in db.enabled_cloudwatch_logs_exports if t not in (cfg.get("DisableLogTypes") or [])]
+            current += [t for t in (cfg.get("EnableLogTypes") or []) if t not in current]
+            db.enabled_cloudwatch_logs_exports = current
+        if not getattr(db, "monitoring_interval", 0):
+            db.monitoring_role_arn = None
+        if getattr(db, "enable_performance_insights", False) and not getattr(db, "performance_insights_retention_period", None):
+            db.performance_insights_retention_period = 7
+        return db
+
+    rm.RDSBackend.modify_db_instance = modify_db_instance
 
     # PATCH rds-automated-snapshot-name: moto names the automated snapshot it takes at
     # create/restore `rds:ID-YYYY-MM-DD-HH-MM` and fails the whole restore with

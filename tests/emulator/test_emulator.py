@@ -314,7 +314,7 @@ def test_autoscaling_min_above_max_rejected(emu: Emulator, ecs_cluster: str) -> 
 def create_db(emu: Emulator, ident: str, **kw: Any) -> dict[str, Any]:
     args = dict(DBInstanceIdentifier=ident, Engine="postgres", EngineVersion="16.3", DBInstanceClass="db.t3.micro", AllocatedStorage=20, MasterUsername="app", MasterUserPassword="password1")
     args.update(kw)
-    return emu.client("rds").create_db_instance(**args)["DBInstance"]
+    return emu.client("rds").create_db_instance(**{k: v for k, v in args.items() if v is not None})["DBInstance"]
 
 
 def test_rds_delete_requires_final_snapshot_choice(emu: Emulator) -> None:
@@ -407,6 +407,59 @@ def test_rds_restore_honours_every_parameter(emu: Emulator) -> None:
     assert d["DeletionProtection"] is False
     r.add_tags_to_resource(ResourceName=d["DBInstanceArn"], Tags=[{"Key": "n", "Value": "m"}])
     assert {"Key": "n", "Value": "m"} in r.describe_db_instances(DBInstanceIdentifier=ident)["DBInstances"][0]["TagList"]
+
+
+def test_rds_restore_does_not_carry_what_aws_does_not(emu: Emulator) -> None:
+    """Patches rds-restore-defaults, rds-monitoring-pi, rds-log-exports. Fails without them:
+    moto drops MonitoringInterval/Performance Insights at create, copies Multi-AZ, deletion
+    protection, IAM auth, CopyTagsToSnapshot, the maintenance window, the CA, the DbiResourceId
+    and a (new) RDS-managed master secret from the source onto the restored instance, and a
+    CloudwatchLogsExportConfiguration disabling a type not enabled is HTTP 500."""
+    r = emu.client("rds")
+    pg = "pg-" + uid()
+    r.create_db_parameter_group(DBParameterGroupName=pg, DBParameterGroupFamily="postgres16", Description="d")
+    ident = "db-" + uid()
+    key = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+    create_db(emu, ident, MasterUserPassword=None, ManageMasterUserPassword=True, AllocatedStorage=100, MaxAllocatedStorage=500, StorageType="gp3", StorageThroughput=500, Iops=12000,
+              DBParameterGroupName=pg, Port=5433, BackupRetentionPeriod=7, PreferredBackupWindow="03:00-04:00", PreferredMaintenanceWindow="sun:05:00-sun:06:00",
+              EnableCloudwatchLogsExports=["postgresql", "upgrade"], EnablePerformanceInsights=True, PerformanceInsightsRetentionPeriod=7, MonitoringInterval=60,
+              MonitoringRoleArn="arn:aws:iam::123456789012:role/rds-mon", DeletionProtection=False, CACertificateIdentifier="rds-ca-rsa4096-g1", MultiAZ=True,
+              StorageEncrypted=True, KmsKeyId=key, EnableIAMDatabaseAuthentication=True, CopyTagsToSnapshot=True, AutoMinorVersionUpgrade=False, Tags=[{"Key": "a", "Value": "b"}])
+    src = r.describe_db_instances(DBInstanceIdentifier=ident)["DBInstances"][0]
+    assert (src["MonitoringInterval"], src["MonitoringRoleArn"], src["PerformanceInsightsEnabled"], src["PerformanceInsightsRetentionPeriod"]) == (60, "arn:aws:iam::123456789012:role/rds-mon", True, 7)
+    assert src["MasterUserSecret"]["SecretArn"].startswith("arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-")
+    r.delete_db_instance(DBInstanceIdentifier=ident, FinalDBSnapshotIdentifier=ident + "-final")
+    with pytest.raises(ClientError) as exc:
+        r.restore_db_instance_from_db_snapshot(DBInstanceIdentifier=ident, DBSnapshotIdentifier=ident + "-final", ManageMasterUserPassword=True)
+    assert code(exc) == "InvalidParameterCombination"
+    r.restore_db_instance_from_db_snapshot(DBInstanceIdentifier=ident, DBSnapshotIdentifier=ident + "-final")
+    d = r.describe_db_instances(DBInstanceIdentifier=ident)["DBInstances"][0]
+    # From the snapshot: engine, version, storage, encryption key, master user, port, backups.
+    assert (d["EngineVersion"], d["AllocatedStorage"], d["StorageType"], d["StorageThroughput"], d["Iops"]) == ("16.3", 100, "gp3", 500, 12000)
+    assert (d["StorageEncrypted"], d["KmsKeyId"], d["MasterUsername"], d["Endpoint"]["Port"], d["BackupRetentionPeriod"]) == (True, key, "app", 5433, 7)
+    # Back to defaults / not carried.
+    assert d["DBParameterGroups"][0]["DBParameterGroupName"] == "default.postgres16"
+    assert "MaxAllocatedStorage" not in d and d["EnabledCloudwatchLogsExports"] == [] if "EnabledCloudwatchLogsExports" in d else "MaxAllocatedStorage" not in d
+    assert (d["MultiAZ"], d["DeletionProtection"], d["IAMDatabaseAuthenticationEnabled"], d["CopyTagsToSnapshot"]) == (False, False, False, False)
+    assert d["PreferredMaintenanceWindow"] != "sun:05:00-sun:06:00"
+    assert d["CACertificateIdentifier"] == "rds-ca-rsa2048-g1"
+    assert d.get("MonitoringInterval", 0) == 0 and "MonitoringRoleArn" not in d and d.get("PerformanceInsightsEnabled") is False
+    assert "MasterUserSecret" not in d
+    assert d["DbiResourceId"] != src["DbiResourceId"]
+    # What the restore cannot set, one ModifyDBInstance applies at once.
+    r.modify_db_instance(DBInstanceIdentifier=ident, ApplyImmediately=True, MaxAllocatedStorage=500, PreferredMaintenanceWindow="sun:05:00-sun:06:00",
+                         CloudwatchLogsExportConfiguration={"EnableLogTypes": ["postgresql", "upgrade"], "DisableLogTypes": ["iam-db-auth-error"]},
+                         MonitoringInterval=60, MonitoringRoleArn="arn:aws:iam::123456789012:role/rds-mon", EnablePerformanceInsights=True, PerformanceInsightsRetentionPeriod=7,
+                         CACertificateIdentifier="rds-ca-rsa4096-g1", ManageMasterUserPassword=True)
+    d = r.describe_db_instances(DBInstanceIdentifier=ident)["DBInstances"][0]
+    assert (d["MaxAllocatedStorage"], d["PreferredMaintenanceWindow"], d["EnabledCloudwatchLogsExports"]) == (500, "sun:05:00-sun:06:00", ["postgresql", "upgrade"])
+    assert (d["MonitoringInterval"], d["MonitoringRoleArn"], d["PerformanceInsightsEnabled"], d["PerformanceInsightsRetentionPeriod"]) == (60, "arn:aws:iam::123456789012:role/rds-mon", True, 7)
+    assert d["CACertificateIdentifier"] == "rds-ca-rsa4096-g1"
+    assert d["MasterUserSecret"]["SecretArn"] != src["MasterUserSecret"]["SecretArn"]
+    r.modify_db_instance(DBInstanceIdentifier=ident, ApplyImmediately=True, CloudwatchLogsExportConfiguration={"DisableLogTypes": ["upgrade"]})
+    assert r.describe_db_instances(DBInstanceIdentifier=ident)["DBInstances"][0]["EnabledCloudwatchLogsExports"] == ["postgresql"]
+    assert r.stop_db_instance(DBInstanceIdentifier=ident)["DBInstance"]["DBInstanceStatus"] == "stopped"
+    assert r.describe_db_instances(DBInstanceIdentifier=ident)["DBInstances"][0]["DBInstanceStatus"] == "stopped"
 
 
 # --------------------------------------------------------------------------- elbv2 / acm / route53
