@@ -28,6 +28,7 @@ _SCOPE_RE = re.compile(r"Credential=[^/,\s]+/\d{8}/([^/,\s]+)/([^/,\s]+)/aws4_re
 # SigV4 signing name -> botocore service name (for REST protocols and metadata).
 _SIGNING_TO_BOTOCORE = {
     "elasticloadbalancing": "elbv2",
+    "monitoring": "cloudwatch",
     "application-autoscaling": "application-autoscaling",
 }
 
@@ -37,6 +38,91 @@ _JSON_THROTTLE_TYPE = {
 }
 
 StartResponse = Callable[..., Any]
+
+# Smithy RPC v2 CBOR (https://smithy.io/2.0/additional-specs/protocols/smithy-rpc-v2.html):
+# POST /service/{ServiceName}/operation/{OperationName}, header smithy-protocol: rpc-v2-cbor.
+_CBOR_PATH = re.compile(r"^/service/([^/]+)/operation/([^/]+)$")
+
+
+class _CborBridge:
+    """Translates Smithy RPC v2 CBOR requests (what the AWS SDK for Rust sends to CloudWatch
+    since CloudWatch added the protocol) into the awsJson1.0 requests moto understands, and
+    moto's JSON answers back into CBOR.  moto 5.2.1 has no CBOR support at all."""
+
+    def __init__(self) -> None:
+        from botocore import parsers, serialize
+
+        self._session = botocore.session.get_session()
+        self._models: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self._cbor_in = parsers.RpcV2CBORParser()
+        self._json_out = parsers.JSONParser()
+        self._json_in = serialize.JSONSerializer()
+        self._cbor_out = serialize.RpcV2CBORSerializer()
+
+    def _operation(self, service: str, name: str) -> Any:
+        with self._lock:
+            if service not in self._models:
+                self._models[service] = self._session.get_service_model(_SIGNING_TO_BOTOCORE.get(service, service))
+            return self._models[service].operation_model(name)
+
+    def __call__(self, app: Callable[..., Iterable[bytes]], environ: dict[str, Any], service: str, op_name: str, start_response: StartResponse) -> Iterable[bytes]:
+        op = self._operation(service, op_name)
+        body = _buffer_body(environ)
+        params = self._cbor_in.parse_data_item(self._cbor_in.get_peekable_stream_from_bytes(body)) if body else {}
+        request = self._json_in.serialize_to_request(params or {}, op)
+        data = request["body"] if isinstance(request["body"], bytes) else str(request["body"]).encode()
+        environ = dict(environ)
+        environ.update({
+            "PATH_INFO": "/", "RAW_URI": "/", "REQUEST_URI": "/", "QUERY_STRING": "",
+            "CONTENT_TYPE": request["headers"]["Content-Type"], "CONTENT_LENGTH": str(len(data)),
+            "HTTP_X_AMZ_TARGET": request["headers"]["X-Amz-Target"], "HTTP_X_AMZN_QUERY_MODE": "true",
+            "wsgi.input": io.BytesIO(data),
+        })
+        environ.pop("costctl.body", None)
+        captured: dict[str, Any] = {}
+
+        def capture(status: str, headers: list[tuple[str, str]], *exc: Any) -> Any:
+            captured["status"], captured["headers"] = status, headers
+            return lambda _chunk: None
+
+        answer = b"".join(app(environ, capture))
+        status = captured["status"]
+        code = int(status.split(" ", 1)[0])
+        headers = {k.lower(): v for k, v in captured["headers"]}
+        out_headers = [("smithy-protocol", "rpc-v2-cbor"), ("x-amzn-RequestId", headers.get("x-amzn-requestid", str(uuid.uuid4())))]
+        if code >= 300:
+            try:
+                err = json.loads(answer or b"{}")
+            except ValueError:
+                err = {"__type": "InternalFailure", "message": answer.decode("utf-8", "replace")[:500]}
+            err_type = str(err.get("__type", "InternalFailure")).rsplit("#", 1)[-1]
+            payload = cbor_error(err_type, str(err.get("message") or err.get("Message") or ""))
+            query_error = headers.get("x-amzn-query-error") or f"{err_type};{'Sender' if code < 500 else 'Receiver'}"
+            out_headers += [("Content-Type", "application/cbor"), ("x-amzn-query-error", query_error)]
+        elif op.output_shape is None:
+            payload = b""
+        else:
+            parsed = self._json_out.parse({"status_code": code, "headers": headers, "body": answer}, op.output_shape)
+            parsed.pop("ResponseMetadata", None)
+            buf = bytearray()
+            self._cbor_out._serialize_data_item(buf, parsed, op.output_shape)
+            payload = bytes(buf)
+            out_headers.append(("Content-Type", "application/cbor"))
+        start_response(status, out_headers + [("Content-Length", str(len(payload)))])
+        return [payload]
+
+
+def cbor_error(err_type: str, message: str) -> bytes:
+    """A CBOR map {"__type": err_type, "message": message} (RPC v2 CBOR error body)."""
+
+    def text(value: str) -> bytes:
+        raw = value.encode()
+        n = len(raw)
+        head = bytes([0x60 | n]) if n < 24 else bytes([0x78, n]) if n < 256 else bytes([0x79]) + n.to_bytes(2, "big")
+        return head + raw
+
+    return b"\xa2" + text("__type") + text(err_type) + text("message") + text(message)
 
 
 class _RestMatcher:
@@ -88,6 +174,7 @@ class CostctlMiddleware:
         # not counted twice): how much of a measured wall time is the emulator's own work.
         self._cpu_s = 0.0
         self._rest = _RestMatcher()
+        self._cbor = _CborBridge()
         self.configure(latency_ms=latency_ms, throttle_fraction=throttle_fraction, seed=seed)
 
     # ------------------------------------------------------------------ config
@@ -147,10 +234,13 @@ class CostctlMiddleware:
                 self._throttled[key] += 1
         if latency:
             time.sleep(latency / 1000.0)
+        cbor_op = self._cbor_operation(environ)
         if throttle:
-            return self._throttle_response(environ, service, start_response)
+            return self._throttle_response(environ, service, start_response, cbor=cbor_op is not None)
         started = time.thread_time()
         try:
+            if cbor_op is not None:
+                return list(self._cbor(self.app, environ, service, cbor_op, start_response))
             if service == "kafka":
                 # moto builds its responses eagerly; materialise to count all of its work.
                 return list(self.app(environ, _json_content_type(start_response)))
@@ -161,7 +251,17 @@ class CostctlMiddleware:
                 self._cpu_s += spent
 
     # ----------------------------------------------------------------- action
+    @staticmethod
+    def _cbor_operation(environ: dict[str, Any]) -> str | None:
+        if environ.get("HTTP_SMITHY_PROTOCOL", "").lower() != "rpc-v2-cbor":
+            return None
+        m = _CBOR_PATH.match(environ.get("PATH_INFO", ""))
+        return m.group(2) if m else None
+
     def _action(self, environ: dict[str, Any], service: str) -> str | None:
+        cbor_op = self._cbor_operation(environ)
+        if cbor_op:
+            return cbor_op
         target = environ.get("HTTP_X_AMZ_TARGET")
         if target:
             return target.rsplit(".", 1)[-1]
@@ -182,12 +282,19 @@ class CostctlMiddleware:
         return self._rest.match(service, method, raw_path)
 
     # --------------------------------------------------------------- throttle
-    def _throttle_response(self, environ: dict[str, Any], service: str, start_response: StartResponse) -> Iterable[bytes]:
+    def _throttle_response(self, environ: dict[str, Any], service: str, start_response: StartResponse, cbor: bool = False) -> Iterable[bytes]:
         rid = str(uuid.uuid4())
+        if cbor:
+            # Smithy RPC v2 CBOR, awsQuery-compatible (CloudWatch): the SDK takes the error
+            # code from x-amzn-query-error ("Throttling", as the query protocol says it).
+            data = cbor_error("ThrottlingException", "Rate exceeded")
+            headers = [("Content-Type", "application/cbor"), ("smithy-protocol", "rpc-v2-cbor"), ("x-amzn-query-error", "Throttling;Sender"), ("x-amzn-RequestId", rid)]
+            start_response("400 Bad Request", headers + [("Content-Length", str(len(data)))])
+            return [data]
         if environ.get("HTTP_X_AMZ_TARGET"):
             # awsJson1_0 / awsJson1_1 (ECS, DynamoDB, SSM, App Auto Scaling, ACM ...)
             body = json.dumps({"__type": _JSON_THROTTLE_TYPE.get(service, "ThrottlingException"), "message": "Rate exceeded"})
-            ctype = "application/x-amz-json-1.0" if service == "dynamodb" else "application/x-amz-json-1.1"
+            ctype = "application/x-amz-json-1.0" if service in ("dynamodb", "monitoring") else "application/x-amz-json-1.1"
             status, headers = "400 Bad Request", [("Content-Type", ctype), ("x-amzn-RequestId", rid)]
         elif service == "kafka":
             # restJson1: MSK models throttling as TooManyRequestsException, HTTP 429.

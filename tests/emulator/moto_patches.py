@@ -14,6 +14,8 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import random
+import string
 import threading
 import time
 from datetime import datetime, timezone
@@ -23,6 +25,10 @@ from urllib.parse import unquote
 import moto
 
 PINNED_MOTO = "5.2.1"
+
+# The default CA of new RDS DB instances (Using SSL/TLS to encrypt a connection to a DB instance:
+# rds-ca-rsa2048-g1 is the default when none is specified).
+DEFAULT_CA = "rds-ca-rsa2048-g1"
 
 # Settings read by the patches at request time (the launcher sets them).
 SETTINGS: dict[str, Any] = {"msk_create_seconds": 0.0}
@@ -372,6 +378,23 @@ def _patch_rds() -> None:
         props["storage_encrypted"] = snapshot.encrypted
         if not original_database.option_group_supplied:
             del props["option_group_name"]
+        # PATCH rds-restore-defaults: settings RestoreDBInstanceFromDBSnapshot does not take from
+        # the source (moto copies the whole source instance): Single-AZ unless MultiAZ is given,
+        # deletion protection and IAM DB auth off "by default", CopyTagsToSnapshot off ("tags
+        # aren't copied by default"), a new maintenance window (not a restore parameter), the
+        # region's default CA unless CACertificateIdentifier is given, no Enhanced Monitoring /
+        # Performance Insights (not restore parameters: ModifyDBInstance after the restore), and
+        # no RDS-managed master secret: ManageMasterUserPassword on restore "Applies to RDS for
+        # Oracle only", so any other engine comes back with the snapshot's password, unmanaged.
+        props.update(multi_az=False, deletion_protection=False, enable_iam_database_authentication=False,
+                     copy_tags_to_snapshot=False, ca_certificate_identifier=DEFAULT_CA, manage_master_user_password=False,
+                     monitoring_interval=0, monitoring_role_arn=None, enable_performance_insights=False,
+                     performance_insights_retention_period=None, performance_insights_kms_key_id=None)
+        # A restore creates a new instance: new DbiResourceId (moto copies the source's).
+        for key in ("dbi_resource_id", "resource_id", "preferred_maintenance_window", "master_user_secret_kms_key_id", "master_user_secret", "master_user_secret_status"):
+            props.pop(key, None)
+        if overrides.get("manage_master_user_password") and not str(original_database.engine).startswith("oracle"):
+            raise InvalidParameterCombination("ManageMasterUserPassword is supported only for RDS for Oracle when restoring from a DB snapshot.")
         if "allocated_storage" in overrides and overrides["allocated_storage"] is not None:
             if overrides["allocated_storage"] < snapshot.allocated_storage:
                 raise InvalidParameterValue(
@@ -387,6 +410,13 @@ def _patch_rds() -> None:
     orig_db_init = rm.DBInstance.__init__
 
     def db_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        # PATCH rds-monitoring-pi: moto ignores MonitoringInterval/MonitoringRoleArn and
+        # EnablePerformanceInsights/PerformanceInsightsRetentionPeriod/KMS key (DescribeDBInstances
+        # shows none); the default CA is rds-ca-rsa2048-g1 (moto: "rds-ca-default").
+        kwargs.setdefault("ca_certificate_identifier", DEFAULT_CA)
+        if kwargs.get("ca_certificate_identifier") in (None, "rds-ca-default"):
+            kwargs["ca_certificate_identifier"] = DEFAULT_CA
+        monitoring = {k: kwargs.get(k) for k in ("monitoring_interval", "monitoring_role_arn", "enable_performance_insights", "performance_insights_retention_period", "performance_insights_kms_key_id")}
         # PATCH rds-default-option-group: every engine version has a built-in
         # option group "default:ENGINE-MAJOR" (postgres 16.3 -> default:postgres-16,
         # mysql 8.0.35 -> default:mysql-8-0) that can be named in
@@ -398,6 +428,18 @@ def _patch_rds() -> None:
         if builtin:
             kwargs["option_group_name"] = None
         orig_db_init(self, *args, **kwargs)
+        # PATCH rds-restore-defaults: every instance has its own DbiResourceId (moto: one
+        # constant for all), and a restored instance a new one.
+        self.dbi_resource_id = "db-" + "".join(random.choice(string.ascii_uppercase + string.digits) for _ in range(26))
+        self.monitoring_interval = int(monitoring["monitoring_interval"] or 0)
+        self.monitoring_role_arn = monitoring["monitoring_role_arn"] if self.monitoring_interval else None
+        self.enable_performance_insights = bool(monitoring["enable_performance_insights"])
+        if self.enable_performance_insights:
+            self.performance_insights_retention_period = int(monitoring["performance_insights_retention_period"] or 7)
+            self.performance_insights_kms_key_id = monitoring["performance_insights_kms_key_id"] or f"arn:aws:kms:{self.region}:{self.account_id}:key/performance-insights-default"
+        else:
+            self.performance_insights_retention_period = None
+            self.performance_insights_kms_key_id = None
         if builtin:
             self.option_group_name = og
             self.option_group_supplied = True
@@ -411,6 +453,27 @@ def _patch_rds() -> None:
             self.option_group_name = f"default:{engine}-{major}"
 
     rm.DBInstance.__init__ = db_init
+    rm.DBInstance.performance_insights_enabled = property(lambda self: bool(getattr(self, "enable_performance_insights", False)))
+
+    orig_modify = rm.RDSBackend.modify_db_instance
+
+    def modify_db_instance(self: Any, db_instance_identifier: str, db_kwargs: dict[str, Any]) -> Any:
+        # PATCH rds-log-exports: moto's CloudwatchLogsExportConfiguration does list.remove() of
+        # every DisableLogTypes entry (HTTP 500 for one that is not enabled) and appends
+        # EnableLogTypes even when already enabled.  Real RDS applies it as a set.
+        cfg = db_kwargs.pop("cloudwatch_logs_export_configuration", None)
+        db = orig_modify(self, db_instance_identifier, db_kwargs)
+        if cfg:
+            current = [t for t in db.enabled_cloudwatch_logs_exports if t not in (cfg.get("DisableLogTypes") or [])]
+            current += [t for t in (cfg.get("EnableLogTypes") or []) if t not in current]
+            db.enabled_cloudwatch_logs_exports = current
+        if not getattr(db, "monitoring_interval", 0):
+            db.monitoring_role_arn = None
+        if getattr(db, "enable_performance_insights", False) and not getattr(db, "performance_insights_retention_period", None):
+            db.performance_insights_retention_period = 7
+        return db
+
+    rm.RDSBackend.modify_db_instance = modify_db_instance
 
     # PATCH rds-automated-snapshot-name: moto names the automated snapshot it takes at
     # create/restore `rds:ID-YYYY-MM-DD-HH-MM` and fails the whole restore with
@@ -511,6 +574,341 @@ def _patch_elbv2() -> None:
     lm.ELBv2Backend.modify_rule = modify_rule
 
 
+# PATCH elbv2-auth-action-defaults: what DescribeListeners/DescribeRules report for a
+# setting the request left out (AuthenticateCognitoActionConfig /
+# AuthenticateOidcActionConfig: "The default is ...").
+_AUTH_DEFAULTS = {
+    "SessionCookieName": "AWSELBAuthSessionCookie",
+    "Scope": "openid",
+    "SessionTimeout": 604800,
+    "OnUnauthenticatedRequest": "authenticate",
+}
+_AUTH_CONFIG = {"authenticate-cognito": "AuthenticateCognitoConfig", "authenticate-oidc": "AuthenticateOidcConfig"}
+
+
+def _truthy(value: Any) -> bool:
+    return value is True or str(value).lower() == "true"
+
+
+def _normalise_action(data: dict[str, Any]) -> str | None:
+    """Rewrite one action's stored data the way ELBv2 reports it; returns the OIDC
+    client secret, which is kept out of the reported data."""
+    secret = None
+    cfg_key = _AUTH_CONFIG.get(str(data.get("Type", "")))
+    if cfg_key and isinstance(data.get(cfg_key), dict):
+        cfg = data[cfg_key]
+        for key, default in _AUTH_DEFAULTS.items():
+            if cfg.get(key) in (None, ""):
+                cfg[key] = default
+        if cfg_key == "AuthenticateOidcConfig":
+            # PATCH elbv2-oidc-secret: the client secret is write-only; UseExistingClientSecret
+            # is a request flag of ModifyListener/ModifyRule, not a setting.
+            secret = cfg.pop("ClientSecret", None)
+            cfg.pop("UseExistingClientSecret", None)
+    if data.get("Type") == "forward" and data.get("TargetGroupArn") and "ForwardConfig" not in data:
+        # PATCH elbv2-forward-config: a forward to one target group is reported with both
+        # forms (ForwardActionConfig: TargetGroupArn and a ForwardConfig of that group,
+        # weight 1, stickiness off).
+        data["ForwardConfig"] = {
+            "TargetGroups": [{"TargetGroupArn": data["TargetGroupArn"], "Weight": 1}],
+            "TargetGroupStickinessConfig": {"Enabled": False},
+        }
+    return secret
+
+
+# PATCH elbv2-attributes: every ALB attribute DescribeLoadBalancerAttributes reports, with
+# the documented default (LoadBalancerAttribute, Key).  ipv6.deny_all_igw_traffic depends on
+# the scheme (false internet-facing, true internal).
+_ALB_ATTRIBUTE_DEFAULTS = {
+    "access_logs.s3.enabled": "false",
+    "access_logs.s3.bucket": "",
+    "access_logs.s3.prefix": "",
+    "client_keep_alive.seconds": "3600",
+    "connection_logs.s3.enabled": "false",
+    "connection_logs.s3.bucket": "",
+    "connection_logs.s3.prefix": "",
+    "deletion_protection.enabled": "false",
+    "health_check_logs.s3.enabled": "false",
+    "health_check_logs.s3.bucket": "",
+    "health_check_logs.s3.prefix": "",
+    "idle_timeout.timeout_seconds": "60",
+    "load_balancing.cross_zone.enabled": "true",
+    "routing.http.desync_mitigation_mode": "defensive",
+    "routing.http.drop_invalid_header_fields.enabled": "false",
+    "routing.http.preserve_host_header.enabled": "false",
+    "routing.http.x_amzn_tls_version_and_cipher_suite.enabled": "false",
+    "routing.http.xff_client_port.enabled": "false",
+    "routing.http.xff_header_processing.mode": "append",
+    "routing.http2.enabled": "true",
+    "waf.fail_open.enabled": "false",
+    "zonal_shift.config.enabled": "false",
+}
+_BOOL = {"true", "false"}
+_ALB_ATTRIBUTE_VALUES: dict[str, Any] = {
+    "idle_timeout.timeout_seconds": (1, 4000),
+    "client_keep_alive.seconds": (60, 604800),
+    "routing.http.desync_mitigation_mode": {"monitor", "defensive", "strictest"},
+    "routing.http.xff_header_processing.mode": {"append", "preserve", "remove"},
+    "load_balancing.cross_zone.enabled": {"true"},  # "can't be changed" for ALBs
+}
+
+
+def _patch_elbv2_fidelity() -> None:
+    from moto.elbv2 import models as lm
+    from moto.elbv2 import responses as lr
+    from moto.elbv2.exceptions import ELBClientError
+
+    orig_action_init = lm.FakeAction.__init__
+
+    def action_init(self: Any, data: dict[str, Any]) -> None:
+        data = copy.deepcopy(data)
+        secret = _normalise_action(data)
+        orig_action_init(self, data)
+        self._costctl_client_secret = secret
+
+    lm.FakeAction.__init__ = action_init
+
+    def _use_existing_secret(actions: list[dict[str, Any]] | None, previous: list[Any]) -> None:
+        # ModifyListener/ModifyRule with UseExistingClientSecret=true keep the stored secret;
+        # naming a secret as well is refused (InvalidLoadBalancerAction, as AWS answers).
+        old = next((getattr(a, "_costctl_client_secret", None) for a in previous if getattr(a, "type", None) == "authenticate-oidc"), None)
+        for action in actions or []:
+            cfg = action.get("AuthenticateOidcConfig") if action.get("Type") == "authenticate-oidc" else None
+            if isinstance(cfg, dict) and _truthy(cfg.get("UseExistingClientSecret")):
+                if cfg.get("ClientSecret"):
+                    raise ELBClientError(
+                        "InvalidLoadBalancerAction",
+                        "You cannot both specify a client secret and set UseExistingClientSecret to true",
+                    )
+                cfg["ClientSecret"] = old
+
+    orig_modify_listener = lm.ELBv2Backend.modify_listener
+    orig_modify_rule = lm.ELBv2Backend.modify_rule
+
+    def modify_listener(self: Any, arn: str, port: Any = None, protocol: Any = None, ssl_policy: Any = None, certificates: Any = None, actions: Any = None) -> Any:
+        listeners = self.describe_listeners(load_balancer_arn=None, listener_arns=[arn])
+        _use_existing_secret(actions, list(listeners[0].default_actions) if listeners else [])
+        return orig_modify_listener(self, arn, port, protocol, ssl_policy, certificates, actions)
+
+    def modify_rule(self: Any, rule_arn: str, conditions: Any, actions: Any) -> Any:
+        rules = self.describe_rules(listener_arn=None, rule_arns=[rule_arn])
+        _use_existing_secret(actions, list(rules[0].actions) if rules else [])
+        return orig_modify_rule(self, rule_arn, conditions, actions)
+
+    lm.ELBv2Backend.modify_listener = modify_listener
+    lm.ELBv2Backend.modify_rule = modify_rule
+
+    # PATCH elbv2-attributes: defaults for every ALB attribute; ALB-only validation.
+    orig_lb_init = lm.FakeLoadBalancer.__init__
+
+    def lb_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        orig_lb_init(self, *args, **kwargs)
+        if self.type == "application":
+            attrs = dict(_ALB_ATTRIBUTE_DEFAULTS)
+            attrs["ipv6.deny_all_igw_traffic"] = "true" if self.scheme == "internal" else "false"
+            self.attrs = attrs
+
+    lm.FakeLoadBalancer.__init__ = lb_init
+
+    orig_modify_attrs = lm.ELBv2Backend.modify_load_balancer_attributes
+
+    def modify_load_balancer_attributes(self: Any, arn: str, attrs: dict[str, Any]) -> dict[str, Any]:
+        lb = self.load_balancers.get(arn)
+        if lb is not None and lb.type == "application":
+            for key, value in attrs.items():
+                value = str(value)
+                if key not in lb.attrs:
+                    raise ELBClientError("InvalidConfigurationRequest", f"Key {key} not valid")
+                allowed = _ALB_ATTRIBUTE_VALUES.get(key)
+                if allowed is None and key.endswith(".enabled"):
+                    allowed = _BOOL
+                ok = True
+                if isinstance(allowed, tuple):
+                    ok = value.isdigit() and allowed[0] <= int(value) <= allowed[1]
+                elif isinstance(allowed, set):
+                    ok = value in allowed
+                if not ok:
+                    raise ELBClientError("InvalidConfigurationRequest", f"Value {value!r} is not valid for attribute {key!r}")
+        return orig_modify_attrs(self, arn, {k: str(v) for k, v in attrs.items()})
+
+    lm.ELBv2Backend.modify_load_balancer_attributes = modify_load_balancer_attributes
+    lm.FakeLoadBalancer.VALID_ATTRS = set(lm.FakeLoadBalancer.VALID_ATTRS) | set(_ALB_ATTRIBUTE_DEFAULTS)
+
+    # PATCH elbv2-listener-attributes: an ALB listener has the ALB listener attributes
+    # (ListenerAttribute, Key: routing.http.request.*.header_name, routing.http.response.*),
+    # not the NLB/GWLB tcp.idle_timeout.seconds moto gives every listener; other keys are
+    # refused instead of stored.
+    orig_listener_init = lm.FakeListener.__init__
+
+    def listener_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        orig_listener_init(self, *args, **kwargs)
+        if self.protocol in ("HTTP", "HTTPS"):
+            self.attributes = {"routing.http.response.server.enabled": "true"}
+        if self.protocol == "HTTPS":
+            self.mutual_authentication = {"Mode": "off"}
+
+    lm.FakeListener.__init__ = listener_init
+
+    orig_modify_listener_attrs = lm.ELBv2Backend.modify_listener_attributes
+
+    def modify_listener_attributes(self: Any, listener_arn: str, attrs: list[dict[str, str]]) -> dict[str, str]:
+        listener = self.describe_listeners(load_balancer_arn=None, listener_arns=[listener_arn])[0]
+        if listener.protocol in ("HTTP", "HTTPS"):
+            for a in attrs:
+                key = a.get("Key", "")
+                ok = key == "routing.http.response.server.enabled" or (
+                    key.startswith("routing.http.request.x_amzn_") and key.endswith(".header_name")
+                ) or (key.startswith("routing.http.response.") and key.endswith(".header_value"))
+                if not ok:
+                    raise ELBClientError("InvalidConfigurationRequest", f"Key {key} not valid")
+        return orig_modify_listener_attrs(self, listener_arn, attrs)
+
+    lm.ELBv2Backend.modify_listener_attributes = modify_listener_attributes
+
+    # PATCH elbv2-mutual-authentication: moto drops MutualAuthentication from
+    # CreateListener/ModifyListener.  Stored and reported (MutualAuthenticationAttributes:
+    # Mode off | passthrough | verify, default off).  moto has no trust stores
+    # (CreateTrustStore is not implemented), so Mode verify, which needs a TrustStoreArn,
+    # is answered TrustStoreNotFound.
+    def _mutual_auth(listener: Any, value: Any) -> None:
+        if not value:
+            return
+        mode = value.get("Mode", "off")
+        if mode not in ("off", "passthrough", "verify"):
+            raise ELBClientError("ValidationError", f"Mode {mode!r} is not valid")
+        if mode == "verify":
+            raise ELBClientError("TrustStoreNotFound", f"Trust store '{value.get('TrustStoreArn')}' not found")
+        out: dict[str, Any] = {"Mode": mode}
+        if "IgnoreClientCertificateExpiry" in value:
+            out["IgnoreClientCertificateExpiry"] = _truthy(value["IgnoreClientCertificateExpiry"])
+        listener.mutual_authentication = out
+
+    orig_resp_create_listener = lr.ELBV2Response.create_listener
+    orig_resp_modify_listener = lr.ELBV2Response.modify_listener
+
+    def resp_create_listener(self: Any) -> Any:
+        mutual = self._get_params().get("MutualAuthentication")
+        if mutual and mutual.get("Mode") == "verify":
+            _mutual_auth(None, mutual)
+        result = orig_resp_create_listener(self)
+        _mutual_auth(result.result["Listeners"][0], mutual)
+        return result
+
+    def resp_modify_listener(self: Any) -> Any:
+        mutual = self._get_params().get("MutualAuthentication")
+        if mutual:
+            listener = self.elbv2_backend.describe_listeners(None, [self._get_param("ListenerArn")])[0]
+            _mutual_auth(listener, mutual)
+        return orig_resp_modify_listener(self)
+
+    lr.ELBV2Response.create_listener = resp_create_listener
+    lr.ELBV2Response.modify_listener = resp_modify_listener
+
+
+# --------------------------------------------------------------------------
+# WAFv2
+# --------------------------------------------------------------------------
+def _alb_arn(arn: str) -> bool:
+    return ":elasticloadbalancing:" in arn and ":loadbalancer/app/" in arn
+
+
+def _patch_wafv2() -> None:
+    from moto.elbv2 import models as lm
+    from moto.wafv2 import models as wm
+    from moto.wafv2 import responses as wr
+    from moto.wafv2.exceptions import WAFNonexistentItemException
+
+    def _alb_exists(backend: Any, arn: str) -> bool:
+        return arn in lm.elbv2_backends[backend.account_id][backend.region_name].load_balancers
+
+    orig_associate = wm.WAFV2Backend.associate_web_acl
+    orig_get_for = wm.WAFV2Backend.get_web_acl_for_resource
+
+    def associate_web_acl(self: Any, web_acl_arn: str, resource_arn: str) -> None:
+        # PATCH wafv2-alb-association: an ALB that does not exist cannot be associated
+        # (WAFNonexistentItemException); a resource has at most one web ACL, so a new
+        # association replaces the old one (moto lists the ALB under both).
+        if _alb_arn(resource_arn) and not _alb_exists(self, resource_arn):
+            raise WAFNonexistentItemException()
+        if web_acl_arn not in self.wacls:
+            raise WAFNonexistentItemException()
+        for acl in self.wacls.values():
+            while resource_arn in acl.associated_resources:
+                acl.associated_resources.remove(resource_arn)
+        orig_associate(self, web_acl_arn, resource_arn)
+
+    def get_web_acl_for_resource(self: Any, resource_arn: str) -> Any:
+        if _alb_arn(resource_arn) and not _alb_exists(self, resource_arn):
+            raise WAFNonexistentItemException()
+        return orig_get_for(self, resource_arn)
+
+    wm.WAFV2Backend.associate_web_acl = associate_web_acl
+    wm.WAFV2Backend.get_web_acl_for_resource = get_web_acl_for_resource
+
+    def list_resources_for_web_acl(self: Any) -> Any:
+        # PATCH wafv2-alb-association: not implemented in moto (HTTP 500).
+        body = json.loads(self.body)
+        acl = self.wafv2_backend.wacls.get(body.get("WebACLArn"))
+        if acl is None:
+            raise WAFNonexistentItemException()
+        rtype = body.get("ResourceType") or "APPLICATION_LOAD_BALANCER"
+        arns = [a for a in acl.associated_resources if rtype != "APPLICATION_LOAD_BALANCER" or _alb_arn(a)]
+        return 200, {"Content-Type": "application/x-amz-json-1.1"}, json.dumps({"ResourceArns": arns})
+
+    wr.WAFV2Response.list_resources_for_web_acl = list_resources_for_web_acl
+
+    orig_delete_lb = lm.ELBv2Backend.delete_load_balancer
+
+    def delete_load_balancer(self: Any, arn: str) -> None:
+        # PATCH wafv2-alb-association: deleting the ALB ends its web ACL association.
+        orig_delete_lb(self, arn)
+        if arn not in self.load_balancers:
+            backend = wm.wafv2_backends[self.account_id][self.region_name]
+            for acl in backend.wacls.values():
+                while arn in acl.associated_resources:
+                    acl.associated_resources.remove(arn)
+
+    lm.ELBv2Backend.delete_load_balancer = delete_load_balancer
+
+
+# --------------------------------------------------------------------------
+# CloudWatch
+# --------------------------------------------------------------------------
+def _patch_cloudwatch() -> None:
+    from moto.cloudwatch import models as cm
+    from moto.cloudwatch import responses as cr
+    from moto.core.responses import EmptyResult
+
+    def _set_actions(self: Any, enabled: bool) -> Any:
+        # PATCH cloudwatch-alarm-actions: DisableAlarmActions / EnableAlarmActions raise
+        # NotImplementedError in moto (HTTP 500); they switch ActionsEnabled of the named alarms.
+        for name in self._get_param("AlarmNames", []) or []:
+            alarm = self.cloudwatch_backend.alarms.get(name)
+            if alarm is not None:
+                alarm.actions_enabled = enabled
+        return EmptyResult()
+
+    cr.CloudWatchResponse.disable_alarm_actions = lambda self: _set_actions(self, False)
+    cr.CloudWatchResponse.enable_alarm_actions = lambda self: _set_actions(self, True)
+
+    orig_put = cm.CloudWatchBackend.put_metric_alarm
+
+    def put_metric_alarm(self: Any, name: str, *args: Any, **kwargs: Any) -> Any:
+        # PATCH cloudwatch-alarm-update: updating an existing alarm leaves its state unchanged
+        # and ignores Tags (PutMetricAlarm); moto resets the state and adds the tags.
+        existing = self.alarms.get(name)
+        if existing is not None:
+            kwargs["tags"] = None
+        alarm = orig_put(self, name, *args, **kwargs)
+        if existing is not None:
+            for attr in ("state_value", "state_reason", "state_reason_data", "state_updated_timestamp"):
+                if hasattr(existing, attr):
+                    setattr(alarm, attr, getattr(existing, attr))
+        return alarm
+
+    cm.CloudWatchBackend.put_metric_alarm = put_metric_alarm
+
+
 # --------------------------------------------------------------------------
 # Application Auto Scaling
 # --------------------------------------------------------------------------
@@ -575,6 +973,9 @@ def apply(msk_create_seconds: float = 0.0) -> None:
         _patch_ecs()
         _patch_rds()
         _patch_elbv2()
+        _patch_elbv2_fidelity()
+        _patch_wafv2()
+        _patch_cloudwatch()
         _patch_autoscaling()
         _patch_route53()
         _applied = True

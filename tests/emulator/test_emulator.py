@@ -314,7 +314,7 @@ def test_autoscaling_min_above_max_rejected(emu: Emulator, ecs_cluster: str) -> 
 def create_db(emu: Emulator, ident: str, **kw: Any) -> dict[str, Any]:
     args = dict(DBInstanceIdentifier=ident, Engine="postgres", EngineVersion="16.3", DBInstanceClass="db.t3.micro", AllocatedStorage=20, MasterUsername="app", MasterUserPassword="password1")
     args.update(kw)
-    return emu.client("rds").create_db_instance(**args)["DBInstance"]
+    return emu.client("rds").create_db_instance(**{k: v for k, v in args.items() if v is not None})["DBInstance"]
 
 
 def test_rds_delete_requires_final_snapshot_choice(emu: Emulator) -> None:
@@ -409,6 +409,59 @@ def test_rds_restore_honours_every_parameter(emu: Emulator) -> None:
     assert {"Key": "n", "Value": "m"} in r.describe_db_instances(DBInstanceIdentifier=ident)["DBInstances"][0]["TagList"]
 
 
+def test_rds_restore_does_not_carry_what_aws_does_not(emu: Emulator) -> None:
+    """Patches rds-restore-defaults, rds-monitoring-pi, rds-log-exports. Fails without them:
+    moto drops MonitoringInterval/Performance Insights at create, copies Multi-AZ, deletion
+    protection, IAM auth, CopyTagsToSnapshot, the maintenance window, the CA, the DbiResourceId
+    and a (new) RDS-managed master secret from the source onto the restored instance, and a
+    CloudwatchLogsExportConfiguration disabling a type not enabled is HTTP 500."""
+    r = emu.client("rds")
+    pg = "pg-" + uid()
+    r.create_db_parameter_group(DBParameterGroupName=pg, DBParameterGroupFamily="postgres16", Description="d")
+    ident = "db-" + uid()
+    key = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+    create_db(emu, ident, MasterUserPassword=None, ManageMasterUserPassword=True, AllocatedStorage=100, MaxAllocatedStorage=500, StorageType="gp3", StorageThroughput=500, Iops=12000,
+              DBParameterGroupName=pg, Port=5433, BackupRetentionPeriod=7, PreferredBackupWindow="03:00-04:00", PreferredMaintenanceWindow="sun:05:00-sun:06:00",
+              EnableCloudwatchLogsExports=["postgresql", "upgrade"], EnablePerformanceInsights=True, PerformanceInsightsRetentionPeriod=7, MonitoringInterval=60,
+              MonitoringRoleArn="arn:aws:iam::123456789012:role/rds-mon", DeletionProtection=False, CACertificateIdentifier="rds-ca-rsa4096-g1", MultiAZ=True,
+              StorageEncrypted=True, KmsKeyId=key, EnableIAMDatabaseAuthentication=True, CopyTagsToSnapshot=True, AutoMinorVersionUpgrade=False, Tags=[{"Key": "a", "Value": "b"}])
+    src = r.describe_db_instances(DBInstanceIdentifier=ident)["DBInstances"][0]
+    assert (src["MonitoringInterval"], src["MonitoringRoleArn"], src["PerformanceInsightsEnabled"], src["PerformanceInsightsRetentionPeriod"]) == (60, "arn:aws:iam::123456789012:role/rds-mon", True, 7)
+    assert src["MasterUserSecret"]["SecretArn"].startswith("arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-")
+    r.delete_db_instance(DBInstanceIdentifier=ident, FinalDBSnapshotIdentifier=ident + "-final")
+    with pytest.raises(ClientError) as exc:
+        r.restore_db_instance_from_db_snapshot(DBInstanceIdentifier=ident, DBSnapshotIdentifier=ident + "-final", ManageMasterUserPassword=True)
+    assert code(exc) == "InvalidParameterCombination"
+    r.restore_db_instance_from_db_snapshot(DBInstanceIdentifier=ident, DBSnapshotIdentifier=ident + "-final")
+    d = r.describe_db_instances(DBInstanceIdentifier=ident)["DBInstances"][0]
+    # From the snapshot: engine, version, storage, encryption key, master user, port, backups.
+    assert (d["EngineVersion"], d["AllocatedStorage"], d["StorageType"], d["StorageThroughput"], d["Iops"]) == ("16.3", 100, "gp3", 500, 12000)
+    assert (d["StorageEncrypted"], d["KmsKeyId"], d["MasterUsername"], d["Endpoint"]["Port"], d["BackupRetentionPeriod"]) == (True, key, "app", 5433, 7)
+    # Back to defaults / not carried.
+    assert d["DBParameterGroups"][0]["DBParameterGroupName"] == "default.postgres16"
+    assert "MaxAllocatedStorage" not in d and d["EnabledCloudwatchLogsExports"] == [] if "EnabledCloudwatchLogsExports" in d else "MaxAllocatedStorage" not in d
+    assert (d["MultiAZ"], d["DeletionProtection"], d["IAMDatabaseAuthenticationEnabled"], d["CopyTagsToSnapshot"]) == (False, False, False, False)
+    assert d["PreferredMaintenanceWindow"] != "sun:05:00-sun:06:00"
+    assert d["CACertificateIdentifier"] == "rds-ca-rsa2048-g1"
+    assert d.get("MonitoringInterval", 0) == 0 and "MonitoringRoleArn" not in d and d.get("PerformanceInsightsEnabled") is False
+    assert "MasterUserSecret" not in d
+    assert d["DbiResourceId"] != src["DbiResourceId"]
+    # What the restore cannot set, one ModifyDBInstance applies at once.
+    r.modify_db_instance(DBInstanceIdentifier=ident, ApplyImmediately=True, MaxAllocatedStorage=500, PreferredMaintenanceWindow="sun:05:00-sun:06:00",
+                         CloudwatchLogsExportConfiguration={"EnableLogTypes": ["postgresql", "upgrade"], "DisableLogTypes": ["iam-db-auth-error"]},
+                         MonitoringInterval=60, MonitoringRoleArn="arn:aws:iam::123456789012:role/rds-mon", EnablePerformanceInsights=True, PerformanceInsightsRetentionPeriod=7,
+                         CACertificateIdentifier="rds-ca-rsa4096-g1", ManageMasterUserPassword=True)
+    d = r.describe_db_instances(DBInstanceIdentifier=ident)["DBInstances"][0]
+    assert (d["MaxAllocatedStorage"], d["PreferredMaintenanceWindow"], d["EnabledCloudwatchLogsExports"]) == (500, "sun:05:00-sun:06:00", ["postgresql", "upgrade"])
+    assert (d["MonitoringInterval"], d["MonitoringRoleArn"], d["PerformanceInsightsEnabled"], d["PerformanceInsightsRetentionPeriod"]) == (60, "arn:aws:iam::123456789012:role/rds-mon", True, 7)
+    assert d["CACertificateIdentifier"] == "rds-ca-rsa4096-g1"
+    assert d["MasterUserSecret"]["SecretArn"] != src["MasterUserSecret"]["SecretArn"]
+    r.modify_db_instance(DBInstanceIdentifier=ident, ApplyImmediately=True, CloudwatchLogsExportConfiguration={"DisableLogTypes": ["upgrade"]})
+    assert r.describe_db_instances(DBInstanceIdentifier=ident)["DBInstances"][0]["EnabledCloudwatchLogsExports"] == ["postgresql"]
+    assert r.stop_db_instance(DBInstanceIdentifier=ident)["DBInstance"]["DBInstanceStatus"] == "stopped"
+    assert r.describe_db_instances(DBInstanceIdentifier=ident)["DBInstances"][0]["DBInstanceStatus"] == "stopped"
+
+
 # --------------------------------------------------------------------------- elbv2 / acm / route53
 def create_alb(emu: Emulator, name: str) -> tuple[str, str, dict[str, Any]]:
     e = emu.client("elbv2")
@@ -495,6 +548,337 @@ def test_elbv2_attributes_certificates_tags(emu: Emulator) -> None:
     assert code(exc) == "ResourceNotFoundException"
 
 
+USER_POOL = "arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_abcdEFGH"
+
+
+def cognito_action(order: int, **extra: Any) -> dict[str, Any]:
+    cfg = {"UserPoolArn": USER_POOL, "UserPoolClientId": "client1", "UserPoolDomain": "login-dev", **extra}
+    return {"Type": "authenticate-cognito", "Order": order, "AuthenticateCognitoConfig": cfg}
+
+
+def oidc_action(order: int, **extra: Any) -> dict[str, Any]:
+    cfg = {
+        "Issuer": "https://idp.example.com", "AuthorizationEndpoint": "https://idp.example.com/authorize",
+        "TokenEndpoint": "https://idp.example.com/token", "UserInfoEndpoint": "https://idp.example.com/userinfo",
+        "ClientId": "client-abc", **extra,
+    }
+    return {"Type": "authenticate-oidc", "Order": order, "AuthenticateOidcConfig": cfg}
+
+
+def https_listener(emu: Emulator, lba: str, port: int, actions: list[dict[str, Any]], **kw: Any) -> str:
+    cert = emu.client("acm").request_certificate(DomainName=f"{uid()}.example.com")["CertificateArn"]
+    return emu.client("elbv2").create_listener(LoadBalancerArn=lba, Protocol="HTTPS", Port=port, Certificates=[{"CertificateArn": cert}], DefaultActions=actions, **kw)["Listeners"][0]["ListenerArn"]
+
+
+AUTH_DEFAULTS = {"SessionCookieName": "AWSELBAuthSessionCookie", "Scope": "openid", "SessionTimeout": 604800, "OnUnauthenticatedRequest": "authenticate"}
+
+
+def test_elbv2_authenticate_actions_round_trip_without_client_secret(emu: Emulator) -> None:
+    """Patches elbv2-oidc-secret and elbv2-auth-action-defaults. Fails without them: moto
+    echoes the OIDC ClientSecret in CreateListener/DescribeListeners/DescribeRules and reports
+    no SessionCookieName/Scope/SessionTimeout/OnUnauthenticatedRequest when they were omitted."""
+    e = emu.client("elbv2")
+    tg1, lba, _ = create_alb(emu, "alb-" + uid())
+    vpc, _, _ = network(emu)
+    tg2 = e.create_target_group(Name="tg-" + uid(), Protocol="HTTP", Port=80, VpcId=vpc, TargetType="ip")["TargetGroups"][0]["TargetGroupArn"]
+    weighted = {"Type": "forward", "Order": 2, "ForwardConfig": {
+        "TargetGroups": [{"TargetGroupArn": tg1, "Weight": 80}, {"TargetGroupArn": tg2, "Weight": 20}],
+        "TargetGroupStickinessConfig": {"Enabled": True, "DurationSeconds": 300}}}
+    full = dict(SessionCookieName="dev-auth", Scope="openid email", SessionTimeout=3600, AuthenticationRequestExtraParams={"prompt": "login", "lang": "en"}, OnUnauthenticatedRequest="deny")
+    cognito_full = cognito_action(1, **full)
+    # Listener: Cognito with every field, then the weighted sticky forward.
+    l443 = https_listener(emu, lba, 443, [cognito_full, weighted])
+    assert e.describe_listeners(ListenerArns=[l443])["Listeners"][0]["DefaultActions"] == [cognito_full, weighted]
+    # Defaults are reported for what the request left out.
+    e.modify_listener(ListenerArn=l443, DefaultActions=[cognito_action(1), weighted])
+    got = e.describe_listeners(ListenerArns=[l443])["Listeners"][0]["DefaultActions"]
+    assert got[0]["AuthenticateCognitoConfig"] == {"UserPoolArn": USER_POOL, "UserPoolClientId": "client1", "UserPoolDomain": "login-dev", **AUTH_DEFAULTS}
+    # OIDC: the secret is accepted but never read back, on any path.
+    bodies = raw_bodies(e)
+    sent = oidc_action(1, ClientSecret="s3cr3t-value", **full)
+    created = e.create_listener(LoadBalancerArn=lba, Protocol="HTTPS", Port=8443, Certificates=e.describe_listeners(ListenerArns=[l443])["Listeners"][0]["Certificates"], DefaultActions=[sent, weighted])["Listeners"][0]
+    l8443 = created["ListenerArn"]
+    expected = {k: v for k, v in sent["AuthenticateOidcConfig"].items() if k != "ClientSecret"}
+    assert created["DefaultActions"][0]["AuthenticateOidcConfig"] == expected
+    assert e.describe_listeners(ListenerArns=[l8443])["Listeners"][0]["DefaultActions"][0]["AuthenticateOidcConfig"] == expected
+    rule = e.create_rule(ListenerArn=l443, Priority=5, Conditions=[{"Field": "path-pattern", "PathPatternConfig": {"Values": ["/admin/*"]}}], Actions=[oidc_action(1, ClientSecret="s3cr3t-value"), weighted])["Rules"][0]
+    assert rule["Actions"][0]["AuthenticateOidcConfig"] == {**oidc_action(1)["AuthenticateOidcConfig"], **AUTH_DEFAULTS}
+    e.modify_rule(RuleArn=rule["RuleArn"], Actions=[oidc_action(1, ClientSecret="new-s3cr3t", Scope="openid profile"), weighted])
+    described = e.describe_rules(RuleArns=[rule["RuleArn"]])["Rules"][0]["Actions"]
+    assert described[0]["AuthenticateOidcConfig"] == {**oidc_action(1)["AuthenticateOidcConfig"], **AUTH_DEFAULTS, "Scope": "openid profile"}
+    assert described[1] == weighted
+    default_rule = [r for r in e.describe_rules(ListenerArn=l8443)["Rules"] if r["IsDefault"]][0]
+    assert "ClientSecret" not in default_rule["Actions"][0]["AuthenticateOidcConfig"]
+    assert not any(b"s3cr3t" in b for b in bodies)
+
+
+def test_elbv2_oidc_use_existing_client_secret(emu: Emulator) -> None:
+    """Patch elbv2-oidc-secret. Fails without it: moto accepts a ClientSecret together with
+    UseExistingClientSecret=true and reports the flag back as a setting."""
+    e = emu.client("elbv2")
+    tg, lba, _ = create_alb(emu, "alb-" + uid())
+    fwd = {"Type": "forward", "Order": 2, "TargetGroupArn": tg}
+    listener = https_listener(emu, lba, 443, [oidc_action(1, ClientSecret="first"), fwd])
+    with pytest.raises(ClientError) as exc:
+        e.modify_listener(ListenerArn=listener, DefaultActions=[oidc_action(1, ClientSecret="second", UseExistingClientSecret=True), fwd])
+    assert code(exc) == "InvalidLoadBalancerAction"
+    e.modify_listener(ListenerArn=listener, DefaultActions=[oidc_action(1, UseExistingClientSecret=True, SessionTimeout=60), fwd])
+    cfg = e.describe_listeners(ListenerArns=[listener])["Listeners"][0]["DefaultActions"][0]["AuthenticateOidcConfig"]
+    assert cfg == {**oidc_action(1)["AuthenticateOidcConfig"], **AUTH_DEFAULTS, "SessionTimeout": 60}
+
+
+def test_elbv2_single_forward_reported_with_forward_config(emu: Emulator) -> None:
+    """Patch elbv2-forward-config. Fails without it: moto reports a forward sent with only
+    TargetGroupArn without the ForwardConfig AWS adds (that group, weight 1, stickiness off)."""
+    e = emu.client("elbv2")
+    tg, lba, _ = create_alb(emu, "alb-" + uid())
+    listener = e.create_listener(LoadBalancerArn=lba, Protocol="HTTP", Port=80, DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])["Listeners"][0]
+    expected = {"Type": "forward", "TargetGroupArn": tg, "ForwardConfig": {"TargetGroups": [{"TargetGroupArn": tg, "Weight": 1}], "TargetGroupStickinessConfig": {"Enabled": False}}}
+    assert listener["DefaultActions"] == [expected]
+    assert e.describe_listeners(ListenerArns=[listener["ListenerArn"]])["Listeners"][0]["DefaultActions"] == [expected]
+    rule = e.create_rule(ListenerArn=listener["ListenerArn"], Priority=1, Conditions=[{"Field": "path-pattern", "Values": ["/a"]}], Actions=[{"Type": "forward", "TargetGroupArn": tg}])["Rules"][0]
+    assert e.describe_rules(RuleArns=[rule["RuleArn"]])["Rules"][0]["Actions"] == [expected]
+    # Sending back exactly what was described is accepted and changes nothing.
+    e.modify_rule(RuleArn=rule["RuleArn"], Actions=[expected])
+    assert e.describe_rules(RuleArns=[rule["RuleArn"]])["Rules"][0]["Actions"] == [expected]
+
+
+def test_elbv2_every_condition_type_round_trips(emu: Emulator) -> None:
+    """Guard: every condition type with several values in its *Config form (host-header and
+    path-pattern rely on patch elbv2-rule-conditions; the others need no patch)."""
+    e = emu.client("elbv2")
+    tg, lba, _ = create_alb(emu, "alb-" + uid())
+    l80 = e.create_listener(LoadBalancerArn=lba, Protocol="HTTP", Port=80, DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])["Listeners"][0]["ListenerArn"]
+    first = [
+        {"Field": "source-ip", "SourceIpConfig": {"Values": ["10.0.0.0/8", "192.168.1.0/24"]}},
+        {"Field": "http-request-method", "HttpRequestMethodConfig": {"Values": ["GET", "HEAD", "POST"]}},
+        {"Field": "host-header", "Values": ["a.example.com", "*.b.example.com"], "HostHeaderConfig": {"Values": ["a.example.com", "*.b.example.com"]}},
+    ]
+    second = [
+        {"Field": "http-header", "HttpHeaderConfig": {"HttpHeaderName": "X-Env", "Values": ["dev", "test"]}},
+        {"Field": "query-string", "QueryStringConfig": {"Values": [{"Key": "v", "Value": "1"}, {"Value": "beta"}]}},
+        {"Field": "path-pattern", "Values": ["/api/*", "/v2/*"], "PathPatternConfig": {"Values": ["/api/*", "/v2/*"]}},
+    ]
+    r1 = e.create_rule(ListenerArn=l80, Priority=1, Conditions=[{k: v for k, v in c.items() if k != "Values"} for c in first], Actions=[{"Type": "forward", "TargetGroupArn": tg}])["Rules"][0]["RuleArn"]
+    r2 = e.create_rule(ListenerArn=l80, Priority=2, Conditions=first, Actions=[{"Type": "forward", "TargetGroupArn": tg}])["Rules"][0]["RuleArn"]
+    e.modify_rule(RuleArn=r2, Conditions=[{k: v for k, v in c.items() if k != "Values"} for c in second])
+    rules = {r["RuleArn"]: r["Conditions"] for r in e.describe_rules(ListenerArn=l80)["Rules"]}
+    assert rules[r1] == first
+    assert rules[r2] == second
+
+
+def test_elbv2_every_alb_attribute(emu: Emulator) -> None:
+    """Patch elbv2-attributes. Fails without it: moto describes only 4 attributes of a new ALB
+    (AWS: every attribute with its default), rejects health_check_logs.s3.bucket/prefix, and
+    accepts NLB-only keys, cross-zone off and out-of-range values on an ALB."""
+    e = emu.client("elbv2")
+    _, lba, _ = create_alb(emu, "alb-" + uid())
+    attrs = {a["Key"]: a["Value"] for a in e.describe_load_balancer_attributes(LoadBalancerArn=lba)["Attributes"]}
+    assert attrs == {
+        "access_logs.s3.enabled": "false", "access_logs.s3.bucket": "", "access_logs.s3.prefix": "",
+        "client_keep_alive.seconds": "3600",
+        "connection_logs.s3.enabled": "false", "connection_logs.s3.bucket": "", "connection_logs.s3.prefix": "",
+        "deletion_protection.enabled": "false",
+        "health_check_logs.s3.enabled": "false", "health_check_logs.s3.bucket": "", "health_check_logs.s3.prefix": "",
+        "idle_timeout.timeout_seconds": "60", "ipv6.deny_all_igw_traffic": "false", "load_balancing.cross_zone.enabled": "true",
+        "routing.http.desync_mitigation_mode": "defensive", "routing.http.drop_invalid_header_fields.enabled": "false",
+        "routing.http.preserve_host_header.enabled": "false", "routing.http.x_amzn_tls_version_and_cipher_suite.enabled": "false",
+        "routing.http.xff_client_port.enabled": "false", "routing.http.xff_header_processing.mode": "append",
+        "routing.http2.enabled": "true", "waf.fail_open.enabled": "false", "zonal_shift.config.enabled": "false",
+    }
+    wanted = {
+        "access_logs.s3.enabled": "true", "access_logs.s3.bucket": "logs-bucket", "access_logs.s3.prefix": "alb",
+        "connection_logs.s3.enabled": "true", "connection_logs.s3.bucket": "logs-bucket", "connection_logs.s3.prefix": "conn",
+        "health_check_logs.s3.enabled": "true", "health_check_logs.s3.bucket": "logs-bucket", "health_check_logs.s3.prefix": "hc",
+        "client_keep_alive.seconds": "7200", "idle_timeout.timeout_seconds": "120", "ipv6.deny_all_igw_traffic": "true",
+        "routing.http.desync_mitigation_mode": "strictest", "routing.http.drop_invalid_header_fields.enabled": "true",
+        "routing.http.preserve_host_header.enabled": "true", "routing.http.x_amzn_tls_version_and_cipher_suite.enabled": "true",
+        "routing.http.xff_client_port.enabled": "true", "routing.http.xff_header_processing.mode": "preserve",
+        "routing.http2.enabled": "false", "waf.fail_open.enabled": "true", "zonal_shift.config.enabled": "true",
+    }
+    e.modify_load_balancer_attributes(LoadBalancerArn=lba, Attributes=[{"Key": k, "Value": v} for k, v in wanted.items()])
+    after = {a["Key"]: a["Value"] for a in e.describe_load_balancer_attributes(LoadBalancerArn=lba)["Attributes"]}
+    assert after == {**attrs, **wanted}
+    for key, value in [("dns_record.client_routing_policy", "any_availability_zone"), ("load_balancing.cross_zone.enabled", "false"),
+                       ("idle_timeout.timeout_seconds", "0"), ("client_keep_alive.seconds", "30"), ("routing.http.xff_header_processing.mode", "drop"),
+                       ("routing.http2.enabled", "yes")]:
+        with pytest.raises(ClientError) as exc:
+            e.modify_load_balancer_attributes(LoadBalancerArn=lba, Attributes=[{"Key": key, "Value": value}])
+        assert code(exc) == "InvalidConfigurationRequest", key
+    assert {a["Key"]: a["Value"] for a in e.describe_load_balancer_attributes(LoadBalancerArn=lba)["Attributes"]} == after
+
+
+def test_elbv2_listener_attributes_and_mutual_authentication(emu: Emulator) -> None:
+    """Patches elbv2-listener-attributes and elbv2-mutual-authentication. Fails without them:
+    moto gives an ALB listener the NLB attribute tcp.idle_timeout.seconds, stores any key, and
+    drops MutualAuthentication from CreateListener/ModifyListener."""
+    e = emu.client("elbv2")
+    tg, lba, _ = create_alb(emu, "alb-" + uid())
+    fwd = [{"Type": "forward", "TargetGroupArn": tg}]
+    l443 = https_listener(emu, lba, 443, fwd)
+    assert e.describe_listeners(ListenerArns=[l443])["Listeners"][0]["MutualAuthentication"] == {"Mode": "off"}
+    attrs = {a["Key"]: a["Value"] for a in e.describe_listener_attributes(ListenerArn=l443)["Attributes"]}
+    assert attrs == {"routing.http.response.server.enabled": "true"}
+    e.modify_listener_attributes(ListenerArn=l443, Attributes=[
+        {"Key": "routing.http.response.server.enabled", "Value": "false"},
+        {"Key": "routing.http.response.strict_transport_security.header_value", "Value": "max-age=31536000"},
+        {"Key": "routing.http.request.x_amzn_tls_version.header_name", "Value": "X-Tls"},
+    ])
+    attrs = {a["Key"]: a["Value"] for a in e.describe_listener_attributes(ListenerArn=l443)["Attributes"]}
+    assert attrs == {"routing.http.response.server.enabled": "false", "routing.http.response.strict_transport_security.header_value": "max-age=31536000", "routing.http.request.x_amzn_tls_version.header_name": "X-Tls"}
+    with pytest.raises(ClientError) as exc:
+        e.modify_listener_attributes(ListenerArn=l443, Attributes=[{"Key": "tcp.idle_timeout.seconds", "Value": "400"}])
+    assert code(exc) == "InvalidConfigurationRequest"
+    l8443 = https_listener(emu, lba, 8443, fwd, MutualAuthentication={"Mode": "passthrough"})
+    assert e.describe_listeners(ListenerArns=[l8443])["Listeners"][0]["MutualAuthentication"] == {"Mode": "passthrough"}
+    e.modify_listener(ListenerArn=l8443, MutualAuthentication={"Mode": "off"})
+    assert e.describe_listeners(ListenerArns=[l8443])["Listeners"][0]["MutualAuthentication"] == {"Mode": "off"}
+    # No trust stores in moto: verify cannot be set up (costctl must keep such listeners).
+    with pytest.raises(ClientError) as exc:
+        e.modify_listener(ListenerArn=l8443, MutualAuthentication={"Mode": "verify", "TrustStoreArn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:truststore/ts/0123456789abcdef"})
+    assert code(exc) == "TrustStoreNotFound"
+
+
+def test_wafv2_association_ends_with_the_alb(emu: Emulator) -> None:
+    """Patch wafv2-alb-association. Fails without it: moto keeps the web ACL association of a
+    deleted ALB (GetWebACLForResource still answers the ACL), associates ARNs of ALBs that do
+    not exist, keeps an ALB under two web ACLs, and ListResourcesForWebACL is HTTP 500."""
+    w, e = emu.client("wafv2"), emu.client("elbv2")
+    _, lba, _ = create_alb(emu, "alb-" + uid())
+    vis = {"SampledRequestsEnabled": True, "CloudWatchMetricsEnabled": True, "MetricName": "m"}
+    acl1 = w.create_web_acl(Name="acl-" + uid(), Scope="REGIONAL", DefaultAction={"Allow": {}}, VisibilityConfig=vis)["Summary"]["ARN"]
+    acl2 = w.create_web_acl(Name="acl-" + uid(), Scope="REGIONAL", DefaultAction={"Block": {}}, VisibilityConfig=vis)["Summary"]["ARN"]
+    assert "WebACL" not in {k: v for k, v in w.get_web_acl_for_resource(ResourceArn=lba).items() if v is not None}
+    w.associate_web_acl(WebACLArn=acl1, ResourceArn=lba)
+    assert w.get_web_acl_for_resource(ResourceArn=lba)["WebACL"]["ARN"] == acl1
+    assert w.list_resources_for_web_acl(WebACLArn=acl1, ResourceType="APPLICATION_LOAD_BALANCER")["ResourceArns"] == [lba]
+    w.associate_web_acl(WebACLArn=acl2, ResourceArn=lba)
+    assert w.get_web_acl_for_resource(ResourceArn=lba)["WebACL"]["ARN"] == acl2
+    assert w.list_resources_for_web_acl(WebACLArn=acl1)["ResourceArns"] == []
+    w.disassociate_web_acl(ResourceArn=lba)
+    assert w.get_web_acl_for_resource(ResourceArn=lba).get("WebACL") is None
+    w.associate_web_acl(WebACLArn=acl1, ResourceArn=lba)
+    e.delete_load_balancer(LoadBalancerArn=lba)
+    assert w.list_resources_for_web_acl(WebACLArn=acl1)["ResourceArns"] == []
+    with pytest.raises(ClientError) as exc:
+        w.get_web_acl_for_resource(ResourceArn=lba)
+    assert code(exc) == "WAFNonexistentItemException"
+    with pytest.raises(ClientError) as exc:
+        w.associate_web_acl(WebACLArn=acl1, ResourceArn=lba)
+    assert code(exc) == "WAFNonexistentItemException"
+
+
+TOPIC = "arn:aws:sns:us-east-1:123456789012:ops"
+
+
+def put_alarms(cw: Any, prefix: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    static = dict(
+        AlarmName=prefix + "-5xx", AlarmDescription="5xx on the ALB", MetricName="HTTPCode_Target_5XX_Count", Namespace="AWS/ApplicationELB",
+        ExtendedStatistic="p99", Period=60, EvaluationPeriods=3, DatapointsToAlarm=2, Threshold=1.5, ComparisonOperator="GreaterThanOrEqualToThreshold",
+        TreatMissingData="notBreaching", Unit="Count", ActionsEnabled=True, AlarmActions=[TOPIC], OKActions=[TOPIC], InsufficientDataActions=[TOPIC],
+        Dimensions=[{"Name": "LoadBalancer", "Value": "app/alb-dev/0123456789abcdef"}, {"Name": "TargetGroup", "Value": "targetgroup/tg-dev/fedcba9876543210"}],
+    )
+    math = dict(
+        AlarmName=prefix + "-ratio", EvaluationPeriods=1, Threshold=5.0, ComparisonOperator="GreaterThanThreshold", AlarmActions=[TOPIC],
+        Metrics=[
+            {"Id": "e1", "Expression": "m1/m2*100", "Label": "5xx ratio", "ReturnData": True},
+            {"Id": "m1", "MetricStat": {"Metric": {"Namespace": "AWS/ApplicationELB", "MetricName": "HTTPCode_Target_5XX_Count", "Dimensions": [{"Name": "LoadBalancer", "Value": "app/alb-dev/0123456789abcdef"}]}, "Period": 60, "Stat": "Sum"}, "ReturnData": False},
+            {"Id": "m2", "MetricStat": {"Metric": {"Namespace": "AWS/ApplicationELB", "MetricName": "RequestCount", "Dimensions": [{"Name": "LoadBalancer", "Value": "app/alb-dev/0123456789abcdef"}]}, "Period": 60, "Stat": "Sum", "Unit": "Count"}, "ReturnData": False},
+        ],
+    )
+    cw.put_metric_alarm(**static, Tags=[{"Key": "costctl:stack", "Value": "dev"}])
+    cw.put_metric_alarm(**math)
+    return static, math
+
+
+def check_alarms(cw: Any, static: dict[str, Any], math: dict[str, Any]) -> None:
+    got = {a["AlarmName"]: a for a in cw.describe_alarms(AlarmNames=[static["AlarmName"], math["AlarmName"]])["MetricAlarms"]}
+    assert {k: got[static["AlarmName"]][k] for k in static} == static
+    assert {k: got[math["AlarmName"]][k] for k in math} == math
+    assert got[static["AlarmName"]]["AlarmArn"] == f"arn:aws:cloudwatch:us-east-1:123456789012:alarm:{static['AlarmName']}"
+    assert got[static["AlarmName"]]["StateUpdatedTimestamp"].utcoffset() is not None
+
+
+def test_cloudwatch_alarms_actions_toggle_and_update(emu: Emulator) -> None:
+    """Patches cloudwatch-alarm-actions and cloudwatch-alarm-update. Fails without them:
+    DisableAlarmActions/EnableAlarmActions are HTTP 500 in moto, and a PutMetricAlarm that
+    updates an alarm resets its state and adds the Tags it names."""
+    cw = emu.client("cloudwatch")
+    static, math = put_alarms(cw, "al-" + uid())
+    check_alarms(cw, static, math)
+    names = [static["AlarmName"], math["AlarmName"]]
+    cw.disable_alarm_actions(AlarmNames=names)
+    assert [a["ActionsEnabled"] for a in cw.describe_alarms(AlarmNames=names)["MetricAlarms"]] == [False, False]
+    cw.enable_alarm_actions(AlarmNames=names)
+    assert [a["ActionsEnabled"] for a in cw.describe_alarms(AlarmNames=names)["MetricAlarms"]] == [True, True]
+    arn = cw.describe_alarms(AlarmNames=[static["AlarmName"]])["MetricAlarms"][0]["AlarmArn"]
+    assert cw.list_tags_for_resource(ResourceARN=arn)["Tags"] == [{"Key": "costctl:stack", "Value": "dev"}]
+    # Re-pointing the alarm at a new ALB: the definition is replaced, state and tags stay.
+    cw.set_alarm_state(AlarmName=static["AlarmName"], StateValue="ALARM", StateReason="test")
+    moved = {**static, "Dimensions": [{"Name": "LoadBalancer", "Value": "app/alb-dev/1111111111111111"}, {"Name": "TargetGroup", "Value": "targetgroup/tg-dev/2222222222222222"}]}
+    cw.put_metric_alarm(**moved, Tags=[{"Key": "other", "Value": "x"}])
+    check_alarms(cw, moved, math)
+    alarm = cw.describe_alarms(AlarmNames=[static["AlarmName"]])["MetricAlarms"][0]
+    assert (alarm["StateValue"], alarm["StateReason"]) == ("ALARM", "test")
+    assert cw.list_tags_for_resource(ResourceARN=arn)["Tags"] == [{"Key": "costctl:stack", "Value": "dev"}]
+
+
+def cbor_cloudwatch(emu: Emulator, tmp_path: Any) -> Any:
+    """A boto3 CloudWatch client forced onto Smithy RPC v2 CBOR, the protocol the AWS SDK for
+    Rust uses for CloudWatch (botocore 1.43 has the protocol but still prefers awsJson1.0)."""
+    import botocore.session
+
+    session = botocore.session.get_session()
+    loader = session.get_component("data_loader")
+    model = loader.load_service_model("cloudwatch", "service-2")
+    model["metadata"]["protocols"] = ["smithy-rpc-v2-cbor"]
+    model["metadata"]["protocol"] = "smithy-rpc-v2-cbor"
+    target = tmp_path / "cloudwatch" / model["metadata"]["apiVersion"]
+    target.mkdir(parents=True)
+    (target / "service-2.json").write_text(json.dumps(model))
+    loader.search_paths.insert(0, str(tmp_path))
+    client = boto3.Session(botocore_session=session).client(
+        "cloudwatch", endpoint_url=emu.url, region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing",
+        config=Config(retries={"total_max_attempts": 1, "mode": "standard"}),
+    )
+    assert client.meta.service_model.resolved_protocol == "smithy-rpc-v2-cbor"
+    return client
+
+
+def test_cloudwatch_smithy_rpc_v2_cbor(emu: Emulator, tmp_path: Any) -> None:
+    """Middleware CBOR bridge. Fails without it: moto 5.2.1 cannot parse Smithy RPC v2 CBOR
+    (POST /service/GraniteServiceVersion20100801/operation/OP, smithy-protocol: rpc-v2-cbor),
+    which is what the AWS SDK for Rust sends to CloudWatch."""
+    cw = cbor_cloudwatch(emu, tmp_path)
+    sent: list[Any] = []
+    cw.meta.events.register("before-send", lambda request, **_: sent.append(request))
+    bodies = raw_bodies(cw)
+    emu.control("reset-stats")
+    static, math = put_alarms(cw, "cb-" + uid())
+    assert sent[0].url.endswith("/service/GraniteServiceVersion20100801/operation/PutMetricAlarm")
+    assert sent[0].headers["smithy-protocol"] == b"rpc-v2-cbor"
+    check_alarms(cw, static, math)
+    assert bodies[-1][:1] != b"<" and bodies[-1][:1] != b"{"  # a CBOR map, not XML / JSON
+    cw.disable_alarm_actions(AlarmNames=[static["AlarmName"]])
+    assert cw.describe_alarms(AlarmNames=[static["AlarmName"]])["MetricAlarms"][0]["ActionsEnabled"] is False
+    arn = cw.describe_alarms(AlarmNames=[static["AlarmName"]])["MetricAlarms"][0]["AlarmArn"]
+    assert cw.list_tags_for_resource(ResourceARN=arn)["Tags"] == [{"Key": "costctl:stack", "Value": "dev"}]
+    with pytest.raises(ClientError) as exc:
+        cw.put_metric_alarm(**{**static, "ExtendedStatistic": "bogus"})
+    assert code(exc) == "InvalidParameterValue"
+    assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    stats = emu.control("stats")["requests"]
+    assert stats["monitoring:PutMetricAlarm"] == 3 and stats["monitoring:DisableAlarmActions"] == 1
+    try:
+        emu.control("config", {"throttle_fraction": 1.0})
+        with pytest.raises(ClientError) as exc:
+            cw.describe_alarms()
+    finally:
+        emu.control("config", {"throttle_fraction": 0.0})
+    assert code(exc) == "Throttling"
+    assert exc.value.response["ResponseMetadata"]["HTTPHeaders"]["smithy-protocol"] == "rpc-v2-cbor"
+
+
 def test_route53_alias_upsert_has_no_ttl(emu: Emulator) -> None:
     r53 = emu.client("route53")
     _, _, lb = create_alb(emu, "alb-" + uid())
@@ -556,6 +940,7 @@ def test_stats_names_every_protocol(emu: Emulator, ecs_cluster: str) -> None:
     hz = r53.create_hosted_zone(Name=f"s{uid()}.example.com", CallerReference=uid())["HostedZone"]["Id"]
     r53.change_resource_record_sets(HostedZoneId=hz, ChangeBatch={"Changes": [{"Action": "UPSERT", "ResourceRecordSet": {"Name": "x." + r53.get_hosted_zone(Id=hz)["HostedZone"]["Name"], "Type": "A", "TTL": 60, "ResourceRecords": [{"Value": "10.0.0.1"}]}}]})
     r53.list_resource_record_sets(HostedZoneId=hz)
+    emu.client("wafv2").list_web_acls(Scope="REGIONAL")
     stats = emu.control("stats")
     assert stats["throttled"] == {}
     assert stats["requests"] == {
@@ -572,6 +957,7 @@ def test_stats_names_every_protocol(emu: Emulator, ecs_cluster: str) -> None:
         "route53:GetHostedZone": 1,
         "route53:ChangeResourceRecordSets": 1,
         "route53:ListResourceRecordSets": 1,
+        "wafv2:ListWebACLs": 1,
     }
     assert stats["cpu_ms"] > 0
     assert emu.control("reset-stats") == {"requests": {}, "throttled": {}, "cpu_ms": 0.0}
@@ -607,6 +993,8 @@ def test_throttling_errors_per_protocol(emu: Emulator, ecs_cluster: str) -> None
         ("elbv2", lambda: emu.client("elbv2").describe_load_balancers(), "Throttling", 400),
         ("route53", lambda: emu.client("route53").list_hosted_zones(), "Throttling", 400),
         ("ec2", lambda: emu.client("ec2").describe_vpcs(), "RequestLimitExceeded", 503),
+        ("wafv2", lambda: emu.client("wafv2").list_web_acls(Scope="REGIONAL"), "ThrottlingException", 400),
+        ("cloudwatch", lambda: emu.client("cloudwatch").describe_alarms(), "ThrottlingException", 400),
     ]
     try:
         emu.control("config", {"throttle_fraction": 1.0, "seed": 1})
