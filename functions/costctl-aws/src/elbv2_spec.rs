@@ -515,6 +515,14 @@ fn condition_spec(
             .is_some_and(|h| !h.regex_values().is_empty())
         || c.http_header_config()
             .is_some_and(|h| !h.regex_values().is_empty());
+    if c.source_ip_config()
+        .is_some_and(|s| s.ip_address_type().is_some())
+    {
+        unsupported.push(format!(
+            "{place} condition `source-ip` has an ip_address_type, which cannot be recorded in the spec"
+        ));
+        return None;
+    }
     if regex {
         unsupported.push(format!(
             "{place} condition `{field}` uses regex values, which cannot be recorded in the spec"

@@ -69,11 +69,21 @@ impl AwsCloud {
                 } else {
                     None
                 };
+                let unsupported = c
+                    .serverless()
+                    .and_then(|s| s.connectivity_info())
+                    .map(|_| {
+                        "connectivity_info: multi-VPC private connectivity cannot be recorded in the spec"
+                            .to_string()
+                    })
+                    .into_iter()
+                    .collect();
                 Ok::<_, CloudError>(KafkaObs {
                     arn,
                     state,
                     bootstrap,
                     spec: capture(&c),
+                    unsupported,
                 })
             })
             .buffered(self.concurrency)

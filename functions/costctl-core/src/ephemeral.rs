@@ -338,17 +338,17 @@ fn fixed_matches(h: &FixedResponseSpec, w: &FixedResponseSpec) -> bool {
 /// loses nothing.
 ///
 /// The rule is *lossless or kept*: a configured field the spec format cannot express (recorded
-/// by the adapter in [`LoadBalancerObs::unsupported`]), a secret AWS never returns, or a live
-/// setting the recreating spec lacks (drift from outside) keeps the load balancer.
+/// by the adapter in [`LoadBalancerObs::unsupported`]), a secret AWS never returns, or a web ACL
+/// associated from outside that the recreating spec does not name keeps the load balancer.
+/// Other differences from a given spec are not losses: the given spec is the owner's desired
+/// state (Terraform may have changed it while the stack was paused), and a resume applies it.
 pub fn lb_recreation_blockers(live: &LoadBalancerObs, want: &LoadBalancerSpec) -> Vec<String> {
     let mut blockers = live.unsupported.clone();
-    let d = lb_differences(&live.spec, want);
-    if !d.is_empty() {
-        let mut fields = d.fixed;
-        fields.extend(d.in_place);
+    if let Some(acl) = &live.spec.web_acl_arn
+        && want.web_acl_arn.as_ref() != Some(acl)
+    {
         blockers.push(format!(
-            "differs from the spec it would be recreated from in {}",
-            fields.join(", ")
+            "web_acl_arn: web ACL {acl} is associated, and the spec it would be recreated from does not name it (add `web_acl_arn` to the spec)"
         ));
     }
     for l in &want.listeners {

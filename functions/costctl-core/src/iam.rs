@@ -82,6 +82,8 @@ pub const PERMISSIONS: &[Permission] = &[
     p("rds:StartDBInstance", Scope::FullOnly),
     p("rds:RestoreDBInstanceFromDBSnapshot", Scope::FullOnly),
     p("rds:AddTagsToResource", Scope::FullOnly),
+    // What a restore cannot set (storage autoscaling, monitoring, …), right after it.
+    p("rds:ModifyDBInstance", Scope::FullOnly),
     // ALB (ephemeral tier).
     p("elasticloadbalancing:DescribeLoadBalancers", Scope::Both),
     p(
@@ -124,6 +126,23 @@ pub const PERMISSIONS: &[Permission] = &[
     ),
     p("elasticloadbalancing:CreateRule", Scope::FullOnly),
     p("elasticloadbalancing:AddTags", Scope::FullOnly),
+    // The WAF web ACL of a load balancer: read with its capture, associated again on resume
+    // (AWS checks elasticloadbalancing:SetWebAcl on the load balancer as well).
+    p("wafv2:GetWebACLForResource", Scope::Both),
+    p("wafv2:AssociateWebACL", Scope::FullOnly),
+    also(
+        "wafv2:AssociateWebACL",
+        "elasticloadbalancing:SetWebAcl",
+        Scope::FullOnly,
+    ),
+    p("wafv2:DisassociateWebACL", Scope::FullOnly),
+    also(
+        "wafv2:DisassociateWebACL",
+        "elasticloadbalancing:SetWebAcl",
+        Scope::FullOnly,
+    ),
+    // The OIDC client secret a spec names (AWS never returns it from a listener).
+    p("secretsmanager:GetSecretValue", Scope::FullOnly),
     // MSK Serverless (ephemeral tier).
     p("kafka:ListClustersV2", Scope::Both),
     p("kafka:DescribeClusterV2", Scope::Both),

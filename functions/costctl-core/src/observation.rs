@@ -163,6 +163,10 @@ pub struct KafkaObs {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bootstrap: Option<String>,
     pub spec: KafkaClusterSpec,
+    /// Configured fields the spec format cannot express (multi-VPC private connectivity): such
+    /// a cluster is kept.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unsupported: Vec<String>,
 }
 
 /// Where a Route53 alias record (`A` and `AAAA`) of a name points now.

@@ -973,6 +973,16 @@ impl Builder {
                 }
                 continue;
             }
+            if !c.unsupported.is_empty() && c.state != "DELETING" {
+                self.note(
+                    format!("msk:{name}"),
+                    format!(
+                        "kept, not deleted (it keeps costing): {}",
+                        c.unsupported.join("; ")
+                    ),
+                );
+                continue;
+            }
             let await_state = |b: &mut Self, state: &str, after: Vec<usize>| {
                 b.push(
                     Action::AwaitKafkaCluster {

@@ -162,6 +162,7 @@ fn apply(obs: &mut Observation, action: &Action) -> Result<(), String> {
             obs.kafka_clusters.insert(
                 spec.name.clone(),
                 KafkaObs {
+                    unsupported: Vec::new(),
                     arn: format!("arn:msk/{}/{n}", spec.name),
                     state: "CREATING".into(),
                     bootstrap: None,
@@ -421,6 +422,7 @@ fn arb_kafka(i: usize) -> impl Strategy<Value = KafkaObs> {
     prop_oneof![Just("ACTIVE"), Just("CREATING"), Just("DELETING")].prop_map(move |state| {
         let name = format!("msk{i}");
         KafkaObs {
+            unsupported: Vec::new(),
             arn: format!("arn:msk/{name}/0"),
             state: state.into(),
             bootstrap: (state == "ACTIVE").then(|| format!("boot-{name}-0:9098")),
@@ -851,6 +853,7 @@ fn msk_kept_by_policy_is_noted_not_deleted() {
         kafka_clusters: BTreeMap::from([(
             "msk".to_string(),
             KafkaObs {
+                unsupported: Vec::new(),
                 arn: "arn:msk/msk/0".into(),
                 state: "ACTIVE".into(),
                 bootstrap: None,

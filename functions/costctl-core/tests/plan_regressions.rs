@@ -72,6 +72,7 @@ fn a_pause_does_not_record_a_cluster_being_deleted() {
     use costctl_core::spec::{ClientAuthenticationSpec, KafkaClusterSpec};
     let mut obs = Observation::default();
     let cluster = |state: &str| KafkaObs {
+        unsupported: Vec::new(),
         arn: "arn:aws:kafka:eu-west-1:1:cluster/ot-msk/1".into(),
         state: state.into(),
         bootstrap: None,

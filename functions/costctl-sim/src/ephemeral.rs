@@ -113,6 +113,7 @@ pub struct SimKafka {
 impl SimKafka {
     pub fn obs(&self) -> KafkaObs {
         KafkaObs {
+            unsupported: Vec::new(),
             arn: self.arn.clone(),
             state: self.state.clone(),
             bootstrap: (self.state == "ACTIVE").then(|| self.bootstrap.clone()),
