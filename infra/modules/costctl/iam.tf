@@ -7,21 +7,35 @@
 # `role` and `policy` reference `aws_iam_role.<full|reduce_only>` and
 # `data.aws_iam_policy_document.<name>`; the test refuses anything it cannot read.
 #
-# Scoping: by ARN with the stacks' name prefixes (`order-tracking-<env>*`, `ot-<env>*`) wherever
-# the action supports resource-level permissions, plus `aws:ResourceTag/Project` conditions on
-# the destructive ones. Every statement on "*" says why.
+# Scoping, per stack: by ARN with the stack's name prefixes *and a delimiter* (`order-tracking-dev`
+# exactly or `order-tracking-dev-*`, `ot-dev-*`; never `order-tracking-dev*`, which would match
+# `order-tracking-dev2`) wherever the action supports resource-level permissions; destructive
+# actions (and RegisterScalableTarget, whose ARNs carry no name) additionally by BOTH the stack's
+# `Project` and `Env` tags, one statement per stack so no pairing of one stack's Project with
+# another's Env is allowed; Route53 changes by zone, record name and type; MSK's VPC endpoints by
+# the stack's VPC. Every statement on "*" says why.
 
 locals {
   arn_prefix = "arn:${local.partition}"
 
-  stack_prefixes = distinct(flatten([for name, s in var.stacks :
-    s.name_prefixes != null ? s.name_prefixes : [name, "ot-${s.tags.Env}"]
-  ]))
-  stack_projects = distinct([for s in values(var.stacks) : s.tags.Project])
+  # Per stack, everything its statements name. Keys S0, S1, … (sorted stack names) become the
+  # statements' Sid suffixes.
+  stack_names = sort(keys(var.stacks))
+  scopes = { for i, name in local.stack_names : "S${i}" => {
+    project  = var.stacks[name].tags.Project
+    env      = var.stacks[name].tags.Env
+    prefixes = var.stacks[name].name_prefixes != null ? var.stacks[name].name_prefixes : [name, "ot-${var.stacks[name].tags.Env}"]
+    zones    = var.stacks[name].hosted_zone_ids
+    records  = [for r in var.stacks[name].dns_record_names : lower(trimsuffix(r, "."))]
+    vpcs     = var.stacks[name].vpc_ids
+  } }
+
+  stack_prefixes = distinct(flatten([for s in values(local.scopes) : s.prefixes]))
   parameter_paths = distinct([for s in values(var.stacks) :
     s.ssm_parameter_path != null ? s.ssm_parameter_path : "/${s.tags.Project}/${s.tags.Env}"
   ])
   hosted_zone_ids = distinct(flatten([for s in values(var.stacks) : s.hosted_zone_ids]))
+  vpc_ids         = distinct(flatten([for s in values(var.stacks) : s.vpc_ids]))
 
   table_arn = "${local.arn_prefix}:dynamodb:${local.region}:${local.account}:table/${local.state_table_name}"
 
@@ -30,30 +44,53 @@ locals {
     "${local.arn_prefix}:ssm:${local.region}:${local.account}:parameter${local.config_parameter_name}"
   ] : []
 
-  ecs_cluster_arns = [for p in local.stack_prefixes : "${local.arn_prefix}:ecs:${local.region}:${local.account}:cluster/${p}*"]
-  ecs_service_arns = [for p in local.stack_prefixes : "${local.arn_prefix}:ecs:${local.region}:${local.account}:service/${p}*/*"]
+  # name → [exact, name-*]: the delimiter keeps `ot-dev` from matching `ot-dev2`.
+  delimited = { for p in local.stack_prefixes : p => [p, "${p}-*"] }
 
-  rds_prefix         = "${local.arn_prefix}:rds:${local.region}:${local.account}"
-  rds_db_arns        = [for p in local.stack_prefixes : "${local.rds_prefix}:db:${p}*"]
-  rds_snapshot_arns  = [for p in local.stack_prefixes : "${local.rds_prefix}:snapshot:${p}*"]
+  ecs_prefix  = "${local.arn_prefix}:ecs:${local.region}:${local.account}"
+  rds_prefix  = "${local.arn_prefix}:rds:${local.region}:${local.account}"
+  elb_prefix  = "${local.arn_prefix}:elasticloadbalancing:${local.region}:${local.account}"
+  msk_prefix  = "${local.arn_prefix}:kafka:${local.region}:${local.account}"
+  ec2_prefix  = "${local.arn_prefix}:ec2:${local.region}:${local.account}"
+  zone_prefix = "${local.arn_prefix}:route53:::hostedzone"
+
+  arns_for = { for p in local.stack_prefixes : p => {
+    ecs_clusters = [for n in local.delimited[p] : "${local.ecs_prefix}:cluster/${n}"]
+    ecs_services = [for n in local.delimited[p] : "${local.ecs_prefix}:service/${n}/*"]
+    rds_dbs      = [for n in local.delimited[p] : "${local.rds_prefix}:db:${n}"]
+    # Snapshot identifiers start with the DB identifier and a '-' (`<id>-costctl-gN`, `<id>-final-…`).
+    rds_snapshots  = ["${local.rds_prefix}:snapshot:${p}-*"]
+    load_balancers = [for n in local.delimited[p] : "${local.elb_prefix}:loadbalancer/app/${n}/*"]
+    elb = flatten([for n in local.delimited[p] : [
+      "${local.elb_prefix}:loadbalancer/app/${n}/*",
+      "${local.elb_prefix}:listener/app/${n}/*/*",
+      "${local.elb_prefix}:listener-rule/app/${n}/*/*/*",
+      "${local.elb_prefix}:targetgroup/${n}/*",
+    ]])
+    kafka_clusters = [for n in local.delimited[p] : "${local.msk_prefix}:cluster/${n}/*"]
+  } }
+
+  ecs_cluster_arns   = flatten([for p in local.stack_prefixes : local.arns_for[p].ecs_clusters])
+  ecs_service_arns   = flatten([for p in local.stack_prefixes : local.arns_for[p].ecs_services])
+  rds_db_arns        = flatten([for p in local.stack_prefixes : local.arns_for[p].rds_dbs])
+  rds_snapshot_arns  = flatten([for p in local.stack_prefixes : local.arns_for[p].rds_snapshots])
   rds_restore_extras = ["${local.rds_prefix}:subgrp:*", "${local.rds_prefix}:og:*", "${local.rds_prefix}:pg:*"]
+  elb_arns           = flatten([for p in local.stack_prefixes : local.arns_for[p].elb])
+  kafka_cluster_arns = flatten([for p in local.stack_prefixes : local.arns_for[p].kafka_clusters])
 
-  elb_prefix = "${local.arn_prefix}:elasticloadbalancing:${local.region}:${local.account}"
-  elb_arns = flatten([for p in local.stack_prefixes : [
-    "${local.elb_prefix}:loadbalancer/app/${p}*/*",
-    "${local.elb_prefix}:listener/app/${p}*/*/*",
-    "${local.elb_prefix}:listener-rule/app/${p}*/*/*/*",
-    "${local.elb_prefix}:targetgroup/${p}*/*",
-  ]])
-  elb_load_balancer_arns = [for p in local.stack_prefixes : "${local.elb_prefix}:loadbalancer/app/${p}*/*"]
+  # MSK's VPC endpoints: only in the stacks' VPCs (any VPC of the account when no stack sets
+  # vpc_ids: set them).
+  vpc_arns = length(local.vpc_ids) > 0 ? [for v in local.vpc_ids : "${local.ec2_prefix}:vpc/${v}"] : ["${local.ec2_prefix}:vpc/*"]
 
-  kafka_cluster_arns = [for p in local.stack_prefixes : "${local.arn_prefix}:kafka:${local.region}:${local.account}:cluster/${p}*/*"]
+  # Stacks with Route53 zones (their alias records).
+  dns_scopes = { for k, s in local.scopes : k => s if length(s.zones) > 0 }
 
   role_arns = local.create ? {
     full        = aws_iam_role.full[0].arn
     reduce_only = aws_iam_role.reduce_only[0].arn
   } : {}
 }
+
 
 data "aws_iam_policy_document" "lambda_assume" {
   statement {
@@ -127,9 +164,29 @@ data "aws_iam_policy_document" "reduce_only" {
   }
 
   statement {
-    sid       = "EcsServices"
-    actions   = ["ecs:DescribeServices", "ecs:UpdateService"]
+    sid       = "EcsDescribeServices"
+    actions   = ["ecs:DescribeServices"]
     resources = local.ecs_service_arns
+  }
+
+  # Holding a service at 0 (and restoring its count, full function): the stack's services only.
+  dynamic "statement" {
+    for_each = local.scopes
+    content {
+      sid       = "EcsUpdateService${statement.key}"
+      actions   = ["ecs:UpdateService"]
+      resources = flatten([for p in statement.value.prefixes : local.arns_for[p].ecs_services])
+      condition {
+        test     = "StringEquals"
+        variable = "aws:ResourceTag/Project"
+        values   = [statement.value.project]
+      }
+      condition {
+        test     = "StringEquals"
+        variable = "aws:ResourceTag/Env"
+        values   = [statement.value.env]
+      }
+    }
   }
 
   # DescribeScalableTargets has no resource-level permissions: "*" only.
@@ -139,15 +196,23 @@ data "aws_iam_policy_document" "reduce_only" {
     resources = ["*"]
   }
 
-  # Scalable-target ARNs carry an opaque id, not the service name: scoped by tag instead.
-  statement {
-    sid       = "AutoscalingHold"
-    actions   = ["application-autoscaling:RegisterScalableTarget"]
-    resources = ["${local.arn_prefix}:application-autoscaling:${local.region}:${local.account}:scalable-target/*"]
-    condition {
-      test     = "StringEquals"
-      variable = "aws:ResourceTag/Project"
-      values   = local.stack_projects
+  # Scalable-target ARNs carry an opaque id, not the service name: scoped by the stack's tags.
+  dynamic "statement" {
+    for_each = local.scopes
+    content {
+      sid       = "AutoscalingHold${statement.key}"
+      actions   = ["application-autoscaling:RegisterScalableTarget"]
+      resources = ["${local.arn_prefix}:application-autoscaling:${local.region}:${local.account}:scalable-target/*"]
+      condition {
+        test     = "StringEquals"
+        variable = "aws:ResourceTag/Project"
+        values   = [statement.value.project]
+      }
+      condition {
+        test     = "StringEquals"
+        variable = "aws:ResourceTag/Env"
+        values   = [statement.value.env]
+      }
     }
   }
 
@@ -159,19 +224,27 @@ data "aws_iam_policy_document" "reduce_only" {
     resources = ["${local.rds_prefix}:db:*", "${local.rds_prefix}:snapshot:*"]
   }
 
-  statement {
-    sid       = "RdsStopOrDelete"
-    actions   = ["rds:StopDBInstance", "rds:DeleteDBInstance"]
-    resources = local.rds_db_arns
-    condition {
-      test     = "StringEquals"
-      variable = "aws:ResourceTag/Project"
-      values   = local.stack_projects
+  dynamic "statement" {
+    for_each = local.scopes
+    content {
+      sid       = "RdsStopOrDelete${statement.key}"
+      actions   = ["rds:StopDBInstance", "rds:DeleteDBInstance"]
+      resources = flatten([for p in statement.value.prefixes : local.arns_for[p].rds_dbs])
+      condition {
+        test     = "StringEquals"
+        variable = "aws:ResourceTag/Project"
+        values   = [statement.value.project]
+      }
+      condition {
+        test     = "StringEquals"
+        variable = "aws:ResourceTag/Env"
+        values   = [statement.value.env]
+      }
     }
   }
 
   # A final snapshot saves data: the one "Create" a pause needs. Snapshot identifiers start with
-  # the DB instance identifier.
+  # the DB instance identifier and a '-'.
   statement {
     sid       = "RdsFinalSnapshot"
     actions   = ["rds:CreateDBSnapshot"]
@@ -192,14 +265,22 @@ data "aws_iam_policy_document" "reduce_only" {
     resources = ["*"]
   }
 
-  statement {
-    sid       = "ElbDelete"
-    actions   = ["elasticloadbalancing:DeleteLoadBalancer"]
-    resources = local.elb_load_balancer_arns
-    condition {
-      test     = "StringEquals"
-      variable = "aws:ResourceTag/Project"
-      values   = local.stack_projects
+  dynamic "statement" {
+    for_each = local.scopes
+    content {
+      sid       = "ElbDelete${statement.key}"
+      actions   = ["elasticloadbalancing:DeleteLoadBalancer"]
+      resources = flatten([for p in statement.value.prefixes : local.arns_for[p].load_balancers])
+      condition {
+        test     = "StringEquals"
+        variable = "aws:ResourceTag/Project"
+        values   = [statement.value.project]
+      }
+      condition {
+        test     = "StringEquals"
+        variable = "aws:ResourceTag/Env"
+        values   = [statement.value.env]
+      }
     }
   }
 
@@ -211,21 +292,45 @@ data "aws_iam_policy_document" "reduce_only" {
   }
 
   statement {
-    sid       = "KafkaReadOrDelete"
-    actions   = ["kafka:DescribeClusterV2", "kafka:GetBootstrapBrokers", "kafka:DeleteCluster"]
+    sid       = "KafkaRead"
+    actions   = ["kafka:DescribeClusterV2", "kafka:GetBootstrapBrokers"]
     resources = local.kafka_cluster_arns
   }
 
+  dynamic "statement" {
+    for_each = local.scopes
+    content {
+      sid       = "KafkaDelete${statement.key}"
+      actions   = ["kafka:DeleteCluster"]
+      resources = flatten([for p in statement.value.prefixes : local.arns_for[p].kafka_clusters])
+      condition {
+        test     = "StringEquals"
+        variable = "aws:ResourceTag/Project"
+        values   = [statement.value.project]
+      }
+      condition {
+        test     = "StringEquals"
+        variable = "aws:ResourceTag/Env"
+        values   = [statement.value.env]
+      }
+    }
+  }
+
   # Deleting an MSK Serverless cluster deletes the VPC endpoints MSK created for it, with the
-  # caller's permissions; only endpoints MSK tagged as its own.
+  # caller's permissions; only endpoints MSK tagged as its own, in the stacks' VPCs.
   statement {
     sid       = "KafkaVpcEndpointsDelete"
     actions   = ["ec2:DeleteVpcEndpoints"]
-    resources = ["${local.arn_prefix}:ec2:${local.region}:${local.account}:vpc-endpoint/*"]
+    resources = ["${local.ec2_prefix}:vpc-endpoint/*"]
     condition {
       test     = "StringEquals"
       variable = "ec2:ResourceTag/AWSMSKManaged"
       values   = ["true"]
+    }
+    condition {
+      test     = "ArnEquals"
+      variable = "ec2:Vpc"
+      values   = local.vpc_arns
     }
   }
 
@@ -235,7 +340,7 @@ data "aws_iam_policy_document" "reduce_only" {
     content {
       sid       = "DnsAliasesRead"
       actions   = ["route53:ListResourceRecordSets"]
-      resources = [for z in local.hosted_zone_ids : "${local.arn_prefix}:route53:::hostedzone/${z}"]
+      resources = [for z in local.hosted_zone_ids : "${local.zone_prefix}/${z}"]
     }
   }
 }
@@ -313,20 +418,28 @@ data "aws_iam_policy_document" "full" {
     resources = ["*"]
   }
 
+  # The endpoint's VPC by ARN; its subnets and security groups by the ec2:Vpc they belong to.
   statement {
-    sid     = "KafkaVpcEndpointsCreateIn"
-    actions = ["ec2:CreateVpcEndpoint"]
-    resources = [
-      "${local.arn_prefix}:ec2:${local.region}:${local.account}:vpc/*",
-      "${local.arn_prefix}:ec2:${local.region}:${local.account}:subnet/*",
-      "${local.arn_prefix}:ec2:${local.region}:${local.account}:security-group/*",
-    ]
+    sid       = "KafkaVpcEndpointsCreateInVpc"
+    actions   = ["ec2:CreateVpcEndpoint"]
+    resources = local.vpc_arns
+  }
+
+  statement {
+    sid       = "KafkaVpcEndpointsCreateInSubnets"
+    actions   = ["ec2:CreateVpcEndpoint"]
+    resources = ["${local.ec2_prefix}:subnet/*", "${local.ec2_prefix}:security-group/*"]
+    condition {
+      test     = "ArnEquals"
+      variable = "ec2:Vpc"
+      values   = local.vpc_arns
+    }
   }
 
   statement {
     sid       = "KafkaVpcEndpointsCreate"
     actions   = ["ec2:CreateVpcEndpoint"]
-    resources = ["${local.arn_prefix}:ec2:${local.region}:${local.account}:vpc-endpoint/*"]
+    resources = ["${local.ec2_prefix}:vpc-endpoint/*"]
     condition {
       test     = "StringEquals"
       variable = "aws:RequestTag/AWSMSKManaged"
@@ -337,7 +450,7 @@ data "aws_iam_policy_document" "full" {
   statement {
     sid       = "KafkaVpcEndpointsTag"
     actions   = ["ec2:CreateTags"]
-    resources = ["${local.arn_prefix}:ec2:${local.region}:${local.account}:vpc-endpoint/*"]
+    resources = ["${local.ec2_prefix}:vpc-endpoint/*"]
     condition {
       test     = "StringEquals"
       variable = "ec2:CreateAction"
@@ -345,18 +458,31 @@ data "aws_iam_policy_document" "full" {
     }
   }
 
+  # Alias records: the stack's zones, the stack's record names (normalised: lower case, no
+  # trailing dot), types A and AAAA only.
   dynamic "statement" {
-    for_each = length(local.hosted_zone_ids) > 0 ? [1] : []
+    for_each = local.dns_scopes
     content {
-      sid       = "DnsAliases"
+      sid       = "DnsAliases${statement.key}"
       actions   = ["route53:ChangeResourceRecordSets"]
-      resources = [for z in local.hosted_zone_ids : "${local.arn_prefix}:route53:::hostedzone/${z}"]
+      resources = [for z in statement.value.zones : "${local.zone_prefix}/${z}"]
+      condition {
+        test     = "ForAllValues:StringEquals"
+        variable = "route53:ChangeResourceRecordSetsNormalizedRecordNames"
+        values   = statement.value.records
+      }
+      condition {
+        test     = "ForAllValues:StringEquals"
+        variable = "route53:ChangeResourceRecordSetsRecordTypes"
+        values   = ["A", "AAAA"]
+      }
     }
   }
 }
 
 # ---------------------------------------------------------------------------------------------
-# Runtime: what Lambda itself needs to run the code (logs, traces, the table's key). Not engine
+# Runtime: what Lambda itself needs to run the code (logs, failed-event queue, traces, the table's
+# key). Not engine
 # calls; the IAM test allows exactly these in addition to the engine's actions.
 # ---------------------------------------------------------------------------------------------
 data "aws_iam_policy_document" "runtime" {
@@ -366,6 +492,14 @@ data "aws_iam_policy_document" "runtime" {
     sid       = "Logs"
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
     resources = ["${aws_cloudwatch_log_group.this[each.key].arn}:*"]
+  }
+
+  # Lambda sends events that failed every attempt to the failed-event queue with the function's
+  # own role (main.tf, on-failure destination).
+  statement {
+    sid       = "FailedEvents"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.failed_events[0].arn]
   }
 
   # X-Ray trace segments have no resource-level permissions: "*" only.

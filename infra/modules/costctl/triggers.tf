@@ -151,12 +151,48 @@ resource "aws_scheduler_schedule" "reconcile" {
 # Budget alerts: AWS Budgets → SNS → reduce-only function (and nothing else).
 # ---------------------------------------------------------------------------------------------
 
+# AWS Budgets cannot publish to a topic encrypted with the AWS managed aws/sns key, so the topic
+# gets a customer managed key whose policy admits budgets.amazonaws.com (unless one is given).
+locals {
+  create_budget_key = local.create && var.create_budget_topic && var.budget_topic_kms_key_id == null
+}
+
+resource "aws_kms_key" "budget" {
+  count = local.create_budget_key ? 1 : 0
+
+  description             = "${var.name}: budget alert topic (AWS Budgets publishes, SNS delivers to the reduce-only function)"
+  enable_key_rotation     = true
+  deletion_window_in_days = 7
+  # jsonencode, not a policy document: the IAM test reads every aws_iam_policy_document here as
+  # a grant to the functions, and a key policy's administrator statement needs kms:*.
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid       = "AccountAdministersTheKey"
+        Effect    = "Allow"
+        Principal = { AWS = "${local.arn_prefix}:iam::${local.account}:root" }
+        Action    = "kms:*"
+        Resource  = "*"
+      },
+      {
+        Sid       = "BudgetsAndSnsUseTheKey"
+        Effect    = "Allow"
+        Principal = { Service = ["budgets.amazonaws.com", "sns.amazonaws.com"] }
+        Action    = ["kms:GenerateDataKey*", "kms:Decrypt"]
+        Resource  = "*"
+        Condition = { StringEquals = { "aws:SourceAccount" = local.account } }
+      },
+    ]
+  })
+  tags = var.tags
+}
+
 resource "aws_sns_topic" "budget" {
   count = local.create && var.create_budget_topic ? 1 : 0
 
-  #checkov:skip=CKV_AWS_26:AWS Budgets cannot publish to a topic encrypted with the AWS managed aws/sns key; pass budget_topic_kms_key_id (a CMK whose policy admits budgets.amazonaws.com) to encrypt.
   name              = "${var.name}-budget-alerts"
-  kms_master_key_id = var.budget_topic_kms_key_id
+  kms_master_key_id = local.create_budget_key ? aws_kms_key.budget[0].arn : var.budget_topic_kms_key_id
   tags              = var.tags
 }
 

@@ -33,7 +33,10 @@ variable "stacks" {
     (default: the stack name and `ot-<Env>`). `policy` and `budgets` go to the function config
     as they are. `schedule` adds a nightly pause and a morning resume on working days.
     `ssm_parameter_path` is where costctl publishes endpoints (default `/<Project>/<Env>`).
-    `hosted_zone_ids` are the Route53 zones costctl may update (alias records of the ALB).
+    `hosted_zone_ids` are the Route53 zones costctl may update (alias records of the ALB) and
+    `dns_record_names` the alias names in them (required with zones; only A/AAAA records of these
+    names may be changed). `vpc_ids` are the stack's VPCs: MSK Serverless may create its VPC
+    endpoints there only.
   EOT
   type = map(object({
     tags          = map(string)
@@ -65,6 +68,8 @@ variable "stacks" {
     }))
     ssm_parameter_path = optional(string)
     hosted_zone_ids    = optional(list(string), [])
+    dns_record_names   = optional(list(string), [])
+    vpc_ids            = optional(list(string), [])
   }))
 
   validation {
@@ -115,6 +120,15 @@ variable "stacks" {
       (s.name_prefixes == null ? true : alltrue([for p in s.name_prefixes : can(regex("^[A-Za-z0-9][A-Za-z0-9-]{1,30}$", p))]))
     ])
     error_message = "ssm_parameter_path is an absolute path like /order-tracking/dev; hosted_zone_ids look like Z0123456789ABC; name_prefixes are 2-31 characters of letters, digits and '-' (no wildcards)."
+  }
+
+  validation {
+    condition = alltrue([for s in values(var.stacks) :
+      (length(s.hosted_zone_ids) == 0 || length(s.dns_record_names) > 0) &&
+      alltrue([for r in s.dns_record_names : can(regex("^([A-Za-z0-9_-]+\\.)+[A-Za-z0-9-]+\\.?$", r))]) &&
+      alltrue([for v in s.vpc_ids : can(regex("^vpc-[0-9a-f]+$", v))])
+    ])
+    error_message = "A stack with hosted_zone_ids needs dns_record_names (the alias names costctl maintains, e.g. app.example.com; no wildcards); vpc_ids look like vpc-0123456789abcdef0."
   }
 }
 
@@ -192,9 +206,26 @@ variable "budget_topic_arns" {
 }
 
 variable "budget_topic_kms_key_id" {
-  description = "KMS key for the budget topic. It must be a customer managed key whose policy lets budgets.amazonaws.com use it; null leaves the topic unencrypted (the AWS managed aws/sns key cannot be used by AWS Budgets)."
+  description = "KMS key for the budget topic: a customer managed key whose policy lets budgets.amazonaws.com use it. Null: the module creates such a key (the AWS managed aws/sns key cannot be used by AWS Budgets)."
   type        = string
   default     = null
+}
+
+variable "alarm_actions" {
+  description = "ARNs (SNS topics) notified when an asynchronous event (budget alert, schedule, RDS event) failed every attempt and landed in the failed-event queue."
+  type        = list(string)
+  default     = []
+}
+
+variable "failed_event_retention_seconds" {
+  description = "How long the failed-event queue keeps a message (SQS maximum: 14 days)."
+  type        = number
+  default     = 1209600
+
+  validation {
+    condition     = var.failed_event_retention_seconds >= 60 && var.failed_event_retention_seconds <= 1209600
+    error_message = "failed_event_retention_seconds must be between 60 and 1209600 (14 days)."
+  }
 }
 
 variable "log_retention_days" {
