@@ -253,11 +253,10 @@ data "aws_iam_policy_document" "deployer_services" {
     sid = "ReadOnlyUnscopable"
     actions = [
       "acm:ListCertificates", "application-autoscaling:DescribeScalableTargets", "application-autoscaling:DescribeScalingPolicies",
-      "cloudwatch:DescribeAlarms", "ec2:DescribeAvailabilityZones", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSecurityGroupRules",
+      "ec2:DescribeAvailabilityZones", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSecurityGroupRules",
       "ec2:DescribeSecurityGroups", "ec2:DescribeSubnets", "ec2:DescribeVpcs", "ecs:DescribeTaskDefinition", "ecs:ListClusters",
       "ecs:ListTaskDefinitions", "elasticloadbalancing:DescribeTargetGroupAttributes", "elasticloadbalancing:DescribeTargetGroups",
-      "elasticloadbalancing:DescribeTags", "lambda:GetAccountSettings", "logs:DescribeLogGroups", "rds:DescribeDBInstances",
-      "rds:DescribeDBSnapshots", "rds:DescribeDBSubnetGroups", "route53:GetChange", "route53:ListHostedZones", "scheduler:ListScheduleGroups",
+      "elasticloadbalancing:DescribeTags", "lambda:GetAccountSettings", "logs:DescribeLogGroups", "route53:ListHostedZones", "scheduler:ListScheduleGroups",
       "secretsmanager:GetRandomPassword", "ssm:DescribeParameters",
     ]
     resources = ["*"]
@@ -340,10 +339,22 @@ data "aws_iam_policy_document" "deployer_services" {
   }
 
   # Resources without names in their ARNs: scalable targets, certificates, KMS keys; by Env tag.
+  # RequestCertificate and CreateKey support no resource-level permissions ("*" only).
   statement {
     sid       = "CreateTaggedForOwnEnvironments"
-    actions   = ["acm:AddTagsToCertificate", "acm:RequestCertificate", "application-autoscaling:RegisterScalableTarget", "application-autoscaling:TagResource", "kms:CreateKey", "kms:TagResource"]
+    actions   = ["acm:RequestCertificate", "kms:CreateKey"]
     resources = ["*"]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/Env"
+      values   = local.stage_envs[each.key]
+    }
+  }
+
+  statement {
+    sid       = "TagNewForOwnEnvironments"
+    actions   = ["acm:AddTagsToCertificate", "application-autoscaling:RegisterScalableTarget", "application-autoscaling:TagResource", "kms:TagResource"]
+    resources = ["arn:${local.partition}:acm:${var.region}:${local.account}:certificate/*", "arn:${local.partition}:application-autoscaling:${var.region}:${local.account}:scalable-target/*", "arn:${local.partition}:kms:${var.region}:${local.account}:key/*"]
     condition {
       test     = "StringEquals"
       variable = "aws:RequestTag/Env"
@@ -376,8 +387,8 @@ data "aws_iam_policy_document" "deployer_services" {
 
   statement {
     sid       = "HostedZonesRead"
-    actions   = ["route53:GetHostedZone", "route53:ListResourceRecordSets", "route53:ListTagsForResource"]
-    resources = ["arn:${local.partition}:route53:::hostedzone/*"]
+    actions   = ["route53:GetChange", "route53:GetHostedZone", "route53:ListResourceRecordSets", "route53:ListTagsForResource"]
+    resources = ["arn:${local.partition}:route53:::hostedzone/*", "arn:${local.partition}:route53:::change/*"]
   }
 }
 

@@ -131,15 +131,22 @@ data "aws_iam_policy_document" "boundary" {
   statement {
     sid = "UnscopableReadCalls"
     actions = [
-      "acm:DescribeCertificate", "application-autoscaling:DescribeScalableTargets", "ec2:DescribeSecurityGroups",
-      "ec2:DescribeSubnets", "ec2:DescribeVpcEndpoints", "ec2:DescribeVpcs", "ecr:GetAuthorizationToken",
-      "ecs:ListClusters", "ecs:ListServices", "elasticloadbalancing:DescribeListenerCertificates",
-      "elasticloadbalancing:DescribeListeners", "elasticloadbalancing:DescribeLoadBalancerAttributes",
-      "elasticloadbalancing:DescribeLoadBalancers", "elasticloadbalancing:DescribeRules",
-      "elasticloadbalancing:DescribeTags", "elasticloadbalancing:DescribeTargetGroups", "kafka:ListClustersV2",
-      "rds:DescribeDBInstances", "rds:DescribeDBSnapshots", "xray:PutTelemetryRecords", "xray:PutTraceSegments",
+      "application-autoscaling:DescribeScalableTargets", "ec2:DescribeSecurityGroups", "ec2:DescribeSubnets",
+      "ec2:DescribeVpcEndpoints", "ec2:DescribeVpcs", "ecr:GetAuthorizationToken", "ecs:ListClusters", "ecs:ListServices",
+      "elasticloadbalancing:DescribeListenerCertificates", "elasticloadbalancing:DescribeListeners",
+      "elasticloadbalancing:DescribeLoadBalancerAttributes", "elasticloadbalancing:DescribeLoadBalancers",
+      "elasticloadbalancing:DescribeRules", "elasticloadbalancing:DescribeTags", "elasticloadbalancing:DescribeTargetGroups",
+      "kafka:ListClustersV2", "xray:PutTelemetryRecords", "xray:PutTraceSegments",
     ]
     resources = ["*"]
+  }
+
+  # Listing reads: every instance and snapshot of the account (the engine lists, then filters by
+  # tag), certificates by ARN.
+  statement {
+    sid       = "AccountWideReads"
+    actions   = ["acm:DescribeCertificate", "rds:DescribeDBInstances", "rds:DescribeDBSnapshots"]
+    resources = ["arn:${local.partition}:acm:${var.region}:${local.account}:certificate/*", "arn:${local.partition}:rds:${var.region}:${local.account}:db:*", "arn:${local.partition}:rds:${var.region}:${local.account}:snapshot:*"]
   }
 
   # Belt and braces: a workload never changes IAM, assumes other roles, or touches the state.
@@ -159,7 +166,6 @@ data "aws_iam_policy_document" "boundary" {
 }
 
 resource "aws_iam_policy" "boundary" {
-  #checkov:skip=CKV_AWS_107:A permissions boundary grants nothing; it caps the roles at ecr:GetAuthorizationToken (ECS image pull login, Resource "*" only) among others.
   for_each = local.stage_envs
 
   name        = "${var.short_name}-workload-boundary-${each.key}"
@@ -248,7 +254,6 @@ data "aws_iam_policy_document" "ecs_execution" {
 }
 
 resource "aws_iam_role_policy" "ecs_execution" {
-  #checkov:skip=CKV_AWS_107:ecr:GetAuthorizationToken supports only Resource "*"; without it ECS cannot pull the image. Pulls are limited to the repository.
   for_each = var.environments
 
   name   = "task-execution"
@@ -312,7 +317,6 @@ data "aws_iam_policy_document" "ecr_push" {
 }
 
 resource "aws_iam_role_policy" "ecr_push" {
-  #checkov:skip=CKV_AWS_107:ecr:GetAuthorizationToken supports only Resource "*" and is required for docker login; pushes are limited to the repository.
   count = var.github_repository == null ? 0 : 1
 
   name   = "ecr-push"
