@@ -186,6 +186,19 @@ data "aws_iam_policy_document" "deployer_iam" {
     }
   }
 
+  # First ECS cluster, first scalable target, first DB instance of an account: AWS creates the
+  # service's service-linked role with the caller's rights. Their permissions are AWS's own.
+  statement {
+    sid       = "ServiceLinkedRolesOfTheStack"
+    actions   = ["iam:CreateServiceLinkedRole"]
+    resources = ["${local.iam_prefix}:role/aws-service-role/*"]
+    condition {
+      test     = "StringEquals"
+      variable = "iam:AWSServiceName"
+      values   = ["ecs.amazonaws.com", "ecs.application-autoscaling.amazonaws.com", "rds.amazonaws.com"]
+    }
+  }
+
   statement {
     sid       = "ReadOwnBoundary"
     actions   = ["iam:GetPolicy", "iam:GetPolicyVersion"]

@@ -113,3 +113,16 @@ resource "aws_db_instance" "this" {
   # Never plan a database while costctl holds it as a snapshot (hibernated): see guard.tf.
   depends_on = [terraform_data.hibernation_guard]
 }
+
+# RDS deletes the secret it manages together with the instance, and costctl's restore does not
+# yet ask RDS to manage a new one: after a hibernation the restored database would keep a password
+# nobody has. Warn whenever a hibernation path is configured (see README, "RDS master password").
+check "managed_password_and_hibernation" {
+  assert {
+    condition = !local.managed_password || !(
+      var.costctl_policy.rds_on_pause == "snapshot" || var.costctl_policy.rds_auto_start == "hibernate" ||
+      try(var.schedule.pause_level, "paused") == "hibernated" || anytrue([for r in var.budget.rules : r.level == "hibernated"])
+    )
+    error_message = "db.manage_master_user_password is not yet compatible with hibernation (RDS deletes its secret with the instance; a restored instance would keep an unknown password), and this environment can be hibernated (budget rule, schedule or costctl_policy). Keep it off, or remove every hibernation path."
+  }
+}

@@ -295,9 +295,14 @@ variable "tracing_mode" {
 }
 
 variable "permissions_boundary" {
-  description = "ARN of a permissions boundary for the roles the module creates."
+  description = "ARN of the permissions boundary every role of the module carries (the bootstrap's `permissions_boundary_arns`: its deployers may create roles only with it)."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.permissions_boundary == null ? true : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:policy/.+$", var.permissions_boundary))
+    error_message = "permissions_boundary must be an IAM policy ARN (arn:aws:iam::<account>:policy/<name>)."
+  }
 }
 
 variable "tags" {

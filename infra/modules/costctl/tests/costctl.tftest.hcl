@@ -445,3 +445,25 @@ run "rejects_a_retention_cloudwatch_does_not_accept" {
   }
   expect_failures = [var.log_retention_days]
 }
+
+run "every_role_carries_the_given_permissions_boundary" {
+  command = apply
+
+  variables {
+    permissions_boundary = "arn:aws:iam::123456789012:policy/ot-workload-boundary-dev"
+  }
+
+  assert {
+    condition = alltrue([for r in [aws_iam_role.full[0], aws_iam_role.reduce_only[0], aws_iam_role.scheduler[0]] :
+    r.permissions_boundary == "arn:aws:iam::123456789012:policy/ot-workload-boundary-dev"])
+    error_message = "the full, reduce-only and scheduler roles all carry the permissions boundary (the bootstrap deployers may create roles only with it)"
+  }
+}
+
+run "rejects_a_permissions_boundary_that_is_not_a_policy_arn" {
+  command = plan
+  variables {
+    permissions_boundary = "ot-workload-boundary-dev"
+  }
+  expect_failures = [var.permissions_boundary]
+}
