@@ -50,12 +50,11 @@ locals {
 
   vpc_arn = "arn:${local.partition}:ec2:${var.region}:${local.account}:vpc/${local.vpc_id}"
 
-  # Per stage: ARNs of the stage's environments, by service.
-  stage = { for stage, envs in local.stage_envs : stage => {
-    names   = [for e in envs : "${var.project}-${e}"]
-    shorts  = [for e in envs : "${var.short_name}-${e}"]
-    costctl = [for e in envs : "costctl-${var.project}-${e}"]
-    envs    = envs
+  # Per environment: the names its resources start with.
+  env_names = { for e in keys(var.environments) : e => {
+    name    = "${var.project}-${e}"
+    short   = "${var.short_name}-${e}"
+    costctl = "costctl-${var.project}-${e}"
   } }
 }
 
@@ -282,42 +281,6 @@ data "aws_iam_policy_document" "deployer_services" {
     resources = ["*"]
   }
 
-  statement {
-    sid     = "OwnNamedResources"
-    actions = ["budgets:*", "dynamodb:*", "ecs:*", "events:*", "lambda:*", "rds:*", "scheduler:*", "sns:*", "sqs:*", "ssm:*"]
-    resources = flatten([for i, e in local.stage[each.key].envs : [
-      "arn:${local.partition}:ecs:${var.region}:${local.account}:cluster/${local.stage[each.key].names[i]}",
-      "arn:${local.partition}:ecs:${var.region}:${local.account}:service/${local.stage[each.key].names[i]}/*",
-      "arn:${local.partition}:ecs:${var.region}:${local.account}:task-definition/${local.stage[each.key].names[i]}:*",
-      "arn:${local.partition}:rds:${var.region}:${local.account}:db:${local.stage[each.key].names[i]}",
-      "arn:${local.partition}:rds:${var.region}:${local.account}:subgrp:${local.stage[each.key].names[i]}",
-      "arn:${local.partition}:rds:${var.region}:${local.account}:snapshot:${local.stage[each.key].names[i]}-*",
-      "arn:${local.partition}:ssm:${var.region}:${local.account}:parameter/${var.project}/${e}/*",
-      "arn:${local.partition}:ssm:${var.region}:${local.account}:parameter/costctl/${local.stage[each.key].costctl[i]}/*",
-      "arn:${local.partition}:lambda:${var.region}:${local.account}:function:${local.stage[each.key].costctl[i]}-*",
-      "arn:${local.partition}:dynamodb:${var.region}:${local.account}:table/${local.stage[each.key].costctl[i]}",
-      "arn:${local.partition}:scheduler:${var.region}:${local.account}:schedule-group/${local.stage[each.key].costctl[i]}",
-      "arn:${local.partition}:scheduler:${var.region}:${local.account}:schedule/${local.stage[each.key].costctl[i]}/*",
-      "arn:${local.partition}:sns:${var.region}:${local.account}:${local.stage[each.key].costctl[i]}-*",
-      "arn:${local.partition}:sqs:${var.region}:${local.account}:${local.stage[each.key].costctl[i]}-*",
-      "arn:${local.partition}:events:${var.region}:${local.account}:rule/${local.stage[each.key].costctl[i]}-*",
-      "arn:${local.partition}:budgets::${local.account}:budget/${local.stage[each.key].names[i]}-*",
-    ]])
-  }
-
-  statement {
-    sid     = "OwnLogsAlarmsSecretsTargetGroups"
-    actions = ["cloudwatch:*", "elasticloadbalancing:*", "logs:*", "secretsmanager:*"]
-    resources = flatten([for i, e in local.stage[each.key].envs : [
-      "arn:${local.partition}:logs:${var.region}:${local.account}:log-group:/ecs/${local.stage[each.key].names[i]}",
-      "arn:${local.partition}:logs:${var.region}:${local.account}:log-group:/ecs/${local.stage[each.key].names[i]}:*",
-      "arn:${local.partition}:logs:${var.region}:${local.account}:log-group:/aws/lambda/${local.stage[each.key].costctl[i]}-*",
-      "arn:${local.partition}:cloudwatch:${var.region}:${local.account}:alarm:${local.stage[each.key].costctl[i]}-*",
-      "arn:${local.partition}:secretsmanager:${var.region}:${local.account}:secret:${var.short_name}/rds/${e}/*",
-      "arn:${local.partition}:elasticloadbalancing:${var.region}:${local.account}:targetgroup/${local.stage[each.key].shorts[i]}-*/*",
-    ]])
-  }
-
   # Security groups and their rules, only in the environments' VPC.
   statement {
     sid = "SecurityGroupsInTheVpc"
@@ -405,6 +368,49 @@ data "aws_iam_policy_document" "deployer_services" {
   }
 }
 
+# One policy per environment (so a stage with many environments stays under IAM's 6,144-character
+# managed-policy limit): its resources by name.
+data "aws_iam_policy_document" "deployer_environment" {
+  for_each = { for e, stage in var.environments : e => stage if contains(keys(local.deployer_subjects), stage) }
+
+  statement {
+    sid     = "OwnNamedResources"
+    actions = ["budgets:*", "dynamodb:*", "ecs:*", "events:*", "lambda:*", "rds:*", "scheduler:*", "sns:*", "sqs:*", "ssm:*"]
+    resources = [
+      "arn:${local.partition}:ecs:${var.region}:${local.account}:cluster/${local.env_names[each.key].name}",
+      "arn:${local.partition}:ecs:${var.region}:${local.account}:service/${local.env_names[each.key].name}/*",
+      "arn:${local.partition}:ecs:${var.region}:${local.account}:task-definition/${local.env_names[each.key].name}:*",
+      "arn:${local.partition}:rds:${var.region}:${local.account}:db:${local.env_names[each.key].name}",
+      "arn:${local.partition}:rds:${var.region}:${local.account}:subgrp:${local.env_names[each.key].name}",
+      "arn:${local.partition}:rds:${var.region}:${local.account}:snapshot:${local.env_names[each.key].name}-*",
+      "arn:${local.partition}:ssm:${var.region}:${local.account}:parameter/${var.project}/${each.key}/*",
+      "arn:${local.partition}:ssm:${var.region}:${local.account}:parameter/costctl/${local.env_names[each.key].costctl}/*",
+      "arn:${local.partition}:lambda:${var.region}:${local.account}:function:${local.env_names[each.key].costctl}-*",
+      "arn:${local.partition}:dynamodb:${var.region}:${local.account}:table/${local.env_names[each.key].costctl}",
+      "arn:${local.partition}:scheduler:${var.region}:${local.account}:schedule-group/${local.env_names[each.key].costctl}",
+      "arn:${local.partition}:scheduler:${var.region}:${local.account}:schedule/${local.env_names[each.key].costctl}/*",
+      "arn:${local.partition}:sns:${var.region}:${local.account}:${local.env_names[each.key].costctl}-*",
+      "arn:${local.partition}:sqs:${var.region}:${local.account}:${local.env_names[each.key].costctl}-*",
+      "arn:${local.partition}:events:${var.region}:${local.account}:rule/${local.env_names[each.key].costctl}-*",
+      "arn:${local.partition}:budgets::${local.account}:budget/${local.env_names[each.key].name}-*",
+    ]
+  }
+
+  statement {
+    sid     = "OwnLogsAlarmsSecretsTargetGroups"
+    actions = ["cloudwatch:*", "elasticloadbalancing:*", "logs:*", "secretsmanager:*"]
+    resources = [
+      "arn:${local.partition}:logs:${var.region}:${local.account}:log-group:/ecs/${local.env_names[each.key].name}",
+      "arn:${local.partition}:logs:${var.region}:${local.account}:log-group:/ecs/${local.env_names[each.key].name}:*",
+      "arn:${local.partition}:logs:${var.region}:${local.account}:log-group:/aws/lambda/${local.env_names[each.key].costctl}-*",
+      "arn:${local.partition}:cloudwatch:${var.region}:${local.account}:alarm:${local.env_names[each.key].costctl}-*",
+      "arn:${local.partition}:secretsmanager:${var.region}:${local.account}:secret:${var.short_name}/rds/${each.key}/*",
+      "arn:${local.partition}:elasticloadbalancing:${var.region}:${local.account}:targetgroup/${local.env_names[each.key].short}-*/*",
+    ]
+  }
+
+}
+
 resource "aws_iam_policy" "deployer" {
   for_each = merge([for stage in keys(local.deployer_subjects) : {
     "${stage}-state"    = data.aws_iam_policy_document.deployer_state[stage].json
@@ -415,6 +421,14 @@ resource "aws_iam_policy" "deployer" {
   name        = "${var.short_name}-deployer-${each.key}"
   description = "Deployer ${each.key} (see infra/bootstrap/deployers.tf)"
   policy      = each.value
+}
+
+resource "aws_iam_policy" "deployer_environment" {
+  for_each = data.aws_iam_policy_document.deployer_environment
+
+  name        = "${var.short_name}-deployer-env-${each.key}"
+  description = "Deployer ${var.environments[each.key]}: the resources of environment ${each.key} (see infra/bootstrap/deployers.tf)"
+  policy      = each.value.json
 }
 
 resource "aws_iam_policy" "deployer_guardrails" {
@@ -428,6 +442,7 @@ locals {
   deployer_attachments = merge([for stage in keys(local.deployer_subjects) : merge(
     { for part in ["state", "iam", "services"] : "${stage}|${part}" => { role = stage, policy_arn = aws_iam_policy.deployer["${stage}-${part}"].arn } },
     { "${stage}|guardrails" = { role = stage, policy_arn = aws_iam_policy.deployer_guardrails.arn } },
+    { for e in local.stage_envs[stage] : "${stage}|env-${e}" => { role = stage, policy_arn = aws_iam_policy.deployer_environment[e].arn } },
     { for i, arn in var.deployer_managed_policy_arns : "${stage}|managed-${i}" => { role = stage, policy_arn = arn } },
   )]...)
 }

@@ -44,11 +44,15 @@ locals {
 
 locals {
   # Resource-name patterns of one environment, matched against the resource part of an ARN.
-  env_name_patterns = { for e in keys(var.environments) : e => flatten([
-    for n in ["${var.project}-${e}", "${var.short_name}-${e}", "costctl-${var.project}-${e}"] : [
-      n, "${n}-*", "*:${n}", "*/${n}", "*:${n}-*", "*/${n}-*", "*/${n}/*", "*:${n}:*",
-    ]
-  ]) }
+  # `order-tracking-dev`: RDS instance and subnet group (`db:…`, `subgrp:…`), ECS cluster and its
+  # services (`cluster/…`, `service/…/…`), snapshots (`snapshot:…-…`); `ot-dev-*`: ALB, listeners,
+  # target groups, MSK cluster, topics, groups (`…/ot-dev-…`); `costctl-order-tracking-dev`: state
+  # table and its indexes, config parameter, functions, failed-event queue.
+  env_name_patterns = { for e in keys(var.environments) : e => concat(
+    [for p in ["*:%s", "*/%s", "*:%s-*", "*/%s/*"] : format(p, "${var.project}-${e}")],
+    ["*/${var.short_name}-${e}-*"],
+    [for p in ["%s-*", "*/%s", "*/%s/*", "*:%s-*"] : format(p, "costctl-${var.project}-${e}")],
+  ) }
   stage_resource_arns = { for stage, envs in local.stage_envs : stage => concat(
     flatten([for e in envs : [for p in local.env_name_patterns[e] : "arn:${local.partition}:*:${var.region}:${local.account}:${p}"]]),
     flatten([for e in envs : [
@@ -103,9 +107,15 @@ data "aws_iam_policy_document" "boundary" {
   }
 
   statement {
+    sid       = "MskVpcEndpointsInTheVpc"
+    actions   = ["ec2:CreateVpcEndpoint"]
+    resources = ["arn:${local.partition}:ec2:${var.region}:${local.account}:vpc/${local.vpc_id}"]
+  }
+
+  statement {
     sid       = "MskVpcEndpoints"
     actions   = ["ec2:CreateTags", "ec2:CreateVpcEndpoint", "ec2:DeleteVpcEndpoints"]
-    resources = ["arn:${local.partition}:ec2:${var.region}:${local.account}:*"]
+    resources = ["arn:${local.partition}:ec2:${var.region}:${local.account}:security-group/*", "arn:${local.partition}:ec2:${var.region}:${local.account}:subnet/*", "arn:${local.partition}:ec2:${var.region}:${local.account}:vpc-endpoint/*"]
     condition {
       test     = "ArnEquals"
       variable = "ec2:Vpc"

@@ -38,7 +38,7 @@ run "no_deployer_statement_reaches_a_protected_role_or_policy" {
   # role (except PassRole of the stage's own), a boundary or a deployer policy.
   assert {
     condition = alltrue(flatten([for stage in ["dev", "prod"] : [
-      for s in concat(data.aws_iam_policy_document.deployer_iam[stage].statement, data.aws_iam_policy_document.deployer_services[stage].statement, data.aws_iam_policy_document.deployer_state[stage].statement) : [
+      for s in concat(data.aws_iam_policy_document.deployer_iam[stage].statement, data.aws_iam_policy_document.deployer_services[stage].statement, data.aws_iam_policy_document.deployer_state[stage].statement, flatten([for e, d in data.aws_iam_policy_document.deployer_environment : d.statement])) : [
         for r in s.resources : [
           for target in [
             "arn:aws:iam::123456789012:role/ot-deployer-dev", "arn:aws:iam::123456789012:role/ot-deployer-prod",
@@ -114,6 +114,10 @@ run "every_role_a_deployer_writes_carries_the_boundary" {
     error_message = "the guardrails must deny removing a boundary"
   }
   assert {
+    condition     = toset([for k, a in aws_iam_role_policy_attachment.deployer : k if a.role == aws_iam_role.deployer["dev"].name && startswith(k, "dev|env-")]) == toset(["dev|env-dev", "dev|env-staging"]) && contains(keys(aws_iam_role_policy_attachment.deployer), "prod|env-prod") && !contains(keys(aws_iam_role_policy_attachment.deployer), "dev|env-prod")
+    error_message = "each deployer gets the resource policies of its own environments only"
+  }
+  assert {
     condition     = alltrue([for stage in ["dev", "prod"] : contains(keys(aws_iam_role_policy_attachment.deployer), "${stage}|guardrails")])
     error_message = "both deployers carry the guardrails"
   }
@@ -137,6 +141,9 @@ run "boundaries_keep_each_stage_on_its_own_environments" {
       "arn:aws:sqs:eu-west-1:123456789012:costctl-order-tracking-dev-async-failures",
       "arn:aws:ssm:eu-west-1:123456789012:parameter/order-tracking/dev/kafka_bootstrap",
       "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ot/rds/dev/postgres-AbCdEf",
+      "arn:aws:lambda:eu-west-1:123456789012:function:costctl-order-tracking-dev-full",
+      "arn:aws:rds:eu-west-1:123456789012:snapshot:order-tracking-dev-costctl-g3",
+      "arn:aws:ssm:eu-west-1:123456789012:parameter/costctl/costctl-order-tracking-dev/config",
       ] : anytrue([for r in one([for s in data.aws_iam_policy_document.boundary["dev"].statement : s.resources if s.sid == "WorkloadServicesOnOwnResources"]) :
     can(regex("^${replace(replace(r, ".", "\\."), "*", ".*")}$", arn))])])
     error_message = "the DEV boundary must cover the dev and staging resources"
@@ -151,6 +158,8 @@ run "boundaries_keep_each_stage_on_its_own_environments" {
       "arn:aws:kafka:eu-west-1:123456789012:cluster/ot-dev2-msk/0000-1111",
       "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ot/rds/prod/postgres-AbCdEf",
       "arn:aws:ssm:eu-west-1:123456789012:parameter/order-tracking/prod/kafka_bootstrap",
+      "arn:aws:lambda:eu-west-1:123456789012:function:costctl-order-tracking-prod-full",
+      "arn:aws:rds:eu-west-1:123456789012:snapshot:order-tracking-dev2-costctl-g3",
       ] : !anytrue([for r in one([for s in data.aws_iam_policy_document.boundary["dev"].statement : s.resources if s.sid == "WorkloadServicesOnOwnResources"]) :
     can(regex("^${replace(replace(r, ".", "\\."), "*", ".*")}$", arn))])])
     error_message = "the DEV boundary must not reach prod (or dev2) resources"
