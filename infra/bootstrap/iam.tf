@@ -93,6 +93,14 @@ data "aws_iam_policy_document" "boundary" {
     }
   }
 
+  # The WAF web ACL of a stack's ALB (read with its capture, associated again on resume): any web
+  # ACL of the account, the stage's load balancers only.
+  statement {
+    sid       = "WafOfOwnLoadBalancers"
+    actions   = ["elasticloadbalancing:SetWebAcl", "wafv2:AssociateWebACL", "wafv2:DisassociateWebACL", "wafv2:GetWebACLForResource"]
+    resources = concat(["arn:${local.partition}:wafv2:${var.region}:${local.account}:regional/webacl/*/*"], local.stage_resource_arns[each.key])
+  }
+
   # With db.manage_master_user_password RDS names the secret itself (`rds!db-…`) and tags it with
   # the instance ARN.
   statement {

@@ -162,6 +162,72 @@ resource "aws_sqs_queue" "failed_events" {
   tags                      = var.tags
 }
 
+# SNS (budget topics) and EventBridge (the RDS rule) send what they could not deliver with their
+# own service principals, for their own sources only; Scheduler uses its role (triggers.tf).
+data "aws_iam_policy_document" "failed_events" {
+  count = local.create ? 1 : 0
+
+  dynamic "statement" {
+    for_each = length(local.budget_topics) > 0 ? [1] : []
+    content {
+      sid       = "SnsUndeliveredBudgetAlerts"
+      actions   = ["sqs:SendMessage"]
+      resources = [aws_sqs_queue.failed_events[0].arn]
+      principals {
+        type        = "Service"
+        identifiers = ["sns.amazonaws.com"]
+      }
+      condition {
+        test     = "ArnEquals"
+        variable = "aws:SourceArn"
+        values   = values(local.budget_topics)
+      }
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.enable_rds_auto_start_rule ? [1] : []
+    content {
+      sid       = "EventBridgeUndeliveredRdsEvents"
+      actions   = ["sqs:SendMessage"]
+      resources = [aws_sqs_queue.failed_events[0].arn]
+      principals {
+        type        = "Service"
+        identifiers = ["events.amazonaws.com"]
+      }
+      condition {
+        test     = "ArnEquals"
+        variable = "aws:SourceArn"
+        values   = [aws_cloudwatch_event_rule.rds_auto_start[0].arn]
+      }
+    }
+  }
+
+  # Deny everything but TLS.
+  statement {
+    sid       = "TlsOnly"
+    effect    = "Deny"
+    actions   = ["sqs:*"]
+    resources = [aws_sqs_queue.failed_events[0].arn]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+}
+
+resource "aws_sqs_queue_policy" "failed_events" {
+  count = local.create ? 1 : 0
+
+  queue_url = aws_sqs_queue.failed_events[0].id
+  policy    = data.aws_iam_policy_document.failed_events[0].json
+}
+
 resource "aws_lambda_function_event_invoke_config" "this" {
   for_each = local.create ? local.function_names : {}
 

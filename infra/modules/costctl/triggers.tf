@@ -59,6 +59,12 @@ data "aws_iam_policy_document" "scheduler" {
     actions   = ["lambda:InvokeFunction"]
     resources = [aws_lambda_function.this["full"].arn, "${aws_lambda_function.this["full"].arn}:*"]
   }
+
+  statement {
+    sid       = "UndeliveredToFailedEvents"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.failed_events[0].arn]
+  }
 }
 
 resource "aws_iam_role_policy" "scheduler" {
@@ -88,6 +94,11 @@ resource "aws_scheduler_schedule" "pause" {
     role_arn = aws_iam_role.scheduler[0].arn
     input    = jsonencode({ action = "pause", stack = each.key, level = each.value.pause_level, trigger = "schedule" })
 
+    # Delivery failures (Scheduler could not invoke) land in the failed-event queue too.
+    dead_letter_config {
+      arn = aws_sqs_queue.failed_events[0].arn
+    }
+
     retry_policy {
       maximum_event_age_in_seconds = 3600
       maximum_retry_attempts       = 3
@@ -113,6 +124,11 @@ resource "aws_scheduler_schedule" "resume" {
     arn      = aws_lambda_function.this["full"].arn
     role_arn = aws_iam_role.scheduler[0].arn
     input    = jsonencode({ action = "resume", stack = each.key, trigger = "schedule" })
+
+    # Delivery failures (Scheduler could not invoke) land in the failed-event queue too.
+    dead_letter_config {
+      arn = aws_sqs_queue.failed_events[0].arn
+    }
 
     retry_policy {
       maximum_event_age_in_seconds = 3600
@@ -140,6 +156,11 @@ resource "aws_scheduler_schedule" "reconcile" {
     input    = jsonencode({ action = "reconcile", trigger = "schedule" })
 
     # A missed tick is replaced by the next one.
+    # Delivery failures (Scheduler could not invoke) land in the failed-event queue too.
+    dead_letter_config {
+      arn = aws_sqs_queue.failed_events[0].arn
+    }
+
     retry_policy {
       maximum_event_age_in_seconds = 300
       maximum_retry_attempts       = 0
@@ -233,6 +254,8 @@ resource "aws_sns_topic_subscription" "budget" {
   topic_arn = each.value
   protocol  = "lambda"
   endpoint  = aws_lambda_function.this["reduce_only"].arn
+  # An alert SNS could not deliver (after its own retries) lands in the failed-event queue.
+  redrive_policy = jsonencode({ deadLetterTargetArn = aws_sqs_queue.failed_events[0].arn })
 }
 
 resource "aws_lambda_permission" "budget" {
@@ -269,6 +292,10 @@ resource "aws_cloudwatch_event_target" "rds_auto_start" {
   rule      = aws_cloudwatch_event_rule.rds_auto_start[0].name
   target_id = "costctl-reduce-only"
   arn       = aws_lambda_function.this["reduce_only"].arn
+
+  dead_letter_config {
+    arn = aws_sqs_queue.failed_events[0].arn
+  }
 }
 
 resource "aws_lambda_permission" "rds_auto_start" {

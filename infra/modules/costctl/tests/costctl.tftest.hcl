@@ -84,7 +84,7 @@ run "schedules_invoke_the_full_function_with_the_documented_payloads" {
     error_message = "reconcile payload must be {action:reconcile, trigger:schedule}"
   }
   assert {
-    condition     = alltrue([for s in data.aws_iam_policy_document.scheduler[0].statement : alltrue([for r in s.resources : startswith(r, aws_lambda_function.this["full"].arn)])])
+    condition     = alltrue([for s in data.aws_iam_policy_document.scheduler[0].statement : alltrue([for r in s.resources : startswith(r, aws_lambda_function.this["full"].arn)]) if contains(s.actions, "lambda:InvokeFunction")])
     error_message = "the scheduler role may invoke the full function only"
   }
 }
@@ -270,6 +270,34 @@ run "async_events_that_fail_land_in_an_encrypted_alarmed_queue" {
   assert {
     condition     = contains(jsondecode(aws_kms_key.budget[0].policy).Statement[1].Principal.Service, "budgets.amazonaws.com")
     error_message = "the key policy lets AWS Budgets publish to the encrypted topic"
+  }
+}
+
+run "undeliverable_events_land_in_the_same_queue" {
+  command = apply
+
+  assert {
+    condition = alltrue([for sch in concat(values(aws_scheduler_schedule.pause), values(aws_scheduler_schedule.resume), aws_scheduler_schedule.reconcile) :
+    sch.target[0].dead_letter_config[0].arn == aws_sqs_queue.failed_events[0].arn])
+    error_message = "every schedule sends what it could not deliver to the failed-event queue"
+  }
+  assert {
+    condition     = alltrue([for sub in aws_sns_topic_subscription.budget : jsondecode(sub.redrive_policy).deadLetterTargetArn == aws_sqs_queue.failed_events[0].arn])
+    error_message = "budget alerts SNS could not deliver land in the failed-event queue"
+  }
+  assert {
+    condition     = aws_cloudwatch_event_target.rds_auto_start[0].dead_letter_config[0].arn == aws_sqs_queue.failed_events[0].arn
+    error_message = "RDS events EventBridge could not deliver land in the failed-event queue"
+  }
+  assert {
+    condition = toset(flatten([for st in data.aws_iam_policy_document.failed_events[0].statement : [for p in st.principals : p.identifiers] if st.effect != "Deny"])) == toset(["sns.amazonaws.com", "events.amazonaws.com"]) && alltrue([
+      for st in data.aws_iam_policy_document.failed_events[0].statement : anytrue([for c in st.condition : c.variable == "aws:SourceArn"]) if st.effect != "Deny"
+    ])
+    error_message = "the queue admits SNS and EventBridge only, each for its own source"
+  }
+  assert {
+    condition     = anytrue([for st in data.aws_iam_policy_document.scheduler[0].statement : contains(st.actions, "sqs:SendMessage") && toset(st.resources) == toset([aws_sqs_queue.failed_events[0].arn])])
+    error_message = "the scheduler role may send to the failed-event queue"
   }
 }
 
