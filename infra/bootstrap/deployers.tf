@@ -297,6 +297,16 @@ data "aws_iam_policy_document" "deployer_services" {
     }
   }
 
+  # The rule resources these calls create or change (the group itself is VPC-scoped above).
+  statement {
+    sid = "SecurityGroupRules"
+    actions = [
+      "ec2:AuthorizeSecurityGroupEgress", "ec2:AuthorizeSecurityGroupIngress", "ec2:ModifySecurityGroupRules",
+      "ec2:RevokeSecurityGroupEgress", "ec2:RevokeSecurityGroupIngress",
+    ]
+    resources = ["arn:${local.partition}:ec2:${var.region}:${local.account}:security-group-rule/*"]
+  }
+
   statement {
     sid       = "SecurityGroupCreateInTheVpc"
     actions   = ["ec2:CreateSecurityGroup"]
@@ -452,4 +462,21 @@ resource "aws_iam_role_policy_attachment" "deployer" {
 
   role       = aws_iam_role.deployer[each.value.role].name
   policy_arn = each.value.policy_arn
+}
+
+# Estimated size of each managed policy as IAM counts it (compact JSON: Sid, Effect, Action,
+# Resource, Condition, plus the envelope); the tests keep each under IAM's 6,144-character limit.
+locals {
+  policy_documents = merge(
+    { for k, d in data.aws_iam_policy_document.boundary : "boundary-${k}" => d.statement },
+    { for k, d in data.aws_iam_policy_document.deployer_environment : "env-${k}" => d.statement },
+    { for k, d in data.aws_iam_policy_document.deployer_services : "${k}-services" => d.statement },
+    { for k, d in data.aws_iam_policy_document.deployer_iam : "${k}-iam" => d.statement },
+    { for k, d in data.aws_iam_policy_document.deployer_state : "${k}-state" => d.statement },
+    { guardrails = data.aws_iam_policy_document.deployer_guardrails.statement },
+  )
+  policy_sizes = { for name, statements in local.policy_documents : name => 40 + length(jsonencode([for st in statements : {
+    Sid       = st.sid, Effect = "Allow", Action = st.actions, Resource = st.resources,
+    Condition = { for c in st.condition : c.test => { (c.variable) = c.values }... }
+  }])) }
 }

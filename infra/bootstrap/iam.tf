@@ -72,12 +72,15 @@ data "aws_iam_policy_document" "boundary" {
 
   statement {
     sid = "WorkloadServicesOnOwnResources"
+    # wafv2: the web ACL of a stack's ALB, read with its capture and associated again on resume
+    # (any web ACL of the account, the stage's load balancers only).
     actions = [
       "dynamodb:*", "ecs:*", "elasticloadbalancing:*", "kafka-cluster:*", "kafka:*", "lambda:InvokeFunction",
       "logs:CreateLogStream", "logs:PutLogEvents", "rds:*", "secretsmanager:GetSecretValue", "sqs:SendMessage",
-      "ssm:GetParameter", "ssm:GetParameters", "ssm:PutParameter",
+      "ssm:GetParameter", "ssm:GetParameters", "ssm:PutParameter", "wafv2:AssociateWebACL", "wafv2:DisassociateWebACL",
+      "wafv2:GetWebACLForResource",
     ]
-    resources = local.stage_resource_arns[each.key]
+    resources = concat(local.stage_resource_arns[each.key], ["arn:${local.partition}:wafv2:${var.region}:${local.account}:regional/webacl/*"])
   }
 
   # Resources whose ARNs carry no name: scalable targets, KMS keys, MSK's VPC endpoints; scoped by
@@ -91,14 +94,6 @@ data "aws_iam_policy_document" "boundary" {
       variable = "aws:ResourceTag/Env"
       values   = each.value
     }
-  }
-
-  # The WAF web ACL of a stack's ALB (read with its capture, associated again on resume): any web
-  # ACL of the account, the stage's load balancers only.
-  statement {
-    sid       = "WafOfOwnLoadBalancers"
-    actions   = ["elasticloadbalancing:SetWebAcl", "wafv2:AssociateWebACL", "wafv2:DisassociateWebACL", "wafv2:GetWebACLForResource"]
-    resources = concat(["arn:${local.partition}:wafv2:${var.region}:${local.account}:regional/webacl/*/*"], local.stage_resource_arns[each.key])
   }
 
   # With db.manage_master_user_password RDS names the secret itself (`rds!db-…`) and tags it with
@@ -151,10 +146,7 @@ data "aws_iam_policy_document" "boundary" {
     actions = [
       "application-autoscaling:DescribeScalableTargets", "ec2:DescribeSecurityGroups", "ec2:DescribeSubnets",
       "ec2:DescribeVpcEndpoints", "ec2:DescribeVpcs", "ecr:GetAuthorizationToken", "ecs:ListClusters", "ecs:ListServices",
-      "elasticloadbalancing:DescribeListenerCertificates", "elasticloadbalancing:DescribeListeners",
-      "elasticloadbalancing:DescribeLoadBalancerAttributes", "elasticloadbalancing:DescribeLoadBalancers",
-      "elasticloadbalancing:DescribeRules", "elasticloadbalancing:DescribeTags", "elasticloadbalancing:DescribeTargetGroups",
-      "kafka:ListClustersV2", "xray:PutTelemetryRecords", "xray:PutTraceSegments",
+      "elasticloadbalancing:Describe*", "kafka:ListClustersV2", "xray:PutTelemetryRecords", "xray:PutTraceSegments",
     ]
     resources = ["*"]
   }

@@ -225,3 +225,42 @@ run "rejects_an_unknown_stage" {
   }
   expect_failures = [var.environments]
 }
+
+run "deployers_reach_only_their_own_state" {
+  command = apply
+
+  assert {
+    condition = toset(one([for s in data.aws_iam_policy_document.deployer_state["dev"].statement : s.resources if s.sid == "OwnStateObjects"])) == toset([
+      "arn:aws:s3:::ot-tf-state-123456789012/env/dev/terraform.tfstate", "arn:aws:s3:::ot-tf-state-123456789012/env/dev/terraform.tfstate.tflock",
+      "arn:aws:s3:::ot-tf-state-123456789012/env/staging/terraform.tfstate", "arn:aws:s3:::ot-tf-state-123456789012/env/staging/terraform.tfstate.tflock",
+    ])
+    error_message = "the DEV deployer may write the dev and staging state only"
+  }
+  assert {
+    condition = anytrue([for s in data.aws_iam_policy_document.deployer_state["prod"].statement : anytrue([for c in s.condition :
+      c.test == "ForAllValues:StringEquals" && c.variable == "dynamodb:LeadingKeys" &&
+    toset(c.values) == toset(["ot-tf-state-123456789012/env/prod/terraform.tfstate", "ot-tf-state-123456789012/env/prod/terraform.tfstate-md5"])])])
+    error_message = "the PROD deployer may lock only the prod state (dynamodb:LeadingKeys)"
+  }
+  assert {
+    condition     = alltrue(flatten([for stage in ["dev", "prod"] : [for s in data.aws_iam_policy_document.deployer_state[stage].statement : [for r in s.resources : r != "arn:aws:s3:::ot-tf-state-123456789012/*"]]]))
+    error_message = "no deployer may read the whole state bucket"
+  }
+}
+
+# IAM limits a managed policy to 6,144 characters (whitespace excluded). The estimate renders each
+# statement as the provider would (Sid, Effect, Action, Resource, Condition), compactly, plus the
+# document's envelope.
+run "managed_policies_stay_under_the_size_limit" {
+  command = apply
+
+  variables {
+    # Sizes grow with the environments of a stage: three DEV environments.
+    environments = { dev = "dev", staging = "dev", qa = "dev", prod = "prod" }
+  }
+
+  assert {
+    condition     = alltrue([for name, size in local.policy_sizes : size < 6144])
+    error_message = "a managed policy may exceed IAM's 6,144-character limit: ${jsonencode(local.policy_sizes)}"
+  }
+}
