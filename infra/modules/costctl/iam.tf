@@ -8,12 +8,12 @@
 # `data.aws_iam_policy_document.<name>`; the test refuses anything it cannot read.
 #
 # Scoping, per stack: by ARN with the stack's name prefixes *and a delimiter* (`order-tracking-dev`
-# exactly or `order-tracking-dev-*`, `ot-dev-*`; never `order-tracking-dev*`, which would match
-# `order-tracking-dev2`) wherever the action supports resource-level permissions; destructive
-# actions (and RegisterScalableTarget, whose ARNs carry no name) additionally by BOTH the stack's
-# `Project` and `Env` tags, one statement per stack so no pairing of one stack's Project with
-# another's Env is allowed; Route53 changes by zone, record name and type; MSK's VPC endpoints by
-# the stack's VPC. Every statement on "*" says why.
+# exactly or `order-tracking-dev-*` for RDS and ECS, `ot-dev-*` for ALBs, target groups and MSK;
+# never `order-tracking-dev*`, which would match `order-tracking-dev2`) wherever the action supports resource-level permissions; destructive
+# actions (and RegisterScalableTarget, whose ARNs carry no name) additionally by BOTH the `Project`
+# and the `Env` tag of the guarded stacks; Route53 changes by zone, record name and type, per
+# stack; MSK's VPC endpoints by the stacks' VPCs. Every statement on "*" says why. (IAM allows
+# 10,240 characters of inline policy per role: tests/costctl.tftest.hcl checks the estimate.)
 
 locals {
   arn_prefix = "arn:${local.partition}"
@@ -22,15 +22,20 @@ locals {
   # statements' Sid suffixes.
   stack_names = sort(keys(var.stacks))
   scopes = { for i, name in local.stack_names : "S${i}" => {
-    project  = var.stacks[name].tags.Project
-    env      = var.stacks[name].tags.Env
-    prefixes = var.stacks[name].name_prefixes != null ? var.stacks[name].name_prefixes : [name, "ot-${var.stacks[name].tags.Env}"]
-    zones    = var.stacks[name].hosted_zone_ids
-    records  = [for r in var.stacks[name].dns_record_names : lower(trimsuffix(r, "."))]
-    vpcs     = var.stacks[name].vpc_ids
+    project = var.stacks[name].tags.Project
+    env     = var.stacks[name].tags.Env
+    # ECS clusters and RDS instances are named after the stack (`order-tracking-dev`); the
+    # name-limited ALB, target groups and MSK cluster after `ot-<Env>` (`ot-dev-alb`).
+    # name_prefixes, when given, apply to both.
+    db_prefixes   = coalesce(var.stacks[name].name_prefixes, [name])
+    edge_prefixes = coalesce(var.stacks[name].name_prefixes, ["ot-${var.stacks[name].tags.Env}"])
+    zones         = var.stacks[name].hosted_zone_ids
+    records       = [for r in var.stacks[name].dns_record_names : lower(trimsuffix(r, "."))]
+    vpcs          = var.stacks[name].vpc_ids
   } }
 
-  stack_prefixes = distinct(flatten([for s in values(local.scopes) : s.prefixes]))
+  db_prefixes   = distinct(flatten([for s in values(local.scopes) : s.db_prefixes]))
+  edge_prefixes = distinct(flatten([for s in values(local.scopes) : s.edge_prefixes]))
   parameter_paths = distinct([for s in values(var.stacks) :
     s.ssm_parameter_path != null ? s.ssm_parameter_path : "/${s.tags.Project}/${s.tags.Env}"
   ])
@@ -44,9 +49,6 @@ locals {
     "${local.arn_prefix}:ssm:${local.region}:${local.account}:parameter${local.config_parameter_name}"
   ] : []
 
-  # name → [exact, name-*]: the delimiter keeps `ot-dev` from matching `ot-dev2`.
-  delimited = { for p in local.stack_prefixes : p => [p, "${p}-*"] }
-
   ecs_prefix  = "${local.arn_prefix}:ecs:${local.region}:${local.account}"
   rds_prefix  = "${local.arn_prefix}:rds:${local.region}:${local.account}"
   elb_prefix  = "${local.arn_prefix}:elasticloadbalancing:${local.region}:${local.account}"
@@ -54,29 +56,28 @@ locals {
   ec2_prefix  = "${local.arn_prefix}:ec2:${local.region}:${local.account}"
   zone_prefix = "${local.arn_prefix}:route53:::hostedzone"
 
-  arns_for = { for p in local.stack_prefixes : p => {
-    ecs_clusters = [for n in local.delimited[p] : "${local.ecs_prefix}:cluster/${n}"]
-    ecs_services = [for n in local.delimited[p] : "${local.ecs_prefix}:service/${n}/*"]
-    rds_dbs      = [for n in local.delimited[p] : "${local.rds_prefix}:db:${n}"]
-    # Snapshot identifiers start with the DB identifier and a '-' (`<id>-costctl-gN`, `<id>-final-…`).
-    rds_snapshots  = ["${local.rds_prefix}:snapshot:${p}-*"]
-    load_balancers = [for n in local.delimited[p] : "${local.elb_prefix}:loadbalancer/app/${n}/*"]
-    elb = flatten([for n in local.delimited[p] : [
-      "${local.elb_prefix}:loadbalancer/app/${n}/*",
-      "${local.elb_prefix}:listener/app/${n}/*/*",
-      "${local.elb_prefix}:listener-rule/app/${n}/*/*/*",
-      "${local.elb_prefix}:targetgroup/${n}/*",
-    ]])
-    kafka_clusters = [for n in local.delimited[p] : "${local.msk_prefix}:cluster/${n}/*"]
-  } }
-
-  ecs_cluster_arns   = flatten([for p in local.stack_prefixes : local.arns_for[p].ecs_clusters])
-  ecs_service_arns   = flatten([for p in local.stack_prefixes : local.arns_for[p].ecs_services])
-  rds_db_arns        = flatten([for p in local.stack_prefixes : local.arns_for[p].rds_dbs])
-  rds_snapshot_arns  = flatten([for p in local.stack_prefixes : local.arns_for[p].rds_snapshots])
+  # Exact name or name + '-': the delimiter keeps `order-tracking-dev` from matching
+  # `order-tracking-dev2`.
+  ecs_cluster_arns = flatten([for p in local.db_prefixes : ["${local.ecs_prefix}:cluster/${p}", "${local.ecs_prefix}:cluster/${p}-*"]])
+  ecs_service_arns = flatten([for p in local.db_prefixes : ["${local.ecs_prefix}:service/${p}/*", "${local.ecs_prefix}:service/${p}-*/*"]])
+  rds_db_arns      = flatten([for p in local.db_prefixes : ["${local.rds_prefix}:db:${p}", "${local.rds_prefix}:db:${p}-*"]])
+  # Snapshot identifiers start with the DB identifier and a '-' (`<id>-costctl-gN`, `<id>-final-…`).
+  rds_snapshot_arns  = [for p in local.db_prefixes : "${local.rds_prefix}:snapshot:${p}-*"]
   rds_restore_extras = ["${local.rds_prefix}:subgrp:*", "${local.rds_prefix}:og:*", "${local.rds_prefix}:pg:*"]
-  elb_arns           = flatten([for p in local.stack_prefixes : local.arns_for[p].elb])
-  kafka_cluster_arns = flatten([for p in local.stack_prefixes : local.arns_for[p].kafka_clusters])
+  # ALBs, target groups and MSK clusters are named `<prefix>-<what>` (`ot-dev-alb`, `ot-dev-msk`).
+  elb_load_balancer_arns = [for p in local.edge_prefixes : "${local.elb_prefix}:loadbalancer/app/${p}-*/*"]
+  elb_arns = flatten([for p in local.edge_prefixes : [
+    "${local.elb_prefix}:loadbalancer/app/${p}-*/*",
+    "${local.elb_prefix}:listener/app/${p}-*/*/*",
+    "${local.elb_prefix}:listener-rule/app/${p}-*/*/*/*",
+    "${local.elb_prefix}:targetgroup/${p}-*/*",
+  ]])
+  kafka_cluster_arns = [for p in local.edge_prefixes : "${local.msk_prefix}:cluster/${p}-*/*"]
+
+  # Tag conditions: a resource must carry one of the guarded stacks' Project AND one of their Env
+  # values, on top of one of their names.
+  stack_projects = distinct([for s in values(local.scopes) : s.project])
+  stack_envs     = distinct([for s in values(local.scopes) : s.env])
 
   # MSK's VPC endpoints: only in the stacks' VPCs (any VPC of the account when no stack sets
   # vpc_ids: set them).
@@ -170,22 +171,19 @@ data "aws_iam_policy_document" "reduce_only" {
   }
 
   # Holding a service at 0 (and restoring its count, full function): the stack's services only.
-  dynamic "statement" {
-    for_each = local.scopes
-    content {
-      sid       = "EcsUpdateService${statement.key}"
-      actions   = ["ecs:UpdateService"]
-      resources = flatten([for p in statement.value.prefixes : local.arns_for[p].ecs_services])
-      condition {
-        test     = "StringEquals"
-        variable = "aws:ResourceTag/Project"
-        values   = [statement.value.project]
-      }
-      condition {
-        test     = "StringEquals"
-        variable = "aws:ResourceTag/Env"
-        values   = [statement.value.env]
-      }
+  statement {
+    sid       = "EcsUpdateService"
+    actions   = ["ecs:UpdateService"]
+    resources = local.ecs_service_arns
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/Project"
+      values   = local.stack_projects
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/Env"
+      values   = local.stack_envs
     }
   }
 
@@ -197,22 +195,19 @@ data "aws_iam_policy_document" "reduce_only" {
   }
 
   # Scalable-target ARNs carry an opaque id, not the service name: scoped by the stack's tags.
-  dynamic "statement" {
-    for_each = local.scopes
-    content {
-      sid       = "AutoscalingHold${statement.key}"
-      actions   = ["application-autoscaling:RegisterScalableTarget"]
-      resources = ["${local.arn_prefix}:application-autoscaling:${local.region}:${local.account}:scalable-target/*"]
-      condition {
-        test     = "StringEquals"
-        variable = "aws:ResourceTag/Project"
-        values   = [statement.value.project]
-      }
-      condition {
-        test     = "StringEquals"
-        variable = "aws:ResourceTag/Env"
-        values   = [statement.value.env]
-      }
+  statement {
+    sid       = "AutoscalingHold"
+    actions   = ["application-autoscaling:RegisterScalableTarget"]
+    resources = ["${local.arn_prefix}:application-autoscaling:${local.region}:${local.account}:scalable-target/*"]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/Project"
+      values   = local.stack_projects
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/Env"
+      values   = local.stack_envs
     }
   }
 
@@ -224,22 +219,19 @@ data "aws_iam_policy_document" "reduce_only" {
     resources = ["${local.rds_prefix}:db:*", "${local.rds_prefix}:snapshot:*"]
   }
 
-  dynamic "statement" {
-    for_each = local.scopes
-    content {
-      sid       = "RdsStopOrDelete${statement.key}"
-      actions   = ["rds:StopDBInstance", "rds:DeleteDBInstance"]
-      resources = flatten([for p in statement.value.prefixes : local.arns_for[p].rds_dbs])
-      condition {
-        test     = "StringEquals"
-        variable = "aws:ResourceTag/Project"
-        values   = [statement.value.project]
-      }
-      condition {
-        test     = "StringEquals"
-        variable = "aws:ResourceTag/Env"
-        values   = [statement.value.env]
-      }
+  statement {
+    sid       = "RdsStopOrDelete"
+    actions   = ["rds:StopDBInstance", "rds:DeleteDBInstance"]
+    resources = local.rds_db_arns
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/Project"
+      values   = local.stack_projects
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/Env"
+      values   = local.stack_envs
     }
   }
 
@@ -265,22 +257,19 @@ data "aws_iam_policy_document" "reduce_only" {
     resources = ["*"]
   }
 
-  dynamic "statement" {
-    for_each = local.scopes
-    content {
-      sid       = "ElbDelete${statement.key}"
-      actions   = ["elasticloadbalancing:DeleteLoadBalancer"]
-      resources = flatten([for p in statement.value.prefixes : local.arns_for[p].load_balancers])
-      condition {
-        test     = "StringEquals"
-        variable = "aws:ResourceTag/Project"
-        values   = [statement.value.project]
-      }
-      condition {
-        test     = "StringEquals"
-        variable = "aws:ResourceTag/Env"
-        values   = [statement.value.env]
-      }
+  statement {
+    sid       = "ElbDelete"
+    actions   = ["elasticloadbalancing:DeleteLoadBalancer"]
+    resources = local.elb_load_balancer_arns
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/Project"
+      values   = local.stack_projects
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/Env"
+      values   = local.stack_envs
     }
   }
 
@@ -297,22 +286,19 @@ data "aws_iam_policy_document" "reduce_only" {
     resources = local.kafka_cluster_arns
   }
 
-  dynamic "statement" {
-    for_each = local.scopes
-    content {
-      sid       = "KafkaDelete${statement.key}"
-      actions   = ["kafka:DeleteCluster"]
-      resources = flatten([for p in statement.value.prefixes : local.arns_for[p].kafka_clusters])
-      condition {
-        test     = "StringEquals"
-        variable = "aws:ResourceTag/Project"
-        values   = [statement.value.project]
-      }
-      condition {
-        test     = "StringEquals"
-        variable = "aws:ResourceTag/Env"
-        values   = [statement.value.env]
-      }
+  statement {
+    sid       = "KafkaDelete"
+    actions   = ["kafka:DeleteCluster"]
+    resources = local.kafka_cluster_arns
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/Project"
+      values   = local.stack_projects
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/Env"
+      values   = local.stack_envs
     }
   }
 
@@ -357,17 +343,12 @@ data "aws_iam_policy_document" "full" {
     resources = local.parameter_arns
   }
 
-  statement {
-    sid       = "RdsStart"
-    actions   = ["rds:StartDBInstance", "rds:AddTagsToResource"]
-    resources = concat(local.rds_db_arns, local.rds_snapshot_arns)
-  }
-
   # A restore names the snapshot, the subnet group and the option/parameter groups recorded in
-  # the manifest; only the new instance's identifier is name-scoped.
+  # the manifest; only the new instance's identifier is name-scoped. (Start and tag act on the
+  # instance and snapshot ARNs only; the group ARNs are no resource of theirs.)
   statement {
-    sid       = "RdsRestore"
-    actions   = ["rds:RestoreDBInstanceFromDBSnapshot"]
+    sid       = "RdsStartOrRestore"
+    actions   = ["rds:StartDBInstance", "rds:AddTagsToResource", "rds:RestoreDBInstanceFromDBSnapshot"]
     resources = concat(local.rds_db_arns, local.rds_snapshot_arns, local.rds_restore_extras)
   }
 
@@ -541,4 +522,17 @@ resource "aws_iam_role_policy" "runtime" {
   name   = "lambda-runtime"
   role   = each.key == "full" ? aws_iam_role.full[0].id : aws_iam_role.reduce_only[0].id
   policy = data.aws_iam_policy_document.runtime[each.key].json
+}
+
+# Estimated size of each role's inline policies as IAM counts them (compact JSON: Sid, Effect,
+# Action, Resource, Condition, plus two envelopes); tests/costctl.tftest.hcl keeps them under
+# IAM's 10,240-character limit per role.
+locals {
+  role_policy_sizes = local.create ? { for role, statements in {
+    full        = concat(data.aws_iam_policy_document.reduce_only.statement, data.aws_iam_policy_document.full.statement, data.aws_iam_policy_document.runtime["full"].statement)
+    reduce_only = concat(data.aws_iam_policy_document.reduce_only.statement, data.aws_iam_policy_document.runtime["reduce_only"].statement)
+    } : role => 80 + length(jsonencode([for st in statements : {
+      Sid       = st.sid, Effect = "Allow", Action = st.actions, Resource = st.resources,
+      Condition = { for c in st.condition : c.test => { (c.variable) = c.values }... }
+  }])) } : {}
 }

@@ -30,7 +30,8 @@ variable "stacks" {
     The stacks costctl guards, keyed by stack name (naming convention `order-tracking-<env>`).
     `tags` must hold `Project` and `Env`; they identify the stack's resources and scope IAM.
     `name_prefixes` are the name prefixes of the stack's resources used to scope IAM by ARN
-    (default: the stack name and `ot-<Env>`). `policy` and `budgets` go to the function config
+    (default: the stack name for ECS clusters and RDS instances, `ot-<Env>` for ALBs, target
+    groups and MSK clusters; each matched exactly or followed by `-`). `policy` and `budgets` go to the function config
     as they are. `schedule` adds a nightly pause and a morning resume on working days.
     `ssm_parameter_path` is where costctl publishes endpoints (default `/<Project>/<Env>`).
     `hosted_zone_ids` are the Route53 zones costctl may update (alias records of the ALB) and
