@@ -10,7 +10,8 @@ module "costctl" {
   stacks = {
     (local.name) = {
       tags               = { Project = local.project, Env = local.env }
-      name_prefixes      = [local.name, local.short]
+      name_prefixes      = [local.name]  # ECS cluster, RDS instance: order-tracking-<env>
+      edge_name_prefixes = [local.short] # ALB, target group, MSK: ot-<env>-…
       policy             = var.costctl_policy
       budgets            = [{ name = local.budget_name, rules = var.budget.rules }]
       schedule           = var.schedule

@@ -26,9 +26,9 @@ locals {
     env     = var.stacks[name].tags.Env
     # ECS clusters and RDS instances are named after the stack (`order-tracking-dev`); the
     # name-limited ALB, target groups and MSK cluster after `ot-<Env>` (`ot-dev-alb`).
-    # name_prefixes, when given, apply to both.
+    # name_prefixes / edge_name_prefixes override them (name_prefixes alone: for both).
     db_prefixes   = coalesce(var.stacks[name].name_prefixes, [name])
-    edge_prefixes = coalesce(var.stacks[name].name_prefixes, ["ot-${var.stacks[name].tags.Env}"])
+    edge_prefixes = coalesce(var.stacks[name].edge_name_prefixes, var.stacks[name].name_prefixes, ["ot-${var.stacks[name].tags.Env}"])
     zones         = var.stacks[name].hosted_zone_ids
     records       = [for r in var.stacks[name].dns_record_names : lower(trimsuffix(r, "."))]
     vpcs          = var.stacks[name].vpc_ids

@@ -29,9 +29,10 @@ variable "stacks" {
   description = <<-EOT
     The stacks costctl guards, keyed by stack name (naming convention `order-tracking-<env>`).
     `tags` must hold `Project` and `Env`; they identify the stack's resources and scope IAM.
-    `name_prefixes` are the name prefixes of the stack's resources used to scope IAM by ARN
-    (default: the stack name for ECS clusters and RDS instances, `ot-<Env>` for ALBs, target
-    groups and MSK clusters; each matched exactly or followed by `-`). `policy` and `budgets` go to the function config
+    `name_prefixes` are the name prefixes of the stack's ECS clusters and RDS instances used to
+    scope IAM by ARN (default: the stack name; matched exactly or followed by `-`), and
+    `edge_name_prefixes` those of its ALBs, target groups and MSK clusters (default:
+    name_prefixes if given, else `ot-<Env>`; followed by `-`). `policy` and `budgets` go to the function config
     as they are. `schedule` adds a nightly pause and a morning resume on working days.
     `ssm_parameter_path` is where costctl publishes endpoints (default `/<Project>/<Env>`).
     `hosted_zone_ids` are the Route53 zones costctl may update (alias records of the ALB) and
@@ -40,8 +41,9 @@ variable "stacks" {
     endpoints there only.
   EOT
   type = map(object({
-    tags          = map(string)
-    name_prefixes = optional(list(string))
+    tags               = map(string)
+    name_prefixes      = optional(list(string))
+    edge_name_prefixes = optional(list(string))
     policy = optional(object({
       msk_on_pause         = optional(string, "delete")
       rds_on_pause         = optional(string, "stop")
@@ -118,9 +120,9 @@ variable "stacks" {
     condition = alltrue([for s in values(var.stacks) :
       (s.ssm_parameter_path == null ? true : can(regex("^(/[A-Za-z0-9_.-]+)+$", s.ssm_parameter_path))) &&
       alltrue([for z in s.hosted_zone_ids : can(regex("^Z[A-Z0-9]{1,31}$", z))]) &&
-      (s.name_prefixes == null ? true : alltrue([for p in s.name_prefixes : can(regex("^[A-Za-z0-9][A-Za-z0-9-]{1,30}$", p))]))
+      alltrue([for p in concat(coalesce(s.name_prefixes, []), coalesce(s.edge_name_prefixes, [])) : can(regex("^[A-Za-z0-9][A-Za-z0-9-]{1,30}$", p))])
     ])
-    error_message = "ssm_parameter_path is an absolute path like /order-tracking/dev; hosted_zone_ids look like Z0123456789ABC; name_prefixes are 2-31 characters of letters, digits and '-' (no wildcards)."
+    error_message = "ssm_parameter_path is an absolute path like /order-tracking/dev; hosted_zone_ids look like Z0123456789ABC; name_prefixes and edge_name_prefixes are 2-31 characters of letters, digits and '-' (no wildcards)."
   }
 
   validation {
