@@ -53,19 +53,29 @@ output "private_subnet_ids" {
   value       = local.private_subnet_ids
 }
 
-output "ecs_execution_role_arn" {
-  description = "ECS task execution role shared by the environments."
-  value       = aws_iam_role.ecs_execution.arn
+output "ecs_execution_role_arns" {
+  description = "ECS task execution role of each environment (reads only that environment's secrets and parameters)."
+  value       = { for e, r in aws_iam_role.ecs_execution : e => r.arn }
 }
 
-output "ecs_execution_role_name" {
-  description = "Name of the ECS task execution role (environments attach their secret access to it)."
-  value       = aws_iam_role.ecs_execution.name
+output "permissions_boundary_arns" {
+  description = "Permissions boundary of each deployer stage (dev, prod); every role an environment creates must carry its stage's."
+  value       = { for s, p in aws_iam_policy.boundary : s => p.arn }
+}
+
+output "environments" {
+  description = "Environment → deployer stage (dev, prod)."
+  value       = var.environments
 }
 
 output "ecr_repository_url" {
   description = "ECR repository of the application image."
   value       = aws_ecr_repository.app.repository_url
+}
+
+output "ecr_push_role_arn" {
+  description = "Build-only role for GitHub Actions: pushes images to the ECR repository, nothing else (null without github_repository)."
+  value       = try(aws_iam_role.ecr_push[0].arn, null)
 }
 
 output "deployer_role_arns" {

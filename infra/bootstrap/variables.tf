@@ -81,18 +81,45 @@ variable "dev_environments" {
   description = "GitHub Actions environments allowed to assume the DEV deployer role."
   type        = list(string)
   default     = ["dev", "staging"]
+
+  validation {
+    condition     = !contains(var.dev_environments, var.prod_github_environment) && alltrue([for e in var.dev_environments : !strcontains(e, "*")])
+    error_message = "dev_environments must not contain the PROD GitHub environment (prod_github_environment) nor wildcards."
+  }
+}
+
+variable "prod_github_environment" {
+  description = "GitHub Actions environment whose jobs may assume the PROD deployer role (sub `repo:OWNER/REPO:environment:NAME`). Protect it in GitHub: required reviewers and a deployment rule for tags matching prod_tag_pattern."
+  type        = string
+  default     = "prod"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_.-]+$", var.prod_github_environment))
+    error_message = "prod_github_environment must be a GitHub environment name (letters, digits, '_', '.', '-'; no wildcards)."
+  }
 }
 
 variable "prod_tag_pattern" {
-  description = "Git tag pattern allowed to assume the PROD deployer role."
+  description = "Git tag pattern of releases: the build role may push images from these tags, and the PROD GitHub environment should allow only them (its deployment rule)."
   type        = string
   default     = "v*"
 }
 
+variable "environments" {
+  description = "Environments (env workspaces) and the deployer stage (`dev` or `prod`) that may deploy each. Each gets its own ECS execution role; each stage its own permissions boundary, which names its environments and fits up to three of them in IAM's 6,144-character policy limit (tests/iam.tftest.hcl)."
+  type        = map(string)
+  default     = { dev = "dev", staging = "dev", prod = "prod" }
+
+  validation {
+    condition     = alltrue([for e, s in var.environments : can(regex("^[a-z][a-z0-9]{1,9}$", e)) && contains(["dev", "prod"], s)])
+    error_message = "environments maps 2-10 character lower-case names (letters, digits) to the stage dev or prod."
+  }
+}
+
 variable "deployer_managed_policy_arns" {
-  description = "Managed policies of the deployer roles. PowerUserAccess covers everything but IAM; the IAM the stacks need is granted separately, limited to the project's role names."
+  description = "Extra managed policies for both deployer roles (default none). The guardrail denies (no IAM on protected roles, no unbounded role, no role assumption) hold whatever they grant."
   type        = list(string)
-  default     = ["arn:aws:iam::aws:policy/PowerUserAccess"]
+  default     = []
 }
 
 variable "ecr_image_tag_mutability" {

@@ -10,14 +10,20 @@ module "costctl" {
   stacks = {
     (local.name) = {
       tags               = { Project = local.project, Env = local.env }
-      name_prefixes      = [local.name, local.short]
+      name_prefixes      = [local.name]  # ECS cluster, RDS instance: order-tracking-<env>
+      edge_name_prefixes = [local.short] # ALB, target group, MSK: ot-<env>-…
       policy             = var.costctl_policy
       budgets            = [{ name = local.budget_name, rules = var.budget.rules }]
       schedule           = var.schedule
       ssm_parameter_path = local.parameter_path
       hosted_zone_ids    = var.enable_https ? [data.aws_route53_zone.this[0].zone_id] : []
+      dns_record_names   = var.enable_https ? [local.fqdn] : []
+      vpc_ids            = [local.bootstrap.vpc_id]
     }
   }
+
+  permissions_boundary = local.permissions_boundary_arn
+  alarm_actions        = var.alarm_actions
 
   state_table_deletion_protection = var.state_table_deletion_protection
   log_retention_days              = var.log_retention_days

@@ -35,9 +35,10 @@ data "aws_iam_policy_document" "task_assume" {
 }
 
 resource "aws_iam_role" "task" {
-  name               = "${local.name}-task"
-  description        = "Task role of ${local.name}"
-  assume_role_policy = data.aws_iam_policy_document.task_assume.json
+  name                 = "${local.name}-task"
+  description          = "Task role of ${local.name}"
+  assume_role_policy   = data.aws_iam_policy_document.task_assume.json
+  permissions_boundary = local.permissions_boundary_arn
 }
 
 locals {
@@ -77,26 +78,9 @@ resource "aws_iam_role_policy" "task_kafka" {
   policy = data.aws_iam_policy_document.task_kafka[0].json
 }
 
-# The shared execution role (bootstrap) may read this environment's secret and parameters.
-data "aws_iam_policy_document" "execution_secrets" {
-  statement {
-    sid       = "DbSecret"
-    actions   = ["secretsmanager:GetSecretValue"]
-    resources = [aws_secretsmanager_secret.db.arn]
-  }
-
-  statement {
-    sid       = "Endpoints"
-    actions   = ["ssm:GetParameters"]
-    resources = concat([aws_ssm_parameter.alb_dns_name.arn], aws_ssm_parameter.kafka_bootstrap[*].arn)
-  }
-}
-
-resource "aws_iam_role_policy" "execution_secrets" {
-  name   = "${local.name}-secrets"
-  role   = local.bootstrap.ecs_execution_role_name
-  policy = data.aws_iam_policy_document.execution_secrets.json
-}
+# The execution role is this environment's own (bootstrap `ecs_execution_role_arns`): it reads
+# only `<short_name>/rds/<env>/*` secrets and `/<project>/<env>/*` parameters, and the deployers
+# cannot change it.
 
 resource "aws_ecs_task_definition" "app" {
   family                   = local.name
@@ -104,7 +88,7 @@ resource "aws_ecs_task_definition" "app" {
   network_mode             = "awsvpc"
   cpu                      = var.task_cpu
   memory                   = var.task_memory
-  execution_role_arn       = local.bootstrap.ecs_execution_role_arn
+  execution_role_arn       = local.execution_role_arn
   task_role_arn            = aws_iam_role.task.arn
 
   runtime_platform {
@@ -128,9 +112,9 @@ resource "aws_ecs_task_definition" "app" {
     # Credentials from Secrets Manager; the Kafka bootstrap string from the parameter costctl
     # keeps current, so a recreated cluster needs no new task definition (a new task reads it).
     secrets = concat(
-      [
-        { name = "DB_USER", valueFrom = "${aws_secretsmanager_secret.db.arn}:username::" },
-        { name = "DB_PASSWORD", valueFrom = "${aws_secretsmanager_secret.db.arn}:password::" },
+      local.db_secret_arn == null ? [] : [
+        { name = "DB_USER", valueFrom = "${local.db_secret_arn}:username::" },
+        { name = "DB_PASSWORD", valueFrom = "${local.db_secret_arn}:password::" },
       ],
       var.enable_msk ? [{ name = "KAFKA_BOOTSTRAP_SERVERS", valueFrom = aws_ssm_parameter.kafka_bootstrap[0].arn }] : [],
     )
@@ -146,7 +130,7 @@ resource "aws_ecs_task_definition" "app" {
 }
 
 resource "aws_ecs_service" "app" {
-  #checkov:skip=CKV_AWS_333:Dev posture (no NAT): tasks run in public subnets with public IPs, reachable only through the ALB security group. assign_public_ip = false moves them to the private subnets.
+  #checkov:skip=CKV_AWS_333:Dev posture (no NAT, no VPC endpoints yet): tasks need public IPs to pull images; inbound traffic reaches them only from the ALB security group. Refused in prod unless waived (posture_exceptions = ["public_subnets"]).
   name            = local.project
   cluster         = aws_ecs_cluster.this.id
   task_definition = aws_ecs_task_definition.app.arn
@@ -179,7 +163,7 @@ resource "aws_ecs_service" "app" {
 
   # ECS refuses a target group without a load balancer, and the tasks need the brokers: the
   # ephemeral tier must exist first.
-  depends_on = [aws_lambda_invocation.ephemeral, aws_iam_role_policy.execution_secrets]
+  depends_on = [aws_lambda_invocation.ephemeral]
 }
 
 resource "aws_appautoscaling_target" "app" {

@@ -4,9 +4,18 @@
 # lifecycle_scope = "CRUD", `terraform destroy` deletes them through the same function.
 # Everything durable around them (target group, security groups, parameters) stays here.
 
+# The name carries a digest of every argument that forces a replacement, so a replacement (a new
+# container port, say) gets a new name and create_before_destroy can create it while costctl's
+# listener still forwards to the old one: apply-spec then moves the listener, ECS the service, and
+# only then is the old group deleted. (name_prefix would do the same but is limited to 6
+# characters, shorter than `ot-staging`, and would drop the `ot-<env>-` delimiter IAM scopes by.)
+locals {
+  target_group_name = "${local.short}-tg-${substr(sha1(jsonencode([var.container_port, "HTTP", "ip", local.bootstrap.vpc_id])), 0, 6)}"
+}
+
 resource "aws_lb_target_group" "app" {
   #checkov:skip=CKV_AWS_378:TLS ends at the ALB (443 listener with enable_https); ALB → task traffic stays inside the VPC.
-  name        = "${local.short}-tg"
+  name        = local.target_group_name
   port        = var.container_port
   protocol    = "HTTP"
   target_type = "ip"
@@ -20,6 +29,10 @@ resource "aws_lb_target_group" "app" {
     healthy_threshold   = 2
     unhealthy_threshold = 3
     interval            = 30
+  }
+
+  lifecycle {
+    create_before_destroy = true
   }
 }
 
@@ -79,6 +92,15 @@ locals {
   }
   listeners = [for k in(var.enable_https ? ["http_redirect", "https_forward"] : ["http_forward"]) : local.listener_variants[k]]
 
+  alb_attributes = merge(
+    { "routing.http.drop_invalid_header_fields.enabled" = "true", "idle_timeout.timeout_seconds" = "60" },
+    var.alb_access_logs == null ? {} : {
+      "access_logs.s3.enabled" = "true"
+      "access_logs.s3.bucket"  = var.alb_access_logs.bucket
+      "access_logs.s3.prefix"  = var.alb_access_logs.prefix
+    },
+  )
+
   ephemeral_spec = {
     load_balancers = [merge(
       {
@@ -88,7 +110,7 @@ locals {
         ip_address_type    = "ipv4"
         subnets            = local.bootstrap.public_subnet_ids
         security_groups    = [aws_security_group.alb.id]
-        attributes         = { "routing.http.drop_invalid_header_fields.enabled" = "true", "idle_timeout.timeout_seconds" = "60" }
+        attributes         = local.alb_attributes
         tags               = local.tags
         dns_name_parameter = aws_ssm_parameter.alb_dns_name.name
         listeners          = local.listeners

@@ -33,9 +33,14 @@ output "db_endpoint" {
   value       = aws_db_instance.this.endpoint
 }
 
+output "db_final_snapshot_identifier" {
+  description = "Name of the snapshot `terraform destroy` leaves (unique per incarnation of the environment; delete it by hand when the data is no longer needed)."
+  value       = aws_db_instance.this.final_snapshot_identifier
+}
+
 output "db_secret_arn" {
-  description = "Secrets Manager secret with the database credentials."
-  value       = aws_secretsmanager_secret.db.arn
+  description = "Secrets Manager secret with the database credentials (RDS's own with db.manage_master_user_password)."
+  value       = local.db_secret_arn
 }
 
 output "ecs_cluster_name" {

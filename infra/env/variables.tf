@@ -16,7 +16,7 @@ variable "bootstrap_state_key" {
 }
 
 variable "environment" {
-  description = "Environment name (tag Env, suffix of resource names). Null uses the workspace name (`default` counts as dev)."
+  description = "Environment name (tag Env, suffix of resource names). Null (recommended) uses the workspace name; if set, it must equal the workspace."
   type        = string
   default     = null
 
@@ -107,9 +107,14 @@ variable "autoscaling" {
 }
 
 variable "assign_public_ip" {
-  description = "Run the tasks in the public subnets with public IPs (dev posture, no NAT). False puts them in the private subnets, which then need a NAT or VPC endpoints."
+  description = "Run the tasks in the public subnets with public IPs (dev posture, no NAT). False (private subnets) is refused for now: the bootstrap network has neither NAT nor VPC endpoints, so tasks there could not pull images or reach AWS APIs."
   type        = bool
   default     = true
+
+  validation {
+    condition     = var.assign_public_ip
+    error_message = "assign_public_ip = false is not supported yet: the private subnets have no NAT gateway and no VPC endpoints (ECR, Secrets Manager, SSM, CloudWatch Logs), so the tasks could not start. Keep assign_public_ip = true until the private-network mode lands; in prod list \"public_subnets\" in posture_exceptions."
+  }
 }
 
 variable "db" {
@@ -122,6 +127,9 @@ variable "db" {
     username            = optional(string, "orders")
     backup_retention    = optional(number, 7)
     deletion_protection = optional(bool, false)
+    # RDS keeps the master password in Secrets Manager (never in Terraform state). Not yet
+    # compatible with hibernation: see README.
+    manage_master_user_password = optional(bool, false)
   })
   default = {}
 
@@ -246,4 +254,41 @@ variable "log_retention_days" {
   description = "Retention of the application and costctl log groups."
   type        = number
   default     = 30
+}
+
+variable "alb_access_logs" {
+  description = "ALB access logs: an existing S3 bucket (with a bucket policy that lets Elastic Load Balancing write to it) and an optional prefix. Passed to costctl as the spec's access_logs.s3.* attributes. Required outside dev unless waived (posture_exceptions)."
+  type = object({
+    bucket = string
+    prefix = optional(string, "")
+  })
+  default = null
+
+  validation {
+    condition     = var.alb_access_logs == null ? true : (can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.alb_access_logs.bucket)) && !startswith(var.alb_access_logs.prefix, "/") && !strcontains(lower(var.alb_access_logs.prefix), "awslogs"))
+    error_message = "alb_access_logs: bucket is an S3 bucket name; prefix does not start with / and does not contain AWSLogs."
+  }
+}
+
+variable "posture_exceptions" {
+  description = "Posture rules waived for this environment, by name: `no_https`, `no_access_logs` (outside dev), `public_subnets`, `no_deletion_protection` (prod). Each waiver is a deliberate, reviewable line in the tfvars."
+  type        = set(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for e in var.posture_exceptions : contains(["no_https", "no_access_logs", "public_subnets", "no_deletion_protection"], e)])
+    error_message = "posture_exceptions may only contain no_https, no_access_logs, public_subnets, no_deletion_protection."
+  }
+}
+
+variable "allow_default_workspace" {
+  description = "Allow the `default` workspace (terraform test and throwaway experiments only; a real environment has its own workspace)."
+  type        = bool
+  default     = false
+}
+
+variable "alarm_actions" {
+  description = "SNS topics notified by the alarm on costctl's failed-event queue (e.g. an ops topic)."
+  type        = list(string)
+  default     = []
 }

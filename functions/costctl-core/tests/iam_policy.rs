@@ -32,8 +32,10 @@ use hcl::{Block, Body, Expression};
 
 /// Lambda needs these to write its logs; every role must have them.
 const RUNTIME_REQUIRED: &[&str] = &["logs:CreateLogStream", "logs:PutLogEvents"];
-/// X-Ray traces and the state table's customer managed key, when configured.
+/// X-Ray traces, the state table's customer managed key when configured, and the on-failure
+/// destination of asynchronous invocations (Lambda sends there with the function's role).
 const RUNTIME_OPTIONAL: &[&str] = &[
+    "sqs:SendMessage",
     "xray:PutTraceSegments",
     "xray:PutTelemetryRecords",
     "kms:Decrypt",

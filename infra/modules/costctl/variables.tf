@@ -29,15 +29,21 @@ variable "stacks" {
   description = <<-EOT
     The stacks costctl guards, keyed by stack name (naming convention `order-tracking-<env>`).
     `tags` must hold `Project` and `Env`; they identify the stack's resources and scope IAM.
-    `name_prefixes` are the name prefixes of the stack's resources used to scope IAM by ARN
-    (default: the stack name and `ot-<Env>`). `policy` and `budgets` go to the function config
+    `name_prefixes` are the name prefixes of the stack's ECS clusters and RDS instances used to
+    scope IAM by ARN (default: the stack name; matched exactly or followed by `-`), and
+    `edge_name_prefixes` those of its ALBs, target groups and MSK clusters (default:
+    name_prefixes if given, else `ot-<Env>`; followed by `-`). `policy` and `budgets` go to the function config
     as they are. `schedule` adds a nightly pause and a morning resume on working days.
     `ssm_parameter_path` is where costctl publishes endpoints (default `/<Project>/<Env>`).
-    `hosted_zone_ids` are the Route53 zones costctl may update (alias records of the ALB).
+    `hosted_zone_ids` are the Route53 zones costctl may update (alias records of the ALB) and
+    `dns_record_names` the alias names in them (required with zones; only A/AAAA records of these
+    names may be changed). `vpc_ids` are the stack's VPCs: MSK Serverless may create its VPC
+    endpoints there only.
   EOT
   type = map(object({
-    tags          = map(string)
-    name_prefixes = optional(list(string))
+    tags               = map(string)
+    name_prefixes      = optional(list(string))
+    edge_name_prefixes = optional(list(string))
     policy = optional(object({
       msk_on_pause         = optional(string, "delete")
       rds_on_pause         = optional(string, "stop")
@@ -65,6 +71,8 @@ variable "stacks" {
     }))
     ssm_parameter_path = optional(string)
     hosted_zone_ids    = optional(list(string), [])
+    dns_record_names   = optional(list(string), [])
+    vpc_ids            = optional(list(string), [])
   }))
 
   validation {
@@ -112,9 +120,18 @@ variable "stacks" {
     condition = alltrue([for s in values(var.stacks) :
       (s.ssm_parameter_path == null ? true : can(regex("^(/[A-Za-z0-9_.-]+)+$", s.ssm_parameter_path))) &&
       alltrue([for z in s.hosted_zone_ids : can(regex("^Z[A-Z0-9]{1,31}$", z))]) &&
-      (s.name_prefixes == null ? true : alltrue([for p in s.name_prefixes : can(regex("^[A-Za-z0-9][A-Za-z0-9-]{1,30}$", p))]))
+      alltrue([for p in concat(coalesce(s.name_prefixes, []), coalesce(s.edge_name_prefixes, [])) : can(regex("^[A-Za-z0-9][A-Za-z0-9-]{1,30}$", p))])
     ])
-    error_message = "ssm_parameter_path is an absolute path like /order-tracking/dev; hosted_zone_ids look like Z0123456789ABC; name_prefixes are 2-31 characters of letters, digits and '-' (no wildcards)."
+    error_message = "ssm_parameter_path is an absolute path like /order-tracking/dev; hosted_zone_ids look like Z0123456789ABC; name_prefixes and edge_name_prefixes are 2-31 characters of letters, digits and '-' (no wildcards)."
+  }
+
+  validation {
+    condition = alltrue([for s in values(var.stacks) :
+      (length(s.hosted_zone_ids) == 0 || length(s.dns_record_names) > 0) &&
+      alltrue([for r in s.dns_record_names : can(regex("^([A-Za-z0-9_-]+\\.)+[A-Za-z0-9-]+\\.?$", r))]) &&
+      alltrue([for v in s.vpc_ids : can(regex("^vpc-[0-9a-f]+$", v))])
+    ])
+    error_message = "A stack with hosted_zone_ids needs dns_record_names (the alias names costctl maintains, e.g. app.example.com; no wildcards); vpc_ids look like vpc-0123456789abcdef0."
   }
 }
 
@@ -192,9 +209,26 @@ variable "budget_topic_arns" {
 }
 
 variable "budget_topic_kms_key_id" {
-  description = "KMS key for the budget topic. It must be a customer managed key whose policy lets budgets.amazonaws.com use it; null leaves the topic unencrypted (the AWS managed aws/sns key cannot be used by AWS Budgets)."
+  description = "KMS key for the budget topic: a customer managed key whose policy lets budgets.amazonaws.com use it. Null: the module creates such a key (the AWS managed aws/sns key cannot be used by AWS Budgets)."
   type        = string
   default     = null
+}
+
+variable "alarm_actions" {
+  description = "ARNs (SNS topics) notified when an asynchronous event (budget alert, schedule, RDS event) failed every attempt and landed in the failed-event queue."
+  type        = list(string)
+  default     = []
+}
+
+variable "failed_event_retention_seconds" {
+  description = "How long the failed-event queue keeps a message (SQS maximum: 14 days)."
+  type        = number
+  default     = 1209600
+
+  validation {
+    condition     = var.failed_event_retention_seconds >= 60 && var.failed_event_retention_seconds <= 1209600
+    error_message = "failed_event_retention_seconds must be between 60 and 1209600 (14 days)."
+  }
 }
 
 variable "log_retention_days" {
@@ -264,9 +298,14 @@ variable "tracing_mode" {
 }
 
 variable "permissions_boundary" {
-  description = "ARN of a permissions boundary for the roles the module creates."
+  description = "ARN of the permissions boundary every role of the module carries (the bootstrap's `permissions_boundary_arns`: its deployers may create roles only with it)."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.permissions_boundary == null ? true : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:policy/.+$", var.permissions_boundary))
+    error_message = "permissions_boundary must be an IAM policy ARN (arn:aws:iam::<account>:policy/<name>)."
+  }
 }
 
 variable "tags" {

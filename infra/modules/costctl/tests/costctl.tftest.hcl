@@ -31,7 +31,9 @@ variables {
         pause_at     = "20:30"
         resume_at    = "07:45"
       }
-      hosted_zone_ids = ["Z0123456789ABC"]
+      hosted_zone_ids  = ["Z0123456789ABC"]
+      dns_record_names = ["App.Example.com."]
+      vpc_ids          = ["vpc-0123456789abcdef0"]
     }
   }
 }
@@ -82,7 +84,7 @@ run "schedules_invoke_the_full_function_with_the_documented_payloads" {
     error_message = "reconcile payload must be {action:reconcile, trigger:schedule}"
   }
   assert {
-    condition     = alltrue([for s in data.aws_iam_policy_document.scheduler[0].statement : alltrue([for r in s.resources : startswith(r, aws_lambda_function.this["full"].arn)])])
+    condition     = alltrue([for s in data.aws_iam_policy_document.scheduler[0].statement : alltrue([for r in s.resources : startswith(r, aws_lambda_function.this["full"].arn)]) if contains(s.actions, "lambda:InvokeFunction")])
     error_message = "the scheduler role may invoke the full function only"
   }
 }
@@ -169,18 +171,155 @@ run "iam_is_scoped_to_the_stack_names" {
   command = apply
 
   assert {
-    condition     = contains(local.ecs_service_arns, "arn:aws:ecs:eu-west-1:123456789012:service/order-tracking-dev*/*") && contains(local.kafka_cluster_arns, "arn:aws:kafka:eu-west-1:123456789012:cluster/ot-dev*/*")
-    error_message = "ECS and MSK must be scoped by the naming convention"
+    condition     = toset(local.ecs_service_arns) == toset(["arn:aws:ecs:eu-west-1:123456789012:service/order-tracking-dev/*", "arn:aws:ecs:eu-west-1:123456789012:service/order-tracking-dev-*/*"])
+    error_message = "ECS must be scoped by the naming convention with a delimiter (order-tracking-dev or order-tracking-dev-*)"
+  }
+  assert {
+    condition     = local.kafka_cluster_arns == ["arn:aws:kafka:eu-west-1:123456789012:cluster/ot-dev-*/*"]
+    error_message = "MSK must be scoped by the naming convention with a delimiter"
+  }
+  # No resource of any statement may end in a prefix glued to a wildcard (`order-tracking-dev*`).
+  assert {
+    condition = alltrue(flatten([for s in concat(data.aws_iam_policy_document.reduce_only.statement, data.aws_iam_policy_document.full.statement) : [
+      for r in s.resources : !can(regex("(order-tracking-dev|ot-dev)\\*", r))
+    ]]))
+    error_message = "a resource glues a stack prefix to a wildcard without a delimiter (matches order-tracking-dev2)"
+  }
+  # Globbing the destructive statements' resources: dev2 and prod resources stay out of reach.
+  assert {
+    condition = alltrue(flatten([for s in data.aws_iam_policy_document.reduce_only.statement : [
+      for arn in [
+        "arn:aws:rds:eu-west-1:123456789012:db:order-tracking-dev2", "arn:aws:rds:eu-west-1:123456789012:db:order-tracking-prod",
+        "arn:aws:ecs:eu-west-1:123456789012:service/order-tracking-dev2/order-tracking", "arn:aws:kafka:eu-west-1:123456789012:cluster/ot-dev2-msk/x",
+        "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/ot-prod-alb/x",
+      ] : !anytrue([for r in s.resources : can(regex("^${replace(replace(r, ".", "\\."), "*", ".*")}$", arn))])
+    ] if anytrue([for a in s.actions : contains(["rds:StopDBInstance", "rds:DeleteDBInstance", "ecs:UpdateService", "kafka:DeleteCluster", "elasticloadbalancing:DeleteLoadBalancer"], a)])]))
+    error_message = "a destructive statement reaches order-tracking-dev2 or prod resources"
   }
   assert {
     condition = alltrue([for s in concat(data.aws_iam_policy_document.reduce_only.statement, data.aws_iam_policy_document.full.statement) :
     !contains(s.resources, "*") || contains(["EcsListClusters", "EcsListServices", "AutoscalingRead", "ElbRead", "KafkaList", "ElbDependenciesRead", "KafkaVpcEndpointsRead"], s.sid)])
     error_message = "only the documented list/describe statements may use Resource \"*\""
   }
+  # Destructive actions and RegisterScalableTarget: Project AND Env of the stack.
   assert {
-    condition     = toset(one([for s in data.aws_iam_policy_document.full.statement : s.resources if s.sid == "DnsAliases"])) == toset(["arn:aws:route53:::hostedzone/Z0123456789ABC"])
-    error_message = "Route53 changes are limited to the configured hosted zones"
+    condition = alltrue([for s in data.aws_iam_policy_document.reduce_only.statement :
+      anytrue([for c in s.condition : c.variable == "aws:ResourceTag/Project" && toset(c.values) == toset(["order-tracking"])]) &&
+      anytrue([for c in s.condition : c.variable == "aws:ResourceTag/Env" && toset(c.values) == toset(["dev"])])
+      if anytrue([for a in s.actions : contains(["rds:StopDBInstance", "rds:DeleteDBInstance", "ecs:UpdateService", "kafka:DeleteCluster", "elasticloadbalancing:DeleteLoadBalancer", "application-autoscaling:RegisterScalableTarget"], a)])
+    ])
+    error_message = "destructive actions and RegisterScalableTarget need both aws:ResourceTag/Project and aws:ResourceTag/Env of the stack"
   }
+  assert {
+    condition     = length([for s in data.aws_iam_policy_document.reduce_only.statement : s if contains(s.actions, "kafka:DeleteCluster")]) == 1
+    error_message = "kafka:DeleteCluster is granted in exactly one (tag-conditioned) statement"
+  }
+  assert {
+    condition = anytrue([for s in data.aws_iam_policy_document.full.statement :
+      toset(s.resources) == toset(["arn:aws:route53:::hostedzone/Z0123456789ABC"]) &&
+      anytrue([for c in s.condition : c.test == "ForAllValues:StringEquals" && c.variable == "route53:ChangeResourceRecordSetsNormalizedRecordNames" && toset(c.values) == toset(["app.example.com"])]) &&
+      anytrue([for c in s.condition : c.test == "ForAllValues:StringEquals" && c.variable == "route53:ChangeResourceRecordSetsRecordTypes" && toset(c.values) == toset(["A", "AAAA"])])
+    if contains(s.actions, "route53:ChangeResourceRecordSets")])
+    error_message = "Route53 changes are limited to the zone, the normalised record name (lower case, no trailing dot) and types A/AAAA"
+  }
+  assert {
+    condition     = length([for s in data.aws_iam_policy_document.full.statement : s if contains(s.actions, "route53:ChangeResourceRecordSets") && length(s.condition) < 2]) == 0
+    error_message = "no statement grants ChangeResourceRecordSets without the record name and type conditions"
+  }
+  assert {
+    condition = alltrue([for s in concat(data.aws_iam_policy_document.full.statement, data.aws_iam_policy_document.reduce_only.statement) :
+      toset(s.resources) == toset(["arn:aws:ec2:eu-west-1:123456789012:vpc/vpc-0123456789abcdef0"]) ||
+      anytrue([for c in s.condition : c.variable == "ec2:Vpc" && toset(c.values) == toset(["arn:aws:ec2:eu-west-1:123456789012:vpc/vpc-0123456789abcdef0"])]) ||
+      anytrue([for c in s.condition : c.variable == "ec2:CreateAction" || c.variable == "aws:RequestTag/AWSMSKManaged"])
+    if anytrue([for a in s.actions : contains(["ec2:CreateVpcEndpoint", "ec2:DeleteVpcEndpoints"], a)])])
+    error_message = "VPC endpoint actions are limited to the stack's VPC"
+  }
+}
+
+run "async_events_that_fail_land_in_an_encrypted_alarmed_queue" {
+  command = apply
+
+  variables {
+    alarm_actions = ["arn:aws:sns:eu-west-1:123456789012:ops"]
+  }
+
+  assert {
+    condition = length(aws_lambda_function_event_invoke_config.this) == 2 && alltrue([for k, c in aws_lambda_function_event_invoke_config.this :
+    c.function_name == aws_lambda_function.this[k].function_name && c.destination_config[0].on_failure[0].destination == aws_sqs_queue.failed_events[0].arn && c.maximum_retry_attempts == 2])
+    error_message = "both functions (asynchronously invoked by Scheduler, SNS and EventBridge) send events that failed every attempt to the failed-event queue"
+  }
+  assert {
+    condition     = aws_sqs_queue.failed_events[0].sqs_managed_sse_enabled && aws_sqs_queue.failed_events[0].message_retention_seconds == 1209600
+    error_message = "the failed-event queue is encrypted (SSE-SQS) and keeps messages 14 days"
+  }
+  assert {
+    condition = alltrue([for k in ["full", "reduce_only"] : anytrue([for s in data.aws_iam_policy_document.runtime[k].statement :
+    contains(s.actions, "sqs:SendMessage") && toset(s.resources) == toset([aws_sqs_queue.failed_events[0].arn])])])
+    error_message = "each role may send to the failed-event queue (and to nothing else)"
+  }
+  assert {
+    condition = (aws_cloudwatch_metric_alarm.failed_events[0].metric_name == "ApproximateNumberOfMessagesVisible" && aws_cloudwatch_metric_alarm.failed_events[0].namespace == "AWS/SQS" &&
+      aws_cloudwatch_metric_alarm.failed_events[0].dimensions.QueueName == aws_sqs_queue.failed_events[0].name && aws_cloudwatch_metric_alarm.failed_events[0].threshold == 0 &&
+    aws_cloudwatch_metric_alarm.failed_events[0].comparison_operator == "GreaterThanThreshold" && aws_cloudwatch_metric_alarm.failed_events[0].alarm_actions == toset(["arn:aws:sns:eu-west-1:123456789012:ops"]))
+    error_message = "the alarm fires on the first visible message of the queue and notifies alarm_actions"
+  }
+  assert {
+    condition     = aws_sns_topic.budget[0].kms_master_key_id == aws_kms_key.budget[0].arn && aws_kms_key.budget[0].enable_key_rotation
+    error_message = "the budget topic is encrypted with the module's customer managed key (rotated)"
+  }
+  assert {
+    condition     = contains(jsondecode(aws_kms_key.budget[0].policy).Statement[1].Principal.Service, "budgets.amazonaws.com")
+    error_message = "the key policy lets AWS Budgets publish to the encrypted topic"
+  }
+}
+
+run "undeliverable_events_land_in_the_same_queue" {
+  command = apply
+
+  assert {
+    condition = alltrue([for sch in concat(values(aws_scheduler_schedule.pause), values(aws_scheduler_schedule.resume), aws_scheduler_schedule.reconcile) :
+    sch.target[0].dead_letter_config[0].arn == aws_sqs_queue.failed_events[0].arn])
+    error_message = "every schedule sends what it could not deliver to the failed-event queue"
+  }
+  assert {
+    condition     = alltrue([for sub in aws_sns_topic_subscription.budget : jsondecode(sub.redrive_policy).deadLetterTargetArn == aws_sqs_queue.failed_events[0].arn])
+    error_message = "budget alerts SNS could not deliver land in the failed-event queue"
+  }
+  assert {
+    condition     = aws_cloudwatch_event_target.rds_auto_start[0].dead_letter_config[0].arn == aws_sqs_queue.failed_events[0].arn
+    error_message = "RDS events EventBridge could not deliver land in the failed-event queue"
+  }
+  assert {
+    condition = toset(flatten([for st in data.aws_iam_policy_document.failed_events[0].statement : [for p in st.principals : p.identifiers] if st.effect != "Deny"])) == toset(["sns.amazonaws.com", "events.amazonaws.com"]) && alltrue([
+      for st in data.aws_iam_policy_document.failed_events[0].statement : anytrue([for c in st.condition : c.variable == "aws:SourceArn"]) if st.effect != "Deny"
+    ])
+    error_message = "the queue admits SNS and EventBridge only, each for its own source"
+  }
+  assert {
+    condition     = anytrue([for st in data.aws_iam_policy_document.scheduler[0].statement : contains(st.actions, "sqs:SendMessage") && toset(st.resources) == toset([aws_sqs_queue.failed_events[0].arn])])
+    error_message = "the scheduler role may send to the failed-event queue"
+  }
+}
+
+run "a_given_budget_key_is_used_instead" {
+  command = apply
+
+  variables {
+    budget_topic_kms_key_id = "arn:aws:kms:eu-west-1:123456789012:key/00000000-0000-0000-0000-000000000000"
+  }
+
+  assert {
+    condition     = length(aws_kms_key.budget) == 0 && aws_sns_topic.budget[0].kms_master_key_id == "arn:aws:kms:eu-west-1:123456789012:key/00000000-0000-0000-0000-000000000000"
+    error_message = "budget_topic_kms_key_id replaces the module's key"
+  }
+}
+
+run "rejects_zones_without_record_names" {
+  command = plan
+  variables {
+    stacks = { "order-tracking-dev" = { tags = { Project = "order-tracking", Env = "dev" }, hosted_zone_ids = ["Z0123456789ABC"] } }
+  }
+  expect_failures = [var.stacks]
 }
 
 run "config_from_ssm" {
@@ -333,4 +472,56 @@ run "rejects_a_retention_cloudwatch_does_not_accept" {
     log_retention_days = 10
   }
   expect_failures = [var.log_retention_days]
+}
+
+run "every_role_carries_the_given_permissions_boundary" {
+  command = apply
+
+  variables {
+    permissions_boundary = "arn:aws:iam::123456789012:policy/ot-workload-boundary-dev"
+  }
+
+  assert {
+    condition = alltrue([for r in [aws_iam_role.full[0], aws_iam_role.reduce_only[0], aws_iam_role.scheduler[0]] :
+    r.permissions_boundary == "arn:aws:iam::123456789012:policy/ot-workload-boundary-dev"])
+    error_message = "the full, reduce-only and scheduler roles all carry the permissions boundary (the bootstrap deployers may create roles only with it)"
+  }
+}
+
+run "rejects_a_permissions_boundary_that_is_not_a_policy_arn" {
+  command = plan
+  variables {
+    permissions_boundary = "ot-workload-boundary-dev"
+  }
+  expect_failures = [var.permissions_boundary]
+}
+
+# IAM limits the inline policies of a role to 10,240 characters in total (whitespace excluded).
+# Estimated as IAM counts them (compact JSON: Sid, Effect, Action, Resource, Condition): one
+# deployment guarding two stacks, one of them with DNS aliases. (env deploys one costctl per
+# environment, about 8,300 characters; every further stack adds about 2,000.)
+run "role_policies_stay_under_the_size_limit" {
+  command = apply
+
+  variables {
+    stacks = {
+      "order-tracking-dev" = {
+        tags             = { Project = "order-tracking", Env = "dev" }
+        hosted_zone_ids  = ["Z0123456789ABC"]
+        dns_record_names = ["order-tracking-dev.example.com"]
+        vpc_ids          = ["vpc-0123456789abcdef0"]
+        schedule         = { time_zone = "Europe/Madrid" }
+      }
+      "order-tracking-staging" = {
+        tags     = { Project = "order-tracking", Env = "staging" }
+        vpc_ids  = ["vpc-0123456789abcdef0"]
+        schedule = { time_zone = "Europe/Madrid" }
+      }
+    }
+  }
+
+  assert {
+    condition     = alltrue([for size in local.role_policy_sizes : size < 10240])
+    error_message = "a function role's inline policies may exceed IAM's 10,240-character limit: ${jsonencode(local.role_policy_sizes)}"
+  }
 }

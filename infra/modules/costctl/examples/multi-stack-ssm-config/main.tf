@@ -1,11 +1,11 @@
 # One costctl deployment guarding several stacks, config in SSM (past the 4 KB environment
 # limit), hibernation on weekends for staging, an existing budget topic, no X-Ray.
 terraform {
-  required_version = ">= 1.9.0"
+  required_version = ">= 1.9.0, < 2.0.0"
   required_providers {
     aws = {
       source  = "hashicorp/aws"
-      version = ">= 6.0"
+      version = "~> 6.0" # >= 6.0, < 7.0
     }
   }
 }

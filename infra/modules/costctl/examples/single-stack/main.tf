@@ -1,11 +1,11 @@
 # One stack, inline config: nightly pause at 20:00 and resume at 08:00 (Europe/Madrid) on working
 # days, budget alerts to the reduce-only function, reconcile every 5 minutes.
 terraform {
-  required_version = ">= 1.9.0"
+  required_version = ">= 1.9.0, < 2.0.0"
   required_providers {
     aws = {
       source  = "hashicorp/aws"
-      version = ">= 6.0"
+      version = "~> 6.0" # >= 6.0, < 7.0
     }
   }
 }
