@@ -84,6 +84,8 @@ pub const PERMISSIONS: &[Permission] = &[
     p("rds:AddTagsToResource", Scope::FullOnly),
     // What a restore cannot set (storage autoscaling, monitoring, …), right after it.
     p("rds:ModifyDBInstance", Scope::FullOnly),
+    // Setting the recorded enhanced-monitoring role passes it to RDS.
+    also("rds:ModifyDBInstance", "iam:PassRole", Scope::FullOnly),
     // ALB (ephemeral tier).
     p("elasticloadbalancing:DescribeLoadBalancers", Scope::Both),
     p(

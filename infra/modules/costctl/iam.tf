@@ -74,6 +74,12 @@ locals {
   ]])
   kafka_cluster_arns = [for p in local.edge_prefixes : "${local.msk_prefix}:cluster/${p}-*/*"]
 
+  # WAF web ACLs a load balancer may be associated with (any regional web ACL of the account:
+  # the association is recorded from the live load balancer, whoever made the ACL), and the
+  # Secrets Manager secrets an OIDC action's `client_secret_arn` may name (`<stack>-…`).
+  web_acl_arns     = ["${local.arn_prefix}:wafv2:${local.region}:${local.account}:regional/webacl/*/*"]
+  oidc_secret_arns = [for p in local.db_prefixes : "${local.arn_prefix}:secretsmanager:${local.region}:${local.account}:secret:${p}-*"]
+
   # Tag conditions: a resource must carry one of the guarded stacks' Project AND one of their Env
   # values, on top of one of their names.
   stack_projects = distinct([for s in values(local.scopes) : s.project])
@@ -243,10 +249,13 @@ data "aws_iam_policy_document" "reduce_only" {
     resources = concat(local.rds_db_arns, local.rds_snapshot_arns)
   }
 
-  # Elastic Load Balancing Describe* calls support no resource-level permissions: "*" only.
+  # Elastic Load Balancing Describe* calls support no resource-level permissions: "*" only. The
+  # web ACL association (read-only) is part of a load balancer's capture; on "*" too, which
+  # keeps the role's inline policies under IAM's size limit.
   statement {
     sid = "ElbRead"
     actions = [
+      "wafv2:GetWebACLForResource",
       "elasticloadbalancing:DescribeLoadBalancers",
       "elasticloadbalancing:DescribeLoadBalancerAttributes",
       "elasticloadbalancing:DescribeListeners",
@@ -331,11 +340,49 @@ data "aws_iam_policy_document" "reduce_only" {
   }
 }
 
+# The full function's replacements of reduce-only statements (`override_policy_documents`: a
+# statement here replaces the one with the same Sid). Supersets on the same resources instead of
+# extra statements keep the role's inline policies under IAM's 10,240-character limit.
+data "aws_iam_policy_document" "full_overrides" {
+  # Replaces the reduce-only statement of the same Sid with a superset: besides the ALB's own
+  # Describe* calls, what is checked before a load balancer or cluster is created — target
+  # groups and certificates, and the subnets, security groups, VPCs and endpoints MSK Serverless
+  # reads with the caller's permissions. All read-only; DescribeTargetGroups and the EC2 Describe* calls support no
+  # resource-level permissions ("*" only).
+  statement {
+    sid = "ElbRead"
+    actions = [
+      "wafv2:GetWebACLForResource",
+      "elasticloadbalancing:DescribeLoadBalancers",
+      "elasticloadbalancing:DescribeLoadBalancerAttributes",
+      "elasticloadbalancing:DescribeListeners",
+      "elasticloadbalancing:DescribeListenerCertificates",
+      "elasticloadbalancing:DescribeRules",
+      "elasticloadbalancing:DescribeTags",
+      "elasticloadbalancing:DescribeTargetGroups",
+      "acm:DescribeCertificate",
+      "ec2:DescribeSubnets",
+      "ec2:DescribeSecurityGroups",
+      "ec2:DescribeVpcs",
+      "ec2:DescribeVpcEndpoints",
+    ]
+    resources = ["*"]
+  }
+
+  # Replaces the reduce-only statement of the same Sid: reading and creating the clusters.
+  statement {
+    sid       = "KafkaRead"
+    actions   = ["kafka:DescribeClusterV2", "kafka:GetBootstrapBrokers", "kafka:CreateClusterV2"]
+    resources = local.kafka_cluster_arns
+  }
+}
+
 # ---------------------------------------------------------------------------------------------
 # Full: everything above, plus what brings a stack back. `Scope::FullOnly` in iam.rs.
 # ---------------------------------------------------------------------------------------------
 data "aws_iam_policy_document" "full" {
-  source_policy_documents = [data.aws_iam_policy_document.reduce_only.json]
+  source_policy_documents   = [data.aws_iam_policy_document.reduce_only.json]
+  override_policy_documents = [data.aws_iam_policy_document.full_overrides.json]
 
   statement {
     sid       = "PublishEndpoints"
@@ -345,10 +392,12 @@ data "aws_iam_policy_document" "full" {
 
   # A restore names the snapshot, the subnet group and the option/parameter groups recorded in
   # the manifest; only the new instance's identifier is name-scoped. (Start and tag act on the
-  # instance and snapshot ARNs only; the group ARNs are no resource of theirs.)
+  # instance and snapshot ARNs only; the group ARNs are no resource of theirs.) ModifyDBInstance
+  # sets, after a restore, what the restore cannot (storage autoscaling, maintenance window,
+  # monitoring, Performance Insights).
   statement {
     sid       = "RdsStartOrRestore"
-    actions   = ["rds:StartDBInstance", "rds:AddTagsToResource", "rds:RestoreDBInstanceFromDBSnapshot"]
+    actions   = ["rds:StartDBInstance", "rds:AddTagsToResource", "rds:RestoreDBInstanceFromDBSnapshot", "rds:ModifyDBInstance"]
     resources = concat(local.rds_db_arns, local.rds_snapshot_arns, local.rds_restore_extras)
   }
 
@@ -367,38 +416,38 @@ data "aws_iam_policy_document" "full" {
       "elasticloadbalancing:ModifyRule",
       "elasticloadbalancing:DeleteRule",
       "elasticloadbalancing:RemoveTags",
+      # The recorded web ACL is associated again with the recreated load balancer; AWS checks
+      # elasticloadbalancing:SetWebAcl on the load balancer as well, wafv2 on both.
+      "wafv2:AssociateWebACL",
+      "wafv2:DisassociateWebACL",
+      "elasticloadbalancing:SetWebAcl",
     ]
-    resources = local.elb_arns
+    resources = concat(local.elb_arns, local.web_acl_arns)
   }
 
-  # Checked before a load balancer is created: DescribeTargetGroups supports no resource-level
-  # permissions ("*" only); certificates are read by ARN.
+  # An OIDC action's client secret, which AWS never returns from the listener.
   statement {
-    sid       = "ElbDependenciesRead"
-    actions   = ["elasticloadbalancing:DescribeTargetGroups"]
-    resources = ["*"]
+    sid       = "OidcSecret"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = local.oidc_secret_arns
   }
 
+  # Setting the recorded enhanced-monitoring role passes it to RDS's monitoring service only.
   statement {
-    sid       = "CertificatesRead"
-    actions   = ["acm:DescribeCertificate"]
-    resources = ["${local.arn_prefix}:acm:${local.region}:${local.account}:certificate/*"]
+    sid       = "RdsMonRole"
+    actions   = ["iam:PassRole"]
+    resources = ["${local.arn_prefix}:iam::${local.account}:role/*"]
+    condition {
+      test     = "StringEquals"
+      variable = "iam:PassedToService"
+      values   = ["monitoring.rds.amazonaws.com"]
+    }
   }
 
-  statement {
-    sid       = "KafkaCreate"
-    actions   = ["kafka:CreateClusterV2"]
-    resources = local.kafka_cluster_arns
-  }
 
-  # MSK Serverless creates the cluster's VPC endpoints with the caller's permissions.
-  # EC2 Describe* calls support no resource-level permissions: "*" only.
-  statement {
-    sid       = "KafkaVpcEndpointsRead"
-    actions   = ["ec2:DescribeSubnets", "ec2:DescribeSecurityGroups", "ec2:DescribeVpcs", "ec2:DescribeVpcEndpoints"]
-    resources = ["*"]
-  }
 
+  # MSK Serverless creates the cluster's VPC endpoints with the caller's permissions (their
+  # Describe* calls are in ElbRead above).
   # The endpoint's VPC by ARN; its subnets and security groups by the ec2:Vpc they belong to.
   statement {
     sid       = "KafkaVpcEndpointsCreateInVpc"
@@ -529,7 +578,12 @@ resource "aws_iam_role_policy" "runtime" {
 # IAM's 10,240-character limit per role.
 locals {
   role_policy_sizes = local.create ? { for role, statements in {
-    full        = concat(data.aws_iam_policy_document.reduce_only.statement, data.aws_iam_policy_document.full.statement, data.aws_iam_policy_document.runtime["full"].statement)
+    # An override replaces the reduce-only statement of the same Sid.
+    full = concat(values(merge(
+      { for st in data.aws_iam_policy_document.reduce_only.statement : st.sid => st },
+      { for st in data.aws_iam_policy_document.full.statement : st.sid => st },
+      { for st in data.aws_iam_policy_document.full_overrides.statement : st.sid => st },
+    )), data.aws_iam_policy_document.runtime["full"].statement)
     reduce_only = concat(data.aws_iam_policy_document.reduce_only.statement, data.aws_iam_policy_document.runtime["reduce_only"].statement)
     } : role => 80 + length(jsonencode([for st in statements : {
       Sid       = st.sid, Effect = "Allow", Action = st.actions, Resource = st.resources,
