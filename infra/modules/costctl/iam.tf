@@ -249,13 +249,10 @@ data "aws_iam_policy_document" "reduce_only" {
     resources = concat(local.rds_db_arns, local.rds_snapshot_arns)
   }
 
-  # Elastic Load Balancing Describe* calls support no resource-level permissions: "*" only. The
-  # web ACL association (read-only) is part of a load balancer's capture; on "*" too, which
-  # keeps the role's inline policies under IAM's size limit.
+  # Elastic Load Balancing Describe* calls support no resource-level permissions: "*" only.
   statement {
     sid = "ElbRead"
     actions = [
-      "wafv2:GetWebACLForResource",
       "elasticloadbalancing:DescribeLoadBalancers",
       "elasticloadbalancing:DescribeLoadBalancerAttributes",
       "elasticloadbalancing:DescribeListeners",
@@ -264,6 +261,13 @@ data "aws_iam_policy_document" "reduce_only" {
       "elasticloadbalancing:DescribeTags",
     ]
     resources = ["*"]
+  }
+
+  # The web ACL association is part of a load balancer's capture.
+  statement {
+    sid       = "WafRead"
+    actions   = ["wafv2:GetWebACLForResource"]
+    resources = concat(local.elb_load_balancer_arns, local.web_acl_arns)
   }
 
   statement {
@@ -346,13 +350,11 @@ data "aws_iam_policy_document" "reduce_only" {
 data "aws_iam_policy_document" "full_overrides" {
   # Replaces the reduce-only statement of the same Sid with a superset: besides the ALB's own
   # Describe* calls, what is checked before a load balancer or cluster is created — target
-  # groups and certificates, and the subnets, security groups, VPCs and endpoints MSK Serverless
-  # reads with the caller's permissions. All read-only; DescribeTargetGroups and the EC2 Describe* calls support no
-  # resource-level permissions ("*" only).
+  # groups, and the subnets, security groups, VPCs and endpoints MSK Serverless reads with the
+  # caller's permissions. All read-only and without resource-level permissions ("*" only).
   statement {
     sid = "ElbRead"
     actions = [
-      "wafv2:GetWebACLForResource",
       "elasticloadbalancing:DescribeLoadBalancers",
       "elasticloadbalancing:DescribeLoadBalancerAttributes",
       "elasticloadbalancing:DescribeListeners",
@@ -360,7 +362,6 @@ data "aws_iam_policy_document" "full_overrides" {
       "elasticloadbalancing:DescribeRules",
       "elasticloadbalancing:DescribeTags",
       "elasticloadbalancing:DescribeTargetGroups",
-      "acm:DescribeCertificate",
       "ec2:DescribeSubnets",
       "ec2:DescribeSecurityGroups",
       "ec2:DescribeVpcs",
@@ -375,6 +376,18 @@ data "aws_iam_policy_document" "full_overrides" {
     actions   = ["kafka:DescribeClusterV2", "kafka:GetBootstrapBrokers", "kafka:CreateClusterV2"]
     resources = local.kafka_cluster_arns
   }
+
+  # Replaces the reduce-only statement of the same Sid (the final snapshot) with what brings a
+  # database back. A restore names the snapshot, the subnet group and the option/parameter
+  # groups recorded in the manifest; only the new instance's identifier is name-scoped. (Start,
+  # tag and snapshot act on the instance and snapshot ARNs only; the group ARNs are no resource
+  # of theirs.) ModifyDBInstance sets, after a restore, what the restore cannot (storage
+  # autoscaling, maintenance window, monitoring, Performance Insights).
+  statement {
+    sid       = "RdsFinalSnapshot"
+    actions   = ["rds:CreateDBSnapshot", "rds:StartDBInstance", "rds:AddTagsToResource", "rds:RestoreDBInstanceFromDBSnapshot", "rds:ModifyDBInstance"]
+    resources = concat(local.rds_db_arns, local.rds_snapshot_arns, local.rds_restore_extras)
+  }
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -388,17 +401,6 @@ data "aws_iam_policy_document" "full" {
     sid       = "PublishEndpoints"
     actions   = ["ssm:PutParameter"]
     resources = local.parameter_arns
-  }
-
-  # A restore names the snapshot, the subnet group and the option/parameter groups recorded in
-  # the manifest; only the new instance's identifier is name-scoped. (Start and tag act on the
-  # instance and snapshot ARNs only; the group ARNs are no resource of theirs.) ModifyDBInstance
-  # sets, after a restore, what the restore cannot (storage autoscaling, maintenance window,
-  # monitoring, Performance Insights).
-  statement {
-    sid       = "RdsStartOrRestore"
-    actions   = ["rds:StartDBInstance", "rds:AddTagsToResource", "rds:RestoreDBInstanceFromDBSnapshot", "rds:ModifyDBInstance"]
-    resources = concat(local.rds_db_arns, local.rds_snapshot_arns, local.rds_restore_extras)
   }
 
   statement {
@@ -423,6 +425,13 @@ data "aws_iam_policy_document" "full" {
       "elasticloadbalancing:SetWebAcl",
     ]
     resources = concat(local.elb_arns, local.web_acl_arns)
+  }
+
+  # Certificates a spec names are checked, by ARN, before a load balancer is created.
+  statement {
+    sid       = "CertificatesRead"
+    actions   = ["acm:DescribeCertificate"]
+    resources = ["${local.arn_prefix}:acm:${local.region}:${local.account}:certificate/*"]
   }
 
   # An OIDC action's client secret, which AWS never returns from the listener.
