@@ -104,7 +104,17 @@ locals {
   desired_state = local.stack_status == null ? "running" : try(local.stack_status.desired_state, "running")
   # With rds_on_pause = snapshot a plain pause deletes the instance too.
   database_gone = local.desired_state == "hibernated" || (local.desired_state == "paused" && var.costctl_policy.rds_on_pause == "snapshot")
-  resume_hint   = "costctl resume --stack ${local.name}   (or: aws lambda invoke --function-name costctl-${local.name}-full --cli-binary-format raw-in-base64-out --payload '{\"action\":\"resume\",\"stack\":\"${local.name}\",\"trigger\":\"manual\"}' /dev/stdout)"
+  # After a hibernation, a resume restores the instance under the same identifier (a new
+  # DbiResourceId, which the AWS provider's id is since 5.0) and then brings it back to its record
+  # with ModifyDBInstance. Until the status shows it `available` and the stack converged, a plan
+  # would race costctl (or, before the restore, propose a new database). Afterwards the provider's
+  # read finds the instance by identifier when the recorded resource id is gone (provider 5.31+,
+  # hashicorp/terraform-provider-aws#34728) and records the new id: the plan shows no change.
+  database_state = try(one([for r in local.stack_status.resources : r.state if r.resource == "rds:${local.name}"]), null)
+  database_resuming = local.desired_state == "running" && local.stack_status != null && (
+    !try(local.stack_status.converged, true) && local.database_state != null && local.database_state != "available" && local.database_state != "stopped"
+  )
+  resume_hint = "costctl resume --stack ${local.name}   (or: aws lambda invoke --function-name costctl-${local.name}-full --cli-binary-format raw-in-base64-out --payload '{\"action\":\"resume\",\"stack\":\"${local.name}\",\"trigger\":\"manual\"}' /dev/stdout)"
 }
 
 resource "terraform_data" "hibernation_guard" {
@@ -114,6 +124,10 @@ resource "terraform_data" "hibernation_guard" {
     precondition {
       condition     = !local.database_gone
       error_message = "${local.name} is ${local.desired_state}: costctl keeps its database as a snapshot, and this plan would create a new, empty one. Resume the stack first, wait until it is running, then plan again:\n  ${local.resume_hint}"
+    }
+    precondition {
+      condition     = !local.database_resuming
+      error_message = "${local.name} is resuming: costctl is restoring its database (${coalesce(local.database_state, "unknown")}) and bringing it back to its recorded settings. Wait until `costctl status --stack ${local.name}` shows it running, then plan again."
     }
   }
 }

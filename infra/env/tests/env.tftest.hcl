@@ -439,3 +439,39 @@ run "rds_managed_master_password_keeps_it_out_of_state" {
     error_message = "with manage_master_user_password Terraform neither draws nor stores the password"
   }
 }
+
+run "guard_refuses_to_plan_while_the_database_is_being_restored" {
+  command = plan
+
+  override_data {
+    target = data.aws_lambda_invocation.status
+    values = { result = "{\"stack\":\"order-tracking-dev\",\"desired_state\":\"running\",\"converged\":false,\"resources\":[{\"resource\":\"rds:order-tracking-dev\",\"state\":\"deleted; will be restored from snapshot order-tracking-dev-costctl-g4\"}]}" }
+  }
+
+  expect_failures = [terraform_data.hibernation_guard]
+}
+
+run "guard_refuses_to_plan_while_the_restored_database_is_brought_back_to_its_record" {
+  command = plan
+
+  override_data {
+    target = data.aws_lambda_invocation.status
+    values = { result = "{\"stack\":\"order-tracking-dev\",\"desired_state\":\"running\",\"converged\":false,\"resources\":[{\"resource\":\"rds:order-tracking-dev\",\"state\":\"modifying\"}]}" }
+  }
+
+  expect_failures = [terraform_data.hibernation_guard]
+}
+
+run "guard_lets_a_resumed_stack_plan_once_its_database_is_available" {
+  command = plan
+
+  override_data {
+    target = data.aws_lambda_invocation.status
+    values = { result = "{\"stack\":\"order-tracking-dev\",\"desired_state\":\"running\",\"converged\":false,\"resources\":[{\"resource\":\"rds:order-tracking-dev\",\"state\":\"available\"},{\"resource\":\"ecs:order-tracking-dev/app\",\"state\":\"desired 2, running 1\"}]}" }
+  }
+
+  assert {
+    condition     = !local.database_resuming && aws_db_instance.this.identifier == "order-tracking-dev"
+    error_message = "an available database under the same identifier plans (ECS still scaling is no reason to refuse)"
+  }
+}
