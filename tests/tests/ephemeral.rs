@@ -655,11 +655,31 @@ async fn reference_stack_round_trip_with_msk_ssm_and_route53() {
     );
     assert_eq!(clusters().await.len(), 1);
 
-    // Terraform destroy: delete-spec deletes both and forgets them.
+    // A record of the same zone that points elsewhere is someone else's: destroy keeps it.
+    stale_alias(&r53, &zone, "other.ot.example.com").await;
+    // Terraform destroy: delete-spec deletes both, the alias records it made, waits for the
+    // cluster to be gone (its VPC endpoints hold the security groups Terraform deletes next)
+    // and forgets them.
     let deleted = engine.delete_spec(p, &spec).await.unwrap();
     assert!(deleted.load_balancers.is_empty() && deleted.kafka_clusters.is_empty());
     assert!(w.alb_picture("ot-alb").await.is_none());
     assert!(clusters().await.is_empty());
+    let names: Vec<String> = r53
+        .list_resource_record_sets()
+        .hosted_zone_id(&zone)
+        .send()
+        .await
+        .unwrap()
+        .resource_record_sets()
+        .iter()
+        .filter(|r| r.alias_target().is_some())
+        .map(|r| r.name().trim_end_matches('.').to_string())
+        .collect();
+    assert_eq!(
+        names,
+        vec!["other.ot.example.com".to_string(); 2],
+        "{names:?}"
+    );
     let state = w.load(p).await;
     assert!(state.spec.is_none());
     let report = transition(&w, &engine, p, DesiredState::Running)

@@ -264,4 +264,7 @@ impl Cloud for AwsCloud {
         self.dns_upsert_alias(zone_id, name, target_dns, target_zone)
             .await
     }
+    async fn delete_alias(&self, zone_id: &str, name: &str, target_dns: &str) -> CloudResult<()> {
+        self.dns_delete_alias(zone_id, name, target_dns).await
+    }
 }

@@ -128,6 +128,11 @@ pub trait Cloud: Send + Sync {
     ) -> CloudResult<()> {
         Err(unsupported(&format!("route53:{zone_id}/{name}")))
     }
+    /// DELETE of the A and AAAA alias records `name` whose target is `target_dns` (normalised,
+    /// see `normalise_dns`); records pointing anywhere else, and missing ones, are left alone.
+    async fn delete_alias(&self, zone_id: &str, name: &str, _target_dns: &str) -> CloudResult<()> {
+        Err(unsupported(&format!("route53:{zone_id}/{name}")))
+    }
 }
 
 /// The lease fence of a multi-call operation: `Ok` while `now_ms` is before `not_after_ms` (the

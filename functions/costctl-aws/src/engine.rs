@@ -1021,6 +1021,39 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
         )?)
     }
 
+    /// Waits, within the lease, until the clusters are gone: MSK Serverless keeps its VPC
+    /// endpoints, which use the security groups Terraform deletes next, until the delete is
+    /// done. Still there when the lease would end: a transient error (the next `terraform
+    /// destroy` finds the cluster deleting and waits again).
+    async fn await_clusters_gone(&self, kafkas: &[KafkaObs]) -> Result<(), EngineError> {
+        if kafkas.is_empty() {
+            return Ok(());
+        }
+        let names: Vec<String> = kafkas.iter().map(|c| c.spec.name.clone()).collect();
+        let none = Selector::Names(Default::default());
+        let ttl = i64::try_from(self.options.lease_ttl.as_millis()).unwrap_or(i64::MAX / 2);
+        let margin = i64::try_from(self.options.safety_margin.as_millis()).unwrap_or(0);
+        let poll = self.options.poll_interval;
+        let poll_ms = i64::try_from(poll.as_millis()).unwrap_or(0);
+        let until = self.clock.now_ms() + ttl - margin;
+        loop {
+            let left = self.cloud.find_kafka_clusters(&none, &names).await?;
+            let Some(first) = left.first() else {
+                return Ok(());
+            };
+            if self.clock.now_ms() + poll_ms >= until {
+                return Err(CloudError::Transient {
+                    operation: "kafka:DescribeClusterV2",
+                    resource: format!("msk:{}", first.spec.name),
+                    code: "StillDeleting".into(),
+                    message: "the cluster is still being deleted; its VPC endpoints and their security groups go with it: try again in a few minutes".into(),
+                }
+                .into());
+            }
+            self.clock.sleep(poll).await;
+        }
+    }
+
     /// What exists now of the resources a spec names.
     pub async fn spec_result(
         &self,
@@ -1116,12 +1149,29 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
             self.cloud.delete_load_balancer(&lb.arn).await?;
             done.push(serde_json::json!({"resource": format!("alb:{}", lb.spec.name), "action": "delete_load_balancer"}));
         }
+        // The alias records costctl pointed at them: deleted with the load balancer (only those
+        // that still point at it; a record pointing elsewhere is someone else's).
+        for want in &spec.load_balancers {
+            let Some(lb) = lbs.iter().find(|l| l.spec.name == want.name) else {
+                continue;
+            };
+            if lb.deletion_protection {
+                continue;
+            }
+            for alias in &want.aliases {
+                self.cloud
+                    .delete_alias(&alias.zone_id, &alias.name, &lb.dns_name)
+                    .await?;
+                done.push(serde_json::json!({"resource": format!("route53:{}/{}", alias.zone_id, alias.name.trim_end_matches('.')), "action": "delete_alias"}));
+            }
+        }
         for c in &kafkas {
             if c.state != "DELETING" {
                 self.cloud.delete_kafka_cluster(&c.arn).await?;
                 done.push(serde_json::json!({"resource": format!("msk:{}", c.spec.name), "action": "delete_kafka_cluster"}));
             }
         }
+        self.await_clusters_gone(&kafkas).await?;
         if let Some(state) = state {
             let mut manifest = state.manifest.clone();
             for lb in &spec.load_balancers {

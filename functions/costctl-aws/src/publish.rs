@@ -132,4 +132,80 @@ impl AwsCloud {
             })?;
         Ok(())
     }
+
+    /// Deletes the A and AAAA alias records of `name` that point at `target_dns`. Route53
+    /// deletes a record set only when the request repeats it exactly, so each one is read first.
+    pub(crate) async fn dns_delete_alias(
+        &self,
+        zone_id: &str,
+        name: &str,
+        target_dns: &str,
+    ) -> CloudResult<()> {
+        let resource = format!("route53:{zone_id}/{name}");
+        let wanted = name.trim_end_matches('.').to_ascii_lowercase();
+        let target = normalise_dns(target_dns);
+        let out = match self
+            .route53
+            .list_resource_record_sets()
+            .hosted_zone_id(zone_id)
+            .start_record_name(name)
+            .start_record_type(RrType::A)
+            .max_items(4)
+            .send()
+            .await
+        {
+            Ok(out) => out,
+            Err(e) => {
+                let err = CloudError::from_sdk("route53:ListResourceRecordSets", zone_id, e);
+                return if err.is_not_found() { Ok(()) } else { Err(err) };
+            }
+        };
+        let mut batch = ChangeBatch::builder();
+        let mut any = false;
+        for rr in out.resource_record_sets() {
+            let ours = rr.name().trim_end_matches('.').to_ascii_lowercase() == wanted
+                && matches!(rr.r#type(), RrType::A | RrType::Aaaa)
+                && rr
+                    .alias_target()
+                    .is_some_and(|a| normalise_dns(a.dns_name()) == target);
+            if !ours {
+                continue;
+            }
+            any = true;
+            batch = batch.changes(
+                Change::builder()
+                    .action(ChangeAction::Delete)
+                    .resource_record_set(rr.clone())
+                    .build()
+                    .map_err(|e| CloudError::refused(resource.clone(), e.to_string()))?,
+            );
+        }
+        if !any {
+            return Ok(());
+        }
+        let batch = batch
+            .build()
+            .map_err(|e| CloudError::refused(resource.clone(), e.to_string()))?;
+        match self
+            .route53
+            .change_resource_record_sets()
+            .hosted_zone_id(zone_id)
+            .change_batch(batch)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let err = CloudError::from_sdk("route53:ChangeResourceRecordSets", resource, e);
+                // Deleted meanwhile (a retry after a lost answer): "it is already so".
+                if err.code() == Some("InvalidChangeBatch")
+                    && err.to_string().contains("it was not found")
+                {
+                    Ok(())
+                } else {
+                    Err(err)
+                }
+            }
+        }
+    }
 }

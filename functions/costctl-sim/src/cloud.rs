@@ -942,6 +942,38 @@ impl Cloud for SimCloud {
         )
         .await
     }
+
+    async fn delete_alias(&self, zone_id: &str, name: &str, target_dns: &str) -> CloudResult<()> {
+        let resource = format!("route53:{zone_id}/{name}");
+        // Only delete-spec (Terraform) deletes aliases.
+        let dir = if self.0.terraform {
+            Direction::Spec
+        } else {
+            Direction::Down
+        };
+        self.call(
+            "route53:ChangeResourceRecordSets",
+            &resource,
+            Some(dir),
+            |w| {
+                let key = alias_key(zone_id, name);
+                let target = Some(normalise_dns(target_dns));
+                if let Some(obs) = w.eph.aliases.get_mut(&key) {
+                    if obs.a == target {
+                        obs.a = None;
+                    }
+                    if obs.aaaa == target {
+                        obs.aaaa = None;
+                    }
+                    if obs.a.is_none() && obs.aaaa.is_none() {
+                        w.eph.aliases.remove(&key);
+                    }
+                }
+                Ok(())
+            },
+        )
+        .await
+    }
 }
 
 fn tag_pairs(tags: &BTreeMap<String, String>) -> impl Iterator<Item = (&str, &str)> {
