@@ -68,6 +68,26 @@ pub struct NewRequest {
     pub lockout: Option<Lockout>,
 }
 
+/// A request the reduce-only function writes into its own partition of the table (`pk` =
+/// `REDUCE#<stack>`), the only place its IAM policy lets it write (`dynamodb:LeadingKeys`). The
+/// full function reads these on its tick and applies them only as lowering requests, so nothing
+/// the reduce-only principal can write — even by hand — raises cost.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoweringRequest {
+    pub desired: DesiredState,
+    /// `budget` or `rds-event`.
+    pub trigger: String,
+    pub reason: String,
+    pub at_ms: i64,
+    /// A budget lockout to set with it (resumes refused until then unless forced).
+    #[serde(default)]
+    pub lockout: Option<Lockout>,
+}
+
+/// One item of the reduce-only partition, as read: its sort key (to drop it once handled) and
+/// the request, or why it is not one (an item written by hand).
+pub type LoweringItem = (String, Result<LoweringRequest, String>);
+
 /// One line of a stack's history.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HistoryEntry {
@@ -171,6 +191,23 @@ pub trait StateStore: Send + Sync {
             "stack `{stack}`: this state store cannot keep an ephemeral-tier spec"
         )))
     }
+    /// Writes a request into the reduce-only partition (the reduce-only function's one write).
+    async fn put_lowering(&self, stack: &str, req: &LoweringRequest) -> StoreResult<()> {
+        let _ = req;
+        Err(StoreError::Aws(format!(
+            "stack `{stack}`: this state store has no reduce-only partition"
+        )))
+    }
+    /// The items of the reduce-only partition, oldest first.
+    async fn lowering(&self, stack: &str) -> StoreResult<Vec<LoweringItem>> {
+        let _ = stack;
+        Ok(Vec::new())
+    }
+    /// Deletes one item of the reduce-only partition once the full function handled it.
+    async fn drop_lowering(&self, stack: &str, sk: &str) -> StoreResult<()> {
+        let _ = (stack, sk);
+        Ok(())
+    }
 }
 
 /// The DynamoDB store: one table, `pk` = `STACK#<name>`, `sk` = `STATE` or `HIST#<time>#<seq>`.
@@ -185,6 +222,12 @@ static SEQ: AtomicU64 = AtomicU64::new(0);
 
 fn pk(stack: &str) -> AttributeValue {
     AttributeValue::S(format!("STACK#{stack}"))
+}
+
+/// The partition key of a stack's reduce-only partition; IAM scopes the reduce-only function's
+/// writes to exactly this value (`infra/modules/costctl/iam.tf`).
+pub fn reduce_pk(stack: &str) -> String {
+    format!("REDUCE#{stack}")
 }
 fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
@@ -641,6 +684,79 @@ impl StateStore for DynamoStore {
             }),
             Err(e) => Err(self.err(e)),
         }
+    }
+
+    async fn put_lowering(&self, stack: &str, req: &LoweringRequest) -> StoreResult<()> {
+        let seq = SEQ.fetch_add(1, Ordering::Relaxed);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(reduce_pk(stack)))
+            .item(
+                "sk",
+                s(format!(
+                    "REQ#{:015}#{:09}{:06}",
+                    req.at_ms,
+                    nanos,
+                    seq % 1_000_000
+                )),
+            )
+            .item("request", json(req))
+            .send()
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    async fn lowering(&self, stack: &str) -> StoreResult<Vec<LoweringItem>> {
+        let items: Vec<HashMap<String, AttributeValue>> = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(reduce_pk(stack)))
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.err(e))?;
+        Ok(items
+            .iter()
+            .map(|item| {
+                let sk = item
+                    .get("sk")
+                    .and_then(|v| v.as_s().ok())
+                    .cloned()
+                    .unwrap_or_default();
+                let parsed = item
+                    .get("request")
+                    .and_then(|v| v.as_s().ok())
+                    .ok_or_else(|| "no `request` attribute".to_string())
+                    .and_then(|raw| {
+                        serde_json::from_str::<LoweringRequest>(raw).map_err(|e| e.to_string())
+                    });
+                (sk, parsed)
+            })
+            .collect())
+    }
+
+    async fn drop_lowering(&self, stack: &str, sk: &str) -> StoreResult<()> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(reduce_pk(stack)))
+            .key("sk", s(sk))
+            .send()
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(())
     }
 
     async fn stacks(&self) -> StoreResult<Vec<String>> {

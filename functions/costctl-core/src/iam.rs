@@ -10,9 +10,12 @@ use std::collections::BTreeSet;
 /// Which deployment may make a call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
-    /// Both the full function and the reduce-only (budget) function.
+    /// Both the full function and the reduce-only (budget) function: reads only, and (for the
+    /// reduce-only function) `PutItem` into its own partition of the state table.
     Both,
-    /// Only the full function: it creates, starts or restores something, so it may cost money.
+    /// Only the full function: it changes resources (scaling, stopping, deleting, creating…).
+    /// The reduce-only function changes none: it records lowering requests that the full
+    /// function's tick carries out, so IAM — not its code — keeps it from raising cost.
     FullOnly,
     /// Only the `costctl` command line (an engineer's own credentials), never a Lambda role.
     CliOnly,
@@ -51,9 +54,11 @@ pub const PERMISSIONS: &[Permission] = &[
     // State store.
     p("dynamodb:GetItem", Scope::Both),
     p("dynamodb:PutItem", Scope::Both),
-    p("dynamodb:UpdateItem", Scope::Both),
+    p("dynamodb:UpdateItem", Scope::FullOnly),
     p("dynamodb:Query", Scope::Both),
     p("dynamodb:Scan", Scope::Both),
+    // The full function drops the reduce-only partition's requests once it handled them.
+    p("dynamodb:DeleteItem", Scope::FullOnly),
     p("dynamodb:DescribeTable", Scope::CliOnly),
     p("dynamodb:CreateTable", Scope::CliOnly),
     // Configuration from SSM and published endpoints.
@@ -63,7 +68,7 @@ pub const PERMISSIONS: &[Permission] = &[
     p("ecs:ListClusters", Scope::Both),
     p("ecs:ListServices", Scope::Both),
     p("ecs:DescribeServices", Scope::Both),
-    p("ecs:UpdateService", Scope::Both),
+    p("ecs:UpdateService", Scope::FullOnly),
     // Application Auto Scaling of those services.
     p(
         "application-autoscaling:DescribeScalableTargets",
@@ -71,14 +76,14 @@ pub const PERMISSIONS: &[Permission] = &[
     ),
     p(
         "application-autoscaling:RegisterScalableTarget",
-        Scope::Both,
+        Scope::FullOnly,
     ),
     // RDS.
     p("rds:DescribeDBInstances", Scope::Both),
     p("rds:DescribeDBSnapshots", Scope::Both),
-    p("rds:StopDBInstance", Scope::Both),
-    p("rds:DeleteDBInstance", Scope::Both),
-    p("rds:CreateDBSnapshot", Scope::Both),
+    p("rds:StopDBInstance", Scope::FullOnly),
+    p("rds:DeleteDBInstance", Scope::FullOnly),
+    p("rds:CreateDBSnapshot", Scope::FullOnly),
     p("rds:StartDBInstance", Scope::FullOnly),
     p("rds:RestoreDBInstanceFromDBSnapshot", Scope::FullOnly),
     p("rds:AddTagsToResource", Scope::FullOnly),
@@ -99,7 +104,7 @@ pub const PERMISSIONS: &[Permission] = &[
     ),
     p("elasticloadbalancing:DescribeRules", Scope::Both),
     p("elasticloadbalancing:DescribeTags", Scope::Both),
-    p("elasticloadbalancing:DeleteLoadBalancer", Scope::Both),
+    p("elasticloadbalancing:DeleteLoadBalancer", Scope::FullOnly),
     // Checked before a load balancer is created (its listeners forward to them).
     p("elasticloadbalancing:DescribeTargetGroups", Scope::FullOnly),
     p("acm:DescribeCertificate", Scope::FullOnly),
@@ -149,7 +154,7 @@ pub const PERMISSIONS: &[Permission] = &[
     p("kafka:ListClustersV2", Scope::Both),
     p("kafka:DescribeClusterV2", Scope::Both),
     p("kafka:GetBootstrapBrokers", Scope::Both),
-    p("kafka:DeleteCluster", Scope::Both),
+    p("kafka:DeleteCluster", Scope::FullOnly),
     p("kafka:CreateClusterV2", Scope::FullOnly),
     // MSK Serverless creates the cluster's VPC endpoints with the caller's permissions.
     also(
@@ -174,7 +179,11 @@ pub const PERMISSIONS: &[Permission] = &[
         Scope::FullOnly,
     ),
     also("kafka:CreateClusterV2", "ec2:CreateTags", Scope::FullOnly),
-    also("kafka:DeleteCluster", "ec2:DeleteVpcEndpoints", Scope::Both),
+    also(
+        "kafka:DeleteCluster",
+        "ec2:DeleteVpcEndpoints",
+        Scope::FullOnly,
+    ),
     // DNS.
     p("route53:ListResourceRecordSets", Scope::Both),
     p("route53:ChangeResourceRecordSets", Scope::FullOnly),
@@ -218,6 +227,23 @@ mod tests {
             assert!(
                 !increasing || action == "rds:CreateDBSnapshot",
                 "{action} must not be granted to the reduce-only function"
+            );
+        }
+    }
+
+    /// The reduce-only function changes nothing but its own partition of the state table
+    /// (`PutItem`, which the module scopes with `dynamodb:LeadingKeys`): every other action it
+    /// holds reads.
+    #[test]
+    fn reduce_only_holds_reads_and_its_own_put_only() {
+        for action in actions_for(Function::ReduceOnly) {
+            let verb = action.split(':').nth(1).unwrap();
+            let reads = ["Describe", "List", "Get", "Query", "Scan"]
+                .iter()
+                .any(|v| verb.starts_with(v));
+            assert!(
+                reads || action == "dynamodb:PutItem",
+                "{action} changes something: the reduce-only function must not hold it"
             );
         }
     }

@@ -416,7 +416,7 @@ data "aws_iam_policy_document" "reduce_only" {
   }
   statement {
     effect    = "Deny"
-    actions   = ["kafka:DeleteCluster"]
+    actions   = ["rds:DescribeDBInstances"]
     resources = ["*"]
   }
 }
@@ -443,7 +443,7 @@ fn checker_reports_missing_extra_and_unreadable_actions() {
     let report = check(&module).expect_err("a broken policy must fail");
     assert!(report.contains("missing: dynamodb:PutItem"), "{report}");
     assert!(
-        report.contains("missing: kafka:DeleteCluster"),
+        report.contains("missing: rds:DescribeDBInstances"),
         "a Deny statement grants nothing:\n{report}"
     );
     assert!(report.contains("extra:   rds:StartDBInstance"), "{report}");

@@ -4,7 +4,7 @@
 //! both deployments: the full function and the reduce-only one that budget alerts reach.
 
 use costctl_aws::engine::Options;
-use costctl_aws::store::Lockout;
+use costctl_aws::store::{Lockout, LoweringRequest};
 use costctl_aws::{
     AwsCloud, Cloud, DynamoStore, Engine, EngineError, RequestSpec, StateStore, StoreError,
 };
@@ -146,6 +146,11 @@ impl<C: Cloud, S: StateStore> Handler<C, S> {
                 request.request_kind()
             )));
         }
+        if self.mode == Mode::ReduceOnly && matches!(request, Request::Reconcile { .. }) {
+            return Err(HandlerError::Refused(
+                "this is the reduce-only function: its role can change no resource, so it records requests and the full function's reconcile tick carries them out; invoke the full function to reconcile".into(),
+            ));
+        }
         match request {
             Request::Pause {
                 stack,
@@ -229,6 +234,29 @@ impl<C: Cloud, S: StateStore> Handler<C, S> {
         deadline_ms: i64,
     ) -> Result<Value, HandlerError> {
         let cfg = self.stack(stack)?;
+        if self.mode == Mode::ReduceOnly {
+            // Only ever lowering (a raising request was refused above), and only recorded: the
+            // reduce-only role may write its own partition of the state table and nothing else
+            // that changes anything, so IAM, not this code, keeps it from raising cost.
+            let req = LoweringRequest {
+                desired,
+                trigger: trigger.into(),
+                reason: format!("{trigger} request"),
+                at_ms: self.engine.now_ms(),
+                lockout,
+            };
+            self.engine
+                .store()
+                .put_lowering(stack, &req)
+                .await
+                .map_err(EngineError::from)?;
+            return Ok(json!({
+                "stack": stack,
+                "desired_state": desired,
+                "recorded": true,
+                "carried_out_by": "the full function's next reconcile tick",
+            }));
+        }
         let spec = RequestSpec {
             selector: Some(cfg.selector.clone()),
             policy: Some(cfg.policy),
@@ -285,7 +313,56 @@ impl<C: Cloud, S: StateStore> Handler<C, S> {
         Ok(json!(result))
     }
 
-    /// The periodic tick: continue unfinished transitions and repair drift, stack by stack.
+    /// Applies the requests the reduce-only function recorded for `stack`, oldest first, as
+    /// lowering requests only: one that would raise cost (or is not a request at all: the
+    /// partition is writable by the reduce-only principal, by hand too) is dropped, and so is
+    /// every handled one. Returns what was done with each.
+    async fn apply_lowering(&self, stack: &str) -> Result<Vec<Value>, HandlerError> {
+        let cfg = self.stack(stack)?;
+        let store = self.engine.store();
+        let items = store.lowering(stack).await.map_err(EngineError::from)?;
+        let mut out = Vec::new();
+        for (sk, parsed) in items {
+            let outcome = match parsed {
+                Err(e) => {
+                    tracing::warn!(stack, sk, error = %e, "ignored: not a request");
+                    json!({ "item": sk, "ignored": format!("not a request: {e}") })
+                }
+                Ok(req) if !req.desired.is_down() => {
+                    tracing::warn!(stack, sk, desired = ?req.desired, "ignored: would raise cost");
+                    json!({ "item": sk, "ignored": format!("a request for {:?} from the reduce-only partition would raise cost", req.desired) })
+                }
+                Ok(req) => {
+                    let current = store
+                        .load(stack)
+                        .await
+                        .map_err(EngineError::from)?
+                        .map_or(DesiredState::Running, |s| s.desired);
+                    let level = budget::requested_level(req.desired, current);
+                    if level != current || req.lockout.is_some() {
+                        let spec = RequestSpec {
+                            selector: Some(cfg.selector.clone()),
+                            policy: Some(cfg.policy),
+                            lockout: req.lockout.clone(),
+                            reason: req.reason.clone(),
+                            ..RequestSpec::new(level, req.trigger.as_str())
+                        };
+                        self.engine.request(stack, spec).await?;
+                    }
+                    json!({ "item": sk, "requested": level, "trigger": req.trigger })
+                }
+            };
+            store
+                .drop_lowering(stack, &sk)
+                .await
+                .map_err(EngineError::from)?;
+            out.push(outcome);
+        }
+        Ok(out)
+    }
+
+    /// The periodic tick: first the requests the reduce-only function recorded, then continue
+    /// unfinished transitions and repair drift, stack by stack.
     async fn tick(&self, only: Option<&str>, deadline_ms: i64) -> Result<Value, HandlerError> {
         let names: Vec<String> = match only {
             Some(name) => {
@@ -296,6 +373,13 @@ impl<C: Cloud, S: StateStore> Handler<C, S> {
         };
         let mut out = Vec::new();
         for name in names {
+            let lowering = match self.apply_lowering(&name).await {
+                Ok(done) => done,
+                Err(e) => {
+                    out.push(json!({ "stack": name, "error": e.to_string() }));
+                    continue;
+                }
+            };
             let Some(state) = self
                 .engine
                 .store()
@@ -321,7 +405,10 @@ impl<C: Cloud, S: StateStore> Handler<C, S> {
                 self.engine.request(&name, spec).await?;
             }
             match self.engine.reconcile(&name, deadline_ms).await {
-                Ok(report) => out.push(json!(report)),
+                Ok(report) if lowering.is_empty() => out.push(json!(report)),
+                Ok(report) => {
+                    out.push(json!({ "reduce_only_requests": lowering, "report": report }))
+                }
                 Err(EngineError::Store(StoreError::LeaseHeld { owner, .. })) => out.push(
                     json!({ "stack": name, "skipped": format!("being reconciled by {owner}") }),
                 ),

@@ -227,28 +227,96 @@ async fn schedules_budget_alerts_lockout_and_rds_auto_start() {
     );
 }
 
+/// The reduce-only function changes nothing itself: its role may only read and write its own
+/// partition of the state table. It records the budget alert's lowering request; the full
+/// function's tick carries it out. A raising request written straight into that partition (what
+/// anyone holding the reduce-only role could do) is ignored and dropped by the full function.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_reduce_only_function_refuses_anything_that_raises_cost() {
+async fn the_reduce_only_function_records_and_the_full_function_lowers_only() {
     let (emu, sdk, demo) = world().await;
-    let api = RuntimeApi::start().await.unwrap();
-    let _function = spawn(&api, &emu, "reduce-only", &config());
-    let r = api
+    let running = demo.picture(&sdk).await.unwrap();
+    let reduce_api = RuntimeApi::start().await.unwrap();
+    let _reduce = spawn(&reduce_api, &emu, "reduce-only", &config());
+    let r = reduce_api
         .invoke(fixture("sns-budget-forecasted.json"), T)
         .await
         .unwrap()
         .response();
-    assert_eq!(r["budget_alerts"][0]["report"]["state"], "paused", "{r}");
-    let paused = demo.picture(&sdk).await.unwrap();
+    assert_eq!(r["budget_alerts"][0]["report"]["recorded"], true, "{r}");
+    assert_eq!(
+        r["budget_alerts"][0]["report"]["desired_state"], "paused",
+        "{r}"
+    );
+    assert_eq!(
+        demo.picture(&sdk).await.unwrap(),
+        running,
+        "the reduce-only function changed a resource"
+    );
     for name in [
         "schedule-resume.json",
         "manual-resume-force.json",
         "tf-create.json",
+        "schedule-reconcile.json",
     ] {
-        let (kind, message) = api.invoke(fixture(name), T).await.unwrap().error();
+        let (kind, message) = reduce_api.invoke(fixture(name), T).await.unwrap().error();
         assert_eq!(kind, "Refused", "{name}: {message}");
         assert!(message.contains("reduce-only"), "{message}");
     }
-    assert_eq!(demo.picture(&sdk).await.unwrap(), paused);
+
+    // The full function's tick carries the request out.
+    let full_api = RuntimeApi::start().await.unwrap();
+    let _full = spawn(&full_api, &emu, "full", &config());
+    let r = full_api
+        .invoke(fixture("schedule-reconcile.json"), T)
+        .await
+        .unwrap()
+        .response();
+    let dev = r["reconciled"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["report"]["stack"] == "order-tracking-dev")
+        .unwrap_or_else(|| panic!("{r}"));
+    assert_eq!(dev["reduce_only_requests"][0]["requested"], "paused", "{r}");
+    assert_eq!(dev["report"]["state"], "paused", "{r}");
+    let paused = demo.picture(&sdk).await.unwrap();
+    assert!(paused.desired.values().all(|d| *d == 0), "{paused:?}");
+
+    // A raising request written into the partition by hand is ignored and dropped.
+    let table = aws_sdk_dynamodb::Client::new(&sdk);
+    let item = |k: &str, v: &str| aws_sdk_dynamodb::types::AttributeValue::S(format!("{k}{v}"));
+    table
+        .put_item()
+        .table_name(costctl_tests::STATE_TABLE)
+        .item("pk", item("REDUCE#", "order-tracking-dev"))
+        .item("sk", item("REQ#", "999999999999999#x"))
+        .item(
+            "request",
+            item(
+                "",
+                r#"{"desired":"running","trigger":"budget","reason":"x","at_ms":1}"#,
+            ),
+        )
+        .send()
+        .await
+        .unwrap();
+    let r = full_api
+        .invoke(fixture("schedule-reconcile.json"), T)
+        .await
+        .unwrap()
+        .response();
+    let text = r.to_string();
+    assert!(text.contains("would raise cost"), "{r}");
+    assert_eq!(demo.picture(&sdk).await.unwrap(), paused, "still paused");
+    let left = table
+        .query()
+        .table_name(costctl_tests::STATE_TABLE)
+        .key_condition_expression("pk = :p")
+        .expression_attribute_values(":p", item("REDUCE#", "order-tracking-dev"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(left.count(), 0, "handled items are dropped");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

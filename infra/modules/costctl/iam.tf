@@ -136,12 +136,17 @@ resource "aws_iam_role" "reduce_only" {
 }
 
 # ---------------------------------------------------------------------------------------------
-# Reduce-only: observe everything, reduce cost. `Scope::Both` in iam.rs.
+# Observe: what both functions read (`Scope::Both` in iam.rs). The reduce-only function holds
+# this and one write, PutItem into its own partition of the state table, `REDUCE#<stack>`, which
+# the full function's tick reads and applies as lowering requests only
+# (functions/costctl-aws/src/store.rs, LoweringRequest). Every other write is the full
+# function's: nothing the reduce-only role allows changes a resource or raises cost, whatever
+# code runs with it.
 # ---------------------------------------------------------------------------------------------
-data "aws_iam_policy_document" "reduce_only" {
+data "aws_iam_policy_document" "observe" {
   statement {
     sid       = "StateTable"
-    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query", "dynamodb:Scan"]
+    actions   = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan"]
     resources = [local.table_arn, "${local.table_arn}/index/*"]
   }
 
@@ -176,45 +181,11 @@ data "aws_iam_policy_document" "reduce_only" {
     resources = local.ecs_service_arns
   }
 
-  # Holding a service at 0 (and restoring its count, full function): the stack's services only.
-  statement {
-    sid       = "EcsUpdateService"
-    actions   = ["ecs:UpdateService"]
-    resources = local.ecs_service_arns
-    condition {
-      test     = "StringEquals"
-      variable = "aws:ResourceTag/Project"
-      values   = local.stack_projects
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "aws:ResourceTag/Env"
-      values   = local.stack_envs
-    }
-  }
-
   # DescribeScalableTargets has no resource-level permissions: "*" only.
   statement {
     sid       = "AutoscalingRead"
     actions   = ["application-autoscaling:DescribeScalableTargets"]
     resources = ["*"]
-  }
-
-  # Scalable-target ARNs carry an opaque id, not the service name: scoped by the stack's tags.
-  statement {
-    sid       = "AutoscalingHold"
-    actions   = ["application-autoscaling:RegisterScalableTarget"]
-    resources = ["${local.arn_prefix}:application-autoscaling:${local.region}:${local.account}:scalable-target/*"]
-    condition {
-      test     = "StringEquals"
-      variable = "aws:ResourceTag/Project"
-      values   = local.stack_projects
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "aws:ResourceTag/Env"
-      values   = local.stack_envs
-    }
   }
 
   # Read-only. Without an identifier the Describe calls are evaluated against every instance and
@@ -223,30 +194,6 @@ data "aws_iam_policy_document" "reduce_only" {
     sid       = "RdsRead"
     actions   = ["rds:DescribeDBInstances", "rds:DescribeDBSnapshots"]
     resources = ["${local.rds_prefix}:db:*", "${local.rds_prefix}:snapshot:*"]
-  }
-
-  statement {
-    sid       = "RdsStopOrDelete"
-    actions   = ["rds:StopDBInstance", "rds:DeleteDBInstance"]
-    resources = local.rds_db_arns
-    condition {
-      test     = "StringEquals"
-      variable = "aws:ResourceTag/Project"
-      values   = local.stack_projects
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "aws:ResourceTag/Env"
-      values   = local.stack_envs
-    }
-  }
-
-  # A final snapshot saves data: the one "Create" a pause needs. Snapshot identifiers start with
-  # the DB instance identifier and a '-'.
-  statement {
-    sid       = "RdsFinalSnapshot"
-    actions   = ["rds:CreateDBSnapshot"]
-    resources = concat(local.rds_db_arns, local.rds_snapshot_arns)
   }
 
   # Elastic Load Balancing Describe* calls support no resource-level permissions: "*" only.
@@ -270,6 +217,145 @@ data "aws_iam_policy_document" "reduce_only" {
     resources = concat(local.elb_load_balancer_arns, local.web_acl_arns)
   }
 
+  # kafka:ListClustersV2 supports no resource-level permissions: "*" only.
+  statement {
+    sid       = "KafkaList"
+    actions   = ["kafka:ListClustersV2"]
+    resources = ["*"]
+  }
+
+  statement {
+    sid       = "KafkaRead"
+    actions   = ["kafka:DescribeClusterV2", "kafka:GetBootstrapBrokers"]
+    resources = local.kafka_cluster_arns
+  }
+
+  # The engine reads the alias records it maintains to know whether they point at the ALB.
+  dynamic "statement" {
+    for_each = length(local.hosted_zone_ids) > 0 ? [1] : []
+    content {
+      sid       = "DnsAliasesRead"
+      actions   = ["route53:ListResourceRecordSets"]
+      resources = [for z in local.hosted_zone_ids : "${local.zone_prefix}/${z}"]
+    }
+  }
+}
+
+# The reduce-only role: observe, plus its one write.
+data "aws_iam_policy_document" "reduce_only" {
+  source_policy_documents = [data.aws_iam_policy_document.observe.json]
+
+  statement {
+    sid       = "OwnPartition"
+    actions   = ["dynamodb:PutItem"]
+    resources = [local.table_arn]
+    condition {
+      test     = "ForAllValues:StringEquals"
+      variable = "dynamodb:LeadingKeys"
+      values   = [for name in local.stack_names : "REDUCE#${name}"]
+    }
+  }
+}
+
+# The full function's replacements of observe statements (`override_policy_documents`: a
+# statement here replaces the one with the same Sid). Supersets on the same resources instead of
+# extra statements keep the role's inline policies under IAM's 10,240-character limit.
+data "aws_iam_policy_document" "full_overrides" {
+  # Replaces the observe statement of the same Sid: every state-table call of the engine.
+  statement {
+    sid       = "StateTable"
+    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:Scan"]
+    resources = [local.table_arn, "${local.table_arn}/index/*"]
+  }
+
+  # Replaces the observe statement of the same Sid with a superset: besides the ALB's own
+  # Describe* calls, what is checked before a load balancer or cluster is created — target
+  # groups, and the subnets, security groups, VPCs and endpoints MSK Serverless reads with the
+  # caller's permissions. All read-only and without resource-level permissions ("*" only).
+  statement {
+    sid = "ElbRead"
+    actions = [
+      "elasticloadbalancing:DescribeLoadBalancers",
+      "elasticloadbalancing:DescribeLoadBalancerAttributes",
+      "elasticloadbalancing:DescribeListeners",
+      "elasticloadbalancing:DescribeListenerCertificates",
+      "elasticloadbalancing:DescribeRules",
+      "elasticloadbalancing:DescribeTags",
+      "elasticloadbalancing:DescribeTargetGroups",
+      "ec2:DescribeSubnets",
+      "ec2:DescribeSecurityGroups",
+      "ec2:DescribeVpcs",
+      "ec2:DescribeVpcEndpoints",
+    ]
+    resources = ["*"]
+  }
+
+  # Replaces the observe statement of the same Sid: reading and creating the clusters.
+  statement {
+    sid       = "KafkaRead"
+    actions   = ["kafka:DescribeClusterV2", "kafka:GetBootstrapBrokers", "kafka:CreateClusterV2"]
+    resources = local.kafka_cluster_arns
+  }
+}
+
+# ---------------------------------------------------------------------------------------------
+# Full: everything above, plus what brings a stack back. `Scope::FullOnly` in iam.rs.
+# ---------------------------------------------------------------------------------------------
+data "aws_iam_policy_document" "full" {
+  source_policy_documents   = [data.aws_iam_policy_document.observe.json]
+  override_policy_documents = [data.aws_iam_policy_document.full_overrides.json]
+
+  # Pausing: hold services at 0, stop or hibernate databases, delete the ephemeral tier.
+  # Holding a service at 0 (and restoring its count, full function): the stack's services only.
+  statement {
+    sid       = "EcsUpdateService"
+    actions   = ["ecs:UpdateService"]
+    resources = local.ecs_service_arns
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/Project"
+      values   = local.stack_projects
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/Env"
+      values   = local.stack_envs
+    }
+  }
+
+  # Scalable-target ARNs carry an opaque id, not the service name: scoped by the stack's tags.
+  statement {
+    sid       = "AutoscalingHold"
+    actions   = ["application-autoscaling:RegisterScalableTarget"]
+    resources = ["${local.arn_prefix}:application-autoscaling:${local.region}:${local.account}:scalable-target/*"]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/Project"
+      values   = local.stack_projects
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/Env"
+      values   = local.stack_envs
+    }
+  }
+
+  statement {
+    sid       = "RdsStopOrDelete"
+    actions   = ["rds:StopDBInstance", "rds:DeleteDBInstance"]
+    resources = local.rds_db_arns
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/Project"
+      values   = local.stack_projects
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/Env"
+      values   = local.stack_envs
+    }
+  }
+
   statement {
     sid       = "ElbDelete"
     actions   = ["elasticloadbalancing:DeleteLoadBalancer"]
@@ -284,19 +370,6 @@ data "aws_iam_policy_document" "reduce_only" {
       variable = "aws:ResourceTag/Env"
       values   = local.stack_envs
     }
-  }
-
-  # kafka:ListClustersV2 supports no resource-level permissions: "*" only.
-  statement {
-    sid       = "KafkaList"
-    actions   = ["kafka:ListClustersV2"]
-    resources = ["*"]
-  }
-
-  statement {
-    sid       = "KafkaRead"
-    actions   = ["kafka:DescribeClusterV2", "kafka:GetBootstrapBrokers"]
-    resources = local.kafka_cluster_arns
   }
 
   statement {
@@ -333,69 +406,17 @@ data "aws_iam_policy_document" "reduce_only" {
     }
   }
 
-  # The engine reads the alias records it maintains to know whether they point at the ALB.
-  dynamic "statement" {
-    for_each = length(local.hosted_zone_ids) > 0 ? [1] : []
-    content {
-      sid       = "DnsAliasesRead"
-      actions   = ["route53:ListResourceRecordSets"]
-      resources = [for z in local.hosted_zone_ids : "${local.zone_prefix}/${z}"]
-    }
-  }
-}
-
-# The full function's replacements of reduce-only statements (`override_policy_documents`: a
-# statement here replaces the one with the same Sid). Supersets on the same resources instead of
-# extra statements keep the role's inline policies under IAM's 10,240-character limit.
-data "aws_iam_policy_document" "full_overrides" {
-  # Replaces the reduce-only statement of the same Sid with a superset: besides the ALB's own
-  # Describe* calls, what is checked before a load balancer or cluster is created — target
-  # groups, and the subnets, security groups, VPCs and endpoints MSK Serverless reads with the
-  # caller's permissions. All read-only and without resource-level permissions ("*" only).
-  statement {
-    sid = "ElbRead"
-    actions = [
-      "elasticloadbalancing:DescribeLoadBalancers",
-      "elasticloadbalancing:DescribeLoadBalancerAttributes",
-      "elasticloadbalancing:DescribeListeners",
-      "elasticloadbalancing:DescribeListenerCertificates",
-      "elasticloadbalancing:DescribeRules",
-      "elasticloadbalancing:DescribeTags",
-      "elasticloadbalancing:DescribeTargetGroups",
-      "ec2:DescribeSubnets",
-      "ec2:DescribeSecurityGroups",
-      "ec2:DescribeVpcs",
-      "ec2:DescribeVpcEndpoints",
-    ]
-    resources = ["*"]
-  }
-
-  # Replaces the reduce-only statement of the same Sid: reading and creating the clusters.
-  statement {
-    sid       = "KafkaRead"
-    actions   = ["kafka:DescribeClusterV2", "kafka:GetBootstrapBrokers", "kafka:CreateClusterV2"]
-    resources = local.kafka_cluster_arns
-  }
-
-  # Replaces the reduce-only statement of the same Sid (the final snapshot) with what brings a
-  # database back. A restore names the snapshot, the subnet group and the option/parameter
+  # A final snapshot saves data (snapshot identifiers start with the DB instance identifier and a
+  # '-'); the rest brings a database back. A restore names the snapshot, the subnet group and the option/parameter
   # groups recorded in the manifest; only the new instance's identifier is name-scoped. (Start,
   # tag and snapshot act on the instance and snapshot ARNs only; the group ARNs are no resource
   # of theirs.) ModifyDBInstance sets, after a restore, what the restore cannot (storage
   # autoscaling, maintenance window, monitoring, Performance Insights).
   statement {
-    sid       = "RdsFinalSnapshot"
+    sid       = "RdsSnapshotAndRestore"
     actions   = ["rds:CreateDBSnapshot", "rds:StartDBInstance", "rds:AddTagsToResource", "rds:RestoreDBInstanceFromDBSnapshot", "rds:ModifyDBInstance"]
     resources = concat(local.rds_db_arns, local.rds_snapshot_arns, local.rds_restore_extras)
   }
-}
-
-# ---------------------------------------------------------------------------------------------
-# Full: everything above, plus what brings a stack back. `Scope::FullOnly` in iam.rs.
-# ---------------------------------------------------------------------------------------------
-data "aws_iam_policy_document" "full" {
-  source_policy_documents   = [data.aws_iam_policy_document.reduce_only.json]
-  override_policy_documents = [data.aws_iam_policy_document.full_overrides.json]
 
   statement {
     sid       = "PublishEndpoints"
@@ -589,11 +610,11 @@ locals {
   role_policy_sizes = local.create ? { for role, statements in {
     # An override replaces the reduce-only statement of the same Sid.
     full = concat(values(merge(
-      { for st in data.aws_iam_policy_document.reduce_only.statement : st.sid => st },
+      { for st in data.aws_iam_policy_document.observe.statement : st.sid => st },
       { for st in data.aws_iam_policy_document.full.statement : st.sid => st },
       { for st in data.aws_iam_policy_document.full_overrides.statement : st.sid => st },
     )), data.aws_iam_policy_document.runtime["full"].statement)
-    reduce_only = concat(data.aws_iam_policy_document.reduce_only.statement, data.aws_iam_policy_document.runtime["reduce_only"].statement)
+    reduce_only = concat(data.aws_iam_policy_document.observe.statement, data.aws_iam_policy_document.reduce_only.statement, data.aws_iam_policy_document.runtime["reduce_only"].statement)
     } : role => 80 + length(jsonencode([for st in statements : {
       Sid       = st.sid, Effect = "Allow", Action = st.actions, Resource = st.resources,
       Condition = { for c in st.condition : c.test => { (c.variable) = c.values }... }

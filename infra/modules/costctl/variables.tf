@@ -175,9 +175,14 @@ variable "state_table_deletion_protection" {
 }
 
 variable "reconcile_schedule_expression" {
-  description = "How often the full function continues unfinished transitions and repairs drift (`rate(...)`). Null disables the tick."
+  description = "How often the full function carries out the reduce-only function's requests (budget alerts, RDS auto-start), continues unfinished transitions and repairs drift (`rate(...)`). Required: the reduce-only function changes nothing itself."
   type        = string
   default     = "rate(5 minutes)"
+
+  validation {
+    condition     = var.reconcile_schedule_expression != null
+    error_message = "reconcile_schedule_expression is required: the full function's tick carries out the reduce-only function's budget and RDS auto-start requests (the reduce-only role can change no resource). Use e.g. rate(5 minutes)."
+  }
 
   validation {
     condition     = var.reconcile_schedule_expression == null ? true : can(regex("^rate\\((1 (minute|hour|day)|([2-9]|[1-9][0-9]+) (minutes|hours|days))\\)$", var.reconcile_schedule_expression))

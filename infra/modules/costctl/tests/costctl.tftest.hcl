@@ -93,10 +93,10 @@ run "reduce_only_role_has_no_create_start_or_restore_action" {
   command = apply
 
   assert {
-    condition = alltrue(flatten([for s in data.aws_iam_policy_document.reduce_only.statement : [
-      for a in s.actions : a == "rds:CreateDBSnapshot" || !can(regex("^[a-z0-9-]+:(Create|Start|Restore|Run|Add|Modify|Put|Register)", a)) || a == "dynamodb:PutItem" || a == "application-autoscaling:RegisterScalableTarget"
+    condition = alltrue(flatten([for s in concat(data.aws_iam_policy_document.observe.statement, data.aws_iam_policy_document.reduce_only.statement) : [
+      for a in s.actions : !can(regex("^[a-z0-9-]+:(Create|Start|Restore|Run|Add|Modify|Put|Register|Update|Delete|Stop)", a)) || a == "dynamodb:PutItem"
     ]]))
-    error_message = "the reduce-only policy must not grant any create/start/restore action (only rds:CreateDBSnapshot, for the final snapshot)"
+    error_message = "the reduce-only policy must not grant any action that changes a resource (only dynamodb:PutItem, into its own partition)"
   }
   assert {
     condition     = aws_iam_role_policy.reduce_only[0].role == aws_iam_role.reduce_only[0].id && aws_iam_role_policy.reduce_only[0].policy == data.aws_iam_policy_document.reduce_only.json
@@ -180,14 +180,14 @@ run "iam_is_scoped_to_the_stack_names" {
   }
   # No resource of any statement may end in a prefix glued to a wildcard (`order-tracking-dev*`).
   assert {
-    condition = alltrue(flatten([for s in concat(data.aws_iam_policy_document.reduce_only.statement, data.aws_iam_policy_document.full.statement) : [
+    condition = alltrue(flatten([for s in concat(data.aws_iam_policy_document.observe.statement, data.aws_iam_policy_document.reduce_only.statement, data.aws_iam_policy_document.full.statement, data.aws_iam_policy_document.full_overrides.statement) : [
       for r in s.resources : !can(regex("(order-tracking-dev|ot-dev)\\*", r))
     ]]))
     error_message = "a resource glues a stack prefix to a wildcard without a delimiter (matches order-tracking-dev2)"
   }
   # Globbing the destructive statements' resources: dev2 and prod resources stay out of reach.
   assert {
-    condition = alltrue(flatten([for s in data.aws_iam_policy_document.reduce_only.statement : [
+    condition = alltrue(flatten([for s in data.aws_iam_policy_document.full.statement : [
       for arn in [
         "arn:aws:rds:eu-west-1:123456789012:db:order-tracking-dev2", "arn:aws:rds:eu-west-1:123456789012:db:order-tracking-prod",
         "arn:aws:ecs:eu-west-1:123456789012:service/order-tracking-dev2/order-tracking", "arn:aws:kafka:eu-west-1:123456789012:cluster/ot-dev2-msk/x",
@@ -197,13 +197,13 @@ run "iam_is_scoped_to_the_stack_names" {
     error_message = "a destructive statement reaches order-tracking-dev2 or prod resources"
   }
   assert {
-    condition = alltrue([for s in concat(data.aws_iam_policy_document.reduce_only.statement, data.aws_iam_policy_document.full.statement) :
+    condition = alltrue([for s in concat(data.aws_iam_policy_document.observe.statement, data.aws_iam_policy_document.reduce_only.statement, data.aws_iam_policy_document.full.statement, data.aws_iam_policy_document.full_overrides.statement) :
     !contains(s.resources, "*") || contains(["EcsListClusters", "EcsListServices", "AutoscalingRead", "ElbRead", "KafkaList", "ElbDependenciesRead", "KafkaVpcEndpointsRead"], s.sid)])
     error_message = "only the documented list/describe statements may use Resource \"*\""
   }
   # Destructive actions and RegisterScalableTarget: Project AND Env of the stack.
   assert {
-    condition = alltrue([for s in data.aws_iam_policy_document.reduce_only.statement :
+    condition = alltrue([for s in data.aws_iam_policy_document.full.statement :
       anytrue([for c in s.condition : c.variable == "aws:ResourceTag/Project" && toset(c.values) == toset(["order-tracking"])]) &&
       anytrue([for c in s.condition : c.variable == "aws:ResourceTag/Env" && toset(c.values) == toset(["dev"])])
       if anytrue([for a in s.actions : contains(["rds:StopDBInstance", "rds:DeleteDBInstance", "ecs:UpdateService", "kafka:DeleteCluster", "elasticloadbalancing:DeleteLoadBalancer", "application-autoscaling:RegisterScalableTarget"], a)])
@@ -211,8 +211,23 @@ run "iam_is_scoped_to_the_stack_names" {
     error_message = "destructive actions and RegisterScalableTarget need both aws:ResourceTag/Project and aws:ResourceTag/Env of the stack"
   }
   assert {
-    condition     = length([for s in data.aws_iam_policy_document.reduce_only.statement : s if contains(s.actions, "kafka:DeleteCluster")]) == 1
+    condition     = length([for s in data.aws_iam_policy_document.full.statement : s if contains(s.actions, "kafka:DeleteCluster")]) == 1
     error_message = "kafka:DeleteCluster is granted in exactly one (tag-conditioned) statement"
+  }
+  # The reduce-only role changes nothing but its own partition of the state table.
+  assert {
+    condition = alltrue([for s in concat(data.aws_iam_policy_document.observe.statement, data.aws_iam_policy_document.reduce_only.statement) :
+      alltrue([for a in s.actions : can(regex("^[a-z0-9-]+:(Describe|List|Get|Query|Scan)", a)) || (a == "dynamodb:PutItem" && s.sid == "OwnPartition")])
+    ])
+    error_message = "the reduce-only role may only read, and write its own partition"
+  }
+  assert {
+    condition = anytrue([for s in data.aws_iam_policy_document.reduce_only.statement :
+      s.sid == "OwnPartition" && anytrue([for c in s.condition :
+        c.test == "ForAllValues:StringEquals" && c.variable == "dynamodb:LeadingKeys" && toset(c.values) == toset(["REDUCE#order-tracking-dev"])
+      ])
+    ])
+    error_message = "the reduce-only role's PutItem is limited to the partition REDUCE#<stack> by dynamodb:LeadingKeys"
   }
   assert {
     condition = anytrue([for s in data.aws_iam_policy_document.full.statement :
@@ -227,7 +242,7 @@ run "iam_is_scoped_to_the_stack_names" {
     error_message = "no statement grants ChangeResourceRecordSets without the record name and type conditions"
   }
   assert {
-    condition = alltrue([for s in concat(data.aws_iam_policy_document.full.statement, data.aws_iam_policy_document.reduce_only.statement) :
+    condition = alltrue([for s in concat(data.aws_iam_policy_document.full.statement, data.aws_iam_policy_document.observe.statement) :
       toset(s.resources) == toset(["arn:aws:ec2:eu-west-1:123456789012:vpc/vpc-0123456789abcdef0"]) ||
       anytrue([for c in s.condition : c.variable == "ec2:Vpc" && toset(c.values) == toset(["arn:aws:ec2:eu-west-1:123456789012:vpc/vpc-0123456789abcdef0"])]) ||
       anytrue([for c in s.condition : c.variable == "ec2:CreateAction" || c.variable == "aws:RequestTag/AWSMSKManaged"])
