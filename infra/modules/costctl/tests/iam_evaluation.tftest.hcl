@@ -6,7 +6,7 @@
 #
 # The mock provider renders no `.json`, so the evaluator reads the statement blocks of the
 # `aws_iam_policy_document` data sources and mirrors how they are combined: the reduce-only role
-# holds `reduce_only` + `runtime["reduce_only"]`; the full role holds `reduce_only`, `full` and
+# holds `observe` + `reduce_only` + `runtime["reduce_only"]`; the full role holds `observe`, `full` and
 # `full_overrides` merged by Sid (an override replaces the statement of the same Sid, as
 # `override_policy_documents` does; the same merge as `role_policy_sizes` in iam.tf) +
 # `runtime["full"]`.
@@ -128,6 +128,7 @@ variables {
   context_keys = [
     "ecs:cluster", "ec2:Vpc", "ec2:CreateAction", "aws:RequestTag/AWSMSKManaged", "iam:PassedToService",
     "route53:ChangeResourceRecordSetsNormalizedRecordNames", "route53:ChangeResourceRecordSetsRecordTypes",
+    "dynamodb:LeadingKeys",
   ]
 
   # Positive control: the stack's own resources; each case lists the actions it must be allowed.
@@ -156,7 +157,8 @@ variables {
     { arn = "${var.p.msk}/ot-dev-msk/7d7a2a0e-9e2b-4c5a-8a8a-3c4b5d6e7f80-s1", tags = var.own_tags, context = {}, actions = ["kafka:DeleteCluster", "kafka:CreateClusterV2"] },
     { arn = "${var.p.ssm}/order-tracking/dev/endpoints/alb", tags = {}, context = {}, actions = ["ssm:PutParameter", "ssm:GetParameter"] },
     { arn = "${var.p.sm}:order-tracking-dev-oidc-AbCdEf", tags = var.own_tags, context = {}, actions = ["secretsmanager:GetSecretValue"] },
-    { arn = "${var.p.ddb}/costctl-order-tracking-dev", tags = {}, context = {}, actions = ["dynamodb:PutItem", "dynamodb:UpdateItem"] },
+    # The reduce-only role's one write: its own partition (the full role writes anywhere in it).
+    { arn = "${var.p.ddb}/costctl-order-tracking-dev", tags = {}, context = { "dynamodb:LeadingKeys" = ["REDUCE#order-tracking-dev"] }, actions = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"] },
     { arn = "${var.p.iam}/order-tracking-dev-rds-monitoring", tags = {}, context = { "iam:PassedToService" = ["monitoring.rds.amazonaws.com"] }, actions = ["iam:PassRole"] },
     { arn = "${var.p.r53}/Z0123456789ABC", tags = {}, context = {
       "route53:ChangeResourceRecordSetsNormalizedRecordNames" = ["order-tracking-dev.example.com"]
@@ -265,14 +267,14 @@ run "dev_functions_are_denied_on_dev2_and_prod_resources" {
   # Shape of the statements: the evaluator models what they use, nothing is skipped.
   assert {
     condition = alltrue(flatten([for st in concat(
-      data.aws_iam_policy_document.reduce_only.statement, data.aws_iam_policy_document.full.statement, data.aws_iam_policy_document.full_overrides.statement,
+      data.aws_iam_policy_document.observe.statement, data.aws_iam_policy_document.reduce_only.statement, data.aws_iam_policy_document.full.statement, data.aws_iam_policy_document.full_overrides.statement,
       data.aws_iam_policy_document.runtime["full"].statement, data.aws_iam_policy_document.runtime["reduce_only"].statement,
       ) : [length(coalesce(st.not_actions, [])) == 0, length(coalesce(st.not_resources, [])) == 0, st.sid != null,
       alltrue([for a in st.actions : !strcontains(a, "*") && !strcontains(a, "?")]),
       alltrue([for c in st.condition : contains(var.supported_operators, c.test) && (contains(var.context_keys, c.variable) || can(regex("^[a-z0-9-]+:ResourceTag/", c.variable)))]),
     ]]))
     error_message = "a statement uses NotAction/NotResource, has no Sid (the Sid merge needs one), a wildcard action, a condition operator outside supported_operators or a condition key that is neither a resource tag nor in context_keys: the evaluator would not model it (an unknown operator or key counts as not satisfied). Operators and keys in use: ${jsonencode(distinct(flatten([for st in concat(
-      data.aws_iam_policy_document.reduce_only.statement, data.aws_iam_policy_document.full.statement, data.aws_iam_policy_document.full_overrides.statement,
+      data.aws_iam_policy_document.observe.statement, data.aws_iam_policy_document.reduce_only.statement, data.aws_iam_policy_document.full.statement, data.aws_iam_policy_document.full_overrides.statement,
       data.aws_iam_policy_document.runtime["full"].statement, data.aws_iam_policy_document.runtime["reduce_only"].statement,
     ) : [for c in st.condition : "${c.test} ${c.variable}"]])))}"
   }
@@ -287,17 +289,17 @@ run "dev_functions_are_denied_on_dev2_and_prod_resources" {
   # engine action has a positive control.
   assert {
     condition = length(setsubtract(toset(flatten([for st in concat(
-      data.aws_iam_policy_document.reduce_only.statement, data.aws_iam_policy_document.full.statement, data.aws_iam_policy_document.full_overrides.statement,
+      data.aws_iam_policy_document.observe.statement, data.aws_iam_policy_document.reduce_only.statement, data.aws_iam_policy_document.full.statement, data.aws_iam_policy_document.full_overrides.statement,
       data.aws_iam_policy_document.runtime["full"].statement, data.aws_iam_policy_document.runtime["reduce_only"].statement,
     ) : st.actions])), toset(concat(var.read_only_actions, var.star_only_actions, var.runtime_actions, flatten([for t in var.own_targets : t.actions]))))) == 0
     error_message = "actions granted without a positive control in own_targets (nor listed as read-only, star-only or runtime): ${jsonencode(setsubtract(toset(flatten([for st in concat(
-      data.aws_iam_policy_document.reduce_only.statement, data.aws_iam_policy_document.full.statement, data.aws_iam_policy_document.full_overrides.statement,
+      data.aws_iam_policy_document.observe.statement, data.aws_iam_policy_document.reduce_only.statement, data.aws_iam_policy_document.full.statement, data.aws_iam_policy_document.full_overrides.statement,
       data.aws_iam_policy_document.runtime["full"].statement, data.aws_iam_policy_document.runtime["reduce_only"].statement,
     ) : st.actions])), toset(concat(var.read_only_actions, var.star_only_actions, var.runtime_actions, flatten([for t in var.own_targets : t.actions])))))}"
   }
   assert {
     condition = length(setsubtract(toset(flatten([for t in var.own_targets : t.actions])), toset(flatten([for st in concat(
-      data.aws_iam_policy_document.reduce_only.statement, data.aws_iam_policy_document.full.statement, data.aws_iam_policy_document.full_overrides.statement,
+      data.aws_iam_policy_document.observe.statement, data.aws_iam_policy_document.reduce_only.statement, data.aws_iam_policy_document.full.statement, data.aws_iam_policy_document.full_overrides.statement,
     ) : st.actions])))) == 0
     error_message = "own_targets names actions no role grants (stale test data)"
   }
@@ -308,9 +310,9 @@ run "dev_functions_are_denied_on_dev2_and_prod_resources" {
   # identical.
   assert {
     condition = length(flatten([for role, sts in {
-      reduce_only = concat(data.aws_iam_policy_document.reduce_only.statement, data.aws_iam_policy_document.runtime["reduce_only"].statement)
+      reduce_only = concat(data.aws_iam_policy_document.observe.statement, data.aws_iam_policy_document.reduce_only.statement, data.aws_iam_policy_document.runtime["reduce_only"].statement)
       full = concat(values(merge(
-        { for st in data.aws_iam_policy_document.reduce_only.statement : st.sid => st },
+        { for st in data.aws_iam_policy_document.observe.statement : st.sid => st },
         { for st in data.aws_iam_policy_document.full.statement : st.sid => st },
         { for st in data.aws_iam_policy_document.full_overrides.statement : st.sid => st },
       )), data.aws_iam_policy_document.runtime["full"].statement)
@@ -328,9 +330,9 @@ run "dev_functions_are_denied_on_dev2_and_prod_resources" {
           ]) if contains(st.actions, a) && st.effect != "Deny"
     ])]]])) == 0
     error_message = "policy evaluation disagrees (ALLOWED: another stack's resource, or this stack's name with other tags, is reachable; DENIED: the positive control found no Allow on the stack's own resource): ${jsonencode(flatten([for role, sts in {
-      reduce_only = concat(data.aws_iam_policy_document.reduce_only.statement, data.aws_iam_policy_document.runtime["reduce_only"].statement)
+      reduce_only = concat(data.aws_iam_policy_document.observe.statement, data.aws_iam_policy_document.reduce_only.statement, data.aws_iam_policy_document.runtime["reduce_only"].statement)
       full = concat(values(merge(
-        { for st in data.aws_iam_policy_document.reduce_only.statement : st.sid => st },
+        { for st in data.aws_iam_policy_document.observe.statement : st.sid => st },
         { for st in data.aws_iam_policy_document.full.statement : st.sid => st },
         { for st in data.aws_iam_policy_document.full_overrides.statement : st.sid => st },
       )), data.aws_iam_policy_document.runtime["full"].statement)
