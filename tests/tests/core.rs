@@ -220,6 +220,20 @@ async fn hibernate_then_resume_restores_rds_from_the_final_snapshot_under_the_sa
             .count(),
         2
     );
+    // …and `status` lists them as kept, with the command that deletes one.
+    let (status, _) = engine.inspect("hib", None, None).await.unwrap();
+    let kept: Vec<_> = status
+        .resources
+        .iter()
+        .filter(|r| r.resource.starts_with("rds-snapshot:") && r.state.contains("kept"))
+        .collect();
+    assert_eq!(kept.len(), 2, "{:#?}", status.resources);
+    assert!(
+        kept.iter().all(|r| r
+            .state
+            .contains("aws rds delete-db-snapshot --db-snapshot-identifier")),
+        "{kept:#?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

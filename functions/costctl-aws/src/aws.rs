@@ -187,6 +187,9 @@ impl Cloud for AwsCloud {
     async fn describe_db_snapshots(&self, ids: &[String]) -> CloudResult<Vec<SnapshotObs>> {
         self.rds_snapshots(ids).await
     }
+    async fn kept_snapshots(&self, instance_ids: &[String]) -> CloudResult<Vec<SnapshotObs>> {
+        self.rds_kept_snapshots(instance_ids).await
+    }
     async fn stop_db(&self, id: &str) -> CloudResult<()> {
         self.rds_stop(id).await
     }

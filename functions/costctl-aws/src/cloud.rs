@@ -35,6 +35,13 @@ pub trait Cloud: Send + Sync {
     async fn describe_db_instances(&self, ids: &[String]) -> CloudResult<Vec<DbObs>>;
     /// Manual snapshots by identifier; missing ones are left out.
     async fn describe_db_snapshots(&self, ids: &[String]) -> CloudResult<Vec<SnapshotObs>>;
+    /// Manual snapshots of these instances whose names start with the instance identifier and
+    /// a `-` (costctl's `<id>-costctl-gN`, Terraform's final snapshot): what `status` lists as
+    /// kept, since costctl never deletes a snapshot.
+    async fn kept_snapshots(&self, instance_ids: &[String]) -> CloudResult<Vec<SnapshotObs>> {
+        let _ = instance_ids;
+        Ok(Vec::new())
+    }
     async fn stop_db(&self, id: &str) -> CloudResult<()>;
     async fn start_db(&self, id: &str) -> CloudResult<()>;
     /// Deletes with a final snapshot; there is deliberately no way to delete without one.

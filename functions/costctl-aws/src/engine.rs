@@ -353,6 +353,8 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
                     .into());
                 }
             };
+        // Status (no target state given) also lists the snapshots costctl kept.
+        let status = desired.is_none();
         let desired = desired.unwrap_or(stored_desired);
         let spec = state.as_ref().and_then(|s| s.spec.clone());
         let obs = observe_with(&self.cloud, &selector, &manifest, spec.as_ref()).await?;
@@ -371,6 +373,14 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
         let mut report = Report::new(stack, desired, generation);
         report.describe(&obs, &plan);
         report.lockout = lockout;
+        if status {
+            let mut ids: Vec<String> = manifest.db_instances.keys().cloned().collect();
+            ids.extend(obs.db_instances.iter().map(|d| d.id.clone()));
+            ids.sort();
+            ids.dedup();
+            let snapshots = self.cloud.kept_snapshots(&ids).await?;
+            report.kept_snapshots(&snapshots, &manifest);
+        }
         Ok((report, plan))
     }
 

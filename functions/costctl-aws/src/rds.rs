@@ -79,6 +79,38 @@ impl AwsCloud {
         .await
     }
 
+    pub(crate) async fn rds_kept_snapshots(&self, ids: &[String]) -> CloudResult<Vec<SnapshotObs>> {
+        let per_instance: Vec<Vec<SnapshotObs>> = self
+            .lookup_each(ids, |id| async move {
+                let all: Vec<aws_sdk_rds::types::DbSnapshot> = self
+                    .rds
+                    .describe_db_snapshots()
+                    .db_instance_identifier(&id)
+                    .snapshot_type("manual")
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+                    .await
+                    .map_err(|e| CloudError::from_sdk("rds:DescribeDBSnapshots", &id, e))?;
+                let prefix = format!("{id}-");
+                Ok(Some(
+                    all.iter()
+                        .filter_map(|s| {
+                            let name = s.db_snapshot_identifier()?;
+                            name.starts_with(&prefix).then(|| SnapshotObs {
+                                id: name.to_string(),
+                                instance_id: id.clone(),
+                                status: s.status().unwrap_or_default().to_string(),
+                            })
+                        })
+                        .collect(),
+                ))
+            })
+            .await?;
+        Ok(per_instance.into_iter().flatten().collect())
+    }
+
     pub(crate) async fn rds_stop(&self, id: &str) -> CloudResult<()> {
         match self
             .rds

@@ -2,8 +2,9 @@
 
 use crate::store::Lockout;
 use costctl_core::cost::CostEstimate;
+use costctl_core::observation::SnapshotObs;
 use costctl_core::plan::{Note, Plan, Problem};
-use costctl_core::{DesiredState, Observation};
+use costctl_core::{DesiredState, Manifest, Observation};
 use serde::{Deserialize, Serialize};
 
 /// One executed step.
@@ -138,6 +139,35 @@ impl Report {
     /// True when the goal was reached without errors.
     pub fn succeeded(&self) -> bool {
         self.converged && self.errors.is_empty()
+    }
+}
+
+impl Report {
+    /// Lists the manual snapshots of the stack's databases (see `Cloud::kept_snapshots`):
+    /// costctl never deletes a snapshot, so those of earlier hibernations stay and keep costing
+    /// storage until a person deletes them.
+    pub fn kept_snapshots(&mut self, snapshots: &[SnapshotObs], manifest: &Manifest) {
+        for snap in snapshots {
+            let needed = manifest
+                .db_instances
+                .values()
+                .any(|r| r.snapshot.as_deref() == Some(snap.id.as_str()));
+            let state = if needed {
+                format!(
+                    "{}; of {}, needed by the next resume (never deleted)",
+                    snap.status, snap.instance_id
+                )
+            } else {
+                format!(
+                    "{}; of {}, kept (costctl never deletes a snapshot; when no restore needs it: aws rds delete-db-snapshot --db-snapshot-identifier {})",
+                    snap.status, snap.instance_id, snap.id
+                )
+            };
+            self.resources.push(ResourceState {
+                resource: format!("rds-snapshot:{}", snap.id),
+                state,
+            });
+        }
     }
 }
 

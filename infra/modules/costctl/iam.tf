@@ -151,7 +151,7 @@ data "aws_iam_policy_document" "observe" {
   }
 
   statement {
-    sid       = "ReadConfigAndEndpoints"
+    sid       = "SsmRead"
     actions   = ["ssm:GetParameter"]
     resources = concat(local.parameter_arns, local.config_parameter_arns)
   }
@@ -176,7 +176,7 @@ data "aws_iam_policy_document" "observe" {
   }
 
   statement {
-    sid       = "EcsDescribeServices"
+    sid       = "EcsDescribe"
     actions   = ["ecs:DescribeServices"]
     resources = local.ecs_service_arns
   }
@@ -391,13 +391,21 @@ data "aws_iam_policy_document" "full" {
   # Deleting an MSK Serverless cluster deletes the VPC endpoints MSK created for it, with the
   # caller's permissions; only endpoints MSK tagged as its own, in the stacks' VPCs.
   statement {
-    sid       = "KafkaVpcEndpointsDelete"
+    sid       = "MskEndpointDelete"
     actions   = ["ec2:DeleteVpcEndpoints"]
     resources = ["${local.ec2_prefix}:vpc-endpoint/*"]
     condition {
       test     = "StringEquals"
       variable = "ec2:ResourceTag/AWSMSKManaged"
       values   = ["true"]
+    }
+    # MSK tags its endpoints with the cluster's ARN (its service-linked role's policy conditions
+    # on ec2:ResourceTag/ClusterArn, KafkaServiceRolePolicy): only the stack's own clusters'
+    # endpoints, also in a VPC other environments share.
+    condition {
+      test     = "StringLike"
+      variable = "ec2:ResourceTag/ClusterArn"
+      values   = local.kafka_cluster_arns
     }
     condition {
       test     = "ArnEquals"
@@ -413,13 +421,13 @@ data "aws_iam_policy_document" "full" {
   # of theirs.) ModifyDBInstance sets, after a restore, what the restore cannot (storage
   # autoscaling, maintenance window, monitoring, Performance Insights).
   statement {
-    sid       = "RdsSnapshotAndRestore"
+    sid       = "RdsRestore"
     actions   = ["rds:CreateDBSnapshot", "rds:StartDBInstance", "rds:AddTagsToResource", "rds:RestoreDBInstanceFromDBSnapshot", "rds:ModifyDBInstance"]
     resources = concat(local.rds_db_arns, local.rds_snapshot_arns, local.rds_restore_extras)
   }
 
   statement {
-    sid       = "PublishEndpoints"
+    sid       = "SsmPublish"
     actions   = ["ssm:PutParameter"]
     resources = local.parameter_arns
   }
@@ -480,13 +488,13 @@ data "aws_iam_policy_document" "full" {
   # Describe* calls are in ElbRead above).
   # The endpoint's VPC by ARN; its subnets and security groups by the ec2:Vpc they belong to.
   statement {
-    sid       = "KafkaVpcEndpointsCreateInVpc"
+    sid       = "MskEndpointVpc"
     actions   = ["ec2:CreateVpcEndpoint"]
     resources = local.vpc_arns
   }
 
   statement {
-    sid       = "KafkaVpcEndpointsCreateInSubnets"
+    sid       = "MskEndpointSubnets"
     actions   = ["ec2:CreateVpcEndpoint"]
     resources = ["${local.ec2_prefix}:subnet/*", "${local.ec2_prefix}:security-group/*"]
     condition {
@@ -497,7 +505,7 @@ data "aws_iam_policy_document" "full" {
   }
 
   statement {
-    sid       = "KafkaVpcEndpointsCreate"
+    sid       = "MskEndpointCreate"
     actions   = ["ec2:CreateVpcEndpoint"]
     resources = ["${local.ec2_prefix}:vpc-endpoint/*"]
     condition {
@@ -508,7 +516,7 @@ data "aws_iam_policy_document" "full" {
   }
 
   statement {
-    sid       = "KafkaVpcEndpointsTag"
+    sid       = "MskEndpointTag"
     actions   = ["ec2:CreateTags"]
     resources = ["${local.ec2_prefix}:vpc-endpoint/*"]
     condition {

@@ -44,7 +44,7 @@
 # (runtime; their mocked ARNs are unknown strings, so they get no positive control), and
 # whatever Lambda or MSK do with their own service-linked permissions.
 #
-# Pinned known gap: MSK's VPC endpoints of other stacks in a shared VPC (`known_gaps` below).
+# MSK's VPC endpoints of other stacks in a shared VPC are told apart by their ClusterArn tag.
 #
 # Naming limit (documented, not tested here): a stack whose name extends this one's with `-`
 # (`order-tracking-dev-eu`, `ot-dev-eu-alb`) matches the delimited prefixes; only the
@@ -171,7 +171,7 @@ variables {
     { arn = "${var.p.ec2}:vpc-endpoint/vpce-0de0000000000000d", tags = {}, context = {
       "ec2:Vpc" = [var.own_vpc], "aws:RequestTag/AWSMSKManaged" = ["true"], "ec2:CreateAction" = ["CreateVpcEndpoint"]
     }, actions = ["ec2:CreateVpcEndpoint", "ec2:CreateTags"] },
-    { arn = "${var.p.ec2}:vpc-endpoint/vpce-0de0000000000000e", tags = { AWSMSKManaged = "true" }, context = { "ec2:Vpc" = [var.own_vpc] }, actions = ["ec2:DeleteVpcEndpoints"] },
+    { arn = "${var.p.ec2}:vpc-endpoint/vpce-0de0000000000000e", tags = { AWSMSKManaged = "true", ClusterArn = "${var.p.msk}/ot-dev-msk/7d7a2a0e-9e2b-4c5a-8a8a-3c4b5d6e7f80-s1" }, context = { "ec2:Vpc" = [var.own_vpc] }, actions = ["ec2:DeleteVpcEndpoints"] },
   ]
 
   # The other stacks' resources, named and tagged by the same conventions (infra/env: names
@@ -211,12 +211,15 @@ variables {
         "route53:ChangeResourceRecordSetsNormalizedRecordNames" = ["order-tracking-${e}.example.com"]
         "route53:ChangeResourceRecordSetsRecordTypes"           = ["A"]
       } },
-      # MSK's VPC endpoints of a stack with its own VPC (see known_gaps for a shared VPC).
+      # MSK's VPC endpoints of a stack with its own VPC.
       { arn = "${var.p.ec2}:vpc/vpc-0${e == "prod" ? "9a" : "2b"}00000000000000", context = {} },
       { arn = "${var.p.ec2}:subnet/subnet-0${e == "prod" ? "9a" : "2b"}00000000000000", context = { "ec2:Vpc" = ["${var.p.ec2}:vpc/vpc-0${e == "prod" ? "9a" : "2b"}00000000000000"] } },
       { arn = "${var.p.ec2}:security-group/sg-0${e == "prod" ? "9a" : "2b"}00000000000000", context = { "ec2:Vpc" = ["${var.p.ec2}:vpc/vpc-0${e == "prod" ? "9a" : "2b"}00000000000000"] } },
       { arn = "${var.p.ec2}:vpc-endpoint/vpce-0${e == "prod" ? "9a" : "2b"}00000000000000", context = { "ec2:Vpc" = ["${var.p.ec2}:vpc/vpc-0${e == "prod" ? "9a" : "2b"}00000000000000"] }, msk = true },
-    ] : { arn = t.arn, context = t.context, tags = merge({ Project = "order-tracking", Env = e }, try(t.msk, false) ? { AWSMSKManaged = "true" } : {}) }
+      # MSK's endpoints of another stack in the VPC this stack uses too (infra/env puts every
+      # environment into the bootstrap's one VPC): told apart by their ClusterArn tag.
+      { arn = "${var.p.ec2}:vpc-endpoint/vpce-0${e == "prod" ? "9b" : "2c"}00000000000000", context = { "ec2:Vpc" = [var.own_vpc] }, msk = true },
+    ] : { arn = t.arn, context = t.context, tags = merge({ Project = "order-tracking", Env = e }, try(t.msk, false) ? { AWSMSKManaged = "true", ClusterArn = "${var.p.msk}/ot-${e}-msk/00000000-0000-0000-0000-000000000000-s1" } : {}) }
   ]])
 
   # The tag half on its own: this stack's names, another stack's (or project's) tags. Denied for
@@ -234,18 +237,6 @@ variables {
     { arn = "${var.p.ec2}:vpc-endpoint/vpce-0de0000000000000f", tags = { Project = "order-tracking", Env = "dev" }, context = { "ec2:Vpc" = [var.own_vpc] }, actions = ["ec2:DeleteVpcEndpoints"] },
   ]
 
-  # KNOWN GAP, pinned so it stays visible: infra/env deploys every environment into the
-  # bootstrap's one VPC, and KafkaVpcEndpointsDelete is scoped by ec2:Vpc and the AWSMSKManaged
-  # tag only, so it cannot tell dev's MSK endpoints from prod's: DeleteVpcEndpoints reaches the
-  # other stacks' MSK endpoints in a shared VPC (the stack's own positive control needs the same
-  # grant). When a policy change closes it, this case fails: move it to other_targets.
-  known_gaps = [for e in ["dev2", "prod"] : {
-    arn     = "${var.p.ec2}:vpc-endpoint/vpce-0${e == "prod" ? "9b" : "2c"}00000000000000"
-    tags    = { Project = "order-tracking", Env = e, AWSMSKManaged = "true" }
-    context = { "ec2:Vpc" = [var.own_vpc] }
-    actions = ["ec2:DeleteVpcEndpoints"]
-  }]
-
   # Every case: expect (allowed?), actions (empty: every evaluated action of the role) and ctx,
   # the request's condition keys (the resource's tags as aws:ResourceTag/* and
   # <service>:ResourceTag/*, plus the case's context).
@@ -253,7 +244,6 @@ variables {
     [for t in var.own_targets : merge(t, { expect = true, kind = "own stack (positive control)" })],
     [for t in var.other_targets : merge(t, { expect = false, kind = "other stack", actions = [] })],
     [for t in var.mislabeled_targets : merge(t, { expect = false, kind = "own name, other tags" })],
-    [for t in var.known_gaps : merge(t, { expect = true, kind = "KNOWN GAP (shared VPC) closed? move it to other_targets" })],
     ) : merge(c, { ctx = merge(
       { for k, v in c.tags : "aws:ResourceTag/${k}" => [v] },
       { for k, v in c.tags : "${split(":", c.arn)[2]}:ResourceTag/${k}" => [v] },
