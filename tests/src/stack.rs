@@ -377,37 +377,14 @@ pub async fn build_alb(
     use aws_sdk_elasticloadbalancingv2::types::{
         Action, ActionTypeEnum, Certificate, FixedResponseActionConfig, HttpHeaderConditionConfig,
         LoadBalancerAttribute, PathPatternConditionConfig, ProtocolEnum, RuleCondition, Tag,
-        TargetTypeEnum,
     };
     let elb = aws_sdk_elasticloadbalancingv2::Client::new(config);
     let p = &stack.spec.project;
     let mut target_groups = Vec::new();
     for suffix in ["a", "b"] {
-        let out = elb
-            .create_target_group()
-            .name(format!("{p}-tg-{suffix}"))
-            .protocol(ProtocolEnum::Http)
-            .port(8080)
-            .vpc_id(&stack.vpc)
-            .target_type(TargetTypeEnum::Ip)
-            .send()
-            .await?;
-        target_groups.push(
-            out.target_groups()
-                .first()
-                .and_then(|t| t.target_group_arn())
-                .context("target group arn")?
-                .to_string(),
-        );
+        target_groups.push(target_group(config, stack, &format!("{p}-tg-{suffix}")).await?);
     }
-    let certificate = aws_sdk_acm::Client::new(config)
-        .request_certificate()
-        .domain_name(format!("{p}.example.com"))
-        .send()
-        .await?
-        .certificate_arn()
-        .context("certificate arn")?
-        .to_string();
+    let certificate = certificate(config, &format!("{p}.example.com")).await?;
     let tags: Vec<Tag> = stack
         .spec
         .tags()
@@ -586,4 +563,36 @@ pub async fn ephemeral_present(config: &SdkConfig, e: &Ephemeral) -> Result<(boo
                 && c.state().is_some_and(|s| s.as_str() != "DELETING")
         });
     Ok((alb, msk))
+}
+
+/// An IP target group (HTTP, port 8080) in the stack's VPC; its ARN.
+pub async fn target_group(config: &SdkConfig, stack: &DemoStack, name: &str) -> Result<String> {
+    use aws_sdk_elasticloadbalancingv2::types::{ProtocolEnum, TargetTypeEnum};
+    let out = aws_sdk_elasticloadbalancingv2::Client::new(config)
+        .create_target_group()
+        .name(name)
+        .protocol(ProtocolEnum::Http)
+        .port(8080)
+        .vpc_id(&stack.vpc)
+        .target_type(TargetTypeEnum::Ip)
+        .send()
+        .await?;
+    Ok(out
+        .target_groups()
+        .first()
+        .and_then(|t| t.target_group_arn())
+        .context("target group arn")?
+        .to_string())
+}
+
+/// An ACM certificate for `domain`; its ARN.
+pub async fn certificate(config: &SdkConfig, domain: &str) -> Result<String> {
+    Ok(aws_sdk_acm::Client::new(config)
+        .request_certificate()
+        .domain_name(domain)
+        .send()
+        .await?
+        .certificate_arn()
+        .context("certificate arn")?
+        .to_string())
 }

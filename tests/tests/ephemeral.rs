@@ -10,7 +10,7 @@ use costctl_core::spec::EphemeralSpec;
 use costctl_core::{DesiredState, Selector};
 use costctl_tests::stack::{self, DemoStack, StackSpec};
 use costctl_tests::{Emulator, EmulatorOptions, requests_between, start_with_stack};
-use elbv2::types::{Action, ProtocolEnum};
+use elbv2::types::Action;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -53,32 +53,15 @@ impl World {
     }
 
     async fn target_group(&self, name: &str) -> String {
-        self.elb()
-            .create_target_group()
-            .name(name)
-            .protocol(ProtocolEnum::Http)
-            .port(8080)
-            .vpc_id(&self.stack.vpc)
-            .target_type(elbv2::types::TargetTypeEnum::Ip)
-            .send()
+        stack::target_group(&self.sdk, &self.stack, name)
             .await
-            .unwrap()
-            .target_groups()[0]
-            .target_group_arn()
-            .unwrap()
-            .to_string()
+            .expect("target group")
     }
 
     async fn certificate(&self, domain: &str) -> String {
-        aws_sdk_acm::Client::new(&self.sdk)
-            .request_certificate()
-            .domain_name(domain)
-            .send()
+        stack::certificate(&self.sdk, domain)
             .await
-            .unwrap()
-            .certificate_arn()
-            .unwrap()
-            .to_string()
+            .expect("certificate")
     }
 
     /// An ALB built with the plain SDK (see `stack::build_alb`).

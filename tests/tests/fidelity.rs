@@ -9,14 +9,13 @@ use costctl_aws::engine::Options;
 use costctl_aws::{AwsCloud, Cloud, DynamoStore, Engine, EngineError, RequestSpec};
 use costctl_core::spec::EphemeralSpec;
 use costctl_core::{DesiredState, Selector};
-use costctl_tests::stack::{DemoStack, StackSpec};
+use costctl_tests::stack::{self, DemoStack, StackSpec};
 use costctl_tests::{Emulator, EmulatorOptions, start_with_stack};
 use elbv2::types::{
     Action, ActionTypeEnum, AuthenticateCognitoActionConfig, AuthenticateOidcActionConfig,
     Certificate, ForwardActionConfig, HttpHeaderConditionConfig, HttpRequestMethodConditionConfig,
     LoadBalancerAttribute, ProtocolEnum, QueryStringConditionConfig, QueryStringKeyValuePair,
     RuleCondition, SourceIpConditionConfig, Tag, TargetGroupStickinessConfig, TargetGroupTuple,
-    TargetTypeEnum,
 };
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -64,32 +63,15 @@ impl World {
     }
 
     async fn target_group(&self, name: &str) -> String {
-        self.elb()
-            .create_target_group()
-            .name(name)
-            .protocol(ProtocolEnum::Http)
-            .port(8080)
-            .vpc_id(&self.stack.vpc)
-            .target_type(TargetTypeEnum::Ip)
-            .send()
+        stack::target_group(&self.sdk, &self.stack, name)
             .await
-            .unwrap()
-            .target_groups()[0]
-            .target_group_arn()
-            .unwrap()
-            .to_string()
+            .expect("target group")
     }
 
     async fn certificate(&self, domain: &str) -> String {
-        aws_sdk_acm::Client::new(&self.sdk)
-            .request_certificate()
-            .domain_name(domain)
-            .send()
+        stack::certificate(&self.sdk, domain)
             .await
-            .unwrap()
-            .certificate_arn()
-            .unwrap()
-            .to_string()
+            .expect("certificate")
     }
 
     async fn load_balancer(&self, name: &str) -> String {

@@ -224,6 +224,17 @@ fn pk(stack: &str) -> AttributeValue {
     AttributeValue::S(format!("STACK#{stack}"))
 }
 
+/// A sort key `PREFIX#<time>#<nanos><seq>`: ordered by time, and distinct for two writes of the
+/// same millisecond (from one process by the sequence, from two by the nanoseconds).
+fn unique_sk(prefix: &str, at_ms: i64) -> String {
+    let seq = SEQ.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{prefix}#{at_ms:015}#{nanos:09}{:06}", seq % 1_000_000)
+}
+
 /// The partition key of a stack's reduce-only partition; IAM scopes the reduce-only function's
 /// writes to exactly this value (`infra/modules/costctl/iam.tf`).
 pub fn reduce_pk(stack: &str) -> String {
@@ -614,17 +625,7 @@ impl StateStore for DynamoStore {
     }
 
     async fn append_history(&self, stack: &str, entry: &HistoryEntry) -> StoreResult<()> {
-        let seq = SEQ.fetch_add(1, Ordering::Relaxed);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let sk = format!(
-            "HIST#{:015}#{:09}{:06}",
-            entry.at_ms,
-            nanos,
-            seq % 1_000_000
-        );
+        let sk = unique_sk("HIST", entry.at_ms);
         self.client
             .put_item()
             .table_name(&self.table)
@@ -687,24 +688,11 @@ impl StateStore for DynamoStore {
     }
 
     async fn put_lowering(&self, stack: &str, req: &LoweringRequest) -> StoreResult<()> {
-        let seq = SEQ.fetch_add(1, Ordering::Relaxed);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
         self.client
             .put_item()
             .table_name(&self.table)
             .item("pk", s(reduce_pk(stack)))
-            .item(
-                "sk",
-                s(format!(
-                    "REQ#{:015}#{:09}{:06}",
-                    req.at_ms,
-                    nanos,
-                    seq % 1_000_000
-                )),
-            )
+            .item("sk", s(unique_sk("REQ", req.at_ms)))
             .item("request", json(req))
             .send()
             .await

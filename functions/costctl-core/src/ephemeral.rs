@@ -226,19 +226,28 @@ fn cognito_matches(h: &CognitoAuthSpec, w: &CognitoAuthSpec) -> bool {
     h.user_pool_arn == w.user_pool_arn
         && h.user_pool_client_id == w.user_pool_client_id
         && h.user_pool_domain == w.user_pool_domain
-        && defaulted(
-            &h.session_cookie_name,
-            &w.session_cookie_name,
-            &SESSION_COOKIE.to_string(),
+        && session_matches(
+            (&h.session_cookie_name, &h.scope, &h.session_timeout),
+            (&w.session_cookie_name, &w.scope, &w.session_timeout),
         )
-        && defaulted(&h.scope, &w.scope, &SCOPE.to_string())
-        && defaulted(&h.session_timeout, &w.session_timeout, &SESSION_TIMEOUT)
         && h.authentication_request_extra_params == w.authentication_request_extra_params
-        && defaulted(
-            &h.on_unauthenticated_request,
-            &w.on_unauthenticated_request,
-            &UnauthenticatedBehaviour::Authenticate,
-        )
+        && unauthenticated_matches(&h.on_unauthenticated_request, &w.on_unauthenticated_request)
+}
+
+/// Session cookie name, scope and timeout: the same for both authentication actions.
+type Session<'a> = (&'a Option<String>, &'a Option<String>, &'a Option<u64>);
+
+fn session_matches(h: Session<'_>, w: Session<'_>) -> bool {
+    defaulted(h.0, w.0, &SESSION_COOKIE.to_string())
+        && defaulted(h.1, w.1, &SCOPE.to_string())
+        && defaulted(h.2, w.2, &SESSION_TIMEOUT)
+}
+
+fn unauthenticated_matches(
+    h: &Option<UnauthenticatedBehaviour>,
+    w: &Option<UnauthenticatedBehaviour>,
+) -> bool {
+    defaulted(h, w, &UnauthenticatedBehaviour::Authenticate)
 }
 
 /// Everything but the client secret, which AWS never returns (see [`lb_recreation_blockers`]).
@@ -248,19 +257,12 @@ fn oidc_matches(h: &OidcAuthSpec, w: &OidcAuthSpec) -> bool {
         && h.token_endpoint == w.token_endpoint
         && h.user_info_endpoint == w.user_info_endpoint
         && h.client_id == w.client_id
-        && defaulted(
-            &h.session_cookie_name,
-            &w.session_cookie_name,
-            &SESSION_COOKIE.to_string(),
+        && session_matches(
+            (&h.session_cookie_name, &h.scope, &h.session_timeout),
+            (&w.session_cookie_name, &w.scope, &w.session_timeout),
         )
-        && defaulted(&h.scope, &w.scope, &SCOPE.to_string())
-        && defaulted(&h.session_timeout, &w.session_timeout, &SESSION_TIMEOUT)
         && h.authentication_request_extra_params == w.authentication_request_extra_params
-        && defaulted(
-            &h.on_unauthenticated_request,
-            &w.on_unauthenticated_request,
-            &UnauthenticatedBehaviour::Authenticate,
-        )
+        && unauthenticated_matches(&h.on_unauthenticated_request, &w.on_unauthenticated_request)
 }
 
 fn action_matches(have: &ActionSpec, want: &ActionSpec) -> bool {
