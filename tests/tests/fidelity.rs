@@ -178,12 +178,23 @@ impl World {
                 })
                 .unwrap_or_default();
             certs.sort();
+            let attributes: BTreeMap<String, String> = elb
+                .describe_listener_attributes()
+                .listener_arn(larn)
+                .send()
+                .await
+                .unwrap()
+                .attributes()
+                .iter()
+                .map(|a| (a.key().unwrap().to_string(), a.value().unwrap().to_string()))
+                .collect();
             listeners.push(json!({
                 "port": l.port(),
                 "protocol": l.protocol().map(|p| p.as_str()),
                 "ssl_policy": l.ssl_policy(),
                 "certificates": certs,
                 "mutual_authentication": format!("{:?}", l.mutual_authentication()),
+                "attributes": attributes,
                 "default_actions": format!("{:?}", sorted(l.default_actions())),
                 "rules": rules,
             }));
@@ -367,6 +378,23 @@ async fn rich_alb_comes_back_field_by_field() {
         .send()
         .await
         .unwrap();
+    elb.modify_listener_attributes()
+        .listener_arn(&https)
+        .attributes(
+            elbv2::types::ListenerAttribute::builder()
+                .key("routing.http.response.server.enabled")
+                .value("false")
+                .build(),
+        )
+        .attributes(
+            elbv2::types::ListenerAttribute::builder()
+                .key("routing.http.response.strict_transport_security.header_value")
+                .value("max-age=31536000; includeSubDomains")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
     elb.create_rule()
         .listener_arn(&https)
         .priority(10)
@@ -455,6 +483,10 @@ async fn rich_alb_comes_back_field_by_field() {
         .unwrap();
     let before = w.alb_picture("rich-alb").await.unwrap();
     assert_eq!(before["web_acl"], json!(acl), "{before:#}");
+    assert_eq!(
+        before["listeners"][0]["attributes"]["routing.http.response.server.enabled"], "false",
+        "{before:#}"
+    );
 
     let engine = w.engine();
     let report = transition(&w, &engine, "rich", DesiredState::Paused)

@@ -16,13 +16,13 @@ use crate::elbv2_spec::{
 };
 use crate::error::{CloudError, CloudResult};
 use aws_sdk_elasticloadbalancingv2::types::{
-    Certificate, IpAddressType, Listener, LoadBalancer, LoadBalancerAttribute,
+    Certificate, IpAddressType, Listener, ListenerAttribute, LoadBalancer, LoadBalancerAttribute,
     LoadBalancerSchemeEnum, LoadBalancerTypeEnum, ProtocolEnum,
 };
 use costctl_core::Selector;
 use costctl_core::ephemeral::{
-    alb_attribute_default, alb_attribute_ignored, listener_matches, non_default_attributes,
-    rule_matches,
+    alb_attribute_default, alb_attribute_ignored, listener_attribute_default, listener_matches,
+    non_default_attributes, non_default_listener_attributes, rule_matches,
 };
 use costctl_core::observation::LoadBalancerObs;
 use costctl_core::spec::{
@@ -379,7 +379,8 @@ impl AwsCloud {
                 })?;
             Ok(out.certificates().to_vec())
         };
-        let (rules, certs) = futures::try_join!(rules_fut, certs_fut)?;
+        let attrs_fut = self.elb_listener_attributes(&arn);
+        let (rules, certs, attributes) = futures::try_join!(rules_fut, certs_fut, attrs_fut)?;
         let default_cert = l
             .certificates()
             .iter()
@@ -434,10 +435,74 @@ impl AwsCloud {
                 certificate_arn: if https { default_cert } else { None },
                 additional_certificate_arns: if https { additional } else { Vec::new() },
                 mutual_authentication,
+                attributes: non_default_listener_attributes(&attributes),
                 default_actions,
                 rules: rule_specs,
             },
         })
+    }
+
+    async fn elb_listener_attributes(&self, arn: &str) -> CloudResult<BTreeMap<String, String>> {
+        let out = self
+            .elb
+            .describe_listener_attributes()
+            .listener_arn(arn)
+            .send()
+            .await
+            .map_err(|e| {
+                CloudError::from_sdk("elasticloadbalancing:DescribeListenerAttributes", arn, e)
+            })?;
+        Ok(out
+            .attributes()
+            .iter()
+            .filter_map(|a| Some((a.key()?.to_string(), a.value().unwrap_or("").to_string())))
+            .collect())
+    }
+
+    /// Brings a listener's attributes to `want`: the spec's values, and back to AWS's default
+    /// for those set now and no longer in the spec.
+    async fn elb_set_listener_attributes(
+        &self,
+        listener_arn: &str,
+        have: &BTreeMap<String, String>,
+        want: &BTreeMap<String, String>,
+        fenced: impl Fn(&'static str) -> CloudResult<()>,
+    ) -> CloudResult<()> {
+        let mut changes: BTreeMap<String, String> = want
+            .iter()
+            .filter(|(k, v)| have.get(*k) != Some(*v))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        for k in non_default_listener_attributes(have).keys() {
+            if !want.contains_key(k)
+                && let Some(default) = listener_attribute_default(k)
+            {
+                changes.insert(k.clone(), default);
+            }
+        }
+        if changes.is_empty() {
+            return Ok(());
+        }
+        fenced("elasticloadbalancing:ModifyListenerAttributes")?;
+        self.elb
+            .modify_listener_attributes()
+            .listener_arn(listener_arn)
+            .set_attributes(Some(
+                changes
+                    .iter()
+                    .map(|(k, v)| ListenerAttribute::builder().key(k).value(v).build())
+                    .collect(),
+            ))
+            .send()
+            .await
+            .map_err(|e| {
+                CloudError::from_sdk(
+                    "elasticloadbalancing:ModifyListenerAttributes",
+                    listener_arn,
+                    e,
+                )
+            })?;
+        Ok(())
     }
 
     pub(crate) async fn elb_delete(&self, arn: &str) -> CloudResult<()> {
@@ -724,6 +789,9 @@ impl AwsCloud {
                 .certificate_arn
                 .as_ref()
                 .map(|c| vec![Certificate::builder().certificate_arn(c).build()]);
+            let have_attributes = existing
+                .map(|l| l.spec.attributes.clone())
+                .unwrap_or_default();
             let (listener_arn, have_rules, rule_arns, have_additional) = match existing {
                 None => {
                     let default_actions = write(
@@ -803,6 +871,13 @@ impl AwsCloud {
                     )
                 }
             };
+            self.elb_set_listener_attributes(
+                &listener_arn,
+                &have_attributes,
+                &want.attributes,
+                fenced,
+            )
+            .await?;
             let add: Vec<&String> = want
                 .additional_certificate_arns
                 .iter()

@@ -67,6 +67,44 @@ pub fn non_default_attributes(attrs: &BTreeMap<String, String>) -> BTreeMap<Stri
         .collect()
 }
 
+/// AWS's default value of an ALB listener attribute: `true` for the `Server` response header,
+/// empty for the response header values, and for a renamed request header its own name
+/// (`routing.http.request.x_amzn_tls_version.header_name` defaults to `X-Amzn-Tls-Version`).
+pub fn listener_attribute_default(key: &str) -> Option<String> {
+    if key == "routing.http.response.server.enabled" {
+        return Some("true".into());
+    }
+    if key.starts_with("routing.http.response.") && key.ends_with(".header_value") {
+        return Some(String::new());
+    }
+    let header = key
+        .strip_prefix("routing.http.request.")?
+        .strip_suffix(".header_name")?;
+    Some(
+        header
+            .split('_')
+            .map(|w| {
+                let mut c = w.chars();
+                c.next().map_or_else(String::new, |f| {
+                    f.to_ascii_uppercase().to_string() + c.as_str()
+                })
+            })
+            .collect::<Vec<_>>()
+            .join("-"),
+    )
+}
+
+/// The listener attributes without the ones at their default value.
+pub fn non_default_listener_attributes(
+    attrs: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    attrs
+        .iter()
+        .filter(|(k, v)| listener_attribute_default(k).as_deref() != Some(v.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
 /// How an existing resource differs from its spec.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Differences {
@@ -134,6 +172,8 @@ fn set(v: &[String]) -> BTreeSet<&str> {
 pub fn listener_matches(have: &ListenerSpec, want: &ListenerSpec) -> bool {
     have.port == want.port
         && have.protocol == want.protocol
+        && non_default_listener_attributes(&have.attributes)
+            == non_default_listener_attributes(&want.attributes)
         && (want.protocol == ListenerProtocol::Http
             || (opt_matches(&have.ssl_policy, &want.ssl_policy)
                 && have.certificate_arn == want.certificate_arn
@@ -436,6 +476,39 @@ mod tests {
         };
         assert!(redirect_matches(&h, &w));
         assert!(!redirect_matches(&w, &h));
+    }
+
+    #[test]
+    fn listener_attribute_defaults_follow_aws() {
+        assert_eq!(
+            listener_attribute_default(
+                "routing.http.request.x_amzn_mtls_clientcert_serial_number.header_name"
+            )
+            .as_deref(),
+            Some("X-Amzn-Mtls-Clientcert-Serial-Number")
+        );
+        assert_eq!(
+            listener_attribute_default("routing.http.response.server.enabled").as_deref(),
+            Some("true")
+        );
+        assert_eq!(
+            listener_attribute_default(
+                "routing.http.response.strict_transport_security.header_value"
+            )
+            .as_deref(),
+            Some("")
+        );
+        let mut a = BTreeMap::new();
+        a.insert(
+            "routing.http.response.server.enabled".to_string(),
+            "true".to_string(),
+        );
+        assert!(non_default_listener_attributes(&a).is_empty());
+        a.insert(
+            "routing.http.response.server.enabled".to_string(),
+            "false".to_string(),
+        );
+        assert_eq!(non_default_listener_attributes(&a).len(), 1);
     }
 
     #[test]

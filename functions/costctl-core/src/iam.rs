@@ -99,6 +99,10 @@ pub const PERMISSIONS: &[Permission] = &[
     ),
     p("elasticloadbalancing:DescribeListeners", Scope::Both),
     p(
+        "elasticloadbalancing:DescribeListenerAttributes",
+        Scope::Both,
+    ),
+    p(
         "elasticloadbalancing:DescribeListenerCertificates",
         Scope::Both,
     ),
@@ -113,6 +117,10 @@ pub const PERMISSIONS: &[Permission] = &[
     p("ec2:DescribeSecurityGroups", Scope::FullOnly),
     // Bringing an existing load balancer to its spec (apply-spec, resume after a partial create).
     p("elasticloadbalancing:ModifyListener", Scope::FullOnly),
+    p(
+        "elasticloadbalancing:ModifyListenerAttributes",
+        Scope::FullOnly,
+    ),
     p("elasticloadbalancing:DeleteListener", Scope::FullOnly),
     p(
         "elasticloadbalancing:RemoveListenerCertificates",

@@ -98,6 +98,11 @@ pub struct ListenerSpec {
     /// Mutual TLS (HTTPS listeners only); absent means off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mutual_authentication: Option<MutualAuthenticationSpec>,
+    /// Listener attributes as AWS names them (`routing.http.response.server.enabled`, the
+    /// response header values, the renamed mTLS/TLS request headers); a capture holds those that
+    /// differ from AWS's defaults.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<String, String>,
     pub default_actions: Vec<ActionSpec>,
     #[serde(default)]
     pub rules: Vec<RuleSpec>,

@@ -343,6 +343,7 @@ fn arb_lb(i: usize) -> impl Strategy<Value = LoadBalancerObs> {
             let name = format!("alb{i}");
             let tg = format!("arn:aws:elasticloadbalancing:tg/{name}");
             let mut listeners = vec![ListenerSpec {
+                attributes: Default::default(),
                 mutual_authentication: None,
                 port: 80,
                 protocol: ListenerProtocol::Http,
@@ -370,6 +371,7 @@ fn arb_lb(i: usize) -> impl Strategy<Value = LoadBalancerObs> {
             }];
             if https {
                 listeners.push(ListenerSpec {
+                    attributes: Default::default(),
                     mutual_authentication: None,
                     port: 443,
                     protocol: ListenerProtocol::Https,

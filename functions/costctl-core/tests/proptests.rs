@@ -245,6 +245,7 @@ fn listener() -> impl Strategy<Value = ListenerSpec> {
     )
         .prop_map(
             |(port, https, ssl_policy, certificate_arn, default_actions, rules)| ListenerSpec {
+                attributes: Default::default(),
                 mutual_authentication: None,
                 port,
                 protocol: if https {

@@ -156,13 +156,6 @@ data "aws_iam_policy_document" "observe" {
     resources = concat(local.parameter_arns, local.config_parameter_arns)
   }
 
-  # ecs:ListClusters has no resource-level permissions: "*" is the only possible resource.
-  statement {
-    sid       = "EcsListClusters"
-    actions   = ["ecs:ListClusters"]
-    resources = ["*"]
-  }
-
   # ecs:ListServices has no resource type; it is narrowed to the stacks' clusters by ecs:cluster.
   statement {
     sid       = "EcsListServices"
@@ -181,13 +174,6 @@ data "aws_iam_policy_document" "observe" {
     resources = local.ecs_service_arns
   }
 
-  # DescribeScalableTargets has no resource-level permissions: "*" only.
-  statement {
-    sid       = "AutoscalingRead"
-    actions   = ["application-autoscaling:DescribeScalableTargets"]
-    resources = ["*"]
-  }
-
   # Read-only. Without an identifier the Describe calls are evaluated against every instance and
   # snapshot of the account and region (the engine lists, then filters by tag), hence `db:*`.
   statement {
@@ -196,13 +182,19 @@ data "aws_iam_policy_document" "observe" {
     resources = ["${local.rds_prefix}:db:*", "${local.rds_prefix}:snapshot:*"]
   }
 
-  # Elastic Load Balancing Describe* calls support no resource-level permissions: "*" only.
+  # Read-only calls that support no resource-level permissions ("*" is the only possible
+  # resource): ecs:ListClusters, DescribeScalableTargets, the Elastic Load Balancing Describe*
+  # calls, kafka:ListClustersV2. One statement: IAM's inline size limit.
   statement {
-    sid = "ElbRead"
+    sid = "ReadAny"
     actions = [
+      "ecs:ListClusters",
+      "application-autoscaling:DescribeScalableTargets",
+      "kafka:ListClustersV2",
       "elasticloadbalancing:DescribeLoadBalancers",
       "elasticloadbalancing:DescribeLoadBalancerAttributes",
       "elasticloadbalancing:DescribeListeners",
+      "elasticloadbalancing:DescribeListenerAttributes",
       "elasticloadbalancing:DescribeListenerCertificates",
       "elasticloadbalancing:DescribeRules",
       "elasticloadbalancing:DescribeTags",
@@ -215,13 +207,6 @@ data "aws_iam_policy_document" "observe" {
     sid       = "WafRead"
     actions   = ["wafv2:GetWebACLForResource"]
     resources = concat(local.elb_load_balancer_arns, local.web_acl_arns)
-  }
-
-  # kafka:ListClustersV2 supports no resource-level permissions: "*" only.
-  statement {
-    sid       = "KafkaList"
-    actions   = ["kafka:ListClustersV2"]
-    resources = ["*"]
   }
 
   statement {
@@ -268,16 +253,20 @@ data "aws_iam_policy_document" "full_overrides" {
     resources = [local.table_arn, "${local.table_arn}/index/*"]
   }
 
-  # Replaces the observe statement of the same Sid with a superset: besides the ALB's own
-  # Describe* calls, what is checked before a load balancer or cluster is created — target
+  # Replaces the observe statement of the same Sid with a superset: besides those reads, what is
+  # checked before a load balancer or cluster is created — target
   # groups, and the subnets, security groups, VPCs and endpoints MSK Serverless reads with the
   # caller's permissions. All read-only and without resource-level permissions ("*" only).
   statement {
-    sid = "ElbRead"
+    sid = "ReadAny"
     actions = [
+      "ecs:ListClusters",
+      "application-autoscaling:DescribeScalableTargets",
+      "kafka:ListClustersV2",
       "elasticloadbalancing:DescribeLoadBalancers",
       "elasticloadbalancing:DescribeLoadBalancerAttributes",
       "elasticloadbalancing:DescribeListeners",
+      "elasticloadbalancing:DescribeListenerAttributes",
       "elasticloadbalancing:DescribeListenerCertificates",
       "elasticloadbalancing:DescribeRules",
       "elasticloadbalancing:DescribeTags",
@@ -442,6 +431,7 @@ data "aws_iam_policy_document" "full" {
       "elasticloadbalancing:CreateRule",
       "elasticloadbalancing:AddTags",
       "elasticloadbalancing:ModifyListener",
+      "elasticloadbalancing:ModifyListenerAttributes",
       "elasticloadbalancing:DeleteListener",
       "elasticloadbalancing:RemoveListenerCertificates",
       "elasticloadbalancing:ModifyRule",
@@ -485,7 +475,7 @@ data "aws_iam_policy_document" "full" {
 
 
   # MSK Serverless creates the cluster's VPC endpoints with the caller's permissions (their
-  # Describe* calls are in ElbRead above).
+  # Describe* calls are in ReadAny above).
   # The endpoint's VPC by ARN; its subnets and security groups by the ec2:Vpc they belong to.
   statement {
     sid       = "MskEndpointVpc"

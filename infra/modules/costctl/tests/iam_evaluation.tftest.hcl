@@ -111,7 +111,7 @@ variables {
     "application-autoscaling:DescribeScalableTargets",
     "rds:DescribeDBInstances", "rds:DescribeDBSnapshots",
     "elasticloadbalancing:DescribeLoadBalancers", "elasticloadbalancing:DescribeLoadBalancerAttributes",
-    "elasticloadbalancing:DescribeListeners", "elasticloadbalancing:DescribeListenerCertificates",
+    "elasticloadbalancing:DescribeListeners", "elasticloadbalancing:DescribeListenerAttributes", "elasticloadbalancing:DescribeListenerCertificates",
     "elasticloadbalancing:DescribeRules", "elasticloadbalancing:DescribeTags", "elasticloadbalancing:DescribeTargetGroups",
     "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups", "ec2:DescribeVpcs", "ec2:DescribeVpcEndpoints",
     "wafv2:GetWebACLForResource",
@@ -146,7 +146,7 @@ variables {
       "wafv2:AssociateWebACL", "wafv2:DisassociateWebACL",
     ] },
     { arn = "${var.p.elb}:listener/app/ot-dev-alb/50dc6c495c0c9188/f2f7dc8efc522ab2", tags = var.own_tags, context = {}, actions = [
-      "elasticloadbalancing:CreateListener", "elasticloadbalancing:ModifyListener", "elasticloadbalancing:DeleteListener", "elasticloadbalancing:CreateRule",
+      "elasticloadbalancing:CreateListener", "elasticloadbalancing:ModifyListener", "elasticloadbalancing:ModifyListenerAttributes", "elasticloadbalancing:DeleteListener", "elasticloadbalancing:CreateRule",
       "elasticloadbalancing:AddListenerCertificates", "elasticloadbalancing:RemoveListenerCertificates", "elasticloadbalancing:AddTags", "elasticloadbalancing:RemoveTags",
     ] },
     { arn = "${var.p.elb}:listener-rule/app/ot-dev-alb/50dc6c495c0c9188/f2f7dc8efc522ab2/9683b2d02a6cabee", tags = var.own_tags, context = {}, actions = [
