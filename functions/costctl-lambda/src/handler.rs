@@ -56,6 +56,13 @@ pub enum HandlerError {
     },
     #[error(transparent)]
     Engine(EngineError),
+    /// A Terraform create failed after it had created something, which was deleted again:
+    /// Terraform keeps no state of a failed create, so `terraform destroy` would never see it.
+    #[error("{error}; rolled back: deleted {} made by this create (apply again to retry)", .deleted.join(", "))]
+    CreateRolledBack {
+        error: Box<HandlerError>,
+        deleted: Vec<String>,
+    },
 }
 
 impl From<EngineError> for HandlerError {
@@ -87,6 +94,7 @@ impl HandlerError {
             HandlerError::Engine(EngineError::Store(e)) if e.is_transient() => "Retryable",
             HandlerError::Engine(EngineError::Cloud(e)) if e.is_transient() => "Retryable",
             HandlerError::Engine(_) => "Failed",
+            HandlerError::CreateRolledBack { error, .. } => error.error_type(),
         }
     }
 }
@@ -304,13 +312,88 @@ impl<C: Cloud, S: StateStore> Handler<C, S> {
                 self.engine.delete_spec(stack, &removed).await?;
             }
         }
-        let left = deadline_ms - self.engine.now_ms() - 3_000;
+        // What exists before a create: a failed create deletes only what it made itself.
+        let before = match action {
+            TfAction::Create => Some(self.engine.spec_result(stack, spec).await?),
+            _ => None,
+        };
+        // Leave time for the rollback below (a few lookups and deletes).
+        let left = deadline_ms - self.engine.now_ms() - 6_000;
         let timeout = Duration::from_millis(u64::try_from(left).unwrap_or(0).max(1_000));
-        let result = self
+        let err = match self
             .engine
             .apply_spec(stack, spec, Some(cfg.selector.clone()), timeout)
-            .await?;
-        Ok(json!(result))
+            .await
+        {
+            Ok(result) => return Ok(json!(result)),
+            Err(e) => HandlerError::from(e),
+        };
+        let Some(before) = before else {
+            return Err(err);
+        };
+        self.roll_back_create(stack, spec, &before, err).await
+    }
+
+    /// Deletes what a failed Terraform create made (the ALBs and clusters of `spec` that did not
+    /// exist before it), so that nothing is left that no Terraform state names; returns the
+    /// create's error, saying what was deleted.
+    async fn roll_back_create(
+        &self,
+        stack: &str,
+        spec: &EphemeralSpec,
+        before: &costctl_aws::SpecResult,
+        err: HandlerError,
+    ) -> Result<Value, HandlerError> {
+        let after = match self.engine.spec_result(stack, spec).await {
+            Ok(after) => after,
+            Err(e) => {
+                tracing::error!(stack, error = %e, "create failed; could not look up what it made");
+                return Err(err);
+            }
+        };
+        let made = EphemeralSpec {
+            load_balancers: spec
+                .load_balancers
+                .iter()
+                .filter(|l| {
+                    after.load_balancers.contains_key(&l.name)
+                        && !before.load_balancers.contains_key(&l.name)
+                })
+                .cloned()
+                .collect(),
+            kafka_clusters: spec
+                .kafka_clusters
+                .iter()
+                .filter(|c| {
+                    after.kafka_clusters.contains_key(&c.name)
+                        && !before.kafka_clusters.contains_key(&c.name)
+                })
+                .cloned()
+                .collect(),
+        };
+        if made.is_empty() {
+            return Err(err);
+        }
+        let deleted: Vec<String> = made
+            .load_balancers
+            .iter()
+            .map(|l| format!("alb:{}", l.name))
+            .chain(
+                made.kafka_clusters
+                    .iter()
+                    .map(|c| format!("msk:{}", c.name)),
+            )
+            .collect();
+        match self.engine.delete_spec(stack, &made).await {
+            Ok(_) => Err(HandlerError::CreateRolledBack {
+                error: Box::new(err),
+                deleted,
+            }),
+            Err(e) => {
+                tracing::error!(stack, error = %e, made = ?deleted, "create failed and its rollback failed too: delete these with `costctl delete-spec`");
+                Err(err)
+            }
+        }
     }
 
     /// Applies the requests the reduce-only function recorded for `stack`, oldest first, as

@@ -558,3 +558,63 @@ async fn terraform_create_update_delete_of_the_ephemeral_tier() {
         1
     );
 }
+
+/// A Terraform create that fails after it made something (here: the MSK cluster is still
+/// CREATING when the invocation's time runs out) deletes what it made: Terraform keeps no state
+/// of a failed create, so `terraform destroy` would never remove an orphan costing $0.75/h.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_terraform_create_rolls_back_what_it_made() {
+    let (emu, sdk, demo) = start_with_stack(
+        EmulatorOptions {
+            msk_create_seconds: 300,
+            ..EmulatorOptions::default()
+        },
+        &StackSpec::new("order-tracking", 1, 1, 0),
+    )
+    .await
+    .unwrap();
+    let api = RuntimeApi::start().await.unwrap();
+    let _function = spawn(&api, &emu, "full", &config());
+    let payload = json!({
+        "action": "apply-spec",
+        "stack": "order-tracking-dev",
+        "spec": {
+            "load_balancers": [],
+            "kafka_clusters": [{
+                "name": "ot-dev-msk",
+                "vpc_configs": [{"subnet_ids": demo.subnets[..2], "security_group_ids": [demo.security_group]}],
+                "client_authentication": {"sasl_iam": true},
+                "tags": {"Project": "order-tracking", "Env": "dev"}
+            }]
+        },
+        "tf": {"action": "create", "prev_input": null}
+    });
+    let (kind, message) = api
+        .invoke(payload, Duration::from_secs(12))
+        .await
+        .unwrap()
+        .error();
+    assert!(
+        message.contains("rolled back: deleted msk:ot-dev-msk"),
+        "{kind}: {message}"
+    );
+    let left = aws_sdk_kafka::Client::new(&sdk)
+        .list_clusters_v2()
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        left.cluster_info_list()
+            .iter()
+            .all(|c| c.state().is_some_and(|s| s.as_str() == "DELETING")),
+        "{left:?}"
+    );
+    let state = costctl_aws::DynamoStore::new(&sdk, costctl_tests::STATE_TABLE);
+    let stored = costctl_aws::StateStore::load(&state, "order-tracking-dev")
+        .await
+        .unwrap();
+    assert!(
+        stored.and_then(|s| s.spec).is_none(),
+        "the failed create's spec is forgotten"
+    );
+}
