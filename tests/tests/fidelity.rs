@@ -218,6 +218,21 @@ impl World {
         }))
     }
 
+    /// A customer managed KMS key; its ARN.
+    async fn kms_key(&self, description: &str) -> String {
+        aws_sdk_kms::Client::new(&self.sdk)
+            .create_key()
+            .description(description)
+            .send()
+            .await
+            .unwrap()
+            .key_metadata()
+            .unwrap()
+            .arn()
+            .unwrap()
+            .to_string()
+    }
+
     async fn web_acl(&self, name: &str) -> String {
         aws_sdk_wafv2::Client::new(&self.sdk)
             .create_web_acl()
@@ -654,6 +669,7 @@ async fn oidc_alb_is_kept_without_a_secret_reference_and_recreated_with_one() {
 async fn rich_database_hibernates_and_comes_back_field_by_field() {
     let w = World::new(StackSpec::new("richdb", 1, 1, 0)).await;
     let rds = w.rds();
+    let key = w.kms_key("richdb").await;
     rds.create_db_subnet_group()
         .db_subnet_group_name("richdb-db")
         .db_subnet_group_description("test")
@@ -688,7 +704,7 @@ async fn rich_database_hibernates_and_comes_back_field_by_field() {
         .storage_throughput(500)
         .max_allocated_storage(1000)
         .storage_encrypted(true)
-        .kms_key_id("arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555")
+        .kms_key_id(&key)
         .db_subnet_group_name("richdb-db")
         .db_parameter_group_name("richdb-pg16")
         .vpc_security_group_ids(&w.stack.security_group)
@@ -758,7 +774,8 @@ async fn rich_database_hibernates_and_comes_back_field_by_field() {
     assert!(report.succeeded(), "{report:#?}");
     assert!(
         picture().await.is_none(),
-        "deleted after its final snapshot"
+        "deleted after its final snapshot: {:#?}",
+        report.notes
     );
     let report = transition(&w, &engine, "richdb", DesiredState::Running)
         .await
@@ -824,4 +841,62 @@ async fn what_was_off_before_the_pause_stays_off() {
             "{level:?}: desired counts and bounds as before"
         );
     }
+}
+
+/// A database whose KMS key is no longer usable (pending deletion) is not hibernated: its final
+/// snapshot would be encrypted with that key and could never be restored. It is stopped, and the
+/// report names the field; the rest of the stack pauses.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_whose_key_is_going_away_is_stopped_not_hibernated() {
+    let w = World::new(StackSpec::new("kms", 1, 1, 0)).await;
+    let key = w.kms_key("kms").await;
+    let rds = w.rds();
+    rds.create_db_instance()
+        .db_instance_identifier("kms-db0")
+        .db_instance_class("db.t4g.micro")
+        .engine("postgres")
+        .master_username("app")
+        .master_user_password("not-a-real-password")
+        .allocated_storage(20)
+        .storage_encrypted(true)
+        .kms_key_id(&key)
+        .set_tags(Some(
+            w.stack
+                .spec
+                .tags()
+                .into_iter()
+                .map(|(k, v)| rds::types::Tag::builder().key(k).value(v).build())
+                .collect(),
+        ))
+        .send()
+        .await
+        .unwrap();
+    // The key id, not the ARN: moto 5.2.1 looks ScheduleKeyDeletion up by id only (AWS takes
+    // either).
+    let key_id = key.rsplit('/').next().unwrap().to_string();
+    aws_sdk_kms::Client::new(&w.sdk)
+        .schedule_key_deletion()
+        .key_id(&key_id)
+        .pending_window_in_days(7)
+        .send()
+        .await
+        .unwrap();
+    let engine = w.engine();
+    let report = transition(&w, &engine, "kms", DesiredState::Hibernated)
+        .await
+        .unwrap();
+    assert!(report.succeeded(), "{report:#?}");
+    assert!(
+        report.notes.iter().any(|n| n.resource == "rds:kms-db0"
+            && n.message.contains("kms_key_id")
+            && n.message.contains("PendingDeletion")),
+        "{report:#?}"
+    );
+    let db = rds
+        .describe_db_instances()
+        .db_instance_identifier("kms-db0")
+        .send()
+        .await
+        .expect("kept, not deleted");
+    assert_eq!(db.db_instances()[0].db_instance_status(), Some("stopped"));
 }

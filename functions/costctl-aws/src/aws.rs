@@ -23,6 +23,8 @@ pub struct AwsCloud {
     pub(crate) wafv2: aws_sdk_wafv2::Client,
     /// Reads the OIDC client secret a spec names (AWS never returns it from the listener).
     pub(crate) secrets: aws_sdk_secretsmanager::Client,
+    /// The state of an encrypted database's KMS key, checked before a hibernation.
+    pub(crate) kms: aws_sdk_kms::Client,
     /// Bound on concurrent calls inside one adapter operation (e.g. DescribeServices batches).
     pub(crate) concurrency: usize,
 }
@@ -63,6 +65,7 @@ impl AwsCloud {
             ec2: client!(aws_sdk_ec2, config, counter),
             wafv2: client!(aws_sdk_wafv2, config, counter),
             secrets: client!(aws_sdk_secretsmanager, config, counter),
+            kms: client!(aws_sdk_kms, config, counter),
             concurrency: 8,
         }
     }

@@ -1116,6 +1116,25 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
         stack: &str,
         spec: &EphemeralSpec,
     ) -> Result<SpecResult, EngineError> {
+        self.delete_spec_with(stack, spec, true).await
+    }
+
+    /// As [`Engine::delete_spec`], without waiting for the clusters to be gone: undoing a
+    /// failed create, whose invocation has little time left and whose security groups stay.
+    pub async fn roll_back_spec(
+        &self,
+        stack: &str,
+        spec: &EphemeralSpec,
+    ) -> Result<SpecResult, EngineError> {
+        self.delete_spec_with(stack, spec, false).await
+    }
+
+    async fn delete_spec_with(
+        &self,
+        stack: &str,
+        spec: &EphemeralSpec,
+        wait_for_clusters: bool,
+    ) -> Result<SpecResult, EngineError> {
         let owner = self.options.owner.clone();
         let ttl = i64::try_from(self.options.lease_ttl.as_millis()).unwrap_or(i64::MAX);
         let state = match self.store.load(stack).await? {
@@ -1127,7 +1146,7 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
             None => None,
         };
         let outcome = self
-            .delete_spec_leased(stack, spec, state.as_ref(), &owner)
+            .delete_spec_leased(stack, spec, state.as_ref(), &owner, wait_for_clusters)
             .await;
         if state.is_some() {
             let _ = self.store.release(stack, &owner).await;
@@ -1141,6 +1160,7 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
         spec: &EphemeralSpec,
         state: Option<&StackState>,
         owner: &str,
+        wait_for_clusters: bool,
     ) -> Result<SpecResult, EngineError> {
         let (lbs, kafkas) = self.find_spec_resources(spec).await?;
         let mut result = SpecResult {
@@ -1181,7 +1201,9 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
                 done.push(serde_json::json!({"resource": format!("msk:{}", c.spec.name), "action": "delete_kafka_cluster"}));
             }
         }
-        self.await_clusters_gone(&kafkas).await?;
+        if wait_for_clusters {
+            self.await_clusters_gone(&kafkas).await?;
+        }
         if let Some(state) = state {
             let mut manifest = state.manifest.clone();
             for lb in &spec.load_balancers {

@@ -22,7 +22,7 @@ impl AwsCloud {
                     .try_collect()
                     .await
                     .map_err(|e| CloudError::from_sdk("rds:DescribeDBInstances", "*", e))?;
-                Ok(all
+                let found: Vec<DbObs> = all
                     .iter()
                     .filter(|db| {
                         selector.matches_tags(
@@ -32,7 +32,8 @@ impl AwsCloud {
                         )
                     })
                     .map(db_obs)
-                    .collect())
+                    .collect();
+                self.with_key_states(found).await
             }
         }
     }
@@ -41,6 +42,56 @@ impl AwsCloud {
     /// would hide the difference between "gone" and "never existed" we do not need, but a
     /// single missing id must not fail the others.
     pub(crate) async fn rds_describe(&self, ids: &[String]) -> CloudResult<Vec<DbObs>> {
+        let found = self.rds_describe_only(ids).await?;
+        self.with_key_states(found).await
+    }
+
+    /// The state of each encrypted instance's KMS key (one DescribeKey per distinct key).
+    async fn with_key_states(&self, mut dbs: Vec<DbObs>) -> CloudResult<Vec<DbObs>> {
+        let mut keys: Vec<String> = dbs
+            .iter()
+            .filter(|d| d.spec.storage_encrypted)
+            .filter_map(|d| d.spec.kms_key_id.clone())
+            .collect();
+        keys.sort();
+        keys.dedup();
+        let states: Vec<(String, String)> = self
+            .lookup_each(&keys, |key| async move {
+                let state = match self.kms.describe_key().key_id(&key).send().await {
+                    Ok(out) => out
+                        .key_metadata()
+                        .and_then(|m| m.key_state())
+                        .map_or("Unknown".to_string(), |s| s.as_str().to_string()),
+                    Err(e) => {
+                        let err = CloudError::from_sdk("kms:DescribeKey", &key, e);
+                        if err.is_not_found() {
+                            "NotFound".to_string()
+                        } else if err.is_transient() {
+                            return Err(err);
+                        } else {
+                            // Denied (the reduce-only role reads no key): unknown, which a
+                            // hibernation treats as unusable.
+                            format!("Unknown ({})", err.code().unwrap_or("error"))
+                        }
+                    }
+                };
+                Ok(Some((key, state)))
+            })
+            .await?;
+        for db in &mut dbs {
+            if db.spec.storage_encrypted
+                && let Some(key) = &db.spec.kms_key_id
+            {
+                db.kms_key_state = states
+                    .iter()
+                    .find(|(k, _)| k == key)
+                    .map(|(_, s)| s.clone());
+            }
+        }
+        Ok(dbs)
+    }
+
+    async fn rds_describe_only(&self, ids: &[String]) -> CloudResult<Vec<DbObs>> {
         self.lookup_each(ids, |id| async move {
             match self
                 .rds
@@ -434,6 +485,7 @@ fn db_obs(db: &DbInstance) -> DbObs {
         status: db.db_instance_status().unwrap_or_default().to_string(),
         deletion_protection: db.deletion_protection().unwrap_or(false),
         unsupported: db_unsupported(db),
+        kms_key_state: None,
         spec: DbSpec {
             instance_class: db.db_instance_class().unwrap_or_default().to_string(),
             engine: db.engine().unwrap_or_default().to_string(),

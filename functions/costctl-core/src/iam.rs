@@ -81,6 +81,8 @@ pub const PERMISSIONS: &[Permission] = &[
     // RDS.
     p("rds:DescribeDBInstances", Scope::Both),
     p("rds:DescribeDBSnapshots", Scope::Both),
+    // The KMS key of an encrypted instance must be usable before it is hibernated.
+    p("kms:DescribeKey", Scope::Both),
     p("rds:StopDBInstance", Scope::FullOnly),
     p("rds:DeleteDBInstance", Scope::FullOnly),
     p("rds:CreateDBSnapshot", Scope::FullOnly),

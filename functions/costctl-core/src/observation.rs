@@ -123,6 +123,11 @@ pub struct DbObs {
     /// hibernated.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unsupported: Vec<String>,
+    /// For an encrypted instance, the `KeyState` of its KMS key (`Enabled`, `Disabled`,
+    /// `PendingDeletion`, …, or `NotFound` / `Unknown (…)` when it cannot be read): a final
+    /// snapshot is encrypted with the same key and cannot be restored without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_key_state: Option<String>,
 }
 
 /// A manual DB snapshot that a restore may need.

@@ -452,6 +452,25 @@ impl Builder {
                     "deletion protection is on: the instance is stopped, never deleted".into(),
                 );
                 self.stop_db(db, &drained);
+            } else if snapshot_db
+                && let Some(state) = db
+                    .kms_key_state
+                    .as_deref()
+                    .filter(|s| *s != "Enabled")
+                    .or_else(|| {
+                        // Encrypted, and the key's state was not read: not provably restorable.
+                        (db.spec.storage_encrypted && db.kms_key_state.is_none())
+                            .then_some("not read")
+                    })
+            {
+                self.note(
+                    format!("rds:{}", db.id),
+                    format!(
+                        "kept (stopped, not deleted): kms_key_id {} is {state}; a final snapshot is encrypted with the same key and could not be restored without it",
+                        db.spec.kms_key_id.as_deref().unwrap_or("(unknown)")
+                    ),
+                );
+                self.stop_db(db, &drained);
             } else if snapshot_db && !db.unsupported.is_empty() {
                 self.note(
                     format!("rds:{}", db.id),

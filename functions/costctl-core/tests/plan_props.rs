@@ -89,6 +89,7 @@ fn apply(obs: &mut Observation, action: &Action) -> Result<(), String> {
                 _ => return Err(format!("snapshot {snapshot} not available")),
             }
             obs.db_instances.push(DbObs {
+                kms_key_state: None,
                 unsupported: Vec::new(),
                 id: id.clone(),
                 status: "creating".into(),
@@ -506,6 +507,7 @@ fn arb_db(i: usize) -> impl Strategy<Value = DbObs> {
         any::<bool>(),
     )
         .prop_map(move |(status, protected)| DbObs {
+            kms_key_state: None,
             unsupported: Vec::new(),
             id: format!("db{i}"),
             status: status.into(),
@@ -799,6 +801,7 @@ proptest! {
 fn hibernate_with_deletion_protection_stops_and_says_why() {
     let obs = Observation {
         db_instances: vec![DbObs {
+            kms_key_state: None,
             unsupported: Vec::new(),
             id: "db".into(),
             status: "available".into(),

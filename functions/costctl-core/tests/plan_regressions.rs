@@ -25,6 +25,7 @@ fn a_pause_during_a_delete_keeps_the_snapshot_being_written() {
     };
     let obs = Observation {
         db_instances: vec![DbObs {
+            kms_key_state: None,
             unsupported: Vec::new(),
             id: "db0".into(),
             status: "deleting".into(),

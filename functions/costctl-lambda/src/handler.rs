@@ -384,7 +384,7 @@ impl<C: Cloud, S: StateStore> Handler<C, S> {
                     .map(|c| format!("msk:{}", c.name)),
             )
             .collect();
-        match self.engine.delete_spec(stack, &made).await {
+        match self.engine.roll_back_spec(stack, &made).await {
             Ok(_) => Err(HandlerError::CreateRolledBack {
                 error: Box::new(err),
                 deleted,

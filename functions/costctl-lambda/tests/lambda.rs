@@ -590,7 +590,7 @@ async fn a_failed_terraform_create_rolls_back_what_it_made() {
         "tf": {"action": "create", "prev_input": null}
     });
     let (kind, message) = api
-        .invoke(payload, Duration::from_secs(12))
+        .invoke(payload, Duration::from_secs(20))
         .await
         .unwrap()
         .error();

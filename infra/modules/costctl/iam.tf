@@ -176,6 +176,13 @@ data "aws_iam_policy_document" "observe" {
 
   # Read-only. Without an identifier the Describe calls are evaluated against every instance and
   # snapshot of the account and region (the engine lists, then filters by tag), hence `db:*`.
+  # The KMS key of an encrypted database is checked before a hibernation (read-only).
+  statement {
+    sid       = "RdsKeyRead"
+    actions   = ["kms:DescribeKey"]
+    resources = ["${local.arn_prefix}:kms:${local.region}:${local.account}:key/*"]
+  }
+
   statement {
     sid       = "RdsRead"
     actions   = ["rds:DescribeDBInstances", "rds:DescribeDBSnapshots"]
