@@ -21,8 +21,8 @@ use aws_sdk_elasticloadbalancingv2::types::{
 };
 use costctl_core::Selector;
 use costctl_core::ephemeral::{
-    alb_attribute_default, alb_attribute_ignored, listener_attribute_default, listener_matches,
-    non_default_attributes, non_default_listener_attributes, rule_matches,
+    alb_attribute_default, alb_attribute_ignored, attribute_changes, listener_attribute_default,
+    listener_matches, non_default_attributes, non_default_listener_attributes, rule_matches,
 };
 use costctl_core::observation::LoadBalancerObs;
 use costctl_core::spec::{
@@ -468,18 +468,7 @@ impl AwsCloud {
         want: &BTreeMap<String, String>,
         fenced: impl Fn(&'static str) -> CloudResult<()>,
     ) -> CloudResult<()> {
-        let mut changes: BTreeMap<String, String> = want
-            .iter()
-            .filter(|(k, v)| have.get(*k) != Some(*v))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        for k in non_default_listener_attributes(have).keys() {
-            if !want.contains_key(k)
-                && let Some(default) = listener_attribute_default(k)
-            {
-                changes.insert(k.clone(), default);
-            }
-        }
+        let changes = attribute_changes(have, want, listener_attribute_default, |_| false);
         if changes.is_empty() {
             return Ok(());
         }
@@ -683,20 +672,12 @@ impl AwsCloud {
 
         // Attributes: the spec's, and back to the default for those no longer in it.
         let current = self.elb_attributes(&arn).await?;
-        let mut changes: BTreeMap<String, String> = BTreeMap::new();
-        for (k, v) in &spec.attributes {
-            if !alb_attribute_ignored(k) && current.get(k) != Some(v) {
-                changes.insert(k.clone(), v.clone());
-            }
-        }
-        for (k, v) in non_default_attributes(&current) {
-            if !spec.attributes.contains_key(&k)
-                && let Some(default) = alb_attribute_default(&k)
-                && v != default
-            {
-                changes.insert(k, default.to_string());
-            }
-        }
+        let changes = attribute_changes(
+            &current,
+            &spec.attributes,
+            |k| alb_attribute_default(k).map(str::to_string),
+            alb_attribute_ignored,
+        );
         if !changes.is_empty() {
             fenced("elasticloadbalancing:ModifyLoadBalancerAttributes")?;
             self.elb

@@ -150,6 +150,16 @@ fn timeout(t: Option<i64>) -> Option<u64> {
     t.and_then(|t| u64::try_from(t).ok())
 }
 
+/// The SDK forms of an authentication action's session timeout and extra parameters (none
+/// sent when the spec has none).
+fn sdk_timeout(t: Option<u64>) -> Option<i64> {
+    t.and_then(|t| i64::try_from(t).ok())
+}
+
+fn sdk_extra_params(m: &BTreeMap<String, String>) -> Option<HashMap<String, String>> {
+    (!m.is_empty()).then(|| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+}
+
 /// The spec of a list of actions; `place` names it in `unsupported` ("listener 443 default
 /// action", "listener 443 rule 10 action").
 pub(crate) fn actions_spec(
@@ -394,17 +404,10 @@ pub(crate) fn actions(
                             .user_pool_domain(&c.user_pool_domain)
                             .set_session_cookie_name(c.session_cookie_name.clone())
                             .set_scope(c.scope.clone())
-                            .set_session_timeout(
-                                c.session_timeout.and_then(|t| i64::try_from(t).ok()),
-                            )
-                            .set_authentication_request_extra_params(
-                                (!c.authentication_request_extra_params.is_empty()).then(|| {
-                                    c.authentication_request_extra_params
-                                        .iter()
-                                        .map(|(k, v)| (k.clone(), v.clone()))
-                                        .collect()
-                                }),
-                            )
+                            .set_session_timeout(sdk_timeout(c.session_timeout))
+                            .set_authentication_request_extra_params(sdk_extra_params(
+                                &c.authentication_request_extra_params,
+                            ))
                             .set_on_unauthenticated_request(c.on_unauthenticated_request.map(|b| {
                                 AuthenticateCognitoActionConditionalBehaviorEnum::from(b.as_str())
                             }))
@@ -436,19 +439,10 @@ pub(crate) fn actions(
                                 .set_use_existing_client_secret(secret.is_none().then_some(true))
                                 .set_session_cookie_name(o.session_cookie_name.clone())
                                 .set_scope(o.scope.clone())
-                                .set_session_timeout(
-                                    o.session_timeout.and_then(|t| i64::try_from(t).ok()),
-                                )
-                                .set_authentication_request_extra_params(
-                                    (!o.authentication_request_extra_params.is_empty()).then(
-                                        || {
-                                            o.authentication_request_extra_params
-                                                .iter()
-                                                .map(|(k, v)| (k.clone(), v.clone()))
-                                                .collect()
-                                        },
-                                    ),
-                                )
+                                .set_session_timeout(sdk_timeout(o.session_timeout))
+                                .set_authentication_request_extra_params(sdk_extra_params(
+                                    &o.authentication_request_extra_params,
+                                ))
                                 .set_on_unauthenticated_request(o.on_unauthenticated_request.map(
                                     |b| {
                                         AuthenticateOidcActionConditionalBehaviorEnum::from(

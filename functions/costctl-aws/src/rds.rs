@@ -353,7 +353,7 @@ impl AwsCloud {
         }
         if has("cloudwatch_logs_exports") {
             let have: Vec<String> = self
-                .rds_describe(&[id.to_string()])
+                .rds_describe_only(&[id.to_string()])
                 .await?
                 .first()
                 .map(|d| d.spec.cloudwatch_logs_exports.clone())

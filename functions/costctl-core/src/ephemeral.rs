@@ -105,6 +105,33 @@ pub fn non_default_listener_attributes(
         .collect()
 }
 
+/// The attribute writes that bring `have` (as described) to `want` (the spec): every wanted
+/// value that differs, and AWS's default for every attribute set now that `want` no longer
+/// names. One rule for load-balancer and listener attributes, each with its own defaults.
+pub fn attribute_changes(
+    have: &BTreeMap<String, String>,
+    want: &BTreeMap<String, String>,
+    default: impl Fn(&str) -> Option<String>,
+    ignored: impl Fn(&str) -> bool,
+) -> BTreeMap<String, String> {
+    let mut changes: BTreeMap<String, String> = want
+        .iter()
+        .filter(|(k, v)| !ignored(k) && have.get(*k) != Some(*v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    for (k, v) in have {
+        if ignored(k) || want.contains_key(k) {
+            continue;
+        }
+        if let Some(d) = default(k)
+            && *v != d
+        {
+            changes.insert(k.clone(), d);
+        }
+    }
+    changes
+}
+
 /// How an existing resource differs from its spec.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Differences {

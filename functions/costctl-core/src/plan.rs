@@ -401,6 +401,35 @@ pub fn final_snapshot_name(id: &str, generation: u64) -> String {
 const DB_STOPPABLE: &[&str] = &["available"];
 const DB_DELETABLE: &[&str] = &["available", "stopped", "storage-optimization"];
 
+/// Why an instance is stopped instead of hibernated (deleted with a final snapshot), if it
+/// must be: deletion protection, a KMS key a restore could not use, or a configured feature a
+/// restore cannot bring back (`DbObs::unsupported`).
+fn hibernation_blocker(db: &DbObs) -> Option<String> {
+    if db.deletion_protection {
+        return Some("deletion protection is on: the instance is stopped, never deleted".into());
+    }
+    let key_state = db
+        .kms_key_state
+        .as_deref()
+        .filter(|s| *s != "Enabled")
+        .or_else(|| {
+            // Encrypted, and the key's state was not read: not provably restorable.
+            (db.spec.storage_encrypted && db.kms_key_state.is_none()).then_some("not read")
+        });
+    if let Some(state) = key_state {
+        return Some(format!(
+            "kept (stopped, not deleted): kms_key_id {} is {state}; a final snapshot is encrypted with the same key and could not be restored without it",
+            db.spec.kms_key_id.as_deref().unwrap_or("(unknown)")
+        ));
+    }
+    (!db.unsupported.is_empty()).then(|| {
+        format!(
+            "kept (stopped, not deleted): a restore from a snapshot cannot bring back {}",
+            db.unsupported.join("; ")
+        )
+    })
+}
+
 struct Builder {
     plan: Plan,
 }
@@ -446,44 +475,13 @@ impl Builder {
         let snapshot_db =
             level == DesiredState::Hibernated || goal.policy.rds_on_pause == RdsOnPause::Snapshot;
         for db in &obs.db_instances {
-            if snapshot_db && db.deletion_protection {
-                self.note(
-                    format!("rds:{}", db.id),
-                    "deletion protection is on: the instance is stopped, never deleted".into(),
-                );
+            if !snapshot_db {
                 self.stop_db(db, &drained);
-            } else if snapshot_db
-                && let Some(state) = db
-                    .kms_key_state
-                    .as_deref()
-                    .filter(|s| *s != "Enabled")
-                    .or_else(|| {
-                        // Encrypted, and the key's state was not read: not provably restorable.
-                        (db.spec.storage_encrypted && db.kms_key_state.is_none())
-                            .then_some("not read")
-                    })
-            {
-                self.note(
-                    format!("rds:{}", db.id),
-                    format!(
-                        "kept (stopped, not deleted): kms_key_id {} is {state}; a final snapshot is encrypted with the same key and could not be restored without it",
-                        db.spec.kms_key_id.as_deref().unwrap_or("(unknown)")
-                    ),
-                );
+            } else if let Some(why) = hibernation_blocker(db) {
+                self.note(format!("rds:{}", db.id), why);
                 self.stop_db(db, &drained);
-            } else if snapshot_db && !db.unsupported.is_empty() {
-                self.note(
-                    format!("rds:{}", db.id),
-                    format!(
-                        "kept (stopped, not deleted): a restore from a snapshot cannot bring back {}",
-                        db.unsupported.join("; ")
-                    ),
-                );
-                self.stop_db(db, &drained);
-            } else if snapshot_db {
-                self.hibernate_db(db, goal.generation, obs, &drained);
             } else {
-                self.stop_db(db, &drained);
+                self.hibernate_db(db, goal.generation, obs, &drained);
             }
         }
         self.pause_ephemeral(goal, obs, spec, &drained);
@@ -735,61 +733,12 @@ impl Builder {
         }
     }
 
-    /// Returns the id of the step after which this instance is available (if any is needed).
+    /// Returns the id of the step after which this instance is as recorded (if any is needed).
+    ///
+    /// A database that was stopped before the pause stays stopped (a resume never starts what
+    /// the pause did not stop); restored from its final snapshot (it comes back available), it
+    /// is brought to its record and stopped again.
     fn resume_db(
-        &mut self,
-        id: &str,
-        db: Option<&DbObs>,
-        record: Option<&DbRecord>,
-        obs: &Observation,
-    ) -> Option<usize> {
-        let await_available = |b: &mut Self, after: Vec<usize>| {
-            b.push(
-                Action::AwaitDb {
-                    id: id.into(),
-                    status: "available".into(),
-                },
-                after,
-            )
-        };
-        if record.is_some_and(|r| r.stopped) {
-            return self.resume_stopped_db(id, db, record, obs);
-        }
-        match db.map(|d| d.status.as_str()) {
-            Some("available") => self.match_record(id, db, record),
-            Some("stopped") => {
-                let start = self.push(Action::StartDb { id: id.into() }, vec![]);
-                Some(await_available(self, vec![start]))
-            }
-            Some("stopping") => {
-                let stopped = self.push(
-                    Action::AwaitDb {
-                        id: id.into(),
-                        status: "stopped".into(),
-                    },
-                    vec![],
-                );
-                let start = self.push(Action::StartDb { id: id.into() }, vec![stopped]);
-                Some(await_available(self, vec![start]))
-            }
-            Some("deleting") => {
-                let gone = self.push(
-                    Action::AwaitDb {
-                        id: id.into(),
-                        status: "deleted".into(),
-                    },
-                    vec![],
-                );
-                self.restore_db(id, record, obs, vec![gone])
-            }
-            Some(_) => Some(await_available(self, vec![])),
-            None => self.restore_db(id, record, obs, vec![]),
-        }
-    }
-
-    /// A database that was stopped before the pause: it stays stopped. Restored from its final
-    /// snapshot (it comes back available), it is brought to its record and stopped again.
-    fn resume_stopped_db(
         &mut self,
         id: &str,
         db: Option<&DbObs>,
@@ -805,24 +754,38 @@ impl Builder {
                 after,
             )
         };
+        let was_stopped = record.is_some_and(|r| r.stopped);
         let restored = record.is_some_and(|r| r.snapshot.is_some());
         match db.map(|d| d.status.as_str()) {
-            Some("stopped") => None,
-            Some("stopping") => Some(await_status(self, "stopped", vec![])),
-            Some("available") if restored => {
-                let after: Vec<usize> = self.match_record(id, db, record).into_iter().collect();
-                if !after.is_empty() {
-                    return after.first().copied();
-                }
-                let stop = self.push(Action::StopDb { id: id.into() }, vec![]);
-                Some(await_status(self, "stopped", vec![stop]))
-            }
-            Some("available") => {
+            Some("available") if was_stopped && !restored => {
                 self.note(
                     format!("rds:{id}"),
                     "was stopped before the pause and has been started since: left as it is".into(),
                 );
                 None
+            }
+            Some("available") => {
+                if let Some(step) = self.match_record(id, db, record) {
+                    return Some(step);
+                }
+                if !was_stopped {
+                    return None;
+                }
+                let stop = self.push(Action::StopDb { id: id.into() }, vec![]);
+                Some(await_status(self, "stopped", vec![stop]))
+            }
+            Some("stopped") if was_stopped => None,
+            Some("stopped") => {
+                let start = self.push(Action::StartDb { id: id.into() }, vec![]);
+                Some(await_status(self, "available", vec![start]))
+            }
+            Some("stopping") => {
+                let stopped = await_status(self, "stopped", vec![]);
+                if was_stopped {
+                    return Some(stopped);
+                }
+                let start = self.push(Action::StartDb { id: id.into() }, vec![stopped]);
+                Some(await_status(self, "available", vec![start]))
             }
             Some("deleting") => {
                 let gone = await_status(self, "deleted", vec![]);
