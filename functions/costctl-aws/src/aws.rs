@@ -220,7 +220,7 @@ impl Cloud for AwsCloud {
         spec: &LoadBalancerSpec,
         not_after_ms: i64,
     ) -> CloudResult<()> {
-        self.elb_apply(spec, not_after_ms).await
+        crate::alb_apply::apply_alb(self, spec, not_after_ms).await
     }
     async fn delete_load_balancer(&self, arn: &str) -> CloudResult<()> {
         self.elb_delete(arn).await

@@ -1,6 +1,6 @@
 //! Reconcile: observe → plan → execute the ready steps within a time budget → persist → report.
 
-use crate::cloud::Cloud;
+use crate::cloud::{Cloud, fence};
 use crate::error::CloudError;
 use crate::observe::{observe, observe_known, observe_with};
 use crate::report::{Report, StepOutcome};
@@ -1031,21 +1031,22 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
         )?)
     }
 
-    /// Waits, within the lease, until the clusters are gone: MSK Serverless keeps its VPC
+    /// Waits, until `until` (the lease's end less the margin), for the clusters to be gone: MSK Serverless keeps its VPC
     /// endpoints, which use the security groups Terraform deletes next, until the delete is
     /// done. Still there when the lease would end: a transient error (the next `terraform
     /// destroy` finds the cluster deleting and waits again).
-    async fn await_clusters_gone(&self, kafkas: &[KafkaObs]) -> Result<(), EngineError> {
+    async fn await_clusters_gone(
+        &self,
+        kafkas: &[KafkaObs],
+        until: i64,
+    ) -> Result<(), EngineError> {
         if kafkas.is_empty() {
             return Ok(());
         }
         let names: Vec<String> = kafkas.iter().map(|c| c.spec.name.clone()).collect();
         let none = Selector::Names(Default::default());
-        let ttl = i64::try_from(self.options.lease_ttl.as_millis()).unwrap_or(i64::MAX / 2);
-        let margin = i64::try_from(self.options.safety_margin.as_millis()).unwrap_or(0);
         let poll = self.options.poll_interval;
         let poll_ms = i64::try_from(poll.as_millis()).unwrap_or(0);
-        let until = self.clock.now_ms() + ttl - margin;
         loop {
             let left = self.cloud.find_kafka_clusters(&none, &names).await?;
             let Some(first) = left.first() else {
@@ -1136,17 +1137,18 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
         wait_for_clusters: bool,
     ) -> Result<SpecResult, EngineError> {
         let owner = self.options.owner.clone();
-        let ttl = i64::try_from(self.options.lease_ttl.as_millis()).unwrap_or(i64::MAX);
+        let ttl = i64::try_from(self.options.lease_ttl.as_millis()).unwrap_or(i64::MAX / 2);
+        let margin = i64::try_from(self.options.safety_margin.as_millis()).unwrap_or(0);
+        // The lease ends `ttl` after the instant it was asked for, however late the answer
+        // comes: no delete is sent after that (less the margin).
+        let asked_at = self.clock.now_ms();
         let state = match self.store.load(stack).await? {
-            Some(_) => Some(
-                self.store
-                    .lease(stack, &owner, self.clock.now_ms(), ttl)
-                    .await?,
-            ),
+            Some(_) => Some(self.store.lease(stack, &owner, asked_at, ttl).await?),
             None => None,
         };
+        let not_after = state.as_ref().map(|_| asked_at + ttl - margin);
         let outcome = self
-            .delete_spec_leased(stack, spec, state.as_ref(), &owner, wait_for_clusters)
+            .delete_spec_leased(stack, spec, state.as_ref(), not_after, wait_for_clusters)
             .await;
         if state.is_some() {
             let _ = self.store.release(stack, &owner).await;
@@ -1159,9 +1161,15 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
         stack: &str,
         spec: &EphemeralSpec,
         state: Option<&StackState>,
-        owner: &str,
+        not_after: Option<i64>,
         wait_for_clusters: bool,
     ) -> Result<SpecResult, EngineError> {
+        let owner = self.options.owner.as_str();
+        // Under a lease (a known stack), each delete is fenced on its end.
+        let fenced = |op: &'static str, resource: &str| match not_after {
+            Some(t) => fence(self.clock.now_ms(), t, op, resource),
+            None => Ok(()),
+        };
         let (lbs, kafkas) = self.find_spec_resources(spec).await?;
         let mut result = SpecResult {
             stack: stack.into(),
@@ -1176,6 +1184,7 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
                 });
                 continue;
             }
+            fenced("elasticloadbalancing:DeleteLoadBalancer", &lb.arn)?;
             self.cloud.delete_load_balancer(&lb.arn).await?;
             done.push(serde_json::json!({"resource": format!("alb:{}", lb.spec.name), "action": "delete_load_balancer"}));
         }
@@ -1189,6 +1198,7 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
                 continue;
             }
             for alias in &want.aliases {
+                fenced("route53:ChangeResourceRecordSets", &alias.name)?;
                 self.cloud
                     .delete_alias(&alias.zone_id, &alias.name, &lb.dns_name)
                     .await?;
@@ -1197,12 +1207,16 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
         }
         for c in &kafkas {
             if c.state != "DELETING" {
+                fenced("kafka:DeleteCluster", &c.arn)?;
                 self.cloud.delete_kafka_cluster(&c.arn).await?;
                 done.push(serde_json::json!({"resource": format!("msk:{}", c.spec.name), "action": "delete_kafka_cluster"}));
             }
         }
         if wait_for_clusters {
-            self.await_clusters_gone(&kafkas).await?;
+            let ttl = i64::try_from(self.options.lease_ttl.as_millis()).unwrap_or(i64::MAX / 2);
+            let margin = i64::try_from(self.options.safety_margin.as_millis()).unwrap_or(0);
+            let until = not_after.unwrap_or_else(|| self.clock.now_ms() + ttl - margin);
+            self.await_clusters_gone(&kafkas, until).await?;
         }
         if let Some(state) = state {
             let mut manifest = state.manifest.clone();
@@ -1223,6 +1237,8 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
                 .as_ref()
                 .map(|s| s.without(spec))
                 .filter(|s| !s.is_empty());
+            // Not after the lease either: a newer invocation may be storing a newer spec.
+            fenced("dynamodb:UpdateItem", &format!("stack:{stack}"))?;
             self.store.set_spec(stack, remaining.as_ref()).await?;
             self.store
                 .append_history(

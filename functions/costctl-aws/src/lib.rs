@@ -5,14 +5,17 @@
 //!   [`publish`] for SSM parameters and Route53 aliases);
 //! - [`StateStore`]: desired state, generation, lease, manifest and history per stack;
 //!   [`DynamoStore`] keeps them in DynamoDB with conditional writes;
+//! - [`alb_apply::apply_alb`]: the one ALB apply loop (pure diff, fenced calls) both clouds run;
 //! - [`Engine`]: observe → plan → execute → persist → report;
 //! - [`RequestCounter`]: AWS requests per operation, counted inside the SDK client.
 
+pub mod alb_apply;
 pub mod autoscaling;
 pub mod aws;
 pub mod cloud;
 pub mod ecs;
 pub mod elbv2;
+mod elbv2_apply;
 mod elbv2_spec;
 pub mod engine;
 pub mod error;

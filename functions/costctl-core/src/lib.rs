@@ -17,7 +17,10 @@
 //! - [`config::Config`]: stacks, resource selectors, pause policy, budget rules;
 //! - [`budget::BudgetAlert`] and [`budget::evaluate`]: the AWS Budgets letter and its policy;
 //! - [`spec::EphemeralSpec`]: the ALB / MSK Serverless spec of the ephemeral tier.
+//!
+//! [`alb::alb_calls`] is the ALB apply as a pure diff: the calls both clouds execute.
 
+pub mod alb;
 pub mod budget;
 pub mod config;
 pub mod cost;

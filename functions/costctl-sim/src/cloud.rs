@@ -7,8 +7,8 @@
 
 use crate::clock::SimClock;
 use crate::ephemeral::{
-    ALB_ZONE, SimKafka, SimLb, SimListener, alb_provisioning_ms, lb_arn, listener_arn, msk_arn,
-    msk_creating_ms, msk_deleting_ms, short,
+    ALB_ZONE, SimKafka, SimLb, alb_provisioning_ms, lb_arn, msk_arn, msk_creating_ms,
+    msk_deleting_ms, short,
 };
 use crate::world::{CallFaults, Direction, MINUTE, SimSnapshot, World};
 use async_trait::async_trait;
@@ -17,7 +17,6 @@ use costctl_aws::error::{CloudError, CloudResult};
 use costctl_aws::store::{
     HistoryEntry, Lease, NewRequest, StackState, StateStore, StoreError, StoreResult,
 };
-use costctl_core::ephemeral::alb_attribute_ignored;
 use costctl_core::observation::{
     AliasObs, Bounds, DbObs, DbSpec, KafkaObs, LoadBalancerObs, ServiceObs, SnapshotObs,
 };
@@ -54,7 +53,7 @@ impl Caller {
     /// Latency, then maybe a crash or a transient error before the effect. Returns the faults
     /// still to apply after the effect.
     async fn before(&self, op: &str, mutating: bool) -> Result<CallFaults, String> {
-        let faults = self.world.lock().decide(mutating);
+        let faults = self.world.lock().decide(op, mutating);
         self.clock.sleep_ms(faults.latency_ms).await;
         let crash = self.note_before(op, faults);
         if crash {
@@ -133,7 +132,7 @@ fn transient(op: &'static str, resource: &str, code: String) -> CloudError {
     }
 }
 
-fn rejected(op: &'static str, resource: &str, code: &str, message: &str) -> CloudError {
+pub(crate) fn rejected(op: &'static str, resource: &str, code: &str, message: &str) -> CloudError {
     CloudError::Rejected {
         operation: op,
         resource: resource.into(),
@@ -142,7 +141,7 @@ fn rejected(op: &'static str, resource: &str, code: &str, message: &str) -> Clou
     }
 }
 
-fn not_found(op: &'static str, resource: &str, code: &str) -> CloudError {
+pub(crate) fn not_found(op: &'static str, resource: &str, code: &str) -> CloudError {
     CloudError::NotFound {
         operation: op,
         resource: resource.into(),
@@ -162,7 +161,7 @@ impl SimCloud {
 
     /// The adapter's check before a load balancer is created or updated: certificates, then
     /// target groups.
-    async fn check_lb_dependencies(&self, spec: &LoadBalancerSpec) -> CloudResult<()> {
+    pub(crate) async fn check_lb_dependencies(&self, spec: &LoadBalancerSpec) -> CloudResult<()> {
         let resource = format!("alb:{}", spec.name);
         self.call("acm:DescribeCertificate", &resource, None, |w| {
             for l in &spec.listeners {
@@ -191,7 +190,7 @@ impl SimCloud {
         Ok(())
     }
 
-    async fn call<R>(
+    pub(crate) async fn call<R>(
         &self,
         op: &'static str,
         resource: &str,
@@ -199,6 +198,9 @@ impl SimCloud {
         effect: impl FnOnce(&mut World) -> CloudResult<R> + Send,
     ) -> CloudResult<R> {
         let c = &self.0;
+        if dir.is_some() {
+            c.world.lock().sent.push((c.clock.now(), op));
+        }
         let faults = c
             .before(op, dir.is_some())
             .await
@@ -631,74 +633,7 @@ impl Cloud for SimCloud {
         spec: &LoadBalancerSpec,
         not_after_ms: i64,
     ) -> CloudResult<()> {
-        let resource = format!("alb:{}", spec.name);
-        let fenced = |op: &'static str| fence(self.0.clock.now(), not_after_ms, op, &resource);
-        self.check_lb_dependencies(spec).await?;
-        let existing = self
-            .call(
-                "elasticloadbalancing:DescribeLoadBalancers",
-                &resource,
-                None,
-                |w| Ok(w.eph.lb_by_name(&spec.name).map(|lb| lb.arn.clone())),
-            )
-            .await?;
-        let arn = match existing {
-            Some(arn) => arn,
-            None => {
-                fenced("elasticloadbalancing:CreateLoadBalancer")?;
-                self.call(
-                    "elasticloadbalancing:CreateLoadBalancer",
-                    &resource,
-                    Some(Direction::Up),
-                    |w| create_lb(w, spec),
-                )
-                .await?
-            }
-        };
-        // Attributes and tags, then listeners and their rules: what the adapter brings to the
-        // spec with Modify*/AddTags/RemoveTags and Create*/Modify*/Delete* calls.
-        fenced("elasticloadbalancing:ModifyLoadBalancerAttributes")?;
-        self.call(
-            "elasticloadbalancing:ModifyLoadBalancerAttributes",
-            &resource,
-            Some(Direction::Up),
-            |w| {
-                let lb = lb_mut(w, &arn)?;
-                let mut attributes = spec.attributes.clone();
-                attributes.retain(|k, _| !alb_attribute_ignored(k));
-                lb.attributes = attributes;
-                lb.tags = spec.tags.clone();
-                Ok(())
-            },
-        )
-        .await?;
-        fenced("elasticloadbalancing:CreateListener")?;
-        self.call(
-            "elasticloadbalancing:CreateListener",
-            &resource,
-            Some(Direction::Up),
-            |w| {
-                let id = w.eph.next_id();
-                let lb = lb_mut(w, &arn)?;
-                lb.listeners
-                    .retain(|port, _| spec.listeners.iter().any(|l| l.port == *port));
-                for (i, l) in spec.listeners.iter().enumerate() {
-                    let listener_arn = lb.listeners.get(&l.port).map_or_else(
-                        || listener_arn(&arn, id * 16 + i as u64),
-                        |have| have.arn.clone(),
-                    );
-                    lb.listeners.insert(
-                        l.port,
-                        SimListener {
-                            arn: listener_arn,
-                            spec: aws_listener(l),
-                        },
-                    );
-                }
-                Ok(())
-            },
-        )
-        .await
+        costctl_aws::alb_apply::apply_alb(self, spec, not_after_ms).await
     }
 
     async fn delete_load_balancer(&self, arn: &str) -> CloudResult<()> {
@@ -998,7 +933,7 @@ fn target_groups(spec: &LoadBalancerSpec) -> impl Iterator<Item = &String> {
         })
 }
 
-fn lb_mut<'w>(w: &'w mut World, arn: &str) -> CloudResult<&'w mut SimLb> {
+pub(crate) fn lb_mut<'w>(w: &'w mut World, arn: &str) -> CloudResult<&'w mut SimLb> {
     w.eph
         .lbs
         .get_mut(arn)
@@ -1008,7 +943,7 @@ fn lb_mut<'w>(w: &'w mut World, arn: &str) -> CloudResult<&'w mut SimLb> {
 /// CreateLoadBalancer: names are unique in a region; the same name with the same settings
 /// answers with the existing load balancer, with other settings `DuplicateLoadBalancerName`.
 /// Every subnet and security group must exist. Returns the ARN.
-fn create_lb(w: &mut World, spec: &LoadBalancerSpec) -> CloudResult<String> {
+pub(crate) fn create_lb(w: &mut World, spec: &LoadBalancerSpec) -> CloudResult<String> {
     const OP: &str = "elasticloadbalancing:CreateLoadBalancer";
     if let Some(lb) = w.eph.lb_by_name(&spec.name) {
         if lb.same_settings(spec) {
@@ -1046,6 +981,7 @@ fn create_lb(w: &mut World, spec: &LoadBalancerSpec) -> CloudResult<String> {
             attributes: BTreeMap::new(),
             tags: spec.tags.clone(),
             listeners: BTreeMap::new(),
+            web_acl_arn: None,
         },
     );
     Ok(arn)
@@ -1114,7 +1050,7 @@ fn create_kafka(w: &mut World, spec: &KafkaClusterSpec) -> CloudResult<()> {
 
 /// A listener as AWS stores it: an HTTPS listener without an SSL policy gets the default one,
 /// a redirect's missing parts become their `#{…}` placeholders.
-fn aws_listener(l: &ListenerSpec) -> ListenerSpec {
+pub(crate) fn aws_listener(l: &ListenerSpec) -> ListenerSpec {
     let mut l = l.clone();
     if l.protocol == ListenerProtocol::Https && l.ssl_policy.is_none() {
         l.ssl_policy = Some("ELBSecurityPolicy-2016-08".into());

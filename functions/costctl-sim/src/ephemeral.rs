@@ -31,6 +31,8 @@ pub const REGION: &str = "eu-west-1";
 pub struct SimListener {
     pub arn: String,
     pub spec: ListenerSpec,
+    /// Rule ARNs by priority.
+    pub rule_arns: BTreeMap<u32, String>,
 }
 
 #[derive(Debug, Clone)]
@@ -49,6 +51,8 @@ pub struct SimLb {
     pub attributes: BTreeMap<String, String>,
     pub tags: BTreeMap<String, String>,
     pub listeners: BTreeMap<u16, SimListener>,
+    /// The associated WAF web ACL (an association ends with the load balancer).
+    pub web_acl_arn: Option<String>,
 }
 
 impl SimLb {
@@ -73,7 +77,7 @@ impl SimLb {
                 security_groups,
                 attributes: non_default_attributes(&self.attributes),
                 tags: self.tags.clone(),
-                web_acl_arn: None,
+                web_acl_arn: self.web_acl_arn.clone(),
                 dns_name_parameter: None,
                 aliases: Vec::new(),
                 listeners: self.listeners.values().map(|l| l.spec.clone()).collect(),
@@ -140,6 +144,8 @@ pub struct Ephemeral {
     pub security_groups: BTreeSet<String>,
     pub certificates: BTreeSet<String>,
     pub target_groups: BTreeSet<String>,
+    /// WAF web ACLs that exist (AssociateWebACL refuses another).
+    pub web_acls: BTreeSet<String>,
     /// Names of load balancers and clusters of another stack (never touched), with their ARN.
     pub foreign: BTreeMap<String, String>,
     seq: u64,
@@ -377,5 +383,11 @@ pub fn listener_arn(lb_arn: &str, id: u64) -> String {
     format!(
         "{}/{id:016x}",
         lb_arn.replace(":loadbalancer/", ":listener/")
+    )
+}
+pub fn rule_arn(listener_arn: &str, id: u64) -> String {
+    format!(
+        "{}/{id:016x}",
+        listener_arn.replace(":listener/", ":listener-rule/")
     )
 }

@@ -5,12 +5,14 @@
 //!   and AWS's rules, the state store's items, faults, the trace and the invariants;
 //! - [`ephemeral`]: ALBs, MSK Serverless clusters, SSM parameters and alias records, with AWS's
 //!   durations and naming rules (ALB names unique, MSK names not);
+//! - [`alb`]: the ALB apply's calls (the production diff and loop) applied to the world;
 //! - [`cloud`]: [`SimCloud`] (the `Cloud` trait) and [`MemStore`] (the `StateStore` trait,
 //!   DynamoStore's conditional semantics), one handle per invocation;
 //! - [`scenario`]: one seeded scenario of triggers, faults and a convergence check.
 //!
 //! Test-only: nothing here is linked into a Lambda binary.
 
+pub mod alb;
 pub mod clock;
 pub mod cloud;
 pub mod ephemeral;

@@ -348,14 +348,15 @@ async fn terraform_apply(
 
 /// The networking, certificate and target groups that exist for the ephemeral tier, and the
 /// load balancer and cluster of another stack.
-fn ephemeral_world(w: &mut World) {
+pub(crate) fn ephemeral_world(w: &mut World) {
     let e = &mut w.eph;
     e.enabled = true;
     e.subnets
         .extend(["subnet-0a", "subnet-0b", "subnet-0c"].map(String::from));
     e.security_groups
         .extend(["sg-0alb", "sg-0msk"].map(String::from));
-    e.certificates.insert(CERT.into());
+    e.certificates.extend([CERT, CERT_API].map(String::from));
+    e.web_acls.insert(WEB_ACL.into());
     e.target_groups.extend([TG_WEB, TG_API].map(String::from));
     let id = e.next_id();
     let arn = crate::ephemeral::lb_arn("billing-alb", id);
@@ -374,6 +375,7 @@ fn ephemeral_world(w: &mut World) {
             attributes: BTreeMap::new(),
             tags: [("costctl:stack".to_string(), "billing-prod".to_string())].into(),
             listeners: BTreeMap::new(),
+            web_acl_arn: None,
         },
     );
     e.foreign.insert("alb:billing-alb".into(), arn);
@@ -401,14 +403,18 @@ fn ephemeral_world(w: &mut World) {
         .extend(["alb:billing-alb", "msk:billing-msk"].map(String::from));
 }
 
-const CERT: &str = "arn:aws:acm:eu-west-1:123456789012:certificate/ot-dev";
-const TG_WEB: &str = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/ot-dev-web/1";
-const TG_API: &str = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/ot-dev-api/2";
+pub(crate) const CERT: &str = "arn:aws:acm:eu-west-1:123456789012:certificate/ot-dev";
+pub(crate) const CERT_API: &str = "arn:aws:acm:eu-west-1:123456789012:certificate/ot-dev-api";
+pub(crate) const TG_WEB: &str =
+    "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/ot-dev-web/1";
+pub(crate) const TG_API: &str =
+    "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/ot-dev-api/2";
+pub(crate) const WEB_ACL: &str = "arn:aws:wafv2:eu-west-1:123456789012:regional/webacl/ot-dev/0d4e5f6a-1b2c-4d3e-8f9a-0b1c2d3e4f5a";
 
 /// One version of the stack's ephemeral-tier spec, as Terraform would send it: an ALB (HTTP
 /// redirect, HTTPS with rules, published DNS name, an alias) and/or an MSK Serverless cluster
-/// (bootstrap string published). Later versions change attributes, tags and rules in place,
-/// or drop one of the two.
+/// (bootstrap string published). Later versions change attributes, tags, rules, additional
+/// certificates, listener attributes and the web ACL in place, or drop one of the two.
 fn ephemeral_spec(rng: &mut Rng, version: usize) -> EphemeralSpec {
     let (lb, msk) = match rng.below(if version == 0 { 5 } else { 7 }) {
         0 => (true, false),
@@ -424,8 +430,9 @@ fn ephemeral_spec(rng: &mut Rng, version: usize) -> EphemeralSpec {
     if tagged {
         tags["costctl:stack"] = STACK.into();
     }
+    let api = if rng.chance(500) { "/api/*" } else { "/v2/*" };
     let mut rules = vec![serde_json::json!({"priority": 10,
-        "conditions": [{"field": "path-pattern", "values": ["/api/*"]}],
+        "conditions": [{"field": "path-pattern", "values": [api]}],
         "actions": [{"type": "forward", "target_group_arn": TG_API}]})];
     if rng.chance(500) {
         rules.push(serde_json::json!({"priority": 20,
@@ -436,6 +443,16 @@ fn ephemeral_spec(rng: &mut Rng, version: usize) -> EphemeralSpec {
     if protected {
         attributes["deletion_protection.enabled"] = "true".into();
     }
+    let mut https = serde_json::json!({"port": 443, "protocol": "HTTPS", "certificate_arn": CERT,
+        "default_actions": [{"type": "forward", "target_group_arn": TG_WEB}],
+        "rules": rules});
+    if rng.chance(500) {
+        https["additional_certificate_arns"] = serde_json::json!([CERT_API]);
+    }
+    if rng.chance(500) {
+        https["attributes"] = serde_json::json!({"routing.http.response.server.enabled": "false"});
+    }
+    let web_acl = rng.chance(500).then_some(WEB_ACL);
     let lbs = if lb {
         serde_json::json!([{
             "name": "ot-dev-alb",
@@ -443,14 +460,13 @@ fn ephemeral_spec(rng: &mut Rng, version: usize) -> EphemeralSpec {
             "security_groups": ["sg-0alb"],
             "attributes": attributes,
             "tags": tags,
+            "web_acl_arn": web_acl,
             "dns_name_parameter": "/order-tracking/dev/alb_dns_name",
             "aliases": [{"zone_id": "Z0123456789ABC", "name": "app.example.com"}],
             "listeners": [
                 {"port": 80, "protocol": "HTTP", "default_actions": [
                     {"type": "redirect", "redirect": {"protocol": "HTTPS", "port": "443", "status_code": "HTTP_301"}}]},
-                {"port": 443, "protocol": "HTTPS", "certificate_arn": CERT,
-                 "default_actions": [{"type": "forward", "target_group_arn": TG_WEB}],
-                 "rules": rules}
+                https
             ]
         }])
     } else {
@@ -562,6 +578,7 @@ pub fn run(seed: u64) -> Outcome {
         lost_answer: 15 * intensity,
         crash: 4 * intensity,
         stall: 2 * intensity,
+        alb_stall: 20 * intensity,
         max_crashes: 1 + intensity,
     };
     world.log(format!(

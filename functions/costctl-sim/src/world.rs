@@ -69,6 +69,9 @@ pub struct Faults {
     pub crash: u32,
     /// A call (or a frozen process) stalls longer than the lease lasts.
     pub stall: u32,
+    /// Added to `stall` for the changing calls of an ALB apply (ELBv2 and WAFv2), which come
+    /// many in a row under one lease: what the fence before each of them is for.
+    pub alb_stall: u32,
     pub max_crashes: u32,
 }
 
@@ -135,6 +138,9 @@ pub struct World {
     pub trace: Vec<String>,
     pub violations: Vec<String>,
     pub calls: u64,
+    /// Every changing call, with the virtual time it was sent (before its latency): what a
+    /// fence ("sent only before …") is judged by.
+    pub sent: Vec<(i64, &'static str)>,
 }
 
 impl World {
@@ -164,6 +170,7 @@ impl World {
             trace: Vec::new(),
             violations: Vec::new(),
             calls: 0,
+            sent: Vec::new(),
         }
     }
 
@@ -338,14 +345,15 @@ impl World {
     // ---- faults ----
 
     /// Decides the latency and faults of one call.
-    pub fn decide(&mut self, mutating: bool) -> CallFaults {
+    pub fn decide(&mut self, op: &str, mutating: bool) -> CallFaults {
         self.calls += 1;
         let f = self.faults;
         let mut c = CallFaults {
             latency_ms: self.rng.range(20, 900),
             ..CallFaults::default()
         };
-        if self.rng.chance(f.stall) {
+        let alb = mutating && (op.starts_with("elasticloadbalancing:") || op.starts_with("wafv2:"));
+        if self.rng.chance(f.stall + if alb { f.alb_stall } else { 0 }) {
             c.stall_ms = self.rng.range(60_000, 200_000);
         }
         c.transient = self.rng.chance(f.transient);
@@ -364,7 +372,9 @@ impl World {
     // ---- invariants ----
 
     /// Checks, at a mutating call, the rules that concern who may act: the caller holds the
-    /// lease, and no reached request is undone.
+    /// lease, unexpired at the instant the call takes effect (a call landing after its lease
+    /// ended is what the fences and step guards exist to prevent, whether or not another
+    /// invocation has taken over yet), and no reached request is undone.
     pub fn check_actor(&mut self, stack: &str, owner: &str, what: &str, dir: Direction) {
         let Some(state) = self.store.get(stack) else {
             return;
@@ -372,12 +382,16 @@ impl World {
         let holder = state.lease.clone();
         let (desired, generation) = (state.desired, state.generation);
         match &holder {
-            Some(l) if l.owner == owner => {}
+            Some(l) if l.owner == owner && l.expires_at_ms >= self.now => {}
+            Some(l) if l.owner == owner => self.violation(format!(
+                "{owner} called {what} after its lease ended (at {})",
+                l.expires_at_ms
+            )),
             Some(l) if l.expires_at_ms >= self.now => self.violation(format!(
                 "{owner} called {what} while {} holds the lease (until {})",
                 l.owner, l.expires_at_ms
             )),
-            _ => {}
+            _ => self.violation(format!("{owner} called {what} without holding the lease")),
         }
         let contradicts = match dir {
             Direction::Down => desired == DesiredState::Running,

@@ -51,9 +51,32 @@ fn regression_seeds() {
     // 9, 40, 604, 311: the ephemeral tier (an orphaned cluster after a failed create, a cluster
     // recorded while being deleted, a report judged against a spec stored after it, a second
     // cluster created after a late lookup answer outlived the lease; 9936: an ALB apply that
-    // went on after its lease expired).
-    for seed in [8, 775, 1633, 9867, 9, 40, 604, 311, 9936] {
+    // went on after its lease expired; 1522: a Terraform delete sent after its lease ended,
+    // the answer to its lease request having come 3 minutes late).
+    for seed in [8, 775, 1633, 9867, 9, 40, 604, 311, 9936, 1522] {
         let out = costctl_sim::run(seed);
         assert!(out.ok(), "{}", out.explain());
     }
+}
+
+/// The ALB apply loop (production's pure diff and fenced loop, the simulated cloud's calls)
+/// sends no changing call once its fence time has come, whatever call a late answer delays,
+/// and a second apply completes what a fenced one left.
+#[test]
+fn alb_apply_sends_nothing_after_its_fence() {
+    let seeds = env_u64("COSTCTL_FENCE_SEEDS").unwrap_or(400);
+    let (mut sent, mut cut) = (0, 0);
+    for seed in 0..seeds {
+        let (n, fenced) = costctl_sim::alb::fence_trial(seed).unwrap_or_else(|e| panic!("{e}"));
+        sent += n;
+        cut += usize::from(fenced);
+    }
+    println!("{seeds} trials: {sent} changing calls, {cut} first applies stopped by the fence");
+    // Both outcomes must be common, or the trials prove nothing about the fence.
+    let seeds = usize::try_from(seeds).unwrap_or(usize::MAX);
+    assert!(
+        cut > seeds / 5 && cut < seeds * 4 / 5,
+        "{cut} of {seeds} cut"
+    );
+    assert!(sent > seeds * 5, "the trials sent only {sent} calls");
 }
