@@ -496,6 +496,58 @@ async fn rich_alb_comes_back_field_by_field() {
         .send()
         .await
         .unwrap();
+    // Two alarms on its dimensions: one on the load balancer, one on a target group of it.
+    let cw = aws_sdk_cloudwatch::Client::new(&w.sdk);
+    let suffix = costctl_core::observation::lb_dimension(&arn)
+        .unwrap()
+        .to_string();
+    let tg_suffix = tg_a.rsplit_once(':').unwrap().1.to_string();
+    let dim = |n: &str, v: &str| {
+        aws_sdk_cloudwatch::types::Dimension::builder()
+            .name(n)
+            .value(v)
+            .build()
+    };
+    cw.put_metric_alarm()
+        .alarm_name("rich-alb-5xx")
+        .alarm_description("ELB 5xx")
+        .namespace("AWS/ApplicationELB")
+        .metric_name("HTTPCode_ELB_5XX_Count")
+        .dimensions(dim("LoadBalancer", &suffix))
+        .statistic(aws_sdk_cloudwatch::types::Statistic::Sum)
+        .period(60)
+        .evaluation_periods(3)
+        .datapoints_to_alarm(2)
+        .threshold(10.5)
+        .comparison_operator(aws_sdk_cloudwatch::types::ComparisonOperator::GreaterThanThreshold)
+        .treat_missing_data("notBreaching")
+        .alarm_actions("arn:aws:sns:eu-west-1:123456789012:ops-pager")
+        .ok_actions("arn:aws:sns:eu-west-1:123456789012:ops-pager")
+        .send()
+        .await
+        .unwrap();
+    cw.put_metric_alarm()
+        .alarm_name("rich-alb-unhealthy")
+        .namespace("AWS/ApplicationELB")
+        .metric_name("UnHealthyHostCount")
+        .dimensions(dim("TargetGroup", &tg_suffix))
+        .dimensions(dim("LoadBalancer", &suffix))
+        .statistic(aws_sdk_cloudwatch::types::Statistic::Maximum)
+        .period(60)
+        .evaluation_periods(1)
+        .threshold(0.0)
+        .comparison_operator(aws_sdk_cloudwatch::types::ComparisonOperator::GreaterThanThreshold)
+        .alarm_actions("arn:aws:sns:eu-west-1:123456789012:ops-pager")
+        .send()
+        .await
+        .unwrap();
+    let alarms_before = alarm_picture(&w, &suffix).await;
+    assert_eq!(
+        alarms_before.as_object().unwrap().len(),
+        2,
+        "{alarms_before:#}"
+    );
+
     let before = w.alb_picture("rich-alb").await.unwrap();
     assert_eq!(before["web_acl"], json!(acl), "{before:#}");
     assert_eq!(
@@ -509,6 +561,12 @@ async fn rich_alb_comes_back_field_by_field() {
         .unwrap();
     assert!(report.succeeded(), "{report:#?}");
     assert!(w.alb_picture("rich-alb").await.is_none(), "ALB deleted");
+    // Paused: the alarms page nobody, and still name the old load balancer.
+    let paused = alarm_picture(&w, &suffix).await;
+    assert_eq!(paused.as_object().unwrap().len(), 2, "{paused:#}");
+    for (name, a) in paused.as_object().unwrap() {
+        assert_eq!(a["actions_enabled"], false, "{name}: {paused:#}");
+    }
 
     let report = transition(&w, &engine, "rich", DesiredState::Running)
         .await
@@ -516,6 +574,70 @@ async fn rich_alb_comes_back_field_by_field() {
     assert!(report.succeeded(), "{report:#?}");
     let after = w.alb_picture("rich-alb").await.expect("recreated");
     assert_eq!(after, before);
+    // The alarms watch the new load balancer (its ID aside, the same definition) and page again.
+    let new_arn = elb
+        .describe_load_balancers()
+        .names("rich-alb")
+        .send()
+        .await
+        .unwrap()
+        .load_balancers()[0]
+        .load_balancer_arn()
+        .unwrap()
+        .to_string();
+    let new_suffix = costctl_core::observation::lb_dimension(&new_arn).unwrap();
+    assert_ne!(new_suffix, suffix, "a recreated ALB has a new ID");
+    assert_eq!(
+        alarm_picture(&w, new_suffix).await,
+        alarms_before,
+        "{report:#?}"
+    );
+}
+
+/// The alarms whose dimensions name `app/rich-alb/…`, by name: every field DescribeAlarms
+/// returns that PutMetricAlarm sets, with the load balancer's own dimension `suffix` written as
+/// `app/rich-alb/ID` (so that pictures of an old and a recreated ALB compare).
+async fn alarm_picture(w: &World, suffix: &str) -> Value {
+    let out = aws_sdk_cloudwatch::Client::new(&w.sdk)
+        .describe_alarms()
+        .send()
+        .await
+        .unwrap();
+    let mut map = serde_json::Map::new();
+    for a in out.metric_alarms() {
+        let dims: Vec<Value> = a
+            .dimensions()
+            .iter()
+            .map(|d| {
+                let v = d.value().unwrap_or_default();
+                json!([d.name(), if v == suffix { "app/rich-alb/ID" } else { v }])
+            })
+            .collect();
+        if !dims.iter().any(|d| d[1] == "app/rich-alb/ID") {
+            continue;
+        }
+        map.insert(
+            a.alarm_name().unwrap_or_default().to_string(),
+            json!({
+                "description": a.alarm_description(),
+                "actions_enabled": a.actions_enabled(),
+                "alarm_actions": a.alarm_actions(),
+                "ok_actions": a.ok_actions(),
+                "insufficient_data_actions": a.insufficient_data_actions(),
+                "namespace": a.namespace(),
+                "metric_name": a.metric_name(),
+                "dimensions": dims,
+                "statistic": a.statistic().map(|s| s.as_str().to_string()),
+                "period": a.period(),
+                "evaluation_periods": a.evaluation_periods(),
+                "datapoints_to_alarm": a.datapoints_to_alarm(),
+                "threshold": a.threshold(),
+                "comparison_operator": a.comparison_operator().map(|c| c.as_str().to_string()),
+                "treat_missing_data": a.treat_missing_data(),
+            }),
+        );
+    }
+    Value::Object(map)
 }
 
 /// An OIDC client secret cannot be read back from AWS: without a secret reference the ALB is

@@ -25,6 +25,8 @@ pub struct AwsCloud {
     pub(crate) secrets: aws_sdk_secretsmanager::Client,
     /// The state of an encrypted database's KMS key, checked before a hibernation.
     pub(crate) kms: aws_sdk_kms::Client,
+    /// Alarms on the load balancers: muted while paused, re-pointed after a recreation.
+    pub(crate) cloudwatch: aws_sdk_cloudwatch::Client,
     /// Bound on concurrent calls inside one adapter operation (e.g. DescribeServices batches).
     pub(crate) concurrency: usize,
 }
@@ -66,6 +68,7 @@ impl AwsCloud {
             wafv2: client!(aws_sdk_wafv2, config, counter),
             secrets: client!(aws_sdk_secretsmanager, config, counter),
             kms: client!(aws_sdk_kms, config, counter),
+            cloudwatch: client!(aws_sdk_cloudwatch, config, counter),
             concurrency: 8,
         }
     }
@@ -156,7 +159,8 @@ use crate::error::CloudResult;
 use async_trait::async_trait;
 use costctl_core::Selector;
 use costctl_core::observation::{
-    AliasObs, Bounds, DbObs, DbSpec, KafkaObs, LoadBalancerObs, ServiceObs, SnapshotObs,
+    AlarmDefinition, AlarmObs, AliasObs, Bounds, DbObs, DbSpec, KafkaObs, LoadBalancerObs,
+    ServiceObs, SnapshotObs,
 };
 use costctl_core::spec::{EphemeralSpec, KafkaClusterSpec, LoadBalancerSpec};
 use std::collections::BTreeMap;
@@ -247,6 +251,20 @@ impl Cloud for AwsCloud {
     }
     async fn delete_kafka_cluster(&self, arn: &str) -> CloudResult<()> {
         self.msk_delete(arn).await
+    }
+    async fn find_alarms(&self, load_balancers: &[String]) -> CloudResult<Vec<AlarmObs>> {
+        self.cw_find(load_balancers).await
+    }
+    async fn set_alarm_actions(&self, names: &[String], enabled: bool) -> CloudResult<()> {
+        self.cw_set_actions(names, enabled).await
+    }
+    async fn put_metric_alarm(
+        &self,
+        name: &str,
+        definition: &AlarmDefinition,
+        actions_enabled: bool,
+    ) -> CloudResult<()> {
+        self.cw_put(name, definition, actions_enabled).await
     }
     async fn get_parameters(&self, names: &[String]) -> CloudResult<BTreeMap<String, String>> {
         self.ssm_get(names).await

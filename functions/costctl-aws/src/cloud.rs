@@ -10,7 +10,8 @@ use crate::error::CloudResult;
 use async_trait::async_trait;
 use costctl_core::Selector;
 use costctl_core::observation::{
-    AliasObs, Bounds, DbObs, DbSpec, KafkaObs, LoadBalancerObs, ServiceObs, SnapshotObs,
+    AlarmDefinition, AlarmObs, AliasObs, Bounds, DbObs, DbSpec, KafkaObs, LoadBalancerObs,
+    ServiceObs, SnapshotObs,
 };
 use costctl_core::spec::{EphemeralSpec, KafkaClusterSpec, LoadBalancerSpec};
 use std::collections::BTreeMap;
@@ -110,6 +111,25 @@ pub trait Cloud: Send + Sync {
     }
     async fn delete_kafka_cluster(&self, arn: &str) -> CloudResult<()> {
         Err(unsupported(arn))
+    }
+    /// CloudWatch metric alarms whose `LoadBalancer` dimension (or a metric-math query's)
+    /// names one of these load balancers (`app/NAME/…`, whatever the ID: alarms outlive a
+    /// deleted load balancer).
+    async fn find_alarms(&self, _load_balancers: &[String]) -> CloudResult<Vec<AlarmObs>> {
+        Ok(Vec::new())
+    }
+    /// Enable/DisableAlarmActions of these alarms.
+    async fn set_alarm_actions(&self, names: &[String], _enabled: bool) -> CloudResult<()> {
+        Err(unsupported(&format!("cloudwatch:{}", names.join(","))))
+    }
+    /// PutMetricAlarm: replaces the alarm's whole configuration (its tags and state stay).
+    async fn put_metric_alarm(
+        &self,
+        name: &str,
+        _definition: &AlarmDefinition,
+        _actions_enabled: bool,
+    ) -> CloudResult<()> {
+        Err(unsupported(&format!("cloudwatch:{name}")))
     }
     /// Current values of SSM parameters; missing ones are left out.
     async fn get_parameters(&self, _names: &[String]) -> CloudResult<BTreeMap<String, String>> {

@@ -795,6 +795,28 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
                     .upsert_alias(zone_id, name, &lb.dns_name, &lb.zone_id)
                     .await
             }
+            Action::SetAlarmActions { names, enabled } => {
+                self.cloud.set_alarm_actions(names, *enabled).await
+            }
+            Action::PointAlarm {
+                name,
+                load_balancer,
+                definition,
+                actions_enabled,
+            } => {
+                let dimension = obs
+                    .load_balancers
+                    .get(load_balancer)
+                    .and_then(|lb| costctl_core::observation::lb_dimension(&lb.arn))
+                    .ok_or_else(|| not_yet(format!("alb:{load_balancer}"), "the ALB's ID"))?;
+                self.cloud
+                    .put_metric_alarm(
+                        name,
+                        &definition.pointed_at(load_balancer, dimension),
+                        *actions_enabled,
+                    )
+                    .await
+            }
             Action::AwaitServiceCount { .. }
             | Action::AwaitDb { .. }
             | Action::AwaitSnapshot { .. }
@@ -876,6 +898,9 @@ fn action_name(action: &Action) -> &'static str {
         Action::PublishKafkaBootstrap { .. } => "publish_kafka_bootstrap",
         Action::PublishLoadBalancerDns { .. } => "publish_load_balancer_dns",
         Action::UpsertAlias { .. } => "upsert_alias",
+        Action::SetAlarmActions { enabled: true, .. } => "enable_alarm_actions",
+        Action::SetAlarmActions { enabled: false, .. } => "disable_alarm_actions",
+        Action::PointAlarm { .. } => "point_alarm",
     }
 }
 

@@ -13,6 +13,7 @@ pub mod alb_apply;
 pub mod autoscaling;
 pub mod aws;
 pub mod cloud;
+pub mod cloudwatch;
 pub mod ecs;
 pub mod elbv2;
 mod elbv2_apply;

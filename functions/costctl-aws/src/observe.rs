@@ -128,7 +128,13 @@ pub async fn observe_known<C: Cloud + ?Sized>(
         .filter_map(|r| r.snapshot.clone())
         .collect();
 
-    let (more_services, more_dbs, snaps) = futures::try_join!(
+    // Alarms on any load balancer of the stack: those that exist, and those remembered or
+    // named (an alarm outlives the load balancer it watches).
+    let mut alarm_lbs: BTreeSet<String> = lb_names.iter().cloned().collect();
+    alarm_lbs.extend(obs.load_balancers.keys().cloned());
+    let alarm_lbs: Vec<String> = alarm_lbs.into_iter().collect();
+
+    let (more_services, more_dbs, snaps, alarms) = futures::try_join!(
         async {
             if missing_services.is_empty() {
                 Ok(Vec::new())
@@ -144,7 +150,15 @@ pub async fn observe_known<C: Cloud + ?Sized>(
             }
         },
         cloud.describe_db_snapshots(&snapshots),
+        async {
+            if alarm_lbs.is_empty() {
+                Ok(Vec::new())
+            } else {
+                cloud.find_alarms(&alarm_lbs).await
+            }
+        },
     )?;
+    obs.alarms = alarms.into_iter().map(|a| (a.name.clone(), a)).collect();
     obs.services.extend(more_services);
     obs.db_instances.extend(more_dbs);
     obs.db_snapshots = snaps;

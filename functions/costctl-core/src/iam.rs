@@ -158,6 +158,12 @@ pub const PERMISSIONS: &[Permission] = &[
         "elasticloadbalancing:SetWebAcl",
         Scope::FullOnly,
     ),
+    // CloudWatch alarms on the load balancers: found by dimension (both functions observe),
+    // muted while paused, re-pointed at a recreated load balancer and unmuted on resume.
+    p("cloudwatch:DescribeAlarms", Scope::Both),
+    p("cloudwatch:DisableAlarmActions", Scope::FullOnly),
+    p("cloudwatch:EnableAlarmActions", Scope::FullOnly),
+    p("cloudwatch:PutMetricAlarm", Scope::FullOnly),
     // The OIDC client secret a spec names (AWS never returns it from a listener).
     p("secretsmanager:GetSecretValue", Scope::FullOnly),
     // MSK Serverless (ephemeral tier).

@@ -7,7 +7,7 @@
 use crate::observation::{Bounds, DbSpec, Observation};
 use crate::spec::{KafkaClusterSpec, LoadBalancerSpec};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// What a service looked like before costctl scaled it to zero.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -45,6 +45,10 @@ pub struct Manifest {
     /// MSK Serverless cluster specs captured before the delete, by name.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub kafka_clusters: BTreeMap<String, KafkaClusterSpec>,
+    /// CloudWatch alarms on the load balancers whose actions were on when the pause began: the
+    /// pause turns them off, the resume back on (and only these).
+    #[serde(skip_serializing_if = "BTreeSet::is_empty")]
+    pub alarms_muted: BTreeSet<String>,
 }
 
 impl Manifest {
@@ -53,6 +57,7 @@ impl Manifest {
             && self.db_instances.is_empty()
             && self.load_balancers.is_empty()
             && self.kafka_clusters.is_empty()
+            && self.alarms_muted.is_empty()
     }
 
     /// Records every observed resource that has no record yet. Existing records are kept as they
@@ -102,6 +107,12 @@ impl Manifest {
                 .entry(name.clone())
                 .or_insert_with(|| lb.spec.clone());
         }
+        self.alarms_muted.extend(
+            obs.alarms
+                .values()
+                .filter(|a| a.actions_enabled)
+                .map(|a| a.name.clone()),
+        );
         // A cluster being deleted is not recorded: if a pause of ours deletes it, its record
         // was written before the delete; otherwise it was deleted on purpose (delete-spec, a
         // person), and recording it now would make the next resume bring it back.

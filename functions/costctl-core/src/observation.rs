@@ -199,6 +199,78 @@ pub fn normalise_dns(name: &str) -> String {
         .unwrap_or(n)
 }
 
+/// A CloudWatch metric alarm whose `LoadBalancer` dimension names a load balancer of the stack
+/// (`app/NAME/ID`). Alarms are not deleted with the load balancer: they outlive it, pointing at
+/// its old ID, so a resume re-points them at the new one; a pause turns their actions off so a
+/// paused stack pages nobody.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlarmObs {
+    pub name: String,
+    /// The name of the load balancer its dimension names.
+    pub load_balancer: String,
+    /// The `app/NAME/ID` its dimension names now.
+    pub dimension: String,
+    pub actions_enabled: bool,
+    pub definition: AlarmDefinition,
+    /// What a PutMetricAlarm cannot set again as it is (a metric-math query or an anomaly
+    /// band naming the load balancer): such an alarm cannot be re-pointed, so the load
+    /// balancer is kept.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unsupported: Vec<String>,
+}
+
+/// A metric alarm's definition as PutMetricAlarm takes it (PutMetricAlarm replaces the whole
+/// configuration, so every field DescribeAlarms returns is carried; tags are left alone by an
+/// update and are not).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AlarmDefinition {
+    pub description: Option<String>,
+    pub ok_actions: Vec<String>,
+    pub alarm_actions: Vec<String>,
+    pub insufficient_data_actions: Vec<String>,
+    pub metric_name: Option<String>,
+    pub namespace: Option<String>,
+    pub statistic: Option<String>,
+    pub extended_statistic: Option<String>,
+    /// `(name, value)` pairs in the order AWS returned them.
+    pub dimensions: Vec<(String, String)>,
+    pub period: Option<i32>,
+    pub unit: Option<String>,
+    pub evaluation_periods: Option<i32>,
+    pub datapoints_to_alarm: Option<i32>,
+    /// The shortest decimal that reads back as the same `f64` (an `f64` has no `Eq`).
+    pub threshold: Option<String>,
+    pub comparison_operator: Option<String>,
+    pub treat_missing_data: Option<String>,
+    pub evaluate_low_sample_count_percentile: Option<String>,
+}
+
+impl AlarmDefinition {
+    /// The same definition with every `LoadBalancer` dimension that names load balancer
+    /// `name` (`app/NAME/…`) set to `dimension`.
+    pub fn pointed_at(&self, name: &str, dimension: &str) -> Self {
+        let mut d = self.clone();
+        for (k, v) in &mut d.dimensions {
+            if k == "LoadBalancer" && lb_dimension_name(v) == Some(name) {
+                *v = dimension.to_string();
+            }
+        }
+        d
+    }
+}
+
+/// The `LoadBalancer` dimension of an ALB (`app/NAME/ID`): its ARN after `loadbalancer/`.
+pub fn lb_dimension(arn: &str) -> Option<&str> {
+    arn.split_once(":loadbalancer/").map(|(_, d)| d)
+}
+
+/// The load balancer name in an `app/NAME/ID` dimension value.
+pub fn lb_dimension_name(dimension: &str) -> Option<&str> {
+    let rest = dimension.strip_prefix("app/")?;
+    rest.split_once('/').map(|(name, _)| name)
+}
+
 /// All resources of one stack as seen now. Resources that the manifest remembers but that do
 /// not exist (a deleted RDS instance) are simply absent.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -221,6 +293,9 @@ pub struct Observation {
     /// Current alias records costctl maintains, by [`alias_key`].
     #[serde(default)]
     pub aliases: BTreeMap<String, AliasObs>,
+    /// CloudWatch metric alarms on the stack's load balancers, by alarm name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub alarms: BTreeMap<String, AlarmObs>,
 }
 
 impl Observation {

@@ -9,8 +9,8 @@
 use crate::ephemeral::{kafka_differences, lb_differences, lb_recreation_blockers};
 use crate::manifest::{DbRecord, Manifest};
 use crate::observation::{
-    DbObs, DbSpec, Observation, ServiceObs, alias_key, normalise_dns, scalable_resource_id,
-    split_service_key,
+    AlarmDefinition, DbObs, DbSpec, Observation, ServiceObs, alias_key, lb_dimension,
+    normalise_dns, scalable_resource_id, split_service_key,
 };
 use crate::restore::db_differences;
 use crate::spec::{EphemeralSpec, KafkaClusterSpec, LoadBalancerSpec};
@@ -142,6 +142,20 @@ pub enum Action {
         zone_id: String,
         name: String,
     },
+    /// Disable/EnableAlarmActions: a paused stack pages nobody (its services are at 0, its load
+    /// balancer may be gone); a resume turns back on what the pause turned off.
+    SetAlarmActions {
+        names: Vec<String>,
+        enabled: bool,
+    },
+    /// PutMetricAlarm with the alarm's own definition, its `LoadBalancer` dimension set to the
+    /// load balancer of that name as observed (a recreated one has a new ID).
+    PointAlarm {
+        name: String,
+        load_balancer: String,
+        definition: Box<AlarmDefinition>,
+        actions_enabled: bool,
+    },
 }
 
 impl Action {
@@ -192,6 +206,8 @@ impl Action {
             | Action::AwaitKafkaCluster { name, .. }
             | Action::PublishKafkaBootstrap { cluster: name, .. } => format!("msk:{name}"),
             Action::AwaitAll { .. } => "stack".into(),
+            Action::SetAlarmActions { names, .. } => format!("cloudwatch:{}", names.join(",")),
+            Action::PointAlarm { name, .. } => format!("cloudwatch:{name}"),
         }
     }
 
@@ -207,7 +223,9 @@ impl Action {
             | Action::CreateKafkaCluster { .. }
             | Action::PublishKafkaBootstrap { .. }
             | Action::PublishLoadBalancerDns { .. }
-            | Action::UpsertAlias { .. } => false,
+            | Action::UpsertAlias { .. }
+            | Action::PointAlarm { .. } => false,
+            Action::SetAlarmActions { enabled, .. } => !enabled,
             Action::AwaitServiceCount { .. }
             | Action::AwaitDb { .. }
             | Action::AwaitSnapshot { .. }
@@ -301,6 +319,26 @@ impl fmt::Display for Action {
             } => write!(
                 f,
                 "point alias {name} (A, AAAA) in zone {zone_id} at ALB {load_balancer}"
+            ),
+            Action::SetAlarmActions { names, enabled } => write!(
+                f,
+                "{} the actions of CloudWatch alarm(s) {}",
+                if *enabled { "enable" } else { "disable" },
+                names.join(", ")
+            ),
+            Action::PointAlarm {
+                name,
+                load_balancer,
+                actions_enabled,
+                ..
+            } => write!(
+                f,
+                "point CloudWatch alarm {name} at ALB {load_balancer} (actions {})",
+                if *actions_enabled {
+                    "on"
+                } else {
+                    "off until the services are back"
+                }
             ),
         }
     }
@@ -646,7 +684,8 @@ impl Builder {
     fn resume(&mut self, obs: &Observation, spec: Option<&EphemeralSpec>) {
         // Moved out, not cloned (a resume never changes the records) and put back at the end.
         let manifest = std::mem::take(&mut self.plan.manifest);
-        let mut infra_ready = self.resume_ephemeral(&manifest, obs, spec);
+        let mut alarm_steps = Vec::new();
+        let mut infra_ready = self.resume_ephemeral(&manifest, obs, spec, &mut alarm_steps);
 
         // Databases: everything the manifest remembers plus everything observed.
         let mut ids: Vec<&String> = manifest.db_instances.keys().collect();
@@ -715,15 +754,44 @@ impl Builder {
                 )];
             }
             if svc.desired != record.desired || svc.running != record.desired || svc.pending != 0 {
-                self.push(
+                last = vec![self.push(
                     Action::AwaitServiceCount {
                         cluster: cluster_name.clone(),
                         service: service_name.clone(),
                         count: record.desired,
                     },
                     last,
-                );
+                )];
             }
+            alarm_steps.extend(last);
+        }
+
+        // The alarms the pause muted, once the services run again (and the alarms point at
+        // the load balancer that exists).
+        let unmute: Vec<String> = manifest
+            .alarms_muted
+            .iter()
+            .filter(|n| {
+                obs.alarms.get(*n).is_some_and(|a| {
+                    // Off now, or being re-pointed (with its actions off) by this plan.
+                    let current = obs
+                        .load_balancers
+                        .get(&a.load_balancer)
+                        .and_then(|h| lb_dimension(&h.arn));
+                    !a.actions_enabled || current != Some(a.dimension.as_str())
+                })
+            })
+            .cloned()
+            .collect();
+        if !unmute.is_empty() {
+            let after = self.join(alarm_steps, "the services are back and alarms re-pointed");
+            self.push(
+                Action::SetAlarmActions {
+                    names: unmute,
+                    enabled: true,
+                },
+                after,
+            );
         }
 
         // Back to running with nothing left to do: forget the records, so that the next pause
@@ -915,6 +983,22 @@ impl Builder {
         spec: Option<&EphemeralSpec>,
         drained: &[usize],
     ) {
+        // First of all, so that draining the services pages nobody.
+        let mute: Vec<String> = obs
+            .alarms
+            .values()
+            .filter(|a| a.actions_enabled)
+            .map(|a| a.name.clone())
+            .collect();
+        if !mute.is_empty() {
+            self.push(
+                Action::SetAlarmActions {
+                    names: mute,
+                    enabled: false,
+                },
+                vec![],
+            );
+        }
         for (name, lb) in &obs.load_balancers {
             if lb.deletion_protection {
                 self.note(
@@ -925,7 +1009,20 @@ impl Builder {
                 continue;
             }
             let given = spec.and_then(|s| s.load_balancers.iter().find(|l| &l.name == name));
-            let blockers = lb_recreation_blockers(lb, given.unwrap_or(&lb.spec));
+            let mut blockers = lb_recreation_blockers(lb, given.unwrap_or(&lb.spec));
+            // An alarm that cannot be re-pointed would watch nothing after a recreation.
+            blockers.extend(
+                obs.alarms
+                    .values()
+                    .filter(|a| &a.load_balancer == name && !a.unsupported.is_empty())
+                    .map(|a| {
+                        format!(
+                            "CloudWatch alarm {} cannot be re-pointed at a new load balancer ({})",
+                            a.name,
+                            a.unsupported.join("; ")
+                        )
+                    }),
+            );
             if !blockers.is_empty() {
                 self.note(
                     format!("alb:{name}"),
@@ -1004,6 +1101,7 @@ impl Builder {
         manifest: &Manifest,
         obs: &Observation,
         spec: Option<&EphemeralSpec>,
+        alarm_steps: &mut Vec<usize>,
     ) -> Vec<usize> {
         let mut ready = Vec::new();
 
@@ -1065,6 +1163,37 @@ impl Builder {
                     }
                 }
                 (None, None) => continue,
+            }
+            // Alarms on the old load balancer's ID: at the one that exists once `after` is
+            // done (its ID is read when the step runs). Those the pause muted stay muted
+            // until the services are back.
+            let current = have.and_then(|h| lb_dimension(&h.arn));
+            for a in obs.alarms.values().filter(|a| &a.load_balancer == name) {
+                if current == Some(a.dimension.as_str()) {
+                    continue;
+                }
+                if !a.unsupported.is_empty() {
+                    self.problem(
+                        resource.clone(),
+                        format!(
+                            "CloudWatch alarm {} names {} and cannot be re-pointed ({})",
+                            a.name,
+                            a.dimension,
+                            a.unsupported.join("; ")
+                        ),
+                    );
+                    continue;
+                }
+                alarm_steps.push(self.push(
+                    Action::PointAlarm {
+                        name: a.name.clone(),
+                        load_balancer: name.clone(),
+                        definition: Box::new(a.definition.clone()),
+                        actions_enabled: a.actions_enabled
+                            && !manifest.alarms_muted.contains(&a.name),
+                    },
+                    after.clone(),
+                ));
             }
             if let Some(w) = want {
                 let dns = have.map(|h| normalise_dns(&h.dns_name));

@@ -220,6 +220,32 @@ fn apply(obs: &mut Observation, action: &Action) -> Result<(), String> {
                 },
             );
         }
+        Action::SetAlarmActions { names, enabled } => {
+            for n in names {
+                obs.alarms
+                    .get_mut(n)
+                    .ok_or("no such alarm")?
+                    .actions_enabled = *enabled;
+            }
+        }
+        Action::PointAlarm {
+            name,
+            load_balancer,
+            definition,
+            actions_enabled,
+        } => {
+            let lb = obs
+                .load_balancers
+                .get(load_balancer)
+                .ok_or("no such load balancer")?;
+            let dimension = costctl_core::observation::lb_dimension(&lb.arn)
+                .ok_or("not an ALB ARN")?
+                .to_string();
+            let a = obs.alarms.get_mut(name).ok_or("no such alarm")?;
+            a.definition = definition.pointed_at(load_balancer, &dimension);
+            a.dimension = dimension;
+            a.actions_enabled = *actions_enabled;
+        }
         Action::AwaitServiceCount { .. }
         | Action::AwaitDb { .. }
         | Action::AwaitSnapshot { .. }
