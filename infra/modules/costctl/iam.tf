@@ -10,10 +10,11 @@
 # Scoping, per stack: by ARN with the stack's name prefixes *and a delimiter* (`order-tracking-dev`
 # exactly or `order-tracking-dev-*` for RDS and ECS, `ot-dev-*` for ALBs, target groups and MSK;
 # never `order-tracking-dev*`, which would match `order-tracking-dev2`) wherever the action supports resource-level permissions; destructive
-# actions (and RegisterScalableTarget, whose ARNs carry no name) additionally by BOTH the `Project`
-# and the `Env` tag of the guarded stacks; Route53 changes by zone, record name and type, per
-# stack; MSK's VPC endpoints by the stacks' VPCs. Every statement on "*" says why. (IAM allows
-# 10,240 characters of inline policy per role: tests/costctl.tftest.hcl checks the estimate.)
+# actions (and RegisterScalableTarget, whose ARNs carry no name, and the CloudWatch alarm changes,
+# whose alarm names follow no convention) additionally by BOTH the `Project` and the `Env` tag of
+# the guarded stacks; Route53 changes by zone, record name and type, per stack; MSK's VPC
+# endpoints by the stacks' VPCs. Every statement on "*" says why. (IAM allows 10,240 characters of
+# inline policy per role: tests/costctl.tftest.hcl checks the estimate.)
 
 locals {
   arn_prefix = "arn:${local.partition}"
@@ -66,13 +67,21 @@ locals {
   rds_restore_extras = ["${local.rds_prefix}:subgrp:*", "${local.rds_prefix}:og:*", "${local.rds_prefix}:pg:*"]
   # ALBs, target groups and MSK clusters are named `<prefix>-<what>` (`ot-dev-alb`, `ot-dev-msk`).
   elb_load_balancer_arns = [for p in local.edge_prefixes : "${local.elb_prefix}:loadbalancer/app/${p}-*/*"]
+  # An ALB and what hangs off it, `loadbalancer/app/<alb>/<id>`, `listener/app/<alb>/<id>/<id>`
+  # and `listener-rule/app/<alb>/<id>/<id>/<id>`, in one pattern per prefix (IAM's inline size
+  # limit): no other Elastic Load Balancing ARN holds `/app/` (network and gateway load balancers
+  # and their listeners are `…/net/…`, `…/gwy/…`; classic load balancers `loadbalancer/<name>`;
+  # target groups and trust stores `targetgroup/<name>/<id>`, `truststore/<name>/<id>`; names
+  # hold no `/`). tests/iam_evaluation.tftest.hcl denies other projects' ALBs and `ot-dev-…`
+  # network and gateway load balancers.
   elb_arns = flatten([for p in local.edge_prefixes : [
-    "${local.elb_prefix}:loadbalancer/app/${p}-*/*",
-    "${local.elb_prefix}:listener/app/${p}-*/*/*",
-    "${local.elb_prefix}:listener-rule/app/${p}-*/*/*/*",
+    "${local.elb_prefix}:*/app/${p}-*",
     "${local.elb_prefix}:targetgroup/${p}-*/*",
   ]])
   kafka_cluster_arns = [for p in local.edge_prefixes : "${local.msk_prefix}:cluster/${p}-*/*"]
+  # CloudWatch alarms: any name (an alarm on the stack's ALB is named by whoever made it); the
+  # changes are scoped by the alarm's tags (statement StackTagged).
+  alarm_arns = ["${local.arn_prefix}:cloudwatch:${local.region}:${local.account}:alarm:*"]
 
   # WAF web ACLs a load balancer may be associated with (any regional web ACL of the account:
   # the association is recorded from the live load balancer, whoever made the ACL), and the
@@ -222,6 +231,19 @@ data "aws_iam_policy_document" "observe" {
     resources = local.kafka_cluster_arns
   }
 
+  # The metric alarms whose LoadBalancer dimension names the stack's ALB (`app/<alb>/<id>`) are
+  # found by listing the alarms and filtering by dimension. The Service Authorization Reference
+  # ("Actions, resources, and condition keys for Amazon CloudWatch",
+  # https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudwatch.html)
+  # lists `alarm` as DescribeAlarms' resource type (older versions listed none, i.e. "*"): the
+  # account's alarms in the region, not "*". No tag condition: a listing names no alarm whose
+  # tags could be checked. Read-only, so both functions.
+  statement {
+    sid       = "AlarmsRead"
+    actions   = ["cloudwatch:DescribeAlarms"]
+    resources = local.alarm_arns
+  }
+
   # The engine reads the alias records it maintains to know whether they point at the ALB.
   dynamic "statement" {
     for_each = length(local.hosted_zone_ids) > 0 ? [1] : []
@@ -301,77 +323,56 @@ data "aws_iam_policy_document" "full" {
   source_policy_documents   = [data.aws_iam_policy_document.observe.json]
   override_policy_documents = [data.aws_iam_policy_document.full_overrides.json]
 
-  # Pausing: hold services at 0, stop or hibernate databases, delete the ephemeral tier.
-  # Holding a service at 0 (and restoring its count, full function): the stack's services only.
+  # Pausing (hold services at 0, stop or hibernate databases, delete the ephemeral tier) and the
+  # stack's CloudWatch alarms: only on resources that carry BOTH the Project and the Env tag of a
+  # guarded stack, and where the ARN carries a name, the stack's names too. One statement for all
+  # of them (IAM's inline size limit; the tag condition is the same for each): every action here
+  # only ever matches ARNs of its own service, and each service has one resource list here, so
+  # the statement grants exactly what one statement per service would.
+  # - ecs:UpdateService: holding a service at 0 and restoring its count, the stack's services;
+  # - RegisterScalableTarget: scalable-target ARNs carry an opaque id, not the service name, so
+  #   the tags alone;
+  # - rds:StopDBInstance / DeleteDBInstance: the stack's instances;
+  # - DeleteLoadBalancer: the stack's ALBs (load balancer ARNs only, not listeners or rules);
+  # - kafka:DeleteCluster: the stack's MSK clusters;
+  # - the metric alarms on the stack's ALB (found by AlarmsRead): their actions are disabled on
+  #   pause; on resume, after the ALB is recreated with a new id, PutMetricAlarm re-points each
+  #   one (its own definition, the LoadBalancer dimension rewritten to the new `app/<alb>/<id>`)
+  #   and its actions are enabled again. Alarm names follow no convention (`alarm:*`): the
+  #   alarm's own tags scope them. The Service Authorization Reference (see AlarmsRead) lists
+  #   the `alarm` resource type with aws:ResourceTag/${TagKey} for PutMetricAlarm,
+  #   EnableAlarmActions and DisableAlarmActions. For PutMetricAlarm the condition is on the
+  #   tags the existing alarm carries (aws:ResourceTag), not on the request (aws:RequestTag):
+  #   PutMetricAlarm on an existing alarm ignores its Tags parameter ("PutMetricAlarm", Amazon
+  #   CloudWatch API Reference,
+  #   https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html;
+  #   https://github.com/aws/aws-sdk/issues/27), so request tags could not say whose alarm it
+  #   is. A new alarm has no tags yet and is denied (costctl re-points alarms, it creates none),
+  #   and so is a composite alarm ("Composite alarms do not support tag-based authorization
+  #   control", "Alarms and tagging", CloudWatch User Guide; costctl changes metric alarms only).
+  #   The engine sends PutMetricAlarm without Tags: tagging would need cloudwatch:TagResource
+  #   (a dependent action of PutMetricAlarm in the reference), which is not granted.
   statement {
-    sid       = "EcsUpdateService"
-    actions   = ["ecs:UpdateService"]
-    resources = local.ecs_service_arns
-    condition {
-      test     = "StringEquals"
-      variable = "aws:ResourceTag/Project"
-      values   = local.stack_projects
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "aws:ResourceTag/Env"
-      values   = local.stack_envs
-    }
-  }
-
-  # Scalable-target ARNs carry an opaque id, not the service name: scoped by the stack's tags.
-  statement {
-    sid       = "AutoscalingHold"
-    actions   = ["application-autoscaling:RegisterScalableTarget"]
-    resources = ["${local.arn_prefix}:application-autoscaling:${local.region}:${local.account}:scalable-target/*"]
-    condition {
-      test     = "StringEquals"
-      variable = "aws:ResourceTag/Project"
-      values   = local.stack_projects
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "aws:ResourceTag/Env"
-      values   = local.stack_envs
-    }
-  }
-
-  statement {
-    sid       = "RdsStopOrDelete"
-    actions   = ["rds:StopDBInstance", "rds:DeleteDBInstance"]
-    resources = local.rds_db_arns
-    condition {
-      test     = "StringEquals"
-      variable = "aws:ResourceTag/Project"
-      values   = local.stack_projects
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "aws:ResourceTag/Env"
-      values   = local.stack_envs
-    }
-  }
-
-  statement {
-    sid       = "ElbDelete"
-    actions   = ["elasticloadbalancing:DeleteLoadBalancer"]
-    resources = local.elb_load_balancer_arns
-    condition {
-      test     = "StringEquals"
-      variable = "aws:ResourceTag/Project"
-      values   = local.stack_projects
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "aws:ResourceTag/Env"
-      values   = local.stack_envs
-    }
-  }
-
-  statement {
-    sid       = "KafkaDelete"
-    actions   = ["kafka:DeleteCluster"]
-    resources = local.kafka_cluster_arns
+    sid = "StackTagged"
+    actions = [
+      "ecs:UpdateService",
+      "application-autoscaling:RegisterScalableTarget",
+      "rds:StopDBInstance",
+      "rds:DeleteDBInstance",
+      "elasticloadbalancing:DeleteLoadBalancer",
+      "kafka:DeleteCluster",
+      "cloudwatch:DisableAlarmActions",
+      "cloudwatch:PutMetricAlarm",
+      "cloudwatch:EnableAlarmActions",
+    ]
+    resources = concat(
+      local.ecs_service_arns,
+      ["${local.arn_prefix}:application-autoscaling:${local.region}:${local.account}:scalable-target/*"],
+      local.rds_db_arns,
+      local.elb_load_balancer_arns,
+      local.kafka_cluster_arns,
+      local.alarm_arns,
+    )
     condition {
       test     = "StringEquals"
       variable = "aws:ResourceTag/Project"
@@ -478,8 +479,6 @@ data "aws_iam_policy_document" "full" {
       values   = ["monitoring.rds.amazonaws.com"]
     }
   }
-
-
 
   # MSK Serverless creates the cluster's VPC endpoints with the caller's permissions (their
   # Describe* calls are in ReadAny above).

@@ -15,6 +15,8 @@ mock_provider "aws" {
 
 variables {
   lambda_zip_path = "tests/fixtures/bootstrap.zip"
+  # Test data (not a module input).
+  alarm_changes = ["cloudwatch:PutMetricAlarm", "cloudwatch:EnableAlarmActions", "cloudwatch:DisableAlarmActions"]
   stacks = {
     "order-tracking-dev" = {
       tags = { Project = "order-tracking", Env = "dev" }
@@ -94,7 +96,7 @@ run "reduce_only_role_has_no_create_start_or_restore_action" {
 
   assert {
     condition = alltrue(flatten([for s in concat(data.aws_iam_policy_document.observe.statement, data.aws_iam_policy_document.reduce_only.statement) : [
-      for a in s.actions : !can(regex("^[a-z0-9-]+:(Create|Start|Restore|Run|Add|Modify|Put|Register|Update|Delete|Stop)", a)) || a == "dynamodb:PutItem"
+      for a in s.actions : !can(regex("^[a-z0-9-]+:(Create|Start|Restore|Run|Add|Modify|Put|Register|Update|Delete|Stop|Enable|Disable)", a)) || a == "dynamodb:PutItem"
     ]]))
     error_message = "the reduce-only policy must not grant any action that changes a resource (only dynamodb:PutItem, into its own partition)"
   }
@@ -201,18 +203,32 @@ run "iam_is_scoped_to_the_stack_names" {
     !contains(s.resources, "*") || contains(["ReadAny", "EcsListServices"], s.sid)])
     error_message = "only the documented list/describe statements may use Resource \"*\""
   }
-  # Destructive actions and RegisterScalableTarget: Project AND Env of the stack.
+  # Destructive actions, RegisterScalableTarget and the alarm changes: Project AND Env of the stack.
   assert {
     condition = alltrue([for s in data.aws_iam_policy_document.full.statement :
       anytrue([for c in s.condition : c.variable == "aws:ResourceTag/Project" && toset(c.values) == toset(["order-tracking"])]) &&
       anytrue([for c in s.condition : c.variable == "aws:ResourceTag/Env" && toset(c.values) == toset(["dev"])])
-      if anytrue([for a in s.actions : contains(["rds:StopDBInstance", "rds:DeleteDBInstance", "ecs:UpdateService", "kafka:DeleteCluster", "elasticloadbalancing:DeleteLoadBalancer", "application-autoscaling:RegisterScalableTarget"], a)])
+      if anytrue([for a in s.actions : contains([
+        "rds:StopDBInstance", "rds:DeleteDBInstance", "ecs:UpdateService", "kafka:DeleteCluster", "elasticloadbalancing:DeleteLoadBalancer", "application-autoscaling:RegisterScalableTarget",
+        "cloudwatch:PutMetricAlarm", "cloudwatch:EnableAlarmActions", "cloudwatch:DisableAlarmActions",
+      ], a)])
     ])
-    error_message = "destructive actions and RegisterScalableTarget need both aws:ResourceTag/Project and aws:ResourceTag/Env of the stack"
+    error_message = "destructive actions, RegisterScalableTarget and the alarm changes need both aws:ResourceTag/Project and aws:ResourceTag/Env of the stack"
   }
   assert {
     condition     = length([for s in data.aws_iam_policy_document.full.statement : s if contains(s.actions, "kafka:DeleteCluster")]) == 1
     error_message = "kafka:DeleteCluster is granted in exactly one (tag-conditioned) statement"
+  }
+  # Alarms (any name: alarm:*): both functions list them; one statement of the full function
+  # holds the three alarm changes (by tag, above); the reduce-only role reads only (below).
+  assert {
+    condition = anytrue([for s in data.aws_iam_policy_document.observe.statement :
+      contains(s.actions, "cloudwatch:DescribeAlarms") && toset(s.resources) == toset(["arn:aws:cloudwatch:eu-west-1:123456789012:alarm:*"])
+      ]) && [for s in concat(data.aws_iam_policy_document.full.statement, data.aws_iam_policy_document.full_overrides.statement) :
+      length(setintersection(toset(s.actions), toset(var.alarm_changes))) == 3 && contains(s.resources, "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:*")
+      if length(setintersection(toset(s.actions), toset(var.alarm_changes))) > 0
+    ] == [true]
+    error_message = "DescribeAlarms (observe) must be on arn:aws:cloudwatch:eu-west-1:123456789012:alarm:*, and the three alarm changes (full) together in one statement on that pattern"
   }
   # The reduce-only role changes nothing but its own partition of the state table.
   assert {
@@ -513,8 +529,9 @@ run "rejects_a_permissions_boundary_that_is_not_a_policy_arn" {
 
 # IAM limits the inline policies of a role to 10,240 characters in total (whitespace excluded).
 # Estimated as IAM counts them (compact JSON: Sid, Effect, Action, Resource, Condition): one
-# deployment guarding two stacks, one of them with DNS aliases. (env deploys one costctl per
-# environment, about 8,300 characters; every further stack adds about 2,000.)
+# deployment guarding two stacks, one of them with DNS aliases: about 9,400 (full role). (env
+# deploys one costctl per environment, about 7,900 characters; every further stack adds about
+# 1,500, so a third does not fit.)
 run "role_policies_stay_under_the_size_limit" {
   command = apply
 

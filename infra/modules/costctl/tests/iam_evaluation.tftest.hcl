@@ -44,7 +44,16 @@
 # (runtime; their mocked ARNs are unknown strings, so they get no positive control), and
 # whatever Lambda or MSK do with their own service-linked permissions.
 #
-# MSK's VPC endpoints of other stacks in a shared VPC are told apart by their ClusterArn tag.
+# MSK's VPC endpoints of other stacks in a shared VPC are told apart by their ClusterArn tag;
+# CloudWatch alarms (any name: `alarm:*`) by their Project and Env tags alone.
+#
+# ELB: one pattern per prefix covers the stack's ALBs, listeners and rules (`…:*/app/ot-dev-*`);
+# `foreign_elb_targets` checks it reaches neither another project's ALB nor this stack's own-named
+# network or gateway load balancers (`/net/`, `/gwy/`), whatever their tags.
+#
+# The reduce-only role reads alarms (positive control) and changes none: the evaluation tries
+# only the actions a role holds, so `reduce_only_denied` asserts that no statement of that role
+# grants them (IAM's implicit deny).
 #
 # Naming limit (documented, not tested here): a stack whose name extends this one's with `-`
 # (`order-tracking-dev-eu`, `ot-dev-eu-alb`) matches the delimited prefixes; only the
@@ -100,6 +109,7 @@ variables {
     ddb = "arn:aws:dynamodb:eu-west-1:123456789012:table"
     waf = "arn:aws:wafv2:eu-west-1:123456789012:regional/webacl"
     iam = "arn:aws:iam::123456789012:role"
+    cw  = "arn:aws:cloudwatch:eu-west-1:123456789012:alarm"
   }
   own_tags = { Project = "order-tracking", Env = "dev" }
   own_vpc  = "arn:aws:ec2:eu-west-1:123456789012:vpc/vpc-0de0000000000000a"
@@ -118,6 +128,7 @@ variables {
     "kafka:ListClustersV2", "kafka:DescribeClusterV2", "kafka:GetBootstrapBrokers",
     "route53:ListResourceRecordSets",
     "acm:DescribeCertificate",
+    "cloudwatch:DescribeAlarms",
   ]
   star_only_actions = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
   # Evaluated against the other stacks, but without a positive control: their resources are the
@@ -172,6 +183,12 @@ variables {
       "ec2:Vpc" = [var.own_vpc], "aws:RequestTag/AWSMSKManaged" = ["true"], "ec2:CreateAction" = ["CreateVpcEndpoint"]
     }, actions = ["ec2:CreateVpcEndpoint", "ec2:CreateTags"] },
     { arn = "${var.p.ec2}:vpc-endpoint/vpce-0de0000000000000e", tags = { AWSMSKManaged = "true", ClusterArn = "${var.p.msk}/ot-dev-msk/7d7a2a0e-9e2b-4c5a-8a8a-3c4b5d6e7f80-s1" }, context = { "ec2:Vpc" = [var.own_vpc] }, actions = ["ec2:DeleteVpcEndpoints"] },
+    # The metric alarms on the stack's ALB: found by listing (DescribeAlarms without names), then
+    # disabled, re-pointed and enabled by name; tagged with the stack's Project and Env.
+    { arn = "${var.p.cw}:*", tags = {}, context = {}, actions = ["cloudwatch:DescribeAlarms"] },
+    { arn = "${var.p.cw}:ot-dev-alb-5xx", tags = var.own_tags, context = {}, actions = [
+      "cloudwatch:DescribeAlarms", "cloudwatch:DisableAlarmActions", "cloudwatch:PutMetricAlarm", "cloudwatch:EnableAlarmActions",
+    ] },
   ]
 
   # The other stacks' resources, named and tagged by the same conventions (infra/env: names
@@ -192,6 +209,7 @@ variables {
       { arn = "${var.p.elb}:listener/app/ot-${e}-alb/60dc6c495c0c9188/e2f7dc8efc522ab2", context = {} },
       { arn = "${var.p.elb}:listener-rule/app/ot-${e}-alb/60dc6c495c0c9188/e2f7dc8efc522ab2/8683b2d02a6cabee", context = {} },
       { arn = "${var.p.elb}:targetgroup/ot-${e}-api/843f017f100becff", context = {} },
+      { arn = "${var.p.cw}:ot-${e}-alb-5xx", context = {} },
       { arn = "${var.p.msk}/ot-${e}-msk/8d7a2a0e-9e2b-4c5a-8a8a-3c4b5d6e7f80-s1", context = {} },
       { arn = "${var.p.ssm}/order-tracking/${e}/endpoints/alb", context = {} },
       { arn = "${var.p.ssm}/order-tracking/${e}/database/password", context = {} },
@@ -235,6 +253,31 @@ variables {
     { arn = "${var.p.elb}:loadbalancer/app/ot-dev-alb/50dc6c495c0c9188", tags = { Project = "order-tracking", Env = "prod" }, context = {}, actions = ["elasticloadbalancing:DeleteLoadBalancer"] },
     { arn = "${var.p.msk}/ot-dev-msk/7d7a2a0e-9e2b-4c5a-8a8a-3c4b5d6e7f80-s1", tags = { Project = "order-tracking", Env = "prod" }, context = {}, actions = ["kafka:DeleteCluster"] },
     { arn = "${var.p.ec2}:vpc-endpoint/vpce-0de0000000000000f", tags = { Project = "order-tracking", Env = "dev" }, context = { "ec2:Vpc" = [var.own_vpc] }, actions = ["ec2:DeleteVpcEndpoints"] },
+    # Alarms: any name is reachable, so only the tags keep other projects' and untagged ones out.
+    { arn = "${var.p.cw}:ot-dev-alb-5xx", tags = { Project = "billing", Env = "dev" }, context = {}, actions = var.alarm_changes },
+    { arn = "${var.p.cw}:ot-dev-alb-5xx", tags = { Project = "order-tracking", Env = "prod" }, context = {}, actions = var.alarm_changes },
+    { arn = "${var.p.cw}:ot-dev-alb-5xx", tags = { Env = "dev" }, context = {}, actions = var.alarm_changes },
+    { arn = "${var.p.cw}:billing-alb-latency", tags = {}, context = {}, actions = var.alarm_changes },
+  ]
+  alarm_changes = ["cloudwatch:DisableAlarmActions", "cloudwatch:PutMetricAlarm", "cloudwatch:EnableAlarmActions"]
+
+  # Elastic Load Balancing resources no pattern of this stack may reach, even tagged as this
+  # stack: another project's ALB, listener, rule and target group, and this stack's own-named
+  # network and gateway load balancers and their listeners. Every evaluated action is tried.
+  foreign_elb_targets = [for t in [
+    { arn = "${var.p.elb}:loadbalancer/app/billing-alb/70dc6c495c0c9188", tags = { Project = "billing", Env = "dev" } },
+    { arn = "${var.p.elb}:listener/app/billing-alb/70dc6c495c0c9188/d2f7dc8efc522ab2", tags = { Project = "billing", Env = "dev" } },
+    { arn = "${var.p.elb}:listener-rule/app/billing-alb/70dc6c495c0c9188/d2f7dc8efc522ab2/7683b2d02a6cabee", tags = { Project = "billing", Env = "dev" } },
+    { arn = "${var.p.elb}:targetgroup/billing-api/743f017f100becff", tags = { Project = "billing", Env = "dev" } },
+    { arn = "${var.p.elb}:loadbalancer/net/ot-dev-nlb/80dc6c495c0c9188", tags = var.own_tags },
+    { arn = "${var.p.elb}:listener/net/ot-dev-nlb/80dc6c495c0c9188/c2f7dc8efc522ab2", tags = var.own_tags },
+    { arn = "${var.p.elb}:loadbalancer/gwy/ot-dev-gwlb/90dc6c495c0c9188", tags = var.own_tags },
+    { arn = "${var.p.elb}:listener/gwy/ot-dev-gwlb/90dc6c495c0c9188/b2f7dc8efc522ab2", tags = var.own_tags },
+  ] : merge(t, { context = {} })]
+
+  # What the reduce-only role must not be able to do at all, on its own stack's resources.
+  reduce_only_denied = [
+    { arn = "${var.p.cw}:ot-dev-alb-5xx", actions = ["cloudwatch:DisableAlarmActions", "cloudwatch:PutMetricAlarm", "cloudwatch:EnableAlarmActions"] },
   ]
 
   # Every case: expect (allowed?), actions (empty: every evaluated action of the role) and ctx,
@@ -244,6 +287,7 @@ variables {
     [for t in var.own_targets : merge(t, { expect = true, kind = "own stack (positive control)" })],
     [for t in var.other_targets : merge(t, { expect = false, kind = "other stack", actions = [] })],
     [for t in var.mislabeled_targets : merge(t, { expect = false, kind = "own name, other tags" })],
+    [for t in var.foreign_elb_targets : merge(t, { expect = false, kind = "not this stack's ALB", actions = [] })],
     ) : merge(c, { ctx = merge(
       { for k, v in c.tags : "aws:ResourceTag/${k}" => [v] },
       { for k, v in c.tags : "${split(":", c.arn)[2]}:ResourceTag/${k}" => [v] },
@@ -292,6 +336,16 @@ run "dev_functions_are_denied_on_dev2_and_prod_resources" {
       data.aws_iam_policy_document.observe.statement, data.aws_iam_policy_document.reduce_only.statement, data.aws_iam_policy_document.full.statement, data.aws_iam_policy_document.full_overrides.statement,
     ) : st.actions])))) == 0
     error_message = "own_targets names actions no role grants (stale test data)"
+  }
+
+  # The reduce-only role changes no alarm: no statement of it grants an alarm change (so IAM
+  # denies it implicitly), while it may list the alarms (the positive control above).
+  assert {
+    condition = alltrue([for d in var.reduce_only_denied : alltrue([for a in d.actions : !anytrue([
+      for st in concat(data.aws_iam_policy_document.observe.statement, data.aws_iam_policy_document.reduce_only.statement, data.aws_iam_policy_document.runtime["reduce_only"].statement) :
+      contains(st.actions, a) && st.effect != "Deny"
+    ])])]) && anytrue([for st in data.aws_iam_policy_document.observe.statement : contains(st.actions, "cloudwatch:DescribeAlarms")])
+    error_message = "the reduce-only role must list alarms (cloudwatch:DescribeAlarms, observe) and hold none of ${jsonencode(flatten(var.reduce_only_denied[*].actions))}"
   }
 
   # The evaluation. For each role, each action it holds and each case that applies to the
