@@ -97,6 +97,7 @@ fn every_field_of_every_captured_shape_is_classified() {
         "MSK" "Serverless" => msk::Serverless,
         "MSK" "VpcConfig" => msk::VpcConfig,
         "MSK" "ServerlessClientAuthentication" => msk::ServerlessClientAuthentication,
+        "CloudWatch" "MetricAlarm" => aws_sdk_cloudwatch::types::MetricAlarm,
     ];
     let mut table = table();
     let mut problems = Vec::new();
