@@ -819,6 +819,7 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
             }
             Action::AwaitServiceCount { .. }
             | Action::AwaitDb { .. }
+            | Action::AwaitDbModified { .. }
             | Action::AwaitSnapshot { .. }
             | Action::AwaitLoadBalancer { .. }
             | Action::AwaitKafkaCluster { .. }
@@ -887,6 +888,7 @@ fn action_name(action: &Action) -> &'static str {
         Action::RestoreDb { .. } => "restore_db",
         Action::ModifyDb { .. } => "modify_db",
         Action::AwaitDb { .. } => "await_db",
+        Action::AwaitDbModified { .. } => "await_db_modified",
         Action::AwaitSnapshot { .. } => "await_snapshot",
         Action::ApplyLoadBalancer { .. } => "apply_load_balancer",
         Action::DeleteLoadBalancer { .. } => "delete_load_balancer",

@@ -478,6 +478,40 @@ fn db_unsupported(db: &DbInstance) -> Vec<String> {
     out
 }
 
+/// The `DbSpec` fields a `PendingModifiedValues` names (what RDS accepted and has not applied).
+fn pending(p: &aws_sdk_rds::types::PendingModifiedValues) -> std::collections::BTreeSet<String> {
+    [
+        ("instance_class", p.db_instance_class().is_some()),
+        ("allocated_storage", p.allocated_storage().is_some()),
+        ("port", p.port().is_some()),
+        (
+            "backup_retention_period",
+            p.backup_retention_period().is_some(),
+        ),
+        ("multi_az", p.multi_az().is_some()),
+        ("engine_version", p.engine_version().is_some()),
+        ("license_model", p.license_model().is_some()),
+        ("iops", p.iops().is_some()),
+        ("storage_throughput", p.storage_throughput().is_some()),
+        ("storage_type", p.storage_type().is_some()),
+        ("ca_certificate", p.ca_certificate_identifier().is_some()),
+        ("subnet_group", p.db_subnet_group_name().is_some()),
+        (
+            "cloudwatch_logs_exports",
+            p.pending_cloudwatch_logs_exports().is_some(),
+        ),
+        (
+            "iam_auth",
+            p.iam_database_authentication_enabled().is_some(),
+        ),
+        ("engine", p.engine().is_some()),
+    ]
+    .into_iter()
+    .filter(|(_, set)| *set)
+    .map(|(f, _)| f.to_string())
+    .collect()
+}
+
 fn db_obs(db: &DbInstance) -> DbObs {
     let to_u32 = |n: Option<i32>| n.and_then(|v| u32::try_from(v).ok());
     DbObs {
@@ -486,6 +520,10 @@ fn db_obs(db: &DbInstance) -> DbObs {
         deletion_protection: db.deletion_protection().unwrap_or(false),
         unsupported: db_unsupported(db),
         kms_key_state: None,
+        pending: db
+            .pending_modified_values()
+            .map(pending)
+            .unwrap_or_default(),
         spec: DbSpec {
             instance_class: db.db_instance_class().unwrap_or_default().to_string(),
             engine: db.engine().unwrap_or_default().to_string(),

@@ -35,6 +35,7 @@ fn running_stack(services: usize, dbs: usize) -> Observation {
     for i in 0..dbs {
         obs.db_instances.push(DbObs {
             kms_key_state: None,
+            pending: Default::default(),
             unsupported: Vec::new(),
             id: format!("db-{i:04}"),
             status: "available".into(),

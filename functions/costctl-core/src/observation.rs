@@ -5,7 +5,7 @@
 
 use crate::spec::{KafkaClusterSpec, LoadBalancerSpec};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// An ECS service, addressed as `cluster/service` (the Application Auto Scaling resource id is
 /// `service/cluster/service`).
@@ -128,6 +128,11 @@ pub struct DbObs {
     /// snapshot is encrypted with the same key and cannot be restored without it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kms_key_state: Option<String>,
+    /// The [`DbSpec`] fields with a modification RDS has accepted and not applied yet
+    /// (`PendingModifiedValues`), by field name (`instance_class`, `allocated_storage`, …): a
+    /// resume waits for them instead of sending the same ModifyDBInstance again.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub pending: BTreeSet<String>,
 }
 
 /// A manual DB snapshot that a restore may need.

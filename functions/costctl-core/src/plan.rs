@@ -88,6 +88,12 @@ pub enum Action {
         id: String,
         status: String,
     },
+    /// Gate: RDS has applied the pending modifications of these fields (they leave
+    /// `PendingModifiedValues`).
+    AwaitDbModified {
+        id: String,
+        fields: Vec<String>,
+    },
     /// Gate: the snapshot is `available`.
     AwaitSnapshot {
         id: String,
@@ -165,6 +171,7 @@ impl Action {
             self,
             Action::AwaitServiceCount { .. }
                 | Action::AwaitDb { .. }
+                | Action::AwaitDbModified { .. }
                 | Action::AwaitSnapshot { .. }
                 | Action::AwaitLoadBalancer { .. }
                 | Action::AwaitKafkaCluster { .. }
@@ -189,7 +196,8 @@ impl Action {
             | Action::DeleteDb { id, .. }
             | Action::RestoreDb { id, .. }
             | Action::ModifyDb { id, .. }
-            | Action::AwaitDb { id, .. } => format!("rds:{id}"),
+            | Action::AwaitDb { id, .. }
+            | Action::AwaitDbModified { id, .. } => format!("rds:{id}"),
             Action::AwaitSnapshot { id } => format!("rds-snapshot:{id}"),
             Action::ApplyLoadBalancer { spec } => format!("alb:{}", spec.name),
             Action::DeleteLoadBalancer { name, .. }
@@ -228,6 +236,7 @@ impl Action {
             Action::SetAlarmActions { enabled, .. } => !enabled,
             Action::AwaitServiceCount { .. }
             | Action::AwaitDb { .. }
+            | Action::AwaitDbModified { .. }
             | Action::AwaitSnapshot { .. }
             | Action::AwaitLoadBalancer { .. }
             | Action::AwaitKafkaCluster { .. }
@@ -275,6 +284,11 @@ impl fmt::Display for Action {
                 fields.join(", ")
             ),
             Action::AwaitDb { id, status } => write!(f, "wait until RDS instance {id} is {status}"),
+            Action::AwaitDbModified { id, fields } => write!(
+                f,
+                "wait until RDS applies the pending modification of {} on {id}",
+                fields.join(", ")
+            ),
             Action::AwaitSnapshot { id } => write!(f, "wait until snapshot {id} is available"),
             Action::ApplyLoadBalancer { spec } => {
                 let rules: usize = spec.listeners.iter().map(|l| l.rules.len()).sum();
@@ -885,14 +899,30 @@ impl Builder {
                 ),
             );
         }
-        if d.modifiable.is_empty() {
-            return None;
+        // A field RDS has a pending modification for was asked for already (by our
+        // ModifyDBInstance, applied immediately, or by someone else): wait for it rather than
+        // ask again; the next pass compares what RDS then applied.
+        let (pending, modifiable): (Vec<String>, Vec<String>) = d
+            .modifiable
+            .into_iter()
+            .partition(|f| db.pending.contains(f));
+        if modifiable.is_empty() {
+            if pending.is_empty() {
+                return None;
+            }
+            return Some(self.push(
+                Action::AwaitDbModified {
+                    id: id.into(),
+                    fields: pending,
+                },
+                vec![],
+            ));
         }
         let modify = self.push(
             Action::ModifyDb {
                 id: id.into(),
                 spec: Box::new(record.spec.clone()),
-                fields: d.modifiable,
+                fields: modifiable,
             },
             vec![],
         );

@@ -90,6 +90,7 @@ fn apply(obs: &mut Observation, action: &Action) -> Result<(), String> {
             }
             obs.db_instances.push(DbObs {
                 kms_key_state: None,
+                pending: Default::default(),
                 unsupported: Vec::new(),
                 id: id.clone(),
                 status: "creating".into(),
@@ -248,6 +249,7 @@ fn apply(obs: &mut Observation, action: &Action) -> Result<(), String> {
         }
         Action::AwaitServiceCount { .. }
         | Action::AwaitDb { .. }
+        | Action::AwaitDbModified { .. }
         | Action::AwaitSnapshot { .. }
         | Action::AwaitLoadBalancer { .. }
         | Action::AwaitKafkaCluster { .. }
@@ -534,6 +536,7 @@ fn arb_db(i: usize) -> impl Strategy<Value = DbObs> {
     )
         .prop_map(move |(status, protected)| DbObs {
             kms_key_state: None,
+            pending: Default::default(),
             unsupported: Vec::new(),
             id: format!("db{i}"),
             status: status.into(),
@@ -828,6 +831,7 @@ fn hibernate_with_deletion_protection_stops_and_says_why() {
     let obs = Observation {
         db_instances: vec![DbObs {
             kms_key_state: None,
+            pending: Default::default(),
             unsupported: Vec::new(),
             id: "db".into(),
             status: "available".into(),

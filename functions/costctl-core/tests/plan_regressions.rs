@@ -26,6 +26,7 @@ fn a_pause_during_a_delete_keeps_the_snapshot_being_written() {
     let obs = Observation {
         db_instances: vec![DbObs {
             kms_key_state: None,
+            pending: Default::default(),
             unsupported: Vec::new(),
             id: "db0".into(),
             status: "deleting".into(),
@@ -112,4 +113,67 @@ fn a_pause_does_not_record_a_cluster_being_deleted() {
         .insert("ot-msk".into(), cluster("ACTIVE"));
     let p = plan(&goal, &obs, &Manifest::default());
     assert!(p.manifest.kafka_clusters.contains_key("ot-msk"));
+}
+
+/// A restored instance whose storage change RDS accepted but has not applied yet (it shows in
+/// `PendingModifiedValues`) is waited for, not modified again; what is not pending is sent.
+#[test]
+fn a_pending_modification_is_waited_for_not_sent_again() {
+    let record = DbSpec {
+        instance_class: "db.t4g.micro".into(),
+        allocated_storage: Some(400),
+        max_allocated_storage: Some(1000),
+        ..DbSpec::default()
+    };
+    let manifest = Manifest {
+        db_instances: [(
+            "db0".to_string(),
+            DbRecord {
+                stopped: false,
+                spec: record.clone(),
+                snapshot: Some("db0-costctl-g1".into()),
+            },
+        )]
+        .into(),
+        ..Manifest::default()
+    };
+    let db = |max: Option<u32>| DbObs {
+        kms_key_state: None,
+        pending: ["allocated_storage".to_string()].into(),
+        unsupported: Vec::new(),
+        id: "db0".into(),
+        status: "available".into(),
+        deletion_protection: false,
+        spec: DbSpec {
+            allocated_storage: Some(20),
+            max_allocated_storage: max,
+            ..record.clone()
+        },
+    };
+    let goal = Goal {
+        desired: DesiredState::Running,
+        generation: 3,
+        policy: Policy::default(),
+    };
+    let obs = |max| Observation {
+        db_instances: vec![db(max)],
+        ..Observation::default()
+    };
+    let p = plan(&goal, &obs(None), &manifest);
+    let modify = p.steps.iter().find_map(|s| match &s.action {
+        Action::ModifyDb { fields, .. } => Some(fields.clone()),
+        _ => None,
+    });
+    assert_eq!(modify, Some(vec!["max_allocated_storage".to_string()]));
+    // Only the pending one differs: a gate, no ModifyDBInstance.
+    let p = plan(&goal, &obs(Some(1000)), &manifest);
+    let actions: Vec<&Action> = p.steps.iter().map(|s| &s.action).collect();
+    assert_eq!(
+        actions,
+        [&Action::AwaitDbModified {
+            id: "db0".into(),
+            fields: vec!["allocated_storage".into()]
+        }]
+    );
+    assert!(!p.is_converged());
 }

@@ -235,6 +235,7 @@ impl SimCloud {
 fn db_obs(db: &crate::world::SimDb) -> DbObs {
     DbObs {
         kms_key_state: None,
+        pending: Default::default(),
         id: db.id.clone(),
         status: db.status.clone(),
         deletion_protection: db.deletion_protection,
