@@ -1022,3 +1022,52 @@ async fn a_database_whose_key_is_going_away_is_stopped_not_hibernated() {
         .expect("kept, not deleted");
     assert_eq!(db.db_instances()[0].db_instance_status(), Some("stopped"));
 }
+
+/// A Shield Advanced protection names the load balancer's ARN and costctl does not re-create it:
+/// the pause keeps the load balancer (the rest pauses) and the report names the protection.
+/// Shield is asked in us-east-1 (its one endpoint) about an ALB of another region.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shield_protected_alb_is_kept() {
+    let w = World::new(StackSpec::new("shielded", 1, 1, 0)).await;
+    let tg = w.target_group("shielded-tg").await;
+    let arn = w.load_balancer("shielded-alb").await;
+    w.elb()
+        .create_listener()
+        .load_balancer_arn(&arn)
+        .port(80)
+        .protocol(ProtocolEnum::Http)
+        .default_actions(
+            Action::builder()
+                .r#type(ActionTypeEnum::Forward)
+                .target_group_arn(&tg)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let shield = aws_sdk_shield::Client::from_conf(
+        aws_sdk_shield::config::Builder::from(&w.sdk)
+            .region(aws_sdk_shield::config::Region::from_static("us-east-1"))
+            .build(),
+    );
+    shield
+        .create_protection()
+        .name("shielded-alb-ddos")
+        .resource_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    let engine = w.engine();
+    let report = transition(&w, &engine, "shielded", DesiredState::Paused)
+        .await
+        .unwrap();
+    assert!(report.succeeded(), "{report:#?}");
+    assert!(
+        report.notes.iter().any(|n| n.resource == "alb:shielded-alb"
+            && n.message.contains("kept")
+            && n.message
+                .contains("Shield Advanced protection shielded-alb-ddos")),
+        "{report:#?}"
+    );
+    assert!(w.alb_picture("shielded-alb").await.is_some(), "ALB kept");
+}

@@ -27,6 +27,8 @@ pub struct AwsCloud {
     pub(crate) kms: aws_sdk_kms::Client,
     /// Alarms on the load balancers: muted while paused, re-pointed after a recreation.
     pub(crate) cloudwatch: aws_sdk_cloudwatch::Client,
+    /// Shield Advanced protections: a protected load balancer is kept (not re-created).
+    pub(crate) shield: aws_sdk_shield::Client,
     /// Bound on concurrent calls inside one adapter operation (e.g. DescribeServices batches).
     pub(crate) concurrency: usize,
 }
@@ -69,6 +71,16 @@ impl AwsCloud {
             secrets: client!(aws_sdk_secretsmanager, config, counter),
             kms: client!(aws_sdk_kms, config, counter),
             cloudwatch: client!(aws_sdk_cloudwatch, config, counter),
+            shield: {
+                // Shield Advanced has one API endpoint, in us-east-1, whatever the region of the
+                // protected resource (AWS General Reference, "AWS Shield endpoints and quotas").
+                let mut builder = aws_sdk_shield::config::Builder::from(config)
+                    .region(aws_sdk_shield::config::Region::from_static("us-east-1"));
+                if let Some(counter) = counter {
+                    builder = builder.interceptor(counter.clone());
+                }
+                aws_sdk_shield::Client::from_conf(builder.build())
+            },
             concurrency: 8,
         }
     }

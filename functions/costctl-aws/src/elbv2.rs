@@ -158,12 +158,18 @@ impl AwsCloud {
     ) -> CloudResult<(LoadBalancerObs, LiveAlb)> {
         let arn = lb.load_balancer_arn().unwrap_or_default().to_string();
         let name = lb.load_balancer_name().unwrap_or_default().to_string();
-        let (attributes, listeners, web_acl_arn) = futures::try_join!(
+        let (attributes, listeners, web_acl_arn, shield) = futures::try_join!(
             self.elb_attributes(&arn),
             self.elb_listeners(&arn),
-            self.elb_web_acl(&arn)
+            self.elb_web_acl(&arn),
+            self.elb_shield_protection(&arn)
         )?;
         let mut unsupported = lb_unsupported(lb);
+        if let Some(protection) = shield {
+            unsupported.push(format!(
+                "Shield Advanced protection {protection}: it names this load balancer's ARN and costctl does not re-create it"
+            ));
+        }
         unsupported.extend(listeners.iter().flat_map(|l| l.unsupported.iter().cloned()));
         let deletion_protection = attributes
             .get("deletion_protection.enabled")
@@ -225,6 +231,24 @@ impl AwsCloud {
             },
             live,
         ))
+    }
+
+    /// The name of the Shield Advanced protection of a load balancer, if any. An account
+    /// without a Shield Advanced subscription has none (ResourceNotFoundException, as for a
+    /// resource without protection).
+    async fn elb_shield_protection(&self, arn: &str) -> CloudResult<Option<String>> {
+        match self
+            .shield
+            .describe_protection()
+            .resource_arn(arn)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(out
+                .protection()
+                .map(|p| p.name().or(p.id()).unwrap_or("(unnamed)").to_string())),
+            Err(e) => CloudError::from_sdk("shield:DescribeProtection", arn, e).absent_as_none(),
+        }
     }
 
     /// The regional WAF web ACL associated with a load balancer, if any.

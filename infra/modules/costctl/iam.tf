@@ -231,6 +231,17 @@ data "aws_iam_policy_document" "observe" {
     resources = local.kafka_cluster_arns
   }
 
+  # A load balancer with a Shield Advanced protection is kept (the protection names its ARN;
+  # costctl does not re-create it). DescribeProtection is asked with the load balancer's ARN; the
+  # Service Authorization Reference ("Actions, resources, and condition keys for AWS Shield")
+  # lists `protection` as its resource type, whose ARNs are global (no region). Without a
+  # subscription Shield answers ResourceNotFoundException, which is "no protection".
+  statement {
+    sid       = "ShieldRead"
+    actions   = ["shield:DescribeProtection"]
+    resources = ["${local.arn_prefix}:shield::${local.account}:protection/*"]
+  }
+
   # The metric alarms whose LoadBalancer dimension names the stack's ALB (`app/<alb>/<id>`) are
   # found by listing the alarms and filtering by dimension. The Service Authorization Reference
   # ("Actions, resources, and condition keys for Amazon CloudWatch",
