@@ -541,6 +541,38 @@ async fn rich_alb_comes_back_field_by_field() {
         .send()
         .await
         .unwrap();
+    // Both carry the stack's tags (as Terraform's default_tags would give them): they are the
+    // stack's alarms, which costctl may mute and re-point.
+    for name in ["rich-alb-5xx", "rich-alb-unhealthy"] {
+        let alarm_arn = cw
+            .describe_alarms()
+            .alarm_names(name)
+            .send()
+            .await
+            .unwrap()
+            .metric_alarms()[0]
+            .alarm_arn()
+            .unwrap()
+            .to_string();
+        cw.tag_resource()
+            .resource_arn(alarm_arn)
+            .set_tags(Some(
+                w.stack
+                    .spec
+                    .tags()
+                    .into_iter()
+                    .map(|(k, v)| {
+                        aws_sdk_cloudwatch::types::Tag::builder()
+                            .key(k)
+                            .value(v)
+                            .build()
+                    })
+                    .collect(),
+            ))
+            .send()
+            .await
+            .unwrap();
+    }
     let alarms_before = alarm_picture(&w, &suffix).await;
     assert_eq!(
         alarms_before.as_object().unwrap().len(),

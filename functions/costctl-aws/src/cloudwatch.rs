@@ -14,6 +14,7 @@ use aws_sdk_cloudwatch::types::{
     AlarmType, ComparisonOperator, Dimension, MetricAlarm, StandardUnit, Statistic,
 };
 use costctl_core::observation::{AlarmDefinition, AlarmObs, lb_dimension_name};
+use futures::{StreamExt, TryStreamExt};
 
 /// The names of `load_balancers` a dimension list names, with the value naming it.
 fn named<'d>(dims: &'d [Dimension], load_balancers: &[String]) -> Option<(String, &'d str)> {
@@ -61,6 +62,8 @@ fn alarm_obs(a: &MetricAlarm, load_balancers: &[String]) -> Option<AlarmObs> {
         load_balancer,
         dimension,
         actions_enabled: a.actions_enabled().unwrap_or(true),
+        tags: Default::default(),
+        of_stack: true,
         unsupported,
         definition: AlarmDefinition {
             description: a.alarm_description().map(str::to_string),
@@ -101,11 +104,33 @@ impl AwsCloud {
             .try_collect()
             .await
             .map_err(|e| CloudError::from_sdk("cloudwatch:DescribeAlarms", "*", e))?;
-        let mut out: Vec<AlarmObs> = pages
+        let found: Vec<(String, AlarmObs)> = pages
             .iter()
             .flat_map(|p| p.metric_alarms())
-            .filter_map(|a| alarm_obs(a, load_balancers))
+            .filter_map(|a| Some((a.alarm_arn()?.to_string(), alarm_obs(a, load_balancers)?)))
             .collect();
+        // Their tags say whose they are (DescribeAlarms does not return them).
+        let mut out: Vec<AlarmObs> = futures::stream::iter(found)
+            .map(|(arn, mut a)| async move {
+                let out = self
+                    .cloudwatch
+                    .list_tags_for_resource()
+                    .resource_arn(&arn)
+                    .send()
+                    .await
+                    .map_err(|e| CloudError::from_sdk("cloudwatch:ListTagsForResource", &arn, e))?;
+                a.tags = out
+                    .tags()
+                    .iter()
+                    .filter_map(|t| {
+                        Some((t.key()?.to_string(), t.value().unwrap_or("").to_string()))
+                    })
+                    .collect();
+                Ok::<_, CloudError>(a)
+            })
+            .buffered(self.concurrency)
+            .try_collect()
+            .await?;
         out.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
     }

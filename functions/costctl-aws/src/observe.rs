@@ -158,7 +158,25 @@ pub async fn observe_known<C: Cloud + ?Sized>(
             }
         },
     )?;
-    obs.alarms = alarms.into_iter().map(|a| (a.name.clone(), a)).collect();
+    obs.alarms = alarms
+        .into_iter()
+        .map(|mut a| {
+            // A tag selector says which alarms are the stack's; found through a name selector,
+            // an alarm on the stack's load balancer is taken as the stack's.
+            a.of_stack = match selector {
+                Selector::Tags(_) => {
+                    selector.matches_tags(a.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+                }
+                Selector::Names(_) => true,
+            };
+            if !a.of_stack {
+                a.unsupported.push(format!(
+                    "it does not carry the stack's tags ({selector}), so costctl may not re-point it"
+                ));
+            }
+            (a.name.clone(), a)
+        })
+        .collect();
     obs.services.extend(more_services);
     obs.db_instances.extend(more_dbs);
     obs.db_snapshots = snaps;

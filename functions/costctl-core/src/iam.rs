@@ -161,6 +161,7 @@ pub const PERMISSIONS: &[Permission] = &[
     // CloudWatch alarms on the load balancers: found by dimension (both functions observe),
     // muted while paused, re-pointed at a recreated load balancer and unmuted on resume.
     p("cloudwatch:DescribeAlarms", Scope::Both),
+    p("cloudwatch:ListTagsForResource", Scope::Both),
     // Shield Advanced: a protected load balancer is kept (its protection names its ARN).
     p("shield:DescribeProtection", Scope::Both),
     p("cloudwatch:DisableAlarmActions", Scope::FullOnly),

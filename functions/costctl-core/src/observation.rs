@@ -217,11 +217,23 @@ pub struct AlarmObs {
     pub dimension: String,
     pub actions_enabled: bool,
     pub definition: AlarmDefinition,
+    /// The alarm's tags (ListTagsForResource).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+    /// Whether the alarm is the stack's: it carries the tags of the stack's selector (IAM lets
+    /// costctl change only such alarms). An alarm of someone else's on the stack's load balancer
+    /// is neither muted nor re-pointed; it keeps the load balancer (see `unsupported`).
+    #[serde(default = "yes")]
+    pub of_stack: bool,
     /// What a PutMetricAlarm cannot set again as it is (a metric-math query or an anomaly
     /// band naming the load balancer): such an alarm cannot be re-pointed, so the load
     /// balancer is kept.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unsupported: Vec<String>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// A metric alarm's definition as PutMetricAlarm takes it (PutMetricAlarm replaces the whole

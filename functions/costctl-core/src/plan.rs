@@ -1017,7 +1017,7 @@ impl Builder {
         let mute: Vec<String> = obs
             .alarms
             .values()
-            .filter(|a| a.actions_enabled)
+            .filter(|a| a.actions_enabled && a.of_stack)
             .map(|a| a.name.clone())
             .collect();
         if !mute.is_empty() {

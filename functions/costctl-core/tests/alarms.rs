@@ -36,6 +36,8 @@ fn alarm(name: &str, on: bool, dimension: &str) -> AlarmObs {
         load_balancer: "ot-dev-alb".into(),
         dimension: dimension.into(),
         actions_enabled: on,
+        tags: Default::default(),
+        of_stack: true,
         definition: AlarmDefinition {
             metric_name: Some("HTTPCode_ELB_5XX_Count".into()),
             namespace: Some("AWS/ApplicationELB".into()),
@@ -186,5 +188,34 @@ fn an_alarm_that_cannot_be_re_pointed_keeps_the_load_balancer() {
         p.steps
             .iter()
             .any(|s| matches!(s.action, Action::SetAlarmActions { enabled: false, .. }))
+    );
+}
+
+#[test]
+fn an_alarm_of_someone_else_is_left_alone_and_keeps_the_load_balancer() {
+    let mut theirs = alarm("theirs", true, "app/ot-dev-alb/0ld");
+    theirs.of_stack = false;
+    theirs.unsupported.push(
+        "it does not carry the stack's tags (tags Project=ot), so costctl may not re-point it"
+            .into(),
+    );
+    let p = plan(
+        &goal(DesiredState::Paused),
+        &obs(Some(OLD), vec![theirs]),
+        &Manifest::default(),
+    );
+    assert!(
+        !p.steps.iter().any(|s| matches!(
+            s.action,
+            Action::DeleteLoadBalancer { .. } | Action::SetAlarmActions { .. }
+        )),
+        "{p:#?}"
+    );
+    assert!(p.manifest.alarms_muted.is_empty());
+    assert!(
+        p.notes.iter().any(|n| n.resource == "alb:ot-dev-alb"
+            && n.message.contains("does not carry the stack's tags")),
+        "{:?}",
+        p.notes
     );
 }

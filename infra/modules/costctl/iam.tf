@@ -248,12 +248,13 @@ data "aws_iam_policy_document" "observe" {
   # https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudwatch.html)
   # lists `alarm` as DescribeAlarms' resource type (older versions listed none, i.e. "*"): the
   # account's alarms in the region, not "*". No tag condition: a listing names no alarm whose
-  # tags could be checked. Read-only, so both functions. (Policies that list alarms this way are
+  # tags could be checked. Read-only, so both functions. ListTagsForResource: an alarm's tags say
+  # whether it is the stack's (only those are muted and re-pointed; DescribeAlarms omits tags). (Policies that list alarms this way are
   # known to work: e.g. the review of mattclay/aws-terminator#63 moved DescribeAlarms onto
   # `alarm:*` for the listing to succeed; checkov's CKV_AWS_356 counts it as restrictable.)
   statement {
     sid       = "AlarmsRead"
-    actions   = ["cloudwatch:DescribeAlarms"]
+    actions   = ["cloudwatch:DescribeAlarms", "cloudwatch:ListTagsForResource"]
     resources = local.alarm_arns
   }
 

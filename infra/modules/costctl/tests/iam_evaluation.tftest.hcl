@@ -129,6 +129,7 @@ variables {
     "route53:ListResourceRecordSets",
     "acm:DescribeCertificate",
     "cloudwatch:DescribeAlarms",
+    "cloudwatch:ListTagsForResource",
     "shield:DescribeProtection",
   ]
   star_only_actions = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
@@ -190,7 +191,7 @@ variables {
     # A Shield Advanced protection keeps the load balancer: read by the ALB's ARN.
     { arn = "arn:aws:shield::123456789012:protection/0e1f2a3b-4c5d-4e6f-8a9b-0c1d2e3f4a5b", tags = {}, context = {}, actions = ["shield:DescribeProtection"] },
     { arn = "${var.p.cw}:ot-dev-alb-5xx", tags = var.own_tags, context = {}, actions = [
-      "cloudwatch:DescribeAlarms", "cloudwatch:DisableAlarmActions", "cloudwatch:PutMetricAlarm", "cloudwatch:EnableAlarmActions",
+      "cloudwatch:DescribeAlarms", "cloudwatch:ListTagsForResource", "cloudwatch:DisableAlarmActions", "cloudwatch:PutMetricAlarm", "cloudwatch:EnableAlarmActions",
     ] },
   ]
 
