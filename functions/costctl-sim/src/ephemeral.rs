@@ -14,7 +14,9 @@
 
 use crate::world::{MINUTE, World};
 use costctl_core::DesiredState;
-use costctl_core::ephemeral::{kafka_differences, lb_differences, non_default_attributes};
+use costctl_core::ephemeral::{
+    kafka_differences, lb_differences, lb_recreation_blockers, non_default_attributes,
+};
 use costctl_core::observation::{AliasObs, KafkaObs, LoadBalancerObs, alias_key, normalise_dns};
 use costctl_core::plan::MskOnPause;
 use costctl_core::spec::{
@@ -287,6 +289,11 @@ impl Ephemeral {
                 ));
             }
         }
+        let given: BTreeMap<&str, &LoadBalancerSpec> = spec
+            .iter()
+            .flat_map(|s| &s.load_balancers)
+            .map(|l| (l.name.as_str(), l))
+            .collect();
         for (name, want) in lbs {
             let have = self.lb_by_name(name);
             match (desired, have) {
@@ -315,7 +322,16 @@ impl Ephemeral {
                         }
                     }
                 }
-                (_, Some(lb)) if !lb.deletion_protection() => {
+                // Paused: gone, unless deletion protection or the lossless-or-kept rule
+                // (production's `lb_recreation_blockers`, judged against the given spec) keeps it.
+                (_, Some(lb))
+                    if !lb.deletion_protection()
+                        && lb_recreation_blockers(
+                            &lb.obs(),
+                            given.get(name).copied().unwrap_or(&lb.obs().spec),
+                        )
+                        .is_empty() =>
+                {
                     d.push(format!("alb:{name} exists ({})", lb.state));
                 }
                 _ => {}

@@ -52,8 +52,10 @@ fn regression_seeds() {
     // recorded while being deleted, a report judged against a spec stored after it, a second
     // cluster created after a late lookup answer outlived the lease; 9936: an ALB apply that
     // went on after its lease expired; 1522: a Terraform delete sent after its lease ended,
-    // the answer to its lease request having come 3 minutes late).
-    for seed in [8, 775, 1633, 9867, 9, 40, 604, 311, 9936, 1522] {
+    // the answer to its lease request having come 3 minutes late; 2801: an ALB rightly kept
+    // by a pause, its web ACL not named by the spec Terraform gave meanwhile, that the
+    // invariant took for a leftover).
+    for seed in [8, 775, 1633, 9867, 9, 40, 604, 311, 9936, 1522, 2801] {
         let out = costctl_sim::run(seed);
         assert!(out.ok(), "{}", out.explain());
     }
