@@ -20,6 +20,7 @@
 //!
 //! [`alb::alb_calls`] is the ALB apply as a pure diff: the calls both clouds execute.
 
+pub mod action;
 pub mod alb;
 pub mod budget;
 pub mod config;

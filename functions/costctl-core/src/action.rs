@@ -1,0 +1,335 @@
+//! The steps a plan is made of: one idempotent operation on one resource each.
+
+use crate::observation::AlarmDefinition;
+use crate::observation::DbSpec;
+use crate::spec::{KafkaClusterSpec, LoadBalancerSpec};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A cluster or service name in a step. Shared, not copied: a pause makes three steps per
+/// service, and copying the names into each was most of what planning a large stack cost.
+pub type Name = std::sync::Arc<str>;
+
+/// One idempotent operation on one resource.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Action {
+    /// RegisterScalableTarget with these bounds.
+    SetScalingBounds {
+        cluster: Name,
+        service: Name,
+        min: u32,
+        max: u32,
+    },
+    /// UpdateService desiredCount.
+    SetDesiredCount {
+        cluster: Name,
+        service: Name,
+        count: u32,
+    },
+    /// Gate: the service runs exactly `count` tasks and none are pending.
+    AwaitServiceCount {
+        cluster: Name,
+        service: Name,
+        count: u32,
+    },
+    StopDb {
+        id: String,
+    },
+    StartDb {
+        id: String,
+    },
+    /// DeleteDBInstance with a final snapshot (never without one).
+    DeleteDb {
+        id: String,
+        final_snapshot: String,
+    },
+    /// RestoreDBInstanceFromDBSnapshot under the same identifier with the recorded spec.
+    RestoreDb {
+        id: String,
+        snapshot: String,
+        spec: Box<DbSpec>,
+    },
+    /// ModifyDBInstance (apply immediately) with what a restore from a snapshot cannot set
+    /// (storage autoscaling, maintenance window, monitoring, Performance Insights, …): the
+    /// instance comes back as recorded, not as RDS's defaults.
+    ModifyDb {
+        id: String,
+        spec: Box<DbSpec>,
+        /// The fields that differ from the record (shown to users).
+        fields: Vec<String>,
+    },
+    /// Gate: the instance has reached `status` (`available`, `stopped`) or is gone (`deleted`).
+    AwaitDb {
+        id: String,
+        status: String,
+    },
+    /// Gate: RDS has applied the pending modifications of these fields (they leave
+    /// `PendingModifiedValues`).
+    AwaitDbModified {
+        id: String,
+        fields: Vec<String>,
+    },
+    /// Gate: the snapshot is `available`.
+    AwaitSnapshot {
+        id: String,
+    },
+    /// Creates the ALB from the spec when none of that name exists (after checking that its
+    /// certificates and target groups exist), then brings its listeners, rules, attributes and
+    /// tags to the spec. One idempotent step: repeated after a crash it completes what is missing.
+    ApplyLoadBalancer {
+        spec: Box<LoadBalancerSpec>,
+    },
+    /// DeleteLoadBalancer; its target groups stay.
+    DeleteLoadBalancer {
+        name: String,
+        arn: String,
+    },
+    /// Gate: the load balancer is `active`.
+    AwaitLoadBalancer {
+        name: String,
+    },
+    /// CreateClusterV2 (serverless) unless a cluster of that name exists.
+    CreateKafkaCluster {
+        spec: Box<KafkaClusterSpec>,
+    },
+    DeleteKafkaCluster {
+        name: String,
+        arn: String,
+    },
+    /// Gate: the cluster is `ACTIVE`, or gone (`deleted`).
+    AwaitKafkaCluster {
+        name: String,
+        state: String,
+    },
+    /// Gate joining many others ("every service drained", "every database available"): the
+    /// steps behind it depend on this one step instead of on each of thousands, which keeps a
+    /// plan linear in the size of the stack. Present only while something it joins is pending.
+    AwaitAll {
+        what: String,
+    },
+    /// PutParameter (overwrite) with the cluster's SASL/IAM bootstrap string as observed.
+    PublishKafkaBootstrap {
+        cluster: String,
+        parameter: String,
+    },
+    /// PutParameter (overwrite) with the load balancer's DNS name as observed.
+    PublishLoadBalancerDns {
+        load_balancer: String,
+        parameter: String,
+    },
+    /// UPSERT of the A and AAAA alias records `name` in `zone_id` to the load balancer.
+    UpsertAlias {
+        load_balancer: String,
+        zone_id: String,
+        name: String,
+    },
+    /// Disable/EnableAlarmActions: a paused stack pages nobody (its services are at 0, its load
+    /// balancer may be gone); a resume turns back on what the pause turned off.
+    SetAlarmActions {
+        names: Vec<String>,
+        enabled: bool,
+    },
+    /// PutMetricAlarm with the alarm's own definition, its `LoadBalancer` dimension set to the
+    /// load balancer of that name as observed (a recreated one has a new ID).
+    PointAlarm {
+        name: String,
+        load_balancer: String,
+        definition: Box<AlarmDefinition>,
+        actions_enabled: bool,
+    },
+}
+
+impl Action {
+    /// Gates are satisfied by the world, not executed.
+    pub fn is_gate(&self) -> bool {
+        matches!(
+            self,
+            Action::AwaitServiceCount { .. }
+                | Action::AwaitDb { .. }
+                | Action::AwaitDbModified { .. }
+                | Action::AwaitSnapshot { .. }
+                | Action::AwaitLoadBalancer { .. }
+                | Action::AwaitKafkaCluster { .. }
+                | Action::AwaitAll { .. }
+        )
+    }
+
+    /// The resource this step acts on, as shown to users.
+    pub fn resource(&self) -> String {
+        match self {
+            Action::SetScalingBounds {
+                cluster, service, ..
+            }
+            | Action::SetDesiredCount {
+                cluster, service, ..
+            }
+            | Action::AwaitServiceCount {
+                cluster, service, ..
+            } => format!("ecs:{cluster}/{service}"),
+            Action::StopDb { id }
+            | Action::StartDb { id }
+            | Action::DeleteDb { id, .. }
+            | Action::RestoreDb { id, .. }
+            | Action::ModifyDb { id, .. }
+            | Action::AwaitDb { id, .. }
+            | Action::AwaitDbModified { id, .. } => format!("rds:{id}"),
+            Action::AwaitSnapshot { id } => format!("rds-snapshot:{id}"),
+            Action::ApplyLoadBalancer { spec } => format!("alb:{}", spec.name),
+            Action::DeleteLoadBalancer { name, .. }
+            | Action::AwaitLoadBalancer { name }
+            | Action::PublishLoadBalancerDns {
+                load_balancer: name,
+                ..
+            } => format!("alb:{name}"),
+            Action::UpsertAlias { zone_id, name, .. } => {
+                format!("route53:{zone_id}/{}", name.trim_end_matches('.'))
+            }
+            Action::CreateKafkaCluster { spec } => format!("msk:{}", spec.name),
+            Action::DeleteKafkaCluster { name, .. }
+            | Action::AwaitKafkaCluster { name, .. }
+            | Action::PublishKafkaBootstrap { cluster: name, .. } => format!("msk:{name}"),
+            Action::AwaitAll { .. } => "stack".into(),
+            Action::SetAlarmActions { names, .. } => format!("cloudwatch:{}", names.join(",")),
+            Action::PointAlarm { name, .. } => format!("cloudwatch:{name}"),
+        }
+    }
+
+    /// True when the action switches something off (subject to the safety rules).
+    pub fn reduces_cost(&self) -> bool {
+        match self {
+            Action::SetScalingBounds { max, .. } => *max == 0,
+            Action::SetDesiredCount { count, .. } => *count == 0,
+            Action::StopDb { .. } | Action::DeleteDb { .. } => true,
+            Action::StartDb { .. } | Action::RestoreDb { .. } | Action::ModifyDb { .. } => false,
+            Action::DeleteLoadBalancer { .. } | Action::DeleteKafkaCluster { .. } => true,
+            Action::ApplyLoadBalancer { .. }
+            | Action::CreateKafkaCluster { .. }
+            | Action::PublishKafkaBootstrap { .. }
+            | Action::PublishLoadBalancerDns { .. }
+            | Action::UpsertAlias { .. }
+            | Action::PointAlarm { .. } => false,
+            Action::SetAlarmActions { enabled, .. } => !enabled,
+            Action::AwaitServiceCount { .. }
+            | Action::AwaitDb { .. }
+            | Action::AwaitDbModified { .. }
+            | Action::AwaitSnapshot { .. }
+            | Action::AwaitLoadBalancer { .. }
+            | Action::AwaitKafkaCluster { .. }
+            | Action::AwaitAll { .. } => true,
+        }
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Action::SetScalingBounds {
+                cluster,
+                service,
+                min,
+                max,
+            } => write!(
+                f,
+                "set autoscaling of {cluster}/{service} to min {min}, max {max}"
+            ),
+            Action::SetDesiredCount {
+                cluster,
+                service,
+                count,
+            } => write!(f, "set desired count of {cluster}/{service} to {count}"),
+            Action::AwaitServiceCount {
+                cluster,
+                service,
+                count,
+            } => write!(f, "wait until {cluster}/{service} runs {count} task(s)"),
+            Action::StopDb { id } => write!(f, "stop RDS instance {id}"),
+            Action::StartDb { id } => write!(f, "start RDS instance {id}"),
+            Action::DeleteDb { id, final_snapshot } => {
+                write!(
+                    f,
+                    "delete RDS instance {id} with final snapshot {final_snapshot}"
+                )
+            }
+            Action::RestoreDb { id, snapshot, .. } => {
+                write!(f, "restore RDS instance {id} from snapshot {snapshot}")
+            }
+            Action::ModifyDb { id, fields, .. } => write!(
+                f,
+                "modify RDS instance {id} back to its record ({})",
+                fields.join(", ")
+            ),
+            Action::AwaitDb { id, status } => write!(f, "wait until RDS instance {id} is {status}"),
+            Action::AwaitDbModified { id, fields } => write!(
+                f,
+                "wait until RDS applies the pending modification of {} on {id}",
+                fields.join(", ")
+            ),
+            Action::AwaitSnapshot { id } => write!(f, "wait until snapshot {id} is available"),
+            Action::ApplyLoadBalancer { spec } => {
+                let rules: usize = spec.listeners.iter().map(|l| l.rules.len()).sum();
+                write!(
+                    f,
+                    "create or update ALB {} ({} listener(s), {rules} rule(s), {} attribute(s), {} tag(s))",
+                    spec.name,
+                    spec.listeners.len(),
+                    spec.attributes.len(),
+                    spec.tags.len()
+                )
+            }
+            Action::DeleteLoadBalancer { name, .. } => {
+                write!(f, "delete ALB {name} (target groups stay)")
+            }
+            Action::AwaitLoadBalancer { name } => write!(f, "wait until ALB {name} is active"),
+            Action::CreateKafkaCluster { spec } => {
+                write!(f, "create MSK Serverless cluster {}", spec.name)
+            }
+            Action::DeleteKafkaCluster { name, .. } => {
+                write!(f, "delete MSK Serverless cluster {name}")
+            }
+            Action::AwaitKafkaCluster { name, state } => {
+                write!(f, "wait until MSK cluster {name} is {state}")
+            }
+            Action::AwaitAll { what } => write!(f, "wait until {what}"),
+            Action::PublishKafkaBootstrap { cluster, parameter } => write!(
+                f,
+                "publish the bootstrap brokers of {cluster} to SSM parameter {parameter}"
+            ),
+            Action::PublishLoadBalancerDns {
+                load_balancer,
+                parameter,
+            } => write!(
+                f,
+                "publish the DNS name of ALB {load_balancer} to SSM parameter {parameter}"
+            ),
+            Action::UpsertAlias {
+                load_balancer,
+                zone_id,
+                name,
+            } => write!(
+                f,
+                "point alias {name} (A, AAAA) in zone {zone_id} at ALB {load_balancer}"
+            ),
+            Action::SetAlarmActions { names, enabled } => write!(
+                f,
+                "{} the actions of CloudWatch alarm(s) {}",
+                if *enabled { "enable" } else { "disable" },
+                names.join(", ")
+            ),
+            Action::PointAlarm {
+                name,
+                load_balancer,
+                actions_enabled,
+                ..
+            } => write!(
+                f,
+                "point CloudWatch alarm {name} at ALB {load_balancer} (actions {})",
+                if *actions_enabled {
+                    "on"
+                } else {
+                    "off until the services are back"
+                }
+            ),
+        }
+    }
+}
