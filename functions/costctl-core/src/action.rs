@@ -141,6 +141,15 @@ pub enum Action {
 }
 
 impl Action {
+    /// The step's kind as its serde tag (`set_desired_count`, `apply_load_balancer`, …): reports
+    /// and the JSON of a plan spell it the same way because there is one spelling.
+    pub fn kind(&self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.get("action")?.as_str().map(str::to_string))
+            .unwrap_or_default()
+    }
+
     /// Gates are satisfied by the world, not executed.
     pub fn is_gate(&self) -> bool {
         matches!(
@@ -331,5 +340,27 @@ impl fmt::Display for Action {
                 }
             ),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_kind_is_the_serde_tag() {
+        let a = Action::SetAlarmActions {
+            names: vec!["a".into()],
+            enabled: true,
+        };
+        assert_eq!(a.kind(), "set_alarm_actions");
+        assert_eq!(
+            Action::DeleteLoadBalancer {
+                name: "x".into(),
+                arn: "y".into()
+            }
+            .kind(),
+            "delete_load_balancer"
+        );
     }
 }

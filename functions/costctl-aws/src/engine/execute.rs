@@ -1,0 +1,279 @@
+//! The step executor: the ready steps of a plan, pipelined under the concurrency bound and the
+//! lease, each one idempotent Cloud call (or a gate, which is never executed).
+
+use super::*;
+
+impl<C: Cloud, S: StateStore> Engine<C, S> {
+    /// Runs the ready steps, pipelined under the concurrency bound. Returns how many
+    /// steps succeeded and whether one failed permanently.
+    pub(super) async fn execute(
+        &self,
+        stack: &str,
+        plan: &Plan,
+        obs: &Observation,
+        report: &mut Report,
+        lease_until: i64,
+        stop_at: i64,
+    ) -> (usize, bool) {
+        // A step starts only while our lease will outlast it by a wide margin: once the lease
+        // has expired (a slow answer, a frozen process), another invocation may have taken the
+        // stack over and acted on a newer request; this plan is stale. Skipped steps count as
+        // transient: the next pass renews the lease (or learns it was taken) and re-plans.
+        let guard = i64::try_from(self.options.lease_ttl.as_millis() / 2).unwrap_or(i64::MAX);
+        // A call is abandoned (its retries stop) one attempt timeout before the lease ends, or
+        // at the deadline: a throttled retry loop must not land a write after another
+        // invocation took the stack over with a newer request. (At most a quarter of the lease,
+        // so that a step started with half the lease left always gets time to run.)
+        let margin = i64::try_from(
+            crate::aws::ATTEMPT_TIMEOUT
+                .min(self.options.lease_ttl / 4)
+                .as_millis(),
+        )
+        .unwrap_or(0);
+        let call_until = stop_at.min(lease_until.saturating_sub(margin));
+        let run = |step: Step| async move {
+            let result = if self.clock.now_ms().saturating_add(guard) >= lease_until {
+                Err(CloudError::Transient {
+                    operation: "lease",
+                    resource: step.action.resource(),
+                    code: "LeaseExpiring".into(),
+                    message: "the lease on the stack is about to expire; not started".into(),
+                })
+            } else {
+                match self
+                    .before(call_until, self.apply(&step.action, obs, lease_until))
+                    .await
+                {
+                    Some(result) => result,
+                    None => Err(CloudError::Transient {
+                        operation: "deadline",
+                        resource: step.action.resource(),
+                        code: "DeadlineReached".into(),
+                        message: "no answer before the invocation's deadline or the end of \
+                                  its lease; the next pass checks whether it took effect"
+                            .into(),
+                    }),
+                }
+            };
+            (step, result)
+        };
+        // Pipelined, not in waves: a step starts as soon as its own dependencies are done (a
+        // service's UpdateService right after its RegisterScalableTarget), so one slow call
+        // holds back only what depends on it. At most `concurrency` calls are in flight.
+        let limit = self.options.concurrency.max(1);
+        let mut started = vec![false; plan.steps.len()];
+        let mut done: Vec<usize> = Vec::new();
+        let mut in_flight = futures::stream::FuturesUnordered::new();
+        let mut executed = 0;
+        let mut permanent = false;
+        loop {
+            if !permanent && self.clock.now_ms() < stop_at && in_flight.len() < limit {
+                let ready: Vec<Step> = plan
+                    .ready(&done)
+                    .filter(|s| !started[s.id])
+                    .take(limit - in_flight.len())
+                    .cloned()
+                    .collect();
+                for step in ready {
+                    started[step.id] = true;
+                    in_flight.push(run(step));
+                }
+            }
+            let Some((step, result)) = in_flight.next().await else {
+                break;
+            };
+            let outcome = StepOutcome {
+                resource: step.action.resource(),
+                action: step.action.kind(),
+                description: step.action.to_string(),
+                outcome: match &result {
+                    Ok(()) => "ok",
+                    Err(e) if e.is_transient() => "retry",
+                    Err(_) => "failed",
+                }
+                .into(),
+                error: result.as_ref().err().map(ToString::to_string),
+                at_ms: self.clock.now_ms(),
+            };
+            tracing::info!(
+                stack,
+                resource = %outcome.resource,
+                action = %outcome.action,
+                outcome = %outcome.outcome,
+                error = outcome.error.as_deref().unwrap_or(""),
+                "step"
+            );
+            if let Some(progress) = &self.progress {
+                progress(&outcome);
+            }
+            match result {
+                Ok(()) => {
+                    done.push(step.id);
+                    executed += 1;
+                }
+                Err(e) if e.is_transient() => {}
+                Err(e) => {
+                    // Nothing new starts; what is in flight finishes and is reported.
+                    permanent = true;
+                    report.errors.push(e.to_string());
+                }
+            }
+            report.done.push(outcome);
+        }
+        (executed, permanent)
+    }
+
+    /// Runs `fut` unless `stop_at` (ms) comes first. A call still unanswered then (a retry
+    /// loop under heavy throttling) is abandoned so that the invocation answers before Lambda
+    /// kills it; every step is idempotent and re-checked by the next pass, so an abandoned call
+    /// that did take effect is simply found done.
+    pub(super) async fn before<T>(
+        &self,
+        stop_at: i64,
+        fut: impl std::future::Future<Output = T>,
+    ) -> Option<T> {
+        let left = u64::try_from(stop_at - self.clock.now_ms())
+            .ok()
+            .filter(|&l| l > 0)?;
+        let timer = self.clock.sleep(Duration::from_millis(left));
+        futures::pin_mut!(fut);
+        match futures::future::select(fut, timer).await {
+            futures::future::Either::Left((value, _)) => Some(value),
+            futures::future::Either::Right(_) => None,
+        }
+    }
+
+    pub(super) async fn apply(
+        &self,
+        action: &Action,
+        obs: &Observation,
+        lease_until: i64,
+    ) -> Result<(), CloudError> {
+        if self.options.reduce_only && !action.reduces_cost() {
+            return Err(CloudError::refused(
+                action.resource(),
+                format!("this deployment can only reduce cost; refusing to {action}"),
+            ));
+        }
+        match action {
+            Action::SetScalingBounds {
+                cluster,
+                service,
+                min,
+                max,
+            } => {
+                self.cloud
+                    .set_scalable_target(
+                        &scalable_resource_id(cluster, service),
+                        Bounds {
+                            min: *min,
+                            max: *max,
+                        },
+                    )
+                    .await
+            }
+            Action::SetDesiredCount {
+                cluster,
+                service,
+                count,
+            } => self.cloud.set_desired_count(cluster, service, *count).await,
+            Action::StopDb { id } => self.cloud.stop_db(id).await,
+            Action::StartDb { id } => self.cloud.start_db(id).await,
+            Action::DeleteDb { id, final_snapshot } => {
+                self.cloud.delete_db(id, final_snapshot).await
+            }
+            Action::RestoreDb { id, snapshot, spec } => {
+                self.cloud.restore_db(id, snapshot, spec).await
+            }
+            Action::ModifyDb { id, spec, fields } => self.cloud.modify_db(id, spec, fields).await,
+            Action::ApplyLoadBalancer { spec } => {
+                let margin = i64::try_from(self.options.safety_margin.as_millis()).unwrap_or(0);
+                self.cloud
+                    .apply_load_balancer(spec, lease_until.saturating_sub(margin))
+                    .await
+            }
+            Action::DeleteLoadBalancer { arn, .. } => self.cloud.delete_load_balancer(arn).await,
+            Action::CreateKafkaCluster { spec } => {
+                let margin = i64::try_from(self.options.safety_margin.as_millis()).unwrap_or(0);
+                self.cloud
+                    .create_kafka_cluster(spec, lease_until.saturating_sub(margin))
+                    .await
+            }
+            Action::DeleteKafkaCluster { arn, .. } => self.cloud.delete_kafka_cluster(arn).await,
+            // The values to publish exist only once the resource does: they are read from the
+            // observation the plan was made from (the step is planned after the gate that
+            // waits for them, so a later pass has them).
+            Action::PublishKafkaBootstrap { cluster, parameter } => {
+                let boot = obs
+                    .kafka_clusters
+                    .get(cluster)
+                    .filter(|c| c.state == "ACTIVE")
+                    .and_then(|c| c.bootstrap.as_deref())
+                    .ok_or_else(|| not_yet(format!("msk:{cluster}"), "bootstrap brokers"))?;
+                self.cloud.put_parameter(parameter, boot).await
+            }
+            Action::PublishLoadBalancerDns {
+                load_balancer,
+                parameter,
+            } => {
+                let lb = obs
+                    .load_balancers
+                    .get(load_balancer)
+                    .ok_or_else(|| not_yet(format!("alb:{load_balancer}"), "DNS name"))?;
+                self.cloud.put_parameter(parameter, &lb.dns_name).await
+            }
+            Action::UpsertAlias {
+                load_balancer,
+                zone_id,
+                name,
+            } => {
+                let lb = obs
+                    .load_balancers
+                    .get(load_balancer)
+                    .ok_or_else(|| not_yet(format!("alb:{load_balancer}"), "DNS name"))?;
+                self.cloud
+                    .upsert_alias(zone_id, name, &lb.dns_name, &lb.zone_id)
+                    .await
+            }
+            Action::SetAlarmActions { names, enabled } => {
+                self.cloud.set_alarm_actions(names, *enabled).await
+            }
+            Action::PointAlarm {
+                name,
+                load_balancer,
+                definition,
+                actions_enabled,
+            } => {
+                let dimension = obs
+                    .load_balancers
+                    .get(load_balancer)
+                    .and_then(|lb| costctl_core::observation::lb_dimension(&lb.arn))
+                    .ok_or_else(|| not_yet(format!("alb:{load_balancer}"), "the ALB's ID"))?;
+                self.cloud
+                    .put_metric_alarm(
+                        name,
+                        &definition.pointed_at(load_balancer, dimension),
+                        *actions_enabled,
+                    )
+                    .await
+            }
+            Action::AwaitServiceCount { .. }
+            | Action::AwaitDb { .. }
+            | Action::AwaitDbModified { .. }
+            | Action::AwaitSnapshot { .. }
+            | Action::AwaitLoadBalancer { .. }
+            | Action::AwaitKafkaCluster { .. }
+            | Action::AwaitAll { .. } => Ok(()),
+        }
+    }
+}
+
+/// A value to publish is not known yet: try again on the next pass.
+pub(super) fn not_yet(resource: String, what: &str) -> CloudError {
+    CloudError::Transient {
+        operation: "publish",
+        resource,
+        code: "NotYetAvailable".into(),
+        message: format!("{what} not known yet"),
+    }
+}

@@ -1,0 +1,392 @@
+//! Reconcile: observe → plan → execute the ready steps within a time budget → persist → report.
+
+use crate::cloud::{Cloud, fence};
+use crate::error::CloudError;
+use crate::observe::{observe, observe_known, observe_with};
+use crate::report::{Report, StepOutcome};
+use crate::store::{HistoryEntry, Lockout, NewRequest, StackState, StateStore, StoreError};
+use async_trait::async_trait;
+use costctl_core::observation::{Bounds, KafkaObs, LoadBalancerObs, scalable_resource_id};
+use costctl_core::plan::Note;
+use costctl_core::plan::{Action, Goal, Plan, Policy, Step};
+use costctl_core::spec::{EphemeralSpec, SpecError};
+use costctl_core::{DesiredState, Observation, Selector};
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+mod execute;
+mod reconcile;
+mod spec;
+
+pub use spec::{KafkaResult, LoadBalancerResult, SpecResult};
+
+/// Time, so that a simulated cloud can run on virtual time.
+#[async_trait]
+pub trait Clock: Send + Sync {
+    fn now_ms(&self) -> i64;
+    async fn sleep(&self, d: Duration);
+}
+
+/// Wall-clock time and tokio sleeps.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+#[async_trait]
+impl Clock for SystemClock {
+    fn now_ms(&self) -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+            .unwrap_or(0)
+    }
+    async fn sleep(&self, d: Duration) {
+        tokio::time::sleep(d).await;
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// At most this many AWS calls run at once.
+    pub concurrency: usize,
+    /// How long a lease lasts without renewal; renewed every pass.
+    pub lease_ttl: Duration,
+    /// How long to wait before re-observing when only gates (waits) remain.
+    pub poll_interval: Duration,
+    /// Stop starting new work this long before the deadline, to persist and answer in time.
+    pub safety_margin: Duration,
+    /// Who holds the lease (Lambda request id, host and pid…).
+    pub owner: String,
+    /// Refuse every step that does not reduce cost (the budget-alert deployment): even if a
+    /// stack's stored desired state is `running`, this engine never starts anything.
+    pub reduce_only: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            concurrency: 16,
+            lease_ttl: Duration::from_secs(120),
+            poll_interval: Duration::from_secs(5),
+            safety_margin: Duration::from_secs(3),
+            owner: format!("costctl-{}", std::process::id()),
+            reduce_only: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Cloud(#[from] CloudError),
+    #[error(
+        "stack `{stack}`: {selector} match no ECS service or RDS instance, and nothing is recorded for it"
+    )]
+    NothingSelected { stack: String, selector: String },
+    #[error("invalid selector for stack `{stack}`: {source}")]
+    Selector {
+        stack: String,
+        #[source]
+        source: costctl_core::selector::SelectorError,
+    },
+    #[error(
+        "stack `{stack}`: request {ours} was superseded by request {newer} ({desired} by {trigger})"
+    )]
+    Superseded {
+        stack: String,
+        ours: u64,
+        newer: u64,
+        desired: DesiredState,
+        trigger: String,
+    },
+    #[error("stack `{stack}` did not reach {desired} before the deadline")]
+    Timeout {
+        stack: String,
+        desired: DesiredState,
+    },
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    #[error("stack `{stack}`: the ephemeral tier could not be brought to the spec: {}", .reasons.join("; "))]
+    SpecNotApplied { stack: String, reasons: Vec<String> },
+}
+
+/// A request for a desired state, as every entry point builds it.
+#[derive(Debug, Clone)]
+pub struct RequestSpec {
+    pub desired: DesiredState,
+    pub trigger: String,
+    pub reason: String,
+    /// Needed the first time a stack is seen; later requests reuse the stored one.
+    pub selector: Option<Selector>,
+    pub policy: Option<Policy>,
+    pub force: bool,
+    pub lockout: Option<Lockout>,
+}
+
+impl RequestSpec {
+    pub fn new(desired: DesiredState, trigger: &str) -> Self {
+        RequestSpec {
+            desired,
+            trigger: trigger.into(),
+            reason: String::new(),
+            selector: None,
+            policy: None,
+            force: false,
+            lockout: None,
+        }
+    }
+}
+
+/// Called for every executed step (the CLI's progress display).
+pub type Progress = Arc<dyn Fn(&StepOutcome) + Send + Sync>;
+
+pub struct Engine<C, S> {
+    cloud: C,
+    store: S,
+    clock: Arc<dyn Clock>,
+    options: Options,
+    progress: Option<Progress>,
+    /// The observation `request` made to check that a new stack selects something, handed to
+    /// the reconcile that follows it (see [`Engine::take_fresh`]).
+    fresh: std::sync::Mutex<Option<Fresh>>,
+}
+
+/// An observation a moment old, for one stack with nothing recorded yet.
+struct Fresh {
+    stack: String,
+    selector: Selector,
+    at_ms: i64,
+    obs: Observation,
+}
+
+/// How old the request's observation may be for the reconcile to plan on it instead of looking
+/// again. Every step is idempotent and re-checked on the next pass, so a plan made on a
+/// one-second-old picture is as safe as one made on a picture that ages while its steps run.
+const FRESH_FOR_MS: i64 = 1_000;
+
+impl<C: Cloud, S: StateStore> Engine<C, S> {
+    pub fn new(cloud: C, store: S, options: Options) -> Self {
+        Engine {
+            cloud,
+            store,
+            clock: Arc::new(SystemClock),
+            options,
+            progress: None,
+            fresh: std::sync::Mutex::new(None),
+        }
+    }
+
+    fn keep_fresh(&self, fresh: Fresh) {
+        *self.fresh.lock().unwrap_or_else(|e| e.into_inner()) = Some(fresh);
+    }
+
+    /// The request's observation of `stack`, once, if it is young enough and was made for the
+    /// same selector on a stack that still has nothing recorded.
+    fn take_fresh(&self, stack: &str, state: &StackState) -> Option<Observation> {
+        let fresh = self
+            .fresh
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()?;
+        let usable = fresh.stack == stack
+            && fresh.selector == state.selector
+            && state.manifest.is_empty()
+            && state.spec.is_none()
+            && self.clock.now_ms() - fresh.at_ms <= FRESH_FOR_MS;
+        usable.then_some(fresh.obs)
+    }
+
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    pub fn with_progress(mut self, progress: Progress) -> Self {
+        self.progress = Some(progress);
+        self
+    }
+
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    pub fn cloud(&self) -> &C {
+        &self.cloud
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    /// Validates and stores a request; returns the stored state and its history entry.
+    async fn record_request(
+        &self,
+        stack: &str,
+        spec: RequestSpec,
+    ) -> Result<(StackState, HistoryEntry), EngineError> {
+        let existing = self.store.load(stack).await?;
+        let selector = match (&spec.selector, &existing) {
+            (Some(sel), _) => sel.clone(),
+            (None, Some(state)) => state.selector.clone(),
+            (None, None) => {
+                return Err(StoreError::UnknownStack {
+                    stack: stack.into(),
+                }
+                .into());
+            }
+        };
+        selector
+            .validate()
+            .map_err(|source| EngineError::Selector {
+                stack: stack.into(),
+                source,
+            })?;
+        let manifest = existing
+            .as_ref()
+            .map(|s| s.manifest.clone())
+            .unwrap_or_default();
+        let has_spec = existing.as_ref().is_some_and(|s| s.spec.is_some());
+        if manifest.is_empty() && !has_spec {
+            let obs = observe(&self.cloud, &selector, &manifest).await?;
+            if obs.is_empty() {
+                return Err(EngineError::NothingSelected {
+                    stack: stack.into(),
+                    selector: selector.to_string(),
+                });
+            }
+            self.keep_fresh(Fresh {
+                stack: stack.into(),
+                selector: selector.clone(),
+                at_ms: self.clock.now_ms(),
+                obs,
+            });
+        }
+        let policy = spec
+            .policy
+            .or(existing.as_ref().map(|s| s.policy))
+            .unwrap_or_default();
+        let req = NewRequest {
+            desired: spec.desired,
+            trigger: spec.trigger.clone(),
+            reason: spec.reason.clone(),
+            selector,
+            policy,
+            force: spec.force,
+            lockout: spec.lockout.clone(),
+        };
+        let now = self.clock.now_ms();
+        let state = self.store.request(stack, &req, now).await?;
+        let entry = HistoryEntry {
+            at_ms: now,
+            generation: state.generation,
+            kind: "request".into(),
+            desired: spec.desired,
+            trigger: spec.trigger,
+            detail: serde_json::json!({ "reason": spec.reason, "force": spec.force, "lockout": spec.lockout }),
+        };
+        Ok((state, entry))
+    }
+
+    /// Records a request. Bad input changes nothing: an invalid selector, or one that selects
+    /// nothing for a stack with nothing recorded, is refused before anything is written.
+    pub async fn request(&self, stack: &str, spec: RequestSpec) -> Result<StackState, EngineError> {
+        let (state, entry) = self.record_request(stack, spec).await?;
+        self.store.append_history(stack, &entry).await?;
+        Ok(state)
+    }
+
+    /// Records a request and reconciles at once, as one invocation does. The request's history
+    /// entry is written while the reconcile takes the lease: one round trip less before the
+    /// first AWS call. The reconcile's own outcome (e.g. the lease is held by another
+    /// invocation) is returned beside the recorded state.
+    pub async fn request_and_reconcile(
+        &self,
+        stack: &str,
+        spec: RequestSpec,
+        deadline_ms: i64,
+    ) -> Result<(StackState, Result<Report, EngineError>), EngineError> {
+        let (state, entry) = self.record_request(stack, spec).await?;
+        let (history, report) = futures::join!(
+            self.store.append_history(stack, &entry),
+            self.reconcile(stack, deadline_ms)
+        );
+        history?;
+        Ok((state, report))
+    }
+
+    /// Observes and plans without acting: what `status` and `plan` show. A stack the store
+    /// does not know yet can be inspected with an explicit selector (nothing is written).
+    pub async fn inspect(
+        &self,
+        stack: &str,
+        desired: Option<DesiredState>,
+        selector: Option<&Selector>,
+    ) -> Result<(Report, Plan), EngineError> {
+        let state = self.store.load(stack).await?;
+        let (selector, manifest, generation, stored_desired, policy, lockout) =
+            match (&state, selector) {
+                (_, Some(sel)) => {
+                    sel.validate().map_err(|source| EngineError::Selector {
+                        stack: stack.into(),
+                        source,
+                    })?;
+                    let s = state.as_ref();
+                    (
+                        sel.clone(),
+                        s.map(|s| s.manifest.clone()).unwrap_or_default(),
+                        s.map_or(0, |s| s.generation),
+                        s.map_or(DesiredState::Running, |s| s.desired),
+                        s.map(|s| s.policy).unwrap_or_default(),
+                        s.and_then(|s| s.lockout.clone()),
+                    )
+                }
+                (Some(s), None) => (
+                    s.selector.clone(),
+                    s.manifest.clone(),
+                    s.generation,
+                    s.desired,
+                    s.policy,
+                    s.lockout.clone(),
+                ),
+                (None, None) => {
+                    return Err(StoreError::UnknownStack {
+                        stack: stack.into(),
+                    }
+                    .into());
+                }
+            };
+        // Status (no target state given) also lists the snapshots costctl kept.
+        let status = desired.is_none();
+        let desired = desired.unwrap_or(stored_desired);
+        let spec = state.as_ref().and_then(|s| s.spec.clone());
+        let obs = observe_with(&self.cloud, &selector, &manifest, spec.as_ref()).await?;
+        if obs.is_empty() && manifest.is_empty() && spec.is_none() {
+            return Err(EngineError::NothingSelected {
+                stack: stack.into(),
+                selector: selector.to_string(),
+            });
+        }
+        let goal = Goal {
+            desired,
+            generation: generation + u64::from(desired != stored_desired),
+            policy,
+        };
+        let plan = costctl_core::plan_with(&goal, &obs, &manifest, spec.as_ref());
+        let mut report = Report::new(stack, desired, generation);
+        report.describe(&obs, &plan);
+        report.lockout = lockout;
+        if status {
+            let mut ids: Vec<String> = manifest.db_instances.keys().cloned().collect();
+            ids.extend(obs.db_instances.iter().map(|d| d.id.clone()));
+            ids.sort();
+            ids.dedup();
+            let snapshots = self.cloud.kept_snapshots(&ids).await?;
+            report.kept_snapshots(&snapshots, &manifest);
+        }
+        Ok((report, plan))
+    }
+}
