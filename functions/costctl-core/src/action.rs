@@ -59,10 +59,10 @@ pub enum Action {
         /// The fields that differ from the record (shown to users).
         fields: Vec<String>,
     },
-    /// Gate: the instance has reached `status` (`available`, `stopped`) or is gone (`deleted`).
+    /// Gate: the instance has reached `status` or is gone.
     AwaitDb {
         id: String,
-        status: String,
+        status: DbGate,
     },
     /// Gate: RDS has applied the pending modifications of these fields (they leave
     /// `PendingModifiedValues`).
@@ -97,10 +97,10 @@ pub enum Action {
         name: String,
         arn: String,
     },
-    /// Gate: the cluster is `ACTIVE`, or gone (`deleted`).
+    /// Gate: the cluster is `ACTIVE`, or gone.
     AwaitKafkaCluster {
         name: String,
-        state: String,
+        state: KafkaGate,
     },
     /// Gate joining many others ("every service drained", "every database available"): the
     /// steps behind it depend on this one step instead of on each of thousands, which keeps a
@@ -138,6 +138,45 @@ pub enum Action {
         definition: Box<AlarmDefinition>,
         actions_enabled: bool,
     },
+}
+
+/// What an [`Action::AwaitDb`] waits for: an RDS status, or no instance at all. Serialised as
+/// RDS spells the status (`available`, `stopped`) and `deleted`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DbGate {
+    Available,
+    Stopped,
+    Deleted,
+}
+
+impl fmt::Display for DbGate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DbGate::Available => "available",
+            DbGate::Stopped => "stopped",
+            DbGate::Deleted => "deleted",
+        })
+    }
+}
+
+/// What an [`Action::AwaitKafkaCluster`] waits for: MSK's `ACTIVE`, or no cluster at all
+/// (`deleted`), serialised so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum KafkaGate {
+    #[serde(rename = "ACTIVE")]
+    Active,
+    #[serde(rename = "deleted")]
+    Deleted,
+}
+
+impl fmt::Display for KafkaGate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            KafkaGate::Active => "ACTIVE",
+            KafkaGate::Deleted => "deleted",
+        })
+    }
 }
 
 impl Action {
@@ -362,5 +401,24 @@ mod tests {
             .kind(),
             "delete_load_balancer"
         );
+    }
+
+    /// Gate states are enums in the code and keep AWS's spelling in JSON (reports, history).
+    #[test]
+    fn gates_serialise_as_aws_spells_the_states() {
+        let db = Action::AwaitDb {
+            id: "db0".into(),
+            status: DbGate::Available,
+        };
+        assert_eq!(
+            serde_json::to_value(&db).unwrap(),
+            serde_json::json!({"action": "await_db", "id": "db0", "status": "available"})
+        );
+        let msk = Action::AwaitKafkaCluster {
+            name: "m".into(),
+            state: KafkaGate::Active,
+        };
+        assert_eq!(serde_json::to_value(&msk).unwrap()["state"], "ACTIVE");
+        assert_eq!(msk.to_string(), "wait until MSK cluster m is ACTIVE");
     }
 }

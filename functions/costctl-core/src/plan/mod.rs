@@ -12,7 +12,7 @@ use crate::spec::EphemeralSpec;
 use crate::state::DesiredState;
 use serde::{Deserialize, Serialize};
 
-pub use crate::action::{Action, Name};
+pub use crate::action::{Action, DbGate, KafkaGate, Name};
 pub use crate::config::{MskOnPause, Policy, RdsOnPause};
 
 mod pause;

@@ -1,7 +1,7 @@
 //! The pause and hibernation: drain the services, stop or hibernate the databases (with the
 //! final snapshot written ahead in the manifest), then the ephemeral tier.
 
-use super::{Action, Builder, Goal, Name, RdsOnPause, final_snapshot_name};
+use super::{Action, Builder, DbGate, Goal, Name, RdsOnPause, final_snapshot_name};
 use crate::manifest::DbRecord;
 use crate::observation::{DbObs, Observation, ServiceObs, scalable_resource_id};
 use crate::spec::EphemeralSpec;
@@ -158,7 +158,7 @@ impl Builder {
             after = vec![self.push(
                 Action::AwaitDb {
                     id: db.id.clone(),
-                    status: "available".into(),
+                    status: DbGate::Available,
                 },
                 vec![],
             )];
@@ -167,7 +167,7 @@ impl Builder {
         self.push(
             Action::AwaitDb {
                 id: db.id.clone(),
-                status: "stopped".into(),
+                status: DbGate::Stopped,
             },
             after,
         );
@@ -211,7 +211,7 @@ impl Builder {
             after = vec![self.push(
                 Action::AwaitDb {
                     id: db.id.clone(),
-                    status: "available".into(),
+                    status: DbGate::Available,
                 },
                 vec![],
             )];
@@ -226,7 +226,7 @@ impl Builder {
         let gone = self.push(
             Action::AwaitDb {
                 id: db.id.clone(),
-                status: "deleted".into(),
+                status: DbGate::Deleted,
             },
             after,
         );

@@ -2,7 +2,7 @@
 //! record, stopped again if they were stopped), then the services with their recorded counts
 //! and bounds, then the alarms the pause muted.
 
-use super::{Action, Builder, Name};
+use super::{Action, Builder, DbGate, Name};
 use crate::manifest::DbRecord;
 use crate::observation::{
     DbObs, Observation, ServiceObs, lb_dimension, scalable_resource_id, split_service_key,
@@ -143,11 +143,11 @@ impl Builder {
         record: Option<&DbRecord>,
         obs: &Observation,
     ) -> Option<usize> {
-        let await_status = |b: &mut Self, status: &str, after: Vec<usize>| {
+        let await_status = |b: &mut Self, status: DbGate, after: Vec<usize>| {
             b.push(
                 Action::AwaitDb {
                     id: id.into(),
-                    status: status.into(),
+                    status,
                 },
                 after,
             )
@@ -170,26 +170,26 @@ impl Builder {
                     return None;
                 }
                 let stop = self.push(Action::StopDb { id: id.into() }, vec![]);
-                Some(await_status(self, "stopped", vec![stop]))
+                Some(await_status(self, DbGate::Stopped, vec![stop]))
             }
             Some("stopped") if was_stopped => None,
             Some("stopped") => {
                 let start = self.push(Action::StartDb { id: id.into() }, vec![]);
-                Some(await_status(self, "available", vec![start]))
+                Some(await_status(self, DbGate::Available, vec![start]))
             }
             Some("stopping") => {
-                let stopped = await_status(self, "stopped", vec![]);
+                let stopped = await_status(self, DbGate::Stopped, vec![]);
                 if was_stopped {
                     return Some(stopped);
                 }
                 let start = self.push(Action::StartDb { id: id.into() }, vec![stopped]);
-                Some(await_status(self, "available", vec![start]))
+                Some(await_status(self, DbGate::Available, vec![start]))
             }
             Some("deleting") => {
-                let gone = await_status(self, "deleted", vec![]);
+                let gone = await_status(self, DbGate::Deleted, vec![]);
                 self.restore_db(id, record, obs, vec![gone])
             }
-            Some(_) => Some(await_status(self, "available", vec![])),
+            Some(_) => Some(await_status(self, DbGate::Available, vec![])),
             None => self.restore_db(id, record, obs, vec![]),
         }
     }
@@ -245,7 +245,7 @@ impl Builder {
         Some(self.push(
             Action::AwaitDb {
                 id: id.into(),
-                status: "available".into(),
+                status: DbGate::Available,
             },
             vec![modify],
         ))
@@ -307,7 +307,7 @@ impl Builder {
         Some(self.push(
             Action::AwaitDb {
                 id: id.into(),
-                status: "available".into(),
+                status: DbGate::Available,
             },
             vec![restore],
         ))

@@ -1,6 +1,6 @@
 //! The ephemeral tier: ALBs and MSK Serverless clusters (and the CloudWatch alarms on an ALB).
 
-use super::{Action, Builder, Goal, MskOnPause};
+use super::{Action, Builder, Goal, KafkaGate, MskOnPause};
 use crate::ephemeral::{kafka_differences, lb_differences, lb_recreation_blockers};
 use crate::manifest::Manifest;
 use crate::observation::{Observation, alias_key, lb_dimension, normalise_dns};
@@ -100,11 +100,11 @@ impl Builder {
                 );
                 continue;
             }
-            let await_state = |b: &mut Self, state: &str, after: Vec<usize>| {
+            let await_state = |b: &mut Self, state: KafkaGate, after: Vec<usize>| {
                 b.push(
                     Action::AwaitKafkaCluster {
                         name: name.clone(),
-                        state: state.into(),
+                        state,
                     },
                     after,
                 )
@@ -115,18 +115,18 @@ impl Builder {
             };
             match c.state.as_str() {
                 "DELETING" => {
-                    await_state(self, "deleted", vec![]);
+                    await_state(self, KafkaGate::Deleted, vec![]);
                 }
                 "CREATING" | "UPDATING" => {
-                    let active = await_state(self, "ACTIVE", vec![]);
+                    let active = await_state(self, KafkaGate::Active, vec![]);
                     let mut after = drained.to_vec();
                     after.push(active);
                     let d = self.push(delete, after);
-                    await_state(self, "deleted", vec![d]);
+                    await_state(self, KafkaGate::Deleted, vec![d]);
                 }
                 _ => {
                     let d = self.push(delete, drained.to_vec());
-                    await_state(self, "deleted", vec![d]);
+                    await_state(self, KafkaGate::Deleted, vec![d]);
                 }
             }
         }
@@ -276,11 +276,11 @@ impl Builder {
             let want = given.or_else(|| manifest.kafka_clusters.get(name));
             let have = obs.kafka_clusters.get(name);
             let resource = format!("msk:{name}");
-            let await_state = |b: &mut Self, state: &str, after: Vec<usize>| {
+            let await_state = |b: &mut Self, state: KafkaGate, after: Vec<usize>| {
                 b.push(
                     Action::AwaitKafkaCluster {
                         name: name.clone(),
-                        state: state.into(),
+                        state,
                     },
                     after,
                 )
@@ -320,12 +320,12 @@ impl Builder {
                     }
                 }
                 (Some("CREATING" | "UPDATING"), _) => {
-                    after = vec![await_state(self, "ACTIVE", vec![])];
+                    after = vec![await_state(self, KafkaGate::Active, vec![])];
                 }
                 (Some("DELETING"), Some(w)) => {
-                    let gone = await_state(self, "deleted", vec![]);
+                    let gone = await_state(self, KafkaGate::Deleted, vec![]);
                     let c = create(self, w, vec![gone]);
-                    after = vec![await_state(self, "ACTIVE", vec![c])];
+                    after = vec![await_state(self, KafkaGate::Active, vec![c])];
                 }
                 (Some("DELETING"), None) => continue,
                 (Some(other), _) => {
@@ -337,7 +337,7 @@ impl Builder {
                 }
                 (None, Some(w)) => {
                     let c = create(self, w, vec![]);
-                    after = vec![await_state(self, "ACTIVE", vec![c])];
+                    after = vec![await_state(self, KafkaGate::Active, vec![c])];
                 }
                 (None, None) => continue,
             }
