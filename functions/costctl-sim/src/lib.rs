@@ -6,8 +6,8 @@
 //! - [`ephemeral`]: ALBs, MSK Serverless clusters, SSM parameters and alias records, with AWS's
 //!   durations and naming rules (ALB names unique, MSK names not);
 //! - [`alb`]: the ALB apply's calls (the production diff and loop) applied to the world;
-//! - [`cloud`]: [`SimCloud`] (the `Cloud` trait) and [`MemStore`] (the `StateStore` trait,
-//!   DynamoStore's conditional semantics), one handle per invocation;
+//! - [`cloud`]: [`SimCloud`] (the `Cloud` trait), one handle per invocation;
+//! - [`store`]: [`MemStore`] (the `StateStore` trait, DynamoStore's conditional semantics);
 //! - [`scenario`]: one seeded scenario of triggers, faults and a convergence check.
 //!
 //! Test-only: nothing here is linked into a Lambda binary.
@@ -18,7 +18,9 @@ pub mod cloud;
 pub mod ephemeral;
 pub mod rng;
 pub mod scenario;
+pub mod store;
 pub mod world;
 
-pub use cloud::{MemStore, SimCloud};
+pub use cloud::SimCloud;
 pub use scenario::{Outcome, run};
+pub use store::MemStore;

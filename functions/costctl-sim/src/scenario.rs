@@ -3,8 +3,9 @@
 //! stack must converge to the newest desired state within a bounded number of ticks.
 
 use crate::clock::{Executor, SimClock, Step};
-use crate::cloud::{Caller, MemStore, Shared, SimCloud};
+use crate::cloud::{Caller, Shared, SimCloud};
 use crate::rng::Rng;
+use crate::store::MemStore;
 use crate::world::{Faults, MINUTE, World};
 use costctl_aws::engine::{Options, RequestSpec};
 use costctl_aws::store::{Lockout, StateStore};

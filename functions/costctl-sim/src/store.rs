@@ -1,0 +1,265 @@
+//! [`MemStore`]: the `StateStore` trait over the simulated world's items, one handle per
+//! invocation, with DynamoStore's conditional semantics exactly (lease, generation fence,
+//! manifest, history, spec).
+
+use crate::cloud::Caller;
+use crate::world::World;
+use async_trait::async_trait;
+use costctl_aws::store::{
+    HistoryEntry, Lease, NewRequest, StackState, StateStore, StoreError, StoreResult,
+};
+use costctl_core::spec::EphemeralSpec;
+use costctl_core::{DesiredState, Manifest};
+
+/// The in-memory state store, as one invocation sees it: DynamoStore's conditions exactly.
+#[derive(Clone)]
+pub struct MemStore(pub Caller);
+
+impl MemStore {
+    async fn call<R>(
+        &self,
+        op: &str,
+        write: bool,
+        effect: impl FnOnce(&mut World, i64) -> StoreResult<R> + Send,
+    ) -> StoreResult<R> {
+        let c = &self.0;
+        let faults = c
+            .before(op, write)
+            .await
+            .map_err(|code| StoreError::Aws(format!("dynamodb {op}: {code} (simulated)")))?;
+        let result = {
+            let mut w = c.world.lock();
+            let now = w.now;
+            let r = effect(&mut w, now);
+            if write {
+                w.check();
+            }
+            r
+        };
+        c.after(op, faults, result.is_ok())
+            .await
+            .map_err(|code| StoreError::Aws(format!("dynamodb {op}: {code} (simulated)")))?;
+        result
+    }
+}
+
+#[async_trait]
+impl StateStore for MemStore {
+    async fn load(&self, stack: &str) -> StoreResult<Option<StackState>> {
+        self.call("GetItem", false, |w, _| Ok(w.store.get(stack).cloned()))
+            .await
+    }
+
+    async fn request(&self, stack: &str, req: &NewRequest, now_ms: i64) -> StoreResult<StackState> {
+        let owner = self.0.owner.clone();
+        self.call("UpdateItem(request)", true, |w, _| {
+            let mut state = w.store.get(stack).cloned().unwrap_or_else(|| StackState {
+                stack: stack.into(),
+                desired: DesiredState::Running,
+                generation: 0,
+                trigger: String::new(),
+                reason: String::new(),
+                requested_at_ms: 0,
+                selector: req.selector.clone(),
+                policy: req.policy,
+                manifest: Manifest::default(),
+                lease: None,
+                lockout: None,
+                last_report: None,
+                spec: None,
+            });
+            if req.lockout.is_some() {
+                state.lockout = req.lockout.clone();
+            } else if req.desired == DesiredState::Running {
+                if req.force {
+                    state.lockout = None;
+                } else if let Some(lock) = &state.lockout
+                    && lock.until_ms >= now_ms
+                {
+                    return Err(StoreError::LockedOut {
+                        stack: stack.into(),
+                        until_ms: lock.until_ms,
+                        reason: lock.reason.clone(),
+                    });
+                }
+            }
+            state.desired = req.desired;
+            state.trigger = req.trigger.clone();
+            state.reason = req.reason.clone();
+            state.requested_at_ms = now_ms;
+            state.selector = req.selector.clone();
+            state.policy = req.policy;
+            state.generation += 1;
+            w.log(format!(
+                "{owner}: request {} -> generation {} ({})",
+                req.desired, state.generation, req.trigger
+            ));
+            w.store.insert(stack.into(), state.clone());
+            Ok(state)
+        })
+        .await
+    }
+
+    async fn lease(
+        &self,
+        stack: &str,
+        owner: &str,
+        now_ms: i64,
+        ttl_ms: i64,
+    ) -> StoreResult<StackState> {
+        self.call("UpdateItem(lease)", true, |w, _| {
+            let Some(state) = w.store.get_mut(stack) else {
+                return Err(StoreError::UnknownStack {
+                    stack: stack.into(),
+                });
+            };
+            match &state.lease {
+                Some(l) if l.owner != owner && l.expires_at_ms >= now_ms => {
+                    Err(StoreError::LeaseHeld {
+                        stack: stack.into(),
+                        owner: l.owner.clone(),
+                        expires_at_ms: l.expires_at_ms,
+                    })
+                }
+                prev => {
+                    let took_over = prev.as_ref().is_some_and(|l| l.owner != owner);
+                    let prev_owner = prev.as_ref().map(|l| l.owner.clone());
+                    state.lease = Some(Lease {
+                        owner: owner.into(),
+                        expires_at_ms: now_ms + ttl_ms,
+                    });
+                    let s = state.clone();
+                    w.seen_spec.insert(owner.to_string(), s.spec.clone());
+                    if took_over {
+                        w.log(format!(
+                            "{owner}: takes over the expired lease of {}",
+                            prev_owner.unwrap_or_default()
+                        ));
+                    }
+                    Ok(s)
+                }
+            }
+        })
+        .await
+    }
+
+    async fn release(&self, stack: &str, owner: &str) -> StoreResult<()> {
+        self.call("UpdateItem(release)", true, |w, _| {
+            if let Some(state) = w.store.get_mut(stack)
+                && state.lease.as_ref().is_some_and(|l| l.owner == owner)
+            {
+                state.lease = None;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn save_manifest(
+        &self,
+        stack: &str,
+        owner: &str,
+        generation: u64,
+        manifest: &Manifest,
+    ) -> StoreResult<()> {
+        self.call("UpdateItem(manifest)", true, |w, _| {
+            let fenced = || StoreError::Fenced {
+                stack: stack.into(),
+                owner: owner.into(),
+                generation,
+            };
+            let Some(state) = w.store.get_mut(stack) else {
+                return Err(fenced());
+            };
+            if state.lease.as_ref().is_none_or(|l| l.owner != owner)
+                || state.generation != generation
+            {
+                w.log(format!("{owner}: save_manifest fenced"));
+                return Err(fenced());
+            }
+            state.manifest = manifest.clone();
+            w.log(format!("{owner}: manifest saved (generation {generation})"));
+            Ok(())
+        })
+        .await
+    }
+
+    async fn finish(
+        &self,
+        stack: &str,
+        owner: &str,
+        report: &serde_json::Value,
+    ) -> StoreResult<()> {
+        self.call("UpdateItem(finish)", true, |w, _| {
+            let Some(state) = w.store.get_mut(stack) else {
+                return Err(StoreError::Fenced {
+                    stack: stack.into(),
+                    owner: owner.into(),
+                    generation: 0,
+                });
+            };
+            if state.lease.as_ref().is_none_or(|l| l.owner != owner) {
+                return Err(StoreError::Fenced {
+                    stack: stack.into(),
+                    owner: owner.into(),
+                    generation: 0,
+                });
+            }
+            state.lease = None;
+            state.last_report = Some(report.clone());
+            crate::scenario::check_report(w, stack, owner, report, "reconcile report");
+            Ok(())
+        })
+        .await
+    }
+
+    async fn append_history(&self, stack: &str, entry: &HistoryEntry) -> StoreResult<()> {
+        self.call("PutItem(history)", true, |w, _| {
+            w.history
+                .entry(stack.into())
+                .or_default()
+                .push(entry.clone());
+            Ok(())
+        })
+        .await
+    }
+
+    async fn history(&self, stack: &str, limit: usize) -> StoreResult<Vec<HistoryEntry>> {
+        self.call("Query(history)", false, |w, _| {
+            Ok(w.history
+                .get(stack)
+                .map(|h| h.iter().rev().take(limit).cloned().collect())
+                .unwrap_or_default())
+        })
+        .await
+    }
+
+    async fn stacks(&self) -> StoreResult<Vec<String>> {
+        self.call("Scan", false, |w, _| Ok(w.store.keys().cloned().collect()))
+            .await
+    }
+
+    async fn set_spec(&self, stack: &str, spec: Option<&EphemeralSpec>) -> StoreResult<()> {
+        let owner = self.0.owner.clone();
+        self.call("UpdateItem(spec)", true, |w, _| {
+            let Some(state) = w.store.get_mut(stack) else {
+                return Err(StoreError::UnknownStack {
+                    stack: stack.into(),
+                });
+            };
+            state.spec = spec.cloned();
+            // A status under way when the spec changes is not judged against either.
+            w.version += 1;
+            w.log(format!(
+                "{owner}: spec {}",
+                spec.map_or("forgotten".to_string(), |s| format!(
+                    "set ({} ALB, {} MSK)",
+                    s.load_balancers.len(),
+                    s.kafka_clusters.len()
+                ))
+            ));
+            Ok(())
+        })
+        .await
+    }
+}
