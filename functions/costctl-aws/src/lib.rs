@@ -14,6 +14,7 @@ pub mod autoscaling;
 pub mod aws;
 pub mod cloud;
 pub mod cloudwatch;
+pub mod dynamo;
 pub mod ecs;
 pub mod elbv2;
 mod elbv2_apply;
