@@ -111,17 +111,56 @@ impl AwsCloud {
     }
 }
 
-/// `tracing` filter directives every costctl binary adds to whatever level the user asks for,
-/// so that no credential reaches a log: at debug the SDK logs endpoint and auth parameters
-/// (the resolved access key id), at trace the signer logs the request it signs (access key id,
-/// session token) and the orchestrator dumps its configuration, credentials included.
-pub const QUIET_SECRETS: [&str; 5] = [
-    "aws_smithy_runtime::client::orchestrator::endpoints=info",
-    "aws_smithy_runtime::client::orchestrator::auth=info",
-    "aws_sigv4=info",
-    "aws_smithy_runtime=debug",
-    "aws_config=debug",
+/// Caps every costctl binary puts on the SDK's logging, so that no credential reaches a log: at
+/// debug the SDK logs endpoint and auth parameters (the resolved access key id), at trace the
+/// signer logs the request it signs (access key id, session token) and the orchestrator dumps
+/// its configuration, credentials included. Each is `(target, most verbose level allowed)`.
+pub const QUIET_SECRETS: [(&str, tracing::Level); 5] = [
+    (
+        "aws_smithy_runtime::client::orchestrator::endpoints",
+        tracing::Level::INFO,
+    ),
+    (
+        "aws_smithy_runtime::client::orchestrator::auth",
+        tracing::Level::INFO,
+    ),
+    ("aws_sigv4", tracing::Level::INFO),
+    ("aws_smithy_runtime", tracing::Level::DEBUG),
+    ("aws_config", tracing::Level::DEBUG),
 ];
+
+/// The filter directives (`target=level`) that cap the SDK's logging for a filter whose most
+/// verbose level is `most_verbose`: only the caps below it. A directive sets its target's level
+/// rather than capping it, so adding a cap the user's level is already under would *raise*
+/// that target (at the default `warn`, every SDK request would be logged at debug).
+pub fn secret_caps(most_verbose: tracing::level_filters::LevelFilter) -> Vec<String> {
+    QUIET_SECRETS
+        .iter()
+        .filter(|(_, cap)| most_verbose > tracing::level_filters::LevelFilter::from_level(*cap))
+        .map(|(target, cap)| format!("{target}={}", cap.as_str().to_lowercase()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::secret_caps;
+    use tracing::level_filters::LevelFilter;
+
+    #[test]
+    fn caps_only_lower_what_the_user_raised() {
+        assert!(secret_caps(LevelFilter::WARN).is_empty());
+        assert!(secret_caps(LevelFilter::INFO).is_empty());
+        assert_eq!(
+            secret_caps(LevelFilter::DEBUG),
+            [
+                "aws_smithy_runtime::client::orchestrator::endpoints=info",
+                "aws_smithy_runtime::client::orchestrator::auth=info",
+                "aws_sigv4=info"
+            ]
+        );
+        assert_eq!(secret_caps(LevelFilter::TRACE).len(), 5);
+    }
+}
 
 /// How long one HTTP attempt of an AWS call may take before the SDK gives up on it (and
 /// retries). The engine stops waiting for a call this long before its lease ends, so that no

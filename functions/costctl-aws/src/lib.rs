@@ -30,7 +30,7 @@ pub mod report;
 pub mod requests;
 pub mod store;
 
-pub use aws::{AwsCloud, Connection, QUIET_SECRETS, load_config};
+pub use aws::{AwsCloud, Connection, QUIET_SECRETS, load_config, secret_caps};
 pub use cloud::Cloud;
 pub use engine::{Engine, EngineError, Options, RequestSpec, SpecResult};
 pub use error::CloudError;

@@ -14,7 +14,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let mut filter =
         tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
     // Whatever RUST_LOG says, no credential is ever logged (see QUIET_SECRETS).
-    for directive in costctl_aws::QUIET_SECRETS {
+    let most_verbose = filter
+        .max_level_hint()
+        .unwrap_or(tracing::level_filters::LevelFilter::TRACE);
+    for directive in costctl_aws::secret_caps(most_verbose) {
         filter = filter.add_directive(directive.parse().expect("a valid directive"));
     }
     tracing_subscriber::fmt()
