@@ -17,7 +17,21 @@ struct Cli<'a> {
 
 impl Cli<'_> {
     async fn run(&self, args: &[&str]) -> Output {
-        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_costctl"))
+        self.run_logged(args, Some("trace")).await
+    }
+
+    /// At the default log level (no `COSTCTL_LOG`): what a user sees.
+    async fn run_default(&self, args: &[&str]) -> Output {
+        self.run_logged(args, None).await
+    }
+
+    async fn run_logged(&self, args: &[&str], log: Option<&str>) -> Output {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_costctl"));
+        match log {
+            Some(level) => command.env("COSTCTL_LOG", level),
+            None => command.env_remove("COSTCTL_LOG"),
+        };
+        let out = command
             .args([
                 "--endpoint-url",
                 &self.emu.endpoint,
@@ -31,8 +45,6 @@ impl Cli<'_> {
             .env("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY)
             .env_remove("AWS_PROFILE")
             .env("COSTCTL_POLL_MS", "50")
-            // The most the CLI can be made to log: the SDK's own debug output included.
-            .env("COSTCTL_LOG", "trace")
             .output()
             .await
             .expect("costctl runs");
@@ -139,6 +151,25 @@ async fn init_pause_status_resume_history_with_tags() {
     assert!(o.status.success());
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert_eq!(stdout.lines().count(), 4, "{stdout}");
+
+    // At the default level a command that succeeds prints nothing on stderr (before, the
+    // credential caps raised the SDK to debug: about 130 lines per command).
+    for args in [
+        &["status", "--stack", "cli-dev"][..],
+        &["--output", "json", "status", "--stack", "cli-dev"],
+        &["plan", "paused", "--stack", "cli-dev"],
+        &["history", "--stack", "cli-dev"],
+        &["resume", "--stack", "cli-dev"],
+    ] {
+        let o = cli.run_default(args).await;
+        assert!(o.status.success(), "{args:?}: {}", text(&o));
+        assert_eq!(
+            String::from_utf8_lossy(&o.stderr),
+            "",
+            "`costctl {}` printed on stderr",
+            args.join(" ")
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
