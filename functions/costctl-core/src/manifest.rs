@@ -110,7 +110,7 @@ impl Manifest {
         self.alarms_muted.extend(
             obs.alarms
                 .values()
-                .filter(|a| a.actions_enabled && a.of_stack)
+                .filter(|a| a.muted_by_pause())
                 .map(|a| a.name.clone()),
         );
         // A cluster being deleted is not recorded: if a pause of ours deletes it, its record

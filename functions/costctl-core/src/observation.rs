@@ -263,6 +263,14 @@ pub struct AlarmDefinition {
     pub evaluate_low_sample_count_percentile: Option<String>,
 }
 
+impl AlarmObs {
+    /// Whether a pause mutes it: its actions are on and it is the stack's (IAM lets costctl
+    /// change no other alarm). The manifest records exactly these, so a resume unmutes them.
+    pub fn muted_by_pause(&self) -> bool {
+        self.actions_enabled && self.of_stack
+    }
+}
+
 impl AlarmDefinition {
     /// The same definition with every `LoadBalancer` dimension that names load balancer
     /// `name` (`app/NAME/…`) set to `dimension`.
@@ -326,6 +334,15 @@ impl Observation {
 
     pub fn snapshot(&self, id: &str) -> Option<&SnapshotObs> {
         self.db_snapshots.iter().find(|s| s.id == id)
+    }
+
+    /// Whether `alarm` names the load balancer of its name that exists now (false while that
+    /// one is gone or the alarm still names an older one): what a resume re-points.
+    pub fn alarm_points_at_live(&self, alarm: &AlarmObs) -> bool {
+        self.load_balancers
+            .get(&alarm.load_balancer)
+            .and_then(|lb| lb_dimension(&lb.arn))
+            == Some(alarm.dimension.as_str())
     }
 
     /// True when nothing at all was found.

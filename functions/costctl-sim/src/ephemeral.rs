@@ -324,15 +324,12 @@ impl Ephemeral {
                 }
                 // Paused: gone, unless deletion protection or the lossless-or-kept rule
                 // (production's `lb_recreation_blockers`, judged against the given spec) keeps it.
-                (_, Some(lb))
-                    if !lb.deletion_protection()
-                        && lb_recreation_blockers(
-                            &lb.obs(),
-                            given.get(name).copied().unwrap_or(&lb.obs().spec),
-                        )
-                        .is_empty() =>
-                {
-                    d.push(format!("alb:{name} exists ({})", lb.state));
+                (_, Some(lb)) if !lb.deletion_protection() => {
+                    let obs = lb.obs();
+                    let want = given.get(name).copied().unwrap_or(&obs.spec);
+                    if lb_recreation_blockers(&obs, want).is_empty() {
+                        d.push(format!("alb:{name} exists ({})", lb.state));
+                    }
                 }
                 _ => {}
             }

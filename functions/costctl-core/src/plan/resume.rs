@@ -4,9 +4,7 @@
 
 use super::{Action, Builder, DbGate, Name};
 use crate::manifest::DbRecord;
-use crate::observation::{
-    DbObs, Observation, ServiceObs, lb_dimension, scalable_resource_id, split_service_key,
-};
+use crate::observation::{DbObs, Observation, ServiceObs, scalable_resource_id, split_service_key};
 use crate::restore::db_differences;
 use crate::spec::EphemeralSpec;
 
@@ -104,11 +102,7 @@ impl Builder {
             .filter(|n| {
                 obs.alarms.get(*n).is_some_and(|a| {
                     // Off now, or being re-pointed (with its actions off) by this plan.
-                    let current = obs
-                        .load_balancers
-                        .get(&a.load_balancer)
-                        .and_then(|h| lb_dimension(&h.arn));
-                    !a.actions_enabled || current != Some(a.dimension.as_str())
+                    !a.actions_enabled || !obs.alarm_points_at_live(a)
                 })
             })
             .cloned()

@@ -3,7 +3,7 @@
 use super::{Action, Builder, Goal, KafkaGate, MskOnPause};
 use crate::ephemeral::{kafka_differences, lb_differences, lb_recreation_blockers};
 use crate::manifest::Manifest;
-use crate::observation::{Observation, alias_key, lb_dimension, normalise_dns};
+use crate::observation::{Observation, alias_key, normalise_dns};
 use crate::spec::{EphemeralSpec, KafkaClusterSpec};
 use std::collections::BTreeSet;
 
@@ -25,7 +25,7 @@ impl Builder {
         let mute: Vec<String> = obs
             .alarms
             .values()
-            .filter(|a| a.actions_enabled && a.of_stack)
+            .filter(|a| a.muted_by_pause())
             .map(|a| a.name.clone())
             .collect();
         if !mute.is_empty() {
@@ -205,9 +205,8 @@ impl Builder {
             // Alarms on the old load balancer's ID: at the one that exists once `after` is
             // done (its ID is read when the step runs). Those the pause muted stay muted
             // until the services are back.
-            let current = have.and_then(|h| lb_dimension(&h.arn));
             for a in obs.alarms.values().filter(|a| &a.load_balancer == name) {
-                if current == Some(a.dimension.as_str()) {
+                if obs.alarm_points_at_live(a) {
                     continue;
                 }
                 if !a.unsupported.is_empty() {
