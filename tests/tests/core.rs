@@ -2,13 +2,12 @@
 //! paused, hibernated and resumed through the real SDK; crash, concurrency and bad input.
 
 use async_trait::async_trait;
-use costctl_aws::engine::Options;
-use costctl_aws::error::CloudResult;
-use costctl_aws::{
-    AwsCloud, Cloud, DynamoStore, Engine, EngineError, RequestSpec, StateStore, StoreError,
-};
+use costctl_aws::{AwsCloud, DynamoStore};
 use costctl_core::observation::{Bounds, DbObs, DbSpec, ServiceObs, SnapshotObs};
 use costctl_core::{DesiredState, Selector};
+use costctl_engine::engine::Options;
+use costctl_engine::error::CloudResult;
+use costctl_engine::{Cloud, Engine, EngineError, RequestSpec, StateStore, StoreError};
 use costctl_tests::stack::{DemoStack, StackSpec};
 use costctl_tests::{Emulator, EmulatorOptions, requests_between, start_with_stack};
 use std::collections::BTreeMap;
@@ -55,7 +54,7 @@ impl World {
     fn request(&self, desired: DesiredState) -> RequestSpec {
         RequestSpec {
             selector: Some(self.selector()),
-            ..RequestSpec::new(desired, "test")
+            ..RequestSpec::new(desired, costctl_core::event::Trigger::Cli)
         }
     }
 }
@@ -64,11 +63,11 @@ async fn transition(
     engine: &Engine<AwsCloud, DynamoStore>,
     stack: &str,
     req: RequestSpec,
-) -> Result<costctl_aws::Report, EngineError> {
-    let state = engine.request(stack, req).await?;
-    engine
-        .run_until(stack, state.generation, Duration::from_secs(60))
-        .await
+) -> Result<costctl_engine::Report, EngineError> {
+    let (_, report) = engine
+        .request_and_wait(stack, req, Duration::from_secs(60))
+        .await?;
+    Ok(report)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -503,7 +502,10 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
 
     // Unknown stack, no selector.
     let err = engine
-        .request("nobody", RequestSpec::new(DesiredState::Paused, "test"))
+        .request(
+            "nobody",
+            RequestSpec::new(DesiredState::Paused, costctl_core::event::Trigger::Cli),
+        )
         .await
         .unwrap_err();
     assert!(
@@ -515,7 +517,7 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
     // Tags matching nothing.
     let req = RequestSpec {
         selector: Some(Selector::from_tag_args(&["Project=ghost"]).unwrap()),
-        ..RequestSpec::new(DesiredState::Paused, "test")
+        ..RequestSpec::new(DesiredState::Paused, costctl_core::event::Trigger::Cli)
     };
     let err = engine.request("ghost", req).await.unwrap_err();
     assert!(matches!(err, EngineError::NothingSelected { .. }), "{err}");

@@ -3,11 +3,12 @@
 //! republished (SSM, Route53), the safety rules and the Terraform path (apply-spec/delete-spec).
 
 use aws_sdk_elasticloadbalancingv2 as elbv2;
-use costctl_aws::engine::Options;
-use costctl_aws::store::HistoryEntry;
-use costctl_aws::{AwsCloud, DynamoStore, Engine, EngineError, RequestSpec, StateStore};
+use costctl_aws::{AwsCloud, DynamoStore};
 use costctl_core::spec::EphemeralSpec;
 use costctl_core::{DesiredState, Selector};
+use costctl_engine::engine::Options;
+use costctl_engine::store::HistoryEntry;
+use costctl_engine::{Engine, EngineError, RequestSpec, StateStore};
 use costctl_tests::stack::{self, DemoStack, StackSpec};
 use costctl_tests::{Emulator, EmulatorOptions, requests_between, start_with_stack};
 use elbv2::types::Action;
@@ -166,7 +167,7 @@ impl World {
         ))
     }
 
-    async fn load(&self, stack: &str) -> costctl_aws::store::StackState {
+    async fn load(&self, stack: &str) -> costctl_engine::store::StackState {
         DynamoStore::new(&self.sdk, TABLE)
             .load(stack)
             .await
@@ -202,10 +203,10 @@ async fn transition(
     engine: &Engine<AwsCloud, DynamoStore>,
     stack: &str,
     desired: DesiredState,
-) -> Result<costctl_aws::Report, EngineError> {
+) -> Result<costctl_engine::Report, EngineError> {
     let req = RequestSpec {
         selector: Some(w.selector()),
-        ..RequestSpec::new(desired, "test")
+        ..RequestSpec::new(desired, costctl_core::event::Trigger::Cli)
     };
     let state = engine.request(stack, req).await?;
     engine
@@ -530,7 +531,7 @@ async fn reference_stack_round_trip_with_msk_ssm_and_route53() {
             p,
             RequestSpec {
                 selector: Some(w.selector()),
-                ..RequestSpec::new(DesiredState::Running, "test")
+                ..RequestSpec::new(DesiredState::Running, costctl_core::event::Trigger::Cli)
             },
         )
         .await

@@ -5,10 +5,11 @@
 
 use aws_sdk_elasticloadbalancingv2 as elbv2;
 use aws_sdk_rds as rds;
-use costctl_aws::engine::Options;
-use costctl_aws::{AwsCloud, Cloud, DynamoStore, Engine, EngineError, RequestSpec};
+use costctl_aws::{AwsCloud, DynamoStore};
 use costctl_core::spec::EphemeralSpec;
 use costctl_core::{DesiredState, Selector};
+use costctl_engine::engine::Options;
+use costctl_engine::{Cloud, Engine, EngineError, RequestSpec};
 use costctl_tests::stack::{self, DemoStack, StackSpec};
 use costctl_tests::{Emulator, EmulatorOptions, start_with_stack};
 use elbv2::types::{
@@ -273,10 +274,10 @@ async fn transition(
     engine: &Engine<AwsCloud, DynamoStore>,
     stack: &str,
     desired: DesiredState,
-) -> Result<costctl_aws::Report, EngineError> {
+) -> Result<costctl_engine::Report, EngineError> {
     let req = RequestSpec {
         selector: Some(Selector::from_tag_args(&w.stack.spec.tag_args()).unwrap()),
-        ..RequestSpec::new(desired, "test")
+        ..RequestSpec::new(desired, costctl_core::event::Trigger::Cli)
     };
     let state = engine.request(stack, req).await?;
     engine

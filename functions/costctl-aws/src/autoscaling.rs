@@ -4,7 +4,7 @@
 //! would scale the service straight back up.
 
 use crate::aws::AwsCloud;
-use crate::error::{CloudError, CloudResult};
+use crate::error::{CloudError, CloudResult, FromSdk};
 use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
 use costctl_core::observation::Bounds;
 use std::collections::BTreeMap;

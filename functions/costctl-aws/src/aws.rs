@@ -162,10 +162,8 @@ mod tests {
     }
 }
 
-/// How long one HTTP attempt of an AWS call may take before the SDK gives up on it (and
-/// retries). The engine stops waiting for a call this long before its lease ends, so that no
-/// attempt is still in flight when another invocation may take the stack over.
-pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(20);
+/// Every SDK client caps one HTTP attempt at the engine's [`ATTEMPT_TIMEOUT`].
+pub use costctl_engine::cloud::ATTEMPT_TIMEOUT;
 
 /// Where and how to reach AWS.
 #[derive(Debug, Clone, Default)]

@@ -9,7 +9,7 @@
 //! unsupported and keeps the load balancer (lossless or kept).
 
 use crate::aws::AwsCloud;
-use crate::error::{CloudError, CloudResult};
+use crate::error::{CloudError, CloudResult, FromSdk};
 use aws_sdk_cloudwatch::types::{
     AlarmType, ComparisonOperator, Dimension, MetricAlarm, StandardUnit, Statistic,
 };

@@ -2,9 +2,11 @@
 //! conditional (the lease, the generation fence, the lockout), the reduce-only function's
 //! lowering requests in a partition of their own.
 
+use crate::error::FromSdk;
+use crate::report::Report;
 use crate::store::{
-    HistoryEntry, Lease, Lockout, LoweringItem, LoweringRequest, NewRequest, StackState,
-    StateStore, StoreError, StoreResult,
+    HistoryEntry, Lease, Lockout, LockoutRule, LoweringItem, LoweringRequest, NewRequest,
+    StackState, StateStore, StoreError, StoreResult,
 };
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{
@@ -153,13 +155,10 @@ impl DynamoStore {
             + 'static,
         R: std::fmt::Debug + Send + Sync + 'static,
     {
-        let err = crate::error::CloudError::from_sdk("dynamodb", self.table.clone(), e);
-        match err.code() {
-            Some("ResourceNotFoundException") => StoreError::MissingTable {
-                table: self.table.clone(),
-            },
-            _ => StoreError::Aws(err.to_string()),
-        }
+        store_error(
+            &self.table,
+            crate::error::CloudError::from_sdk("dynamodb", self.table.clone(), e),
+        )
     }
 
     fn is_condition_failure<E, R>(
@@ -224,7 +223,14 @@ impl DynamoStore {
             stack: stack.to_string(),
             desired,
             generation: get_n("generation").unwrap_or(0).max(0) as u64,
-            trigger: get_s("trigger").unwrap_or_default(),
+            trigger: get_s("trigger")
+                .ok_or_else(|| "missing".to_string())
+                .and_then(|t| t.parse())
+                .map_err(|message| StoreError::Corrupt {
+                    stack: stack.into(),
+                    field: "trigger",
+                    message,
+                })?,
             reason: get_s("reason").unwrap_or_default(),
             requested_at_ms: get_n("requested_at").unwrap_or(0),
             selector: parse(stack, "selector", get_s("selector"))?.ok_or_else(|| {
@@ -238,7 +244,9 @@ impl DynamoStore {
             manifest: parse(stack, "manifest", get_s("manifest"))?.unwrap_or_default(),
             lease,
             lockout,
-            last_report: parse(stack, "last_report", get_s("last_report"))?,
+            // Informational (what the last reconcile did): one an older version wrote in another
+            // shape is dropped rather than making the stack unreadable.
+            last_report: parse(stack, "last_report", get_s("last_report")).unwrap_or(None),
             spec: parse(stack, "spec", get_s("spec"))?,
         })
     }
@@ -269,23 +277,26 @@ impl StateStore for DynamoStore {
         let mut cond = None;
         let mut values = HashMap::from([
             (":d".to_string(), s(req.desired.as_str())),
-            (":t".to_string(), s(&req.trigger)),
+            (":t".to_string(), s(req.trigger.as_str())),
             (":r".to_string(), s(&req.reason)),
             (":now".to_string(), n(now_ms)),
             (":sel".to_string(), json(&req.selector)),
             (":pol".to_string(), json(&req.policy)),
             (":one".to_string(), n(1)),
         ]);
-        if let Some(lock) = &req.lockout {
-            update = update.replacen("SET ", "SET lockout_until = :lu, lockout_reason = :lr, ", 1);
-            values.insert(":lu".into(), n(lock.until_ms));
-            values.insert(":lr".into(), s(&lock.reason));
-        } else if req.desired == DesiredState::Running {
-            if req.force {
-                update.push_str(" REMOVE lockout_until, lockout_reason");
-            } else {
+        match req.lockout_rule() {
+            LockoutRule::Set(lock) => {
+                update =
+                    update.replacen("SET ", "SET lockout_until = :lu, lockout_reason = :lr, ", 1);
+                values.insert(":lu".into(), n(lock.until_ms));
+                values.insert(":lr".into(), s(&lock.reason));
+            }
+            LockoutRule::Clear => update.push_str(" REMOVE lockout_until, lockout_reason"),
+            // `Lockout::holds_at` as a condition: no lockout, or one that ended before now.
+            LockoutRule::MustNotHold => {
                 cond = Some("attribute_not_exists(lockout_until) OR lockout_until < :now");
             }
+            LockoutRule::Untouched => {}
         }
         let result = self
             .update_state(stack)
@@ -406,12 +417,7 @@ impl StateStore for DynamoStore {
         }
     }
 
-    async fn finish(
-        &self,
-        stack: &str,
-        owner: &str,
-        report: &serde_json::Value,
-    ) -> StoreResult<()> {
+    async fn finish(&self, stack: &str, owner: &str, report: &Report) -> StoreResult<()> {
         let result = self
             .update_state(stack)
             .update_expression("SET last_report = :r REMOVE lease_owner, lease_expires")
@@ -577,5 +583,92 @@ impl StateStore for DynamoStore {
             .collect();
         stacks.sort();
         Ok(stacks)
+    }
+}
+
+/// Error codes by which AWS refuses the caller rather than the request: a missing grant, bad or
+/// expired credentials. Permanent — a person must fix the role or the credentials.
+const DENIED: &[&str] = &[
+    "AccessDenied",
+    "AccessDeniedException",
+    "UnauthorizedOperation",
+    "UnrecognizedClientException",
+    "InvalidSignatureException",
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "InvalidClientTokenId",
+    "MissingAuthenticationToken",
+];
+
+/// A DynamoDB error as a [`StoreError`]: a missing table, a denied caller, a temporary failure
+/// or another refusal, each with AWS's code and message.
+pub fn store_error(table: &str, err: crate::error::CloudError) -> StoreError {
+    use crate::error::CloudError;
+    let code = err.code().unwrap_or("Client").to_string();
+    let message = match &err {
+        CloudError::NotFound { message, .. }
+        | CloudError::Transient { message, .. }
+        | CloudError::Rejected { message, .. }
+        | CloudError::Refused { message, .. } => message.clone(),
+    };
+    if code == "ResourceNotFoundException" {
+        StoreError::MissingTable {
+            table: table.to_string(),
+        }
+    } else if DENIED.contains(&code.as_str()) {
+        StoreError::Denied { code, message }
+    } else if err.is_transient() {
+        StoreError::Transient { code, message }
+    } else {
+        StoreError::Rejected { code, message }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::CloudError;
+
+    fn rejected(code: &str) -> CloudError {
+        CloudError::Rejected {
+            operation: "dynamodb",
+            resource: "costctl-state".into(),
+            code: code.into(),
+            message: "m".into(),
+        }
+    }
+
+    #[test]
+    fn a_denied_table_is_a_permanent_error_with_the_aws_message() {
+        let e = store_error("costctl-state", rejected("AccessDeniedException"));
+        assert!(matches!(e, StoreError::Denied { .. }), "{e:?}");
+        assert!(!e.is_transient());
+        assert_eq!(
+            e.to_string(),
+            "state store: access denied (AccessDeniedException): m"
+        );
+    }
+
+    #[test]
+    fn throttling_is_transient_and_a_missing_table_names_the_table() {
+        let throttled = CloudError::Transient {
+            operation: "dynamodb",
+            resource: "t".into(),
+            code: "ProvisionedThroughputExceededException".into(),
+            message: "slow down".into(),
+        };
+        assert!(store_error("t", throttled).is_transient());
+        let missing = CloudError::NotFound {
+            operation: "dynamodb",
+            resource: "t".into(),
+            code: "ResourceNotFoundException".into(),
+            message: "no table".into(),
+        };
+        assert_eq!(
+            store_error("t", missing),
+            StoreError::MissingTable { table: "t".into() }
+        );
+        let invalid = store_error("t", rejected("ValidationException"));
+        assert!(matches!(invalid, StoreError::Rejected { .. }) && !invalid.is_transient());
     }
 }

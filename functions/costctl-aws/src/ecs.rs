@@ -1,7 +1,7 @@
 //! ECS services: discovery by tags or names, desired counts.
 
 use crate::aws::AwsCloud;
-use crate::error::{CloudError, CloudResult};
+use crate::error::{CloudError, CloudResult, FromSdk};
 use aws_sdk_ecs::types::{Service, ServiceField};
 use costctl_core::Selector;
 use costctl_core::observation::ServiceObs;

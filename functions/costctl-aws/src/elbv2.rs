@@ -13,7 +13,7 @@ use crate::aws::AwsCloud;
 use crate::elbv2_spec::{
     ClientSecrets, actions_spec, lb_unsupported, mutual_spec, rule_spec, secret_arns,
 };
-use crate::error::{CloudError, CloudResult};
+use crate::error::{CloudError, CloudResult, FromSdk};
 use aws_sdk_elasticloadbalancingv2::types::{
     IpAddressType, Listener, LoadBalancer, LoadBalancerSchemeEnum, LoadBalancerTypeEnum,
     ProtocolEnum,

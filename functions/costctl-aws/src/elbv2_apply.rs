@@ -9,7 +9,7 @@ use crate::alb_apply::{AlbCalls, AlbTarget};
 use crate::aws::AwsCloud;
 use crate::cloud::system_now_ms;
 use crate::elbv2_spec::{MissingSecret, actions, conditions, mutual, protocol, tags};
-use crate::error::{CloudError, CloudResult};
+use crate::error::{CloudError, CloudResult, FromSdk};
 use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2::types::{
     Certificate, IpAddressType, ListenerAttribute, LoadBalancerAttribute, LoadBalancerSchemeEnum,

@@ -1,8 +1,11 @@
-//! Errors of the AWS layer, split the way a reconciler needs them: transient (try again on the
-//! next pass) or permanent (a person must change something).
+//! How an AWS SDK error becomes a [`CloudError`]: throttling and transport trouble are
+//! transient, "no such resource" is not found, the rest is a rejection carrying AWS's code and
+//! message. The error type itself is the engine's (`costctl_engine::error`); this is the one
+//! place that knows the SDK's error shapes.
 
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+pub use costctl_engine::error::{CloudError, CloudResult};
 
 /// Error codes AWS uses for throttling (the SDK's own list, plus the ones the SDK retries as
 /// transient): after the SDK's retries are spent these still mean "later", not "never".
@@ -44,74 +47,20 @@ const NOT_FOUND: &[&str] = &[
     "InvalidSecurityGroup",
 ];
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum CloudError {
-    /// The resource does not exist.
-    #[error("{operation} {resource}: not found ({code}: {message})")]
-    NotFound {
+/// Classifies SDK errors; `CloudError::from_sdk(op, resource, err)` at every call site.
+pub trait FromSdk {
+    fn from_sdk<E, R>(
         operation: &'static str,
-        resource: String,
-        code: String,
-        message: String,
-    },
-    /// Throttled, timed out or a 5xx after the SDK's own retries: retry on a later pass.
-    #[error("{operation} {resource}: temporary failure ({code}: {message})")]
-    Transient {
-        operation: &'static str,
-        resource: String,
-        code: String,
-        message: String,
-    },
-    /// AWS refused the request; retrying the same request will not help.
-    #[error("{operation} {resource}: {code}: {message}")]
-    Rejected {
-        operation: &'static str,
-        resource: String,
-        code: String,
-        message: String,
-    },
-    /// costctl itself refuses (a safety rule, an unusable answer from AWS).
-    #[error("{resource}: {message}")]
-    Refused { resource: String, message: String },
+        resource: impl Into<String>,
+        err: SdkError<E, R>,
+    ) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug + Send + Sync + 'static;
 }
 
-impl CloudError {
-    pub fn is_transient(&self) -> bool {
-        matches!(self, CloudError::Transient { .. })
-    }
-
-    pub fn is_not_found(&self) -> bool {
-        matches!(self, CloudError::NotFound { .. })
-    }
-
-    /// The AWS error code, where AWS gave one.
-    pub fn code(&self) -> Option<&str> {
-        match self {
-            CloudError::NotFound { code, .. }
-            | CloudError::Transient { code, .. }
-            | CloudError::Rejected { code, .. } => Some(code),
-            CloudError::Refused { .. } => None,
-        }
-    }
-
-    /// "No such resource" becomes `Ok(None)`: for lookups where absence is an answer.
-    pub fn absent_as_none<T>(self) -> CloudResult<Option<T>> {
-        if self.is_not_found() {
-            Ok(None)
-        } else {
-            Err(self)
-        }
-    }
-
-    pub fn refused(resource: impl Into<String>, message: impl Into<String>) -> Self {
-        CloudError::Refused {
-            resource: resource.into(),
-            message: message.into(),
-        }
-    }
-
-    /// Classifies an SDK error of `operation` on `resource`.
-    pub fn from_sdk<E, R>(
+impl FromSdk for CloudError {
+    fn from_sdk<E, R>(
         operation: &'static str,
         resource: impl Into<String>,
         err: SdkError<E, R>,
@@ -191,5 +140,3 @@ fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
     }
     parts.join(": ")
 }
-
-pub type CloudResult<T> = Result<T, CloudError>;

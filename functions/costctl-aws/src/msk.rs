@@ -3,7 +3,7 @@
 
 use crate::aws::AwsCloud;
 use crate::cloud::{fence, system_now_ms};
-use crate::error::{CloudError, CloudResult};
+use crate::error::{CloudError, CloudResult, FromSdk};
 use aws_sdk_kafka::types::{
     Cluster, Iam, ServerlessClientAuthentication, ServerlessRequest, ServerlessSasl, VpcConfig,
 };

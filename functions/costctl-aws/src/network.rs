@@ -4,7 +4,7 @@
 //! next to an ALB that cannot exist), and with an error that does not say which spec field.
 
 use crate::aws::AwsCloud;
-use crate::error::{CloudError, CloudResult};
+use crate::error::{CloudError, CloudResult, FromSdk};
 use aws_sdk_ec2::types::Filter;
 use costctl_core::spec::EphemeralSpec;
 use std::collections::BTreeSet;

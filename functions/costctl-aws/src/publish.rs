@@ -2,7 +2,7 @@
 //! records (A and AAAA) pointed at a recreated load balancer.
 
 use crate::aws::AwsCloud;
-use crate::error::{CloudError, CloudResult};
+use crate::error::{CloudError, CloudResult, FromSdk};
 use aws_sdk_route53::types::{
     AliasTarget, Change, ChangeAction, ChangeBatch, ResourceRecordSet, RrType,
 };

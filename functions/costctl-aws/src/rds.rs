@@ -2,7 +2,7 @@
 //! under the same identifier.
 
 use crate::aws::AwsCloud;
-use crate::error::{CloudError, CloudResult};
+use crate::error::{CloudError, CloudResult, FromSdk};
 use aws_sdk_rds::types::{DbInstance, Tag};
 use costctl_core::Selector;
 use costctl_core::observation::{DbObs, DbSpec, SnapshotObs};

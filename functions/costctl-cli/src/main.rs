@@ -4,13 +4,13 @@ mod output;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use costctl_aws::engine::{Options, Progress};
-use costctl_aws::{
-    AwsCloud, Connection, DynamoStore, Engine, EngineError, RequestSpec, StateStore, StoreError,
-};
+use costctl_aws::{AwsCloud, Connection, DynamoStore};
 use costctl_core::config::Config;
+use costctl_core::event::Trigger;
 use costctl_core::plan::Policy;
 use costctl_core::{DesiredState, Selector};
+use costctl_engine::engine::{Options, Progress};
+use costctl_engine::{Engine, RequestSpec, StateStore, StoreError, Transition};
 use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -335,30 +335,27 @@ async fn transition(
         selector,
         policy,
         force,
-        ..RequestSpec::new(desired, "cli")
+        ..RequestSpec::new(desired, Trigger::Cli)
     };
-    let state = engine.request(&args.stack, spec).await?;
     let timeout = Duration::from_secs(wait.timeout);
     let report = if wait.no_wait {
         let deadline = engine.now_ms() + i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX / 2);
+        let deadline = deadline.min(engine.now_ms() + 60_000);
         match engine
-            .reconcile(&args.stack, deadline.min(engine.now_ms() + 60_000))
-            .await
+            .request_and_reconcile(&args.stack, spec, deadline)
+            .await?
         {
-            Ok(r) => r,
-            Err(EngineError::Store(StoreError::LeaseHeld { owner, .. })) => {
+            (_, Transition::Reconciled(r)) => *r,
+            (state, Transition::Queued { owner }) => {
                 out.message(
                     &serde_json::json!({"stack": args.stack, "generation": state.generation, "queued_behind": owner}),
                     &format!("request {} recorded; {owner} is reconciling the stack and will carry it out", state.generation),
                 );
                 return Ok(ExitCode::SUCCESS);
             }
-            Err(e) => return Err(e.into()),
         }
     } else {
-        engine
-            .run_until(&args.stack, state.generation, timeout)
-            .await?
+        engine.request_and_wait(&args.stack, spec, timeout).await?.1
     };
     out.report(&report);
     if report.succeeded() || (wait.no_wait && report.errors.is_empty()) {

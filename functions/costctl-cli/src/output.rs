@@ -1,9 +1,9 @@
 //! Text and JSON output of the command line.
 
-use costctl_aws::report::StepOutcome;
-use costctl_aws::store::HistoryEntry;
-use costctl_aws::{Report, SpecResult};
 use costctl_core::Plan;
+use costctl_engine::report::StepOutcome;
+use costctl_engine::store::HistoryEntry;
+use costctl_engine::{Report, SpecResult};
 
 pub struct Printer {
     json: bool,

@@ -1,10 +1,8 @@
 //! The costctl Lambda bootstrap: configuration validated at cold start, SDK clients built once,
-//! then one handler for every event (see `handler.rs` and docs/events.md).
+//! then one handler for every event (`costctl_lambda::handler`, docs/events.md).
 
-mod handler;
-mod settings;
-
-use handler::Handler;
+use costctl_engine::Service;
+use costctl_lambda::{handler, settings};
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
 use std::sync::Arc;
@@ -52,7 +50,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     // Every AWS request is counted in the client and logged per invocation: how many calls a
     // pause made, and how many retries throttling cost, without turning on SDK debug logs.
     let counter = costctl_aws::RequestCounter::new();
-    let handler = Arc::new(Handler::new(
+    let service = Arc::new(Service::new(
         costctl_aws::AwsCloud::counted(&sdk, &counter),
         costctl_aws::DynamoStore::counted(&sdk, &settings.state_table, &counter),
         config,
@@ -60,15 +58,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         settings.engine_options(),
     ));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
-        let handler = Arc::clone(&handler);
+        let service = Arc::clone(&service);
         let counter = counter.clone();
         async move {
-            let deadline = i64::try_from(event.context.deadline).unwrap_or(i64::MAX);
             let before = counter.snapshot();
-            let result = handler.handle(event.payload, deadline).await;
-            if let Err(e) = &result {
-                tracing::warn!(error_type = e.error_type(), error = %e, "request refused or failed");
-            }
+            let result = handler::handle(&service, event).await;
             let used = counter.snapshot().since(&before);
             let total = used.total();
             tracing::info!(

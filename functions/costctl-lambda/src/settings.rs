@@ -10,9 +10,9 @@
 //! | `COSTCTL_CONCURRENCY` | AWS calls in flight at once while acting (1–256, default 16) |
 //! | `COSTCTL_ENDPOINT_URL` | endpoint override for every AWS service (tests, emulator) |
 
-use crate::handler::Mode;
-use costctl_aws::engine::Options;
 use costctl_core::config::Config;
+use costctl_engine::Mode;
+use costctl_engine::engine::Options;
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
@@ -101,7 +101,7 @@ impl Settings {
                     .await
                     .map_err(|e| SettingsError::Parameter {
                         name: name.clone(),
-                        message: costctl_aws::CloudError::from_sdk(
+                        message: <costctl_aws::CloudError as costctl_aws::FromSdk>::from_sdk(
                             "ssm:GetParameter",
                             name.clone(),
                             e,

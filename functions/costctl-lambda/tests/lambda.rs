@@ -610,7 +610,7 @@ async fn a_failed_terraform_create_rolls_back_what_it_made() {
         "{left:?}"
     );
     let state = costctl_aws::DynamoStore::new(&sdk, costctl_tests::STATE_TABLE);
-    let stored = costctl_aws::StateStore::load(&state, "order-tracking-dev")
+    let stored = costctl_engine::StateStore::load(&state, "order-tracking-dev")
         .await
         .unwrap();
     assert!(

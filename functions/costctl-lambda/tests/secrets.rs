@@ -4,7 +4,7 @@
 //! full hibernate / status / budget alert / resume cycle; every byte it produced is searched for
 //! them and for the demo database's master password.
 
-use costctl_aws::StateStore;
+use costctl_engine::StateStore;
 use costctl_tests::Emulator;
 use costctl_tests::runtime_api::RuntimeApi;
 use costctl_tests::stack::{self, StackSpec};

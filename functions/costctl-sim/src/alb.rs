@@ -7,11 +7,11 @@ use crate::cloud::{SimCloud, aws_listener, create_lb, lb_mut, not_found, rejecte
 use crate::ephemeral::{SimLb, SimListener, listener_arn, rule_arn};
 use crate::world::{Direction, World};
 use async_trait::async_trait;
-use costctl_aws::alb_apply::{AlbCalls, AlbTarget};
-use costctl_aws::error::{CloudError, CloudResult};
 use costctl_core::alb::{AlbCall, LiveAlb, LiveListener, listener, rule};
 use costctl_core::ephemeral::{alb_attribute_ignored, non_default_listener_attributes};
 use costctl_core::spec::{ListenerSpec, LoadBalancerSpec, RuleSpec};
+use costctl_engine::alb_apply::{AlbCalls, AlbTarget};
+use costctl_engine::error::{CloudError, CloudResult};
 
 #[async_trait]
 impl AlbCalls for SimCloud {
@@ -306,7 +306,7 @@ pub fn fence_trial(seed: u64) -> Result<(usize, bool), String> {
     use crate::cloud::{Caller, Shared};
     use crate::rng::Rng;
     use crate::world::Faults;
-    use costctl_aws::alb_apply::apply_alb;
+    use costctl_engine::alb_apply::apply_alb;
     use std::sync::{Arc, Mutex};
 
     const START: i64 = 1_767_225_600_000;

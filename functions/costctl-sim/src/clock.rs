@@ -7,7 +7,7 @@
 
 use crate::rng::Rng;
 use async_trait::async_trait;
-use costctl_aws::engine::Clock;
+use costctl_engine::engine::Clock;
 use futures::future::LocalBoxFuture;
 use futures::task::{ArcWake, waker};
 use std::collections::BTreeMap;

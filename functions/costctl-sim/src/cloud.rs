@@ -13,8 +13,6 @@ use crate::ephemeral::{
 };
 use crate::world::{CallFaults, Direction, MINUTE, SimSnapshot, World};
 use async_trait::async_trait;
-use costctl_aws::cloud::{Cloud, fence};
-use costctl_aws::error::{CloudError, CloudResult};
 use costctl_core::Selector;
 use costctl_core::observation::{
     AliasObs, Bounds, DbObs, DbSpec, KafkaObs, LoadBalancerObs, ServiceObs, SnapshotObs,
@@ -22,6 +20,8 @@ use costctl_core::observation::{
 use costctl_core::observation::{alias_key, normalise_dns};
 use costctl_core::spec::{ActionSpec, ListenerProtocol, ListenerSpec, RedirectSpec};
 use costctl_core::spec::{EphemeralSpec, KafkaClusterSpec, LoadBalancerSpec};
+use costctl_engine::cloud::{Cloud, fence};
+use costctl_engine::error::{CloudError, CloudResult};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -632,7 +632,7 @@ impl Cloud for SimCloud {
         spec: &LoadBalancerSpec,
         not_after_ms: i64,
     ) -> CloudResult<()> {
-        costctl_aws::alb_apply::apply_alb(self, spec, not_after_ms).await
+        costctl_engine::alb_apply::apply_alb(self, spec, not_after_ms).await
     }
 
     async fn delete_load_balancer(&self, arn: &str) -> CloudResult<()> {

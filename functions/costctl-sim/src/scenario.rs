@@ -7,17 +7,19 @@ use crate::cloud::{Caller, Shared, SimCloud};
 use crate::rng::Rng;
 use crate::store::MemStore;
 use crate::world::{Faults, MINUTE, World};
-use costctl_aws::engine::{Options, RequestSpec};
-use costctl_aws::store::{Lockout, StateStore};
-use costctl_aws::{Engine, EngineError, StoreError};
-use costctl_core::DesiredState;
 use costctl_core::Selector;
+use costctl_core::config::Config;
 use costctl_core::observation::{Bounds, DbSpec};
 use costctl_core::plan::{MskOnPause, Policy, RdsOnPause};
 use costctl_core::spec::{
     ClientAuthenticationSpec, EphemeralSpec, IpAddressType, KafkaClusterSpec, Scheme,
 };
+use costctl_engine::engine::Options;
+use costctl_engine::report::Report;
+use costctl_engine::service::TickEntry;
+use costctl_engine::{Answer, Engine, Mode, Service};
 use futures::FutureExt;
+use serde_json::{Value, json};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
@@ -91,17 +93,12 @@ pub const REACHED_BY: &str = "reconcile report";
 /// Checks a report (stored by `finish`, or returned by `status`) against the world: a report
 /// that says "converged" must be true. A converged report of the newest request marks that
 /// request as reached (nothing may undo it afterwards).
-pub fn check_report(w: &mut World, stack: &str, who: &str, report: &serde_json::Value, what: &str) {
-    let converged = report.get("converged").and_then(|v| v.as_bool()) == Some(true);
-    let desired = report
-        .get("desired_state")
-        .and_then(|v| v.as_str())
-        .and_then(|s| s.parse::<DesiredState>().ok());
-    let generation = report.get("generation").and_then(|v| v.as_u64());
-    let (Some(desired), true) = (desired, converged) else {
+pub fn check_report(w: &mut World, stack: &str, who: &str, report: &Report, what: &str) {
+    if !report.converged {
         return;
-    };
-    let state = report.get("state").and_then(|v| v.as_str()).unwrap_or("");
+    }
+    let (desired, generation) = (report.desired_state, Some(report.generation));
+    let state = report.state.as_str();
     if state != desired.as_str() {
         w.violation(format!(
             "{who}: {what} is converged but says state `{state}`"
@@ -129,10 +126,10 @@ pub fn check_report(w: &mut World, stack: &str, who: &str, report: &serde_json::
 struct Scenario {
     world: Shared,
     clock: SimClock,
-    selector: Selector,
-    policy: Policy,
-    /// The versions of the ephemeral-tier spec Terraform sends (empty: the stack has none).
-    specs: Vec<EphemeralSpec>,
+    /// The versions of the ephemeral-tier spec Terraform sends, as it sends them (empty: the
+    /// stack has none).
+    spec_inputs: Vec<Value>,
+    config: Config,
     terraform: Rc<RefCell<TerraformState>>,
 }
 
@@ -157,7 +154,9 @@ impl Scenario {
         }
     }
 
-    fn engine(&self, inv: usize, kind: &str, reduce_only: bool) -> Engine<SimCloud, MemStore> {
+    /// The function as one invocation runs it: the production [`Service`] over this
+    /// invocation's view of the simulated cloud and store, on the virtual clock.
+    fn service(&self, inv: usize, kind: &str, mode: Mode) -> Service<SimCloud, MemStore> {
         let caller = self.caller(inv, kind);
         let options = Options {
             concurrency: 4,
@@ -165,13 +164,56 @@ impl Scenario {
             poll_interval: Duration::from_secs(10),
             safety_margin: Duration::from_secs(3),
             owner: caller.owner.clone(),
-            reduce_only,
+            reduce_only: false,
         };
-        Engine::new(SimCloud(caller.clone()), MemStore(caller), options)
-            .with_clock(Arc::new(self.clock.clone()))
+        let engine = Engine::new(SimCloud(caller.clone()), MemStore(caller), options)
+            .with_clock(Arc::new(self.clock.clone()));
+        Service::with_engine(engine, self.config.clone(), mode)
     }
 
-    /// One invocation, as the Lambda handler runs it: record the request, then reconcile.
+    /// The event a trigger sends, as AWS or Terraform sends it (the budget alerts are the
+    /// fixtures the Lambda tests use); Terraform's need the version its state holds.
+    fn payload(&self, trigger: Trigger, applied: Option<usize>) -> Value {
+        let action = |action: &str, extra: Value| {
+            let mut v = json!({"action": action, "stack": STACK});
+            if let (Value::Object(m), Value::Object(e)) = (&mut v, extra) {
+                m.extend(e);
+            }
+            v
+        };
+        let input = |i: usize| action("apply-spec", json!({"spec": self.spec_inputs[i]}));
+        match trigger {
+            Trigger::SchedulePause => action("pause", json!({"trigger": "schedule"})),
+            Trigger::ScheduleResume => action("resume", json!({"trigger": "schedule"})),
+            Trigger::ManualResume { force } => action("resume", json!({"force": force})),
+            Trigger::ManualHibernate => action("pause", json!({"level": "hibernated"})),
+            Trigger::BudgetForecast => fixture(BUDGET_FORECASTED),
+            Trigger::BudgetActual => fixture(BUDGET_ACTUAL),
+            Trigger::Tick => action("reconcile", json!({})),
+            Trigger::Status => action("status", json!({})),
+            Trigger::TerraformApply { spec } => {
+                let tf = match applied {
+                    None => json!({"action": "create"}),
+                    Some(prev) => json!({"action": "update", "prev_input": input(prev)}),
+                };
+                action(
+                    "apply-spec",
+                    json!({"spec": self.spec_inputs[spec], "tf": tf}),
+                )
+            }
+            Trigger::TerraformDestroy => {
+                let prev = applied.expect("a destroy is sent only with a version in the state");
+                action(
+                    "apply-spec",
+                    json!({"spec": self.spec_inputs[prev], "tf": {"action": "delete", "prev_input": input(prev)}}),
+                )
+            }
+        }
+    }
+
+    /// One invocation, through the entry point the Lambda handler uses
+    /// ([`Service::handle_event`]): budget alerts reach the reduce-only function, which records
+    /// them for the next tick; everything else the full function.
     fn invocation(
         &self,
         inv: usize,
@@ -190,160 +232,133 @@ impl Scenario {
             Trigger::TerraformApply { .. } => "terraform-apply",
             Trigger::TerraformDestroy => "terraform-destroy",
         };
-        let reduce_only = matches!(trigger, Trigger::BudgetForecast | Trigger::BudgetActual);
-        let engine = self.engine(inv, kind, reduce_only);
+        let mode = match trigger {
+            Trigger::BudgetForecast | Trigger::BudgetActual => Mode::ReduceOnly,
+            _ => Mode::Full,
+        };
+        let service = self.service(inv, kind, mode);
         let world = self.world.clone();
-        let selector = self.selector.clone();
-        let policy = self.policy;
         let owner = format!("inv{inv}-{kind}");
-        let specs = self.specs.clone();
         let tf = self.terraform.clone();
-        async move {
-            let deadline = engine.now_ms() + INVOCATION_MS;
-            let request = |desired: DesiredState,
-                           trig: &str,
-                           force: bool,
-                           lockout: Option<Lockout>| RequestSpec {
-                selector: Some(selector.clone()),
-                policy: Some(policy),
-                force,
-                lockout,
-                reason: format!("{trig} request"),
-                ..RequestSpec::new(desired, trig)
-            };
-            let spec = match trigger {
-                Trigger::SchedulePause => {
-                    Some(request(DesiredState::Paused, "schedule", false, None))
-                }
-                Trigger::ScheduleResume => {
-                    Some(request(DesiredState::Running, "schedule", false, None))
-                }
-                Trigger::ManualResume { force } => {
-                    Some(request(DesiredState::Running, "manual", force, None))
-                }
-                Trigger::ManualHibernate => {
-                    Some(request(DesiredState::Hibernated, "manual", false, None))
-                }
-                Trigger::BudgetForecast | Trigger::BudgetActual => {
-                    // A budget alert only ever moves a stack down: the handler's rule.
-                    let current = match engine.store().load(STACK).await {
-                        Ok(s) => s.map_or(DesiredState::Running, |s| s.desired),
-                        Err(e) => return format!("error: {e}"),
-                    };
-                    let (level, lockout) = if trigger == Trigger::BudgetActual {
-                        let until_ms = engine.now_ms() + 30 * 24 * 60 * MINUTE;
-                        (
-                            DesiredState::Hibernated,
-                            Some(Lockout {
-                                until_ms,
-                                reason: "budget actual at 104%".into(),
-                            }),
-                        )
-                    } else {
-                        (DesiredState::Paused, None)
-                    };
-                    let level = costctl_core::budget::requested_level(level, current);
-                    Some(request(level, "budget", false, lockout))
-                }
-                Trigger::Tick => None,
-                Trigger::TerraformApply { .. } | Trigger::TerraformDestroy => {
-                    let prev = {
-                        let mut tf = tf.borrow_mut();
-                        if tf.locked {
-                            return "terraform: the state is locked by another run".into();
-                        }
-                        tf.locked = true;
-                        tf.applied
-                    };
-                    let (out, applied) = match trigger {
-                        Trigger::TerraformApply { spec } => {
-                            let r = terraform_apply(
-                                &engine,
-                                &selector,
-                                &specs[spec],
-                                prev.map(|p| &specs[p]),
-                            )
-                            .await;
-                            let ok = r.is_ok();
-                            (r.unwrap_or_else(|e| e), if ok { Some(spec) } else { prev })
-                        }
-                        _ => match prev {
-                            None => ("terraform destroy: nothing in the state".into(), None),
-                            Some(p) => match engine.delete_spec(STACK, &specs[p]).await {
-                                Ok(r) => (format!("delete-spec: ok, notes {:?}", r.notes), None),
-                                Err(e) => (format!("delete-spec error: {e}"), prev),
-                            },
-                        },
-                    };
-                    let mut tf = tf.borrow_mut();
-                    tf.applied = applied;
-                    tf.locked = false;
-                    return out;
-                }
-                Trigger::Status => {
-                    let before = world.lock().version;
-                    return match engine.inspect(STACK, None, None).await {
-                        Ok((report, _)) => {
-                            let mut w = world.lock();
-                            if w.version == before {
-                                let json =
-                                    serde_json::to_value(&report).expect("reports serialise");
-                                check_report(&mut w, STACK, &owner, &json, "status");
-                            }
-                            format!("status: {} (converged {})", report.state, report.converged)
-                        }
-                        Err(e) => format!("status error: {e}"),
-                    };
-                }
-            };
-            if let Some(spec) = spec
-                && let Err(e) = engine.request(STACK, spec).await
-            {
-                return format!("request refused: {e}");
+        let terraform = matches!(
+            trigger,
+            Trigger::TerraformApply { .. } | Trigger::TerraformDestroy
+        );
+        // Terraform's state lock: a second run while one is under way fails at once.
+        let applied = if terraform {
+            let mut tf = tf.borrow_mut();
+            if tf.locked {
+                return futures::future::ready(
+                    "terraform: the state is locked by another run".to_string(),
+                )
+                .boxed_local();
             }
-            match engine.reconcile(STACK, deadline).await {
-                Ok(r) => format!(
-                    "reconciled: generation {} {} state {} converged {} errors {:?} problems {:?}",
-                    r.generation, r.desired_state, r.state, r.converged, r.errors, r.problems
-                ),
-                Err(EngineError::Store(StoreError::LeaseHeld { owner, .. })) => {
-                    format!("queued behind {owner}")
+            if trigger == Trigger::TerraformDestroy && tf.applied.is_none() {
+                return futures::future::ready("terraform destroy: nothing in the state".into())
+                    .boxed_local();
+            }
+            tf.locked = true;
+            tf.applied
+        } else {
+            None
+        };
+        let payload = self.payload(trigger, applied);
+        async move {
+            let deadline = service.engine().now_ms() + INVOCATION_MS;
+            let before = world.lock().version;
+            let answer = service.handle_event(&payload, deadline).await;
+            if terraform {
+                // What Terraform's state holds afterwards: the applied version after a success,
+                // nothing after a destroy; a failed create leaves nothing (the service rolled
+                // back what it made), a failed update or destroy the old version.
+                let mut tf = tf.borrow_mut();
+                tf.applied = match (&answer, trigger) {
+                    (Ok(_), Trigger::TerraformApply { spec }) => Some(spec),
+                    (Ok(_), _) => None,
+                    (Err(_), _) => applied,
+                };
+                tf.locked = false;
+            }
+            match answer {
+                Ok(Answer::Report(report)) if trigger == Trigger::Status => {
+                    let mut w = world.lock();
+                    if w.version == before {
+                        check_report(&mut w, STACK, &owner, &report, "status");
+                    }
+                    format!("status: {} (converged {})", report.state, report.converged)
                 }
-                Err(e) => format!("error: {e}"),
+                Ok(answer) => describe(&answer),
+                Err(e) => format!("error ({}): {e}", e.error_type()),
             }
         }
         .boxed_local()
     }
 }
 
-/// What the Lambda handler does for Terraform's create/update: delete what the previous input
-/// named and this one does not, then apply the spec (waiting until it is reached).
-async fn terraform_apply(
-    engine: &Engine<SimCloud, MemStore>,
-    selector: &Selector,
-    spec: &EphemeralSpec,
-    prev: Option<&EphemeralSpec>,
-) -> Result<String, String> {
-    if let Some(prev) = prev {
-        let removed = prev.without(spec);
-        if !removed.is_empty()
-            && let Err(e) = engine.delete_spec(STACK, &removed).await
-        {
-            return Err(format!("apply-spec error (deleting the removed part): {e}"));
-        }
-    }
-    let timeout = Duration::from_millis(u64::try_from(INVOCATION_MS - 3_000).unwrap_or(0));
-    match engine
-        .apply_spec(STACK, spec, Some(selector.clone()), timeout)
-        .await
-    {
-        Ok(r) => Ok(format!(
+/// The budget notifications the Lambda tests use: ACTUAL at 104 % (hibernate, lock out until
+/// the next month) and FORECASTED at 131 % (pause).
+const BUDGET_ACTUAL: &str =
+    include_str!("../../costctl-core/tests/fixtures/sns-budget-actual.json");
+const BUDGET_FORECASTED: &str =
+    include_str!("../../costctl-core/tests/fixtures/sns-budget-forecasted.json");
+
+fn fixture(raw: &str) -> Value {
+    serde_json::from_str(raw).expect("the fixtures are JSON")
+}
+
+/// The stack's configuration as the Terraform module renders it: the scenario's selector and
+/// policy, and the budget rules of `config-example.json`.
+fn config(selector: &Selector, policy: Policy) -> Config {
+    let Selector::Tags(tags) = selector else {
+        unreachable!("the scenarios select by tag")
+    };
+    let json = json!({"stacks": {STACK: {
+        "tags": tags,
+        "policy": policy,
+        "budgets": [{"name": "order-tracking-dev-monthly", "rules": [
+            {"alert_type": "FORECASTED", "threshold_percent": 100, "level": "paused"},
+            {"alert_type": "ACTUAL", "threshold_percent": 100, "level": "hibernated", "lockout": true}
+        ]}]
+    }}});
+    Config::from_json(&json.to_string()).expect("the scenario's configuration is valid")
+}
+
+/// One line of the trace for an answer.
+fn describe(answer: &Answer) -> String {
+    let reconciled = |r: &Report| {
+        format!(
+            "reconciled: generation {} {} state {} converged {} errors {:?} problems {:?}",
+            r.generation, r.desired_state, r.state, r.converged, r.errors, r.problems
+        )
+    };
+    match answer {
+        Answer::Report(r) => reconciled(r),
+        Answer::Queued { queued_behind, .. } => format!("queued behind {queued_behind}"),
+        Answer::Tick {
+            reconciled: entries,
+        } => entries
+            .iter()
+            .map(|e| match e {
+                TickEntry::Report(r) => reconciled(r),
+                TickEntry::WithLowering {
+                    reduce_only_requests,
+                    report,
+                } => format!(
+                    "{} after reduce-only requests {reduce_only_requests:?}",
+                    reconciled(report)
+                ),
+                TickEntry::Skipped { skipped, .. } => format!("skipped: {skipped}"),
+                TickEntry::Failed { error, .. } => format!("error: {error}"),
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+        Answer::Spec(r) => format!(
             "apply-spec: ok, {} ALB, {} MSK, notes {:?}",
             r.load_balancers.len(),
             r.kafka_clusters.len(),
             r.notes
-        )),
-        Err(e) => Err(format!("apply-spec error: {e}")),
+        ),
+        other => serde_json::to_string(other).unwrap_or_default(),
     }
 }
 
@@ -416,7 +431,7 @@ pub(crate) const WEB_ACL: &str = "arn:aws:wafv2:eu-west-1:123456789012:regional/
 /// redirect, HTTPS with rules, published DNS name, an alias) and/or an MSK Serverless cluster
 /// (bootstrap string published). Later versions change attributes, tags, rules, additional
 /// certificates, listener attributes and the web ACL in place, or drop one of the two.
-fn ephemeral_spec(rng: &mut Rng, version: usize) -> EphemeralSpec {
+fn ephemeral_spec(rng: &mut Rng, version: usize) -> Value {
     let (lb, msk) = match rng.below(if version == 0 { 5 } else { 7 }) {
         0 => (true, false),
         1 => (false, true),
@@ -488,8 +503,9 @@ fn ephemeral_spec(rng: &mut Rng, version: usize) -> EphemeralSpec {
     } else {
         serde_json::json!([])
     };
-    EphemeralSpec::from_value(&serde_json::json!({"load_balancers": lbs, "kafka_clusters": msks}))
-        .expect("the scenario's specs are valid")
+    let input = json!({"load_balancers": lbs, "kafka_clusters": msks});
+    EphemeralSpec::from_value(&input).expect("the scenario's specs are valid");
+    input
 }
 
 fn spec(i: usize, tags: &BTreeMap<String, String>) -> DbSpec {
@@ -552,7 +568,7 @@ pub fn run(seed: u64) -> Outcome {
     // `regression_seeds` replay the same runs).
     let mut erng = Rng::new(seed ^ 0x00e9_4e3e_7a1e_5eed);
     let ephemeral = erng.chance(500);
-    let specs: Vec<EphemeralSpec> = if ephemeral {
+    let specs: Vec<Value> = if ephemeral {
         ephemeral_world(&mut world);
         (0..4).map(|v| ephemeral_spec(&mut erng, v)).collect()
     } else {
@@ -590,9 +606,8 @@ pub fn run(seed: u64) -> Outcome {
     let scenario = Scenario {
         world: shared.clone(),
         clock: clock.clone(),
-        selector: Selector::Tags(tags),
-        policy,
-        specs: specs.clone(),
+        config: config(&Selector::Tags(tags), policy),
+        spec_inputs: specs.clone(),
         terraform: Rc::default(),
     };
 
@@ -727,11 +742,7 @@ pub fn run(seed: u64) -> Outcome {
                 diff.join("; ")
             ));
         }
-        let claims = state
-            .last_report
-            .as_ref()
-            .and_then(|r| r.get("converged"))
-            .and_then(|v| v.as_bool());
+        let claims = state.last_report.as_ref().map(|r| r.converged);
         if claims != Some(true) {
             w.violation(format!(
                 "the last report does not say converged ({claims:?})"

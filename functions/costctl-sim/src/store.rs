@@ -5,11 +5,13 @@
 use crate::cloud::Caller;
 use crate::world::World;
 use async_trait::async_trait;
-use costctl_aws::store::{
-    HistoryEntry, Lease, NewRequest, StackState, StateStore, StoreError, StoreResult,
-};
 use costctl_core::spec::EphemeralSpec;
 use costctl_core::{DesiredState, Manifest};
+use costctl_engine::report::Report;
+use costctl_engine::store::{
+    HistoryEntry, Lease, LockoutRule, LoweringItem, LoweringRequest, NewRequest, StackState,
+    StateStore, StoreError, StoreResult,
+};
 
 /// The in-memory state store, as one invocation sees it: DynamoStore's conditions exactly.
 #[derive(Clone)]
@@ -26,7 +28,10 @@ impl MemStore {
         let faults = c
             .before(op, write)
             .await
-            .map_err(|code| StoreError::Aws(format!("dynamodb {op}: {code} (simulated)")))?;
+            .map_err(|code| StoreError::Transient {
+                code: code.to_string(),
+                message: format!("dynamodb {op} (simulated)"),
+            })?;
         let result = {
             let mut w = c.world.lock();
             let now = w.now;
@@ -38,7 +43,10 @@ impl MemStore {
         };
         c.after(op, faults, result.is_ok())
             .await
-            .map_err(|code| StoreError::Aws(format!("dynamodb {op}: {code} (simulated)")))?;
+            .map_err(|code| StoreError::Transient {
+                code: code.to_string(),
+                message: format!("dynamodb {op} (simulated)"),
+            })?;
         result
     }
 }
@@ -57,7 +65,7 @@ impl StateStore for MemStore {
                 stack: stack.into(),
                 desired: DesiredState::Running,
                 generation: 0,
-                trigger: String::new(),
+                trigger: req.trigger,
                 reason: String::new(),
                 requested_at_ms: 0,
                 selector: req.selector.clone(),
@@ -68,23 +76,22 @@ impl StateStore for MemStore {
                 last_report: None,
                 spec: None,
             });
-            if req.lockout.is_some() {
-                state.lockout = req.lockout.clone();
-            } else if req.desired == DesiredState::Running {
-                if req.force {
-                    state.lockout = None;
-                } else if let Some(lock) = &state.lockout
-                    && lock.until_ms >= now_ms
-                {
-                    return Err(StoreError::LockedOut {
-                        stack: stack.into(),
-                        until_ms: lock.until_ms,
-                        reason: lock.reason.clone(),
-                    });
+            match req.lockout_rule() {
+                LockoutRule::Set(lock) => state.lockout = Some(lock),
+                LockoutRule::Clear => state.lockout = None,
+                LockoutRule::MustNotHold => {
+                    if let Some(lock) = state.lockout.as_ref().filter(|l| l.holds_at(now_ms)) {
+                        return Err(StoreError::LockedOut {
+                            stack: stack.into(),
+                            until_ms: lock.until_ms,
+                            reason: lock.reason.clone(),
+                        });
+                    }
                 }
+                LockoutRule::Untouched => {}
             }
             state.desired = req.desired;
-            state.trigger = req.trigger.clone();
+            state.trigger = req.trigger;
             state.reason = req.reason.clone();
             state.requested_at_ms = now_ms;
             state.selector = req.selector.clone();
@@ -184,12 +191,7 @@ impl StateStore for MemStore {
         .await
     }
 
-    async fn finish(
-        &self,
-        stack: &str,
-        owner: &str,
-        report: &serde_json::Value,
-    ) -> StoreResult<()> {
+    async fn finish(&self, stack: &str, owner: &str, report: &Report) -> StoreResult<()> {
         self.call("UpdateItem(finish)", true, |w, _| {
             let Some(state) = w.store.get_mut(stack) else {
                 return Err(StoreError::Fenced {
@@ -258,6 +260,46 @@ impl StateStore for MemStore {
                     s.kafka_clusters.len()
                 ))
             ));
+            Ok(())
+        })
+        .await
+    }
+
+    async fn put_lowering(&self, stack: &str, req: &LoweringRequest) -> StoreResult<()> {
+        let owner = self.0.owner.clone();
+        self.call("PutItem(lowering)", true, |w, now| {
+            let items = w.lowering.entry(stack.to_string()).or_default();
+            let sk = format!("REQ#{now:013}#{owner}#{}", items.len());
+            items.push((sk, req.clone()));
+            w.log(format!(
+                "{owner}: reduce-only request {} ({}) recorded",
+                req.desired, req.trigger
+            ));
+            Ok(())
+        })
+        .await
+    }
+
+    async fn lowering(&self, stack: &str) -> StoreResult<Vec<LoweringItem>> {
+        self.call("Query(lowering)", false, |w, _| {
+            Ok(w.lowering
+                .get(stack)
+                .map(|items| {
+                    items
+                        .iter()
+                        .map(|(sk, r)| (sk.clone(), Ok(r.clone())))
+                        .collect()
+                })
+                .unwrap_or_default())
+        })
+        .await
+    }
+
+    async fn drop_lowering(&self, stack: &str, sk: &str) -> StoreResult<()> {
+        self.call("DeleteItem(lowering)", true, |w, _| {
+            if let Some(items) = w.lowering.get_mut(stack) {
+                items.retain(|(k, _)| k != sk);
+            }
             Ok(())
         })
         .await

@@ -5,11 +5,11 @@
 
 use crate::ephemeral::Ephemeral;
 use crate::rng::Rng;
-use costctl_aws::store::{HistoryEntry, StackState};
 use costctl_core::DesiredState;
 use costctl_core::observation::{Bounds, DbSpec, scalable_resource_id, service_key};
 use costctl_core::plan::{MskOnPause, RdsOnPause};
 use costctl_core::spec::EphemeralSpec;
+use costctl_engine::store::{HistoryEntry, LoweringRequest, StackState};
 use std::collections::{BTreeMap, BTreeSet};
 
 pub const MINUTE: i64 = 60_000;
@@ -126,6 +126,8 @@ pub struct World {
     // The state store's items.
     pub store: BTreeMap<String, StackState>,
     pub history: BTreeMap<String, Vec<HistoryEntry>>,
+    /// The reduce-only partition: per stack, (sort key, request), oldest first.
+    pub lowering: BTreeMap<String, Vec<(String, LoweringRequest)>>,
     // Faults.
     pub faults: Faults,
     pub crashes: u32,
@@ -162,6 +164,7 @@ impl World {
             eph: Ephemeral::default(),
             store: BTreeMap::new(),
             history: BTreeMap::new(),
+            lowering: BTreeMap::new(),
             faults: Faults::default(),
             crashes: 0,
             crashed: BTreeSet::new(),

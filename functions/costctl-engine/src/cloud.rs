@@ -16,6 +16,12 @@ use costctl_core::observation::{
 use costctl_core::spec::{EphemeralSpec, KafkaClusterSpec, LoadBalancerSpec};
 use std::collections::BTreeMap;
 
+/// How long one attempt of a cloud call may take before the adapter gives up on it (and
+/// retries): the AWS adapter sets it as the SDK's attempt timeout. The engine stops waiting for
+/// a call this long before its lease ends, so that no attempt is still in flight when another
+/// invocation may take the stack over.
+pub const ATTEMPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+
 #[async_trait]
 pub trait Cloud: Send + Sync {
     /// ECS services selected by `selector` (active ones only).

@@ -6,8 +6,9 @@
 //! cannot record a manifest for it after a newer request arrived. The trait and its values are
 //! here; the DynamoDB implementation is [`crate::dynamo`].
 
-pub use crate::dynamo::{DynamoStore, reduce_pk};
+use crate::report::Report;
 use async_trait::async_trait;
+use costctl_core::event::Trigger;
 use costctl_core::plan::Policy;
 use costctl_core::spec::EphemeralSpec;
 use costctl_core::{DesiredState, Manifest, Selector};
@@ -27,13 +28,47 @@ pub struct Lockout {
     pub reason: String,
 }
 
+impl Lockout {
+    /// Whether the lockout still refuses resumes at `now_ms` (its last refusing instant is
+    /// `until_ms` itself).
+    pub fn holds_at(&self, now_ms: i64) -> bool {
+        self.until_ms >= now_ms
+    }
+}
+
+/// What recording a request does to the stack's lockout: the one statement of the lockout rule.
+/// Every store carries it out atomically with the request (DynamoDB as an update and condition
+/// expression, the simulation's store in memory).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LockoutRule {
+    /// A budget alert sets (or replaces) the lockout.
+    Set(Lockout),
+    /// A forced resume clears it.
+    Clear,
+    /// Any other resume is refused while a lockout holds ([`Lockout::holds_at`]).
+    MustNotHold,
+    /// Pauses and hibernations neither need nor touch it.
+    Untouched,
+}
+
+impl NewRequest {
+    pub fn lockout_rule(&self) -> LockoutRule {
+        match (&self.lockout, self.desired, self.force) {
+            (Some(lock), _, _) => LockoutRule::Set(lock.clone()),
+            (None, DesiredState::Running, true) => LockoutRule::Clear,
+            (None, DesiredState::Running, false) => LockoutRule::MustNotHold,
+            (None, _, _) => LockoutRule::Untouched,
+        }
+    }
+}
+
 /// Everything the store keeps about one stack.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StackState {
     pub stack: String,
     pub desired: DesiredState,
     pub generation: u64,
-    pub trigger: String,
+    pub trigger: Trigger,
     pub reason: String,
     pub requested_at_ms: i64,
     pub selector: Selector,
@@ -41,8 +76,8 @@ pub struct StackState {
     pub manifest: Manifest,
     pub lease: Option<Lease>,
     pub lockout: Option<Lockout>,
-    /// The last report, as JSON (what `status` shows without acting).
-    pub last_report: Option<serde_json::Value>,
+    /// The last reconcile's report, as stored ([`Report::for_storage`]).
+    pub last_report: Option<Report>,
     /// The desired ephemeral tier given by `apply-spec` (Terraform); items written before it
     /// existed have none.
     #[serde(default)]
@@ -53,8 +88,7 @@ pub struct StackState {
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewRequest {
     pub desired: DesiredState,
-    /// `schedule`, `manual`, `budget`, `terraform`, `rds-event`, `cli`.
-    pub trigger: String,
+    pub trigger: Trigger,
     pub reason: String,
     pub selector: Selector,
     pub policy: Policy,
@@ -72,7 +106,7 @@ pub struct NewRequest {
 pub struct LoweringRequest {
     pub desired: DesiredState,
     /// `budget` or `rds-event`.
-    pub trigger: String,
+    pub trigger: Trigger,
     pub reason: String,
     pub at_ms: i64,
     /// A budget lockout to set with it (resumes refused until then unless forced).
@@ -92,7 +126,7 @@ pub struct HistoryEntry {
     /// `request` or `reconcile`.
     pub kind: String,
     pub desired: DesiredState,
-    pub trigger: String,
+    pub trigger: Trigger,
     pub detail: serde_json::Value,
 }
 
@@ -130,8 +164,19 @@ pub enum StoreError {
         until_ms: i64,
         reason: String,
     },
-    #[error("state store: {0}")]
-    Aws(String),
+    /// The store refused our credentials or role (AccessDenied, an expired token…): permanent,
+    /// a person must fix the grant; retrying only hides it.
+    #[error("state store: access denied ({code}): {message}")]
+    Denied { code: String, message: String },
+    /// Throttled, timed out, unreachable: worth another try.
+    #[error("state store: temporary failure ({code}): {message}")]
+    Transient { code: String, message: String },
+    /// Any other refusal of the store (a validation error, a bad key): permanent.
+    #[error("state store: {code}: {message}")]
+    Rejected { code: String, message: String },
+    /// This store does not keep what was asked of it (an optional capability of the trait).
+    #[error("stack `{stack}`: this state store cannot keep {what}")]
+    Unsupported { stack: String, what: &'static str },
     #[error("state store: stack `{stack}` holds an unreadable {field}: {message}")]
     Corrupt {
         stack: String,
@@ -141,9 +186,13 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    /// Throttling and network trouble: worth another try.
+    /// Throttling and network trouble, or another invocation holding the stack: worth another
+    /// try. Everything else (a denied grant, a missing table, a lockout) is permanent.
     pub fn is_transient(&self) -> bool {
-        matches!(self, StoreError::Aws(_) | StoreError::LeaseHeld { .. })
+        matches!(
+            self,
+            StoreError::Transient { .. } | StoreError::LeaseHeld { .. }
+        )
     }
 }
 
@@ -172,8 +221,7 @@ pub trait StateStore: Send + Sync {
         manifest: &Manifest,
     ) -> StoreResult<()>;
     /// Stores the report of a reconcile and releases the lease, in one write.
-    async fn finish(&self, stack: &str, owner: &str, report: &serde_json::Value)
-    -> StoreResult<()>;
+    async fn finish(&self, stack: &str, owner: &str, report: &Report) -> StoreResult<()>;
     async fn append_history(&self, stack: &str, entry: &HistoryEntry) -> StoreResult<()>;
     /// Newest first.
     async fn history(&self, stack: &str, limit: usize) -> StoreResult<Vec<HistoryEntry>>;
@@ -183,16 +231,18 @@ pub trait StateStore: Send + Sync {
     /// exist. Not fenced: the spec is an input like a request, not progress of a reconcile.
     async fn set_spec(&self, stack: &str, spec: Option<&EphemeralSpec>) -> StoreResult<()> {
         let _ = spec;
-        Err(StoreError::Aws(format!(
-            "stack `{stack}`: this state store cannot keep an ephemeral-tier spec"
-        )))
+        Err(StoreError::Unsupported {
+            stack: stack.to_string(),
+            what: "an ephemeral-tier spec",
+        })
     }
     /// Writes a request into the reduce-only partition (the reduce-only function's one write).
     async fn put_lowering(&self, stack: &str, req: &LoweringRequest) -> StoreResult<()> {
         let _ = req;
-        Err(StoreError::Aws(format!(
-            "stack `{stack}`: this state store has no reduce-only partition"
-        )))
+        Err(StoreError::Unsupported {
+            stack: stack.to_string(),
+            what: "a reduce-only partition",
+        })
     }
     /// The items of the reduce-only partition, oldest first.
     async fn lowering(&self, stack: &str) -> StoreResult<Vec<LoweringItem>> {

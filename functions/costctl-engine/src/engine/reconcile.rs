@@ -6,12 +6,23 @@ use super::*;
 impl<C: Cloud, S: StateStore> Engine<C, S> {
     /// One reconcile: holds the lease, runs passes until converged, blocked or out of time.
     pub async fn reconcile(&self, stack: &str, deadline_ms: i64) -> Result<Report, EngineError> {
+        self.reconcile_with(stack, deadline_ms, None).await
+    }
+
+    /// A reconcile that may plan its first pass on the observation its request just made.
+    pub(super) async fn reconcile_with(
+        &self,
+        stack: &str,
+        deadline_ms: i64,
+        fresh: Option<Fresh>,
+    ) -> Result<Report, EngineError> {
         let started = self.clock.now_ms();
         let owner = self.options.owner.clone();
         let ttl = i64::try_from(self.options.lease_ttl.as_millis()).unwrap_or(i64::MAX);
         let mut state = self.store.lease(stack, &owner, started, ttl).await?;
+        let fresh = self.usable(fresh, stack, &state);
         let result = self
-            .passes(stack, &owner, ttl, deadline_ms, &mut state)
+            .passes(stack, &owner, ttl, deadline_ms, &mut state, fresh)
             .await;
         let mut report = match result {
             Ok(report) => report,
@@ -33,14 +44,14 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
                         generation: report.generation,
                         kind: "reconcile".into(),
                         desired: report.desired_state,
-                        trigger: state.trigger.clone(),
+                        trigger: state.trigger,
                         detail: serde_json::json!({
                             "state": report.state,
                             "converged": report.converged,
-                            "steps": stored["done"],
-                            "errors": stored["errors"],
-                            "notes": stored["notes"],
-                            "omitted": stored.get("omitted"),
+                            "steps": stored.done,
+                            "errors": stored.errors,
+                            "notes": stored.notes,
+                            "omitted": (!stored.omitted.is_empty()).then_some(&stored.omitted),
                         }),
                     },
                 )
@@ -56,13 +67,13 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
         ttl: i64,
         deadline_ms: i64,
         state: &mut StackState,
+        mut fresh: Option<Observation>,
     ) -> Result<Report, EngineError> {
         let margin = i64::try_from(self.options.safety_margin.as_millis()).unwrap_or(0);
         let poll = self.options.poll_interval;
         let mut report = Report::new(stack, state.desired, state.generation);
         // The services found by the first observation: later passes describe them by key.
         let mut known: Option<(Selector, Vec<String>)> = None;
-        let mut fresh = self.take_fresh(stack, state);
         loop {
             report.passes += 1;
             report.desired_state = state.desired;
@@ -193,13 +204,24 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
         generation: u64,
         timeout: Duration,
     ) -> Result<Report, EngineError> {
+        self.run_until_with(stack, generation, timeout, None).await
+    }
+
+    /// `run_until` whose first reconcile may plan on the request's own observation.
+    pub(super) async fn run_until_with(
+        &self,
+        stack: &str,
+        generation: u64,
+        timeout: Duration,
+        mut fresh: Option<Fresh>,
+    ) -> Result<Report, EngineError> {
         let deadline =
             self.clock.now_ms() + i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX / 2);
         loop {
-            let report = match self.reconcile(stack, deadline).await {
-                Ok(r) => Some(r),
-                Err(EngineError::Store(StoreError::LeaseHeld { .. })) => None,
-                Err(e) => return Err(e),
+            let reconciled = self.reconcile_with(stack, deadline, fresh.take()).await;
+            let report = match Transition::of(reconciled)? {
+                Transition::Reconciled(r) => Some(*r),
+                Transition::Queued { .. } => None,
             };
             if let Some(state) = self.store.load(stack).await?
                 && state.generation > generation

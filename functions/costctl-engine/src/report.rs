@@ -6,6 +6,7 @@ use costctl_core::observation::SnapshotObs;
 use costctl_core::plan::{Note, Plan, Problem};
 use costctl_core::{DesiredState, Manifest, Observation};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// One executed step.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -56,6 +57,10 @@ pub struct Report {
     pub resources: Vec<ResourceState>,
     pub passes: u32,
     pub elapsed_ms: u64,
+    /// In the copy the state store keeps ([`Report::for_storage`]): how many entries of each
+    /// list were left out. Empty in the report an invocation answers.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub omitted: BTreeMap<String, usize>,
 }
 
 /// At most this many entries of each list go into the copies of a report the state store
@@ -68,14 +73,14 @@ impl Report {
     /// The report as the state store keeps it: every list cut to [`STORED_ENTRIES`] (failed and
     /// retried steps kept first), with how many entries of each list were left out under
     /// `omitted`. The full report is what the caller gets back.
-    pub fn for_storage(&self) -> serde_json::Value {
+    pub fn for_storage(&self) -> Report {
         let mut r = self.clone();
         // Failures first, in the order they happened; then the successful steps.
         r.done.sort_by_key(|s| s.outcome == "ok");
-        let mut omitted = serde_json::Map::new();
+        let mut omitted = BTreeMap::new();
         let mut cut = |name: &str, len: usize| {
             if len > STORED_ENTRIES {
-                omitted.insert(name.into(), (len - STORED_ENTRIES).into());
+                omitted.insert(name.to_string(), len - STORED_ENTRIES);
             }
             len.min(STORED_ENTRIES)
         };
@@ -85,11 +90,8 @@ impl Report {
         r.problems.truncate(cut("problems", r.problems.len()));
         r.errors.truncate(cut("errors", r.errors.len()));
         r.resources.truncate(cut("resources", r.resources.len()));
-        let mut v = serde_json::to_value(&r).expect("reports serialise");
-        if !omitted.is_empty() {
-            v["omitted"] = serde_json::Value::Object(omitted);
-        }
-        v
+        r.omitted = omitted;
+        r
     }
 
     pub fn new(stack: &str, desired: DesiredState, generation: u64) -> Self {
@@ -109,6 +111,7 @@ impl Report {
             resources: Vec::new(),
             passes: 0,
             elapsed_ms: 0,
+            omitted: BTreeMap::new(),
         }
     }
 
@@ -292,7 +295,8 @@ mod tests {
                 state: "desired 0".into(),
             })
             .collect();
-        let v = r.for_storage();
+        let stored = r.for_storage();
+        let v = serde_json::to_value(&stored).unwrap();
         let done = v["done"].as_array().unwrap();
         assert_eq!(done.len(), STORED_ENTRIES);
         let kept: Vec<i64> = done[..4]
@@ -304,8 +308,12 @@ mod tests {
         assert_eq!(v["omitted"]["resources"], 1_000 - STORED_ENTRIES);
         assert!(v["omitted"].get("notes").is_none());
         assert!(serde_json::to_string(&v).unwrap().len() < 40_000);
+        // What the store keeps reads back as the same report.
+        let back: Report = serde_json::from_value(v).unwrap();
+        assert_eq!(back, stored);
 
         let small = Report::new("s", DesiredState::Paused, 1).for_storage();
+        let small = serde_json::to_value(&small).unwrap();
         assert!(small.get("omitted").is_none());
     }
 }

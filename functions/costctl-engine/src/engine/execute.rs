@@ -25,7 +25,7 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
         // invocation took the stack over with a newer request. (At most a quarter of the lease,
         // so that a step started with half the lease left always gets time to run.)
         let margin = i64::try_from(
-            crate::aws::ATTEMPT_TIMEOUT
+            crate::cloud::ATTEMPT_TIMEOUT
                 .min(self.options.lease_ttl / 4)
                 .as_millis(),
         )

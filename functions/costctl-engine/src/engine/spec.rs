@@ -70,7 +70,7 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
                     })?;
                 let req = NewRequest {
                     desired: DesiredState::Running,
-                    trigger: "apply-spec".into(),
+                    trigger: Trigger::ApplySpec,
                     reason: "ephemeral tier created from a spec".into(),
                     selector,
                     policy: Policy::default(),
@@ -87,7 +87,7 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
                             generation: state.generation,
                             kind: "request".into(),
                             desired: DesiredState::Running,
-                            trigger: "apply-spec".into(),
+                            trigger: Trigger::ApplySpec,
                             detail: serde_json::json!({ "reason": req.reason }),
                         },
                     )
@@ -361,7 +361,7 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
                         generation: state.generation,
                         kind: "delete-spec".into(),
                         desired: state.desired,
-                        trigger: "delete-spec".into(),
+                        trigger: Trigger::DeleteSpec,
                         detail: serde_json::json!({ "steps": done, "notes": result.notes }),
                     },
                 )

@@ -6,6 +6,7 @@ use crate::observe::{observe, observe_known, observe_with};
 use crate::report::{Report, StepOutcome};
 use crate::store::{HistoryEntry, Lockout, NewRequest, StackState, StateStore, StoreError};
 use async_trait::async_trait;
+use costctl_core::event::Trigger;
 use costctl_core::observation::{Bounds, KafkaObs, LoadBalancerObs, scalable_resource_id};
 use costctl_core::plan::Note;
 use costctl_core::plan::{Action, Goal, Plan, Policy, Step};
@@ -101,7 +102,7 @@ pub enum EngineError {
         ours: u64,
         newer: u64,
         desired: DesiredState,
-        trigger: String,
+        trigger: Trigger,
     },
     #[error("stack `{stack}` did not reach {desired} before the deadline")]
     Timeout {
@@ -114,11 +115,12 @@ pub enum EngineError {
     SpecNotApplied { stack: String, reasons: Vec<String> },
 }
 
-/// A request for a desired state, as every entry point builds it.
-#[derive(Debug, Clone)]
+/// A request for a desired state, as every entry point builds it ([`crate::policy::request`]
+/// for a configured stack).
+#[derive(Debug, Clone, PartialEq)]
 pub struct RequestSpec {
     pub desired: DesiredState,
-    pub trigger: String,
+    pub trigger: Trigger,
     pub reason: String,
     /// Needed the first time a stack is seen; later requests reuse the stored one.
     pub selector: Option<Selector>,
@@ -128,15 +130,37 @@ pub struct RequestSpec {
 }
 
 impl RequestSpec {
-    pub fn new(desired: DesiredState, trigger: &str) -> Self {
+    pub fn new(desired: DesiredState, trigger: Trigger) -> Self {
         RequestSpec {
             desired,
-            trigger: trigger.into(),
+            trigger,
             reason: String::new(),
             selector: None,
             policy: None,
             force: false,
             lockout: None,
+        }
+    }
+}
+
+/// What became of a request an invocation asked to be carried out now.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Transition {
+    /// This invocation held the stack and reconciled it.
+    Reconciled(Box<Report>),
+    /// Another invocation (`owner`) holds the stack; it carries the request out.
+    Queued { owner: String },
+}
+
+impl Transition {
+    /// The one place where "the lease is held" is an answer rather than an error.
+    fn of(reconciled: Result<Report, EngineError>) -> Result<Self, EngineError> {
+        match reconciled {
+            Ok(report) => Ok(Transition::Reconciled(Box::new(report))),
+            Err(EngineError::Store(StoreError::LeaseHeld { owner, .. })) => {
+                Ok(Transition::Queued { owner })
+            }
+            Err(e) => Err(e),
         }
     }
 }
@@ -150,13 +174,11 @@ pub struct Engine<C, S> {
     clock: Arc<dyn Clock>,
     options: Options,
     progress: Option<Progress>,
-    /// The observation `request` made to check that a new stack selects something, handed to
-    /// the reconcile that follows it (see [`Engine::take_fresh`]).
-    fresh: std::sync::Mutex<Option<Fresh>>,
 }
 
-/// An observation a moment old, for one stack with nothing recorded yet.
-struct Fresh {
+/// An observation a moment old, for one stack with nothing recorded yet: made by the request
+/// (to check that a new stack selects something) and passed to the reconcile that follows it.
+pub(super) struct Fresh {
     stack: String,
     selector: Selector,
     at_ms: i64,
@@ -176,22 +198,19 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
             clock: Arc::new(SystemClock),
             options,
             progress: None,
-            fresh: std::sync::Mutex::new(None),
         }
     }
 
-    fn keep_fresh(&self, fresh: Fresh) {
-        *self.fresh.lock().unwrap_or_else(|e| e.into_inner()) = Some(fresh);
+    /// Makes this engine refuse every step that does not reduce cost (the reduce-only
+    /// deployment).
+    pub fn set_reduce_only(&mut self) {
+        self.options.reduce_only = true;
     }
 
-    /// The request's observation of `stack`, once, if it is young enough and was made for the
-    /// same selector on a stack that still has nothing recorded.
-    fn take_fresh(&self, stack: &str, state: &StackState) -> Option<Observation> {
-        let fresh = self
-            .fresh
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()?;
+    /// The request's observation of `stack`, if it is young enough and was made for the same
+    /// selector on a stack that still has nothing recorded.
+    fn usable(&self, fresh: Option<Fresh>, stack: &str, state: &StackState) -> Option<Observation> {
+        let fresh = fresh?;
         let usable = fresh.stack == stack
             && fresh.selector == state.selector
             && state.manifest.is_empty()
@@ -222,12 +241,13 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
         self.clock.now_ms()
     }
 
-    /// Validates and stores a request; returns the stored state and its history entry.
+    /// Validates and stores a request; returns the stored state, its history entry and the
+    /// observation made on the way, if one was.
     async fn record_request(
         &self,
         stack: &str,
         spec: RequestSpec,
-    ) -> Result<(StackState, HistoryEntry), EngineError> {
+    ) -> Result<(StackState, HistoryEntry, Option<Fresh>), EngineError> {
         let existing = self.store.load(stack).await?;
         let selector = match (&spec.selector, &existing) {
             (Some(sel), _) => sel.clone(),
@@ -250,6 +270,7 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
             .map(|s| s.manifest.clone())
             .unwrap_or_default();
         let has_spec = existing.as_ref().is_some_and(|s| s.spec.is_some());
+        let mut fresh = None;
         if manifest.is_empty() && !has_spec {
             let obs = observe(&self.cloud, &selector, &manifest).await?;
             if obs.is_empty() {
@@ -258,7 +279,7 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
                     selector: selector.to_string(),
                 });
             }
-            self.keep_fresh(Fresh {
+            fresh = Some(Fresh {
                 stack: stack.into(),
                 selector: selector.clone(),
                 at_ms: self.clock.now_ms(),
@@ -271,7 +292,7 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
             .unwrap_or_default();
         let req = NewRequest {
             desired: spec.desired,
-            trigger: spec.trigger.clone(),
+            trigger: spec.trigger,
             reason: spec.reason.clone(),
             selector,
             policy,
@@ -288,34 +309,60 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
             trigger: spec.trigger,
             detail: serde_json::json!({ "reason": spec.reason, "force": spec.force, "lockout": spec.lockout }),
         };
-        Ok((state, entry))
+        Ok((state, entry, fresh))
     }
 
     /// Records a request. Bad input changes nothing: an invalid selector, or one that selects
     /// nothing for a stack with nothing recorded, is refused before anything is written.
     pub async fn request(&self, stack: &str, spec: RequestSpec) -> Result<StackState, EngineError> {
-        let (state, entry) = self.record_request(stack, spec).await?;
+        let (state, entry, _) = self.record_request(stack, spec).await?;
         self.store.append_history(stack, &entry).await?;
         Ok(state)
     }
 
     /// Records a request and reconciles at once, as one invocation does. The request's history
     /// entry is written while the reconcile takes the lease: one round trip less before the
-    /// first AWS call. The reconcile's own outcome (e.g. the lease is held by another
-    /// invocation) is returned beside the recorded state.
+    /// first AWS call. A stack another invocation holds is queued: that invocation reads the
+    /// request at its next renewal and carries it out.
     pub async fn request_and_reconcile(
         &self,
         stack: &str,
         spec: RequestSpec,
         deadline_ms: i64,
-    ) -> Result<(StackState, Result<Report, EngineError>), EngineError> {
-        let (state, entry) = self.record_request(stack, spec).await?;
-        let (history, report) = futures::join!(
+    ) -> Result<(StackState, Transition), EngineError> {
+        let (state, entry, fresh) = self.record_request(stack, spec).await?;
+        let (history, transition) = futures::join!(
             self.store.append_history(stack, &entry),
-            self.reconcile(stack, deadline_ms)
+            self.reconcile_with(stack, deadline_ms, fresh)
         );
         history?;
+        Ok((state, Transition::of(transition)?))
+    }
+
+    /// Records a request and runs reconciles until it is reached, superseded, failed or out of
+    /// time ([`Engine::run_until`]); the first reconcile plans on the observation the request
+    /// made, so a new stack is discovered once.
+    pub async fn request_and_wait(
+        &self,
+        stack: &str,
+        spec: RequestSpec,
+        timeout: Duration,
+    ) -> Result<(StackState, Report), EngineError> {
+        let (state, entry, fresh) = self.record_request(stack, spec).await?;
+        self.store.append_history(stack, &entry).await?;
+        let report = self
+            .run_until_with(stack, state.generation, timeout, fresh)
+            .await?;
         Ok((state, report))
+    }
+
+    /// A reconcile, or `Queued` when another invocation holds the stack.
+    pub async fn reconcile_or_queue(
+        &self,
+        stack: &str,
+        deadline_ms: i64,
+    ) -> Result<Transition, EngineError> {
+        Transition::of(self.reconcile(stack, deadline_ms).await)
     }
 
     /// Observes and plans without acting: what `status` and `plan` show. A stack the store

@@ -1,0 +1,567 @@
+//! The service: one decoded [`Request`] in, one typed [`Answer`] out. This is what the Lambda
+//! handler runs (both deployments: the full function and the reduce-only one that budget alerts
+//! reach) and what the simulation's scenarios invoke with their virtual clock, so that the
+//! seeds check the routing users run: budget levels and lockouts, escalation, RDS auto-start
+//! ownership, the reduce-only partition. The decisions are [`crate::policy`]; this module only
+//! reads the state they need and carries them out through the [`Engine`].
+
+pub use crate::answer::{Answer, BudgetAnswer, LoweringOutcome, TickEntry};
+use crate::engine::{Options, RequestSpec, Transition};
+use crate::policy::{self, BudgetVerdict, LoweringVerdict};
+use crate::store::LoweringRequest;
+use crate::{Cloud, Engine, EngineError, SpecResult, StateStore, StoreError};
+use costctl_core::DesiredState;
+use costctl_core::budget::BudgetAlert;
+use costctl_core::config::{Config, StackConfig};
+use costctl_core::event::{EventError, Request, TfAction, Trigger};
+use costctl_core::spec::EphemeralSpec;
+use std::time::Duration;
+use time::OffsetDateTime;
+
+/// Which deployment this is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Schedules, manual invokes, Terraform: may create and start.
+    Full,
+    /// Budget alerts (and RDS auto-start events): refuses anything that could raise cost.
+    ReduceOnly,
+}
+
+impl Mode {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s {
+            "full" => Ok(Mode::Full),
+            "reduce-only" => Ok(Mode::ReduceOnly),
+            other => Err(format!(
+                "COSTCTL_MODE=`{other}`: expected `full` or `reduce-only`"
+            )),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("invalid event: {0}")]
+    Event(#[from] EventError),
+    #[error("{0}")]
+    UnknownStack(String),
+    #[error("refused: {0}")]
+    Refused(String),
+    #[error(
+        "resume of stack `{stack}` refused: budget lockout until {until} ({reason}); a manual invoke with \"force\": true overrides it"
+    )]
+    LockedOut {
+        stack: String,
+        until: String,
+        reason: String,
+    },
+    #[error(transparent)]
+    Engine(EngineError),
+    /// A Terraform create failed after it had created something, which was deleted again:
+    /// Terraform keeps no state of a failed create, so `terraform destroy` would never see it.
+    #[error("{error}; rolled back: deleted {} made by this create (apply again to retry)", .deleted.join(", "))]
+    CreateRolledBack {
+        error: Box<ServiceError>,
+        deleted: Vec<String>,
+    },
+}
+
+impl From<EngineError> for ServiceError {
+    fn from(e: EngineError) -> Self {
+        match e {
+            EngineError::Store(StoreError::LockedOut {
+                stack,
+                until_ms,
+                reason,
+            }) => ServiceError::LockedOut {
+                stack,
+                until: rfc3339_ms(until_ms),
+                reason,
+            },
+            other => ServiceError::Engine(other),
+        }
+    }
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(e: StoreError) -> Self {
+        EngineError::from(e).into()
+    }
+}
+
+impl ServiceError {
+    /// The Lambda error type: tells a caller (and a retry policy) a permanent refusal from a
+    /// failure worth retrying.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            ServiceError::Event(_) => "InvalidEvent",
+            ServiceError::UnknownStack(_) => "UnknownStack",
+            ServiceError::Refused(_) => "Refused",
+            ServiceError::LockedOut { .. } => "LockedOut",
+            ServiceError::Engine(EngineError::Store(e)) if e.is_transient() => "Retryable",
+            ServiceError::Engine(EngineError::Cloud(e)) if e.is_transient() => "Retryable",
+            ServiceError::Engine(_) => "Failed",
+            ServiceError::CreateRolledBack { error, .. } => error.error_type(),
+        }
+    }
+}
+
+fn rfc3339_ms(ms: i64) -> String {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| ms.to_string())
+}
+
+pub struct Service<C, S> {
+    engine: Engine<C, S>,
+    config: Config,
+    mode: Mode,
+}
+
+impl<C: Cloud, S: StateStore> Service<C, S> {
+    pub fn new(cloud: C, store: S, config: Config, mode: Mode, options: Options) -> Self {
+        Self::with_engine(Engine::new(cloud, store, options), config, mode)
+    }
+
+    /// Over an engine built by the caller (the simulation's, with its virtual clock). The
+    /// engine is made reduce-only when the mode is.
+    pub fn with_engine(mut engine: Engine<C, S>, config: Config, mode: Mode) -> Self {
+        if mode == Mode::ReduceOnly {
+            engine.set_reduce_only();
+        }
+        Service {
+            engine,
+            config,
+            mode,
+        }
+    }
+
+    pub fn engine(&self) -> &Engine<C, S> {
+        &self.engine
+    }
+
+    fn stack(&self, name: &str) -> Result<&StackConfig, ServiceError> {
+        self.config
+            .stack(name)
+            .map_err(|e| ServiceError::UnknownStack(e.to_string()))
+    }
+
+    /// Decodes a raw payload (any event `docs/events.md` lists) and handles it: the entry point
+    /// of the Lambda handler and of the simulation's invocations.
+    pub async fn handle_event(
+        &self,
+        payload: &serde_json::Value,
+        deadline_ms: i64,
+    ) -> Result<Answer, ServiceError> {
+        let request = Request::from_value(payload)?;
+        self.handle(request, deadline_ms).await
+    }
+
+    /// Handles one request; `deadline_ms` is the invocation's deadline (unix ms).
+    pub async fn handle(&self, request: Request, deadline_ms: i64) -> Result<Answer, ServiceError> {
+        tracing::info!(
+            kind = request.request_kind(),
+            stack = request.stack().unwrap_or(""),
+            "request"
+        );
+        if self.mode == Mode::ReduceOnly
+            && let Some(why) = policy::reduce_only_refusal(&request)
+        {
+            return Err(ServiceError::Refused(why));
+        }
+        match request {
+            Request::Pause {
+                stack,
+                level,
+                trigger,
+            } => {
+                let spec = policy::request(self.stack(&stack)?, level, trigger);
+                self.transition(&stack, spec, deadline_ms).await
+            }
+            Request::Resume {
+                stack,
+                force,
+                trigger,
+            } => {
+                let spec = RequestSpec {
+                    force,
+                    ..policy::request(self.stack(&stack)?, DesiredState::Running, trigger)
+                };
+                self.transition(&stack, spec, deadline_ms).await
+            }
+            Request::Status { stack } => {
+                let cfg = self.stack(&stack)?;
+                match self.engine.inspect(&stack, None, Some(&cfg.selector)).await {
+                    Ok((report, _)) => Ok(Answer::Report(Box::new(report))),
+                    // A configured stack with nothing deployed yet (Terraform's first apply
+                    // asks before it creates anything): running is what it is meant to be.
+                    Err(EngineError::NothingSelected { selector, .. }) => Ok(Answer::Empty {
+                        stack,
+                        desired_state: DesiredState::Running,
+                        state: "empty",
+                        converged: true,
+                        lockout: None,
+                        message: format!("no resource matches {selector} yet"),
+                    }),
+                    Err(e) => Err(e.into()),
+                }
+            }
+            Request::Plan { stack, target } => {
+                let cfg = self.stack(&stack)?;
+                let (report, plan) = self
+                    .engine
+                    .inspect(&stack, Some(target), Some(&cfg.selector))
+                    .await?;
+                Ok(Answer::Plan {
+                    report: Box::new(report),
+                    plan: Box::new(plan),
+                })
+            }
+            Request::Reconcile { stack } => self.tick(stack.as_deref(), deadline_ms).await,
+            Request::BudgetAlerts(alerts) => {
+                let mut budget_alerts = Vec::new();
+                for alert in &alerts {
+                    budget_alerts.push(self.budget_alert(alert, deadline_ms).await?);
+                }
+                Ok(Answer::BudgetAlerts { budget_alerts })
+            }
+            Request::RdsAutoStart { instance_id, .. } => {
+                self.rds_auto_start(&instance_id, deadline_ms).await
+            }
+            Request::Terraform {
+                tf_action,
+                stack,
+                spec,
+                prev_spec,
+                ..
+            } => {
+                self.terraform(&stack, tf_action, &spec, prev_spec.as_ref(), deadline_ms)
+                    .await
+            }
+        }
+    }
+
+    /// Carries out one request: the full function records it and reconciles at once; the
+    /// reduce-only one only records it in its own partition.
+    async fn transition(
+        &self,
+        stack: &str,
+        spec: RequestSpec,
+        deadline_ms: i64,
+    ) -> Result<Answer, ServiceError> {
+        if self.mode == Mode::ReduceOnly {
+            // Only ever lowering (a raising request was refused above), and only recorded: the
+            // reduce-only role may write its own partition of the state table and nothing else
+            // that changes anything, so IAM, not this code, keeps it from raising cost.
+            let req = LoweringRequest {
+                desired: spec.desired,
+                trigger: spec.trigger,
+                reason: spec.reason,
+                at_ms: self.engine.now_ms(),
+                lockout: spec.lockout,
+            };
+            self.engine.store().put_lowering(stack, &req).await?;
+            return Ok(Answer::Recorded {
+                stack: stack.to_string(),
+                desired_state: req.desired,
+                recorded: true,
+                carried_out_by: "the full function's next reconcile tick",
+            });
+        }
+        let (state, transition) = self
+            .engine
+            .request_and_reconcile(stack, spec, deadline_ms)
+            .await?;
+        Ok(match transition {
+            Transition::Reconciled(report) => Answer::Report(report),
+            Transition::Queued { owner } => Answer::Queued {
+                stack: stack.to_string(),
+                desired_state: state.desired,
+                generation: state.generation,
+                queued_behind: owner,
+            },
+        })
+    }
+
+    /// Terraform's `aws_lambda_invocation` (CRUD) and manual apply-spec / delete-spec: create or
+    /// update the ephemeral tier from the spec, or delete it. On update, resources that the
+    /// previous input named and the new one does not are deleted first.
+    async fn terraform(
+        &self,
+        stack: &str,
+        action: TfAction,
+        spec: &EphemeralSpec,
+        prev: Option<&EphemeralSpec>,
+        deadline_ms: i64,
+    ) -> Result<Answer, ServiceError> {
+        let cfg = self.stack(stack)?;
+        if action == TfAction::Delete {
+            let result = self.engine.delete_spec(stack, spec).await?;
+            return Ok(Answer::Spec(Box::new(result)));
+        }
+        if let Some(prev) = prev {
+            let removed = prev.without(spec);
+            if !removed.is_empty() {
+                self.engine.delete_spec(stack, &removed).await?;
+            }
+        }
+        // What exists before a create: a failed create deletes only what it made itself.
+        let before = match action {
+            TfAction::Create => Some(self.engine.spec_result(stack, spec).await?),
+            _ => None,
+        };
+        // Leave time for the rollback below (a few lookups and deletes).
+        let left = deadline_ms - self.engine.now_ms() - 6_000;
+        let timeout = Duration::from_millis(u64::try_from(left).unwrap_or(0).max(1_000));
+        let err = match self
+            .engine
+            .apply_spec(stack, spec, Some(cfg.selector.clone()), timeout)
+            .await
+        {
+            Ok(result) => return Ok(Answer::Spec(Box::new(result))),
+            Err(e) => ServiceError::from(e),
+        };
+        let Some(before) = before else {
+            return Err(err);
+        };
+        Err(self.roll_back_create(stack, spec, &before, err).await)
+    }
+
+    /// Deletes what a failed Terraform create made (the ALBs and clusters of `spec` that did not
+    /// exist before it), so that nothing is left that no Terraform state names; returns the
+    /// create's error, saying what was deleted.
+    async fn roll_back_create(
+        &self,
+        stack: &str,
+        spec: &EphemeralSpec,
+        before: &SpecResult,
+        err: ServiceError,
+    ) -> ServiceError {
+        let after = match self.engine.spec_result(stack, spec).await {
+            Ok(after) => after,
+            Err(e) => {
+                tracing::error!(stack, error = %e, "create failed; could not look up what it made");
+                return err;
+            }
+        };
+        let made = EphemeralSpec {
+            load_balancers: spec
+                .load_balancers
+                .iter()
+                .filter(|l| {
+                    after.load_balancers.contains_key(&l.name)
+                        && !before.load_balancers.contains_key(&l.name)
+                })
+                .cloned()
+                .collect(),
+            kafka_clusters: spec
+                .kafka_clusters
+                .iter()
+                .filter(|c| {
+                    after.kafka_clusters.contains_key(&c.name)
+                        && !before.kafka_clusters.contains_key(&c.name)
+                })
+                .cloned()
+                .collect(),
+        };
+        if made.is_empty() {
+            return err;
+        }
+        let deleted: Vec<String> = made
+            .load_balancers
+            .iter()
+            .map(|l| format!("alb:{}", l.name))
+            .chain(
+                made.kafka_clusters
+                    .iter()
+                    .map(|c| format!("msk:{}", c.name)),
+            )
+            .collect();
+        match self.engine.roll_back_spec(stack, &made).await {
+            Ok(_) => ServiceError::CreateRolledBack {
+                error: Box::new(err),
+                deleted,
+            },
+            Err(e) => {
+                tracing::error!(stack, error = %e, made = ?deleted, "create failed and its rollback failed too: delete these with `costctl delete-spec`");
+                err
+            }
+        }
+    }
+
+    /// The stack's stored desired state (`running` for a stack never requested).
+    async fn current(&self, stack: &str) -> Result<DesiredState, ServiceError> {
+        Ok(self
+            .engine
+            .store()
+            .load(stack)
+            .await?
+            .map_or(DesiredState::Running, |s| s.desired))
+    }
+
+    /// Applies the requests the reduce-only function recorded for `stack`, oldest first, as
+    /// lowering requests only ([`policy::lowering`]); every handled item is dropped. Returns
+    /// what was done with each.
+    async fn apply_lowering(&self, stack: &str) -> Result<Vec<LoweringOutcome>, ServiceError> {
+        let cfg = self.stack(stack)?;
+        let store = self.engine.store();
+        let mut out = Vec::new();
+        for (item, parsed) in store.lowering(stack).await? {
+            let outcome = match policy::lowering(cfg, &parsed, self.current(stack).await?) {
+                LoweringVerdict::Ignore(ignored) => {
+                    tracing::warn!(stack, item, reason = %ignored, "reduce-only item ignored");
+                    LoweringOutcome::Ignored {
+                        item: item.clone(),
+                        ignored,
+                    }
+                }
+                LoweringVerdict::Nothing(level) => LoweringOutcome::Requested {
+                    item: item.clone(),
+                    requested: level,
+                    trigger: parsed.as_ref().map_or(Trigger::Budget, |r| r.trigger),
+                },
+                LoweringVerdict::Request(spec) => {
+                    let (requested, trigger) = (spec.desired, spec.trigger);
+                    self.engine.request(stack, spec).await?;
+                    LoweringOutcome::Requested {
+                        item: item.clone(),
+                        requested,
+                        trigger,
+                    }
+                }
+            };
+            store.drop_lowering(stack, &item).await?;
+            out.push(outcome);
+        }
+        Ok(out)
+    }
+
+    /// The periodic tick: first the requests the reduce-only function recorded, then continue
+    /// unfinished transitions and repair drift, stack by stack.
+    async fn tick(&self, only: Option<&str>, deadline_ms: i64) -> Result<Answer, ServiceError> {
+        let names: Vec<String> = match only {
+            Some(name) => {
+                self.stack(name)?;
+                vec![name.to_string()]
+            }
+            None => self.config.stacks.keys().cloned().collect(),
+        };
+        let mut reconciled = Vec::new();
+        for name in names {
+            reconciled.push(self.tick_stack(&name, deadline_ms).await?);
+        }
+        Ok(Answer::Tick { reconciled })
+    }
+
+    async fn tick_stack(&self, name: &str, deadline_ms: i64) -> Result<TickEntry, ServiceError> {
+        let failed = |e: &dyn std::fmt::Display| TickEntry::Failed {
+            stack: name.to_string(),
+            error: e.to_string(),
+        };
+        let lowering = match self.apply_lowering(name).await {
+            Ok(done) => done,
+            Err(e) => return Ok(failed(&e)),
+        };
+        let Some(state) = self.engine.store().load(name).await? else {
+            return Ok(TickEntry::Skipped {
+                stack: name.to_string(),
+                skipped: "never requested".into(),
+            });
+        };
+        let cfg = self.stack(name)?;
+        if let Some(spec) = policy::escalation(cfg, &state, self.engine.now_ms()) {
+            self.engine.request(name, spec).await?;
+        }
+        Ok(
+            match self.engine.reconcile_or_queue(name, deadline_ms).await {
+                Ok(Transition::Reconciled(report)) if lowering.is_empty() => {
+                    TickEntry::Report(report)
+                }
+                Ok(Transition::Reconciled(report)) => TickEntry::WithLowering {
+                    reduce_only_requests: lowering,
+                    report,
+                },
+                Ok(Transition::Queued { owner, .. }) => TickEntry::Skipped {
+                    stack: name.to_string(),
+                    skipped: format!("being reconciled by {owner}"),
+                },
+                Err(e) => failed(&e),
+            },
+        )
+    }
+
+    async fn budget_alert(
+        &self,
+        alert: &BudgetAlert,
+        deadline_ms: i64,
+    ) -> Result<BudgetAnswer, ServiceError> {
+        let Some((stack, budget_cfg)) = self.config.stack_for_budget(&alert.budget_name) else {
+            return Err(ServiceError::UnknownStack(format!(
+                "budget `{}` maps to no configured stack (configure it under a stack's `budgets`)",
+                alert.budget_name
+            )));
+        };
+        let current = self.current(stack).await?;
+        match policy::budget(alert, budget_cfg, current, self.engine.now_ms()) {
+            BudgetVerdict::BelowThresholds => Ok(BudgetAnswer::BelowThresholds {
+                budget: alert.budget_name.clone(),
+                stack: stack.to_string(),
+                action: "none",
+                reason: "below every configured threshold",
+            }),
+            BudgetVerdict::Lower { level, lockout } => {
+                let locks = lockout.is_some();
+                let spec = RequestSpec {
+                    lockout,
+                    ..policy::request(self.stack(stack)?, level, Trigger::Budget)
+                };
+                let report = self.transition(stack, spec, deadline_ms).await?;
+                Ok(BudgetAnswer::Lowered {
+                    budget: alert.budget_name.clone(),
+                    stack: stack.to_string(),
+                    level,
+                    lockout: locks,
+                    report: Box::new(report),
+                })
+            }
+        }
+    }
+
+    async fn rds_auto_start(
+        &self,
+        instance_id: &str,
+        deadline_ms: i64,
+    ) -> Result<Answer, ServiceError> {
+        let described = self
+            .engine
+            .cloud()
+            .describe_db_instances(&[instance_id.to_string()])
+            .await
+            .map_err(EngineError::from)?;
+        for (name, cfg) in &self.config.stacks {
+            let Some(state) = self.engine.store().load(name).await? else {
+                continue;
+            };
+            if !policy::owns_instance(cfg, &state, instance_id, &described) {
+                continue;
+            }
+            let Some(level) = policy::auto_start(cfg, &state) else {
+                return Ok(Answer::Nothing {
+                    stack: name.clone(),
+                    instance: instance_id.to_string(),
+                    action: "none",
+                    reason: "the stack is meant to be running",
+                });
+            };
+            let spec = policy::request(cfg, level, Trigger::RdsEvent);
+            return self.transition(name, spec, deadline_ms).await;
+        }
+        Err(ServiceError::UnknownStack(format!(
+            "RDS instance `{instance_id}` belongs to no configured stack; nothing done"
+        )))
+    }
+}

@@ -1,0 +1,392 @@
+//! The handler called directly — `handle(&service, LambdaEvent::new(payload, context))`, no
+//! process, no Runtime API — over the simulated cloud and store on virtual time, with the real
+//! event JSON of the fixtures: every event kind and every branch of the request policy.
+
+use costctl_core::DesiredState;
+use costctl_core::config::Config;
+use costctl_core::event::Trigger;
+use costctl_core::observation::DbSpec;
+use costctl_engine::engine::Options;
+use costctl_engine::store::{StackState, StateStore};
+use costctl_engine::{Answer, Mode, Service};
+use costctl_lambda::handler::handle;
+use costctl_sim::clock::{Executor, SimClock, Step};
+use costctl_sim::cloud::{Caller, Shared};
+use costctl_sim::rng::Rng;
+use costctl_sim::world::World;
+use costctl_sim::{MemStore, SimCloud};
+use futures::FutureExt;
+use lambda_runtime::{Context, Diagnostic, LambdaEvent};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const STACK: &str = "order-tracking-dev";
+/// 2026-11-27T12:00:00Z.
+const START: i64 = 1_795_780_800_000;
+const DAY: i64 = 86_400_000;
+
+fn fixture(name: &str) -> Value {
+    let path = format!(
+        "{}/../costctl-core/tests/fixtures/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// The stack of the fixtures' configuration (config-example.json): two services and the
+/// instance `ot-dev-db`, tagged Project/Env; one service of another project beside them.
+struct Fixture {
+    world: Shared,
+    clock: SimClock,
+    config: Config,
+}
+
+impl Fixture {
+    fn new(policy: Value) -> Self {
+        let mut world = World::new(Rng::new(7), START);
+        let tags: BTreeMap<String, String> = [("Project", "order-tracking"), ("Env", "dev")]
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .into();
+        world.add_service("ot-dev", "api", 2, None, tags.clone(), true);
+        world.add_service("ot-dev", "worker", 1, None, tags.clone(), true);
+        let billing = [("Project".to_string(), "billing".to_string())].into();
+        world.add_service("ot-dev", "billing", 3, None, billing, false);
+        let spec = DbSpec {
+            instance_class: "db.t4g.micro".into(),
+            engine: "postgres".into(),
+            tags,
+            ..DbSpec::default()
+        };
+        world.add_db("ot-dev-db", false, spec, true);
+        let mut config = fixture("config-example.json");
+        config["stacks"][STACK]["policy"] = policy;
+        Fixture {
+            world: Shared(Arc::new(Mutex::new(world))),
+            clock: SimClock::new(START),
+            config: Config::from_json(&config.to_string()).expect("the fixture configuration"),
+        }
+    }
+
+    fn service(&self, mode: Mode) -> Service<SimCloud, MemStore> {
+        let caller = Caller {
+            world: self.world.clone(),
+            clock: self.clock.clone(),
+            inv: 1,
+            owner: format!("test-{mode:?}"),
+            stack: STACK.into(),
+            terraform: false,
+        };
+        let options = Options {
+            concurrency: 4,
+            lease_ttl: Duration::from_secs(120),
+            poll_interval: Duration::from_secs(10),
+            safety_margin: Duration::from_secs(3),
+            owner: caller.owner.clone(),
+            reduce_only: false,
+        };
+        let engine =
+            costctl_engine::Engine::new(SimCloud(caller.clone()), MemStore(caller), options)
+                .with_clock(Arc::new(self.clock.clone()));
+        Service::with_engine(engine, self.config.clone(), mode)
+    }
+
+    /// Runs `fut` to its end on virtual time (the simulation's executor: latencies and the
+    /// engine's polls pass instantly, and the simulated resources move on with the clock).
+    fn run<T: 'static>(&self, fut: futures::future::LocalBoxFuture<'static, T>) -> T {
+        let mut exec = Executor::new(self.clock.clone(), Rng::new(1));
+        exec.spawn_at(self.clock.now(), 1, fut);
+        loop {
+            match exec.step() {
+                Step::Polled {
+                    output: Some(out), ..
+                } => return out,
+                Step::Polled { .. } => {}
+                Step::Advanced { to } => self.world.lock().advance(to),
+                Step::Idle => panic!("the invocation waits for nothing"),
+            }
+        }
+    }
+
+    /// One invocation with a five-minute deadline.
+    fn invoke(&self, mode: Mode, payload: Value) -> Result<Answer, Diagnostic> {
+        let service = self.service(mode);
+        let mut context = Context::default();
+        context.deadline = u64::try_from(self.clock.now() + 300_000).unwrap();
+        self.run(
+            async move { handle(&service, LambdaEvent::new(payload, context)).await }.boxed_local(),
+        )
+    }
+
+    /// Moves the clock on by `ms`.
+    fn later(&self, ms: i64) {
+        let to = self.clock.now() + ms;
+        self.clock.advance_to(to);
+        self.world.lock().advance(to);
+    }
+
+    fn state(&self) -> StackState {
+        let service = self.service(Mode::Full);
+        self.run(async move { service.engine().store().load(STACK).await }.boxed_local())
+            .unwrap()
+            .expect("the stack is recorded")
+    }
+
+    fn lowering_items(&self) -> usize {
+        self.world
+            .lock()
+            .lowering
+            .get(STACK)
+            .map_or(0, |items| items.len())
+    }
+}
+
+fn json_of(answer: &Answer) -> Value {
+    serde_json::to_value(answer).unwrap()
+}
+
+#[test]
+fn a_scheduled_pause_records_the_schedule_trigger_and_reconciles() {
+    let f = Fixture::new(json!({}));
+    let answer = f
+        .invoke(Mode::Full, fixture("schedule-pause.json"))
+        .unwrap();
+    let Answer::Report(report) = &answer else {
+        panic!("a pause answers a report: {answer:?}");
+    };
+    assert_eq!(report.desired_state, DesiredState::Paused);
+    assert_eq!(report.generation, 1);
+    let state = f.state();
+    assert_eq!(
+        (state.desired, state.trigger),
+        (DesiredState::Paused, Trigger::Schedule)
+    );
+    // The services of the stack went to 0; the other project's did not.
+    let w = f.world.lock();
+    assert_eq!(w.services["ot-dev/api"].desired, 0);
+    assert_eq!(w.services["ot-dev/billing"].desired, 3);
+}
+
+#[test]
+fn status_and_plan_answer_without_changing_anything() {
+    let f = Fixture::new(json!({}));
+    let status = f.invoke(Mode::Full, fixture("manual-status.json")).unwrap();
+    assert!(matches!(&status, Answer::Report(r) if r.desired_state == DesiredState::Running));
+    let plan = f
+        .invoke(
+            Mode::Full,
+            json!({"action": "plan", "stack": STACK, "target": "paused"}),
+        )
+        .unwrap();
+    let v = json_of(&plan);
+    assert!(
+        v["plan"]["steps"].as_array().is_some_and(|s| !s.is_empty()),
+        "{v}"
+    );
+    assert_eq!(f.world.lock().services["ot-dev/api"].desired, 2);
+    assert!(
+        f.world.lock().store.is_empty(),
+        "status and plan record nothing"
+    );
+}
+
+#[test]
+fn bad_events_and_unknown_stacks_are_refused_with_their_type() {
+    let f = Fixture::new(json!({}));
+    let e = f
+        .invoke(Mode::Full, fixture("reject-unknown-action.json"))
+        .unwrap_err();
+    assert_eq!(e.error_type, "InvalidEvent");
+    let e = f
+        .invoke(Mode::Full, json!({"action": "pause", "stack": "nobody"}))
+        .unwrap_err();
+    assert_eq!(e.error_type, "UnknownStack");
+    assert!(e.error_message.contains("nobody"), "{}", e.error_message);
+    assert!(f.world.lock().store.is_empty());
+}
+
+#[test]
+fn the_reduce_only_function_refuses_resumes_and_reconciles() {
+    let f = Fixture::new(json!({}));
+    for payload in [
+        fixture("schedule-resume.json"),
+        fixture("schedule-reconcile.json"),
+    ] {
+        let e = f.invoke(Mode::ReduceOnly, payload).unwrap_err();
+        assert_eq!(e.error_type, "Refused");
+        assert!(
+            e.error_message.contains("reduce-only"),
+            "{}",
+            e.error_message
+        );
+    }
+    assert!(f.world.lock().store.is_empty() && f.lowering_items() == 0);
+}
+
+#[test]
+fn a_budget_alert_is_recorded_by_the_reduce_only_function_and_applied_by_the_tick() {
+    let f = Fixture::new(json!({}));
+    f.invoke(Mode::Full, fixture("schedule-pause.json"))
+        .unwrap();
+    let answer = f
+        .invoke(Mode::ReduceOnly, fixture("sns-budget-actual.json"))
+        .unwrap();
+    let v = json_of(&answer);
+    let alert = &v["budget_alerts"][0];
+    assert_eq!(alert["level"], "hibernated");
+    assert_eq!(alert["lockout"], true);
+    assert_eq!(alert["report"]["recorded"], true);
+    // Recorded only: the stack's desired state is unchanged until the full function's tick.
+    assert_eq!(f.lowering_items(), 1);
+    assert_eq!(f.state().desired, DesiredState::Paused);
+
+    let tick = f
+        .invoke(Mode::Full, fixture("schedule-reconcile.json"))
+        .unwrap();
+    let v = json_of(&tick);
+    let entry = &v["reconciled"][0];
+    assert_eq!(
+        entry["reduce_only_requests"][0]["requested"], "hibernated",
+        "{v}"
+    );
+    assert_eq!(f.lowering_items(), 0, "a handled item is dropped");
+    let state = f.state();
+    assert_eq!(
+        (state.desired, state.trigger),
+        (DesiredState::Hibernated, Trigger::Budget)
+    );
+    let lockout = state.lockout.expect("the ACTUAL rule locks out");
+    // Until the next monthly budget period: 2026-12-01T00:00:00Z.
+    assert_eq!(lockout.until_ms, 1_796_083_200_000);
+
+    // A scheduled resume is refused under the lockout; a forced manual one clears it.
+    let e = f
+        .invoke(Mode::Full, fixture("schedule-resume.json"))
+        .unwrap_err();
+    assert_eq!(e.error_type, "LockedOut");
+    assert!(
+        e.error_message.contains("2026-12-01T00:00:00Z"),
+        "{}",
+        e.error_message
+    );
+    f.invoke(Mode::Full, fixture("manual-resume-force.json"))
+        .unwrap();
+    let state = f.state();
+    assert_eq!(state.desired, DesiredState::Running);
+    assert_eq!(state.lockout, None);
+}
+
+#[test]
+fn a_budget_alert_for_a_locked_out_stack_keeps_it_down_and_renews_the_lockout() {
+    let f = Fixture::new(json!({}));
+    f.invoke(Mode::Full, fixture("manual-pause-hibernate.json"))
+        .unwrap();
+    f.invoke(Mode::Full, fixture("sns-budget-actual.json"))
+        .unwrap();
+    let first = f.state().lockout.expect("locked out");
+    // A forecast alert while hibernated and locked out: never raised to paused.
+    let answer = f
+        .invoke(Mode::Full, fixture("sns-budget-forecasted.json"))
+        .unwrap();
+    let v = json_of(&answer);
+    assert_eq!(v["budget_alerts"][0]["level"], "hibernated", "{v}");
+    assert_eq!(v["budget_alerts"][0]["lockout"], false);
+    let state = f.state();
+    assert_eq!(state.desired, DesiredState::Hibernated);
+    assert_eq!(
+        state.lockout,
+        Some(first),
+        "a pause does not touch the lockout"
+    );
+}
+
+#[test]
+fn a_budget_alert_below_every_threshold_or_of_an_unknown_budget_changes_nothing() {
+    let f = Fixture::new(json!({}));
+    let answer = f
+        .invoke(Mode::ReduceOnly, fixture("sns-budget-actual-80.json"))
+        .unwrap();
+    let v = json_of(&answer);
+    assert_eq!(v["budget_alerts"][0]["action"], "none", "{v}");
+    assert_eq!(f.lowering_items(), 0);
+    let mut unknown = fixture("sns-budget-forecasted.json");
+    let msg = unknown["Records"][0]["Sns"]["Message"]
+        .as_str()
+        .unwrap()
+        .replace("order-tracking-dev-monthly", "somebody-elses-budget");
+    unknown["Records"][0]["Sns"]["Message"] = msg.into();
+    let e = f.invoke(Mode::ReduceOnly, unknown).unwrap_err();
+    assert_eq!(e.error_type, "UnknownStack");
+    assert!(
+        e.error_message.contains("somebody-elses-budget"),
+        "{}",
+        e.error_message
+    );
+}
+
+#[test]
+fn the_tick_escalates_a_long_pause_to_hibernation() {
+    let f = Fixture::new(json!({"hibernate_after_days": 3}));
+    f.invoke(Mode::Full, fixture("schedule-pause.json"))
+        .unwrap();
+    let paused_at = f.state().requested_at_ms;
+    // Two days on: not yet.
+    f.later(2 * DAY);
+    f.invoke(Mode::Full, fixture("schedule-reconcile.json"))
+        .unwrap();
+    assert_eq!(f.state().desired, DesiredState::Paused);
+    // Three days after the pause: the tick asks for hibernation, by the policy.
+    f.later(paused_at + 3 * DAY - f.clock.now());
+    f.invoke(Mode::Full, fixture("schedule-reconcile.json"))
+        .unwrap();
+    let state = f.state();
+    assert_eq!(
+        (state.desired, state.trigger),
+        (DesiredState::Hibernated, Trigger::Policy)
+    );
+    assert_eq!(state.reason, "paused for 3 day(s): hibernate_after_days");
+}
+
+#[test]
+fn an_rds_auto_start_restops_or_hibernates_the_stack_that_owns_the_instance() {
+    let f = Fixture::new(json!({}));
+    // Running: nothing to do.
+    f.invoke(Mode::Full, fixture("manual-resume-force.json"))
+        .unwrap();
+    let answer = f
+        .invoke(Mode::ReduceOnly, fixture("rds-auto-start.json"))
+        .unwrap();
+    assert!(matches!(answer, Answer::Nothing { .. }), "{answer:?}");
+    assert_eq!(f.lowering_items(), 0);
+    // Paused: asked to be paused again, by the RDS event.
+    f.invoke(Mode::Full, fixture("schedule-pause.json"))
+        .unwrap();
+    f.invoke(Mode::ReduceOnly, fixture("rds-auto-start.json"))
+        .unwrap();
+    let item = f.world.lock().lowering[STACK][0].1.clone();
+    assert_eq!(
+        (item.desired, item.trigger),
+        (DesiredState::Paused, Trigger::RdsEvent)
+    );
+
+    // With `rds_auto_start: hibernate` the same event hibernates the stack.
+    let h = Fixture::new(json!({"rds_auto_start": "hibernate"}));
+    h.invoke(Mode::Full, fixture("schedule-pause.json"))
+        .unwrap();
+    h.invoke(Mode::Full, fixture("rds-auto-start.json"))
+        .unwrap();
+    let state = h.state();
+    assert_eq!(
+        (state.desired, state.trigger),
+        (DesiredState::Hibernated, Trigger::RdsEvent)
+    );
+
+    // An instance no stack owns: refused, nothing recorded.
+    let mut other = fixture("rds-auto-start.json");
+    other["detail"]["SourceIdentifier"] = "somebody-elses-db".into();
+    other["detail"]["SourceArn"] = "arn:aws:rds:eu-west-1:123456789012:db:somebody-elses-db".into();
+    other["resources"] = json!(["arn:aws:rds:eu-west-1:123456789012:db:somebody-elses-db"]);
+    let e = h.invoke(Mode::Full, other).unwrap_err();
+    assert_eq!(e.error_type, "UnknownStack", "{}", e.error_message);
+}
