@@ -35,6 +35,7 @@ pub mod restore;
 pub mod selector;
 pub mod spec;
 pub mod state;
+pub mod trigger;
 
 pub use manifest::Manifest;
 pub use observation::Observation;

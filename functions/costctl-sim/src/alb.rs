@@ -3,8 +3,10 @@
 //! it, with its own latency and faults. A call that skipped its fence, or a list in the wrong
 //! order, shows up as a violation or a divergence in some seed.
 
-use crate::cloud::{SimCloud, aws_listener, create_lb, lb_mut, not_found, rejected};
+use crate::caller::{not_found, rejected};
+use crate::cloud::SimCloud;
 use crate::ephemeral::{SimLb, SimListener, listener_arn, rule_arn};
+use crate::ephemeral::{aws_listener, create_lb, lb_mut};
 use crate::world::{Direction, World};
 use async_trait::async_trait;
 use costctl_core::alb::{AlbCall, LiveAlb, LiveListener, listener, rule};
@@ -385,4 +387,41 @@ pub fn fence_trial(seed: u64) -> Result<(usize, bool), String> {
         ));
     }
     Ok((w.sent.len() - from, first.is_err()))
+}
+
+impl SimCloud {
+    pub(crate) fn enabled(&self) -> bool {
+        self.0.world.lock().eph.enabled
+    }
+
+    /// The adapter's check before a load balancer is created or updated: certificates, then
+    /// target groups.
+    pub(crate) async fn check_lb_dependencies(&self, spec: &LoadBalancerSpec) -> CloudResult<()> {
+        let resource = format!("alb:{}", spec.name);
+        self.call("acm:DescribeCertificate", &resource, None, |w| {
+            for l in &spec.listeners {
+                for c in l.certificate_arn.iter().chain(&l.additional_certificate_arns) {
+                    if !w.eph.certificates.contains(c) {
+                        return Err(CloudError::refused(
+                            &resource,
+                            format!("cannot create or update: certificate {c} of listener {} does not exist (nothing was created)", l.port),
+                        ));
+                    }
+                }
+            }
+            Ok(())
+        })
+        .await?;
+        self.call("elasticloadbalancing:DescribeTargetGroups", &resource, None, |w| {
+            if let Some(tg) = crate::ephemeral::target_groups(spec).find(|tg| !w.eph.target_groups.contains(*tg)) {
+                return Err(CloudError::refused(
+                    &resource,
+                    format!("cannot create or update: target group {tg} does not exist (nothing was created)"),
+                ));
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(())
+    }
 }

@@ -1,257 +1,30 @@
 //! [`SimCloud`]: the `Cloud` trait over the simulated world, one handle per invocation (so that
-//! a fault or a crash hits one invocation); [`Caller`] is that invocation (the store's handle,
-//! `MemStore`, shares it).
+//! a fault or a crash hits one invocation); [`Caller`] (`caller.rs`) is that invocation (the
+//! store's handle, `MemStore`, shares it).
 //!
 //! The cloud answers as the AWS adapters do over real AWS (the adapters' "already so" answers
 //! included). Every call takes virtual time and may meet a fault decided by the world's seeded
 //! generator.
 
-use crate::clock::SimClock;
-use crate::ephemeral::{
-    ALB_ZONE, SimKafka, SimLb, alb_provisioning_ms, lb_arn, msk_arn, msk_creating_ms,
-    msk_deleting_ms, short,
-};
-use crate::world::{CallFaults, Direction, MINUTE, SimSnapshot, World};
+pub use crate::caller::{Caller, Shared};
+use crate::caller::{not_found, rejected};
+use crate::ephemeral::{ALB_ZONE, SimKafka, SimLb, msk_deleting_ms, short};
+use crate::ephemeral::{create_kafka, missing_network, tag_pairs};
+use crate::world::{Direction, MINUTE, SimSnapshot};
 use async_trait::async_trait;
 use costctl_core::Selector;
 use costctl_core::observation::{
     AliasObs, Bounds, DbObs, DbSpec, KafkaObs, LoadBalancerObs, ServiceObs, SnapshotObs,
 };
 use costctl_core::observation::{alias_key, normalise_dns};
-use costctl_core::spec::{ActionSpec, ListenerProtocol, ListenerSpec, RedirectSpec};
 use costctl_core::spec::{EphemeralSpec, KafkaClusterSpec, LoadBalancerSpec};
 use costctl_engine::cloud::{Cloud, fence};
 use costctl_engine::error::{CloudError, CloudResult};
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, MutexGuard};
-
-/// The shared world.
-#[derive(Clone)]
-pub struct Shared(pub Arc<Mutex<World>>);
-
-impl Shared {
-    pub fn lock(&self) -> MutexGuard<'_, World> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-/// Who is calling: one invocation.
-#[derive(Clone)]
-pub struct Caller {
-    pub world: Shared,
-    pub clock: SimClock,
-    pub inv: usize,
-    pub owner: String,
-    pub stack: String,
-    /// A Terraform invocation: its deletes change the spec, they do not pause the stack.
-    pub terraform: bool,
-}
-
-impl Caller {
-    /// Latency, then maybe a crash or a transient error before the effect. Returns the faults
-    /// still to apply after the effect.
-    pub(crate) async fn before(&self, op: &str, mutating: bool) -> Result<CallFaults, String> {
-        let faults = self.world.lock().decide(op, mutating);
-        self.clock.sleep_ms(faults.latency_ms).await;
-        let crash = self.note_before(op, faults);
-        if crash {
-            futures::future::pending::<()>().await;
-        }
-        if faults.transient {
-            return Err("ThrottlingException".into());
-        }
-        Ok(faults)
-    }
-
-    fn note_before(&self, op: &str, faults: CallFaults) -> bool {
-        let mut w = self.world.lock();
-        let now = self.clock.now();
-        w.advance(now);
-        if faults.latency_ms >= MINUTE {
-            w.log(format!(
-                "FAULT {}: {op} stalled {}s",
-                self.owner,
-                faults.latency_ms / 1000
-            ));
-        }
-        if faults.crash_before {
-            w.log(format!("CRASH {} before {op}", self.owner));
-            w.crashed.insert(self.inv);
-            return true;
-        }
-        if faults.transient {
-            w.log(format!("FAULT {}: {op} throttled", self.owner));
-        }
-        false
-    }
-
-    /// After the effect: maybe a crash, or a lost answer.
-    pub(crate) async fn after(&self, op: &str, faults: CallFaults, ok: bool) -> Result<(), String> {
-        if faults.stall_ms > 0 {
-            self.note(
-                format!(
-                    "FAULT {}: the answer of {op} comes {}s late",
-                    self.owner,
-                    faults.stall_ms / 1000
-                ),
-                false,
-            );
-            self.clock.sleep_ms(faults.stall_ms).await;
-        }
-        if faults.crash_after {
-            self.note(format!("CRASH {} after {op}", self.owner), true);
-            futures::future::pending::<()>().await;
-        }
-        if faults.lost_answer && ok {
-            self.note(
-                format!("FAULT {}: {op} took effect, answer lost", self.owner),
-                false,
-            );
-            return Err("RequestTimeout".into());
-        }
-        Ok(())
-    }
-
-    fn note(&self, line: String, crash: bool) {
-        let mut w = self.world.lock();
-        w.log(line);
-        if crash {
-            w.crashed.insert(self.inv);
-        }
-    }
-}
-
-fn transient(op: &'static str, resource: &str, code: String) -> CloudError {
-    CloudError::Transient {
-        operation: op,
-        resource: resource.into(),
-        code,
-        message: "simulated".into(),
-    }
-}
-
-pub(crate) fn rejected(op: &'static str, resource: &str, code: &str, message: &str) -> CloudError {
-    CloudError::Rejected {
-        operation: op,
-        resource: resource.into(),
-        code: code.into(),
-        message: message.into(),
-    }
-}
-
-pub(crate) fn not_found(op: &'static str, resource: &str, code: &str) -> CloudError {
-    CloudError::NotFound {
-        operation: op,
-        resource: resource.into(),
-        code: code.into(),
-        message: "simulated".into(),
-    }
-}
 
 /// The simulated cloud, as one invocation sees it.
 #[derive(Clone)]
 pub struct SimCloud(pub Caller);
-
-impl SimCloud {
-    fn enabled(&self) -> bool {
-        self.0.world.lock().eph.enabled
-    }
-
-    /// The adapter's check before a load balancer is created or updated: certificates, then
-    /// target groups.
-    pub(crate) async fn check_lb_dependencies(&self, spec: &LoadBalancerSpec) -> CloudResult<()> {
-        let resource = format!("alb:{}", spec.name);
-        self.call("acm:DescribeCertificate", &resource, None, |w| {
-            for l in &spec.listeners {
-                for c in l.certificate_arn.iter().chain(&l.additional_certificate_arns) {
-                    if !w.eph.certificates.contains(c) {
-                        return Err(CloudError::refused(
-                            &resource,
-                            format!("cannot create or update: certificate {c} of listener {} does not exist (nothing was created)", l.port),
-                        ));
-                    }
-                }
-            }
-            Ok(())
-        })
-        .await?;
-        self.call("elasticloadbalancing:DescribeTargetGroups", &resource, None, |w| {
-            if let Some(tg) = target_groups(spec).find(|tg| !w.eph.target_groups.contains(*tg)) {
-                return Err(CloudError::refused(
-                    &resource,
-                    format!("cannot create or update: target group {tg} does not exist (nothing was created)"),
-                ));
-            }
-            Ok(())
-        })
-        .await?;
-        Ok(())
-    }
-
-    pub(crate) async fn call<R>(
-        &self,
-        op: &'static str,
-        resource: &str,
-        dir: Option<Direction>,
-        effect: impl FnOnce(&mut World) -> CloudResult<R> + Send,
-    ) -> CloudResult<R> {
-        let c = &self.0;
-        if dir.is_some() {
-            c.world.lock().sent.push((c.clock.now(), op));
-        }
-        let faults = c
-            .before(op, dir.is_some())
-            .await
-            .map_err(|code| transient(op, resource, code))?;
-        let result = {
-            let mut w = c.world.lock();
-            if let Some(dir) = dir {
-                if w.foreign.contains(resource) {
-                    w.violation(format!("{} called {op} on foreign {resource}", c.owner));
-                }
-                w.check_actor(&c.stack, &c.owner, &format!("{op} {resource}"), dir);
-            }
-            let r = effect(&mut w);
-            if dir.is_some() {
-                let outcome = match &r {
-                    Ok(_) => "ok".to_string(),
-                    Err(e) => format!("error: {e}"),
-                };
-                w.log(format!("{}: {op} {resource} -> {outcome}", c.owner));
-                w.version += 1;
-                w.check();
-            }
-            r
-        };
-        c.after(op, faults, result.is_ok())
-            .await
-            .map_err(|code| transient(op, resource, code))?;
-        result
-    }
-}
-
-fn db_obs(db: &crate::world::SimDb) -> DbObs {
-    DbObs {
-        kms_key_state: None,
-        pending: Default::default(),
-        id: db.id.clone(),
-        status: db.status.clone(),
-        deletion_protection: db.deletion_protection,
-        spec: db.spec.clone(),
-        unsupported: Vec::new(),
-    }
-}
-
-fn service_obs(s: &crate::world::SimService) -> ServiceObs {
-    ServiceObs {
-        cluster: s.cluster.clone(),
-        name: s.name.clone(),
-        desired: s.desired,
-        running: s.running,
-        pending: s.desired.saturating_sub(s.running),
-        status: "ACTIVE".into(),
-    }
-}
 
 #[async_trait]
 impl Cloud for SimCloud {
@@ -267,7 +40,7 @@ impl Cloud for SimCloud {
                         .ecs_services
                         .contains(&format!("{}/{}", s.cluster, s.name)),
                 })
-                .map(service_obs)
+                .map(crate::world::service_obs)
                 .collect())
         })
         .await
@@ -278,7 +51,7 @@ impl Cloud for SimCloud {
             Ok(keys
                 .iter()
                 .filter_map(|k| w.services.get(k))
-                .map(service_obs)
+                .map(crate::world::service_obs)
                 .collect())
         })
         .await
@@ -365,7 +138,7 @@ impl Cloud for SimCloud {
                         .matches_tags(d.spec.tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
                     Selector::Names(n) => n.rds_instances.contains(&d.id),
                 })
-                .map(db_obs)
+                .map(crate::world::db_obs)
                 .collect())
         })
         .await
@@ -376,7 +149,7 @@ impl Cloud for SimCloud {
             Ok(ids
                 .iter()
                 .filter_map(|i| w.dbs.get(i))
-                .map(db_obs)
+                .map(crate::world::db_obs)
                 .collect())
         })
         .await
@@ -909,166 +682,4 @@ impl Cloud for SimCloud {
         )
         .await
     }
-}
-
-fn tag_pairs(tags: &BTreeMap<String, String>) -> impl Iterator<Item = (&str, &str)> {
-    tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))
-}
-
-/// Every target group a load balancer spec forwards to.
-fn target_groups(spec: &LoadBalancerSpec) -> impl Iterator<Item = &String> {
-    spec.listeners
-        .iter()
-        .flat_map(|l| {
-            l.default_actions
-                .iter()
-                .chain(l.rules.iter().flat_map(|r| &r.actions))
-        })
-        .filter_map(|a| match a {
-            ActionSpec::Forward {
-                target_group_arn, ..
-            } => target_group_arn.as_ref(),
-            _ => None,
-        })
-}
-
-pub(crate) fn lb_mut<'w>(w: &'w mut World, arn: &str) -> CloudResult<&'w mut SimLb> {
-    w.eph
-        .lbs
-        .get_mut(arn)
-        .ok_or_else(|| not_found("elasticloadbalancing:*", arn, "LoadBalancerNotFound"))
-}
-
-/// CreateLoadBalancer: names are unique in a region; the same name with the same settings
-/// answers with the existing load balancer, with other settings `DuplicateLoadBalancerName`.
-/// Every subnet and security group must exist. Returns the ARN.
-pub(crate) fn create_lb(w: &mut World, spec: &LoadBalancerSpec) -> CloudResult<String> {
-    const OP: &str = "elasticloadbalancing:CreateLoadBalancer";
-    if let Some(lb) = w.eph.lb_by_name(&spec.name) {
-        if lb.same_settings(spec) {
-            return Ok(lb.arn.clone());
-        }
-        return Err(rejected(
-            OP,
-            &spec.name,
-            "DuplicateLoadBalancerName",
-            "A load balancer with the same name exists but with different settings",
-        ));
-    }
-    if let Some((code, message)) = missing_network(w, &spec.subnets, &spec.security_groups) {
-        return Err(rejected(OP, &spec.name, code.alb, &message));
-    }
-    let id = w.eph.next_id();
-    let took = alb_provisioning_ms(w);
-    let arn = lb_arn(&spec.name, id);
-    w.eph.lbs.insert(
-        arn.clone(),
-        SimLb {
-            arn: arn.clone(),
-            name: spec.name.clone(),
-            state: "provisioning".into(),
-            ready_at: w.now + took,
-            dns_name: format!(
-                "{}-{id}.{}.elb.amazonaws.com",
-                spec.name,
-                crate::ephemeral::REGION
-            ),
-            scheme: spec.scheme,
-            ip_address_type: spec.ip_address_type,
-            subnets: spec.subnets.clone(),
-            security_groups: spec.security_groups.clone(),
-            attributes: BTreeMap::new(),
-            tags: spec.tags.clone(),
-            listeners: BTreeMap::new(),
-            web_acl_arn: None,
-        },
-    );
-    Ok(arn)
-}
-
-/// The error codes ELBv2 and MSK answer for a missing subnet or security group.
-struct NetworkCode {
-    alb: &'static str,
-    msk: &'static str,
-}
-
-/// The first subnet or security group of a create request that does not exist.
-fn missing_network(
-    w: &World,
-    subnets: &[String],
-    security_groups: &[String],
-) -> Option<(NetworkCode, String)> {
-    if let Some(s) = subnets.iter().find(|s| !w.eph.subnets.contains(*s)) {
-        let code = NetworkCode {
-            alb: "SubnetNotFound",
-            msk: "BadRequestException",
-        };
-        return Some((code, format!("The subnet ID '{s}' does not exist")));
-    }
-    let g = security_groups
-        .iter()
-        .find(|g| !w.eph.security_groups.contains(*g))?;
-    let code = NetworkCode {
-        alb: "InvalidSecurityGroup",
-        msk: "BadRequestException",
-    };
-    Some((code, format!("The security group '{g}' does not exist")))
-}
-
-/// CreateClusterV2: a new cluster every time, whatever the name (MSK names are not unique).
-fn create_kafka(w: &mut World, spec: &KafkaClusterSpec) -> CloudResult<()> {
-    const OP: &str = "kafka:CreateClusterV2";
-    for v in &spec.vpc_configs {
-        if let Some((code, message)) = missing_network(w, &v.subnet_ids, &v.security_group_ids) {
-            return Err(rejected(OP, &spec.name, code.msk, &message));
-        }
-    }
-    let id = w.eph.next_id();
-    let took = msk_creating_ms(w);
-    let arn = msk_arn(&spec.name, id);
-    let stored = KafkaClusterSpec {
-        bootstrap_parameter: None,
-        ..spec.clone()
-    };
-    w.eph.kafkas.insert(
-        arn.clone(),
-        SimKafka {
-            arn,
-            name: spec.name.clone(),
-            state: "CREATING".into(),
-            until: w.now + took,
-            spec: stored,
-            bootstrap: format!(
-                "boot-{id:04}.c1.kafka-serverless.{}.amazonaws.com:9098",
-                crate::ephemeral::REGION
-            ),
-        },
-    );
-    Ok(())
-}
-
-/// A listener as AWS stores it: an HTTPS listener without an SSL policy gets the default one,
-/// a redirect's missing parts become their `#{…}` placeholders.
-pub(crate) fn aws_listener(l: &ListenerSpec) -> ListenerSpec {
-    let mut l = l.clone();
-    if l.protocol == ListenerProtocol::Https && l.ssl_policy.is_none() {
-        l.ssl_policy = Some("ELBSecurityPolicy-2016-08".into());
-    }
-    let fill = |actions: &mut Vec<ActionSpec>| {
-        for a in actions {
-            if let ActionSpec::Redirect { redirect, .. } = a {
-                let r: &mut RedirectSpec = redirect;
-                r.protocol.get_or_insert_with(|| "#{protocol}".into());
-                r.port.get_or_insert_with(|| "#{port}".into());
-                r.host.get_or_insert_with(|| "#{host}".into());
-                r.path.get_or_insert_with(|| "/#{path}".into());
-                r.query.get_or_insert_with(|| "#{query}".into());
-            }
-        }
-    };
-    fill(&mut l.default_actions);
-    for r in &mut l.rules {
-        fill(&mut r.actions);
-    }
-    l
 }

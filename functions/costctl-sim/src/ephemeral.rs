@@ -12,6 +12,7 @@
 //!   a deleted cluster stays `DELETING` for minutes;
 //! - subnets, security groups, certificates and target groups a request names must exist.
 
+use crate::caller::{not_found, rejected};
 use crate::world::{MINUTE, World};
 use costctl_core::DesiredState;
 use costctl_core::ephemeral::{
@@ -20,9 +21,10 @@ use costctl_core::ephemeral::{
 use costctl_core::observation::{AliasObs, KafkaObs, LoadBalancerObs, alias_key, normalise_dns};
 use costctl_core::plan::MskOnPause;
 use costctl_core::spec::{
-    EphemeralSpec, IpAddressType, KafkaClusterSpec, ListenerSpec, LoadBalancerSpec,
-    LoadBalancerType, Scheme,
+    ActionSpec, EphemeralSpec, IpAddressType, KafkaClusterSpec, ListenerProtocol, ListenerSpec,
+    LoadBalancerSpec, LoadBalancerType, RedirectSpec, Scheme,
 };
+use costctl_engine::error::CloudResult;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The canonical hosted zone of ALBs in the simulated region.
@@ -403,4 +405,168 @@ pub fn rule_arn(listener_arn: &str, id: u64) -> String {
         "{}/{id:016x}",
         listener_arn.replace(":listener/", ":listener-rule/")
     )
+}
+
+// ---- changes of the ephemeral tier, shared by the simulated cloud and its ALB apply ----
+
+pub(crate) fn tag_pairs(tags: &BTreeMap<String, String>) -> impl Iterator<Item = (&str, &str)> {
+    tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+}
+
+/// Every target group a load balancer spec forwards to.
+pub(crate) fn target_groups(spec: &LoadBalancerSpec) -> impl Iterator<Item = &String> {
+    spec.listeners
+        .iter()
+        .flat_map(|l| {
+            l.default_actions
+                .iter()
+                .chain(l.rules.iter().flat_map(|r| &r.actions))
+        })
+        .filter_map(|a| match a {
+            ActionSpec::Forward {
+                target_group_arn, ..
+            } => target_group_arn.as_ref(),
+            _ => None,
+        })
+}
+
+pub(crate) fn lb_mut<'w>(w: &'w mut World, arn: &str) -> CloudResult<&'w mut SimLb> {
+    w.eph
+        .lbs
+        .get_mut(arn)
+        .ok_or_else(|| not_found("elasticloadbalancing:*", arn, "LoadBalancerNotFound"))
+}
+
+/// CreateLoadBalancer: names are unique in a region; the same name with the same settings
+/// answers with the existing load balancer, with other settings `DuplicateLoadBalancerName`.
+/// Every subnet and security group must exist. Returns the ARN.
+pub(crate) fn create_lb(w: &mut World, spec: &LoadBalancerSpec) -> CloudResult<String> {
+    const OP: &str = "elasticloadbalancing:CreateLoadBalancer";
+    if let Some(lb) = w.eph.lb_by_name(&spec.name) {
+        if lb.same_settings(spec) {
+            return Ok(lb.arn.clone());
+        }
+        return Err(rejected(
+            OP,
+            &spec.name,
+            "DuplicateLoadBalancerName",
+            "A load balancer with the same name exists but with different settings",
+        ));
+    }
+    if let Some((code, message)) = missing_network(w, &spec.subnets, &spec.security_groups) {
+        return Err(rejected(OP, &spec.name, code.alb, &message));
+    }
+    let id = w.eph.next_id();
+    let took = alb_provisioning_ms(w);
+    let arn = lb_arn(&spec.name, id);
+    w.eph.lbs.insert(
+        arn.clone(),
+        SimLb {
+            arn: arn.clone(),
+            name: spec.name.clone(),
+            state: "provisioning".into(),
+            ready_at: w.now + took,
+            dns_name: format!(
+                "{}-{id}.{}.elb.amazonaws.com",
+                spec.name,
+                crate::ephemeral::REGION
+            ),
+            scheme: spec.scheme,
+            ip_address_type: spec.ip_address_type,
+            subnets: spec.subnets.clone(),
+            security_groups: spec.security_groups.clone(),
+            attributes: BTreeMap::new(),
+            tags: spec.tags.clone(),
+            listeners: BTreeMap::new(),
+            web_acl_arn: None,
+        },
+    );
+    Ok(arn)
+}
+
+/// The error codes ELBv2 and MSK answer for a missing subnet or security group.
+pub(crate) struct NetworkCode {
+    alb: &'static str,
+    msk: &'static str,
+}
+
+/// The first subnet or security group of a create request that does not exist.
+pub(crate) fn missing_network(
+    w: &World,
+    subnets: &[String],
+    security_groups: &[String],
+) -> Option<(NetworkCode, String)> {
+    if let Some(s) = subnets.iter().find(|s| !w.eph.subnets.contains(*s)) {
+        let code = NetworkCode {
+            alb: "SubnetNotFound",
+            msk: "BadRequestException",
+        };
+        return Some((code, format!("The subnet ID '{s}' does not exist")));
+    }
+    let g = security_groups
+        .iter()
+        .find(|g| !w.eph.security_groups.contains(*g))?;
+    let code = NetworkCode {
+        alb: "InvalidSecurityGroup",
+        msk: "BadRequestException",
+    };
+    Some((code, format!("The security group '{g}' does not exist")))
+}
+
+/// CreateClusterV2: a new cluster every time, whatever the name (MSK names are not unique).
+pub(crate) fn create_kafka(w: &mut World, spec: &KafkaClusterSpec) -> CloudResult<()> {
+    const OP: &str = "kafka:CreateClusterV2";
+    for v in &spec.vpc_configs {
+        if let Some((code, message)) = missing_network(w, &v.subnet_ids, &v.security_group_ids) {
+            return Err(rejected(OP, &spec.name, code.msk, &message));
+        }
+    }
+    let id = w.eph.next_id();
+    let took = msk_creating_ms(w);
+    let arn = msk_arn(&spec.name, id);
+    let stored = KafkaClusterSpec {
+        bootstrap_parameter: None,
+        ..spec.clone()
+    };
+    w.eph.kafkas.insert(
+        arn.clone(),
+        SimKafka {
+            arn,
+            name: spec.name.clone(),
+            state: "CREATING".into(),
+            until: w.now + took,
+            spec: stored,
+            bootstrap: format!(
+                "boot-{id:04}.c1.kafka-serverless.{}.amazonaws.com:9098",
+                crate::ephemeral::REGION
+            ),
+        },
+    );
+    Ok(())
+}
+
+/// A listener as AWS stores it: an HTTPS listener without an SSL policy gets the default one,
+/// a redirect's missing parts become their `#{…}` placeholders.
+pub(crate) fn aws_listener(l: &ListenerSpec) -> ListenerSpec {
+    let mut l = l.clone();
+    if l.protocol == ListenerProtocol::Https && l.ssl_policy.is_none() {
+        l.ssl_policy = Some("ELBSecurityPolicy-2016-08".into());
+    }
+    let fill = |actions: &mut Vec<ActionSpec>| {
+        for a in actions {
+            if let ActionSpec::Redirect { redirect, .. } = a {
+                let r: &mut RedirectSpec = redirect;
+                r.protocol.get_or_insert_with(|| "#{protocol}".into());
+                r.port.get_or_insert_with(|| "#{port}".into());
+                r.host.get_or_insert_with(|| "#{host}".into());
+                r.path.get_or_insert_with(|| "/#{path}".into());
+                r.query.get_or_insert_with(|| "#{query}".into());
+            }
+        }
+    };
+    fill(&mut l.default_actions);
+    for r in &mut l.rules {
+        fill(&mut r.actions);
+    }
+    l
 }

@@ -13,6 +13,7 @@
 //! Test-only: nothing here is linked into a Lambda binary.
 
 pub mod alb;
+pub mod caller;
 pub mod clock;
 pub mod cloud;
 pub mod ephemeral;

@@ -7,6 +7,7 @@ use crate::ephemeral::Ephemeral;
 use crate::rng::Rng;
 use costctl_core::DesiredState;
 use costctl_core::observation::{Bounds, DbSpec, scalable_resource_id, service_key};
+use costctl_core::observation::{DbObs, ServiceObs};
 use costctl_core::plan::{MskOnPause, RdsOnPause};
 use costctl_core::spec::EphemeralSpec;
 use costctl_engine::store::{HistoryEntry, LoweringRequest, StackState};
@@ -571,5 +572,28 @@ impl World {
                 .differs_from(desired, self.msk_on_pause, spec, &recorded),
         );
         d
+    }
+}
+
+pub(crate) fn db_obs(db: &SimDb) -> DbObs {
+    DbObs {
+        kms_key_state: None,
+        pending: Default::default(),
+        id: db.id.clone(),
+        status: db.status.clone(),
+        deletion_protection: db.deletion_protection,
+        spec: db.spec.clone(),
+        unsupported: Vec::new(),
+    }
+}
+
+pub(crate) fn service_obs(s: &SimService) -> ServiceObs {
+    ServiceObs {
+        cluster: s.cluster.clone(),
+        name: s.name.clone(),
+        desired: s.desired,
+        running: s.running,
+        pending: s.desired.saturating_sub(s.running),
+        status: "ACTIVE".into(),
     }
 }

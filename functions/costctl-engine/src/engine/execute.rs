@@ -15,24 +15,16 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
         lease_until: i64,
         stop_at: i64,
     ) -> (usize, bool) {
-        // A step starts only while our lease will outlast it by a wide margin: once the lease
-        // has expired (a slow answer, a frozen process), another invocation may have taken the
-        // stack over and acted on a newer request; this plan is stale. Skipped steps count as
-        // transient: the next pass renews the lease (or learns it was taken) and re-plans.
-        let guard = i64::try_from(self.options.lease_ttl.as_millis() / 2).unwrap_or(i64::MAX);
-        // A call is abandoned (its retries stop) one attempt timeout before the lease ends, or
-        // at the deadline: a throttled retry loop must not land a write after another
-        // invocation took the stack over with a newer request. (At most a quarter of the lease,
-        // so that a step started with half the lease left always gets time to run.)
-        let margin = i64::try_from(
-            crate::cloud::ATTEMPT_TIMEOUT
-                .min(self.options.lease_ttl / 4)
-                .as_millis(),
-        )
-        .unwrap_or(0);
-        let call_until = stop_at.min(lease_until.saturating_sub(margin));
+        // A step starts only while the lease outlasts it by a wide margin (`Lease::may_start`);
+        // skipped steps count as transient: the next pass renews the lease (or learns it was
+        // taken) and re-plans. A call is abandoned before the lease ends
+        // (`Lease::calls_until`), or at the deadline.
+        let lease = Lease::new(&self.options);
+        let call_until = stop_at.min(lease.calls_until(lease_until));
+        let fence_at = lease.fence_at(lease_until);
+        let lease = &lease;
         let run = |step: Step| async move {
-            let result = if self.clock.now_ms().saturating_add(guard) >= lease_until {
+            let result = if !lease.may_start(self.clock.now_ms(), lease_until) {
                 Err(CloudError::Transient {
                     operation: "lease",
                     resource: step.action.resource(),
@@ -41,7 +33,7 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
                 })
             } else {
                 match self
-                    .before(call_until, self.apply(&step.action, obs, lease_until))
+                    .before(call_until, self.apply(&step.action, obs, fence_at))
                     .await
                 {
                     Some(result) => result,
@@ -147,7 +139,7 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
         &self,
         action: &Action,
         obs: &Observation,
-        lease_until: i64,
+        fence_at: i64,
     ) -> Result<(), CloudError> {
         if self.options.reduce_only && !action.reduces_cost() {
             return Err(CloudError::refused(
@@ -187,17 +179,11 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
             }
             Action::ModifyDb { id, spec, fields } => self.cloud.modify_db(id, spec, fields).await,
             Action::ApplyLoadBalancer { spec } => {
-                let margin = i64::try_from(self.options.safety_margin.as_millis()).unwrap_or(0);
-                self.cloud
-                    .apply_load_balancer(spec, lease_until.saturating_sub(margin))
-                    .await
+                self.cloud.apply_load_balancer(spec, fence_at).await
             }
             Action::DeleteLoadBalancer { arn, .. } => self.cloud.delete_load_balancer(arn).await,
             Action::CreateKafkaCluster { spec } => {
-                let margin = i64::try_from(self.options.safety_margin.as_millis()).unwrap_or(0);
-                self.cloud
-                    .create_kafka_cluster(spec, lease_until.saturating_sub(margin))
-                    .await
+                self.cloud.create_kafka_cluster(spec, fence_at).await
             }
             Action::DeleteKafkaCluster { arn, .. } => self.cloud.delete_kafka_cluster(arn).await,
             // The values to publish exist only once the resource does: they are read from the

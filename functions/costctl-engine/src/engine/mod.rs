@@ -19,9 +19,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 mod execute;
+mod lease;
 mod reconcile;
 mod spec;
 
+pub use lease::Lease;
 pub use spec::{KafkaResult, LoadBalancerResult, SpecResult};
 
 /// Time, so that a simulated cloud can run on virtual time.

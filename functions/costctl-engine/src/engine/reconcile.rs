@@ -3,6 +3,21 @@
 
 use super::*;
 
+/// What a pass says should happen next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Next {
+    /// The stack is at its desired state.
+    Converged,
+    /// A step failed permanently, or the plan has a problem only a person can solve.
+    Blocked,
+    /// The invocation's deadline (less the margin) has come: the next invocation continues.
+    OutOfTime,
+    /// Steps ran (or the manifest write was fenced): renew the lease and pass again at once.
+    Continue,
+    /// Nothing could run yet: wait, renew the lease, pass again.
+    Wait(Duration),
+}
+
 impl<C: Cloud, S: StateStore> Engine<C, S> {
     /// One reconcile: holds the lease, runs passes until converged, blocked or out of time.
     pub async fn reconcile(&self, stack: &str, deadline_ms: i64) -> Result<Report, EngineError> {
@@ -17,24 +32,23 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
         fresh: Option<Fresh>,
     ) -> Result<Report, EngineError> {
         let started = self.clock.now_ms();
-        let owner = self.options.owner.clone();
-        let ttl = i64::try_from(self.options.lease_ttl.as_millis()).unwrap_or(i64::MAX);
-        let mut state = self.store.lease(stack, &owner, started, ttl).await?;
+        let lease = Lease::new(&self.options);
+        let mut state = lease.take(&self.store, stack, started).await?;
         let fresh = self.usable(fresh, stack, &state);
         let result = self
-            .passes(stack, &owner, ttl, deadline_ms, &mut state, fresh)
+            .passes(stack, &lease, deadline_ms, &mut state, fresh)
             .await;
         let mut report = match result {
             Ok(report) => report,
             Err(e) => {
-                let _ = self.store.release(stack, &owner).await;
+                let _ = lease.release(&self.store, stack).await;
                 return Err(e);
             }
         };
         report.elapsed_ms = u64::try_from(self.clock.now_ms() - started).unwrap_or(0);
         report.lockout = state.lockout.clone();
         let stored = report.for_storage();
-        self.store.finish(stack, &owner, &stored).await?;
+        self.store.finish(stack, lease.owner(), &stored).await?;
         if !report.done.is_empty() || !report.errors.is_empty() {
             self.store
                 .append_history(
@@ -60,139 +74,181 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
         Ok(report)
     }
 
-    pub(super) async fn passes(
+    /// Passes until one says the reconcile is over: renewing the lease (and reading the newest
+    /// request) between passes, waiting where a pass asks to.
+    async fn passes(
         &self,
         stack: &str,
-        owner: &str,
-        ttl: i64,
+        lease: &Lease,
         deadline_ms: i64,
         state: &mut StackState,
         mut fresh: Option<Observation>,
     ) -> Result<Report, EngineError> {
-        let margin = i64::try_from(self.options.safety_margin.as_millis()).unwrap_or(0);
-        let poll = self.options.poll_interval;
         let mut report = Report::new(stack, state.desired, state.generation);
         // The services found by the first observation: later passes describe them by key.
         let mut known: Option<(Selector, Vec<String>)> = None;
         loop {
-            report.passes += 1;
-            report.desired_state = state.desired;
-            report.generation = state.generation;
-            let observed = match fresh.take() {
-                Some(obs) => Ok(obs),
-                None => {
-                    let keys = known
-                        .as_ref()
-                        .filter(|(sel, _)| *sel == state.selector)
-                        .map(|(_, keys)| keys.as_slice());
-                    let looking = observe_known(
-                        &self.cloud,
-                        &state.selector,
-                        &state.manifest,
-                        state.spec.as_ref(),
-                        keys,
-                    );
-                    match self.before(deadline_ms - margin, looking).await {
-                        Some(observed) => observed,
-                        // Out of time while looking (throttled reads): what is left is the
-                        // next invocation's; the report says the stack has not converged.
-                        None => return Ok(report),
-                    }
-                }
-            };
-            let obs = match observed {
-                Ok(obs) => obs,
-                Err(e) if e.is_transient() && self.clock.now_ms() + margin < deadline_ms => {
-                    report.errors.push(format!("observe: {e}"));
-                    self.clock.sleep(poll).await;
-                    *state = self
-                        .store
-                        .lease(stack, owner, self.clock.now_ms(), ttl)
-                        .await?;
-                    report.errors.pop();
-                    continue;
-                }
-                Err(e) => return Err(e.into()),
-            };
-            if known.as_ref().is_none_or(|(sel, _)| *sel != state.selector) {
-                known = Some((
-                    state.selector.clone(),
-                    obs.services.iter().map(|s| s.key()).collect(),
-                ));
-            }
-            let goal = Goal {
-                desired: state.desired,
-                generation: state.generation,
-                policy: state.policy,
-            };
-            let plan = costctl_core::plan_with(&goal, &obs, &state.manifest, state.spec.as_ref());
-            report.describe(&obs, &plan);
-
-            // Write-ahead: the manifest that protects this pass's destructive calls is stored
-            // before any of them is made.
-            if plan.manifest != state.manifest {
-                match self
-                    .store
-                    .save_manifest(stack, owner, state.generation, &plan.manifest)
-                    .await
-                {
-                    Ok(()) => state.manifest = plan.manifest.clone(),
-                    Err(StoreError::Fenced { .. }) => {
-                        *state = self
-                            .store
-                            .lease(stack, owner, self.clock.now_ms(), ttl)
-                            .await?;
-                        continue;
-                    }
-                    Err(e) => return Err(e.into()),
-                }
-            }
-            if plan.is_converged() || self.clock.now_ms() + margin >= deadline_ms {
-                return Ok(report);
-            }
-
-            let lease_until = state.lease.as_ref().map_or(i64::MIN, |l| l.expires_at_ms);
-            let (executed, failed_permanently) = self
-                .execute(
+            let pass = self
+                .pass(
                     stack,
-                    &plan,
-                    &obs,
+                    lease,
+                    deadline_ms,
+                    state,
                     &mut report,
-                    lease_until,
-                    deadline_ms - margin,
+                    &mut known,
+                    fresh.take(),
                 )
                 .await;
-            if failed_permanently {
-                // Re-plan once more so that the report shows what is left.
-                let obs = observe_with(
+            match self.next_after(pass, lease, deadline_ms)? {
+                Next::Converged | Next::Blocked | Next::OutOfTime => return Ok(report),
+                Next::Continue => {}
+                Next::Wait(d) => self.clock.sleep(d).await,
+            }
+            *state = lease.take(&self.store, stack, self.clock.now_ms()).await?;
+        }
+    }
+
+    /// The one error policy of a pass: an observation that failed transiently is retried after
+    /// a poll interval while there is time; every other error ends the reconcile.
+    fn next_after(
+        &self,
+        pass: Result<Next, EngineError>,
+        lease: &Lease,
+        deadline_ms: i64,
+    ) -> Result<Next, EngineError> {
+        match pass {
+            Err(EngineError::Cloud(e))
+                if e.is_transient() && self.clock.now_ms() + lease.margin_ms() < deadline_ms =>
+            {
+                tracing::debug!(error = %e, "observe failed; trying again");
+                Ok(Next::Wait(self.options.poll_interval))
+            }
+            other => other,
+        }
+    }
+
+    /// One pass, in the shape of a controller's reconcile: observe, plan, write the manifest
+    /// ahead, execute the ready steps; returns what to do next.
+    #[allow(clippy::too_many_arguments)]
+    async fn pass(
+        &self,
+        stack: &str,
+        lease: &Lease,
+        deadline_ms: i64,
+        state: &mut StackState,
+        report: &mut Report,
+        known: &mut Option<(Selector, Vec<String>)>,
+        fresh: Option<Observation>,
+    ) -> Result<Next, EngineError> {
+        let margin = lease.margin_ms();
+        report.passes += 1;
+        report.desired_state = state.desired;
+        report.generation = state.generation;
+        let obs = match fresh {
+            Some(obs) => obs,
+            None => {
+                let keys = known
+                    .as_ref()
+                    .filter(|(sel, _)| *sel == state.selector)
+                    .map(|(_, keys)| keys.as_slice());
+                let looking = observe_known(
                     &self.cloud,
                     &state.selector,
                     &state.manifest,
                     state.spec.as_ref(),
-                )
-                .await?;
-                let plan =
-                    costctl_core::plan_with(&goal, &obs, &state.manifest, state.spec.as_ref());
-                report.describe(&obs, &plan);
-                return Ok(report);
-            }
-            if executed == 0 {
-                if !plan.problems.is_empty() {
-                    return Ok(report); // blocked: needs a person
+                    keys,
+                );
+                match self.before(deadline_ms - margin, looking).await {
+                    Some(observed) => observed?,
+                    // Out of time while looking (throttled reads): what is left is the next
+                    // invocation's; the report says the stack has not converged.
+                    None => return Ok(Next::OutOfTime),
                 }
-                let left = deadline_ms - margin - self.clock.now_ms();
-                if left <= 0 {
-                    return Ok(report);
-                }
-                let wait = poll.min(Duration::from_millis(u64::try_from(left).unwrap_or(0)));
-                self.clock.sleep(wait).await;
             }
-            // Renew the lease and read the newest request in one call.
-            *state = self
-                .store
-                .lease(stack, owner, self.clock.now_ms(), ttl)
-                .await?;
+        };
+        if known.as_ref().is_none_or(|(sel, _)| *sel != state.selector) {
+            *known = Some((
+                state.selector.clone(),
+                obs.services.iter().map(|s| s.key()).collect(),
+            ));
         }
+        let goal = Goal {
+            desired: state.desired,
+            generation: state.generation,
+            policy: state.policy,
+        };
+        let plan = costctl_core::plan_with(&goal, &obs, &state.manifest, state.spec.as_ref());
+        report.describe(&obs, &plan);
+
+        // Write-ahead: the manifest that protects this pass's destructive calls is stored
+        // before any of them is made.
+        if plan.manifest != state.manifest {
+            match self
+                .store
+                .save_manifest(stack, lease.owner(), state.generation, &plan.manifest)
+                .await
+            {
+                Ok(()) => state.manifest = plan.manifest.clone(),
+                // A newer request arrived (or the lease was lost): renew and re-plan.
+                Err(StoreError::Fenced { .. }) => return Ok(Next::Continue),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if plan.is_converged() {
+            return Ok(Next::Converged);
+        }
+        if self.clock.now_ms() + margin >= deadline_ms {
+            return Ok(Next::OutOfTime);
+        }
+
+        let lease_until = state.lease.as_ref().map_or(i64::MIN, |l| l.expires_at_ms);
+        let (executed, failed_permanently) = self
+            .execute(
+                stack,
+                &plan,
+                &obs,
+                report,
+                lease_until,
+                deadline_ms - margin,
+            )
+            .await;
+        if failed_permanently {
+            // Re-plan once more so that the report shows what is left. (Not retried: the
+            // reconcile is over either way, and the report already names the failed step.)
+            match observe_with(
+                &self.cloud,
+                &state.selector,
+                &state.manifest,
+                state.spec.as_ref(),
+            )
+            .await
+            {
+                Ok(obs) => {
+                    let plan =
+                        costctl_core::plan_with(&goal, &obs, &state.manifest, state.spec.as_ref());
+                    report.describe(&obs, &plan);
+                }
+                Err(e) => report
+                    .errors
+                    .push(format!("observe after the failed step: {e}")),
+            }
+            return Ok(Next::Blocked);
+        }
+        if executed > 0 {
+            return Ok(Next::Continue);
+        }
+        if !plan.problems.is_empty() {
+            return Ok(Next::Blocked); // needs a person
+        }
+        // Nothing could run yet (gates waiting on AWS): wait a poll interval, or what is left.
+        let left = deadline_ms - margin - self.clock.now_ms();
+        if left <= 0 {
+            return Ok(Next::OutOfTime);
+        }
+        let poll = self.options.poll_interval;
+        Ok(Next::Wait(poll.min(Duration::from_millis(
+            u64::try_from(left).unwrap_or(0),
+        ))))
     }
 
     /// Runs reconciles until the stack reaches the state of request `generation`, the request

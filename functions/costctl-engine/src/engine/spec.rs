@@ -249,22 +249,19 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
         spec: &EphemeralSpec,
         wait_for_clusters: bool,
     ) -> Result<SpecResult, EngineError> {
-        let owner = self.options.owner.clone();
-        let ttl = i64::try_from(self.options.lease_ttl.as_millis()).unwrap_or(i64::MAX / 2);
-        let margin = i64::try_from(self.options.safety_margin.as_millis()).unwrap_or(0);
-        // The lease ends `ttl` after the instant it was asked for, however late the answer
-        // comes: no delete is sent after that (less the margin).
+        let lease = Lease::new(&self.options);
+        // No delete is sent after the grant ends (`Lease::not_after`).
         let asked_at = self.clock.now_ms();
         let state = match self.store.load(stack).await? {
-            Some(_) => Some(self.store.lease(stack, &owner, asked_at, ttl).await?),
+            Some(_) => Some(lease.take(&self.store, stack, asked_at).await?),
             None => None,
         };
-        let not_after = state.as_ref().map(|_| asked_at + ttl - margin);
+        let not_after = state.as_ref().map(|_| lease.not_after(asked_at));
         let outcome = self
             .delete_spec_leased(stack, spec, state.as_ref(), not_after, wait_for_clusters)
             .await;
         if state.is_some() {
-            let _ = self.store.release(stack, &owner).await;
+            let _ = lease.release(&self.store, stack).await;
         }
         outcome
     }
@@ -326,9 +323,8 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
             }
         }
         if wait_for_clusters {
-            let ttl = i64::try_from(self.options.lease_ttl.as_millis()).unwrap_or(i64::MAX / 2);
-            let margin = i64::try_from(self.options.safety_margin.as_millis()).unwrap_or(0);
-            let until = not_after.unwrap_or_else(|| self.clock.now_ms() + ttl - margin);
+            let until = not_after
+                .unwrap_or_else(|| Lease::new(&self.options).not_after(self.clock.now_ms()));
             self.await_clusters_gone(&kafkas, until).await?;
         }
         if let Some(state) = state {
