@@ -3,9 +3,9 @@
 use super::{Action, Builder, Goal, KafkaGate, MskOnPause};
 use crate::ephemeral::{kafka_differences, lb_differences, lb_recreation_blockers};
 use crate::manifest::Manifest;
-use crate::observation::{Observation, alias_key, normalise_dns};
-use crate::spec::{EphemeralSpec, KafkaClusterSpec};
-use std::collections::BTreeSet;
+use crate::observation::{KafkaObs, LoadBalancerObs, Observation, alias_key, normalise_dns};
+use crate::spec::{EphemeralSpec, KafkaClusterSpec, LoadBalancerSpec};
+use std::collections::{BTreeMap, BTreeSet};
 
 impl Builder {
     /// After the services are drained: delete the load balancers (unless deletion protection is
@@ -134,6 +134,13 @@ impl Builder {
 
     /// Creates / completes the load balancers and clusters, then publishes their endpoints.
     /// Returns the steps the services must wait for.
+    ///
+    /// The rules both kinds share are here once: which names to look at (recorded, observed
+    /// or given by the spec), which spec wins (the given one over the recorded one), a
+    /// difference in a field that cannot change in place is a problem, and an endpoint is
+    /// published when the parameter does not hold the live value. How each kind gets to
+    /// "exists and ready" differs and stays apart: see `resume_load_balancer` and
+    /// `resume_kafka_cluster`.
     pub(super) fn resume_ephemeral(
         &mut self,
         manifest: &Manifest,
@@ -142,96 +149,19 @@ impl Builder {
         alarm_steps: &mut Vec<usize>,
     ) -> Vec<usize> {
         let mut ready = Vec::new();
-
-        let mut lb_names: BTreeSet<&String> = manifest.load_balancers.keys().collect();
-        lb_names.extend(obs.load_balancers.keys());
-        if let Some(s) = spec {
-            lb_names.extend(s.load_balancers.iter().map(|l| &l.name));
-        }
-        for name in lb_names {
-            let given = spec.and_then(|s| s.load_balancers.iter().find(|l| &l.name == name));
-            let want = given.or_else(|| manifest.load_balancers.get(name));
+        let given = spec.map(|s| s.load_balancers.as_slice()).unwrap_or(&[]);
+        for name in names(&manifest.load_balancers, &obs.load_balancers, given, |l| {
+            &l.name
+        }) {
+            let want = given
+                .iter()
+                .find(|l| &l.name == name)
+                .or_else(|| manifest.load_balancers.get(name));
             let have = obs.load_balancers.get(name);
-            let resource = format!("alb:{name}");
-            let mut after = Vec::new();
-            match (have, want) {
-                (Some(h), Some(w)) => {
-                    let d = lb_differences(&h.spec, w);
-                    if !d.fixed.is_empty() {
-                        self.problem(
-                            resource,
-                            format!(
-                                "differs from its spec in {}, which costctl does not change in place: delete the spec (delete-spec) and apply it again to recreate the load balancer",
-                                d.fixed.join(", ")
-                            ),
-                        );
-                        continue;
-                    }
-                    if !d.in_place.is_empty() {
-                        after = vec![self.push(
-                            Action::ApplyLoadBalancer {
-                                spec: Box::new(w.clone()),
-                            },
-                            vec![],
-                        )];
-                    }
-                    if h.state != "active" {
-                        after = vec![
-                            self.push(Action::AwaitLoadBalancer { name: name.clone() }, after),
-                        ];
-                    }
-                }
-                (None, Some(w)) => {
-                    let apply = self.push(
-                        Action::ApplyLoadBalancer {
-                            spec: Box::new(w.clone()),
-                        },
-                        vec![],
-                    );
-                    after = vec![self.push(
-                        Action::AwaitLoadBalancer { name: name.clone() },
-                        vec![apply],
-                    )];
-                }
-                (Some(h), None) => {
-                    if h.state != "active" {
-                        after = vec![
-                            self.push(Action::AwaitLoadBalancer { name: name.clone() }, vec![]),
-                        ];
-                    }
-                }
-                (None, None) => continue,
-            }
-            // Alarms on the old load balancer's ID: at the one that exists once `after` is
-            // done (its ID is read when the step runs). Those the pause muted stay muted
-            // until the services are back.
-            for a in obs.alarms.values().filter(|a| &a.load_balancer == name) {
-                if obs.alarm_points_at_live(a) {
-                    continue;
-                }
-                if !a.unsupported.is_empty() {
-                    self.problem(
-                        resource.clone(),
-                        format!(
-                            "CloudWatch alarm {} names {} and cannot be re-pointed ({})",
-                            a.name,
-                            a.dimension,
-                            a.unsupported.join("; ")
-                        ),
-                    );
-                    continue;
-                }
-                alarm_steps.push(self.push(
-                    Action::PointAlarm {
-                        name: a.name.clone(),
-                        load_balancer: name.clone(),
-                        definition: Box::new(a.definition.clone()),
-                        actions_enabled: a.actions_enabled
-                            && !manifest.alarms_muted.contains(&a.name),
-                    },
-                    after.clone(),
-                ));
-            }
+            let Some(after) = self.resume_load_balancer(name, have, want) else {
+                continue;
+            };
+            alarm_steps.extend(self.point_alarms(name, manifest, obs, &after));
             if let Some(w) = want {
                 let dns = have.map(|h| normalise_dns(&h.dns_name));
                 if let Some(param) = &w.dns_name_parameter {
@@ -265,81 +195,16 @@ impl Builder {
             ready.extend(after);
         }
 
-        let mut msk_names: BTreeSet<&String> = manifest.kafka_clusters.keys().collect();
-        msk_names.extend(obs.kafka_clusters.keys());
-        if let Some(s) = spec {
-            msk_names.extend(s.kafka_clusters.iter().map(|c| &c.name));
-        }
-        for name in msk_names {
-            let given = spec.and_then(|s| s.kafka_clusters.iter().find(|c| &c.name == name));
+        let given = spec.map(|s| s.kafka_clusters.as_slice()).unwrap_or(&[]);
+        for name in names(&manifest.kafka_clusters, &obs.kafka_clusters, given, |c| {
+            &c.name
+        }) {
+            let given = given.iter().find(|c| &c.name == name);
             let want = given.or_else(|| manifest.kafka_clusters.get(name));
             let have = obs.kafka_clusters.get(name);
-            let resource = format!("msk:{name}");
-            let await_state = |b: &mut Self, state: KafkaGate, after: Vec<usize>| {
-                b.push(
-                    Action::AwaitKafkaCluster {
-                        name: name.clone(),
-                        state,
-                    },
-                    after,
-                )
+            let Some(after) = self.resume_kafka_cluster(name, have, want, given) else {
+                continue;
             };
-            let create = |b: &mut Self, w: &KafkaClusterSpec, after: Vec<usize>| {
-                b.push(
-                    Action::CreateKafkaCluster {
-                        spec: Box::new(w.clone()),
-                    },
-                    after,
-                )
-            };
-            let mut after = Vec::new();
-            match (have.map(|c| c.state.as_str()), want) {
-                (Some("ACTIVE"), _) => {
-                    if let (Some(h), Some(g)) = (have, given) {
-                        let d = kafka_differences(&h.spec, g);
-                        if !d.fixed.is_empty() {
-                            self.problem(
-                                resource,
-                                format!(
-                                    "differs from its spec in {}, which MSK Serverless cannot change: delete the spec (delete-spec) and apply it again to recreate the cluster",
-                                    d.fixed.join(", ")
-                                ),
-                            );
-                            continue;
-                        }
-                        if !d.in_place.is_empty() {
-                            self.note(
-                                resource,
-                                format!(
-                                    "differs from its spec in {}; costctl does not change an existing cluster",
-                                    d.in_place.join(", ")
-                                ),
-                            );
-                        }
-                    }
-                }
-                (Some("CREATING" | "UPDATING"), _) => {
-                    after = vec![await_state(self, KafkaGate::Active, vec![])];
-                }
-                (Some("DELETING"), Some(w)) => {
-                    let gone = await_state(self, KafkaGate::Deleted, vec![]);
-                    let c = create(self, w, vec![gone]);
-                    after = vec![await_state(self, KafkaGate::Active, vec![c])];
-                }
-                (Some("DELETING"), None) => continue,
-                (Some(other), _) => {
-                    self.problem(
-                        resource,
-                        format!("cluster is {other}: it needs a person (delete it, then resume)"),
-                    );
-                    continue;
-                }
-                (None, Some(w)) => {
-                    let c = create(self, w, vec![]);
-                    after = vec![await_state(self, KafkaGate::Active, vec![c])];
-                }
-                (None, None) => continue,
-            }
             if let Some(param) = want.and_then(|w| w.bootstrap_parameter.as_ref()) {
                 let boot = have
                     .filter(|c| c.state == "ACTIVE")
@@ -358,4 +223,194 @@ impl Builder {
         }
         ready
     }
+
+    /// A field that cannot change in place differs from the spec: a person must recreate it.
+    fn fixed_difference(&mut self, resource: String, fixed: &[String], why: &str, what: &str) {
+        self.problem(
+            resource,
+            format!(
+                "differs from its spec in {}, which {why}: delete the spec (delete-spec) and apply it again to recreate the {what}",
+                fixed.join(", ")
+            ),
+        );
+    }
+
+    /// An ALB to "exists and active": names are unique in a region and CreateLoadBalancer with
+    /// the same settings answers with the existing one, so one idempotent apply creates it or
+    /// changes it in place. `None`: nothing to do for it (absent everywhere, or a problem).
+    fn resume_load_balancer(
+        &mut self,
+        name: &String,
+        have: Option<&LoadBalancerObs>,
+        want: Option<&LoadBalancerSpec>,
+    ) -> Option<Vec<usize>> {
+        let await_active =
+            |b: &mut Self, after| b.push(Action::AwaitLoadBalancer { name: name.clone() }, after);
+        let apply = |b: &mut Self, w: &LoadBalancerSpec| {
+            b.push(
+                Action::ApplyLoadBalancer {
+                    spec: Box::new(w.clone()),
+                },
+                vec![],
+            )
+        };
+        let mut after = Vec::new();
+        match (have, want) {
+            (Some(h), Some(w)) => {
+                let d = lb_differences(&h.spec, w);
+                if !d.fixed.is_empty() {
+                    let why = "costctl does not change in place";
+                    self.fixed_difference(format!("alb:{name}"), &d.fixed, why, "load balancer");
+                    return None;
+                }
+                if !d.in_place.is_empty() {
+                    after = vec![apply(self, w)];
+                }
+                if h.state != "active" {
+                    after = vec![await_active(self, after)];
+                }
+            }
+            (None, Some(w)) => {
+                let created = apply(self, w);
+                after = vec![await_active(self, vec![created])];
+            }
+            (Some(h), None) => {
+                if h.state != "active" {
+                    after = vec![await_active(self, vec![])];
+                }
+            }
+            (None, None) => return None,
+        }
+        Some(after)
+    }
+
+    /// Alarms on the old load balancer's ID: pointed at the one that exists once `after` is
+    /// done (its ID is read when the step runs). Those the pause muted stay muted until the
+    /// services are back. Returns the steps made.
+    fn point_alarms(
+        &mut self,
+        name: &String,
+        manifest: &Manifest,
+        obs: &Observation,
+        after: &[usize],
+    ) -> Vec<usize> {
+        let mut steps = Vec::new();
+        for a in obs.alarms.values().filter(|a| &a.load_balancer == name) {
+            if obs.alarm_points_at_live(a) {
+                continue;
+            }
+            if !a.unsupported.is_empty() {
+                self.problem(
+                    format!("alb:{name}"),
+                    format!(
+                        "CloudWatch alarm {} names {} and cannot be re-pointed ({})",
+                        a.name,
+                        a.dimension,
+                        a.unsupported.join("; ")
+                    ),
+                );
+                continue;
+            }
+            steps.push(self.push(
+                Action::PointAlarm {
+                    name: a.name.clone(),
+                    load_balancer: name.clone(),
+                    definition: Box::new(a.definition.clone()),
+                    actions_enabled: a.actions_enabled && !manifest.alarms_muted.contains(&a.name),
+                },
+                after.to_vec(),
+            ));
+        }
+        steps
+    }
+
+    /// An MSK Serverless cluster to "exists and ACTIVE". Unlike an ALB: names are not unique (a
+    /// second create makes a second cluster), so a create is planned only when none exists and
+    /// none is being created; a cluster cannot be changed after creation, so an in-place
+    /// difference is only a note; and a cluster still `DELETING` must be gone before its
+    /// successor is created. `None`: nothing to do for it.
+    fn resume_kafka_cluster(
+        &mut self,
+        name: &String,
+        have: Option<&KafkaObs>,
+        want: Option<&KafkaClusterSpec>,
+        given: Option<&KafkaClusterSpec>,
+    ) -> Option<Vec<usize>> {
+        let resource = format!("msk:{name}");
+        let await_state = |b: &mut Self, state: KafkaGate, after: Vec<usize>| {
+            b.push(
+                Action::AwaitKafkaCluster {
+                    name: name.clone(),
+                    state,
+                },
+                after,
+            )
+        };
+        let create = |b: &mut Self, w: &KafkaClusterSpec, after: Vec<usize>| {
+            b.push(
+                Action::CreateKafkaCluster {
+                    spec: Box::new(w.clone()),
+                },
+                after,
+            )
+        };
+        let after = match (have.map(|c| c.state.as_str()), want) {
+            (Some("ACTIVE"), _) => {
+                // Compared with a spec given now only: the recorded one is what was observed.
+                if let (Some(h), Some(g)) = (have, given) {
+                    let d = kafka_differences(&h.spec, g);
+                    if !d.fixed.is_empty() {
+                        let why = "MSK Serverless cannot change";
+                        self.fixed_difference(resource, &d.fixed, why, "cluster");
+                        return None;
+                    }
+                    if !d.in_place.is_empty() {
+                        self.note(
+                            resource,
+                            format!(
+                                "differs from its spec in {}; costctl does not change an existing cluster",
+                                d.in_place.join(", ")
+                            ),
+                        );
+                    }
+                }
+                Vec::new()
+            }
+            (Some("CREATING" | "UPDATING"), _) => {
+                vec![await_state(self, KafkaGate::Active, vec![])]
+            }
+            (Some("DELETING"), Some(w)) => {
+                let gone = await_state(self, KafkaGate::Deleted, vec![]);
+                let c = create(self, w, vec![gone]);
+                vec![await_state(self, KafkaGate::Active, vec![c])]
+            }
+            (Some("DELETING"), None) | (None, None) => return None,
+            (Some(other), _) => {
+                self.problem(
+                    resource,
+                    format!("cluster is {other}: it needs a person (delete it, then resume)"),
+                );
+                return None;
+            }
+            (None, Some(w)) => {
+                let c = create(self, w, vec![]);
+                vec![await_state(self, KafkaGate::Active, vec![c])]
+            }
+        };
+        Some(after)
+    }
+}
+
+/// The names a resume looks at, in order: those recorded at the pause, those observed now and
+/// those the spec gives.
+fn names<'a, R, O, G>(
+    recorded: &'a BTreeMap<String, R>,
+    observed: &'a BTreeMap<String, O>,
+    given: &'a [G],
+    name: impl Fn(&'a G) -> &'a String,
+) -> BTreeSet<&'a String> {
+    let mut names: BTreeSet<&String> = recorded.keys().collect();
+    names.extend(observed.keys());
+    names.extend(given.iter().map(name));
+    names
 }
