@@ -9,7 +9,9 @@
 //! 3. an action object (`{"action": "pause", …}`) from EventBridge Scheduler, a manual invoke,
 //!    the command line, or Terraform's `aws_lambda_invocation` (`apply-spec` with a `tf` object).
 //!
-//! Anything else is an [`EventError`] that names the problem; nothing is half-decoded. Action
+//! The SNS and EventBridge envelopes are read with the official `aws_lambda_events` types, so an
+//! envelope must be whole, as AWS delivers it; an error names the path of the field. Anything
+//! else is an [`EventError`] that names the problem; nothing is half-decoded. Action
 //! objects are strict: a field that the action does not take is an error, so a typo such as
 //! `"forse": true` cannot silently turn a forced resume into a refused one.
 //! Full reference with example payloads: `docs/events.md`.
@@ -19,6 +21,8 @@ use crate::budget::{BudgetAlert, BudgetParseError};
 use crate::config::check_stack_name;
 use crate::spec::{EphemeralSpec, SpecError};
 pub use crate::trigger::Trigger;
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use aws_lambda_events::sns::SnsEvent;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
@@ -158,6 +162,14 @@ pub enum EventError {
     },
     #[error("SNS event has no records")]
     NoRecords,
+    /// The envelope is not what AWS delivers (a field missing or of the wrong type), read with
+    /// the official `aws_lambda_events` types.
+    #[error("not an {envelope} event as AWS delivers it: `{path}`: {message}")]
+    Envelope {
+        envelope: &'static str,
+        path: String,
+        message: String,
+    },
     #[error("`Records[{record}].Sns.Message` is not an AWS Budgets notification: {error}")]
     Budget {
         record: usize,
@@ -190,9 +202,9 @@ impl Request {
             found: type_name(value),
         })?;
         if obj.contains_key("Records") {
-            decode_sns(obj)
+            decode_sns(value, obj)
         } else if obj.contains_key("source") && obj.contains_key("detail-type") {
-            decode_eventbridge(obj)
+            decode_eventbridge(value, obj)
         } else if obj.contains_key("action") {
             decode_action(obj, opts)
         } else {
@@ -333,14 +345,6 @@ impl<'a> Obj<'a> {
             None => Ok(None),
             Some(Value::Bool(b)) => Ok(Some(*b)),
             Some(v) => Err(wrong_type(&self.field(key), "a boolean", v)),
-        }
-    }
-
-    fn req_obj(&self, key: &str) -> Result<Obj<'a>, EventError> {
-        match self.opt(key) {
-            None => Err(missing(&self.field(key))),
-            Some(Value::Object(m)) => Ok(Obj::new(m, &self.field(key))),
-            Some(v) => Err(wrong_type(&self.field(key), "an object", v)),
         }
     }
 
@@ -557,7 +561,22 @@ fn decode_apply_spec(o: &Obj<'_>, opts: &DecodeOptions) -> Result<Request, Event
     })
 }
 
-fn decode_sns(map: &Map<String, Value>) -> Result<Request, EventError> {
+/// Reads an envelope into its official type; an error names the path of the field.
+fn envelope<T: serde::de::DeserializeOwned>(
+    value: &Value,
+    envelope: &'static str,
+) -> Result<T, EventError> {
+    serde_path_to_error::deserialize(value).map_err(|e| EventError::Envelope {
+        envelope,
+        path: e.path().to_string(),
+        message: e.inner().to_string(),
+    })
+}
+
+/// An SNS event: every record must come from SNS (an SQS or S3 record sent to this function is
+/// named as such), then the envelope is read as `aws_lambda_events::sns::SnsEvent` and each
+/// message as a budget notification.
+fn decode_sns(value: &Value, map: &Map<String, Value>) -> Result<Request, EventError> {
     let records = match map.get("Records") {
         Some(Value::Array(r)) => r,
         Some(v) => return Err(wrong_type("Records", "an array", v)),
@@ -566,7 +585,6 @@ fn decode_sns(map: &Map<String, Value>) -> Result<Request, EventError> {
     if records.is_empty() {
         return Err(EventError::NoRecords);
     }
-    let mut alerts = Vec::with_capacity(records.len());
     for (i, record) in records.iter().enumerate() {
         let path = format!("Records[{i}]");
         let rec = match record {
@@ -583,17 +601,36 @@ fn decode_sns(map: &Map<String, Value>) -> Result<Request, EventError> {
                 detail_type: None,
             });
         }
-        let sns = rec.req_obj("Sns")?;
-        let message = sns.req_str("Message")?;
-        let subject = sns.opt_str("Subject")?;
-        let alert = BudgetAlert::parse(subject, message)
+    }
+    let event: SnsEvent = envelope(value, "SNS")?;
+    let mut alerts = Vec::with_capacity(event.records.len());
+    for (i, record) in event.records.iter().enumerate() {
+        let alert = BudgetAlert::parse(record.sns.subject.as_deref(), &record.sns.message)
             .map_err(|error| EventError::Budget { record: i, error })?;
         alerts.push(alert);
     }
     Ok(Request::BudgetAlerts(alerts))
 }
 
-fn decode_eventbridge(map: &Map<String, Value>) -> Result<Request, EventError> {
+/// The `detail` of an RDS DB instance event (the fields costctl reads; `Serialize` only because
+/// `EventBridgeEvent` asks for it).
+#[derive(Debug, Serialize, serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct RdsInstanceEvent {
+    #[serde(rename = "EventID")]
+    event_id: String,
+    #[serde(default)]
+    source_type: Option<String>,
+    source_identifier: String,
+    source_arn: String,
+    #[serde(default)]
+    date: Option<String>,
+}
+
+/// An EventBridge event: only `aws.rds` / `RDS DB Instance Event` is handled (anything else is
+/// named by its source and detail-type); the envelope is read as
+/// `aws_lambda_events::eventbridge::EventBridgeEvent`.
+fn decode_eventbridge(value: &Value, map: &Map<String, Value>) -> Result<Request, EventError> {
     let o = Obj::new(map, "");
     let source = o.req_str("source")?;
     let detail_type = o.req_str("detail-type")?;
@@ -603,26 +640,26 @@ fn decode_eventbridge(map: &Map<String, Value>) -> Result<Request, EventError> {
             detail_type: Some(shown(detail_type)),
         });
     }
-    let detail = o.req_obj("detail")?;
-    let event_id = detail.req_str("EventID")?;
-    if event_id != RDS_AUTO_START_EVENT {
+    let event: EventBridgeEvent<RdsInstanceEvent> = envelope(value, "EventBridge")?;
+    let detail = &event.detail;
+    if detail.event_id != RDS_AUTO_START_EVENT {
         return Err(EventError::UnsupportedEvent {
             event_source: "aws.rds".into(),
-            event_id: shown(event_id),
+            event_id: shown(&detail.event_id),
             supported: RDS_AUTO_START_EVENT,
         });
     }
-    if let Some(t) = detail.opt_str("SourceType")?
+    if let Some(t) = &detail.source_type
         && t != "DB_INSTANCE"
     {
         return Err(EventError::InvalidValue {
-            field: detail.field("SourceType"),
+            field: "detail.SourceType".into(),
             value: shown(t),
             reason: "expected DB_INSTANCE".into(),
         });
     }
-    let instance_id = detail.req_str("SourceIdentifier")?;
-    let source_arn = detail.req_str("SourceArn")?;
+    let instance_id = detail.source_identifier.as_str();
+    let source_arn = detail.source_arn.as_str();
     // arn:PARTITION:rds:REGION:ACCOUNT:db:ID — the ARN must name the same instance.
     let parts: Vec<&str> = source_arn.splitn(7, ':').collect();
     let arn_ok = parts.len() == 7
@@ -632,7 +669,7 @@ fn decode_eventbridge(map: &Map<String, Value>) -> Result<Request, EventError> {
         && parts[6] == instance_id;
     if !arn_ok || instance_id.is_empty() {
         return Err(EventError::InvalidValue {
-            field: detail.field("SourceArn"),
+            field: "detail.SourceArn".into(),
             value: shown(source_arn),
             reason: format!(
                 "expected arn:…:rds:REGION:ACCOUNT:db:{}",
@@ -640,15 +677,27 @@ fn decode_eventbridge(map: &Map<String, Value>) -> Result<Request, EventError> {
             ),
         });
     }
-    let (time_field, time_raw) = match o.opt_str("time")? {
-        Some(t) => ("time".to_string(), t),
-        None => (detail.field("Date"), detail.req_str("Date")?),
+    let time = match (event.time, &detail.date) {
+        (Some(t), _) => {
+            let nanos =
+                i128::from(t.timestamp()) * 1_000_000_000 + i128::from(t.timestamp_subsec_nanos());
+            OffsetDateTime::from_unix_timestamp_nanos(nanos).map_err(|e| {
+                EventError::InvalidValue {
+                    field: "time".into(),
+                    value: t.to_rfc3339(),
+                    reason: e.to_string(),
+                }
+            })?
+        }
+        (None, Some(date)) => {
+            OffsetDateTime::parse(date, &Rfc3339).map_err(|e| EventError::InvalidValue {
+                field: "detail.Date".into(),
+                value: shown(date),
+                reason: format!("expected an RFC 3339 timestamp: {e}"),
+            })?
+        }
+        (None, None) => return Err(missing("detail.Date")),
     };
-    let time = OffsetDateTime::parse(time_raw, &Rfc3339).map_err(|e| EventError::InvalidValue {
-        field: time_field,
-        value: shown(time_raw),
-        reason: format!("expected an RFC 3339 timestamp: {e}"),
-    })?;
     Ok(Request::RdsAutoStart {
         instance_id: instance_id.to_string(),
         source_arn: source_arn.to_string(),

@@ -401,3 +401,41 @@ fn spec_and_request_round_trip_through_json() {
         assert!(v.is_object(), "{name}");
     }
 }
+
+/// The SNS and EventBridge envelopes are read with the official `aws_lambda_events` types: an
+/// envelope missing what AWS always sends is refused, naming the field's path.
+#[test]
+fn envelopes_must_be_whole_and_errors_name_the_path() {
+    let mut sns = load("sns-budget-actual.json");
+    sns["Records"][0]["Sns"]
+        .as_object_mut()
+        .unwrap()
+        .remove("Timestamp");
+    match Request::from_value(&sns) {
+        Err(EventError::Envelope {
+            envelope: "SNS",
+            path,
+            message,
+        }) => {
+            assert_eq!(path, "Records[0].Sns");
+            assert!(message.contains("Timestamp"), "{message}");
+        }
+        other => panic!("expected an envelope error, got {other:?}"),
+    }
+    let mut rds = load("rds-auto-start.json");
+    rds["detail"]["SourceIdentifier"] = Value::from(7);
+    let e = Request::from_value(&rds).unwrap_err();
+    assert!(
+        matches!(&e, EventError::Envelope { envelope: "EventBridge", path, .. } if path == "detail.SourceIdentifier"),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("detail.SourceIdentifier"), "{e}");
+    // The envelope's `time` is typed too: a bad one is named.
+    let mut rds = load("rds-auto-start.json");
+    rds["time"] = Value::from("yesterday");
+    let e = Request::from_value(&rds).unwrap_err();
+    assert!(
+        matches!(&e, EventError::Envelope { path, .. } if path == "time"),
+        "{e:?}"
+    );
+}
