@@ -109,11 +109,12 @@ impl Fixture {
         }
     }
 
-    /// One invocation with a five-minute deadline.
+    /// One invocation with the module's default timeout (900 s): a Terraform create waits
+    /// for its cluster, which MSK takes minutes to make.
     fn invoke(&self, mode: Mode, payload: Value) -> Result<Answer, Diagnostic> {
         let service = self.service(mode);
         let mut context = Context::default();
-        context.deadline = u64::try_from(self.clock.now() + 300_000).unwrap();
+        context.deadline = u64::try_from(self.clock.now() + 900_000).unwrap();
         self.run(
             async move { handle(&service, LambdaEvent::new(payload, context)).await }.boxed_local(),
         )
@@ -389,4 +390,85 @@ fn an_rds_auto_start_restops_or_hibernates_the_stack_that_owns_the_instance() {
     other["resources"] = json!(["arn:aws:rds:eu-west-1:123456789012:db:somebody-elses-db"]);
     let e = h.invoke(Mode::Full, other).unwrap_err();
     assert_eq!(e.error_type, "UnknownStack", "{}", e.error_message);
+}
+
+/// An MSK Serverless cluster in the simulated ephemeral world (its subnets and security group
+/// exist there).
+fn msk_spec(subnet: &str) -> Value {
+    json!({"load_balancers": [], "kafka_clusters": [{
+        "name": "ot-dev-msk",
+        "vpc_configs": [{"subnet_ids": ["subnet-0a", "subnet-0b", subnet], "security_group_ids": ["sg-0msk"]}],
+        "client_authentication": {"sasl_iam": true},
+        "bootstrap_parameter": "/order-tracking/dev/kafka_bootstrap"
+    }]})
+}
+
+#[test]
+fn terraform_creates_and_destroys_the_ephemeral_tier_and_a_failed_create_leaves_nothing() {
+    let f = Fixture::new(json!({}));
+    costctl_sim::scenario::ephemeral_world(&mut f.world.lock());
+    let input = json!({"action": "apply-spec", "stack": STACK, "spec": msk_spec("subnet-0c")});
+    let mut create = input.clone();
+    create["tf"] = json!({"action": "create"});
+    let answer = f.invoke(Mode::Full, create).unwrap();
+    let Answer::Spec(result) = &answer else {
+        panic!("a create answers the spec result: {answer:?}");
+    };
+    let cluster = &result.kafka_clusters["ot-dev-msk"];
+    assert_eq!(cluster.state, "ACTIVE");
+    assert!(cluster.bootstrap_brokers.is_some(), "{cluster:?}");
+    assert_eq!(f.state().trigger, Trigger::ApplySpec);
+    let ours = |f: &Fixture| {
+        let w = f.world.lock();
+        w.eph
+            .kafkas
+            .values()
+            .filter(|c| c.name == "ot-dev-msk" && c.state != "DELETING")
+            .count()
+    };
+    assert_eq!(ours(&f), 1);
+
+    // The reduce-only function refuses a create: it can raise cost.
+    let mut again = input.clone();
+    again["tf"] = json!({"action": "create"});
+    let e = f.invoke(Mode::ReduceOnly, again).unwrap_err();
+    assert_eq!(e.error_type, "Refused");
+
+    // `terraform destroy`: the provider sends the last input, and again as `prev_input`.
+    let mut destroy = input.clone();
+    destroy["tf"] = json!({"action": "delete", "prev_input": input});
+    // The delete is sent at once; MSK keeps the cluster DELETING for minutes, longer than one
+    // lease waits, so the answer may ask Terraform to retry (which finds it gone).
+    match f.invoke(Mode::Full, destroy.clone()) {
+        Ok(_) => {}
+        Err(e) => assert!(
+            e.error_type == "Retryable" && e.error_message.contains("StillDeleting"),
+            "{e:?}"
+        ),
+    }
+    assert_eq!(ours(&f), 0, "the cluster is being deleted");
+    f.later(10 * 60_000);
+    f.invoke(Mode::Full, destroy).unwrap();
+    assert!(
+        f.world
+            .lock()
+            .eph
+            .kafkas
+            .values()
+            .all(|c| c.name != "ot-dev-msk")
+    );
+
+    // A create naming a subnet that does not exist: refused before anything is made.
+    let g = Fixture::new(json!({}));
+    costctl_sim::scenario::ephemeral_world(&mut g.world.lock());
+    let mut bad = json!({"action": "apply-spec", "stack": STACK, "spec": msk_spec("subnet-0zz")});
+    bad["tf"] = json!({"action": "create"});
+    let e = g.invoke(Mode::Full, bad).unwrap_err();
+    assert_eq!(e.error_type, "Failed", "{}", e.error_message);
+    assert!(
+        e.error_message.contains("subnet-0zz"),
+        "{}",
+        e.error_message
+    );
+    assert_eq!(ours(&g), 0);
 }

@@ -25,7 +25,7 @@ use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tier::ephemeral_spec;
-pub(crate) use tier::ephemeral_world;
+pub use tier::ephemeral_world;
 pub(crate) use tier::{CERT, CERT_API, TG_API, TG_WEB, WEB_ACL};
 
 pub const STACK: &str = "order-tracking-dev";

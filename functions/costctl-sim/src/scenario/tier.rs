@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 
 /// The networking, certificate and target groups that exist for the ephemeral tier, and the
 /// load balancer and cluster of another stack.
-pub(crate) fn ephemeral_world(w: &mut World) {
+pub fn ephemeral_world(w: &mut World) {
     let e = &mut w.eph;
     e.enabled = true;
     e.subnets
