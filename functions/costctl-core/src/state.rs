@@ -36,7 +36,8 @@ impl DesiredState {
 
 impl fmt::Display for DesiredState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        // `pad`, so that the history table's `{:<10}` aligns.
+        f.pad(self.as_str())
     }
 }
 

@@ -78,3 +78,22 @@ impl std::str::FromStr for Trigger {
             .ok_or_else(|| format!("unknown trigger `{s}`"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::DesiredState;
+
+    #[test]
+    fn names_round_trip_and_pad_in_tables() {
+        for t in Trigger::ALL {
+            assert_eq!(t.as_str().parse::<Trigger>(), Ok(t));
+            let json = serde_json::to_string(&t).unwrap();
+            assert_eq!(json, format!("\"{}\"", t.as_str()));
+        }
+        assert!("cron".parse::<Trigger>().is_err());
+        // The history table aligns its columns with `{:<N}`.
+        assert_eq!(format!("{:<9}|", Trigger::Cli), "cli      |");
+        assert_eq!(format!("{:<10}|", DesiredState::Paused), "paused    |");
+    }
+}
