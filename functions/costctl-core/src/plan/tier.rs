@@ -100,15 +100,7 @@ impl Builder {
                 );
                 continue;
             }
-            let await_state = |b: &mut Self, state: KafkaGate, after: Vec<usize>| {
-                b.push(
-                    Action::AwaitKafkaCluster {
-                        name: name.clone(),
-                        state,
-                    },
-                    after,
-                )
-            };
+            let await_state = |b: &mut Self, state, after| b.await_kafka(name, state, after);
             let delete = Action::DeleteKafkaCluster {
                 name: name.clone(),
                 arn: c.arn.clone(),
@@ -224,6 +216,17 @@ impl Builder {
         ready
     }
 
+    /// A gate that waits for cluster `name` to reach `state` (the pause's and the resume's).
+    fn await_kafka(&mut self, name: &str, state: KafkaGate, after: Vec<usize>) -> usize {
+        self.push(
+            Action::AwaitKafkaCluster {
+                name: name.to_string(),
+                state,
+            },
+            after,
+        )
+    }
+
     /// A field that cannot change in place differs from the spec: a person must recreate it.
     fn fixed_difference(&mut self, resource: String, fixed: &[String], why: &str, what: &str) {
         self.problem(
@@ -337,15 +340,7 @@ impl Builder {
         given: Option<&KafkaClusterSpec>,
     ) -> Option<Vec<usize>> {
         let resource = format!("msk:{name}");
-        let await_state = |b: &mut Self, state: KafkaGate, after: Vec<usize>| {
-            b.push(
-                Action::AwaitKafkaCluster {
-                    name: name.clone(),
-                    state,
-                },
-                after,
-            )
-        };
+        let await_state = |b: &mut Self, state, after| b.await_kafka(name, state, after);
         let create = |b: &mut Self, w: &KafkaClusterSpec, after: Vec<usize>| {
             b.push(
                 Action::CreateKafkaCluster {
