@@ -5,8 +5,8 @@
 use crate::error::FromSdk;
 use crate::report::Report;
 use crate::store::{
-    HistoryEntry, Lease, Lockout, LockoutRule, LoweringItem, LoweringRequest, NewRequest,
-    StackState, StateStore, StoreError, StoreResult,
+    HistoryEntry, Lease, Lockout, LockoutRule, LoweringItem, LoweringRequest, NewRequest, Snooze,
+    SnoozeRule, StackState, StateStore, StoreError, StoreResult,
 };
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{
@@ -248,6 +248,15 @@ impl DynamoStore {
             // shape is dropped rather than making the stack unreadable.
             last_report: parse(stack, "last_report", get_s("last_report")).unwrap_or(None),
             spec: parse(stack, "spec", get_s("spec"))?,
+            snooze: match (get_n("snooze_until"), get_n("snooze_set_at")) {
+                (Some(until_ms), set_at) => Some(Snooze {
+                    until_ms,
+                    by: get_s("snooze_by").unwrap_or_default(),
+                    reason: get_s("snooze_reason").unwrap_or_default(),
+                    set_at_ms: set_at.unwrap_or(0),
+                }),
+                _ => None,
+            },
         })
     }
 }
@@ -274,7 +283,8 @@ impl StateStore for DynamoStore {
         let mut update = String::from(
             "SET #d = :d, #tr = :t, #r = :r, #ra = :now, #sel = :sel, #pol = :pol ADD #g :one",
         );
-        let mut cond = None;
+        let mut cond: Vec<&str> = Vec::new();
+        let mut remove: Vec<&str> = Vec::new();
         let mut values = HashMap::from([
             (":d".to_string(), s(req.desired.as_str())),
             (":t".to_string(), s(req.trigger.as_str())),
@@ -291,17 +301,53 @@ impl StateStore for DynamoStore {
                 values.insert(":lu".into(), n(lock.until_ms));
                 values.insert(":lr".into(), s(&lock.reason));
             }
-            LockoutRule::Clear => update.push_str(" REMOVE lockout_until, lockout_reason"),
+            LockoutRule::Clear => remove.extend(["lockout_until", "lockout_reason"]),
             // `Lockout::holds_at` as a condition: no lockout, or one that ended before now.
             LockoutRule::MustNotHold => {
-                cond = Some("attribute_not_exists(lockout_until) OR lockout_until < :now");
+                cond.push("(attribute_not_exists(lockout_until) OR lockout_until < :now)");
             }
             LockoutRule::Untouched => {}
         }
+        match req.snooze_rule() {
+            SnoozeRule::Set(snooze) => {
+                update = update.replacen(
+                    "SET ",
+                    "SET snooze_until = :su, snooze_by = :sb, snooze_reason = :sr, snooze_set_at = :ss, ",
+                    1,
+                );
+                values.insert(":su".into(), n(snooze.until_ms));
+                values.insert(":sb".into(), s(&snooze.by));
+                values.insert(":sr".into(), s(&snooze.reason));
+                values.insert(":ss".into(), n(snooze.set_at_ms));
+            }
+            SnoozeRule::Clear => remove.extend([
+                "snooze_until",
+                "snooze_by",
+                "snooze_reason",
+                "snooze_set_at",
+            ]),
+            // `Snooze::holds_at` as a condition: no snooze, or one that ended at or before now,
+            // which the request then removes (its expiry is recorded once, in the history).
+            SnoozeRule::MustNotHold => {
+                cond.push("(attribute_not_exists(snooze_until) OR snooze_until <= :now)");
+                remove.extend([
+                    "snooze_until",
+                    "snooze_by",
+                    "snooze_reason",
+                    "snooze_set_at",
+                ]);
+            }
+            SnoozeRule::Untouched => {}
+        }
+        if !remove.is_empty() {
+            update.push_str(" REMOVE ");
+            update.push_str(&remove.join(", "));
+        }
+        let cond = (!cond.is_empty()).then(|| cond.join(" AND "));
         let result = self
             .update_state(stack)
             .update_expression(update)
-            .set_condition_expression(cond.map(str::to_string))
+            .set_condition_expression(cond)
             // Every name aliased: several are DynamoDB reserved words.
             .expression_attribute_names("#d", "desired")
             .expression_attribute_names("#tr", "trigger")
@@ -318,6 +364,15 @@ impl StateStore for DynamoStore {
             Ok(out) => Self::parse_state(stack, out.attributes().unwrap_or(&HashMap::new())),
             Err(e) if Self::is_condition_failure(&e) => {
                 let current = self.load(stack).await?;
+                // Which condition failed: a snooze that holds, else the lockout.
+                if let Some(snooze) = current.as_ref().and_then(|c| c.snooze_at(now_ms)) {
+                    return Err(StoreError::Snoozed {
+                        stack: stack.into(),
+                        until_ms: snooze.until_ms,
+                        by: snooze.by.clone(),
+                        reason: snooze.reason.clone(),
+                    });
+                }
                 let lock = current.and_then(|c| c.lockout).unwrap_or(Lockout {
                     until_ms: 0,
                     reason: String::new(),
@@ -328,6 +383,32 @@ impl StateStore for DynamoStore {
                     reason: lock.reason,
                 })
             }
+            Err(e) => Err(self.err(e)),
+        }
+    }
+
+    async fn set_snooze(&self, stack: &str, snooze: Option<&Snooze>) -> StoreResult<StackState> {
+        let update = self
+            .update_state(stack)
+            .condition_expression("attribute_exists(pk)")
+            .return_values(ReturnValue::AllOld);
+        let update = match snooze {
+            Some(z) => update
+                .update_expression(
+                    "SET snooze_until = :su, snooze_by = :sb, snooze_reason = :sr, snooze_set_at = :ss",
+                )
+                .expression_attribute_values(":su", n(z.until_ms))
+                .expression_attribute_values(":sb", s(&z.by))
+                .expression_attribute_values(":sr", s(&z.reason))
+                .expression_attribute_values(":ss", n(z.set_at_ms)),
+            None => update
+                .update_expression("REMOVE snooze_until, snooze_by, snooze_reason, snooze_set_at"),
+        };
+        match update.send().await {
+            Ok(out) => Self::parse_state(stack, out.attributes().unwrap_or(&HashMap::new())),
+            Err(e) if Self::is_condition_failure(&e) => Err(StoreError::UnknownStack {
+                stack: stack.into(),
+            }),
             Err(e) => Err(self.err(e)),
         }
     }

@@ -5,7 +5,8 @@ mod output;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use costctl_aws::{AwsCloud, Connection, DynamoStore};
-use costctl_core::config::Config;
+use costctl_core::calendar::SnoozeEnd;
+use costctl_core::config::{Config, StackConfig};
 use costctl_core::event::Trigger;
 use costctl_core::plan::Policy;
 use costctl_core::{DesiredState, Selector};
@@ -95,15 +96,46 @@ enum Command {
         #[command(flatten)]
         wait: WaitArgs,
     },
-    /// Bring the stack back exactly as it was.
+    /// Bring the stack back exactly as it was. At night (inside the schedules' off window) the
+    /// schedules are held until their next boundary, so the resume is not undone minutes later.
     Resume {
         #[command(flatten)]
         stack: StackArgs,
         /// Override a budget lockout.
         #[arg(long)]
         force: bool,
+        /// Also hold the schedules off until TIME (HH:MM or `tomorrow HH:MM` in the stack's
+        /// time zone, `YYYY-MM-DD HH:MM`, or RFC 3339).
+        #[arg(long, value_name = "TIME")]
+        until: Option<String>,
         #[command(flatten)]
         wait: WaitArgs,
+    },
+    /// Hold the stack's scheduled pauses and resumes off until a time (manual, budget and
+    /// Terraform requests still act).
+    Snooze {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// Until TIME: HH:MM or `tomorrow HH:MM` in the stack's time zone, `YYYY-MM-DD HH:MM`,
+        /// or RFC 3339.
+        #[arg(
+            long,
+            value_name = "TIME",
+            required_unless_present = "for_",
+            conflicts_with = "for_"
+        )]
+        until: Option<String>,
+        /// For DURATION from now, e.g. 3h, 90m, 1h30m.
+        #[arg(long = "for", value_name = "DURATION")]
+        for_: Option<String>,
+        /// Why (shown in status and history).
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// End the stack's snooze: the next scheduled pause or resume acts.
+    Unsnooze {
+        #[command(flatten)]
+        stack: StackArgs,
     },
     /// Create or update the stack's ephemeral tier (ALB, MSK Serverless) from a spec file
     /// (docs/ephemeral-spec.md) and store the spec with the stack. A paused stack only records it.
@@ -245,11 +277,30 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 config.as_ref(),
                 desired,
                 false,
+                None,
                 &wait,
             )
             .await
         }
-        Command::Resume { stack, force, wait } => {
+        Command::Resume {
+            stack,
+            force,
+            until,
+            wait,
+        } => {
+            let cfg = stack_config(&stack, config.as_ref())?;
+            let now = engine.now_ms();
+            let hold = match until {
+                Some(text) => Some(snooze_until(
+                    &cfg,
+                    &stack.stack,
+                    &text,
+                    None,
+                    now,
+                    "resume --until",
+                )?),
+                None => costctl_engine::snooze::manual_resume_hold(&cfg, now, &who()),
+            };
             transition(
                 &engine,
                 &out,
@@ -257,9 +308,52 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 config.as_ref(),
                 DesiredState::Running,
                 force,
+                hold,
                 &wait,
             )
             .await
+        }
+        Command::Snooze {
+            stack,
+            until,
+            for_,
+            reason,
+        } => {
+            let cfg = stack_config(&stack, config.as_ref())?;
+            let text = until.or(for_.clone()).unwrap_or_default();
+            let wanted = snooze_until(
+                &cfg,
+                &stack.stack,
+                &text,
+                for_.as_deref(),
+                engine.now_ms(),
+                &reason,
+            )?;
+            let before = engine.snooze(&stack.stack, &wanted, Trigger::Cli).await?;
+            let replaced = before.snooze_at(engine.now_ms()).cloned();
+            let text = costctl_engine::snooze::describe(&wanted, &cfg.time_zone);
+            out.message(
+                &serde_json::json!({"stack": stack.stack, "snoozed_until": costctl_core::calendar::display(wanted.until_ms, &cfg.time_zone.tz), "snooze": wanted, "replaced": replaced}),
+                &format!("stack {}: schedules {text}", stack.stack),
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Unsnooze { stack } => {
+            let cfg = stack_config(&stack, config.as_ref())?;
+            let ended = engine.unsnooze(&stack.stack, &who(), Trigger::Cli).await?;
+            let text = match &ended {
+                Some(z) => format!(
+                    "stack {}: snooze until {} ended; the next scheduled pause or resume acts",
+                    stack.stack,
+                    costctl_core::calendar::display(z.until_ms, &cfg.time_zone.tz)
+                ),
+                None => format!("stack {}: no snooze held", stack.stack),
+            };
+            out.message(
+                &serde_json::json!({"stack": stack.stack, "unsnoozed": ended.is_some(), "ended": ended}),
+                &text,
+            );
+            Ok(ExitCode::SUCCESS)
         }
         Command::ApplySpec {
             file,
@@ -320,6 +414,50 @@ fn resolve(
     Ok((None, None))
 }
 
+/// The stack's configuration, or (without a configuration file) one with the defaults: UTC,
+/// no schedules, no calendar, a one-week snooze bound.
+fn stack_config(args: &StackArgs, config: Option<&Config>) -> Result<StackConfig> {
+    if let Some(config) = config {
+        return Ok(config.stack(&args.stack)?.clone());
+    }
+    let json = format!(
+        r#"{{"stacks":{{"{}":{{"tags":{{"costctl:stack":"-"}}}}}}}}"#,
+        args.stack
+    );
+    let config = Config::from_json(&json).context("stack name")?;
+    Ok(config.stacks[&args.stack].clone())
+}
+
+/// Who asks, for the history: the local user.
+fn who() -> String {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("USERNAME"))
+        .unwrap_or_default();
+    if user.is_empty() {
+        "cli".into()
+    } else {
+        format!("cli ({user})")
+    }
+}
+
+/// A snooze until `text` (or for `duration`), checked against the stack's bound.
+fn snooze_until(
+    cfg: &StackConfig,
+    stack: &str,
+    text: &str,
+    duration: Option<&str>,
+    now_ms: i64,
+    reason: &str,
+) -> Result<costctl_engine::store::Snooze> {
+    let end = match duration {
+        Some(d) => SnoozeEnd::parse_for(d)?,
+        None => SnoozeEnd::parse_until(text, &cfg.time_zone.name)?,
+    };
+    costctl_engine::snooze::snooze(&cfg.time_zone, &cfg.snooze, &end, now_ms, &who(), reason)
+        .with_context(|| format!("snooze of stack `{stack}` refused (nothing was changed)"))
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn transition(
     engine: &CliEngine,
     out: &output::Printer,
@@ -327,6 +465,7 @@ async fn transition(
     config: Option<&Config>,
     desired: DesiredState,
     force: bool,
+    snooze: Option<costctl_engine::store::Snooze>,
     wait: &WaitArgs,
 ) -> Result<ExitCode> {
     let (selector, policy) = resolve(args, config)?;
@@ -335,6 +474,10 @@ async fn transition(
         selector,
         policy,
         force,
+        snooze,
+        budget_overrides_snooze: config
+            .and_then(|c| c.stack(&args.stack).ok())
+            .is_none_or(|s| s.snooze.budget_overrides),
         ..RequestSpec::new(desired, Trigger::Cli)
     };
     let timeout = Duration::from_secs(wait.timeout);

@@ -53,6 +53,18 @@ impl Printer {
                 l.until_ms, l.reason
             );
         }
+        if let Some(z) = &r.snooze {
+            let reason = if z.reason.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", z.reason)
+            };
+            println!(
+                "  schedules snoozed until {} by {}{reason}",
+                rfc3339(z.until_ms),
+                z.by
+            );
+        }
         println!(
             "  estimated cost: ${:.4}/h now, ${:.4}/h when running",
             r.cost.now_per_hour, r.cost.running_per_hour
@@ -171,8 +183,34 @@ impl Printer {
             // Long runs keep only some steps in the store and count the rest under `omitted`.
             let steps = e.detail["steps"].as_array().map_or(0, Vec::len) as u64
                 + e.detail["omitted"]["done"].as_u64().unwrap_or(0);
+            let until = |v: &serde_json::Value| v["until_ms"].as_i64().map(rfc3339);
             let extra = match e.kind.as_str() {
-                "request" => e.detail["reason"].as_str().unwrap_or("").to_string(),
+                "request" => {
+                    let mut s = e.detail["reason"].as_str().unwrap_or("").to_string();
+                    if let Some(t) = until(&e.detail["snooze"]) {
+                        s.push_str(&format!("; schedules held until {t}"));
+                    }
+                    if let Some(t) = until(&e.detail["snooze_overridden"]) {
+                        s.push_str(&format!("; overrode the snooze until {t}"));
+                    }
+                    if let Some(t) = until(&e.detail["snooze_expired"]) {
+                        s.push_str(&format!("; the snooze until {t} had expired"));
+                    }
+                    s
+                }
+                "snooze" => format!(
+                    "until {} by {} {}",
+                    until(&e.detail["snooze"]).unwrap_or_default(),
+                    e.detail["snooze"]["by"].as_str().unwrap_or("?"),
+                    e.detail["snooze"]["reason"].as_str().unwrap_or("")
+                )
+                .trim_end()
+                .to_string(),
+                "unsnooze" => match until(&e.detail["ended"]) {
+                    Some(t) => format!("ended the snooze until {t}"),
+                    None => "no snooze held".to_string(),
+                },
+                "skipped" => e.detail["skipped"].as_str().unwrap_or("").to_string(),
                 _ => format!(
                     "{} step(s), now {}",
                     steps,

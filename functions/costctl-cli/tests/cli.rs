@@ -170,6 +170,75 @@ async fn init_pause_status_resume_history_with_tags() {
             args.join(" ")
         );
     }
+
+    // Snooze: set, shown in status (text and JSON) and history, ended by unsnooze.
+    let o = cli
+        .run_default(&[
+            "snooze", "--stack", "cli-dev", "--for", "2h", "--reason", "demo",
+        ])
+        .await;
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stderr), "");
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(
+        out.contains("schedules snoozed until") && out.contains("(demo)"),
+        "{out}"
+    );
+    let o = cli.run_default(&["status", "--stack", "cli-dev"]).await;
+    assert!(text(&o).contains("schedules snoozed until"), "{}", text(&o));
+    let o = cli
+        .run_default(&["--output", "json", "status", "--stack", "cli-dev"])
+        .await;
+    let status: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(status["snooze"]["reason"], "demo", "{status}");
+    let o = cli
+        .run_default(&["history", "--stack", "cli-dev", "--limit", "1"])
+        .await;
+    assert!(
+        text(&o).contains("snooze") && text(&o).contains("demo"),
+        "{}",
+        text(&o)
+    );
+    for (args, needle) in [
+        (
+            &["snooze", "--stack", "cli-dev", "--until", "25:00"][..],
+            "cannot read the time `25:00`",
+        ),
+        (
+            &["snooze", "--stack", "cli-dev", "--for", "8d"],
+            "longer than this stack allows",
+        ),
+        (
+            &[
+                "snooze",
+                "--stack",
+                "cli-dev",
+                "--until",
+                "2020-01-01T00:00:00Z",
+            ],
+            "not in the future",
+        ),
+        (
+            &["snooze", "--stack", "cli-dev", "--for", "3x"],
+            "cannot read the duration `3x`",
+        ),
+        (&["snooze", "--stack", "cli-dev"], "--until"),
+    ] {
+        let o = cli.run_default(args).await;
+        assert!(!o.status.success(), "{args:?}");
+        assert!(text(&o).contains(needle), "{args:?}: {}", text(&o));
+    }
+    let o = cli
+        .run_default(&["--output", "json", "unsnooze", "--stack", "cli-dev"])
+        .await;
+    let ended: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(ended["unsnoozed"], true, "{ended}");
+    assert_eq!(
+        ended["ended"]["reason"], "demo",
+        "the 2 h snooze, untouched by the refusals"
+    );
+    let o = cli.run_default(&["status", "--stack", "cli-dev"]).await;
+    assert!(!text(&o).contains("snoozed"), "{}", text(&o));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

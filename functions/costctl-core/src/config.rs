@@ -7,6 +7,8 @@
 
 use crate::DesiredState;
 use crate::budget::AlertType;
+use crate::calendar::{self, Calendar, Entry, RawEntry};
+use crate::schedule::{CronExpr, Schedule};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -23,6 +25,87 @@ pub struct StackConfig {
     pub selector: Selector,
     pub policy: Policy,
     pub budgets: Vec<BudgetConfig>,
+    /// The zone of the stack's wall clock: its schedules, calendar and snooze times.
+    pub time_zone: Zone,
+    /// The pause and resume schedules EventBridge Scheduler runs for the stack (as the
+    /// Terraform module renders them), read to find the next schedule boundary.
+    pub schedule: Option<Schedule>,
+    /// Days on which scheduled resumes are skipped.
+    pub calendar: Calendar,
+    pub snooze: SnoozePolicy,
+}
+
+/// An IANA time zone, by name.
+#[derive(Debug, Clone)]
+pub struct Zone {
+    pub name: String,
+    pub tz: jiff::tz::TimeZone,
+}
+
+impl Zone {
+    pub fn utc() -> Self {
+        Zone {
+            name: "UTC".into(),
+            tz: jiff::tz::TimeZone::UTC,
+        }
+    }
+}
+
+impl PartialEq for Zone {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+
+impl Serialize for Zone {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.name)
+    }
+}
+
+/// How long a person may hold a stack's schedules, and whether a budget alert outranks them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnoozePolicy {
+    /// The longest snooze accepted, in hours (default 168: a week).
+    #[serde(default = "default_max_hours")]
+    pub max_hours: u32,
+    /// A budget alert pauses a snoozed stack (and ends the snooze); `false` lets the snooze hold
+    /// budget transitions off too. Default true: cost control outranks convenience.
+    #[serde(default = "yes")]
+    pub budget_overrides: bool,
+}
+
+fn default_max_hours() -> u32 {
+    168
+}
+fn yes() -> bool {
+    true
+}
+
+impl Default for SnoozePolicy {
+    fn default() -> Self {
+        SnoozePolicy {
+            max_hours: default_max_hours(),
+            budget_overrides: true,
+        }
+    }
+}
+
+impl SnoozePolicy {
+    pub fn max_ms(&self) -> i64 {
+        i64::from(self.max_hours) * 3_600_000
+    }
+}
+
+/// The schedules as written: EventBridge `cron(...)` expressions.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSchedule {
+    #[serde(default)]
+    pause: Option<String>,
+    #[serde(default)]
+    resume: Option<String>,
 }
 
 pub use crate::selector::{ResourceNames, Selector};
@@ -156,6 +239,12 @@ pub enum ConfigProblem {
     RunningLevel,
     #[error("same alert_type and threshold_percent as rule {0}")]
     DuplicateRule(usize),
+    #[error("{0}")]
+    Time(#[from] calendar::TimeError),
+    #[error("{0}")]
+    Cron(#[from] crate::schedule::CronError),
+    #[error("max_hours must be between 1 and 8760 (a year), got {0}")]
+    SnoozeBound(u32),
 }
 
 /// `Config::stack` was asked for a stack that is not configured.
@@ -183,6 +272,14 @@ struct RawStack {
     policy: Policy,
     #[serde(default)]
     budgets: Vec<BudgetConfig>,
+    #[serde(default)]
+    time_zone: Option<String>,
+    #[serde(default)]
+    schedule: Option<RawSchedule>,
+    #[serde(default)]
+    calendar: Vec<RawEntry>,
+    #[serde(default)]
+    snooze: SnoozePolicy,
 }
 
 impl Config {
@@ -282,13 +379,54 @@ impl Config {
                     }
                 }
             }
-            if let Some(selector) = selector {
+            let time_zone = match rs.time_zone.as_deref() {
+                None => Some(Zone::utc()),
+                Some(zone) => match calendar::zone(zone) {
+                    Ok(tz) => Some(Zone {
+                        name: zone.to_string(),
+                        tz,
+                    }),
+                    Err(e) => {
+                        push(format!("{p}.time_zone"), e.into());
+                        None
+                    }
+                },
+            };
+            let mut cron = |field: &str, text: Option<&String>| {
+                text.and_then(|t| {
+                    CronExpr::parse(t)
+                        .map_err(|e| push(format!("{p}.schedule.{field}"), e.into()))
+                        .ok()
+                })
+            };
+            let schedule = rs.schedule.as_ref().map(|raw| Schedule {
+                pause: cron("pause", raw.pause.as_ref()),
+                resume: cron("resume", raw.resume.as_ref()),
+            });
+            let mut entries = Vec::new();
+            for (i, raw) in rs.calendar.iter().enumerate() {
+                match Entry::parse(raw) {
+                    Ok(e) => entries.push(e),
+                    Err(e) => push(format!("{p}.calendar[{i}]"), e.into()),
+                }
+            }
+            if !(1..=8760).contains(&rs.snooze.max_hours) {
+                push(
+                    format!("{p}.snooze.max_hours"),
+                    ConfigProblem::SnoozeBound(rs.snooze.max_hours),
+                );
+            }
+            if let (Some(selector), Some(time_zone)) = (selector, time_zone) {
                 stacks.insert(
                     name,
                     StackConfig {
                         selector,
                         policy: rs.policy,
                         budgets: rs.budgets,
+                        time_zone,
+                        schedule,
+                        calendar: Calendar { entries },
+                        snooze: rs.snooze,
                     },
                 );
             }
@@ -509,6 +647,60 @@ mod tests {
         has("stacks.-bad", ConfigProblem::NoSelector);
         has("stacks.both", ConfigProblem::BothSelectors);
         has("stacks.empty", ConfigProblem::NoSelector);
+    }
+
+    #[test]
+    fn time_zone_schedule_calendar_and_snooze() {
+        let c = Config::from_json(
+            r#"{"stacks":{"s":{"tags":{"a":"b"},"time_zone":"Europe/Madrid",
+              "schedule":{"pause":"cron(0 20 ? * MON-FRI *)"},
+              "calendar":["12-25",{"name":"offsite","from":"2027-03-01","to":"2027-03-02"}],
+              "snooze":{"max_hours":12}}}}"#,
+        )
+        .unwrap();
+        let s = c.stack("s").unwrap();
+        assert_eq!(s.time_zone.name, "Europe/Madrid");
+        let schedule = s.schedule.as_ref().unwrap();
+        assert!(schedule.pause.is_some() && schedule.resume.is_none());
+        assert_eq!(s.calendar.entries.len(), 2);
+        assert_eq!((s.snooze.max_hours, s.snooze.budget_overrides), (12, true));
+        let d = Config::from_json(r#"{"stacks":{"s":{"tags":{"a":"b"}}}}"#).unwrap();
+        let d = d.stack("s").unwrap();
+        assert_eq!(d.time_zone.name, "UTC");
+        assert!(d.schedule.is_none() && d.calendar.entries.is_empty());
+        assert_eq!(d.snooze, SnoozePolicy::default());
+
+        let p = problems(
+            r#"{"stacks":{"s":{"tags":{"a":"b"},"time_zone":"Mars/Olympus",
+              "schedule":{"resume":"cron(0 8 * * MON *)"},
+              "calendar":["2026-12-25","2027-01-02..2026-12-24 backwards"],
+              "snooze":{"max_hours":0}}}}"#,
+        );
+        let paths: Vec<&str> = p.iter().map(|(path, _)| path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "stacks.s.time_zone",
+                "stacks.s.schedule.resume",
+                "stacks.s.calendar[1]",
+                "stacks.s.snooze.max_hours"
+            ]
+        );
+        let text = ConfigError::Invalid(
+            p.into_iter()
+                .map(|(path, problem)| ConfigViolation { path, problem })
+                .collect(),
+        )
+        .to_string();
+        for needle in [
+            "Mars/Olympus",
+            "must be `?`",
+            "2027-01-02..2026-12-24 backwards",
+            "ends (2026-12-24)",
+            "got 0",
+        ] {
+            assert!(text.contains(needle), "{needle}: {text}");
+        }
     }
 
     #[test]

@@ -18,6 +18,7 @@
 
 use crate::DesiredState;
 use crate::budget::{BudgetAlert, BudgetParseError};
+use crate::calendar::SnoozeEnd;
 use crate::config::check_stack_name;
 use crate::spec::{EphemeralSpec, SpecError};
 pub use crate::trigger::Trigger;
@@ -55,6 +56,20 @@ pub enum Request {
         /// Override a budget lockout. Only with `trigger: manual`.
         force: bool,
         trigger: Trigger,
+        /// Resume and hold the schedules off until then (`resume --until`).
+        until: Option<SnoozeEnd>,
+    },
+    /// Hold the stack's scheduled transitions until a time (a person is demoing).
+    Snooze {
+        stack: String,
+        until: SnoozeEnd,
+        reason: String,
+        by: String,
+    },
+    /// End a snooze (or a hold a manual resume set).
+    Unsnooze {
+        stack: String,
+        by: String,
     },
     /// Periodic tick: continue unfinished transitions and repair drift (all stacks if `None`).
     Reconcile {
@@ -110,6 +125,8 @@ pub const ACTIONS: &[&str] = &[
     "reconcile",
     "status",
     "plan",
+    "snooze",
+    "unsnooze",
     "apply-spec",
     "delete-spec",
 ];
@@ -219,6 +236,8 @@ impl Request {
             Self::Reconcile { .. } => "reconcile",
             Self::Status { .. } => "status",
             Self::Plan { .. } => "plan",
+            Self::Snooze { .. } => "snooze",
+            Self::Unsnooze { .. } => "unsnooze",
             Self::BudgetAlerts(_) => "budget-alerts",
             Self::RdsAutoStart { .. } => "rds-auto-start",
             Self::Terraform {
@@ -237,15 +256,17 @@ impl Request {
     /// reduce-only deployment refuses these before doing anything.
     ///
     /// `Reconcile` is not counted: a tick only continues what an earlier request asked for, and a
-    /// reduce-only deployment's engine must plan reduce-only steps for it anyway.
+    /// reduce-only deployment's engine must plan reduce-only steps for it anyway. A snooze is:
+    /// it holds scheduled pauses off, so the stack keeps running (and costing) longer.
     pub fn increases_cost(&self) -> bool {
         match self {
-            Self::Resume { .. } => true,
+            Self::Resume { .. } | Self::Snooze { .. } => true,
             Self::Terraform { tf_action, .. } => *tf_action != TfAction::Delete,
             Self::Pause { .. }
             | Self::Reconcile { .. }
             | Self::Status { .. }
             | Self::Plan { .. }
+            | Self::Unsnooze { .. }
             | Self::BudgetAlerts(_)
             | Self::RdsAutoStart { .. } => false,
         }
@@ -258,6 +279,8 @@ impl Request {
             | Self::Resume { stack, .. }
             | Self::Status { stack }
             | Self::Plan { stack, .. }
+            | Self::Snooze { stack, .. }
+            | Self::Unsnooze { stack, .. }
             | Self::Terraform { stack, .. } => Some(stack),
             Self::Reconcile { stack } => stack.as_deref(),
             Self::BudgetAlerts(_) | Self::RdsAutoStart { .. } => None,
@@ -392,10 +415,24 @@ fn decode_action(map: &Map<String, Value>, opts: &DecodeOptions) -> Result<Reque
             })
         }
         "resume" => {
-            o.only(action, &["action", "stack", "force", "trigger"])?;
+            o.only(action, &["action", "stack", "force", "trigger", "until"])?;
             let stack = o.stack()?;
             let trigger = trigger(&o)?;
             let force = o.opt_bool("force")?.unwrap_or(false);
+            let until = o
+                .opt_str("until")?
+                .map(|t| until_at(t, "until"))
+                .transpose()?;
+            if until.is_some() && !matches!(trigger, Trigger::Manual | Trigger::Cli) {
+                return Err(EventError::InvalidValue {
+                    field: "until".into(),
+                    value: shown(o.opt_str("until")?.unwrap_or_default()),
+                    reason: format!(
+                        "only a person's resume holds the schedules off, this one has trigger `{}`",
+                        trigger.as_str()
+                    ),
+                });
+            }
             if trigger == Trigger::Budget {
                 return Err(EventError::InvalidValue {
                     field: "trigger".into(),
@@ -417,6 +454,42 @@ fn decode_action(map: &Map<String, Value>, opts: &DecodeOptions) -> Result<Reque
                 stack,
                 force,
                 trigger,
+                until,
+            })
+        }
+        "snooze" => {
+            o.only(action, &["action", "stack", "until", "for", "reason", "by"])?;
+            let stack = o.stack()?;
+            let until = match (o.opt_str("until")?, o.opt_str("for")?) {
+                (Some(t), None) => until_at(t, "until")?,
+                (None, Some(d)) => {
+                    SnoozeEnd::parse_for(d).map_err(|e| EventError::InvalidValue {
+                        field: "for".into(),
+                        value: shown(d),
+                        reason: e.to_string(),
+                    })?
+                }
+                (Some(_), Some(_)) => {
+                    return Err(EventError::InvalidValue {
+                        field: "for".into(),
+                        value: shown(o.opt_str("for")?.unwrap_or_default()),
+                        reason: "give `until` or `for`, not both".into(),
+                    });
+                }
+                (None, None) => return Err(missing("until")),
+            };
+            Ok(Request::Snooze {
+                stack,
+                until,
+                reason: o.opt_str("reason")?.unwrap_or_default().to_string(),
+                by: o.opt_str("by")?.unwrap_or("manual invoke").to_string(),
+            })
+        }
+        "unsnooze" => {
+            o.only(action, &["action", "stack", "by"])?;
+            Ok(Request::Unsnooze {
+                stack: o.stack()?,
+                by: o.opt_str("by")?.unwrap_or("manual invoke").to_string(),
             })
         }
         "reconcile" => {
@@ -463,6 +536,16 @@ fn decode_action(map: &Map<String, Value>, opts: &DecodeOptions) -> Result<Reque
             action: shown(other),
         }),
     }
+}
+
+/// A snooze end: RFC 3339 or wall-clock time in the stack's zone (resolved by the service,
+/// which knows the zone and the time).
+fn until_at(text: &str, field: &str) -> Result<SnoozeEnd, EventError> {
+    SnoozeEnd::parse_until(text, "the stack's time zone").map_err(|e| EventError::InvalidValue {
+        field: field.into(),
+        value: shown(text),
+        reason: e.to_string(),
+    })
 }
 
 fn trigger(o: &Obj<'_>) -> Result<Trigger, EventError> {

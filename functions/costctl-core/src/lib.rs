@@ -23,6 +23,7 @@
 pub mod action;
 pub mod alb;
 pub mod budget;
+pub mod calendar;
 pub mod config;
 pub mod cost;
 pub mod ephemeral;
@@ -32,6 +33,7 @@ pub mod manifest;
 pub mod observation;
 pub mod plan;
 pub mod restore;
+pub mod schedule;
 pub mod selector;
 pub mod spec;
 pub mod state;

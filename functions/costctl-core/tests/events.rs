@@ -3,6 +3,7 @@
 
 use costctl_core::DesiredState;
 use costctl_core::budget::{AlertThreshold, AlertType, BudgetPeriod, evaluate};
+use costctl_core::calendar::SnoozeEnd;
 use costctl_core::config::Config;
 use costctl_core::event::{EventError, Request, TfAction, Trigger};
 use costctl_core::spec::{EphemeralSpec, SpecError, SpecProblem};
@@ -58,6 +59,7 @@ fn schedule_and_manual_actions() {
             stack: "order-tracking-dev".into(),
             force: false,
             trigger: Trigger::Schedule,
+            until: None,
         }
     );
     assert!(resume.increases_cost());
@@ -85,8 +87,43 @@ fn schedule_and_manual_actions() {
             stack: "order-tracking-dev".into(),
             force: true,
             trigger: Trigger::Manual,
+            until: None,
         }
     );
+    match decode("manual-snooze.json") {
+        Request::Snooze {
+            stack,
+            until: SnoozeEnd::Local { text, .. },
+            reason,
+            by,
+        } => {
+            assert_eq!(stack, "order-tracking-dev");
+            assert_eq!(text, "23:00");
+            assert_eq!(reason, "demo for the client");
+            assert_eq!(by, "alice");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        decode("manual-snooze-for.json"),
+        Request::Snooze { until: SnoozeEnd::For(ms), ref by, .. } if ms == 3 * 3_600_000 && by == "manual invoke"
+    ));
+    assert!(decode("manual-snooze.json").increases_cost());
+    assert_eq!(
+        decode("manual-unsnooze.json"),
+        Request::Unsnooze {
+            stack: "order-tracking-dev".into(),
+            by: "alice".into()
+        }
+    );
+    assert!(matches!(
+        decode("manual-resume-until.json"),
+        Request::Resume {
+            until: Some(SnoozeEnd::Local { tomorrow: true, .. }),
+            trigger: Trigger::Manual,
+            ..
+        }
+    ));
     assert_eq!(
         decode("manual-status.json"),
         Request::Status {
@@ -282,6 +319,14 @@ fn rejections() {
     assert!(matches!(
         reject("reject-scheduled-forced-resume.json"),
         EventError::InvalidValue { field, .. } if field == "force"
+    ));
+    assert!(matches!(
+        reject("reject-snooze-bad-time.json"),
+        EventError::InvalidValue { field, value, reason } if field == "until" && value == "half past ten" && reason.contains("HH:MM")
+    ));
+    assert!(matches!(
+        reject("reject-scheduled-resume-until.json"),
+        EventError::InvalidValue { field, reason, .. } if field == "until" && reason.contains("schedule")
     ));
     assert!(matches!(
         reject("reject-pause-level-running.json"),

@@ -4,7 +4,7 @@
 
 use crate::SpecResult;
 use crate::report::Report;
-use crate::store::Lockout;
+use crate::store::{Lockout, Snooze};
 use costctl_core::event::Trigger;
 use costctl_core::{DesiredState, Plan};
 use serde::Serialize;
@@ -58,6 +58,33 @@ pub enum Answer {
     },
     /// `apply-spec` / `delete-spec` / Terraform's lifecycle.
     Spec(Box<SpecResult>),
+    /// A scheduled request that changed nothing: a snooze holds the schedules off, or the
+    /// stack's calendar closes the day (for resumes).
+    Held {
+        stack: String,
+        /// What the schedule asked for.
+        asked: DesiredState,
+        /// "snoozed until … by … (reason)" or "closed by calendar entry `…`".
+        skipped: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        snooze: Option<Snooze>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        calendar_entry: Option<String>,
+    },
+    /// `snooze`: the schedules are held until `snoozed_until` (RFC 3339 in the stack's zone).
+    Snoozed {
+        stack: String,
+        snoozed_until: String,
+        snooze: Snooze,
+        /// The snooze this one replaced, if one held.
+        replaced: Option<Snooze>,
+    },
+    /// `unsnooze`: the snooze that held, if one did.
+    Unsnoozed {
+        stack: String,
+        unsnoozed: bool,
+        ended: Option<Snooze>,
+    },
 }
 
 impl Answer {
@@ -113,6 +140,9 @@ pub enum BudgetAnswer {
         stack: String,
         level: DesiredState,
         lockout: bool,
+        /// The snooze this alert overrode (and ended), if one held: cost control outranks it.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        snooze_overridden: Option<Snooze>,
         report: Box<Answer>,
     },
     BelowThresholds {

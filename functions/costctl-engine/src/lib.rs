@@ -26,6 +26,7 @@ pub mod observe;
 pub mod policy;
 pub mod report;
 pub mod service;
+pub mod snooze;
 pub mod store;
 
 pub use cloud::Cloud;

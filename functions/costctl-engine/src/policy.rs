@@ -21,6 +21,7 @@ pub fn request(cfg: &StackConfig, desired: DesiredState, trigger: Trigger) -> Re
         selector: Some(cfg.selector.clone()),
         policy: Some(cfg.policy),
         reason: format!("{} request", trigger.as_str()),
+        budget_overrides_snooze: cfg.snooze.budget_overrides,
         ..RequestSpec::new(desired, trigger)
     }
 }
@@ -33,6 +34,9 @@ pub fn reduce_only_refusal(request: &Request) -> Option<String> {
             "this is the reduce-only function: `{}` can raise cost; invoke the full function",
             request.request_kind()
         ));
+    }
+    if let Request::Unsnooze { .. } = request {
+        return Some("this is the reduce-only function: its role can change nothing but its own partition; invoke the full function to end a snooze".to_string());
     }
     matches!(request, Request::Reconcile { .. }).then(|| {
         "this is the reduce-only function: its role can change no resource, so it records requests and the full function's reconcile tick carries them out; invoke the full function to reconcile".to_string()

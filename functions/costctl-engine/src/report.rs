@@ -1,6 +1,6 @@
 //! What a reconcile did and what is left: the answer of every entry point (CLI, Lambda).
 
-use crate::store::Lockout;
+use crate::store::{Lockout, Snooze};
 use costctl_core::cost::CostEstimate;
 use costctl_core::observation::SnapshotObs;
 use costctl_core::plan::{Note, Plan, Problem};
@@ -53,6 +53,9 @@ pub struct Report {
     pub problems: Vec<Problem>,
     pub errors: Vec<String>,
     pub lockout: Option<Lockout>,
+    /// A snooze holding scheduled transitions (shown while it holds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snooze: Option<Snooze>,
     pub cost: CostEstimate,
     pub resources: Vec<ResourceState>,
     pub passes: u32,
@@ -107,6 +110,7 @@ impl Report {
             problems: Vec::new(),
             errors: Vec::new(),
             lockout: None,
+            snooze: None,
             cost: CostEstimate::default(),
             resources: Vec::new(),
             passes: 0,

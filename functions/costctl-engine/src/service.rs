@@ -8,7 +8,8 @@
 pub use crate::answer::{Answer, BudgetAnswer, LoweringOutcome, TickEntry};
 use crate::engine::{Options, RequestSpec, Transition};
 use crate::policy::{self, BudgetVerdict, LoweringVerdict};
-use crate::store::LoweringRequest;
+use crate::snooze::{self, SnoozeRefusal};
+use crate::store::{LoweringRequest, StackState};
 use crate::{Cloud, Engine, EngineError, SpecResult, StateStore, StoreError};
 use costctl_core::DesiredState;
 use costctl_core::budget::BudgetAlert;
@@ -55,6 +56,11 @@ pub enum ServiceError {
         until: String,
         reason: String,
     },
+    #[error("snooze of stack `{stack}` refused: {refusal}")]
+    Snooze {
+        stack: String,
+        refusal: SnoozeRefusal,
+    },
     #[error(transparent)]
     Engine(EngineError),
     /// A Terraform create failed after it had created something, which was deleted again:
@@ -98,6 +104,7 @@ impl ServiceError {
             ServiceError::UnknownStack(_) => "UnknownStack",
             ServiceError::Refused(_) => "Refused",
             ServiceError::LockedOut { .. } => "LockedOut",
+            ServiceError::Snooze { .. } => "InvalidSnooze",
             ServiceError::Engine(EngineError::Store(e)) if e.is_transient() => "Retryable",
             ServiceError::Engine(EngineError::Cloud(e)) if e.is_transient() => "Retryable",
             ServiceError::Engine(_) => "Failed",
@@ -186,12 +193,57 @@ impl<C: Cloud, S: StateStore> Service<C, S> {
                 stack,
                 force,
                 trigger,
+                until,
             } => {
+                let cfg = self.stack(&stack)?;
+                let now = self.engine.now_ms();
+                if trigger == Trigger::Schedule
+                    && let Some(entry) = snooze::closed_today(cfg, now)
+                {
+                    return self.calendar_skip(&stack, entry.entry.clone()).await;
+                }
+                let by = format!("{} resume", trigger.as_str());
+                let hold = match &until {
+                    Some(end) => Some(
+                        snooze::snooze(
+                            &cfg.time_zone,
+                            &cfg.snooze,
+                            end,
+                            now,
+                            &by,
+                            "resume --until",
+                        )
+                        .map_err(|refusal| ServiceError::Snooze {
+                            stack: stack.clone(),
+                            refusal,
+                        })?,
+                    ),
+                    None if matches!(trigger, Trigger::Manual | Trigger::Cli) => {
+                        snooze::manual_resume_hold(cfg, now, &by)
+                    }
+                    None => None,
+                };
                 let spec = RequestSpec {
                     force,
-                    ..policy::request(self.stack(&stack)?, DesiredState::Running, trigger)
+                    snooze: hold,
+                    ..policy::request(cfg, DesiredState::Running, trigger)
                 };
                 self.transition(&stack, spec, deadline_ms).await
+            }
+            Request::Snooze {
+                stack,
+                until,
+                reason,
+                by,
+            } => self.snooze(&stack, &until, &by, &reason).await,
+            Request::Unsnooze { stack, by } => {
+                self.stack(&stack)?;
+                let ended = self.engine.unsnooze(&stack, &by, Trigger::Manual).await?;
+                Ok(Answer::Unsnoozed {
+                    stack,
+                    unsnoozed: ended.is_some(),
+                    ended,
+                })
             }
             Request::Status { stack } => {
                 let cfg = self.stack(&stack)?;
@@ -272,10 +324,22 @@ impl<C: Cloud, S: StateStore> Service<C, S> {
                 carried_out_by: "the full function's next reconcile tick",
             });
         }
-        let (state, transition) = self
+        let desired = spec.desired;
+        let (state, transition) = match self
             .engine
             .request_and_reconcile(stack, spec, deadline_ms)
-            .await?;
+            .await
+        {
+            Err(EngineError::Store(StoreError::Snoozed {
+                until_ms,
+                by,
+                reason,
+                ..
+            })) => {
+                return self.snooze_skip(stack, desired, until_ms, by, reason).await;
+            }
+            other => other?,
+        };
         Ok(match transition {
             Transition::Reconciled(report) => Answer::Report(report),
             Transition::Queued { owner } => Answer::Queued {
@@ -284,6 +348,95 @@ impl<C: Cloud, S: StateStore> Service<C, S> {
                 generation: state.generation,
                 queued_behind: owner,
             },
+        })
+    }
+
+    /// A scheduled request the store refused because a snooze holds: recorded in the history
+    /// as skipped, answered with who holds the stack until when.
+    async fn snooze_skip(
+        &self,
+        stack: &str,
+        asked: DesiredState,
+        until_ms: i64,
+        by: String,
+        reason: String,
+    ) -> Result<Answer, ServiceError> {
+        let cfg = self.stack(stack)?;
+        let held = crate::store::Snooze {
+            until_ms,
+            by,
+            reason,
+            set_at_ms: 0,
+        };
+        let skipped = snooze::describe(&held, &cfg.time_zone);
+        self.engine
+            .skipped(
+                stack,
+                asked,
+                serde_json::json!({ "skipped": skipped, "snooze": held }),
+            )
+            .await?;
+        Ok(Answer::Held {
+            stack: stack.to_string(),
+            asked,
+            skipped,
+            snooze: Some(held),
+            calendar_entry: None,
+        })
+    }
+
+    /// A scheduled resume on a day the stack's calendar closes: the stack stays as it is.
+    async fn calendar_skip(&self, stack: &str, entry: String) -> Result<Answer, ServiceError> {
+        let skipped = format!("closed by calendar entry `{entry}`");
+        self.engine
+            .skipped(
+                stack,
+                DesiredState::Running,
+                serde_json::json!({ "skipped": skipped, "calendar_entry": entry }),
+            )
+            .await?;
+        Ok(Answer::Held {
+            stack: stack.to_string(),
+            asked: DesiredState::Running,
+            skipped,
+            snooze: None,
+            calendar_entry: Some(entry),
+        })
+    }
+
+    /// `snooze`: checks the end against the stack's bound and sets it. A configured stack never
+    /// requested is recorded as running first (a snooze needs the stack's item in the store).
+    async fn snooze(
+        &self,
+        stack: &str,
+        until: &costctl_core::calendar::SnoozeEnd,
+        by: &str,
+        reason: &str,
+    ) -> Result<Answer, ServiceError> {
+        let cfg = self.stack(stack)?;
+        let now = self.engine.now_ms();
+        let wanted = snooze::snooze(&cfg.time_zone, &cfg.snooze, until, now, by, reason).map_err(
+            |refusal| ServiceError::Snooze {
+                stack: stack.to_string(),
+                refusal,
+            },
+        )?;
+        let before = match self.engine.snooze(stack, &wanted, Trigger::Manual).await {
+            Err(EngineError::Store(StoreError::UnknownStack { .. })) => {
+                let first = RequestSpec {
+                    reason: "recorded with the stack's first snooze".into(),
+                    ..policy::request(cfg, DesiredState::Running, Trigger::Manual)
+                };
+                self.engine.request(stack, first).await?;
+                self.engine.snooze(stack, &wanted, Trigger::Manual).await?
+            }
+            other => other?,
+        };
+        Ok(Answer::Snoozed {
+            stack: stack.to_string(),
+            snoozed_until: costctl_core::calendar::display(wanted.until_ms, &cfg.time_zone.tz),
+            replaced: before.snooze_at(now).cloned(),
+            snooze: wanted,
         })
     }
 
@@ -426,11 +579,36 @@ impl<C: Cloud, S: StateStore> Service<C, S> {
                 },
                 LoweringVerdict::Request(spec) => {
                     let (requested, trigger) = (spec.desired, spec.trigger);
-                    self.engine.request(stack, spec).await?;
-                    LoweringOutcome::Requested {
-                        item: item.clone(),
-                        requested,
-                        trigger,
+                    match self.engine.request(stack, spec).await {
+                        // The stack's policy lets a snooze hold budget requests off too.
+                        Err(EngineError::Store(StoreError::Snoozed {
+                            until_ms,
+                            by,
+                            reason,
+                            ..
+                        })) => {
+                            let held = crate::store::Snooze {
+                                until_ms,
+                                by,
+                                reason,
+                                set_at_ms: 0,
+                            };
+                            LoweringOutcome::Ignored {
+                                item: item.clone(),
+                                ignored: format!(
+                                    "held: {} (snooze.budget_overrides is false)",
+                                    snooze::describe(&held, &cfg.time_zone)
+                                ),
+                            }
+                        }
+                        other => {
+                            other?;
+                            LoweringOutcome::Requested {
+                                item: item.clone(),
+                                requested,
+                                trigger,
+                            }
+                        }
                     }
                 }
             };
@@ -505,8 +683,16 @@ impl<C: Cloud, S: StateStore> Service<C, S> {
                 alert.budget_name
             )));
         };
-        let current = self.current(stack).await?;
-        match policy::budget(alert, budget_cfg, current, self.engine.now_ms()) {
+        let state: Option<StackState> = self.engine.store().load(stack).await?;
+        let current = state.as_ref().map_or(DesiredState::Running, |s| s.desired);
+        let now = self.engine.now_ms();
+        let overrides = self.stack(stack)?.snooze.budget_overrides;
+        let snooze_overridden = state
+            .as_ref()
+            .and_then(|s| s.snooze_at(now))
+            .filter(|_| overrides)
+            .cloned();
+        match policy::budget(alert, budget_cfg, current, now) {
             BudgetVerdict::BelowThresholds => Ok(BudgetAnswer::BelowThresholds {
                 budget: alert.budget_name.clone(),
                 stack: stack.to_string(),
@@ -525,6 +711,7 @@ impl<C: Cloud, S: StateStore> Service<C, S> {
                     stack: stack.to_string(),
                     level,
                     lockout: locks,
+                    snooze_overridden,
                     report: Box::new(report),
                 })
             }

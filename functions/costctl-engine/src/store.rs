@@ -62,6 +62,51 @@ impl NewRequest {
     }
 }
 
+/// A person's hold on a stack's scheduled transitions: until `until_ms` (unix ms), scheduled
+/// requests are refused by the store itself (a conditional write), whoever sends them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Snooze {
+    pub until_ms: i64,
+    pub by: String,
+    pub reason: String,
+    pub set_at_ms: i64,
+}
+
+impl Snooze {
+    /// Whether the snooze still holds at `now_ms`: it ends at `until_ms`, so a schedule firing
+    /// at exactly that instant acts.
+    pub fn holds_at(&self, now_ms: i64) -> bool {
+        self.until_ms > now_ms
+    }
+}
+
+/// What recording a request does to the stack's snooze, carried out atomically with it like
+/// [`LockoutRule`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SnoozeRule {
+    /// `resume --until`: set it with the request.
+    Set(Snooze),
+    /// A budget alert overrides (and ends) it.
+    Clear,
+    /// A scheduled request is refused while it holds ([`Snooze::holds_at`]); one that has
+    /// expired is removed with the request.
+    MustNotHold,
+    /// Manual, command-line and Terraform requests act and leave it in place.
+    Untouched,
+}
+
+impl NewRequest {
+    pub fn snooze_rule(&self) -> SnoozeRule {
+        match (&self.snooze, self.trigger) {
+            (Some(s), _) => SnoozeRule::Set(s.clone()),
+            (None, Trigger::Schedule) => SnoozeRule::MustNotHold,
+            (None, Trigger::Budget) if self.budget_overrides_snooze => SnoozeRule::Clear,
+            (None, Trigger::Budget) => SnoozeRule::MustNotHold,
+            (None, _) => SnoozeRule::Untouched,
+        }
+    }
+}
+
 /// Everything the store keeps about one stack.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StackState {
@@ -82,6 +127,16 @@ pub struct StackState {
     /// existed have none.
     #[serde(default)]
     pub spec: Option<EphemeralSpec>,
+    /// A hold on scheduled transitions (it may have expired: see [`Snooze::holds_at`]).
+    #[serde(default)]
+    pub snooze: Option<Snooze>,
+}
+
+impl StackState {
+    /// The snooze that holds at `now_ms`, if one does.
+    pub fn snooze_at(&self, now_ms: i64) -> Option<&Snooze> {
+        self.snooze.as_ref().filter(|s| s.holds_at(now_ms))
+    }
 }
 
 /// A request for a desired state.
@@ -96,6 +151,10 @@ pub struct NewRequest {
     pub force: bool,
     /// Set a lockout with this request (budget alerts).
     pub lockout: Option<Lockout>,
+    /// Set a snooze with this request (`resume --until`, a manual resume at night).
+    pub snooze: Option<Snooze>,
+    /// A budget request ends a snooze rather than being held by it (the stack's policy).
+    pub budget_overrides_snooze: bool,
 }
 
 /// A request the reduce-only function writes into its own partition of the table (`pk` =
@@ -162,6 +221,15 @@ pub enum StoreError {
     LockedOut {
         stack: String,
         until_ms: i64,
+        reason: String,
+    },
+    #[error(
+        "stack `{stack}` is snoozed until {until_ms} (unix ms) by {by} ({reason}): scheduled transitions are held"
+    )]
+    Snoozed {
+        stack: String,
+        until_ms: i64,
+        by: String,
         reason: String,
     },
     /// The store refused our credentials or role (AccessDenied, an expired token…): permanent,
@@ -234,6 +302,15 @@ pub trait StateStore: Send + Sync {
         Err(StoreError::Unsupported {
             stack: stack.to_string(),
             what: "an ephemeral-tier spec",
+        })
+    }
+    /// Sets (or with `None` ends) the stack's snooze; the stack must exist. Returns the state as
+    /// it was before (its `snooze` is what was replaced).
+    async fn set_snooze(&self, stack: &str, snooze: Option<&Snooze>) -> StoreResult<StackState> {
+        let _ = snooze;
+        Err(StoreError::Unsupported {
+            stack: stack.to_string(),
+            what: "a snooze",
         })
     }
     /// Writes a request into the reduce-only partition (the reduce-only function's one write).

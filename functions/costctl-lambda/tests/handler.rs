@@ -45,6 +45,11 @@ struct Fixture {
 
 impl Fixture {
     fn new(policy: Value) -> Self {
+        Self::with(json!({ "policy": policy }))
+    }
+
+    /// With these fields of the stack's configuration replaced (time zone, schedule…).
+    fn with(fields: Value) -> Self {
         let mut world = World::new(Rng::new(7), START);
         let tags: BTreeMap<String, String> = [("Project", "order-tracking"), ("Env", "dev")]
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -61,7 +66,9 @@ impl Fixture {
         };
         world.add_db("ot-dev-db", false, spec, true);
         let mut config = fixture("config-example.json");
-        config["stacks"][STACK]["policy"] = policy;
+        for (k, v) in fields.as_object().expect("an object of fields") {
+            config["stacks"][STACK][k] = v.clone();
+        }
         Fixture {
             world: Shared(Arc::new(Mutex::new(world))),
             clock: SimClock::new(START),
@@ -132,6 +139,12 @@ impl Fixture {
         self.run(async move { service.engine().store().load(STACK).await }.boxed_local())
             .unwrap()
             .expect("the stack is recorded")
+    }
+
+    fn history(&self) -> Vec<costctl_engine::store::HistoryEntry> {
+        let service = self.service(Mode::Full);
+        self.run(async move { service.engine().store().history(STACK, 50).await }.boxed_local())
+            .unwrap()
     }
 
     fn lowering_items(&self) -> usize {
@@ -471,4 +484,378 @@ fn terraform_creates_and_destroys_the_ephemeral_tier_and_a_failed_create_leaves_
         e.error_message
     );
     assert_eq!(ours(&g), 0);
+}
+
+/// The order-tracking stack with the module's default weekday schedule in Madrid (START is
+/// Friday 2026-11-27, 13:00 in Madrid).
+fn scheduled(extra: Value) -> Fixture {
+    let mut fields = json!({
+        "time_zone": "Europe/Madrid",
+        "schedule": {"pause": "cron(0 20 ? * MON-FRI *)", "resume": "cron(0 8 ? * MON-FRI *)"},
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        fields[k] = v.clone();
+    }
+    Fixture::with(fields)
+}
+
+/// Moves the clock to an RFC 3339 instant.
+fn at(f: &Fixture, rfc: &str) {
+    let to = rfc.parse::<jiff::Timestamp>().unwrap().as_millisecond();
+    assert!(to >= f.clock.now(), "{rfc} is in the test's past");
+    f.later(to - f.clock.now());
+}
+
+fn ms(rfc: &str) -> i64 {
+    rfc.parse::<jiff::Timestamp>().unwrap().as_millisecond()
+}
+
+fn api_desired(f: &Fixture) -> u32 {
+    f.world.lock().services["ot-dev/api"].desired
+}
+
+#[test]
+fn a_snoozed_stack_ignores_a_scheduled_pause_until_the_snooze_expires() {
+    let f = scheduled(json!({}));
+    let answer = f.invoke(Mode::Full, fixture("manual-snooze.json")).unwrap();
+    let v = json_of(&answer);
+    assert_eq!(v["snoozed_until"], "2026-11-27T23:00:00+01:00", "{v}");
+    assert_eq!(v["snooze"]["by"], "alice");
+    // 20:00 in Madrid: the scheduled pause is held, and says by whom and why.
+    at(&f, "2026-11-27T19:00:00Z");
+    let held = f
+        .invoke(Mode::Full, fixture("schedule-pause.json"))
+        .unwrap();
+    let Answer::Held { skipped, asked, .. } = &held else {
+        panic!("a snoozed stack holds a scheduled pause: {held:?}");
+    };
+    assert_eq!(*asked, DesiredState::Paused);
+    assert_eq!(
+        skipped,
+        "snoozed until 2026-11-27T23:00:00+01:00 by alice (demo for the client)"
+    );
+    assert_eq!(api_desired(&f), 2, "nothing changed");
+    assert_eq!(f.state().desired, DesiredState::Running);
+    // Status shows the snooze; history has the snooze and the skip.
+    let status = f.invoke(Mode::Full, fixture("manual-status.json")).unwrap();
+    assert_eq!(
+        status
+            .report()
+            .and_then(|r| r.snooze.as_ref())
+            .map(|s| s.until_ms),
+        Some(ms("2026-11-27T22:00:00Z"))
+    );
+    let kinds: Vec<String> = f.history().into_iter().map(|e| e.kind).collect();
+    assert!(
+        kinds.starts_with(&["skipped".into(), "snooze".into()]),
+        "{kinds:?}"
+    );
+    // At 23:00 exactly the snooze has ended: the scheduled pause acts, and history says the
+    // snooze had expired.
+    at(&f, "2026-11-27T22:00:00Z");
+    let answer = f
+        .invoke(Mode::Full, fixture("schedule-pause.json"))
+        .unwrap();
+    assert!(
+        matches!(&answer, Answer::Report(r) if r.desired_state == DesiredState::Paused),
+        "{answer:?}"
+    );
+    assert_eq!(api_desired(&f), 0);
+    let request = f
+        .history()
+        .into_iter()
+        .find(|e| e.kind == "request")
+        .unwrap();
+    assert_eq!(
+        request.detail["snooze_expired"]["by"], "alice",
+        "{:?}",
+        request.detail
+    );
+    assert!(f.state().snooze.is_none(), "the expired snooze is removed");
+}
+
+#[test]
+fn manual_requests_act_while_snoozed_and_an_unsnooze_lets_the_schedule_act() {
+    let f = scheduled(json!({}));
+    f.invoke(Mode::Full, fixture("manual-snooze-for.json"))
+        .unwrap();
+    // A person's pause is not held by the snooze.
+    let paused = f
+        .invoke(Mode::Full, json!({"action": "pause", "stack": STACK}))
+        .unwrap();
+    assert!(matches!(&paused, Answer::Report(r) if r.desired_state == DesiredState::Paused));
+    f.invoke(Mode::Full, json!({"action": "resume", "stack": STACK}))
+        .unwrap();
+    assert_eq!(api_desired(&f), 2);
+    let answer = f
+        .invoke(Mode::Full, fixture("manual-unsnooze.json"))
+        .unwrap();
+    assert!(
+        matches!(
+            &answer,
+            Answer::Unsnoozed {
+                unsnoozed: true,
+                ended: Some(_),
+                ..
+            }
+        ),
+        "{answer:?}"
+    );
+    let again = f
+        .invoke(Mode::Full, fixture("manual-unsnooze.json"))
+        .unwrap();
+    assert!(
+        matches!(
+            &again,
+            Answer::Unsnoozed {
+                unsnoozed: false,
+                ..
+            }
+        ),
+        "{again:?}"
+    );
+    let answer = f
+        .invoke(Mode::Full, fixture("schedule-pause.json"))
+        .unwrap();
+    assert!(
+        matches!(&answer, Answer::Report(r) if r.desired_state == DesiredState::Paused),
+        "{answer:?}"
+    );
+    assert_eq!(api_desired(&f), 0);
+}
+
+#[test]
+fn a_budget_alert_pauses_a_snoozed_stack_and_says_it_overrode_the_snooze() {
+    let f = scheduled(json!({}));
+    f.invoke(Mode::Full, fixture("manual-snooze.json")).unwrap();
+    let answer = f
+        .invoke(Mode::ReduceOnly, fixture("sns-budget-forecasted.json"))
+        .unwrap();
+    let v = json_of(&answer);
+    assert_eq!(
+        v["budget_alerts"][0]["snooze_overridden"]["by"], "alice",
+        "{v}"
+    );
+    f.invoke(Mode::Full, fixture("schedule-reconcile.json"))
+        .unwrap();
+    let state = f.state();
+    assert_eq!(
+        (state.desired, state.trigger),
+        (DesiredState::Paused, Trigger::Budget)
+    );
+    assert!(state.snooze.is_none(), "the override ends the snooze");
+    assert_eq!(api_desired(&f), 0);
+    let request = f
+        .history()
+        .into_iter()
+        .find(|e| e.kind == "request")
+        .unwrap();
+    assert_eq!(request.detail["snooze_overridden"]["by"], "alice");
+
+    // With `snooze.budget_overrides: false` the snooze holds the budget request off too.
+    let f = scheduled(json!({"snooze": {"budget_overrides": false}}));
+    f.invoke(Mode::Full, fixture("manual-snooze.json")).unwrap();
+    let v = json_of(
+        &f.invoke(Mode::ReduceOnly, fixture("sns-budget-forecasted.json"))
+            .unwrap(),
+    );
+    assert!(
+        v["budget_alerts"][0].get("snooze_overridden").is_none(),
+        "{v}"
+    );
+    let tick = json_of(
+        &f.invoke(Mode::Full, fixture("schedule-reconcile.json"))
+            .unwrap(),
+    );
+    let ignored = tick["reconciled"][0]["reduce_only_requests"][0]["ignored"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        ignored.contains("snoozed until") && ignored.contains("budget_overrides"),
+        "{tick}"
+    );
+    assert_eq!(f.state().desired, DesiredState::Running);
+    assert_eq!(api_desired(&f), 2);
+}
+
+#[test]
+fn resume_until_holds_the_next_scheduled_pause_exactly_until_then() {
+    let f = scheduled(json!({}));
+    at(&f, "2026-11-27T19:00:00Z");
+    f.invoke(Mode::Full, fixture("schedule-pause.json"))
+        .unwrap();
+    assert_eq!(api_desired(&f), 0);
+    at(&f, "2026-11-27T21:00:00Z");
+    let answer = f
+        .invoke(
+            Mode::Full,
+            json!({"action": "resume", "stack": STACK, "until": "23:30"}),
+        )
+        .unwrap();
+    let report = answer.report().expect("a resume answers a report");
+    assert_eq!(report.desired_state, DesiredState::Running);
+    assert_eq!(
+        report.snooze.as_ref().map(|s| s.until_ms),
+        Some(ms("2026-11-27T22:30:00Z"))
+    );
+    assert_eq!(api_desired(&f), 2);
+    // A minute before (the simulated calls take seconds; the store decides at its write).
+    at(&f, "2026-11-27T22:29:00Z");
+    let held = f
+        .invoke(Mode::Full, fixture("schedule-pause.json"))
+        .unwrap();
+    assert!(matches!(held, Answer::Held { .. }), "{held:?}");
+    assert_eq!(api_desired(&f), 2);
+    at(&f, "2026-11-27T22:30:00Z");
+    let acted = f
+        .invoke(Mode::Full, fixture("schedule-pause.json"))
+        .unwrap();
+    assert!(
+        matches!(&acted, Answer::Report(r) if r.desired_state == DesiredState::Paused),
+        "{acted:?}"
+    );
+    assert_eq!(api_desired(&f), 0);
+}
+
+#[test]
+fn a_manual_resume_at_night_holds_until_the_next_schedule_boundary() {
+    let f = scheduled(json!({}));
+    at(&f, "2026-11-27T19:00:00Z");
+    f.invoke(Mode::Full, fixture("schedule-pause.json"))
+        .unwrap();
+    // Friday 22:00 in Madrid: the next boundary is Monday's 08:00 resume.
+    at(&f, "2026-11-27T21:00:00Z");
+    let answer = f
+        .invoke(Mode::Full, json!({"action": "resume", "stack": STACK}))
+        .unwrap();
+    let hold = answer
+        .report()
+        .and_then(|r| r.snooze.clone())
+        .expect("a hold");
+    assert_eq!(hold.until_ms, ms("2026-11-30T07:00:00Z"));
+    assert!(
+        hold.reason.contains("next scheduled resume"),
+        "{}",
+        hold.reason
+    );
+    // A pause sent by the schedule over the weekend is held.
+    at(&f, "2026-11-28T19:00:00Z");
+    let held = f
+        .invoke(Mode::Full, fixture("schedule-pause.json"))
+        .unwrap();
+    assert!(matches!(held, Answer::Held { .. }), "{held:?}");
+    assert_eq!(api_desired(&f), 2);
+    // A resume in the daytime sets no hold.
+    let f = scheduled(json!({}));
+    let answer = f
+        .invoke(Mode::Full, json!({"action": "resume", "stack": STACK}))
+        .unwrap();
+    assert!(
+        answer.report().is_some_and(|r| r.snooze.is_none()),
+        "{answer:?}"
+    );
+    assert!(f.state().snooze.is_none());
+}
+
+#[test]
+fn a_scheduled_resume_on_a_closed_day_leaves_the_stack_paused() {
+    let f = scheduled(
+        json!({"calendar": ["12-25", {"name": "offsite", "from": "2026-11-30", "to": "2026-11-30"}]}),
+    );
+    at(&f, "2026-11-27T19:00:00Z");
+    f.invoke(Mode::Full, fixture("schedule-pause.json"))
+        .unwrap();
+    // Monday 08:00 in Madrid: closed by the offsite.
+    at(&f, "2026-11-30T07:00:00Z");
+    let held = f
+        .invoke(Mode::Full, fixture("schedule-resume.json"))
+        .unwrap();
+    let Answer::Held {
+        calendar_entry,
+        skipped,
+        ..
+    } = &held
+    else {
+        panic!("{held:?}");
+    };
+    assert_eq!(
+        calendar_entry.as_deref(),
+        Some("2026-11-30..2026-11-30 offsite")
+    );
+    assert!(skipped.contains("offsite"), "{skipped}");
+    assert_eq!(f.state().desired, DesiredState::Paused);
+    assert_eq!(api_desired(&f), 0);
+    let skip = f
+        .history()
+        .into_iter()
+        .find(|e| e.kind == "skipped")
+        .unwrap();
+    assert_eq!(
+        skip.detail["calendar_entry"],
+        "2026-11-30..2026-11-30 offsite"
+    );
+    // Tuesday: open again.
+    at(&f, "2026-12-01T07:00:00Z");
+    let answer = f
+        .invoke(Mode::Full, fixture("schedule-resume.json"))
+        .unwrap();
+    assert!(
+        matches!(&answer, Answer::Report(r) if r.desired_state == DesiredState::Running),
+        "{answer:?}"
+    );
+    assert_eq!(api_desired(&f), 2);
+}
+
+#[test]
+fn bad_snoozes_are_refused_and_change_nothing() {
+    let f = scheduled(json!({"snooze": {"max_hours": 24}}));
+    // 13:00 in Madrid: 10:00 today has passed.
+    for (payload, error_type, needle) in [
+        (
+            json!({"action": "snooze", "stack": STACK, "until": "10:00"}),
+            "InvalidSnooze",
+            "not in the future",
+        ),
+        (
+            json!({"action": "snooze", "stack": STACK, "for": "25h"}),
+            "InvalidSnooze",
+            "24 h",
+        ),
+        (
+            json!({"action": "snooze", "stack": "nobody", "for": "1h"}),
+            "UnknownStack",
+            "nobody",
+        ),
+        (
+            fixture("reject-snooze-bad-time.json"),
+            "InvalidEvent",
+            "half past ten",
+        ),
+        (
+            json!({"action": "snooze", "stack": STACK, "until": "23:00", "for": "1h"}),
+            "InvalidEvent",
+            "not both",
+        ),
+        (
+            json!({"action": "resume", "stack": STACK, "until": "2026-11-27T11:00:00Z"}),
+            "InvalidSnooze",
+            "not in the future",
+        ),
+    ] {
+        let e = f.invoke(Mode::Full, payload.clone()).unwrap_err();
+        assert_eq!(e.error_type, error_type, "{payload}: {}", e.error_message);
+        assert!(
+            e.error_message.contains(needle),
+            "{payload}: {}",
+            e.error_message
+        );
+    }
+    assert!(f.world.lock().store.is_empty(), "nothing recorded");
+    assert_eq!(api_desired(&f), 2);
+    // The reduce-only function refuses snoozes (they keep the stack up longer).
+    let e = f
+        .invoke(Mode::ReduceOnly, fixture("manual-snooze.json"))
+        .unwrap_err();
+    assert_eq!(e.error_type, "Refused");
 }

@@ -618,3 +618,84 @@ async fn a_failed_terraform_create_rolls_back_what_it_made() {
         "the failed create's spec is forgotten"
     );
 }
+
+/// The snooze through the Lambda binary and the DynamoDB store: the store's conditional write
+/// holds a scheduled pause off, a budget alert overrides it, an unsnooze lets the schedule act.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_snooze_holds_the_schedule_in_the_state_store() {
+    let (emu, sdk, demo) = world().await;
+    let before = demo.picture(&sdk).await.unwrap();
+    let api = RuntimeApi::start().await.unwrap();
+    let _function = spawn(&api, &emu, "full", &config());
+
+    let r = api
+        .invoke(fixture("manual-snooze-for.json"), T)
+        .await
+        .unwrap()
+        .response();
+    assert!(r["snoozed_until"].is_string(), "{r}");
+    let r = api
+        .invoke(fixture("schedule-pause.json"), T)
+        .await
+        .unwrap()
+        .response();
+    assert!(
+        r["skipped"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("snoozed until")),
+        "{r}"
+    );
+    assert_eq!(r["asked"], "paused");
+    assert_eq!(demo.picture(&sdk).await.unwrap(), before, "nothing changed");
+    let status = api
+        .invoke(fixture("manual-status.json"), T)
+        .await
+        .unwrap()
+        .response();
+    assert_eq!(status["snooze"]["by"], "manual invoke", "{status}");
+
+    // A budget alert acts anyway and says it overrode the snooze.
+    let r = api
+        .invoke(fixture("sns-budget-forecasted.json"), T)
+        .await
+        .unwrap()
+        .response();
+    let alert = &r["budget_alerts"][0];
+    assert_eq!(alert["snooze_overridden"]["by"], "manual invoke", "{r}");
+    assert_eq!(alert["report"]["state"], "paused", "{r}");
+    let r = api
+        .invoke(fixture("schedule-resume.json"), T)
+        .await
+        .unwrap()
+        .response();
+    assert_eq!(r["state"], "running", "the override ended the snooze: {r}");
+
+    // Snoozed again, then unsnoozed: the scheduled pause acts.
+    api.invoke(fixture("manual-snooze-for.json"), T)
+        .await
+        .unwrap()
+        .response();
+    let r = api
+        .invoke(fixture("manual-unsnooze.json"), T)
+        .await
+        .unwrap()
+        .response();
+    assert_eq!(r["unsnoozed"], true, "{r}");
+    let r = api
+        .invoke(fixture("schedule-pause.json"), T)
+        .await
+        .unwrap()
+        .response();
+    assert_eq!(r["state"], "paused", "{r}");
+    // A snooze beyond the bound is refused with its error type.
+    let e = api
+        .invoke(
+            json!({"action": "snooze", "stack": "order-tracking-dev", "for": "9d"}),
+            T,
+        )
+        .await
+        .unwrap();
+    let (error_type, message) = e.error();
+    assert_eq!(error_type, "InvalidSnooze", "{message}");
+    assert!(message.contains("168 h"), "{message}");
+}

@@ -9,8 +9,8 @@ use costctl_core::spec::EphemeralSpec;
 use costctl_core::{DesiredState, Manifest};
 use costctl_engine::report::Report;
 use costctl_engine::store::{
-    HistoryEntry, Lease, LockoutRule, LoweringItem, LoweringRequest, NewRequest, StackState,
-    StateStore, StoreError, StoreResult,
+    HistoryEntry, Lease, LockoutRule, LoweringItem, LoweringRequest, NewRequest, Snooze,
+    SnoozeRule, StackState, StateStore, StoreError, StoreResult,
 };
 
 /// The in-memory state store, as one invocation sees it: DynamoStore's conditions exactly.
@@ -75,7 +75,19 @@ impl StateStore for MemStore {
                 lockout: None,
                 last_report: None,
                 spec: None,
+                snooze: None,
             });
+            let snooze_rule = req.snooze_rule();
+            if snooze_rule == SnoozeRule::MustNotHold
+                && let Some(s) = state.snooze_at(now_ms)
+            {
+                return Err(StoreError::Snoozed {
+                    stack: stack.into(),
+                    until_ms: s.until_ms,
+                    by: s.by.clone(),
+                    reason: s.reason.clone(),
+                });
+            }
             match req.lockout_rule() {
                 LockoutRule::Set(lock) => state.lockout = Some(lock),
                 LockoutRule::Clear => state.lockout = None,
@@ -90,6 +102,12 @@ impl StateStore for MemStore {
                 }
                 LockoutRule::Untouched => {}
             }
+            match snooze_rule {
+                SnoozeRule::Set(s) => state.snooze = Some(s),
+                // MustNotHold got here with no snooze or an expired one, which it removes.
+                SnoozeRule::Clear | SnoozeRule::MustNotHold => state.snooze = None,
+                SnoozeRule::Untouched => {}
+            }
             state.desired = req.desired;
             state.trigger = req.trigger;
             state.reason = req.reason.clone();
@@ -103,6 +121,25 @@ impl StateStore for MemStore {
             ));
             w.store.insert(stack.into(), state.clone());
             Ok(state)
+        })
+        .await
+    }
+
+    async fn set_snooze(&self, stack: &str, snooze: Option<&Snooze>) -> StoreResult<StackState> {
+        let owner = self.0.owner.clone();
+        self.call("UpdateItem(snooze)", true, |w, _| {
+            let Some(state) = w.store.get_mut(stack) else {
+                return Err(StoreError::UnknownStack {
+                    stack: stack.into(),
+                });
+            };
+            let before = state.clone();
+            state.snooze = snooze.cloned();
+            w.log(format!(
+                "{owner}: snooze {}",
+                snooze.map_or("ended".to_string(), |s| format!("until {}", s.until_ms))
+            ));
+            Ok(before)
         })
         .await
     }

@@ -17,11 +17,21 @@ locals {
 
   # What the functions read as COSTCTL_CONFIG: the documented config JSON, nothing else.
   config = {
-    stacks = { for name, s in var.stacks : name => {
-      tags    = s.tags
-      policy  = s.policy
-      budgets = s.budgets
-    } }
+    stacks = { for name, s in var.stacks : name => merge({
+      tags      = s.tags
+      policy    = s.policy
+      budgets   = s.budgets
+      time_zone = coalesce(s.time_zone, try(s.schedule.time_zone, null), "UTC")
+      calendar  = s.calendar
+      snooze    = s.snooze
+      },
+      # The schedules EventBridge Scheduler runs (triggers.tf), so the functions know the next
+      # boundary: a manual resume at night is held until it.
+      contains(keys(local.schedules), name) ? { schedule = {
+        pause  = local.schedules[name].pause_cron
+        resume = local.schedules[name].resume_cron
+      } } : {}
+    ) }
   }
   config_json = jsonencode(local.config)
 

@@ -34,6 +34,12 @@ variable "stacks" {
     `edge_name_prefixes` those of its ALBs, target groups and MSK clusters (default:
     name_prefixes if given, else `ot-<Env>`; followed by `-`). `policy` and `budgets` go to the function config
     as they are. `schedule` adds a nightly pause and a morning resume on working days.
+    `time_zone` is the stack's wall clock for snoozes and the calendar (default: the schedule's
+    time_zone, else UTC). `calendar` lists closed days on which scheduled resumes are skipped:
+    `YYYY-MM-DD`, annual `MM-DD`, weekday sets (`SAT,SUN`, `MON-FRI`) and named ranges
+    (`2026-12-24..2027-01-02 winter break`). `snooze` bounds how long a person may hold the
+    schedules off (`max_hours`, default a week) and whether a budget alert overrides a snooze
+    (`budget_overrides`, default true).
     `ssm_parameter_path` is where costctl publishes endpoints (default `/<Project>/<Env>`).
     `hosted_zone_ids` are the Route53 zones costctl may update (alias records of the ALB) and
     `dns_record_names` the alias names in them (required with zones; only A/AAAA records of these
@@ -69,6 +75,12 @@ variable "stacks" {
       pause_cron   = optional(string)
       resume_cron  = optional(string)
     }))
+    time_zone = optional(string)
+    calendar  = optional(list(string), [])
+    snooze = optional(object({
+      max_hours        = optional(number, 168)
+      budget_overrides = optional(bool, true)
+    }), {})
     ssm_parameter_path = optional(string)
     hosted_zone_ids    = optional(list(string), [])
     dns_record_names   = optional(list(string), [])
@@ -101,6 +113,22 @@ variable "stacks" {
       [for r in b.rules : contains(["ACTUAL", "FORECASTED"], r.alert_type) && r.threshold_percent > 0 && r.threshold_percent <= 1000 && contains(["paused", "hibernated"], r.level)]
     )]]))
     error_message = "budgets: each budget needs a name and at least one rule; alert_type is ACTUAL|FORECASTED, threshold_percent is in (0, 1000], level is paused|hibernated."
+  }
+
+  validation {
+    condition = alltrue([for s in values(var.stacks) :
+      (s.time_zone == null ? true : can(regex("^(UTC|Etc/[A-Za-z0-9+-]+|[A-Z][A-Za-z_]+(/[A-Z][A-Za-z0-9_+-]+){1,2})$", s.time_zone))) &&
+      s.snooze.max_hours >= 1 && s.snooze.max_hours <= 8760 && floor(s.snooze.max_hours) == s.snooze.max_hours
+    ])
+    error_message = "time_zone is an IANA name (e.g. Europe/Madrid or UTC); snooze.max_hours is a whole number of hours from 1 to 8760."
+  }
+
+  validation {
+    condition = alltrue(flatten([for s in values(var.stacks) : [for e in s.calendar :
+      can(regex("^([0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{2}-[0-9]{2}|(MON|TUE|WED|THU|FRI|SAT|SUN)(-(MON|TUE|WED|THU|FRI|SAT|SUN))?(,(MON|TUE|WED|THU|FRI|SAT|SUN)(-(MON|TUE|WED|THU|FRI|SAT|SUN))?)*|[0-9]{4}-[0-9]{2}-[0-9]{2}[.][.][0-9]{4}-[0-9]{2}-[0-9]{2}( .+)?)$", e)) &&
+      (length(regexall("[.][.]", e)) == 0 ? true : try(tonumber(replace(substr(e, 0, 10), "-", "")) <= tonumber(replace(substr(e, 12, 10), "-", "")), false))
+    ]]))
+    error_message = "calendar entries are YYYY-MM-DD, annual MM-DD, weekday sets (SAT,SUN or MON-FRI) or ranges FROM..TO with an optional name (2026-12-24..2027-01-02 winter break), and a range may not end before it starts. The functions check the dates themselves at cold start too."
   }
 
   validation {

@@ -4,7 +4,9 @@ use crate::cloud::{Cloud, fence};
 use crate::error::CloudError;
 use crate::observe::{observe, observe_known, observe_with};
 use crate::report::{Report, StepOutcome};
-use crate::store::{HistoryEntry, Lockout, NewRequest, StackState, StateStore, StoreError};
+use crate::store::{
+    HistoryEntry, Lockout, NewRequest, Snooze, SnoozeRule, StackState, StateStore, StoreError,
+};
 use async_trait::async_trait;
 use costctl_core::event::Trigger;
 use costctl_core::observation::{Bounds, KafkaObs, LoadBalancerObs, scalable_resource_id};
@@ -129,6 +131,11 @@ pub struct RequestSpec {
     pub policy: Option<Policy>,
     pub force: bool,
     pub lockout: Option<Lockout>,
+    /// Hold scheduled transitions until then, set with the request (`resume --until`).
+    pub snooze: Option<Snooze>,
+    /// A budget request ends a snooze instead of being held by it (default; the stack's
+    /// `snooze.budget_overrides`).
+    pub budget_overrides_snooze: bool,
 }
 
 impl RequestSpec {
@@ -141,6 +148,8 @@ impl RequestSpec {
             policy: None,
             force: false,
             lockout: None,
+            snooze: None,
+            budget_overrides_snooze: true,
         }
     }
 }
@@ -300,16 +309,36 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
             policy,
             force: spec.force,
             lockout: spec.lockout.clone(),
+            snooze: spec.snooze.clone(),
+            budget_overrides_snooze: spec.budget_overrides_snooze,
         };
         let now = self.clock.now_ms();
+        // A budget request ends a snooze that holds: say so in the history (read before the
+        // write; the write itself clears the snooze atomically).
+        let held = existing.as_ref().and_then(|s| s.snooze.clone());
+        let (overridden, expired) = match (req.snooze_rule(), held) {
+            (SnoozeRule::Clear, Some(s)) if s.holds_at(now) => (Some(s), None),
+            (SnoozeRule::MustNotHold, Some(s)) if !s.holds_at(now) => (None, Some(s)),
+            _ => (None, None),
+        };
         let state = self.store.request(stack, &req, now).await?;
+        let mut detail = serde_json::json!({ "reason": spec.reason, "force": spec.force, "lockout": spec.lockout });
+        if let Some(snooze) = &spec.snooze {
+            detail["snooze"] = serde_json::json!(snooze);
+        }
+        if let Some(snooze) = overridden {
+            detail["snooze_overridden"] = serde_json::json!(snooze);
+        }
+        if let Some(snooze) = expired {
+            detail["snooze_expired"] = serde_json::json!(snooze);
+        }
         let entry = HistoryEntry {
             at_ms: now,
             generation: state.generation,
             kind: "request".into(),
             desired: spec.desired,
             trigger: spec.trigger,
-            detail: serde_json::json!({ "reason": spec.reason, "force": spec.force, "lockout": spec.lockout }),
+            detail,
         };
         Ok((state, entry, fresh))
     }
@@ -428,6 +457,10 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
         let mut report = Report::new(stack, desired, generation);
         report.describe(&obs, &plan);
         report.lockout = lockout;
+        report.snooze = state
+            .as_ref()
+            .and_then(|s| s.snooze_at(self.clock.now_ms()))
+            .cloned();
         if status {
             let mut ids: Vec<String> = manifest.db_instances.keys().cloned().collect();
             ids.extend(obs.db_instances.iter().map(|d| d.id.clone()));

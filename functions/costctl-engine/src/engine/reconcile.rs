@@ -47,6 +47,7 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
         };
         report.elapsed_ms = u64::try_from(self.clock.now_ms() - started).unwrap_or(0);
         report.lockout = state.lockout.clone();
+        report.snooze = state.snooze_at(self.clock.now_ms()).cloned();
         let stored = report.for_storage();
         self.store.finish(stack, lease.owner(), &stored).await?;
         if !report.done.is_empty() || !report.errors.is_empty() {

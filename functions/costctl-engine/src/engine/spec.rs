@@ -76,6 +76,8 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
                     policy: Policy::default(),
                     force: false,
                     lockout: None,
+                    snooze: None,
+                    budget_overrides_snooze: true,
                 };
                 let now = self.clock.now_ms();
                 let state = self.store.request(stack, &req, now).await?;

@@ -46,6 +46,7 @@ fn state(cfg: &StackConfig, desired: DesiredState, requested_at_ms: i64) -> Stac
         lockout: None,
         last_report: None,
         spec: None,
+        snooze: None,
     }
 }
 
@@ -74,6 +75,7 @@ fn the_reduce_only_deployment_refuses_raising_requests_and_reconciles() {
         stack: STACK.into(),
         force: false,
         trigger: Trigger::Manual,
+        until: None,
     };
     assert!(
         reduce_only_refusal(&resume)

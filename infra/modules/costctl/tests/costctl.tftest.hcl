@@ -156,8 +156,16 @@ run "functions_are_the_cargo_lambda_zip_on_arm64" {
     error_message = "policy defaults must be delete/stop/stop/null"
   }
   assert {
-    condition     = !can(jsondecode(aws_lambda_function.this["full"].environment[0].variables["COSTCTL_CONFIG"]).stacks["order-tracking-dev"].schedule)
-    error_message = "schedules are Terraform's business, not part of the config JSON"
+    condition     = jsondecode(aws_lambda_function.this["full"].environment[0].variables["COSTCTL_CONFIG"]).stacks["order-tracking-dev"].schedule == { pause = "cron(30 20 ? * MON-FRI *)", resume = "cron(45 7 ? * MON-FRI *)" }
+    error_message = "the config carries the cron expressions EventBridge Scheduler runs (a manual resume at night is held until the next one)"
+  }
+  assert {
+    condition     = jsondecode(aws_lambda_function.this["full"].environment[0].variables["COSTCTL_CONFIG"]).stacks["order-tracking-dev"].time_zone == "Europe/Madrid"
+    error_message = "the stack's time zone defaults to its schedule's"
+  }
+  assert {
+    condition     = jsondecode(aws_lambda_function.this["full"].environment[0].variables["COSTCTL_CONFIG"]).stacks["order-tracking-dev"].snooze == { max_hours = 168, budget_overrides = true }
+    error_message = "snooze defaults: a week, budget alerts override"
   }
   assert {
     condition     = aws_dynamodb_table.state[0].hash_key == "pk" && aws_dynamodb_table.state[0].range_key == "sk" && aws_dynamodb_table.state[0].billing_mode == "PAY_PER_REQUEST" && aws_dynamodb_table.state[0].point_in_time_recovery[0].enabled && aws_dynamodb_table.state[0].server_side_encryption[0].enabled
@@ -390,6 +398,72 @@ run "create_false_creates_nothing" {
     condition     = output.full_function_name == null
     error_message = "outputs are null when nothing is created"
   }
+}
+
+run "calendar_snooze_and_time_zone_reach_the_config" {
+  command = apply
+  variables {
+    stacks = { "order-tracking-dev" = {
+      tags      = { Project = "order-tracking", Env = "dev" }
+      time_zone = "America/New_York"
+      calendar  = ["2026-12-25", "01-01", "SAT,SUN", "2026-12-24..2027-01-02 winter break"]
+      snooze    = { max_hours = 12, budget_overrides = false }
+    } }
+  }
+  assert {
+    condition = jsondecode(aws_lambda_function.this["full"].environment[0].variables["COSTCTL_CONFIG"]).stacks["order-tracking-dev"] == {
+      tags      = { Project = "order-tracking", Env = "dev" }
+      policy    = { msk_on_pause = "delete", rds_on_pause = "stop", rds_auto_start = "stop", hibernate_after_days = null }
+      budgets   = []
+      time_zone = "America/New_York"
+      calendar  = ["2026-12-25", "01-01", "SAT,SUN", "2026-12-24..2027-01-02 winter break"]
+      snooze    = { max_hours = 12, budget_overrides = false }
+    }
+    error_message = "time zone, calendar and snooze limits go to the config as given; without a schedule there is no schedule key"
+  }
+}
+
+run "stack_time_zone_defaults_to_utc" {
+  command = apply
+  variables {
+    stacks = { "order-tracking-dev" = { tags = { Project = "order-tracking", Env = "dev" } } }
+  }
+  assert {
+    condition     = jsondecode(aws_lambda_function.this["full"].environment[0].variables["COSTCTL_CONFIG"]).stacks["order-tracking-dev"].time_zone == "UTC"
+    error_message = "no time zone and no schedule: UTC"
+  }
+}
+
+run "rejects_a_bad_calendar_date" {
+  command = plan
+  variables {
+    stacks = { "order-tracking-dev" = { tags = { Project = "order-tracking", Env = "dev" }, calendar = ["25/12/2026"] } }
+  }
+  expect_failures = [var.stacks]
+}
+
+run "rejects_a_calendar_range_that_ends_before_it_starts" {
+  command = plan
+  variables {
+    stacks = { "order-tracking-dev" = { tags = { Project = "order-tracking", Env = "dev" }, calendar = ["2027-01-02..2026-12-24 backwards"] } }
+  }
+  expect_failures = [var.stacks]
+}
+
+run "rejects_a_snooze_bound_out_of_range" {
+  command = plan
+  variables {
+    stacks = { "order-tracking-dev" = { tags = { Project = "order-tracking", Env = "dev" }, snooze = { max_hours = 0 } } }
+  }
+  expect_failures = [var.stacks]
+}
+
+run "rejects_a_bad_stack_time_zone" {
+  command = plan
+  variables {
+    stacks = { "order-tracking-dev" = { tags = { Project = "order-tracking", Env = "dev" }, time_zone = "CET+1" } }
+  }
+  expect_failures = [var.stacks]
 }
 
 run "rejects_a_bad_time_zone" {
