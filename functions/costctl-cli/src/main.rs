@@ -299,7 +299,14 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                     now,
                     "resume --until",
                 )?),
-                None => costctl_engine::snooze::manual_resume_hold(&cfg, now, &who()),
+                None => match costctl_engine::snooze::manual_resume_hold(&cfg, now, &who()) {
+                    None => None,
+                    hold => {
+                        let state = engine.store().load(&stack.stack).await?;
+                        let held = state.as_ref().and_then(|s| s.snooze_at(now));
+                        costctl_engine::snooze::unless_longer(hold, held)
+                    }
+                },
             };
             transition(
                 &engine,

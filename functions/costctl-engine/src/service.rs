@@ -219,7 +219,14 @@ impl<C: Cloud, S: StateStore> Service<C, S> {
                         })?,
                     ),
                     None if matches!(trigger, Trigger::Manual | Trigger::Cli) => {
-                        snooze::manual_resume_hold(cfg, now, &by)
+                        match snooze::manual_resume_hold(cfg, now, &by) {
+                            None => None,
+                            hold => {
+                                let state = self.engine.store().load(&stack).await?;
+                                let held = state.as_ref().and_then(|s| s.snooze_at(now));
+                                snooze::unless_longer(hold, held)
+                            }
+                        }
                     }
                     None => None,
                 };

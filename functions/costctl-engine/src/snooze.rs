@@ -90,6 +90,15 @@ pub fn manual_resume_hold(cfg: &StackConfig, now_ms: i64, by: &str) -> Option<Sn
     })
 }
 
+/// The hold a manual resume sets, unless a snooze that already holds ends later: a person's
+/// longer snooze is never shortened by the automatic hold.
+pub fn unless_longer(hold: Option<Snooze>, held: Option<&Snooze>) -> Option<Snooze> {
+    match (hold, held) {
+        (Some(h), Some(s)) if s.until_ms >= h.until_ms => None,
+        (hold, _) => hold,
+    }
+}
+
 /// The calendar entry that closes the stack's day at `now_ms` (in its zone), if one does: a
 /// scheduled resume is skipped then.
 pub fn closed_today(cfg: &StackConfig, now_ms: i64) -> Option<&Entry> {

@@ -746,6 +746,18 @@ fn a_manual_resume_at_night_holds_until_the_next_schedule_boundary() {
         .unwrap();
     assert!(matches!(held, Answer::Held { .. }), "{held:?}");
     assert_eq!(api_desired(&f), 2);
+    // A longer snooze is not shortened by the hold of a later manual resume.
+    f.invoke(
+        Mode::Full,
+        json!({"action": "snooze", "stack": STACK, "until": "2026-11-30 12:00"}),
+    )
+    .unwrap();
+    f.invoke(Mode::Full, json!({"action": "resume", "stack": STACK}))
+        .unwrap();
+    assert_eq!(
+        f.state().snooze.map(|s| s.until_ms),
+        Some(ms("2026-11-30T11:00:00Z"))
+    );
     // A resume in the daytime sets no hold.
     let f = scheduled(json!({}));
     let answer = f

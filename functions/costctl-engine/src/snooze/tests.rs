@@ -116,3 +116,18 @@ fn calendar_days_in_the_zone() {
     );
     assert!(closed_today(&c, ms("2027-01-06T07:00:00Z")).is_some());
 }
+
+#[test]
+fn the_automatic_hold_never_shortens_a_longer_snooze() {
+    let s = |until_ms| Snooze {
+        until_ms,
+        by: "x".into(),
+        reason: String::new(),
+        set_at_ms: 0,
+    };
+    assert_eq!(unless_longer(Some(s(10)), Some(&s(20))), None);
+    assert_eq!(unless_longer(Some(s(10)), Some(&s(10))), None);
+    assert_eq!(unless_longer(Some(s(20)), Some(&s(10))), Some(s(20)));
+    assert_eq!(unless_longer(Some(s(20)), None), Some(s(20)));
+    assert_eq!(unless_longer(None, Some(&s(10))), None);
+}
