@@ -61,6 +61,40 @@ pub struct DemoStack {
     pub databases: Vec<String>,
 }
 
+/// Tags one ECS service (ECS TagResource on the service's ARN).
+pub async fn tag_service(
+    config: &SdkConfig,
+    cluster: &str,
+    service: &str,
+    key: &str,
+    value: &str,
+) -> Result<()> {
+    let ecs = aws_sdk_ecs::Client::new(config);
+    let described = ecs
+        .describe_services()
+        .cluster(cluster)
+        .services(service)
+        .send()
+        .await?;
+    let arn = described
+        .services()
+        .first()
+        .and_then(|s| s.service_arn())
+        .ok_or_else(|| anyhow::anyhow!("no service {cluster}/{service}"))?
+        .to_string();
+    ecs.tag_resource()
+        .resource_arn(arn)
+        .tags(
+            aws_sdk_ecs::types::Tag::builder()
+                .key(key)
+                .value(value)
+                .build(),
+        )
+        .send()
+        .await?;
+    Ok(())
+}
+
 /// A comparable picture of the stack: counts, bounds, database specs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Picture {

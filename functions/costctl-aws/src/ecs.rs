@@ -124,7 +124,7 @@ impl AwsCloud {
             .flatten()
             .filter(|s| s.status() == Some("ACTIVE"))
             .map(|s| {
-                let tags = s
+                let tags: Vec<(String, String)> = s
                     .tags()
                     .iter()
                     .filter_map(|t| {
@@ -132,6 +132,7 @@ impl AwsCloud {
                     })
                     .collect();
                 let obs = ServiceObs {
+                    tags: tags.iter().cloned().collect(),
                     cluster: cluster_name(s.cluster_arn().unwrap_or(cluster)),
                     name: s.service_name().unwrap_or_default().to_string(),
                     desired: non_negative(s.desired_count()),

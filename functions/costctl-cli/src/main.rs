@@ -227,6 +227,9 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         options.poll_interval = Duration::from_millis(ms);
     }
     let mut engine = Engine::new(AwsCloud::new(&sdk), store, options);
+    if let Some(config) = &config {
+        engine.set_exclusions(config);
+    }
     let out = output::Printer::new(cli.output == OutputFormat::Json);
     if cli.output == OutputFormat::Text && std::io::stderr().is_terminal() {
         let progress: Progress = Arc::new(output::progress_line);

@@ -353,3 +353,56 @@ async fn misuse_gets_clear_errors_and_changes_nothing() {
 
     assert_eq!(demo.picture(&sdk).await.unwrap(), before);
 }
+
+/// A service carrying `costctl:exclude=true` keeps its desired count through a pause and a
+/// resume while its neighbours go to 0 and back; `plan` names it as excluded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_excluded_service_keeps_its_count_through_pause_and_resume() {
+    let emu = Emulator::start().await.unwrap();
+    let sdk = emu.sdk_config().await;
+    let demo = stack::build(&sdk, &StackSpec::new("excl", 1, 3, 0))
+        .await
+        .unwrap();
+    let (cluster, excluded) = demo.services[1].clone();
+    stack::tag_service(&sdk, &cluster, &excluded, "costctl:exclude", "true")
+        .await
+        .unwrap();
+    let before = demo.picture(&sdk).await.unwrap();
+    let key = format!("{cluster}/{excluded}");
+    assert!(before.desired[&key] > 0);
+    let cli = Cli {
+        emu: &emu,
+        table: "costctl-state",
+    };
+    assert!(cli.run(&["init"]).await.status.success());
+    let tags = ["--tag", "Project=excl", "--tag", "Env=dev"];
+    let o = cli
+        .run_default(&[&["plan", "paused", "--stack", "excl-dev"][..], &tags].concat())
+        .await;
+    assert!(o.status.success(), "{}", text(&o));
+    let out = text(&o);
+    assert!(
+        out.contains(&format!("ecs:{key}")) && out.contains("costctl:exclude=true"),
+        "{out}"
+    );
+    assert!(
+        !out.contains(&format!("set desired count of {key}")),
+        "{out}"
+    );
+
+    let o = cli
+        .run_default(&[&["pause", "--stack", "excl-dev"][..], &tags].concat())
+        .await;
+    assert!(o.status.success(), "{}", text(&o));
+    let paused = demo.picture(&sdk).await.unwrap();
+    for (k, d) in &paused.desired {
+        if *k == key {
+            assert_eq!(*d, before.desired[k], "the excluded service is untouched");
+        } else {
+            assert_eq!(*d, 0, "{k} is paused");
+        }
+    }
+    let o = cli.run_default(&["resume", "--stack", "excl-dev"]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(demo.picture(&sdk).await.unwrap(), before);
+}

@@ -30,6 +30,7 @@ fn running_stack(services: usize, dbs: usize) -> Observation {
             running: n,
             pending: 0,
             status: "ACTIVE".into(),
+            tags: Default::default(),
         });
     }
     for i in 0..dbs {

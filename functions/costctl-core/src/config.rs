@@ -8,6 +8,7 @@
 use crate::DesiredState;
 use crate::budget::AlertType;
 use crate::calendar::{self, Calendar, Entry, RawEntry};
+use crate::exclude::{DEFAULT_TAG_KEY, Exclusion};
 use crate::schedule::{CronExpr, Schedule};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -17,6 +18,8 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Config {
     pub stacks: BTreeMap<String, StackConfig>,
+    /// The tag that excludes a resource (`costctl:exclude` unless configured).
+    pub exclude_tag_key: String,
 }
 
 /// One guarded stack.
@@ -33,6 +36,8 @@ pub struct StackConfig {
     /// Days on which scheduled resumes are skipped.
     pub calendar: Calendar,
     pub snooze: SnoozePolicy,
+    /// Resources selected but never changed: those carrying the exclusion tag, and these.
+    pub exclude: Exclusion,
 }
 
 /// An IANA time zone, by name.
@@ -259,6 +264,8 @@ pub struct UnknownStack {
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     stacks: BTreeMap<String, RawStack>,
+    #[serde(default)]
+    exclude_tag_key: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -280,6 +287,8 @@ struct RawStack {
     calendar: Vec<RawEntry>,
     #[serde(default)]
     snooze: SnoozePolicy,
+    #[serde(default)]
+    exclude: ResourceNames,
 }
 
 impl Config {
@@ -305,6 +314,13 @@ impl Config {
         };
         if raw.stacks.is_empty() {
             push("stacks".into(), ConfigProblem::NoStacks);
+        }
+        let tag_key = raw
+            .exclude_tag_key
+            .clone()
+            .unwrap_or_else(|| DEFAULT_TAG_KEY.to_string());
+        if tag_key.trim().is_empty() {
+            push("exclude_tag_key".into(), ConfigProblem::EmptyTagKey);
         }
         let mut budget_owner: BTreeMap<String, String> = BTreeMap::new();
         let mut stacks = BTreeMap::new();
@@ -416,6 +432,17 @@ impl Config {
                     ConfigProblem::SnoozeBound(rs.snooze.max_hours),
                 );
             }
+            check_names(&rs.exclude, &format!("{p}.exclude"), &mut push);
+            let exclude = Exclusion {
+                tag_key: tag_key.clone(),
+                names: rs
+                    .exclude
+                    .ecs_services
+                    .iter()
+                    .chain(&rs.exclude.rds_instances)
+                    .cloned()
+                    .collect(),
+            };
             if let (Some(selector), Some(time_zone)) = (selector, time_zone) {
                 stacks.insert(
                     name,
@@ -427,12 +454,16 @@ impl Config {
                         schedule,
                         calendar: Calendar { entries },
                         snooze: rs.snooze,
+                        exclude,
                     },
                 );
             }
         }
         if v.is_empty() {
-            Ok(Config { stacks })
+            Ok(Config {
+                stacks,
+                exclude_tag_key: tag_key,
+            })
         } else {
             Err(ConfigError::Invalid(v))
         }
@@ -701,6 +732,33 @@ mod tests {
         ] {
             assert!(text.contains(needle), "{needle}: {text}");
         }
+    }
+
+    #[test]
+    fn exclusions() {
+        let c = Config::from_json(
+            r#"{"exclude_tag_key":"team:keep","stacks":{"s":{"tags":{"a":"b"},
+              "exclude":{"ecs_services":["c/batch"],"rds_instances":["db-x"]}}}}"#,
+        )
+        .unwrap();
+        let ex = &c.stack("s").unwrap().exclude;
+        assert_eq!(ex.tag_key, "team:keep");
+        assert!(ex.names.contains("c/batch") && ex.names.contains("db-x"));
+        let d = Config::from_json(r#"{"stacks":{"s":{"tags":{"a":"b"}}}}"#).unwrap();
+        assert_eq!(d.stack("s").unwrap().exclude.tag_key, "costctl:exclude");
+        let p = problems(
+            r#"{"exclude_tag_key":" ","stacks":{"s":{"tags":{"a":"b"},"exclude":{"ecs_services":["nocluster"]}}}}"#,
+        );
+        assert_eq!(
+            p,
+            vec![
+                ("exclude_tag_key".into(), ConfigProblem::EmptyTagKey),
+                (
+                    "stacks.s.exclude.ecs_services[0]".into(),
+                    ConfigProblem::InvalidEcsService("nocluster".into())
+                )
+            ]
+        );
     }
 
     #[test]

@@ -28,6 +28,7 @@ pub mod config;
 pub mod cost;
 pub mod ephemeral;
 pub mod event;
+pub mod exclude;
 pub mod iam;
 pub mod manifest;
 pub mod observation;

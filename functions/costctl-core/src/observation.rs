@@ -18,6 +18,9 @@ pub struct ServiceObs {
     pub pending: u32,
     /// `ACTIVE`, `DRAINING` or `INACTIVE`.
     pub status: String,
+    /// The service's tags (DescribeServices `include=TAGS`): read for the exclusion tag.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
 }
 
 impl ServiceObs {

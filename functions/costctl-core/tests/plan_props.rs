@@ -511,6 +511,7 @@ fn arb_service(i: usize) -> impl Strategy<Value = (ServiceObs, Option<Bounds>)> 
                 running,
                 pending: 0,
                 status: "ACTIVE".into(),
+                tags: Default::default(),
             };
             (
                 svc,

@@ -140,6 +140,7 @@ impl<C: Cloud, S: StateStore> Service<C, S> {
         if mode == Mode::ReduceOnly {
             engine.set_reduce_only();
         }
+        engine.set_exclusions(&config);
         Service {
             engine,
             config,

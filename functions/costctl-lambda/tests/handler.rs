@@ -871,3 +871,61 @@ fn bad_snoozes_are_refused_and_change_nothing() {
         .unwrap_err();
     assert_eq!(e.error_type, "Refused");
 }
+
+#[test]
+fn excluded_resources_keep_their_state_through_pause_and_resume() {
+    // `batch` carries the stack's tags and the exclusion tag; the database is excluded by name.
+    let f = scheduled(json!({"exclude": {"rds_instances": ["ot-dev-db"]}}));
+    let tags: BTreeMap<String, String> = [
+        ("Project", "order-tracking"),
+        ("Env", "dev"),
+        ("costctl:exclude", "true"),
+    ]
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .into();
+    f.world
+        .lock()
+        .add_service("ot-dev", "batch", 3, None, tags, false);
+    let plan = json_of(
+        &f.invoke(
+            Mode::Full,
+            json!({"action": "plan", "stack": STACK, "target": "paused"}),
+        )
+        .unwrap(),
+    );
+    let notes = plan["plan"]["notes"].to_string();
+    assert!(
+        notes.contains("ecs:ot-dev/batch") && notes.contains("costctl:exclude=true"),
+        "{notes}"
+    );
+    assert!(notes.contains("rds:ot-dev-db"), "{notes}");
+    let steps = plan["plan"]["steps"].to_string();
+    assert!(
+        !steps.contains("batch") && !steps.contains("ot-dev-db"),
+        "{steps}"
+    );
+
+    let paused = f
+        .invoke(Mode::Full, fixture("schedule-pause.json"))
+        .unwrap();
+    assert!(paused.report().is_some_and(|r| r.converged), "{paused:?}");
+    {
+        let w = f.world.lock();
+        assert_eq!(w.services["ot-dev/api"].desired, 0);
+        assert_eq!(w.services["ot-dev/worker"].desired, 0);
+        assert_eq!(w.services["ot-dev/batch"].desired, 3, "excluded: untouched");
+        assert_eq!(w.dbs["ot-dev-db"].status, "available", "excluded by name");
+    }
+    // Status still reports the excluded ones.
+    let status = json_of(&f.invoke(Mode::Full, fixture("manual-status.json")).unwrap());
+    assert!(
+        status["resources"].to_string().contains("ecs:ot-dev/batch"),
+        "{status}"
+    );
+    f.invoke(Mode::Full, json!({"action": "resume", "stack": STACK}))
+        .unwrap();
+    let w = f.world.lock();
+    assert_eq!(w.services["ot-dev/api"].desired, 2);
+    assert_eq!(w.services["ot-dev/worker"].desired, 1);
+    assert_eq!(w.services["ot-dev/batch"].desired, 3);
+}

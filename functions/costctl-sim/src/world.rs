@@ -595,5 +595,6 @@ pub(crate) fn service_obs(s: &SimService) -> ServiceObs {
         running: s.running,
         pending: s.desired.saturating_sub(s.running),
         status: "ACTIVE".into(),
+        tags: s.tags.clone(),
     }
 }

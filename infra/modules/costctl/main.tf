@@ -17,6 +17,7 @@ locals {
 
   # What the functions read as COSTCTL_CONFIG: the documented config JSON, nothing else.
   config = {
+    exclude_tag_key = var.exclude_tag_key
     stacks = { for name, s in var.stacks : name => merge({
       tags      = s.tags
       policy    = s.policy
@@ -24,6 +25,7 @@ locals {
       time_zone = coalesce(s.time_zone, try(s.schedule.time_zone, null), "UTC")
       calendar  = s.calendar
       snooze    = s.snooze
+      exclude   = s.exclude
       },
       # The schedules EventBridge Scheduler runs (triggers.tf), so the functions know the next
       # boundary: a manual resume at night is held until it.

@@ -39,7 +39,8 @@ variable "stacks" {
     `YYYY-MM-DD`, annual `MM-DD`, weekday sets (`SAT,SUN`, `MON-FRI`) and named ranges
     (`2026-12-24..2027-01-02 winter break`). `snooze` bounds how long a person may hold the
     schedules off (`max_hours`, default a week) and whether a budget alert overrides a snooze
-    (`budget_overrides`, default true).
+    (`budget_overrides`, default true). `exclude` names ECS services (`cluster/service`) and RDS
+    instances the stack selects but costctl must never change (see also `exclude_tag_key`).
     `ssm_parameter_path` is where costctl publishes endpoints (default `/<Project>/<Env>`).
     `hosted_zone_ids` are the Route53 zones costctl may update (alias records of the ALB) and
     `dns_record_names` the alias names in them (required with zones; only A/AAAA records of these
@@ -77,6 +78,10 @@ variable "stacks" {
     }))
     time_zone = optional(string)
     calendar  = optional(list(string), [])
+    exclude = optional(object({
+      ecs_services  = optional(list(string), [])
+      rds_instances = optional(list(string), [])
+    }), {})
     snooze = optional(object({
       max_hours        = optional(number, 168)
       budget_overrides = optional(bool, true)
@@ -121,6 +126,14 @@ variable "stacks" {
       s.snooze.max_hours >= 1 && s.snooze.max_hours <= 8760 && floor(s.snooze.max_hours) == s.snooze.max_hours
     ])
     error_message = "time_zone is an IANA name (e.g. Europe/Madrid or UTC); snooze.max_hours is a whole number of hours from 1 to 8760."
+  }
+
+  validation {
+    condition = alltrue(flatten([for s in values(var.stacks) : concat(
+      [for e in s.exclude.ecs_services : can(regex("^[A-Za-z0-9_-]{1,255}/[A-Za-z0-9_-]{1,255}$", e))],
+      [for e in s.exclude.rds_instances : can(regex("^[A-Za-z](-?[A-Za-z0-9])*$", e)) && length(e) <= 63]
+    )]))
+    error_message = "exclude: ecs_services are cluster/service names, rds_instances are DB instance identifiers."
   }
 
   validation {
@@ -345,4 +358,16 @@ variable "tags" {
   description = "Tags for every resource of the module."
   type        = map(string)
   default     = {}
+}
+
+variable "exclude_tag_key" {
+  type        = string
+  default     = "costctl:exclude"
+  description = "A resource a stack selects that carries this tag with the value `true` is observed and reported but never changed (pause and resume leave it as it is)."
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9 _.:/=+@-]{1,128}$", var.exclude_tag_key)) && !startswith(var.exclude_tag_key, "aws:")
+    error_message = "exclude_tag_key is a tag key: 1-128 characters of letters, digits, spaces and _ . : / = + - @, not starting with aws:."
+  }
 }

@@ -9,6 +9,7 @@ use crate::store::{
 };
 use async_trait::async_trait;
 use costctl_core::event::Trigger;
+use costctl_core::exclude::Exclusion;
 use costctl_core::observation::{Bounds, KafkaObs, LoadBalancerObs, scalable_resource_id};
 use costctl_core::plan::Note;
 use costctl_core::plan::{Action, Goal, Plan, Policy, Step};
@@ -185,6 +186,10 @@ pub struct Engine<C, S> {
     clock: Arc<dyn Clock>,
     options: Options,
     progress: Option<Progress>,
+    /// Per stack, what is selected but never changed ([`Exclusion`]); a stack not listed
+    /// excludes what carries the default tag.
+    exclusions: BTreeMap<String, Exclusion>,
+    exclude_tag_key: String,
 }
 
 /// An observation a moment old, for one stack with nothing recorded yet: made by the request
@@ -209,7 +214,30 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
             clock: Arc::new(SystemClock),
             options,
             progress: None,
+            exclusions: BTreeMap::new(),
+            exclude_tag_key: costctl_core::exclude::DEFAULT_TAG_KEY.to_string(),
         }
+    }
+
+    /// Takes each configured stack's exclusions (tag key and names) from the configuration.
+    pub fn set_exclusions(&mut self, config: &costctl_core::config::Config) {
+        self.exclude_tag_key = config.exclude_tag_key.clone();
+        self.exclusions = config
+            .stacks
+            .iter()
+            .map(|(name, s)| (name.clone(), s.exclude.clone()))
+            .collect();
+    }
+
+    /// What `stack` excludes.
+    pub(crate) fn exclusion(&self, stack: &str) -> Exclusion {
+        self.exclusions
+            .get(stack)
+            .cloned()
+            .unwrap_or_else(|| Exclusion {
+                tag_key: self.exclude_tag_key.clone(),
+                names: Default::default(),
+            })
     }
 
     /// Makes this engine refuse every step that does not reduce cost (the reduce-only
@@ -453,7 +481,9 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
             generation: generation + u64::from(desired != stored_desired),
             policy,
         };
-        let plan = costctl_core::plan_with(&goal, &obs, &manifest, spec.as_ref());
+        let plan = self
+            .exclusion(stack)
+            .plan(&goal, &obs, &manifest, spec.as_ref());
         let mut report = Report::new(stack, desired, generation);
         report.describe(&obs, &plan);
         report.lockout = lockout;

@@ -178,7 +178,9 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
             generation: state.generation,
             policy: state.policy,
         };
-        let plan = costctl_core::plan_with(&goal, &obs, &state.manifest, state.spec.as_ref());
+        let plan = self
+            .exclusion(stack)
+            .plan(&goal, &obs, &state.manifest, state.spec.as_ref());
         report.describe(&obs, &plan);
 
         // Write-ahead: the manifest that protects this pass's destructive calls is stored
@@ -225,8 +227,12 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
             .await
             {
                 Ok(obs) => {
-                    let plan =
-                        costctl_core::plan_with(&goal, &obs, &state.manifest, state.spec.as_ref());
+                    let plan = self.exclusion(stack).plan(
+                        &goal,
+                        &obs,
+                        &state.manifest,
+                        state.spec.as_ref(),
+                    );
                     report.describe(&obs, &plan);
                 }
                 Err(e) => report

@@ -408,7 +408,9 @@ run "calendar_snooze_and_time_zone_reach_the_config" {
       time_zone = "America/New_York"
       calendar  = ["2026-12-25", "01-01", "SAT,SUN", "2026-12-24..2027-01-02 winter break"]
       snooze    = { max_hours = 12, budget_overrides = false }
+      exclude   = { ecs_services = ["ot-dev/batch"] }
     } }
+    exclude_tag_key = "team:keep"
   }
   assert {
     condition = jsondecode(aws_lambda_function.this["full"].environment[0].variables["COSTCTL_CONFIG"]).stacks["order-tracking-dev"] == {
@@ -418,9 +420,37 @@ run "calendar_snooze_and_time_zone_reach_the_config" {
       time_zone = "America/New_York"
       calendar  = ["2026-12-25", "01-01", "SAT,SUN", "2026-12-24..2027-01-02 winter break"]
       snooze    = { max_hours = 12, budget_overrides = false }
+      exclude   = { ecs_services = ["ot-dev/batch"], rds_instances = [] }
     }
     error_message = "time zone, calendar and snooze limits go to the config as given; without a schedule there is no schedule key"
   }
+}
+
+run "exclude_tag_key_reaches_the_config" {
+  command = apply
+  variables {
+    exclude_tag_key = "team:keep"
+  }
+  assert {
+    condition     = jsondecode(aws_lambda_function.this["full"].environment[0].variables["COSTCTL_CONFIG"]).exclude_tag_key == "team:keep"
+    error_message = "the exclusion tag key goes to the config"
+  }
+}
+
+run "rejects_a_bad_exclusion" {
+  command = plan
+  variables {
+    stacks = { "order-tracking-dev" = { tags = { Project = "order-tracking", Env = "dev" }, exclude = { ecs_services = ["no-cluster"] } } }
+  }
+  expect_failures = [var.stacks]
+}
+
+run "rejects_an_aws_exclusion_tag_key" {
+  command = plan
+  variables {
+    exclude_tag_key = "aws:exclude"
+  }
+  expect_failures = [var.exclude_tag_key]
 }
 
 run "stack_time_zone_defaults_to_utc" {
