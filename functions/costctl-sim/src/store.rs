@@ -78,6 +78,20 @@ impl StateStore for MemStore {
                 snooze: None,
             });
             let snooze_rule = req.snooze_rule();
+            // Invariants of snoozes and calendars, over what the store is asked to record (the
+            // service's decisions, whatever path they took to get here).
+            if req.trigger == costctl_core::event::Trigger::Schedule {
+                let utc = costctl_core::calendar::zone("UTC").expect("UTC is a zone");
+                let day = costctl_core::calendar::local_date(now_ms, &utc);
+                if req.desired == DesiredState::Running
+                    && let Some(entry) = w.calendar.closed_on(day)
+                {
+                    let entry = entry.entry.clone();
+                    w.violation(format!(
+                        "{owner}: a scheduled resume was recorded on {day}, closed by calendar entry `{entry}`"
+                    ));
+                }
+            }
             if snooze_rule == SnoozeRule::MustNotHold
                 && let Some(s) = state.snooze_at(now_ms)
             {
@@ -101,6 +115,15 @@ impl StateStore for MemStore {
                     }
                 }
                 LockoutRule::Untouched => {}
+            }
+            if req.trigger == costctl_core::event::Trigger::Schedule
+                && let Some(s) = state.snooze_at(now_ms)
+            {
+                let until = s.until_ms;
+                w.violation(format!(
+                    "{owner}: a scheduled {} was recorded while a snooze held until {until}",
+                    req.desired
+                ));
             }
             match snooze_rule {
                 SnoozeRule::Set(s) => state.snooze = Some(s),

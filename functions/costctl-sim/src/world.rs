@@ -121,6 +121,9 @@ pub struct World {
     /// Services and instances that do not belong to the stack: never touched.
     pub foreign: BTreeSet<String>,
     pub rds_on_pause: RdsOnPause,
+    /// The stack's closed days (UTC), for the calendar invariant: no scheduled resume is
+    /// recorded on one.
+    pub calendar: costctl_core::calendar::Calendar,
     pub msk_on_pause: MskOnPause,
     /// ALBs, MSK Serverless clusters, SSM parameters, alias records.
     pub eph: Ephemeral,
@@ -161,6 +164,7 @@ impl World {
             originals: BTreeMap::new(),
             foreign: BTreeSet::new(),
             rds_on_pause: RdsOnPause::Stop,
+            calendar: Default::default(),
             msk_on_pause: MskOnPause::Delete,
             eph: Ephemeral::default(),
             store: BTreeMap::new(),

@@ -59,6 +59,11 @@ pub enum Trigger {
     },
     /// `terraform destroy`: the invocation's delete, with the version in Terraform's state.
     TerraformDestroy,
+    /// A person holds the schedules off for this many minutes.
+    Snooze {
+        minutes: u32,
+    },
+    Unsnooze,
 }
 
 /// The result of one scenario.
@@ -203,6 +208,11 @@ impl Scenario {
                     json!({"spec": self.spec_inputs[spec], "tf": tf}),
                 )
             }
+            Trigger::Snooze { minutes } => action(
+                "snooze",
+                json!({"for": format!("{minutes}m"), "reason": "demo", "by": "sim"}),
+            ),
+            Trigger::Unsnooze => action("unsnooze", json!({"by": "sim"})),
             Trigger::TerraformDestroy => {
                 let prev = applied.expect("a destroy is sent only with a version in the state");
                 action(
@@ -233,6 +243,8 @@ impl Scenario {
             Trigger::Status => "status",
             Trigger::TerraformApply { .. } => "terraform-apply",
             Trigger::TerraformDestroy => "terraform-destroy",
+            Trigger::Snooze { .. } => "snooze",
+            Trigger::Unsnooze => "unsnooze",
         };
         let mode = match trigger {
             Trigger::BudgetForecast | Trigger::BudgetActual => Mode::ReduceOnly,
@@ -266,9 +278,22 @@ impl Scenario {
         };
         let payload = self.payload(trigger, applied);
         async move {
-            let deadline = service.engine().now_ms() + INVOCATION_MS;
+            let started = service.engine().now_ms();
+            let deadline = started + INVOCATION_MS;
             let before = world.lock().version;
             let answer = service.handle_event(&payload, deadline).await;
+            // No scheduled request is lost after a snooze expires: one held must have been
+            // held by a snooze still valid when the invocation began.
+            if let Ok(Answer::Held {
+                snooze: Some(s), ..
+            }) = &answer
+                && s.until_ms <= started
+            {
+                world.lock().violation(format!(
+                    "{owner}: held by a snooze that had ended at {} before the invocation began at {started}",
+                    s.until_ms
+                ));
+            }
             if terraform {
                 // What Terraform's state holds afterwards: the applied version after a success,
                 // nothing after a destroy; a failed create leaves nothing (the service rolled
@@ -310,13 +335,14 @@ fn fixture(raw: &str) -> Value {
 
 /// The stack's configuration as the Terraform module renders it: the scenario's selector and
 /// policy, and the budget rules of `config-example.json`.
-fn config(selector: &Selector, policy: Policy) -> Config {
+fn config(selector: &Selector, policy: Policy, calendar: &[String]) -> Config {
     let Selector::Tags(tags) = selector else {
         unreachable!("the scenarios select by tag")
     };
     let json = json!({"stacks": {STACK: {
         "tags": tags,
         "policy": policy,
+        "calendar": calendar,
         "budgets": [{"name": "order-tracking-dev-monthly", "rules": [
             {"alert_type": "FORECASTED", "threshold_percent": 100, "level": "paused"},
             {"alert_type": "ACTUAL", "threshold_percent": 100, "level": "hibernated", "lockout": true}
@@ -458,11 +484,22 @@ pub fn run(seed: u64) -> Outcome {
         "seed {seed}: {n_services} services, {n_dbs} instances, {} spec versions, policy {policy:?}, fault intensity {intensity}",
         specs.len()
     ));
+    // Snoozes and calendars: their own generator too. A fifth of the scenarios close the day
+    // (UTC) their scheduled resumes fall on; a person snoozes or unsnoozes now and then.
+    let mut srng = Rng::new(seed ^ 0x0005_2002_e5ca_1e4d);
+    let utc = costctl_core::calendar::zone("UTC").expect("UTC is a zone");
+    let closed: Vec<String> = if srng.chance(200) {
+        vec![costctl_core::calendar::local_date(START_MS, &utc).to_string()]
+    } else {
+        Vec::new()
+    };
+    let config = config(&Selector::Tags(tags), policy, &closed);
+    world.calendar = config.stacks[STACK].calendar.clone();
     let shared = Shared(Arc::new(Mutex::new(world)));
     let scenario = Scenario {
         world: shared.clone(),
         clock: clock.clone(),
-        config: config(&Selector::Tags(tags), policy),
+        config,
         spec_inputs: specs.clone(),
         terraform: Rc::default(),
     };
@@ -515,6 +552,17 @@ pub fn run(seed: u64) -> Outcome {
                 Trigger::TerraformApply {
                     spec: erng.below(specs.len() as u64) as usize,
                 }
+            }
+        } else {
+            trig
+        };
+        let trig = if srng.chance(180) {
+            if srng.chance(650) {
+                Trigger::Snooze {
+                    minutes: u32::try_from(srng.range(5, 240)).unwrap_or(60),
+                }
+            } else {
+                Trigger::Unsnooze
             }
         } else {
             trig
