@@ -267,6 +267,12 @@ mod tests {
         assert_eq!(c.next_after(ms("2026-11-01T04:00:00Z"), &ny), Some(first));
         assert_eq!(c.next_after(first, &ny), Some(ms("2026-11-02T06:30:00Z")));
         assert_eq!(c.last_before(ms("2026-11-01T06:45:00Z"), &ny), Some(first));
+        // Madrid falls back on 2026-10-25 at 03:00 CEST → 02:00 CET: 02:30 runs once, at the
+        // first (CEST, 00:30Z), not again at 01:30Z.
+        let c = CronExpr::parse("cron(30 2 * * ? *)").unwrap();
+        let first = ms("2026-10-25T00:30:00Z");
+        assert_eq!(c.next_after(ms("2026-10-24T12:00:00Z"), &tz), Some(first));
+        assert_eq!(c.next_after(first, &tz), Some(ms("2026-10-26T01:30:00Z")));
         // And New York springs forward on 2027-03-14: 02:30 is skipped.
         let c = CronExpr::parse("cron(30 2 * * ? *)").unwrap();
         assert_eq!(

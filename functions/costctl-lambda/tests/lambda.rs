@@ -699,3 +699,120 @@ async fn a_snooze_holds_the_schedule_in_the_state_store() {
     assert_eq!(error_type, "InvalidSnooze", "{message}");
     assert!(message.contains("168 h"), "{message}");
 }
+
+/// The time-bound rules through the Lambda binary and the DynamoDB store, on the real clock: a
+/// calendar closing today skips the scheduled resume; a manual resume in the schedules' off
+/// window holds until the next scheduled resume; `resume --until` in a few seconds holds a
+/// scheduled pause off until then, and not a moment longer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calendar_night_hold_and_resume_until_on_the_real_clock() {
+    let (emu, sdk, demo) = world().await;
+    let before = demo.picture(&sdk).await.unwrap();
+    let now = jiff::Timestamp::now();
+    let utc = now.to_zoned(jiff::tz::TimeZone::UTC);
+    let today = utc.date().to_string();
+    // Paused an hour ago, resumed two hours from now (daily, UTC): now is an off window.
+    let hour = |delta: i8| (utc.hour() + 24 + delta) % 24;
+    let mut config = fixture("config-example.json");
+    config["stacks"]["order-tracking-dev"]["calendar"] = json!([today]);
+    config["stacks"]["order-tracking-dev"]["schedule"] = json!({
+        "pause": format!("cron(0 {} * * ? *)", hour(-1)),
+        "resume": format!("cron(0 {} * * ? *)", hour(2)),
+    });
+    let api = RuntimeApi::start().await.unwrap();
+    let _function = spawn(&api, &emu, "full", &config.to_string());
+
+    let r = api
+        .invoke(fixture("schedule-pause.json"), T)
+        .await
+        .unwrap()
+        .response();
+    assert_eq!(r["state"], "paused", "{r}");
+    let paused = demo.picture(&sdk).await.unwrap();
+    let r = api
+        .invoke(fixture("schedule-resume.json"), T)
+        .await
+        .unwrap()
+        .response();
+    assert_eq!(r["calendar_entry"], json!(today), "{r}");
+    assert_eq!(
+        demo.picture(&sdk).await.unwrap(),
+        paused,
+        "a closed day: still paused"
+    );
+
+    // A person resumes at night: held until the next scheduled resume (two hours from now, on
+    // the hour).
+    let r = api
+        .invoke(
+            json!({"action": "resume", "stack": "order-tracking-dev"}),
+            T,
+        )
+        .await
+        .unwrap()
+        .response();
+    assert_eq!(r["state"], "running", "{r}");
+    assert_eq!(demo.picture(&sdk).await.unwrap(), before);
+    let next = utc
+        .with()
+        .minute(0)
+        .second(0)
+        .subsec_nanosecond(0)
+        .build()
+        .unwrap()
+        .checked_add(jiff::SignedDuration::from_hours(2))
+        .unwrap()
+        .timestamp()
+        .as_millisecond();
+    assert_eq!(r["snooze"]["until_ms"], json!(next), "{r}");
+    let r = api
+        .invoke(fixture("schedule-pause.json"), T)
+        .await
+        .unwrap()
+        .response();
+    assert!(
+        r["skipped"]
+            .as_str()
+            .is_some_and(|s| s.contains("manual resume")),
+        "{r}"
+    );
+    api.invoke(fixture("manual-unsnooze.json"), T)
+        .await
+        .unwrap()
+        .response();
+
+    // `until` a few seconds from now: the scheduled pause is held, then acts.
+    let until = jiff::Timestamp::now()
+        .checked_add(jiff::SignedDuration::from_secs(4))
+        .unwrap();
+    let r = api
+        .invoke(
+            json!({"action": "resume", "stack": "order-tracking-dev", "until": until.to_string()}),
+            T,
+        )
+        .await
+        .unwrap()
+        .response();
+    assert_eq!(
+        r["snooze"]["until_ms"],
+        json!(until.as_millisecond()),
+        "{r}"
+    );
+    let r = api
+        .invoke(fixture("schedule-pause.json"), T)
+        .await
+        .unwrap()
+        .response();
+    assert!(r["skipped"].is_string(), "{r}");
+    let wait = until.as_millisecond() - jiff::Timestamp::now().as_millisecond();
+    tokio::time::sleep(Duration::from_millis(
+        u64::try_from(wait.max(0)).unwrap() + 200,
+    ))
+    .await;
+    let r = api
+        .invoke(fixture("schedule-pause.json"), T)
+        .await
+        .unwrap()
+        .response();
+    assert_eq!(r["state"], "paused", "the snooze ended: {r}");
+}
