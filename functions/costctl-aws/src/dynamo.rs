@@ -368,9 +368,7 @@ impl StateStore for DynamoStore {
                 if let Some(snooze) = current.as_ref().and_then(|c| c.snooze_at(now_ms)) {
                     return Err(StoreError::Snoozed {
                         stack: stack.into(),
-                        until_ms: snooze.until_ms,
-                        by: snooze.by.clone(),
-                        reason: snooze.reason.clone(),
+                        snooze: snooze.clone(),
                     });
                 }
                 let lock = current.and_then(|c| c.lockout).unwrap_or(Lockout {

@@ -302,14 +302,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                     now,
                     "resume --until",
                 )?),
-                None => match costctl_engine::snooze::manual_resume_hold(&cfg, now, &who()) {
-                    None => None,
-                    hold => {
-                        let state = engine.store().load(&stack.stack).await?;
-                        let held = state.as_ref().and_then(|s| s.snooze_at(now));
-                        costctl_engine::snooze::unless_longer(hold, held)
-                    }
-                },
+                None => engine.resume_hold(&stack.stack, &cfg, &who()).await?,
             };
             transition(
                 &engine,

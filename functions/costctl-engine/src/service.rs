@@ -220,14 +220,7 @@ impl<C: Cloud, S: StateStore> Service<C, S> {
                         })?,
                     ),
                     None if matches!(trigger, Trigger::Manual | Trigger::Cli) => {
-                        match snooze::manual_resume_hold(cfg, now, &by) {
-                            None => None,
-                            hold => {
-                                let state = self.engine.store().load(&stack).await?;
-                                let held = state.as_ref().and_then(|s| s.snooze_at(now));
-                                snooze::unless_longer(hold, held)
-                            }
-                        }
+                        self.engine.resume_hold(&stack, cfg, &by).await?
                     }
                     None => None,
                 };
@@ -338,13 +331,8 @@ impl<C: Cloud, S: StateStore> Service<C, S> {
             .request_and_reconcile(stack, spec, deadline_ms)
             .await
         {
-            Err(EngineError::Store(StoreError::Snoozed {
-                until_ms,
-                by,
-                reason,
-                ..
-            })) => {
-                return self.snooze_skip(stack, desired, until_ms, by, reason).await;
+            Err(EngineError::Store(StoreError::Snoozed { snooze: held, .. })) => {
+                return self.snooze_skip(stack, desired, held).await;
             }
             other => other?,
         };
@@ -365,17 +353,9 @@ impl<C: Cloud, S: StateStore> Service<C, S> {
         &self,
         stack: &str,
         asked: DesiredState,
-        until_ms: i64,
-        by: String,
-        reason: String,
+        held: crate::store::Snooze,
     ) -> Result<Answer, ServiceError> {
         let cfg = self.stack(stack)?;
-        let held = crate::store::Snooze {
-            until_ms,
-            by,
-            reason,
-            set_at_ms: 0,
-        };
         let skipped = snooze::describe(&held, &cfg.time_zone);
         self.engine
             .skipped(
@@ -589,18 +569,7 @@ impl<C: Cloud, S: StateStore> Service<C, S> {
                     let (requested, trigger) = (spec.desired, spec.trigger);
                     match self.engine.request(stack, spec).await {
                         // The stack's policy lets a snooze hold budget requests off too.
-                        Err(EngineError::Store(StoreError::Snoozed {
-                            until_ms,
-                            by,
-                            reason,
-                            ..
-                        })) => {
-                            let held = crate::store::Snooze {
-                                until_ms,
-                                by,
-                                reason,
-                                set_at_ms: 0,
-                            };
+                        Err(EngineError::Store(StoreError::Snoozed { snooze: held, .. })) => {
                             LoweringOutcome::Ignored {
                                 item: item.clone(),
                                 ignored: format!(

@@ -140,6 +140,23 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
         Ok(before)
     }
 
+    /// The hold a person's resume of `stack` sets without `--until` ([`manual_resume_hold`]),
+    /// unless the snooze the store holds already ends later ([`unless_longer`]).
+    pub async fn resume_hold(
+        &self,
+        stack: &str,
+        cfg: &StackConfig,
+        by: &str,
+    ) -> Result<Option<Snooze>, EngineError> {
+        let now = self.now_ms();
+        let Some(hold) = manual_resume_hold(cfg, now, by) else {
+            return Ok(None);
+        };
+        let state = self.store().load(stack).await?;
+        let held = state.as_ref().and_then(|s| s.snooze_at(now));
+        Ok(unless_longer(Some(hold), held))
+    }
+
     /// Ends the stack's snooze; returns the one that held, if one did.
     pub async fn unsnooze(
         &self,

@@ -224,14 +224,10 @@ pub enum StoreError {
         reason: String,
     },
     #[error(
-        "stack `{stack}` is snoozed until {until_ms} (unix ms) by {by} ({reason}): scheduled transitions are held"
+        "stack `{stack}` is snoozed until {} (unix ms) by {} ({}): scheduled transitions are held",
+        .snooze.until_ms, .snooze.by, .snooze.reason
     )]
-    Snoozed {
-        stack: String,
-        until_ms: i64,
-        by: String,
-        reason: String,
-    },
+    Snoozed { stack: String, snooze: Snooze },
     /// The store refused our credentials or role (AccessDenied, an expired token…): permanent,
     /// a person must fix the grant; retrying only hides it.
     #[error("state store: access denied ({code}): {message}")]

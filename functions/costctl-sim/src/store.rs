@@ -97,9 +97,7 @@ impl StateStore for MemStore {
             {
                 return Err(StoreError::Snoozed {
                     stack: stack.into(),
-                    until_ms: s.until_ms,
-                    by: s.by.clone(),
-                    reason: s.reason.clone(),
+                    snooze: s.clone(),
                 });
             }
             match req.lockout_rule() {
