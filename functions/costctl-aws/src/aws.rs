@@ -171,6 +171,8 @@ pub struct Connection {
     pub region: Option<String>,
     /// Overrides every service endpoint (the emulator in tests and the demo).
     pub endpoint_url: Option<String>,
+    /// The named profile of the shared config files (`--profile`); `AWS_PROFILE` otherwise.
+    pub profile: Option<String>,
 }
 
 /// Loads the SDK configuration the standard way (environment, profile, IMDS/container
@@ -196,6 +198,9 @@ pub async fn load_config(conn: &Connection) -> SdkConfig {
         );
     if let Some(region) = &conn.region {
         loader = loader.region(aws_config::Region::new(region.clone()));
+    }
+    if let Some(profile) = &conn.profile {
+        loader = loader.profile_name(profile);
     }
     if let Some(url) = &conn.endpoint_url {
         loader = loader.endpoint_url(url);

@@ -5,10 +5,13 @@
 //!   parameters and Route53 aliases);
 //! - [`DynamoStore`]: `costctl_engine::StateStore` in DynamoDB with conditional writes;
 //! - [`error::FromSdk`]: the one place SDK errors are classified into `CloudError`;
+//! - [`access::check_access`]: one quick probe that turns a missing region, missing or expired
+//!   credentials and an unreachable endpoint into one line with the fix;
 //! - [`RequestCounter`]: AWS requests per operation, counted inside the SDK client.
 //!
 //! The engine itself (reconcile loop, traits, reports) is `costctl-engine`.
 
+pub mod access;
 pub mod autoscaling;
 pub mod aws;
 pub mod cloudwatch;
@@ -27,6 +30,7 @@ pub mod requests;
 // The engine's modules, under the names the adapters use for them.
 use costctl_engine::{alb_apply, cloud, report, store};
 
+pub use access::{AccessError, check_access};
 pub use aws::{AwsCloud, Connection, QUIET_SECRETS, load_config, secret_caps};
 pub use dynamo::DynamoStore;
 pub use error::{CloudError, FromSdk};

@@ -24,6 +24,9 @@ struct Cli {
     /// AWS region (default: from the environment / profile).
     #[arg(long, global = true, env = "AWS_REGION")]
     region: Option<String>,
+    /// Named profile of the AWS config files (as `aws --profile`; default: AWS_PROFILE).
+    #[arg(long, global = true, value_name = "NAME")]
+    profile: Option<String>,
     /// Endpoint URL for every AWS service (e.g. the local emulator).
     #[arg(long, global = true, env = "COSTCTL_ENDPOINT_URL")]
     endpoint_url: Option<String>,
@@ -41,6 +44,10 @@ struct Cli {
     /// Configuration file (JSON, docs/config.md): stacks with their selectors and policies.
     #[arg(long, global = true, env = "COSTCTL_CONFIG_FILE")]
     config: Option<std::path::PathBuf>,
+    /// Show costctl's own progress (-v) and details (-vv) on stderr. AWS SDK logs only with
+    /// COSTCTL_LOG naming their targets, e.g. COSTCTL_LOG=aws_smithy_runtime=debug.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
     #[command(subcommand)]
     command: Command,
 }
@@ -173,9 +180,66 @@ const NOT_REACHED: u8 = 3;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let mut filter = tracing_subscriber::EnvFilter::try_from_env("COSTCTL_LOG")
-        .unwrap_or_else(|_| "warn".into());
-    // Whatever COSTCTL_LOG says, no credential is ever printed (see QUIET_SECRETS).
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    match run(cli).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("costctl: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The crates whose logs are costctl's own (what `-v` shows).
+const OWN_TARGETS: [&str; 5] = [
+    "costctl",
+    "costctl_cli",
+    "costctl_engine",
+    "costctl_aws",
+    "costctl_core",
+];
+
+/// The SDK crates that log warnings of their own (a config file named by the environment but
+/// missing, a region IMDS could not give, with the whole HTTP response).
+const SDK_TARGETS: [&str; 5] = [
+    "aws_config",
+    "aws_runtime",
+    "aws_smithy_runtime",
+    "aws_smithy_http_client",
+    "aws_credential_types",
+];
+
+/// Logs on stderr: warnings only by default, costctl's own progress with `-v`, its details with
+/// `-vv`; `COSTCTL_LOG` (a tracing filter) replaces both. No level ever raises an SDK target
+/// that was not named, and none shows a credential (see QUIET_SECRETS).
+fn init_logging(verbose: u8) {
+    let named = std::env::var("COSTCTL_LOG").is_ok_and(|v| !v.trim().is_empty());
+    let mut filter = match std::env::var("COSTCTL_LOG") {
+        Ok(v) if !v.trim().is_empty() => {
+            tracing_subscriber::EnvFilter::try_new(&v).unwrap_or_else(|e| {
+                eprintln!(
+                    "costctl: warning: COSTCTL_LOG `{v}` is not a log filter ({e}); using warn"
+                );
+                "warn".into()
+            })
+        }
+        _ => {
+            let own = match verbose {
+                0 => None,
+                1 => Some("info"),
+                _ => Some("debug"),
+            };
+            // The SDK's own warnings are replaced by costctl's one-line errors (see
+            // costctl_aws::access); they show when COSTCTL_LOG names them.
+            let mut directives = vec!["warn".to_string()];
+            directives.extend(SDK_TARGETS.iter().map(|t| format!("{t}=error")));
+            if let Some(level) = own {
+                directives.extend(OWN_TARGETS.iter().map(|t| format!("{t}={level}")));
+            }
+            tracing_subscriber::EnvFilter::new(directives.join(","))
+        }
+    };
     let most_verbose = filter
         .max_level_hint()
         .unwrap_or(tracing::level_filters::LevelFilter::TRACE);
@@ -185,15 +249,8 @@ async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_target(named || verbose > 1)
         .init();
-    let cli = Cli::parse();
-    match run(cli).await {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("costctl: error: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
 }
 
 type CliEngine = Engine<AwsCloud, DynamoStore>;
@@ -213,8 +270,17 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     let conn = Connection {
         region: cli.region.clone(),
         endpoint_url: cli.endpoint_url.clone(),
+        profile: cli.profile.clone(),
     };
     let sdk = costctl_aws::load_config(&conn).await;
+    costctl_aws::check_access(&sdk, &conn, &cli.state_table).await?;
+    tracing::info!(
+        region = sdk.region().map(ToString::to_string).unwrap_or_default(),
+        endpoint = cli.endpoint_url.as_deref().unwrap_or("AWS"),
+        profile = costctl_aws::access::profile_name(&conn),
+        table = cli.state_table,
+        "AWS reachable"
+    );
     let store = DynamoStore::new(&sdk, &cli.state_table);
     let mut options = Options {
         owner: format!("cli-{}", std::process::id()),
@@ -484,6 +550,7 @@ async fn transition(
         ..RequestSpec::new(desired, Trigger::Cli)
     };
     let timeout = Duration::from_secs(wait.timeout);
+    tracing::info!(stack = args.stack, desired = %desired, force, "requesting");
     let report = if wait.no_wait {
         let deadline = engine.now_ms() + i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX / 2);
         let deadline = deadline.min(engine.now_ms() + 60_000);

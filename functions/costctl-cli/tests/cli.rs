@@ -142,6 +142,27 @@ async fn init_pause_status_resume_history_with_tags() {
             .iter()
             .any(|r| r["state"].as_str().unwrap().contains("resumes at"))
     );
+    // Structured fields per resource: nothing to parse out of the sentence.
+    let resources = status["resources"].as_array().unwrap();
+    let svc = resources
+        .iter()
+        .find(|r| r["id"] == "cli-c0/cli-svc000")
+        .unwrap_or_else(|| panic!("{status}"));
+    assert_eq!(svc["kind"], "ecs");
+    assert_eq!(svc["status"], "scaled-to-zero");
+    assert_eq!(svc["desired"], 0);
+    assert_eq!(svc["running"], 0);
+    assert_eq!(svc["cost_per_hour"], 0.0);
+    let before_count = before.desired["cli-c0/cli-svc000"];
+    assert_eq!(svc["resumes_to"], before_count, "{svc}");
+    let db = resources
+        .iter()
+        .find(|r| r["id"] == "cli-db0")
+        .unwrap_or_else(|| panic!("{status}"));
+    assert_eq!(
+        (db["kind"].as_str(), db["status"].as_str()),
+        (Some("rds"), Some("stopped"))
+    );
 
     let o = cli.run(&["resume", "--stack", "cli-dev"]).await;
     assert!(o.status.success(), "{}", text(&o));
@@ -405,4 +426,138 @@ async fn an_excluded_service_keeps_its_count_through_pause_and_resume() {
     let o = cli.run_default(&["resume", "--stack", "excl-dev"]).await;
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(demo.picture(&sdk).await.unwrap(), before);
+}
+
+/// `costctl` with nothing of this machine's AWS setup: an empty environment, a home and
+/// config files of its own, and instance metadata pointed at a closed port on 127.0.0.1 (so
+/// the credential chain never leaves this machine).
+fn bare_costctl(home: &std::path::Path, closed: &str) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_costctl"));
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("AWS_CONFIG_FILE", home.join("config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", home.join("credentials"))
+        .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", closed);
+    command
+}
+
+/// A port on 127.0.0.1 nothing listens on.
+fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn access_problems_end_in_one_line_with_the_fix_within_seconds() {
+    let emu = Emulator::start().await.unwrap();
+    let home = std::env::temp_dir().join(format!("costctl-access-{}", std::process::id()));
+    std::fs::create_dir_all(home.join(".aws/sso/cache")).unwrap();
+    // A profile with keys, one signed in through IAM Identity Center whose cached token has
+    // expired (the file `aws sso login` writes, named by the SHA-1 of the session name).
+    std::fs::write(
+        home.join("config"),
+        format!(
+            "[profile dev]\nregion = us-east-1\naws_access_key_id = {ACCESS_KEY_ID}\naws_secret_access_key = {SECRET_ACCESS_KEY}\n\n\
+             [profile sso-dev]\nsso_session = corp\nsso_account_id = 123456789012\nsso_role_name = Developer\nregion = eu-west-1\n\n\
+             [sso-session corp]\nsso_start_url = https://example.awsapps.com/start\nsso_region = eu-west-1\n"
+        ),
+    )
+    .unwrap();
+    // SHA-1("corp"): aws-config names the cache file of SSO session `corp` so.
+    std::fs::write(
+        home.join(".aws/sso/cache/ee0bfd2552fbd840c02cc48b6e823320543c450f.json"),
+        r#"{"accessToken":"expired","expiresAt":"2026-01-01T00:00:00Z","region":"eu-west-1","startUrl":"https://example.awsapps.com/start"}"#,
+    )
+    .unwrap();
+    let imds = format!("http://127.0.0.1:{}", closed_port());
+    let unreachable = format!("http://127.0.0.1:{}", closed_port());
+
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["--region", "us-east-1", "--endpoint-url", &emu.endpoint],
+            "no AWS credentials found (looked in: the environment",
+        ),
+        (
+            vec!["--profile", "sso-dev", "--endpoint-url", &emu.endpoint],
+            "run `aws sso login --profile sso-dev`",
+        ),
+        (
+            vec!["--profile", "dev", "--endpoint-url", &unreachable],
+            "cannot reach AWS at http://127.0.0.1:",
+        ),
+        (
+            vec!["--profile", "dev", "--region", "eu-west"],
+            "unknown AWS region `eu-west`",
+        ),
+        (
+            vec!["--profile", "dve", "--endpoint-url", &emu.endpoint],
+            "AWS profile `dve` is not defined in",
+        ),
+    ];
+    for (args, needle) in cases {
+        let started = std::time::Instant::now();
+        let o = bare_costctl(&home, &imds)
+            .args(&args)
+            .args(["status", "--stack", "demo"])
+            .output()
+            .await
+            .unwrap();
+        let took = started.elapsed();
+        let stderr = String::from_utf8_lossy(&o.stderr).to_string();
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: one line: {stderr}");
+        assert!(o.stdout.is_empty(), "{args:?}");
+        assert!(
+            took < std::time::Duration::from_secs(5),
+            "{args:?} took {took:?}"
+        );
+        assert!(!stderr.contains(SECRET_ACCESS_KEY) && !stderr.contains(ACCESS_KEY_ID));
+    }
+
+    // --profile selects the profile of AWS_CONFIG_FILE: its region and keys reach the emulator.
+    let o = bare_costctl(&home, &imds)
+        .args(["--profile", "dev", "--endpoint-url", &emu.endpoint, "init"])
+        .output()
+        .await
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stderr), "");
+    assert!(
+        text(&o).contains("created state table costctl-state"),
+        "{}",
+        text(&o)
+    );
+    // -v shows costctl's own progress; -vv never the SDK's; COSTCTL_LOG naming it does.
+    let verbose = |extra: &'static [&'static str], log: Option<&'static str>| {
+        let mut c = bare_costctl(&home, &imds);
+        if let Some(l) = log {
+            c.env("COSTCTL_LOG", l);
+        }
+        c.args(["--profile", "dev", "--endpoint-url", &emu.endpoint])
+            .args(extra)
+            .args(["status", "--stack", "nothing-here"]);
+        c
+    };
+    let o = verbose(&["-v"], None).output().await.unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr).to_string();
+    assert!(stderr.contains("INFO"), "-v: {stderr}");
+    let o = verbose(&["-vv"], None).output().await.unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr).to_string();
+    assert!(
+        !stderr.contains("aws_smithy") && !stderr.contains("aws_config"),
+        "-vv raised an SDK target: {stderr}"
+    );
+    let o = verbose(&[], Some("aws_smithy_runtime=debug"))
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr).to_string();
+    assert!(stderr.contains("aws_smithy_runtime"), "{stderr}");
+    for secret in [ACCESS_KEY_ID, SECRET_ACCESS_KEY] {
+        assert!(!stderr.contains(secret), "SDK debug printed a credential");
+    }
+    std::fs::remove_dir_all(&home).ok();
 }

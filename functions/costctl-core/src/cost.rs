@@ -108,6 +108,7 @@ pub fn estimate(obs: &Observation, manifest: &Manifest) -> CostEstimate {
     }
 }
 
-fn round_cents(x: f64) -> f64 {
+/// Rounded to a hundredth of a cent.
+pub fn round_cents(x: f64) -> f64 {
     (x * 10_000.0).round() / 10_000.0
 }

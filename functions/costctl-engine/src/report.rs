@@ -32,11 +32,52 @@ pub struct PendingStep {
     pub after: Vec<usize>,
 }
 
-/// The state of one resource as observed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// The state of one resource as observed: `resource` and `state` for people, the other fields
+/// for programs (`--output json`, the events): nothing there needs parsing out of a sentence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct ResourceState {
+    /// `kind:id`, as in steps, notes and problems.
     pub resource: String,
+    /// One line for a person.
     pub state: String,
+    /// `ecs`, `rds`, `rds-snapshot`, `alb` or `msk`.
+    #[serde(default)]
+    pub kind: String,
+    /// The service key (`cluster/service`), instance id, snapshot id or spec name.
+    #[serde(default)]
+    pub id: String,
+    /// What AWS says (`available`, `stopped`, `active`, …), or `deleted` for a resource the
+    /// manifest will recreate, `missing` for one it cannot.
+    #[serde(default)]
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub desired: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub running: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autoscaling: Option<costctl_core::observation::Bounds>,
+    /// The desired count a resume restores (ECS, from the manifest).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resumes_to: Option<u32>,
+    /// What a resume recreates it from: `spec` (ALB, MSK) or `snapshot:ID` (RDS).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recreated_from: Option<String>,
+    /// Estimated cost per hour of the resource as it is now (see `costctl_core::cost`).
+    #[serde(default)]
+    pub cost_per_hour: f64,
+}
+
+impl ResourceState {
+    fn new(kind: &str, id: &str, status: &str, state: String) -> Self {
+        ResourceState {
+            resource: format!("{kind}:{id}"),
+            state,
+            kind: kind.into(),
+            id: id.into(),
+            status: status.into(),
+            ..ResourceState::default()
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -170,34 +211,55 @@ impl Report {
                     snap.status, snap.instance_id, snap.id
                 )
             };
-            self.resources.push(ResourceState {
-                resource: format!("rds-snapshot:{}", snap.id),
+            self.resources.push(ResourceState::new(
+                "rds-snapshot",
+                &snap.id,
+                &snap.status,
                 state,
-            });
+            ));
         }
     }
 }
 
 fn resource_states(obs: &Observation, plan: &Plan) -> Vec<ResourceState> {
+    use costctl_core::cost;
     let mut out = Vec::new();
     for svc in &obs.services {
         let rid = costctl_core::observation::scalable_resource_id(&svc.cluster, &svc.name);
         let mut state = format!("desired {}, running {}", svc.desired, svc.running);
-        if let Some(b) = obs.scalable_targets.get(&rid) {
+        let bounds = obs.scalable_targets.get(&rid).copied();
+        if let Some(b) = bounds {
             state.push_str(&format!(", autoscaling {}..{}", b.min, b.max));
         }
-        if let Some(r) = plan.manifest.services.get(&svc.key()) {
-            state.push_str(&format!(", resumes at {}", r.desired));
+        let resumes_to = plan.manifest.services.get(&svc.key()).map(|r| r.desired);
+        if let Some(n) = resumes_to {
+            state.push_str(&format!(", resumes at {n}"));
         }
+        let status = if svc.desired == 0 && svc.running == 0 {
+            "scaled-to-zero"
+        } else {
+            "running"
+        };
         out.push(ResourceState {
-            resource: format!("ecs:{}", svc.key()),
-            state,
+            desired: Some(svc.desired),
+            running: Some(svc.running),
+            autoscaling: bounds,
+            resumes_to,
+            cost_per_hour: cost::round_cents(
+                f64::from(svc.running.max(svc.desired)) * cost::FARGATE_TASK_HOUR,
+            ),
+            ..ResourceState::new("ecs", &svc.key(), status, state)
         });
     }
     for db in &obs.db_instances {
+        let hour = cost::rds_instance_hour(&db.spec.instance_class, db.spec.multi_az);
         out.push(ResourceState {
-            resource: format!("rds:{}", db.id),
-            state: db.status.clone(),
+            cost_per_hour: if matches!(db.status.as_str(), "stopped" | "deleting") {
+                0.0
+            } else {
+                hour
+            },
+            ..ResourceState::new("rds", &db.id, &db.status, db.status.clone())
         });
     }
     for (name, lb) in &obs.load_balancers {
@@ -223,19 +285,20 @@ fn resource_states(obs: &Observation, plan: &Plan) -> Vec<ResourceState> {
             state.push_str(", deletion protection on (never deleted)");
         }
         out.push(ResourceState {
-            resource: format!("alb:{name}"),
-            state,
+            cost_per_hour: cost::round_cents(cost::alb_hour(&lb.spec)),
+            ..ResourceState::new("alb", name, &lb.state, state)
         });
     }
     for (name, spec) in &plan.manifest.load_balancers {
         if !obs.load_balancers.contains_key(name) {
             let rules: usize = spec.listeners.iter().map(|l| l.rules.len()).sum();
+            let state = format!(
+                "deleted; will be recreated from the recorded spec ({} listener(s), {rules} rule(s))",
+                spec.listeners.len()
+            );
             out.push(ResourceState {
-                resource: format!("alb:{name}"),
-                state: format!(
-                    "deleted; will be recreated from the recorded spec ({} listener(s), {rules} rule(s))",
-                    spec.listeners.len()
-                ),
+                recreated_from: Some("spec".into()),
+                ..ResourceState::new("alb", name, "deleted", state)
             });
         }
     }
@@ -245,27 +308,40 @@ fn resource_states(obs: &Observation, plan: &Plan) -> Vec<ResourceState> {
             state.push_str(&format!(", bootstrap {b}"));
         }
         out.push(ResourceState {
-            resource: format!("msk:{name}"),
-            state,
+            cost_per_hour: if c.state == "DELETING" {
+                0.0
+            } else {
+                cost::MSK_SERVERLESS_CLUSTER_HOUR
+            },
+            ..ResourceState::new("msk", name, &c.state.to_ascii_lowercase(), state)
         });
     }
     for name in plan.manifest.kafka_clusters.keys() {
         if !obs.kafka_clusters.contains_key(name) {
             out.push(ResourceState {
-                resource: format!("msk:{name}"),
-                state: "deleted; will be recreated from the recorded spec (topics and messages are not restored)".into(),
+                recreated_from: Some("spec".into()),
+                ..ResourceState::new(
+                    "msk",
+                    name,
+                    "deleted",
+                    "deleted; will be recreated from the recorded spec (topics and messages are not restored)".into(),
+                )
             });
         }
     }
     for (id, rec) in &plan.manifest.db_instances {
         if obs.db(id).is_none() {
-            let state = match &rec.snapshot {
-                Some(snap) => format!("deleted; will be restored from snapshot {snap}"),
-                None => "missing".into(),
-            };
-            out.push(ResourceState {
-                resource: format!("rds:{id}"),
-                state,
+            out.push(match &rec.snapshot {
+                Some(snap) => ResourceState {
+                    recreated_from: Some(format!("snapshot:{snap}")),
+                    ..ResourceState::new(
+                        "rds",
+                        id,
+                        "deleted",
+                        format!("deleted; will be restored from snapshot {snap}"),
+                    )
+                },
+                None => ResourceState::new("rds", id, "missing", "missing".into()),
             });
         }
     }
@@ -294,10 +370,7 @@ mod tests {
             .map(|i| step(i, if i % 500 == 7 { "retry" } else { "ok" }))
             .collect();
         r.resources = (0..1_000)
-            .map(|i| ResourceState {
-                resource: format!("ecs:c/s{i}"),
-                state: "desired 0".into(),
-            })
+            .map(|i| ResourceState::new("ecs", &format!("c/s{i}"), "running", "desired 0".into()))
             .collect();
         let stored = r.for_storage();
         let v = serde_json::to_value(&stored).unwrap();

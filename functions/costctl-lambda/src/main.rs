@@ -38,6 +38,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let sdk = costctl_aws::load_config(&costctl_aws::Connection {
         region: None,
         endpoint_url: settings.endpoint_url.clone(),
+        profile: None,
     })
     .await;
     let config = match settings.load_config(&sdk).await {
