@@ -4,6 +4,7 @@
 //! Each [`Emulator`] is its own server process on a free port, so tests run in parallel without
 //! sharing state; it exits when the handle is dropped (its stdin closes).
 
+pub mod events;
 pub mod runtime_api;
 pub mod stack;
 

@@ -33,11 +33,16 @@ impl World {
     }
 
     fn engine(&self) -> Engine<AwsCloud, DynamoStore> {
+        self.engine_on(AwsCloud::new(&self.sdk), "test-eph")
+    }
+
+    /// An engine over `cloud` (e.g. one publishing events) that takes leases as `owner`.
+    fn engine_on(&self, cloud: AwsCloud, owner: &str) -> Engine<AwsCloud, DynamoStore> {
         Engine::new(
-            AwsCloud::new(&self.sdk),
+            cloud,
             DynamoStore::new(&self.sdk, TABLE),
             Options {
-                owner: "test-eph".into(),
+                owner: owner.into(),
                 poll_interval: Duration::from_millis(50),
                 lease_ttl: Duration::from_secs(30),
                 ..Options::default()
@@ -63,6 +68,16 @@ impl World {
         stack::certificate(&self.sdk, domain)
             .await
             .expect("certificate")
+    }
+
+    /// Deletes a certificate behind costctl's back (a resume must then fail, creating nothing).
+    async fn delete_certificate(&self, arn: &str) {
+        aws_sdk_acm::Client::new(&self.sdk)
+            .delete_certificate()
+            .certificate_arn(arn)
+            .send()
+            .await
+            .expect("certificate deleted");
     }
 
     /// An ALB built with the plain SDK (see `stack::build_alb`).
@@ -333,12 +348,7 @@ async fn resume_without_the_certificate_fails_clearly_and_creates_nothing() {
         .await
         .unwrap();
     assert!(report.succeeded(), "{report:#?}");
-    aws_sdk_acm::Client::new(&w.sdk)
-        .delete_certificate()
-        .certificate_arn(&built.cert)
-        .send()
-        .await
-        .unwrap();
+    w.delete_certificate(&built.cert).await;
 
     let s0 = w.emu.stats().await.unwrap();
     let report = transition(&w, &engine, "albcert", DesiredState::Running)
@@ -829,4 +839,132 @@ async fn apply_spec_naming_missing_dependencies_creates_nothing() {
         .unwrap();
     assert!(result.load_balancers.contains_key("dep-alb"), "{result:?}");
     assert!(result.kafka_clusters.contains_key("dep-msk"), "{result:?}");
+}
+
+/// Transition events through EventBridge to an SQS queue: a resume, a pause and a resume that
+/// fails (its certificate was deleted) each put exactly the documented events with the
+/// documented fields; a bus that does not exist fails PutEvents and not the transition.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transitions_publish_their_events_and_a_failed_put_fails_nothing() {
+    use costctl_tests::events::EventTap;
+    let w = World::new(StackSpec::new("albev", 1, 2, 0)).await;
+    let built = w.build_alb("albev-alb", false).await;
+    let tap = EventTap::start(&w.sdk, "costctl-events").await.unwrap();
+    let engine = w.engine_on(
+        AwsCloud::new(&w.sdk).with_event_bus(Some("default".into())),
+        "test-events",
+    );
+
+    let report = transition(&w, &engine, "albev", DesiredState::Running)
+        .await
+        .unwrap();
+    assert!(report.succeeded(), "{report:#?}");
+    let events = tap.drain().await.unwrap();
+    assert_eq!(
+        EventTap::kinds(&events),
+        ["Stack State Changed"],
+        "{events:#?}"
+    );
+    let e = &events[0];
+    assert_eq!(e["source"], "costctl");
+    assert_eq!(
+        (e["detail"]["from"].as_str(), e["detail"]["to"].as_str()),
+        (Some("unknown"), Some("running")),
+        "the stack's first reconcile"
+    );
+
+    let report = transition(&w, &engine, "albev", DesiredState::Paused)
+        .await
+        .unwrap();
+    assert!(report.succeeded(), "{report:#?}");
+    let events = tap.drain().await.unwrap();
+    assert_eq!(
+        EventTap::kinds(&events),
+        ["Stack State Changed"],
+        "{events:#?}"
+    );
+    let d = &events[0]["detail"];
+    assert_eq!(d["stack"], "albev");
+    assert_eq!(
+        (d["from"].as_str(), d["to"].as_str()),
+        (Some("running"), Some("paused"))
+    );
+    assert_eq!(d["desired"], "paused");
+    assert_eq!(d["converged"], true);
+    assert_eq!(d["trigger"], "cli");
+    assert_eq!(d["generation"], report.generation);
+    let (before, after) = (
+        d["cost_per_hour_before"].as_f64().unwrap(),
+        d["cost_per_hour_after"].as_f64().unwrap(),
+    );
+    assert!(before > after && after >= 0.0, "{d}");
+    assert_eq!(d["cost_per_hour_running"].as_f64().unwrap(), before);
+    assert_eq!(d["steps"], report.done.len());
+    assert!(
+        d.get("errors").is_none() && d.get("problems").is_none(),
+        "{d}"
+    );
+
+    // The certificate is gone: the resume fails before creating anything, and says so.
+    w.delete_certificate(&built.cert).await;
+    let report = transition(&w, &engine, "albev", DesiredState::Running)
+        .await
+        .unwrap();
+    assert!(!report.succeeded());
+    let events = tap.drain().await.unwrap();
+    assert_eq!(
+        EventTap::kinds(&events),
+        ["Stack State Changed", "Stack Transition Failed"],
+        "{events:#?}"
+    );
+    let d = &events[1]["detail"];
+    assert_eq!(
+        (d["from"].as_str(), d["to"].as_str()),
+        (Some("paused"), Some("transitioning"))
+    );
+    assert_eq!(d["converged"], false);
+    let errors = d["errors"].to_string();
+    assert!(
+        errors.contains("certificate") && errors.contains(&built.cert),
+        "{d}"
+    );
+    assert!(
+        d["failed_steps"][0]["resource"]
+            .as_str()
+            .unwrap()
+            .starts_with("alb:"),
+        "{d}"
+    );
+    // The same request failing again at the next reconcile (a tick) is not announced again;
+    // a new request that fails is.
+    let deadline = engine.now_ms() + 30_000;
+    let again = engine.reconcile("albev", deadline).await.unwrap();
+    assert!(!again.succeeded() && again.generation == report.generation);
+    let events = tap.drain().await.unwrap();
+    assert!(events.is_empty(), "{events:#?}");
+    let again = transition(&w, &engine, "albev", DesiredState::Running)
+        .await
+        .unwrap();
+    assert!(!again.succeeded());
+    let events = tap.drain().await.unwrap();
+    assert_eq!(
+        EventTap::kinds(&events),
+        ["Stack Transition Failed"],
+        "{events:#?}"
+    );
+    assert_eq!(events[0]["detail"]["generation"], again.generation);
+
+    // A bus that does not exist: PutEvents fails, the pause does not; the event waits.
+    let lost = w.engine_on(
+        AwsCloud::new(&w.sdk).with_event_bus(Some("no-such-bus".into())),
+        "test-events-2",
+    );
+    let report = transition(&w, &lost, "albev", DesiredState::Paused)
+        .await
+        .unwrap();
+    assert!(report.succeeded(), "{report:#?}");
+    let waiting = lost.unsent_events();
+    assert_eq!(waiting.len(), 1, "{waiting:#?}");
+    assert_eq!(waiting[0].detail.to, "paused");
+    assert!(tap.drain().await.unwrap().is_empty());
 }

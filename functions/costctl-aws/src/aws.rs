@@ -29,6 +29,9 @@ pub struct AwsCloud {
     pub(crate) cloudwatch: aws_sdk_cloudwatch::Client,
     /// Shield Advanced protections: a protected load balancer is kept (not re-created).
     pub(crate) shield: aws_sdk_shield::Client,
+    /// Transition events (`PutEvents`), sent to `event_bus` when one is configured.
+    pub(crate) events: aws_sdk_eventbridge::Client,
+    pub(crate) event_bus: Option<String>,
     /// Bound on concurrent calls inside one adapter operation (e.g. DescribeServices batches).
     pub(crate) concurrency: usize,
 }
@@ -71,6 +74,8 @@ impl AwsCloud {
             secrets: client!(aws_sdk_secretsmanager, config, counter),
             kms: client!(aws_sdk_kms, config, counter),
             cloudwatch: client!(aws_sdk_cloudwatch, config, counter),
+            events: client!(aws_sdk_eventbridge, config, counter),
+            event_bus: None,
             shield: {
                 // Shield Advanced has one API endpoint, in us-east-1, whatever the region of the
                 // protected resource (AWS General Reference, "AWS Shield endpoints and quotas").
@@ -103,6 +108,13 @@ impl AwsCloud {
             .try_collect()
             .await?;
         Ok(found.into_iter().flatten().collect())
+    }
+
+    /// Publishes transition events to this EventBridge bus (a name or ARN); without a bus,
+    /// none are sent.
+    pub fn with_event_bus(mut self, bus: Option<String>) -> Self {
+        self.event_bus = bus.filter(|b| !b.is_empty());
+        self
     }
 
     pub fn with_concurrency(mut self, n: usize) -> Self {
@@ -319,6 +331,9 @@ impl Cloud for AwsCloud {
         actions_enabled: bool,
     ) -> CloudResult<()> {
         self.cw_put(name, definition, actions_enabled).await
+    }
+    async fn put_events(&self, events: &[costctl_engine::events::Event]) -> CloudResult<()> {
+        self.events_put(events).await
     }
     async fn get_parameters(&self, names: &[String]) -> CloudResult<BTreeMap<String, String>> {
         self.ssm_get(names).await

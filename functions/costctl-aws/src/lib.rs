@@ -21,6 +21,7 @@ pub mod elbv2;
 mod elbv2_apply;
 mod elbv2_spec;
 pub mod error;
+pub mod events;
 pub mod msk;
 pub mod network;
 pub mod publish;

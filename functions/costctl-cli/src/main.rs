@@ -38,6 +38,15 @@ struct Cli {
         default_value = "costctl-state"
     )]
     state_table: String,
+    /// EventBridge bus to publish transition events to (as the Lambda functions do); none:
+    /// the command line publishes none.
+    #[arg(
+        long,
+        global = true,
+        env = "COSTCTL_EVENT_BUS",
+        value_name = "NAME|ARN"
+    )]
+    event_bus: Option<String>,
     /// Output format.
     #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Text)]
     output: OutputFormat,
@@ -292,7 +301,11 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     {
         options.poll_interval = Duration::from_millis(ms);
     }
-    let mut engine = Engine::new(AwsCloud::new(&sdk), store, options);
+    let mut engine = Engine::new(
+        AwsCloud::new(&sdk).with_event_bus(cli.event_bus.clone()),
+        store,
+        options,
+    );
     if let Some(config) = &config {
         engine.set_exclusions(config);
     }

@@ -59,6 +59,7 @@ impl Exclusion {
                     notes.push(Note {
                         resource: format!("ecs:{}", s.key()),
                         message: why,
+                        kept: false,
                     });
                     false
                 }
@@ -74,6 +75,7 @@ impl Exclusion {
                     notes.push(Note {
                         resource: format!("rds:{}", d.id),
                         message: why,
+                        kept: false,
                     });
                     false
                 }

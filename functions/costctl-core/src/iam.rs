@@ -64,6 +64,8 @@ pub const PERMISSIONS: &[Permission] = &[
     // Configuration from SSM and published endpoints.
     p("ssm:GetParameter", Scope::Both),
     p("ssm:PutParameter", Scope::FullOnly),
+    // Transition events (both functions: a budget lockout is the reduce-only function's).
+    p("events:PutEvents", Scope::Both),
     // ECS services.
     p("ecs:ListClusters", Scope::Both),
     p("ecs:ListServices", Scope::Both),
@@ -252,7 +254,8 @@ mod tests {
 
     /// The reduce-only function changes nothing but its own partition of the state table
     /// (`PutItem`, which the module scopes with `dynamodb:LeadingKeys`): every other action it
-    /// holds reads.
+    /// holds reads, apart from publishing its own events (`events:PutEvents`, which changes no
+    /// resource; the module scopes it to one bus and `events:source` = `costctl`).
     #[test]
     fn reduce_only_holds_reads_and_its_own_put_only() {
         for action in actions_for(Function::ReduceOnly) {
@@ -261,7 +264,7 @@ mod tests {
                 .iter()
                 .any(|v| verb.starts_with(v));
             assert!(
-                reads || action == "dynamodb:PutItem",
+                reads || action == "dynamodb:PutItem" || action == "events:PutEvents",
                 "{action} changes something: the reduce-only function must not hold it"
             );
         }

@@ -95,6 +95,31 @@ impl Answer {
             _ => None,
         }
     }
+
+    /// Every stack report inside (a tick has one per stack, a budget alert one per alert),
+    /// for the metrics of an invocation.
+    pub fn reports(&self) -> Vec<&Report> {
+        match self {
+            Answer::Report(r) | Answer::Plan { report: r, .. } => vec![r],
+            Answer::Tick { reconciled } => reconciled
+                .iter()
+                .filter_map(|e| match e {
+                    TickEntry::Report(r) | TickEntry::WithLowering { report: r, .. } => {
+                        Some(r.as_ref())
+                    }
+                    _ => None,
+                })
+                .collect(),
+            Answer::BudgetAlerts { budget_alerts } => budget_alerts
+                .iter()
+                .flat_map(|a| match a {
+                    BudgetAnswer::Lowered { report, .. } => report.reports(),
+                    BudgetAnswer::BelowThresholds { .. } => Vec::new(),
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
 }
 
 /// One stack of a tick.

@@ -137,6 +137,11 @@ pub trait Cloud: Send + Sync {
     ) -> CloudResult<()> {
         Err(unsupported(&format!("cloudwatch:{name}")))
     }
+    /// PutEvents of costctl's transition events (at most [`crate::events::MAX_ENTRIES`]) to
+    /// the configured event bus; a cloud with no bus configured sends nothing.
+    async fn put_events(&self, _events: &[crate::events::Event]) -> CloudResult<()> {
+        Ok(())
+    }
     /// Current values of SSM parameters; missing ones are left out.
     async fn get_parameters(&self, _names: &[String]) -> CloudResult<BTreeMap<String, String>> {
         Ok(BTreeMap::new())

@@ -9,6 +9,7 @@
 //! - [`observe`]: one observation of a stack through a [`Cloud`];
 //! - [`alb_apply::apply_alb`]: the one ALB apply loop (pure diff, fenced calls) both clouds run;
 //! - [`Engine`]: observe → plan → execute → persist → report, with [`Report`] as its answer;
+//! - [`events`]: the transition events a reconcile publishes (pure), sent by the engine;
 //! - [`policy`]: the request policy (budget routing and lockouts, escalation, RDS auto-start
 //!   ownership, the reduce-only partition), pure;
 //! - [`Service`]: one decoded request in, one typed [`Answer`] out — the Lambda handler's
@@ -22,6 +23,7 @@ pub mod answer;
 pub mod cloud;
 pub mod engine;
 pub mod error;
+pub mod events;
 pub mod observe;
 pub mod policy;
 pub mod report;

@@ -105,6 +105,10 @@ pub struct Report {
     /// list were left out. Empty in the report an invocation answers.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub omitted: BTreeMap<String, usize>,
+    /// The cost rate the first pass observed (before any step ran): the "before" of the
+    /// transition events. Not stored.
+    #[serde(skip)]
+    pub cost_at_start: Option<f64>,
 }
 
 /// At most this many entries of each list go into the copies of a report the state store
@@ -135,6 +139,7 @@ impl Report {
         r.errors.truncate(cut("errors", r.errors.len()));
         r.resources.truncate(cut("resources", r.resources.len()));
         r.omitted = omitted;
+        r.cost_at_start = None;
         r
     }
 
@@ -157,6 +162,7 @@ impl Report {
             passes: 0,
             elapsed_ms: 0,
             omitted: BTreeMap::new(),
+            cost_at_start: None,
         }
     }
 
@@ -181,6 +187,7 @@ impl Report {
         self.notes = plan.notes.clone();
         self.problems = plan.problems.clone();
         self.cost = costctl_core::cost::estimate(obs, &plan.manifest);
+        self.cost_at_start.get_or_insert(self.cost.now_per_hour);
         self.resources = resource_states(obs, plan);
     }
 

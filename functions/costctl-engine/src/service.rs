@@ -679,10 +679,23 @@ impl<C: Cloud, S: StateStore> Service<C, S> {
             BudgetVerdict::Lower { level, lockout } => {
                 let locks = lockout.is_some();
                 let spec = RequestSpec {
-                    lockout,
+                    lockout: lockout.clone(),
                     ..policy::request(self.stack(stack)?, level, Trigger::Budget)
                 };
-                let report = self.transition(stack, spec, deadline_ms).await?;
+                // Sent with the reconcile's own events (one PutEvents), or on their own when
+                // the transition is recorded for another invocation.
+                self.engine.queue_events(crate::events::for_budget(
+                    stack,
+                    state.as_ref(),
+                    level,
+                    &alert.budget_name,
+                    lockout.as_ref(),
+                    snooze_overridden.as_ref(),
+                    now,
+                ));
+                let outcome = self.transition(stack, spec, deadline_ms).await;
+                self.engine.send_events().await;
+                let report = outcome?;
                 Ok(BudgetAnswer::Lowered {
                     budget: alert.budget_name.clone(),
                     stack: stack.to_string(),

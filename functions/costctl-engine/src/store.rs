@@ -133,6 +133,26 @@ pub struct StackState {
 }
 
 impl StackState {
+    /// A stack with nothing recorded yet: running, generation 0, the given selector and policy.
+    pub fn new(stack: &str, trigger: Trigger, selector: Selector, policy: Policy) -> Self {
+        StackState {
+            stack: stack.into(),
+            desired: DesiredState::Running,
+            generation: 0,
+            trigger,
+            reason: String::new(),
+            requested_at_ms: 0,
+            selector,
+            policy,
+            manifest: Manifest::default(),
+            lease: None,
+            lockout: None,
+            last_report: None,
+            spec: None,
+            snooze: None,
+        }
+    }
+
     /// The snooze that holds at `now_ms`, if one does.
     pub fn snooze_at(&self, now_ms: i64) -> Option<&Snooze> {
         self.snooze.as_ref().filter(|s| s.holds_at(now_ms))

@@ -3,4 +3,5 @@
 //! runtime with the AWS adapters.
 
 pub mod handler;
+pub mod metrics;
 pub mod settings;

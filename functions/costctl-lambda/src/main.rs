@@ -52,7 +52,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     // pause made, and how many retries throttling cost, without turning on SDK debug logs.
     let counter = costctl_aws::RequestCounter::new();
     let service = Arc::new(Service::new(
-        costctl_aws::AwsCloud::counted(&sdk, &counter),
+        costctl_aws::AwsCloud::counted(&sdk, &counter).with_event_bus(settings.event_bus.clone()),
         costctl_aws::DynamoStore::counted(&sdk, &settings.state_table, &counter),
         config,
         settings.mode,
@@ -63,7 +63,18 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         let counter = counter.clone();
         async move {
             let before = counter.snapshot();
+            let function = event.context.env_config.function_name.clone();
             let result = handler::handle(&service, event).await;
+            // Metrics in the Embedded Metric Format: plain stdout lines CloudWatch Logs reads.
+            if let Ok(answer) = &result {
+                let now = service.engine().now_ms();
+                for report in answer.reports() {
+                    println!(
+                        "{}",
+                        costctl_lambda::metrics::emf_line(report, &function, now)
+                    );
+                }
+            }
             let used = counter.snapshot().since(&before);
             let total = used.total();
             tracing::info!(

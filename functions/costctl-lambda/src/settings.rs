@@ -41,7 +41,20 @@ pub struct Settings {
     pub poll_ms: u64,
     pub concurrency: usize,
     pub endpoint_url: Option<String>,
+    /// The EventBridge bus transition events go to (`COSTCTL_EVENT_BUS`); none: not sent.
+    pub event_bus: Option<String>,
     function_name: String,
+}
+
+/// Whether `bus` is an EventBridge event bus name (`[/.\-_A-Za-z0-9]{1,256}`) or ARN.
+pub fn is_event_bus(bus: &str) -> bool {
+    if let Some(rest) = bus.strip_prefix("arn:") {
+        return rest.contains(":events:") && rest.contains(":event-bus/");
+    }
+    (1..=256).contains(&bus.len())
+        && bus
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/.-_".contains(&b))
 }
 
 fn var(name: &str) -> Option<String> {
@@ -77,8 +90,17 @@ impl Settings {
                     ))
                 })?,
         };
+        let event_bus = var("COSTCTL_EVENT_BUS");
+        if let Some(bus) = &event_bus
+            && !is_event_bus(bus)
+        {
+            return Err(SettingsError::Invalid(format!(
+                "COSTCTL_EVENT_BUS=`{bus}`: expected an EventBridge event bus name (letters, digits, . - _ /) or ARN"
+            )));
+        }
         Ok(Settings {
             state_table,
+            event_bus,
             mode,
             inline_config,
             config_parameter,

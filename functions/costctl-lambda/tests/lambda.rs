@@ -58,8 +58,14 @@ async fn schedules_budget_alerts_lockout_and_rds_auto_start() {
     let (emu, sdk, demo) = world().await;
     let before = demo.picture(&sdk).await.unwrap();
     let api = RuntimeApi::start().await.unwrap();
+    let tap = costctl_tests::events::EventTap::start(&sdk, "costctl-events")
+        .await
+        .unwrap();
     let started = Instant::now();
-    let _function = spawn(&api, &emu, "full", &config());
+    let _function = spawn_cmd(&api, &emu, "full", &config())
+        .env("COSTCTL_EVENT_BUS", "default")
+        .spawn()
+        .expect("bootstrap starts");
 
     // Cold start: process start to first response.
     let status = api
@@ -81,6 +87,14 @@ async fn schedules_budget_alerts_lockout_and_rds_auto_start() {
     assert_eq!(r["state"], "paused", "{r}");
     assert!(r["converged"].as_bool().unwrap());
     assert!(!r["done"].as_array().unwrap().is_empty());
+    let events = tap.drain().await.unwrap();
+    assert_eq!(
+        costctl_tests::events::EventTap::kinds(&events),
+        ["Stack State Changed"],
+        "{events:#?}"
+    );
+    assert_eq!(events[0]["detail"]["trigger"], "schedule");
+    assert_eq!(events[0]["detail"]["to"], "paused");
     assert!(
         r["cost"]["now_per_hour"].as_f64().unwrap()
             < r["cost"]["running_per_hour"].as_f64().unwrap()
@@ -120,15 +134,44 @@ async fn schedules_budget_alerts_lockout_and_rds_auto_start() {
     assert_eq!(r["state"], "running", "{r}");
 
     // ACTUAL ≥ 100 %: hibernated and locked out.
+    tap.drain().await.unwrap();
+    let s0 = emu.stats().await.unwrap();
     let r = api
         .invoke(fixture("sns-budget-actual.json"), T)
         .await
         .unwrap()
         .response();
+    let s1 = emu.stats().await.unwrap();
     let alert = &r["budget_alerts"][0];
     assert_eq!(alert["level"], "hibernated", "{r}");
     assert_eq!(alert["lockout"], true);
     assert_eq!(alert["report"]["state"], "hibernated", "{r}");
+    // The lockout and the transition in one PutEvents.
+    assert_eq!(
+        requests_between(&s0, &s1).get("events:PutEvents").copied(),
+        Some(1)
+    );
+    let events = tap.drain().await.unwrap();
+    assert_eq!(
+        costctl_tests::events::EventTap::kinds(&events),
+        ["Budget Lockout", "Stack State Changed"],
+        "{events:#?}"
+    );
+    let lockout = &events[0]["detail"];
+    assert_eq!(lockout["trigger"], "budget");
+    assert_eq!(lockout["budget"], "order-tracking-dev-monthly");
+    assert_eq!(lockout["desired"], "hibernated");
+    assert!(
+        lockout["lockout"]["until_ms"].as_i64().unwrap() > 0,
+        "{lockout}"
+    );
+    assert_eq!(
+        (
+            events[1]["detail"]["from"].as_str(),
+            events[1]["detail"]["to"].as_str()
+        ),
+        (Some("running"), Some("hibernated"))
+    );
     let hibernated = demo.picture(&sdk).await.unwrap();
     assert!(
         hibernated.databases.is_empty(),
@@ -381,6 +424,20 @@ async fn malformed_and_unknown_events_are_rejected_and_change_nothing() {
     assert_eq!(demo.picture(&sdk).await.unwrap(), before);
 }
 
+/// Runs a function that must fail its cold start; its stdout and stderr.
+async fn failed_cold_start(cmd: Command) -> String {
+    let out = tokio::time::timeout(T, piped(cmd).wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!out.status.success());
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_configuration_fails_the_cold_start_naming_the_field() {
     let emu = Emulator::start().await.unwrap();
@@ -397,18 +454,13 @@ async fn a_bad_configuration_fails_the_cold_start_naming_the_field() {
     log.push_str(&String::from_utf8_lossy(&out.stderr));
     assert!(log.contains("msk_on_pause"), "{log}");
 
-    let child = piped(spawn_cmd(&api, &emu, "sideways", &config()));
-    let out = tokio::time::timeout(T, child.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(!out.status.success());
-    let log = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let log = failed_cold_start(spawn_cmd(&api, &emu, "sideways", &config())).await;
     assert!(log.contains("COSTCTL_MODE"), "{log}");
+
+    let mut cmd = spawn_cmd(&api, &emu, "full", &config());
+    cmd.env("COSTCTL_EVENT_BUS", "my bus!");
+    let log = failed_cold_start(cmd).await;
+    assert!(log.contains("COSTCTL_EVENT_BUS=`my bus!`"), "{log}");
 }
 
 /// Terraform's `aws_lambda_invocation` with `lifecycle_scope = "CRUD"`: the provider adds the

@@ -102,12 +102,31 @@ async fn no_credential_or_password_in_logs_answers_or_state() {
     }
     assert!(answers.contains("hibernated"), "{answers}");
     child.kill().await.unwrap();
+    let stdout = String::from_utf8_lossy(&stdout.await.unwrap()).to_string();
     let logs = format!(
-        "{}{}",
-        String::from_utf8_lossy(&stdout.await.unwrap()),
+        "{stdout}{}",
         String::from_utf8_lossy(&stderr.await.unwrap())
     );
     assert!(logs.contains("\"step\""), "the logs show the steps: {logs}");
+    // Metrics in the Embedded Metric Format: one line per stack report, the hibernation's with
+    // its duration (EMF lines are checked against the specification in costctl_lambda::metrics).
+    let emf: Vec<serde_json::Value> = stdout
+        .lines()
+        .filter(|l| l.contains("\"_aws\":"))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(emf.len() >= 5, "{} EMF lines", emf.len());
+    assert!(
+        emf.iter().all(|m| m["Stack"] == "order-tracking-dev"
+            && m["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "costctl"
+            && m["Function"] == "costctl-full"),
+        "{emf:?}"
+    );
+    assert!(
+        emf.iter()
+            .any(|m| m["State"] == "hibernated" && m["TransitionSeconds"].as_f64().is_some()),
+        "{emf:?}"
+    );
 
     assert_clean("the function's logs", &logs);
     assert_clean("the function's answers", &answers);

@@ -61,21 +61,8 @@ impl StateStore for MemStore {
     async fn request(&self, stack: &str, req: &NewRequest, now_ms: i64) -> StoreResult<StackState> {
         let owner = self.0.owner.clone();
         self.call("UpdateItem(request)", true, |w, _| {
-            let mut state = w.store.get(stack).cloned().unwrap_or_else(|| StackState {
-                stack: stack.into(),
-                desired: DesiredState::Running,
-                generation: 0,
-                trigger: req.trigger,
-                reason: String::new(),
-                requested_at_ms: 0,
-                selector: req.selector.clone(),
-                policy: req.policy,
-                manifest: Manifest::default(),
-                lease: None,
-                lockout: None,
-                last_report: None,
-                spec: None,
-                snooze: None,
+            let mut state = w.store.get(stack).cloned().unwrap_or_else(|| {
+                StackState::new(stack, req.trigger, req.selector.clone(), req.policy)
             });
             let snooze_rule = req.snooze_rule();
             // Invariants of snoozes and calendars, over what the store is asked to record (the

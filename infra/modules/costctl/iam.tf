@@ -165,6 +165,19 @@ data "aws_iam_policy_document" "observe" {
     resources = concat(local.parameter_arns, local.config_parameter_arns)
   }
 
+  # Transition events (docs/events.md): only to the one bus, and only as source "costctl"
+  # (events:source), so the roles cannot publish events that look like AWS's own.
+  statement {
+    sid       = "PublishEvents"
+    actions   = ["events:PutEvents"]
+    resources = [local.event_bus_arn]
+    condition {
+      test     = "StringEquals"
+      variable = "events:source"
+      values   = ["costctl"]
+    }
+  }
+
   # ecs:ListServices has no resource type; it is narrowed to the stacks' clusters by ecs:cluster.
   statement {
     sid       = "EcsListServices"

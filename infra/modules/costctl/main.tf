@@ -44,6 +44,7 @@ locals {
       COSTCTL_STATE_TABLE = local.state_table_name
       COSTCTL_MODE        = mode == "full" ? "full" : "reduce-only"
       COSTCTL_CONCURRENCY = tostring(var.concurrency)
+      COSTCTL_EVENT_BUS   = var.event_bus_name
     },
     var.config_source == "inline" ? { COSTCTL_CONFIG = local.config_json } : { COSTCTL_CONFIG_PARAMETER = local.config_parameter_name },
     var.log_level == null ? {} : { RUST_LOG = var.log_level },

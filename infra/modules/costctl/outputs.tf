@@ -66,3 +66,18 @@ output "schedules" {
     time_zone = s.time_zone
   } if local.create }
 }
+
+output "notification_topic_arn" {
+  description = "ARN of the notification topic (null unless notifications.enabled): subscribe more endpoints to it."
+  value       = try(aws_sns_topic.notifications[0].arn, null)
+}
+
+output "event_bus_arn" {
+  description = "ARN of the EventBridge bus the functions publish their events to (source `costctl`)."
+  value       = local.create ? local.event_bus_arn : null
+}
+
+output "dashboard_name" {
+  description = "Name of the CloudWatch dashboard (null when create_dashboard is false)."
+  value       = try(aws_cloudwatch_dashboard.this[0].dashboard_name, null)
+}

@@ -176,6 +176,34 @@ resource "aws_scheduler_schedule" "reconcile" {
 # gets a customer managed key whose policy admits budgets.amazonaws.com (unless one is given).
 locals {
   create_budget_key = local.create && var.create_budget_topic && var.budget_topic_kms_key_id == null
+
+  # The key policies of the module's topics: the account administers the key, and the AWS
+  # services that publish to the topic (and SNS, which delivers) may use it. jsonencode, not a
+  # policy document: the IAM test reads every aws_iam_policy_document as a grant to the
+  # functions, and a key policy's administrator statement needs kms:*.
+  service_key_policies = { for topic, services in {
+    budget        = ["budgets.amazonaws.com", "sns.amazonaws.com"]
+    notifications = ["events.amazonaws.com", "cloudwatch.amazonaws.com", "sns.amazonaws.com"]
+    } : topic => jsonencode({
+      Version = "2012-10-17"
+      Statement = [
+        {
+          Sid       = "AccountAdministersTheKey"
+          Effect    = "Allow"
+          Principal = { AWS = "${local.arn_prefix}:iam::${local.account}:root" }
+          Action    = "kms:*"
+          Resource  = "*"
+        },
+        {
+          Sid       = "PublishersAndSnsUseTheKey"
+          Effect    = "Allow"
+          Principal = { Service = services }
+          Action    = ["kms:GenerateDataKey*", "kms:Decrypt"]
+          Resource  = "*"
+          Condition = { StringEquals = { "aws:SourceAccount" = local.account } }
+        },
+      ]
+  }) }
 }
 
 resource "aws_kms_key" "budget" {
@@ -184,29 +212,8 @@ resource "aws_kms_key" "budget" {
   description             = "${var.name}: budget alert topic (AWS Budgets publishes, SNS delivers to the reduce-only function)"
   enable_key_rotation     = true
   deletion_window_in_days = 7
-  # jsonencode, not a policy document: the IAM test reads every aws_iam_policy_document here as
-  # a grant to the functions, and a key policy's administrator statement needs kms:*.
-  policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [
-      {
-        Sid       = "AccountAdministersTheKey"
-        Effect    = "Allow"
-        Principal = { AWS = "${local.arn_prefix}:iam::${local.account}:root" }
-        Action    = "kms:*"
-        Resource  = "*"
-      },
-      {
-        Sid       = "BudgetsAndSnsUseTheKey"
-        Effect    = "Allow"
-        Principal = { Service = ["budgets.amazonaws.com", "sns.amazonaws.com"] }
-        Action    = ["kms:GenerateDataKey*", "kms:Decrypt"]
-        Resource  = "*"
-        Condition = { StringEquals = { "aws:SourceAccount" = local.account } }
-      },
-    ]
-  })
-  tags = var.tags
+  policy                  = local.service_key_policies.budget
+  tags                    = var.tags
 }
 
 resource "aws_sns_topic" "budget" {

@@ -371,3 +371,64 @@ variable "exclude_tag_key" {
     error_message = "exclude_tag_key is a tag key: 1-128 characters of letters, digits, spaces and _ . : / = + - @, not starting with aws:."
   }
 }
+
+variable "event_bus_name" {
+  description = "EventBridge bus the functions publish their transition events to (source `costctl`, docs/events.md); the account's `default` bus unless a custom bus is named."
+  type        = string
+  default     = "default"
+
+  validation {
+    condition     = can(regex("^[/.\\-_A-Za-z0-9]{1,256}$", var.event_bus_name))
+    error_message = "event_bus_name must be an EventBridge bus name (letters, digits, . - _ /)."
+  }
+}
+
+variable "notifications" {
+  description = <<-EOT
+    Who hears of costctl's events. `enabled` creates a KMS-encrypted SNS topic (output
+    `notification_topic_arn`) and an EventBridge rule routing the events of `detail_types` to it;
+    `emails` subscribe addresses (each confirms by mail); `slack` adds an AWS Chatbot channel on
+    the topic (the Slack workspace must first be authorised once in the AWS Chatbot console:
+    `team_id` is its workspace id). Default detail types: failures, lockouts and kept resources;
+    add "Stack State Changed" and "Snooze Overridden" to hear of every transition.
+  EOT
+  type = object({
+    enabled      = optional(bool, false)
+    emails       = optional(list(string), [])
+    detail_types = optional(list(string), ["Stack Transition Failed", "Budget Lockout", "Resource Kept"])
+    kms_key_id   = optional(string)
+    slack = optional(object({
+      team_id    = string
+      channel_id = string
+    }))
+  })
+  default = {}
+
+  validation {
+    condition = alltrue([for t in var.notifications.detail_types : contains(
+      ["Stack State Changed", "Stack Transition Failed", "Resource Kept", "Budget Lockout", "Snooze Overridden"], t
+    )])
+    error_message = "notifications.detail_types: each must be one of \"Stack State Changed\", \"Stack Transition Failed\", \"Resource Kept\", \"Budget Lockout\", \"Snooze Overridden\" (docs/events.md)."
+  }
+
+  validation {
+    condition     = length(var.notifications.detail_types) > 0
+    error_message = "notifications.detail_types must name at least one detail type."
+  }
+
+  validation {
+    condition     = alltrue([for e in var.notifications.emails : can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", e))])
+    error_message = "notifications.emails must be email addresses."
+  }
+
+  validation {
+    condition     = var.notifications.slack == null || can(regex("^[A-Z0-9]{9,11}$", var.notifications.slack.team_id)) && can(regex("^[A-Z0-9]{9,11}$", var.notifications.slack.channel_id))
+    error_message = "notifications.slack: team_id and channel_id are Slack ids such as T07ABCDEF12 and C07ABCDEF12."
+  }
+}
+
+variable "create_dashboard" {
+  description = "Create a CloudWatch dashboard (named like the deployment) with each stack's state, cost rate and 30-day savings, from the functions' embedded metrics."
+  type        = bool
+  default     = true
+}

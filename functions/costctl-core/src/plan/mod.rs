@@ -43,6 +43,10 @@ pub struct Step {
 pub struct Note {
     pub resource: String,
     pub message: String,
+    /// The resource is kept (not deleted) because a resume could not recreate it exactly:
+    /// "lossless or kept". Such a note is also published as a `Resource Kept` event.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub kept: bool,
 }
 
 /// Something that blocks the goal and needs a person (e.g. a missing snapshot).
@@ -139,7 +143,20 @@ impl Builder {
     }
 
     fn note(&mut self, resource: String, message: String) {
-        self.plan.notes.push(Note { resource, message });
+        self.plan.notes.push(Note {
+            resource,
+            message,
+            kept: false,
+        });
+    }
+
+    /// A note that the fidelity rule keeps the resource (see [`Note::kept`]).
+    fn kept(&mut self, resource: String, message: String) {
+        self.plan.notes.push(Note {
+            resource,
+            message,
+            kept: true,
+        });
     }
 
     fn problem(&mut self, resource: String, message: String) {

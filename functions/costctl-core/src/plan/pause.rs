@@ -62,7 +62,7 @@ impl Builder {
             if !snapshot_db {
                 self.stop_db(db, &drained);
             } else if let Some(why) = hibernation_blocker(db) {
-                self.note(format!("rds:{}", db.id), why);
+                self.kept(format!("rds:{}", db.id), why);
                 self.stop_db(db, &drained);
             } else {
                 self.hibernate_db(db, goal.generation, obs, &drained);

@@ -62,7 +62,7 @@ impl Builder {
                     }),
             );
             if !blockers.is_empty() {
-                self.note(
+                self.kept(
                     format!("alb:{name}"),
                     format!(
                         "kept, not deleted (it keeps costing): {}",
@@ -91,7 +91,7 @@ impl Builder {
                 continue;
             }
             if !c.unsupported.is_empty() && c.state != "DELETING" {
-                self.note(
+                self.kept(
                     format!("msk:{name}"),
                     format!(
                         "kept, not deleted (it keeps costing): {}",

@@ -190,6 +190,8 @@ pub struct Engine<C, S> {
     /// excludes what carries the default tag.
     exclusions: BTreeMap<String, Exclusion>,
     exclude_tag_key: String,
+    /// Transition events not sent yet (a `PutEvents` failed): sent with the next reconcile's.
+    unsent: std::sync::Mutex<Vec<crate::events::Event>>,
 }
 
 /// An observation a moment old, for one stack with nothing recorded yet: made by the request
@@ -216,7 +218,61 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
             progress: None,
             exclusions: BTreeMap::new(),
             exclude_tag_key: costctl_core::exclude::DEFAULT_TAG_KEY.to_string(),
+            unsent: std::sync::Mutex::new(Vec::new()),
         }
+    }
+
+    /// Queues transition events to be sent by the next [`Engine::send_events`].
+    pub fn queue_events(&self, events: Vec<crate::events::Event>) {
+        let mut unsent = self.unsent.lock().expect("events lock");
+        unsent.extend(events);
+        let over = unsent.len().saturating_sub(crate::events::MAX_UNSENT);
+        if over > 0 {
+            tracing::warn!(
+                dropped = over,
+                "transition events dropped: PutEvents kept failing"
+            );
+            unsent.drain(..over);
+        }
+    }
+
+    /// Sends the queued events with one `PutEvents` (the oldest first, at most
+    /// [`crate::events::MAX_ENTRIES`]). A failure is logged and the events stay queued: it never
+    /// fails a transition.
+    pub async fn send_events(&self) {
+        let batch: Vec<crate::events::Event> = {
+            let mut unsent = self.unsent.lock().expect("events lock");
+            let n = unsent.len().min(crate::events::MAX_ENTRIES);
+            unsent.drain(..n).collect()
+        };
+        if batch.is_empty() {
+            return;
+        }
+        match self.cloud.put_events(&batch).await {
+            Ok(()) => {
+                for e in &batch {
+                    tracing::info!(
+                        stack = e.detail.stack,
+                        detail_type = e.detail_type.as_str(),
+                        from = e.detail.from,
+                        to = e.detail.to,
+                        "event published"
+                    );
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, events = batch.len(), "PutEvents failed; the events are sent with the next reconcile");
+                let mut unsent = self.unsent.lock().expect("events lock");
+                let later = std::mem::take(&mut *unsent);
+                *unsent = batch;
+                unsent.extend(later);
+            }
+        }
+    }
+
+    /// The events queued and not yet sent.
+    pub fn unsent_events(&self) -> Vec<crate::events::Event> {
+        self.unsent.lock().expect("events lock").clone()
     }
 
     /// Takes each configured stack's exclusions (tag key and names) from the configuration.

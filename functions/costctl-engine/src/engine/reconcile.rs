@@ -2,6 +2,7 @@
 //! or out of time, and `run_until` over several reconciles.
 
 use super::*;
+use crate::events;
 
 /// What a pass says should happen next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +49,7 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
         report.elapsed_ms = u64::try_from(self.clock.now_ms() - started).unwrap_or(0);
         report.lockout = state.lockout.clone();
         report.snooze = state.snooze_at(self.clock.now_ms()).cloned();
+        let before = state.last_report.clone();
         let stored = report.for_storage();
         self.store.finish(stack, lease.owner(), &stored).await?;
         if !report.done.is_empty() || !report.errors.is_empty() {
@@ -72,6 +74,15 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
                 )
                 .await?;
         }
+        let detail = events::detail(
+            before.as_ref(),
+            &report,
+            &state,
+            report.cost_at_start.unwrap_or(report.cost.now_per_hour),
+            self.clock.now_ms(),
+        );
+        self.queue_events(events::for_reconcile(before.as_ref(), &detail, &report));
+        self.send_events().await;
         Ok(report)
     }
 

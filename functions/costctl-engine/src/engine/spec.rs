@@ -125,6 +125,7 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
                     "the stack is {}: the spec is recorded and used on the next resume; nothing was created",
                     state.desired
                 ),
+                kept: false,
             });
         }
         let mut result = self.spec_result(stack, spec).await?;
@@ -293,6 +294,7 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
                 result.notes.push(Note {
                     resource: format!("alb:{}", lb.spec.name),
                     message: "deletion protection is on: the load balancer was not deleted".into(),
+                    kept: false,
                 });
                 continue;
             }

@@ -1,5 +1,4 @@
 use super::*;
-use costctl_core::Manifest;
 use costctl_core::config::Config;
 use costctl_core::manifest::DbRecord;
 use costctl_core::observation::{DbObs, DbSpec};
@@ -33,20 +32,11 @@ fn config(policy: serde_json::Value) -> Config {
 
 fn state(cfg: &StackConfig, desired: DesiredState, requested_at_ms: i64) -> StackState {
     StackState {
-        stack: STACK.into(),
         desired,
         generation: 3,
-        trigger: Trigger::Schedule,
         reason: "schedule request".into(),
         requested_at_ms,
-        selector: cfg.selector.clone(),
-        policy: cfg.policy,
-        manifest: Manifest::default(),
-        lease: None,
-        lockout: None,
-        last_report: None,
-        spec: None,
-        snooze: None,
+        ..StackState::new(STACK, Trigger::Schedule, cfg.selector.clone(), cfg.policy)
     }
 }
 

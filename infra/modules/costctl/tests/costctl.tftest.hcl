@@ -96,7 +96,9 @@ run "reduce_only_role_has_no_create_start_or_restore_action" {
 
   assert {
     condition = alltrue(flatten([for s in concat(data.aws_iam_policy_document.observe.statement, data.aws_iam_policy_document.reduce_only.statement) : [
-      for a in s.actions : !can(regex("^[a-z0-9-]+:(Create|Start|Restore|Run|Add|Modify|Put|Register|Update|Delete|Stop|Enable|Disable)", a)) || a == "dynamodb:PutItem"
+      # events:PutEvents publishes costctl's own events (source costctl, one bus): it changes
+      # no resource, and no rule of the module routes them to the full function.
+      for a in s.actions : !can(regex("^[a-z0-9-]+:(Create|Start|Restore|Run|Add|Modify|Put|Register|Update|Delete|Stop|Enable|Disable)", a)) || a == "dynamodb:PutItem" || (a == "events:PutEvents" && s.sid == "PublishEvents")
     ]]))
     error_message = "the reduce-only policy must not grant any action that changes a resource (only dynamodb:PutItem, into its own partition)"
   }
@@ -241,7 +243,7 @@ run "iam_is_scoped_to_the_stack_names" {
   # The reduce-only role changes nothing but its own partition of the state table.
   assert {
     condition = alltrue([for s in concat(data.aws_iam_policy_document.observe.statement, data.aws_iam_policy_document.reduce_only.statement) :
-      alltrue([for a in s.actions : can(regex("^[a-z0-9-]+:(Describe|List|Get|Query|Scan)", a)) || (a == "dynamodb:PutItem" && s.sid == "OwnPartition")])
+      alltrue([for a in s.actions : can(regex("^[a-z0-9-]+:(Describe|List|Get|Query|Scan)", a)) || (a == "dynamodb:PutItem" && s.sid == "OwnPartition") || (a == "events:PutEvents" && s.sid == "PublishEvents")])
     ])
     error_message = "the reduce-only role may only read, and write its own partition"
   }
@@ -659,5 +661,148 @@ run "role_policies_stay_under_the_size_limit" {
   assert {
     condition     = alltrue([for size in local.role_policy_sizes : size < 10240])
     error_message = "a function role's inline policies may exceed IAM's 10,240-character limit: ${jsonencode(local.role_policy_sizes)}"
+  }
+}
+
+run "publishes_events_to_the_default_bus_only_as_costctl" {
+  command = apply
+
+  assert {
+    condition     = aws_lambda_function.this["full"].environment[0].variables.COSTCTL_EVENT_BUS == "default" && aws_lambda_function.this["reduce_only"].environment[0].variables.COSTCTL_EVENT_BUS == "default"
+    error_message = "both functions must be told the event bus"
+  }
+  assert {
+    condition     = one([for st in data.aws_iam_policy_document.observe.statement : st if st.sid == "PublishEvents"]).resources == toset(["arn:aws:events:eu-west-1:123456789012:event-bus/default"])
+    error_message = "PutEvents must be granted on the one bus"
+  }
+  assert {
+    condition     = one([for c in one([for st in data.aws_iam_policy_document.observe.statement : st if st.sid == "PublishEvents"]).condition : c.values if c.variable == "events:source"]) == tolist(["costctl"])
+    error_message = "PutEvents must be limited to source costctl"
+  }
+  assert {
+    condition     = length(aws_sns_topic.notifications) == 0 && length(aws_cloudwatch_event_rule.notifications) == 0 && length(aws_chatbot_slack_channel_configuration.this) == 0
+    error_message = "notifications are off by default"
+  }
+}
+
+run "notifications_route_failures_to_an_encrypted_topic_with_email_and_slack" {
+  command = apply
+  variables {
+    notifications = {
+      enabled = true
+      emails  = ["oncall@example.com", "dev@example.com"]
+      slack   = { team_id = "T07ABCDEF12", channel_id = "C07ABCDEF12" }
+    }
+  }
+
+  assert {
+    condition     = aws_sns_topic.notifications[0].kms_master_key_id == aws_kms_key.notifications[0].arn
+    error_message = "the topic must be encrypted with the module's key"
+  }
+  assert {
+    condition     = contains(jsondecode(aws_kms_key.notifications[0].policy).Statement[1].Principal.Service, "events.amazonaws.com")
+    error_message = "EventBridge must be able to use the topic's key"
+  }
+  assert {
+    condition     = toset([for s in aws_sns_topic_subscription.email : s.endpoint]) == toset(["oncall@example.com", "dev@example.com"]) && alltrue([for s in aws_sns_topic_subscription.email : s.protocol == "email"])
+    error_message = "one email subscription per address"
+  }
+  assert {
+    condition     = jsondecode(aws_cloudwatch_event_rule.notifications[0].event_pattern) == { source = ["costctl"], "detail-type" = ["Stack Transition Failed", "Budget Lockout", "Resource Kept"] }
+    error_message = "by default failures, lockouts and kept resources notify: ${aws_cloudwatch_event_rule.notifications[0].event_pattern}"
+  }
+  assert {
+    condition     = aws_cloudwatch_event_target.notifications[0].arn == aws_sns_topic.notifications[0].arn
+    error_message = "the rule must target the topic"
+  }
+  assert {
+    condition     = jsondecode(aws_sns_topic_policy.notifications[0].policy).Statement[0].Condition.ArnEquals["aws:SourceArn"] == aws_cloudwatch_event_rule.notifications[0].arn
+    error_message = "only the module's rule may publish to the topic"
+  }
+  assert {
+    condition     = aws_chatbot_slack_channel_configuration.this[0].slack_channel_id == "C07ABCDEF12" && aws_chatbot_slack_channel_configuration.this[0].sns_topic_arns == toset([aws_sns_topic.notifications[0].arn])
+    error_message = "the Slack channel must be subscribed to the topic"
+  }
+  assert {
+    condition     = output.notification_topic_arn == aws_sns_topic.notifications[0].arn
+    error_message = "the topic ARN is an output"
+  }
+}
+
+run "every_transition_can_notify_and_slack_is_optional" {
+  command = apply
+  variables {
+    notifications = {
+      enabled      = true
+      detail_types = ["Stack State Changed", "Stack Transition Failed", "Resource Kept", "Budget Lockout", "Snooze Overridden"]
+      kms_key_id   = "arn:aws:kms:eu-west-1:123456789012:key/00000000-0000-0000-0000-000000000000"
+    }
+  }
+
+  assert {
+    condition     = length(jsondecode(aws_cloudwatch_event_rule.notifications[0].event_pattern)["detail-type"]) == 5
+    error_message = "every detail type must be routed"
+  }
+  assert {
+    condition     = length(aws_kms_key.notifications) == 0 && aws_sns_topic.notifications[0].kms_master_key_id == "arn:aws:kms:eu-west-1:123456789012:key/00000000-0000-0000-0000-000000000000"
+    error_message = "a given key is used instead of a new one"
+  }
+  assert {
+    condition     = length(aws_chatbot_slack_channel_configuration.this) == 0 && length(aws_iam_role.chatbot) == 0
+    error_message = "no Slack channel unless asked"
+  }
+}
+
+run "rejects_an_unknown_detail_type" {
+  command = plan
+  variables {
+    notifications = { enabled = true, detail_types = ["Stack Paused"] }
+  }
+  expect_failures = [var.notifications]
+}
+
+run "rejects_a_bad_email" {
+  command = plan
+  variables {
+    notifications = { enabled = true, emails = ["not-an-address"] }
+  }
+  expect_failures = [var.notifications]
+}
+
+run "dashboard_and_problem_alarms_read_the_embedded_metrics" {
+  command = apply
+  variables {
+    notifications = { enabled = true }
+  }
+
+  assert {
+    condition     = length(jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets) == 3
+    error_message = "three widgets per stack: state, cost rate, savings"
+  }
+  assert {
+    condition = alltrue([for w in jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets :
+      w.type == "metric" && w.properties.region == "eu-west-1" && anytrue([for m in w.properties.metrics : try(m[0] == "costctl" && m[3] == "order-tracking-dev", false)])
+    ])
+    error_message = "every widget reads the costctl namespace for the stack"
+  }
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.problems["order-tracking-dev"].namespace == "costctl" && aws_cloudwatch_metric_alarm.problems["order-tracking-dev"].dimensions.Stack == "order-tracking-dev"
+    error_message = "one problems alarm per stack on its metric"
+  }
+  assert {
+    condition     = contains(aws_cloudwatch_metric_alarm.problems["order-tracking-dev"].alarm_actions, aws_sns_topic.notifications[0].arn)
+    error_message = "the alarm notifies the notification topic"
+  }
+}
+
+run "the_dashboard_is_optional" {
+  command = plan
+  variables {
+    create_dashboard = false
+  }
+
+  assert {
+    condition     = length(aws_cloudwatch_dashboard.this) == 0
+    error_message = "no dashboard when create_dashboard is false"
   }
 }

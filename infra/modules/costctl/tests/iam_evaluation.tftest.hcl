@@ -141,7 +141,7 @@ variables {
   context_keys = [
     "ecs:cluster", "ec2:Vpc", "ec2:CreateAction", "aws:RequestTag/AWSMSKManaged", "iam:PassedToService",
     "route53:ChangeResourceRecordSetsNormalizedRecordNames", "route53:ChangeResourceRecordSetsRecordTypes",
-    "dynamodb:LeadingKeys",
+    "dynamodb:LeadingKeys", "events:source",
   ]
 
   # Positive control: the stack's own resources; each case lists the actions it must be allowed.
@@ -190,6 +190,8 @@ variables {
     { arn = "${var.p.cw}:*", tags = {}, context = {}, actions = ["cloudwatch:DescribeAlarms"] },
     # A Shield Advanced protection keeps the load balancer: read by the ALB's ARN.
     { arn = "arn:aws:shield::123456789012:protection/0e1f2a3b-4c5d-4e6f-8a9b-0c1d2e3f4a5b", tags = {}, context = {}, actions = ["shield:DescribeProtection"] },
+    # Transition events: to the deployment's bus, as source costctl.
+    { arn = "arn:aws:events:eu-west-1:123456789012:event-bus/default", tags = {}, context = { "events:source" = ["costctl"] }, actions = ["events:PutEvents"] },
     { arn = "${var.p.cw}:ot-dev-alb-5xx", tags = var.own_tags, context = {}, actions = [
       "cloudwatch:DescribeAlarms", "cloudwatch:ListTagsForResource", "cloudwatch:DisableAlarmActions", "cloudwatch:PutMetricAlarm", "cloudwatch:EnableAlarmActions",
     ] },
@@ -257,6 +259,9 @@ variables {
     { arn = "${var.p.elb}:loadbalancer/app/ot-dev-alb/50dc6c495c0c9188", tags = { Project = "order-tracking", Env = "prod" }, context = {}, actions = ["elasticloadbalancing:DeleteLoadBalancer"] },
     { arn = "${var.p.msk}/ot-dev-msk/7d7a2a0e-9e2b-4c5a-8a8a-3c4b5d6e7f80-s1", tags = { Project = "order-tracking", Env = "prod" }, context = {}, actions = ["kafka:DeleteCluster"] },
     { arn = "${var.p.ec2}:vpc-endpoint/vpce-0de0000000000000f", tags = { Project = "order-tracking", Env = "dev" }, context = { "ec2:Vpc" = [var.own_vpc] }, actions = ["ec2:DeleteVpcEndpoints"] },
+    # An event that would pass for AWS's own, and one to another bus.
+    { arn = "arn:aws:events:eu-west-1:123456789012:event-bus/default", tags = {}, context = { "events:source" = ["aws.ec2"] }, actions = ["events:PutEvents"] },
+    { arn = "arn:aws:events:eu-west-1:123456789012:event-bus/prod-bus", tags = {}, context = { "events:source" = ["costctl"] }, actions = ["events:PutEvents"] },
     # Alarms: any name is reachable, so only the tags keep other projects' and untagged ones out.
     { arn = "${var.p.cw}:ot-dev-alb-5xx", tags = { Project = "billing", Env = "dev" }, context = {}, actions = var.alarm_changes },
     { arn = "${var.p.cw}:ot-dev-alb-5xx", tags = { Project = "order-tracking", Env = "prod" }, context = {}, actions = var.alarm_changes },

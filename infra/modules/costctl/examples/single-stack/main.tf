@@ -40,6 +40,14 @@ module "costctl" {
     }
   }
 
+  # A mail when a transition fails, a budget locks the stack out or a resource is kept
+  # (docs/events.md); add "Stack State Changed" to detail_types to hear of every pause and resume,
+  # and slack = { team_id, channel_id } for an AWS Chatbot channel.
+  notifications = {
+    enabled = true
+    emails  = ["oncall@example.com"]
+  }
+
   tags = { Project = "order-tracking", Env = "dev", Owner = "egobb" }
 }
 
