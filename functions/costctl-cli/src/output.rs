@@ -49,8 +49,9 @@ impl Printer {
         );
         if let Some(l) = &r.lockout {
             println!(
-                "  budget lockout until {} (unix ms): {}",
-                l.until_ms, l.reason
+                "  budget lockout until {}: {} (`resume --force` overrides it)",
+                rfc3339(l.until_ms),
+                l.reason
             );
         }
         if let Some(z) = &r.snooze {
