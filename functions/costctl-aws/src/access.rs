@@ -85,22 +85,7 @@ fn profile_files() -> String {
     )
 }
 
-/// Whether `region` has the shape of an AWS region name (`eu-west-1`, `us-gov-west-1`,
-/// `ap-southeast-5`): lower-case words joined by hyphens, a two-letter first word, a number
-/// last. A typo such as `eu-west` or `EU-WEST-1` is refused here instead of ending in a DNS
-/// failure for a host that cannot exist.
-pub fn is_region_name(region: &str) -> bool {
-    let parts: Vec<&str> = region.split('-').collect();
-    parts.len() >= 3
-        && parts[0].len() == 2
-        && parts[0].bytes().all(|b| b.is_ascii_lowercase())
-        && parts[1..parts.len() - 1]
-            .iter()
-            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
-        && parts[parts.len() - 1]
-            .parse::<u16>()
-            .is_ok_and(|n| (1..100).contains(&n))
-}
+pub use costctl_core::price::is_region_name;
 
 /// Every message of an error and its sources, joined.
 fn chain(e: &(dyn std::error::Error + 'static)) -> String {

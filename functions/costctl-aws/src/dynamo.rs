@@ -13,13 +13,15 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ReturnValue,
     ScalarAttributeType,
 };
+use costctl_core::savings::LedgerPoint;
 use costctl_core::spec::EphemeralSpec;
 use costctl_core::{DesiredState, Manifest};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// The DynamoDB store: one table, `pk` = `STACK#<name>`, `sk` = `STATE` or `HIST#<time>#<seq>`.
+/// The DynamoDB store: one table, `pk` = `STACK#<name>`, `sk` = `STATE`, `HIST#<time>#<seq>`
+/// (history) or `COST#<time>#<seq>` (the savings ledger).
 #[derive(Debug, Clone)]
 pub struct DynamoStore {
     client: aws_sdk_dynamodb::Client,
@@ -27,6 +29,8 @@ pub struct DynamoStore {
 }
 
 const STATE: &str = "STATE";
+/// The savings ledger's sort-key prefix: `COST#<time>#<unique>`.
+const LEDGER: &str = "COST";
 static SEQ: AtomicU64 = AtomicU64::new(0);
 
 fn pk(stack: &str) -> AttributeValue {
@@ -555,6 +559,65 @@ impl StateStore for DynamoStore {
                     stack: stack.into(),
                     field: "history",
                     message: e.to_string(),
+                })
+            })
+            .collect()
+    }
+
+    async fn append_ledger(&self, stack: &str, point: &LedgerPoint) -> StoreResult<()> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", pk(stack))
+            .item("sk", s(unique_sk(LEDGER, point.at_ms)))
+            .item("point", json(point))
+            .send()
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    async fn ledger(&self, stack: &str, from_ms: i64, to_ms: i64) -> StoreResult<Vec<LedgerPoint>> {
+        // The rate in force at `from_ms`: the newest point before it.
+        let before = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND sk BETWEEN :lo AND :hi")
+            .expression_attribute_values(":pk", pk(stack))
+            .expression_attribute_values(":lo", s(format!("{LEDGER}#")))
+            .expression_attribute_values(":hi", s(format!("{LEDGER}#{from_ms:015}")))
+            .scan_index_forward(false)
+            .limit(1)
+            .send()
+            .await
+            .map_err(|e| self.err(e))?;
+        let mut items: Vec<_> = before.items().to_vec();
+        // Then every point of the period, page by page (a month of a busy stack is a few
+        // hundred small items).
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND sk BETWEEN :lo AND :hi")
+            .expression_attribute_values(":pk", pk(stack))
+            .expression_attribute_values(":lo", s(format!("{LEDGER}#{from_ms:015}")))
+            .expression_attribute_values(":hi", s(format!("{LEDGER}#{:015}", to_ms.max(from_ms))))
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            items.extend(page.map_err(|e| self.err(e))?.items().iter().cloned());
+        }
+        items
+            .iter()
+            .map(|item| {
+                let raw = item.get("point").and_then(|v| v.as_s().ok());
+                serde_json::from_str(raw.map_or("", String::as_str)).map_err(|e| {
+                    StoreError::Corrupt {
+                        stack: stack.into(),
+                        field: "ledger",
+                        message: e.to_string(),
+                    }
                 })
             })
             .collect()

@@ -2,7 +2,7 @@
 
 use crate::aws::AwsCloud;
 use crate::error::{CloudError, CloudResult, FromSdk};
-use aws_sdk_ecs::types::{Service, ServiceField};
+use aws_sdk_ecs::types::{AssignPublicIp, Service, ServiceField};
 use costctl_core::Selector;
 use costctl_core::observation::ServiceObs;
 use futures::{StreamExt, TryStreamExt, stream};
@@ -139,6 +139,11 @@ impl AwsCloud {
                     running: non_negative(s.running_count()),
                     pending: non_negative(s.pending_count()),
                     status: s.status().unwrap_or_default().to_string(),
+                    public_ip: s
+                        .network_configuration()
+                        .and_then(|n| n.awsvpc_configuration())
+                        .and_then(|a| a.assign_public_ip())
+                        == Some(&AssignPublicIp::Enabled),
                 };
                 (obs, tags)
             })

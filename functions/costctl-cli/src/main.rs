@@ -9,9 +9,11 @@ use costctl_core::calendar::SnoozeEnd;
 use costctl_core::config::{Config, StackConfig};
 use costctl_core::event::Trigger;
 use costctl_core::plan::Policy;
+use costctl_core::price::Prices;
+use costctl_core::savings;
 use costctl_core::{DesiredState, Selector};
 use costctl_engine::engine::{Options, Progress};
-use costctl_engine::{Engine, RequestSpec, StateStore, StoreError, Transition};
+use costctl_engine::{Engine, EngineError, RequestSpec, StateStore, StoreError, Transition};
 use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -170,6 +172,15 @@ enum Command {
         #[command(flatten)]
         stack: StackArgs,
     },
+    /// What pausing saved in a month (UTC): dollars, hours per state, the cost while down, and
+    /// a bar per day.
+    Savings {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// The month, YYYY-MM (default: this month, to now).
+        #[arg(long, value_parser = parse_month)]
+        month: Option<String>,
+    },
     /// Show the stack's recorded requests and reconciles, newest first.
     History {
         #[command(flatten)]
@@ -309,6 +320,12 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     if let Some(config) = &config {
         engine.set_exclusions(config);
     }
+    let region = sdk.region().map(ToString::to_string).unwrap_or_default();
+    let prices = match &config {
+        Some(c) => c.prices_for(&region),
+        None => Prices::for_region(&region, &Default::default()),
+    };
+    engine = engine.with_prices(prices);
     let out = output::Printer::new(cli.output == OutputFormat::Json);
     if cli.output == OutputFormat::Text && std::io::stderr().is_terminal() {
         let progress: Progress = Arc::new(output::progress_line);
@@ -331,7 +348,22 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Status(args) => {
             let (selector, _) = resolve(&args, config.as_ref())?;
             let (report, _) = engine.inspect(&args.stack, None, selector.as_ref()).await?;
-            out.status(&report);
+            let now = engine.now_ms();
+            let (from, to) = savings::month_bounds(&savings::month_of(now))?;
+            // A stack with nothing recorded yet has no ledger: status shows none.
+            let month = match engine.savings(&args.stack, from, to).await {
+                Ok(m) => Some(m),
+                Err(EngineError::Store(StoreError::UnknownStack { .. })) => None,
+                Err(e) => return Err(e.into()),
+            };
+            out.status(&report, month.as_ref());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Savings { stack, month } => {
+            let month = month.unwrap_or_else(|| savings::month_of(engine.now_ms()));
+            let (from, to) = savings::month_bounds(&month)?;
+            let result = engine.savings(&stack.stack, from, to).await?;
+            out.savings(&result, &month, engine.prices());
             Ok(ExitCode::SUCCESS)
         }
         Command::Plan { state, stack } => {
@@ -589,4 +621,11 @@ async fn transition(
     } else {
         Ok(ExitCode::from(NOT_REACHED))
     }
+}
+
+/// `--month`: a UTC calendar month, YYYY-MM.
+fn parse_month(s: &str) -> Result<String, String> {
+    savings::month_bounds(s)
+        .map(|_| s.to_string())
+        .map_err(|e| e.to_string())
 }

@@ -1,6 +1,8 @@
 //! Text and JSON output of the command line.
 
 use costctl_core::Plan;
+use costctl_core::price::Prices;
+use costctl_core::savings::{self, Savings};
 use costctl_engine::report::StepOutcome;
 use costctl_engine::store::HistoryEntry;
 use costctl_engine::{Report, SpecResult};
@@ -108,11 +110,26 @@ impl Printer {
         }
     }
 
-    pub fn status(&self, r: &Report) {
+    /// The stack's state, with what it saved this month so far when the ledger has it.
+    pub fn status(&self, r: &Report, month: Option<&Savings>) {
         if self.json {
-            return self.json(r);
+            let mut v = serde_json::to_value(r).expect("output serialises");
+            if let (Some(m), serde_json::Value::Object(map)) = (month, &mut v) {
+                map.insert(
+                    "savings_month_to_date".into(),
+                    serde_json::to_value(m).expect("output serialises"),
+                );
+            }
+            return self.json(&v);
         }
         self.header(r);
+        if let Some(m) = month.filter(|m| m.covered_from_ms != Some(m.to_ms)) {
+            println!(
+                "  saved this month: {} ({:.1} h paused or hibernated; `costctl savings` for the days)",
+                savings::dollars(m.saved),
+                savings::hours_down(m)
+            );
+        }
         for res in &r.resources {
             println!("  {:<48} {}", res.resource, res.state);
         }
@@ -127,6 +144,19 @@ impl Printer {
             }
         }
         self.notes(r);
+    }
+
+    /// What a stack saved in a month: the totals and a bar per day, or the same as JSON.
+    pub fn savings(&self, s: &Savings, month: &str, prices: &Prices) {
+        if self.json {
+            return self.json(&serde_json::json!({
+                "month": month,
+                "savings": s,
+                "prices": {"region": prices.region, "source": prices.source, "as_of": prices.as_of},
+            }));
+        }
+        let source = format!("{} ({})", prices.source, prices.as_of);
+        print!("{}", savings::render(s, month, &source));
     }
 
     pub fn plan(&self, r: &Report, plan: &Plan) {

@@ -173,6 +173,84 @@ async fn init_pause_status_resume_history_with_tags() {
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert_eq!(stdout.lines().count(), 4, "{stdout}");
 
+    // The savings ledger: the pause and the resume each recorded a point.
+    let o = cli
+        .run(&["--output", "json", "savings", "--stack", "cli-dev"])
+        .await;
+    assert!(o.status.success(), "{}", text(&o));
+    let saved: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let month = saved["month"].as_str().unwrap().to_string();
+    assert_eq!(month.len(), 7, "{saved}");
+    assert!(
+        saved["savings"]["hours"]["paused"].as_f64().unwrap() > 0.0,
+        "{saved}"
+    );
+    assert!(
+        saved["savings"]["hours"]["running"].as_f64().unwrap() >= 0.0,
+        "{saved}"
+    );
+    assert!(saved["savings"]["saved"].as_f64().unwrap() > 0.0, "{saved}");
+    assert!(
+        saved["savings"]["covered_from_ms"].as_i64().is_some(),
+        "the ledger began today: {saved}"
+    );
+    assert_eq!(
+        saved["savings"]["days"].as_array().unwrap().len(),
+        1,
+        "{saved}"
+    );
+    assert_eq!(saved["prices"]["region"], "us-east-1");
+    assert!(
+        saved["prices"]["source"]
+            .as_str()
+            .unwrap()
+            .contains("us-east-1")
+    );
+    let o = cli.run_default(&["savings", "--stack", "cli-dev"]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stderr), "");
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(out.starts_with(&format!("cli-dev: {month} (UTC)")), "{out}");
+    assert!(
+        out.contains("ledger from ") && out.contains("saved $"),
+        "{out}"
+    );
+    assert_eq!(out.lines().filter(|l| l.contains('│')).count(), 1, "{out}");
+    assert!(out.lines().all(|l| l.chars().count() <= 80), "{out}");
+    let o = cli
+        .run_default(&["savings", "--stack", "cli-dev", "--month", "2020-01"])
+        .await;
+    assert!(
+        text(&o).contains("no ledger for this period"),
+        "{}",
+        text(&o)
+    );
+    for (args, needle) in [
+        (
+            &["savings", "--stack", "cli-dev", "--month", "2026-13"][..],
+            "invalid month `2026-13`: expected YYYY-MM",
+        ),
+        (
+            &["savings", "--stack", "no-such-stack"],
+            "stack `no-such-stack` is not in the state store",
+        ),
+    ] {
+        let o = cli.run_default(args).await;
+        assert!(!o.status.success(), "{args:?}");
+        assert!(text(&o).contains(needle), "{args:?}: {}", text(&o));
+    }
+    // Status shows the month so far, in text and JSON.
+    let o = cli.run_default(&["status", "--stack", "cli-dev"]).await;
+    assert!(text(&o).contains("saved this month: $"), "{}", text(&o));
+    let o = cli
+        .run_default(&["--output", "json", "status", "--stack", "cli-dev"])
+        .await;
+    let status: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(
+        status["savings_month_to_date"]["saved"].as_f64().unwrap() > 0.0,
+        "{status}"
+    );
+
     // At the default level a command that succeeds prints nothing on stderr (before, the
     // credential caps raised the SDK to debug: about 130 lines per command).
     for args in [
@@ -180,6 +258,7 @@ async fn init_pause_status_resume_history_with_tags() {
         &["--output", "json", "status", "--stack", "cli-dev"],
         &["plan", "paused", "--stack", "cli-dev"],
         &["history", "--stack", "cli-dev"],
+        &["--output", "json", "savings", "--stack", "cli-dev"],
         &["resume", "--stack", "cli-dev"],
     ] {
         let o = cli.run_default(args).await;

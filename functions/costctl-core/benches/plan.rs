@@ -31,6 +31,7 @@ fn running_stack(services: usize, dbs: usize) -> Observation {
             pending: 0,
             status: "ACTIVE".into(),
             tags: Default::default(),
+            public_ip: false,
         });
     }
     for i in 0..dbs {

@@ -9,6 +9,7 @@ use crate::DesiredState;
 use crate::budget::AlertType;
 use crate::calendar::{self, Calendar, Entry, RawEntry};
 use crate::exclude::{DEFAULT_TAG_KEY, Exclusion};
+use crate::price::{PriceOverrides, PriceProblem, Prices, is_region_name};
 use crate::schedule::{CronExpr, Schedule};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -20,6 +21,15 @@ pub struct Config {
     pub stacks: BTreeMap<String, StackConfig>,
     /// The tag that excludes a resource (`costctl:exclude` unless configured).
     pub exclude_tag_key: String,
+    /// Price overrides by region ([`crate::price::Prices::for_region`]).
+    pub prices: BTreeMap<String, PriceOverrides>,
+}
+
+impl Config {
+    /// The price table for the region the functions (or the command line) act in.
+    pub fn prices_for(&self, region: &str) -> Prices {
+        Prices::for_region(region, &self.prices)
+    }
 }
 
 /// One guarded stack.
@@ -250,6 +260,8 @@ pub enum ConfigProblem {
     Cron(#[from] crate::schedule::CronError),
     #[error("max_hours must be between 1 and 8760 (a year), got {0}")]
     SnoozeBound(u32),
+    #[error("{0}")]
+    Price(#[from] PriceProblem),
 }
 
 /// `Config::stack` was asked for a stack that is not configured.
@@ -266,6 +278,8 @@ struct RawConfig {
     stacks: BTreeMap<String, RawStack>,
     #[serde(default)]
     exclude_tag_key: Option<String>,
+    #[serde(default)]
+    prices: BTreeMap<String, PriceOverrides>,
 }
 
 #[derive(Deserialize)]
@@ -321,6 +335,17 @@ impl Config {
             .unwrap_or_else(|| DEFAULT_TAG_KEY.to_string());
         if tag_key.trim().is_empty() {
             push("exclude_tag_key".into(), ConfigProblem::EmptyTagKey);
+        }
+        for (region, o) in &raw.prices {
+            if !is_region_name(region) {
+                push(
+                    format!("prices.{region}"),
+                    PriceProblem::NotARegion(region.clone()).into(),
+                );
+            }
+            for (field, problem) in o.problems() {
+                push(format!("prices.{region}.{field}"), problem.into());
+            }
         }
         let mut budget_owner: BTreeMap<String, String> = BTreeMap::new();
         let mut stacks = BTreeMap::new();
@@ -463,6 +488,7 @@ impl Config {
             Ok(Config {
                 stacks,
                 exclude_tag_key: tag_key,
+                prices: raw.prices,
             })
         } else {
             Err(ConfigError::Invalid(v))
@@ -591,6 +617,40 @@ mod tests {
         let s = c.stack("s1").unwrap();
         assert!(s.budgets.is_empty());
         assert!(matches!(&s.selector, Selector::Names(n) if n.ecs_services == ["c/s"]));
+    }
+
+    #[test]
+    fn prices_are_checked_by_region_and_field_and_used_for_their_region() {
+        let p = problems(
+            r#"{"stacks":{"s":{"tags":{"a":"b"}}},"prices":{
+                 "eu-west-1":{"alb_hour":-0.1,"rds_instance_hour":{"db.t4g.micro":-1}},
+                 "ireland":{"as_of":"30/11/2026"}}}"#,
+        );
+        let paths: Vec<&str> = p.iter().map(|(path, _)| path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "prices.eu-west-1.alb_hour",
+                "prices.eu-west-1.rds_instance_hour.db.t4g.micro",
+                "prices.ireland",
+                "prices.ireland.as_of"
+            ],
+            "{p:?}"
+        );
+        let err = Config::from_json(
+            r#"{"stacks":{"s":{"tags":{"a":"b"}}},"prices":{"eu-west-1":{"alb":1}}}"#,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, ConfigError::Parse { ref path, .. } if path == "prices.eu-west-1.alb"),
+            "{err:?}"
+        );
+        let c = Config::from_json(
+            r#"{"stacks":{"s":{"tags":{"a":"b"}}},"prices":{"eu-west-1":{"alb_hour":0.0252}}}"#,
+        )
+        .unwrap();
+        assert_eq!(c.prices_for("eu-west-1").alb_hour, 0.0252);
+        assert_eq!(c.prices_for("us-east-1").alb_hour, 0.0225);
     }
 
     #[test]

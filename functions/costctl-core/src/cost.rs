@@ -1,52 +1,76 @@
-//! Rough hourly cost of what a stack runs, to show what a pause saves.
+//! Hourly cost of what a stack runs, to show what a pause saves and to keep the savings ledger.
 //!
-//! These are on-demand list prices of us-east-1 (2026) for the resources that cost money while
-//! idle. Storage (RDS volumes and snapshots, ECR, S3) keeps costing in every state and is left
-//! out on purpose: it is not what a pause saves. The figures are estimates for a report, never
-//! an input to a decision.
+//! Prices come from [`Prices`] (per region, with their source and date, overridable in the
+//! configuration). "Now" counts what keeps costing in every state too — RDS storage while an
+//! instance is stopped, the snapshot of a hibernated one, public IPv4 addresses — so a paused
+//! stack does not show $0/h. The figures are estimates for a report, never an input to a
+//! decision.
 
 use crate::manifest::Manifest;
-use crate::observation::Observation;
+use crate::observation::{DbSpec, Observation, ServiceObs};
+use crate::price::Prices;
+use crate::spec::{LoadBalancerSpec, Scheme};
 use serde::{Deserialize, Serialize};
 
-/// One Fargate task of the most common dev size (0.25 vCPU, 0.5 GB, Linux/x86):
-/// 0.25 × $0.04048 + 0.5 × $0.004445. DescribeServices does not give the task size.
-pub const FARGATE_TASK_HOUR: f64 = 0.0123;
-
-/// One Application Load Balancer-hour (us-east-1), before LCUs (idle: ~0).
-pub const ALB_HOUR: f64 = 0.0225;
-/// One public IPv4 address-hour; an internet-facing ALB holds one per subnet (availability zone).
-pub const PUBLIC_IPV4_HOUR: f64 = 0.005;
-/// One MSK Serverless cluster-hour, before partition-hours and storage (idle: small).
-pub const MSK_SERVERLESS_CLUSTER_HOUR: f64 = 0.75;
-
-/// Estimated hourly cost of an ALB of this spec (load balancer-hour plus its public IPv4
-/// addresses when internet-facing). An estimate: LCUs depend on traffic and are left out.
-pub fn alb_hour(spec: &crate::spec::LoadBalancerSpec) -> f64 {
-    let ips = match spec.scheme {
-        crate::spec::Scheme::InternetFacing => spec.subnets.len() as f64 * PUBLIC_IPV4_HOUR,
-        crate::spec::Scheme::Internal => 0.0,
+/// What `tasks` Fargate tasks of a service cost per hour (a public IPv4 address each when the
+/// service assigns them).
+pub fn tasks_hour(prices: &Prices, svc: &ServiceObs, tasks: u32) -> f64 {
+    let ip = if svc.public_ip {
+        prices.public_ipv4_hour
+    } else {
+        0.0
     };
-    ALB_HOUR + ips
+    f64::from(tasks) * (prices.fargate_task_hour() + ip)
 }
 
-/// RDS PostgreSQL single-AZ on-demand price per hour by instance class.
-pub fn rds_instance_hour(class: &str, multi_az: bool) -> f64 {
-    let single = match class {
-        "db.t4g.micro" => 0.016,
-        "db.t3.micro" => 0.018,
-        "db.t4g.small" => 0.032,
-        "db.t3.small" => 0.036,
-        "db.t4g.medium" => 0.065,
-        "db.t3.medium" => 0.072,
-        "db.t4g.large" => 0.129,
-        "db.t3.large" => 0.145,
-        "db.m6g.large" | "db.m7g.large" => 0.168,
-        "db.m5.large" | "db.m6i.large" => 0.178,
-        // Unknown class: a mid-size guess rather than zero, so the saving is not understated.
-        _ => 0.10,
+/// What a service costs as observed: its running tasks, or the desired ones while they start.
+pub fn service_hour(prices: &Prices, svc: &ServiceObs) -> f64 {
+    tasks_hour(prices, svc, svc.running.max(svc.desired))
+}
+
+/// An ALB of this spec: the load balancer-hour plus its public IPv4 addresses when
+/// internet-facing (one per subnet). LCUs depend on traffic and are left out.
+pub fn alb_hour(prices: &Prices, spec: &LoadBalancerSpec) -> f64 {
+    let ips = match spec.scheme {
+        Scheme::InternetFacing => spec.subnets.len() as f64 * prices.public_ipv4_hour,
+        Scheme::Internal => 0.0,
     };
-    if multi_az { single * 2.0 } else { single }
+    prices.alb_hour + ips
+}
+
+/// An RDS instance's storage (and provisioned IOPS): billed whatever its status.
+pub fn db_storage_hour(prices: &Prices, spec: &DbSpec) -> f64 {
+    prices.rds_storage(
+        spec.storage_type.as_deref(),
+        spec.allocated_storage.unwrap_or(0),
+        spec.iops,
+        spec.multi_az,
+    )
+}
+
+/// An RDS instance in this status: instance-hours unless stopped (or being deleted), storage
+/// always.
+pub fn db_hour(prices: &Prices, spec: &DbSpec, status: &str) -> f64 {
+    let instance = if matches!(status, "stopped" | "deleting") {
+        0.0
+    } else {
+        prices.rds_instance(&spec.instance_class, spec.multi_az)
+    };
+    instance + db_storage_hour(prices, spec)
+}
+
+/// What a running instance of this spec costs: instance and storage.
+pub fn db_running_hour(prices: &Prices, spec: &DbSpec) -> f64 {
+    prices.rds_instance(&spec.instance_class, spec.multi_az) + db_storage_hour(prices, spec)
+}
+
+/// An MSK Serverless cluster in this state (nothing once it is being deleted).
+pub fn msk_hour(prices: &Prices, state: &str) -> f64 {
+    if state == "DELETING" {
+        0.0
+    } else {
+        prices.msk_serverless_cluster_hour
+    }
 }
 
 /// Estimated cost per hour of the stack as observed now, and as it would be when running.
@@ -58,48 +82,51 @@ pub struct CostEstimate {
 
 /// Estimates both figures. "Running" uses the recorded counts where the manifest has them
 /// (the stack may be paused now) and the observed ones otherwise.
-pub fn estimate(obs: &Observation, manifest: &Manifest) -> CostEstimate {
+pub fn estimate(prices: &Prices, obs: &Observation, manifest: &Manifest) -> CostEstimate {
     let mut now = 0.0;
     let mut running = 0.0;
     for svc in &obs.services {
-        now += f64::from(svc.running.max(svc.desired)) * FARGATE_TASK_HOUR;
+        now += service_hour(prices, svc);
         let desired = manifest
             .services
             .get(&svc.key())
             .map_or(svc.desired, |r| r.desired);
-        running += f64::from(desired) * FARGATE_TASK_HOUR;
+        running += tasks_hour(prices, svc, desired);
     }
     for db in &obs.db_instances {
-        let hour = rds_instance_hour(&db.spec.instance_class, db.spec.multi_az);
-        if !matches!(db.status.as_str(), "stopped" | "deleting") {
-            now += hour;
-        }
-        running += hour;
+        now += db_hour(prices, &db.spec, &db.status);
+        // One the pause found stopped stays stopped on resume: only its storage.
+        running += match manifest.db_instances.get(&db.id) {
+            Some(r) if r.stopped => db_hour(prices, &db.spec, "stopped"),
+            _ => db_running_hour(prices, &db.spec),
+        };
     }
     for (id, record) in &manifest.db_instances {
         if obs.db(id).is_none() {
-            running += rds_instance_hour(&record.spec.instance_class, record.spec.multi_az);
+            running += db_running_hour(prices, &record.spec);
+            // Hibernated: the final snapshot is what keeps costing.
+            if record.snapshot.is_some() {
+                now += prices.rds_snapshot(record.spec.allocated_storage.unwrap_or(0));
+            }
         }
     }
     for lb in obs.load_balancers.values() {
-        let hour = alb_hour(&lb.spec);
+        let hour = alb_hour(prices, &lb.spec);
         now += hour;
         running += hour;
     }
     for (name, spec) in &manifest.load_balancers {
         if !obs.load_balancers.contains_key(name) {
-            running += alb_hour(spec);
+            running += alb_hour(prices, spec);
         }
     }
     for c in obs.kafka_clusters.values() {
-        if c.state != "DELETING" {
-            now += MSK_SERVERLESS_CLUSTER_HOUR;
-        }
-        running += MSK_SERVERLESS_CLUSTER_HOUR;
+        now += msk_hour(prices, &c.state);
+        running += prices.msk_serverless_cluster_hour;
     }
     for name in manifest.kafka_clusters.keys() {
         if !obs.kafka_clusters.contains_key(name) {
-            running += MSK_SERVERLESS_CLUSTER_HOUR;
+            running += prices.msk_serverless_cluster_hour;
         }
     }
     CostEstimate {

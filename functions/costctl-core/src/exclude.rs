@@ -165,6 +165,7 @@ mod tests {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            public_ip: false,
         }
     }
 

@@ -21,6 +21,9 @@ pub struct ServiceObs {
     /// The service's tags (DescribeServices `include=TAGS`): read for the exclusion tag.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tags: BTreeMap<String, String>,
+    /// Its tasks get a public IPv4 address each (`assignPublicIp` ENABLED): billed per hour.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub public_ip: bool,
 }
 
 impl ServiceObs {

@@ -512,6 +512,7 @@ fn arb_service(i: usize) -> impl Strategy<Value = (ServiceObs, Option<Bounds>)> 
                 pending: 0,
                 status: "ACTIVE".into(),
                 tags: Default::default(),
+                public_ip: false,
             };
             (
                 svc,

@@ -18,6 +18,38 @@ pub const SOURCE: &str = "costctl";
 /// At most this many entries go in one `PutEvents` call (the API's limit).
 pub const MAX_ENTRIES: usize = 10;
 
+/// The entries of one `PutEvents` call must total less than 256 KB, counted as the EventBridge
+/// User Guide's "Calculating PutEvents event entry size" says: the UTF-8 bytes of `Source`,
+/// `DetailType` and `Detail` (costctl sets no `Time` and no `Resources`).
+pub const MAX_REQUEST_BYTES: usize = 256 * 1024;
+
+/// An event's entry size, as EventBridge counts it against [`MAX_REQUEST_BYTES`].
+pub fn entry_size(e: &Event) -> usize {
+    let detail = serde_json::to_string(&e.detail).map_or(0, |d| d.len());
+    SOURCE.len() + e.detail_type.as_str().len() + detail
+}
+
+/// How many of `queued` (oldest first) go into the next `PutEvents`: at most
+/// [`MAX_ENTRIES`], totalling less than [`MAX_REQUEST_BYTES`] (an event that alone reaches the
+/// limit is never queued: [`sendable`]).
+pub fn batch_len(queued: &[Event]) -> usize {
+    let mut total = 0;
+    queued
+        .iter()
+        .take(MAX_ENTRIES)
+        .take_while(|e| {
+            total += entry_size(e);
+            total < MAX_REQUEST_BYTES
+        })
+        .count()
+}
+
+/// Whether EventBridge can take the event at all. Its lists are capped ([`LISTED`] entries
+/// each), so only very long messages can make one too large.
+pub fn sendable(e: &Event) -> bool {
+    entry_size(e) < MAX_REQUEST_BYTES
+}
+
 /// How many unsent events the engine keeps for the next try; older ones are dropped (and
 /// logged) first.
 pub const MAX_UNSENT: usize = 100;
@@ -275,6 +307,33 @@ mod tests {
         r.state = state.into();
         r.converged = converged;
         r
+    }
+
+    #[test]
+    fn batches_stay_under_the_request_size_and_the_entry_count() {
+        let event = |bytes: usize| Event {
+            detail_type: DetailType::TransitionFailed,
+            detail: Detail {
+                errors: vec!["x".repeat(bytes)],
+                ..detail(None, &report("paused", true), &state(), 0.0, 0)
+            },
+        };
+        let small: Vec<Event> = (0..12).map(|_| event(100)).collect();
+        assert_eq!(batch_len(&small), MAX_ENTRIES);
+        // Three of 100 KB: two fit in 256 KB, the third waits for the next call.
+        let big: Vec<Event> = (0..3).map(|_| event(100 * 1024)).collect();
+        assert_eq!(batch_len(&big), 2);
+        let total: usize = big[..2].iter().map(entry_size).sum();
+        assert!(total < MAX_REQUEST_BYTES);
+        assert!(!sendable(&event(MAX_REQUEST_BYTES)));
+        assert!(sendable(&event(1000)));
+        // The size counts Source, DetailType and the Detail JSON, as EventBridge does.
+        let e = event(10);
+        let detail = serde_json::to_string(&e.detail).unwrap();
+        assert_eq!(
+            entry_size(&e),
+            "costctl".len() + "Stack Transition Failed".len() + detail.len()
+        );
     }
 
     #[test]

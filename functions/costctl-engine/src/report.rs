@@ -4,6 +4,7 @@ use crate::store::{Lockout, Snooze};
 use costctl_core::cost::CostEstimate;
 use costctl_core::observation::SnapshotObs;
 use costctl_core::plan::{Note, Plan, Problem};
+use costctl_core::price::Prices;
 use costctl_core::{DesiredState, Manifest, Observation};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -109,6 +110,17 @@ pub struct Report {
     /// transition events. Not stored.
     #[serde(skip)]
     pub cost_at_start: Option<f64>,
+    /// When the reconcile ended (unix ms; 0 in reports stored before it existed, and in a
+    /// `status`): where the next one's ledger interval starts.
+    #[serde(default)]
+    pub finished_at_ms: i64,
+    /// When the desired state was requested (unix ms): how long a transition has been under way.
+    #[serde(default)]
+    pub requested_at_ms: i64,
+    /// Dollars saved since the previous reconcile ended, by its rates (the `SavedDollars`
+    /// metric). Not stored.
+    #[serde(skip)]
+    pub saved_since_last: Option<f64>,
 }
 
 /// At most this many entries of each list go into the copies of a report the state store
@@ -158,6 +170,9 @@ impl Report {
             lockout: None,
             snooze: None,
             cost: CostEstimate::default(),
+            finished_at_ms: 0,
+            requested_at_ms: 0,
+            saved_since_last: None,
             resources: Vec::new(),
             passes: 0,
             elapsed_ms: 0,
@@ -167,7 +182,7 @@ impl Report {
     }
 
     /// Fills the parts that come from the latest observation and plan.
-    pub fn describe(&mut self, obs: &Observation, plan: &Plan) {
+    pub fn describe(&mut self, obs: &Observation, plan: &Plan, prices: &Prices) {
         self.converged = plan.is_converged();
         self.state = if self.converged {
             self.desired_state.to_string()
@@ -186,9 +201,9 @@ impl Report {
             .collect();
         self.notes = plan.notes.clone();
         self.problems = plan.problems.clone();
-        self.cost = costctl_core::cost::estimate(obs, &plan.manifest);
+        self.cost = costctl_core::cost::estimate(prices, obs, &plan.manifest);
         self.cost_at_start.get_or_insert(self.cost.now_per_hour);
-        self.resources = resource_states(obs, plan);
+        self.resources = resource_states(obs, plan, prices);
     }
 
     /// True when the goal was reached without errors.
@@ -228,7 +243,7 @@ impl Report {
     }
 }
 
-fn resource_states(obs: &Observation, plan: &Plan) -> Vec<ResourceState> {
+fn resource_states(obs: &Observation, plan: &Plan, prices: &Prices) -> Vec<ResourceState> {
     use costctl_core::cost;
     let mut out = Vec::new();
     for svc in &obs.services {
@@ -252,20 +267,13 @@ fn resource_states(obs: &Observation, plan: &Plan) -> Vec<ResourceState> {
             running: Some(svc.running),
             autoscaling: bounds,
             resumes_to,
-            cost_per_hour: cost::round_cents(
-                f64::from(svc.running.max(svc.desired)) * cost::FARGATE_TASK_HOUR,
-            ),
+            cost_per_hour: cost::round_cents(cost::service_hour(prices, svc)),
             ..ResourceState::new("ecs", &svc.key(), status, state)
         });
     }
     for db in &obs.db_instances {
-        let hour = cost::rds_instance_hour(&db.spec.instance_class, db.spec.multi_az);
         out.push(ResourceState {
-            cost_per_hour: if matches!(db.status.as_str(), "stopped" | "deleting") {
-                0.0
-            } else {
-                hour
-            },
+            cost_per_hour: cost::round_cents(cost::db_hour(prices, &db.spec, &db.status)),
             ..ResourceState::new("rds", &db.id, &db.status, db.status.clone())
         });
     }
@@ -292,7 +300,7 @@ fn resource_states(obs: &Observation, plan: &Plan) -> Vec<ResourceState> {
             state.push_str(", deletion protection on (never deleted)");
         }
         out.push(ResourceState {
-            cost_per_hour: cost::round_cents(cost::alb_hour(&lb.spec)),
+            cost_per_hour: cost::round_cents(cost::alb_hour(prices, &lb.spec)),
             ..ResourceState::new("alb", name, &lb.state, state)
         });
     }
@@ -315,11 +323,7 @@ fn resource_states(obs: &Observation, plan: &Plan) -> Vec<ResourceState> {
             state.push_str(&format!(", bootstrap {b}"));
         }
         out.push(ResourceState {
-            cost_per_hour: if c.state == "DELETING" {
-                0.0
-            } else {
-                cost::MSK_SERVERLESS_CLUSTER_HOUR
-            },
+            cost_per_hour: cost::msk_hour(prices, &c.state),
             ..ResourceState::new("msk", name, &c.state.to_ascii_lowercase(), state)
         });
     }
@@ -341,6 +345,9 @@ fn resource_states(obs: &Observation, plan: &Plan) -> Vec<ResourceState> {
             out.push(match &rec.snapshot {
                 Some(snap) => ResourceState {
                     recreated_from: Some(format!("snapshot:{snap}")),
+                    cost_per_hour: cost::round_cents(
+                        prices.rds_snapshot(rec.spec.allocated_storage.unwrap_or(0)),
+                    ),
                     ..ResourceState::new(
                         "rds",
                         id,

@@ -10,6 +10,7 @@ use crate::report::Report;
 use async_trait::async_trait;
 use costctl_core::event::Trigger;
 use costctl_core::plan::Policy;
+use costctl_core::savings::LedgerPoint;
 use costctl_core::spec::EphemeralSpec;
 use costctl_core::{DesiredState, Manifest, Selector};
 use serde::{Deserialize, Serialize};
@@ -327,6 +328,23 @@ pub trait StateStore: Send + Sync {
         Err(StoreError::Unsupported {
             stack: stack.to_string(),
             what: "a snooze",
+        })
+    }
+    /// Appends a point to the stack's savings ledger ([`LedgerPoint`]).
+    async fn append_ledger(&self, stack: &str, point: &LedgerPoint) -> StoreResult<()> {
+        let _ = point;
+        Err(StoreError::Unsupported {
+            stack: stack.to_string(),
+            what: "a savings ledger",
+        })
+    }
+    /// The ledger's points in `[from_ms, to_ms)`, oldest first, preceded by the last point
+    /// before `from_ms` if there is one (the rate in force when the period begins).
+    async fn ledger(&self, stack: &str, from_ms: i64, to_ms: i64) -> StoreResult<Vec<LedgerPoint>> {
+        let _ = (from_ms, to_ms);
+        Err(StoreError::Unsupported {
+            stack: stack.to_string(),
+            what: "a savings ledger",
         })
     }
     /// Writes a request into the reduce-only partition (the reduce-only function's one write).

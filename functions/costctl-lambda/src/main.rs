@@ -51,13 +51,15 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     // Every AWS request is counted in the client and logged per invocation: how many calls a
     // pause made, and how many retries throttling cost, without turning on SDK debug logs.
     let counter = costctl_aws::RequestCounter::new();
-    let service = Arc::new(Service::new(
+    // Costs are estimated with the price table of the function's own region.
+    let region = sdk.region().map(ToString::to_string).unwrap_or_default();
+    let engine = costctl_engine::Engine::new(
         costctl_aws::AwsCloud::counted(&sdk, &counter).with_event_bus(settings.event_bus.clone()),
         costctl_aws::DynamoStore::counted(&sdk, &settings.state_table, &counter),
-        config,
-        settings.mode,
         settings.engine_options(),
-    ));
+    )
+    .with_prices(config.prices_for(&region));
+    let service = Arc::new(Service::with_engine(engine, config, settings.mode));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let service = Arc::clone(&service);
         let counter = counter.clone();

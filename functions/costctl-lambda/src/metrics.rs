@@ -38,6 +38,22 @@ fn values(r: &Report) -> Vec<(&'static str, &'static str, f64)> {
     if !r.done.is_empty() {
         out.push(("TransitionSeconds", "Seconds", r.elapsed_ms as f64 / 1000.0));
     }
+    // Dollars saved since the stack's previous reconcile, at that reconcile's rates: summed
+    // (statistic Sum) over a month it is the month's savings, as the ledger counts them.
+    if let Some(saved) = r.saved_since_last {
+        out.push(("SavedDollars", "None", saved));
+    }
+    // Since when the requested state is awaited: what the overdue alarm watches (a resume
+    // still not reached half an hour after its request). 0 once reached. Only a reconcile's
+    // report knows its request time.
+    if r.requested_at_ms > 0 && r.finished_at_ms > 0 {
+        let pending = if r.converged {
+            0.0
+        } else {
+            ((r.finished_at_ms - r.requested_at_ms).max(0) as f64) / 1000.0
+        };
+        out.push(("PendingSeconds", "Seconds", pending));
+    }
     out
 }
 
@@ -170,6 +186,27 @@ mod tests {
         assert_eq!(v["Problems"], 1.0);
         assert_eq!(v["StateLevel"], 1.0);
         assert!(v.get("TransitionSeconds").is_none(), "no step, no duration");
+        assert!(
+            v.get("SavedDollars").is_none(),
+            "no previous reconcile, no saving"
+        );
+        assert!(
+            v.get("PendingSeconds").is_none(),
+            "a status knows no request time"
+        );
+
+        // A reconcile 40 minutes into a resume it has not reached, 5 minutes after the last.
+        r.requested_at_ms = 1_796_000_000_000 - 40 * 60_000;
+        r.finished_at_ms = 1_796_000_000_000;
+        r.saved_since_last = Some(0.14 * 5.0 / 60.0);
+        let line = emf_line(&r, "costctl-full", 1_796_000_000_000);
+        check_emf(&line).unwrap();
+        let v: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["PendingSeconds"], 2400.0);
+        assert!((v["SavedDollars"].as_f64().unwrap() - 0.011_666).abs() < 1e-5);
+        r.converged = true;
+        let v: Value = serde_json::from_str(&emf_line(&r, "f", 1)).unwrap();
+        assert_eq!(v["PendingSeconds"], 0.0, "reached: nothing pending");
         assert!(!line.contains('\n'), "one line");
 
         // The validator refuses what the specification refuses.

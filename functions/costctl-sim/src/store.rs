@@ -5,6 +5,7 @@
 use crate::cloud::Caller;
 use crate::world::World;
 use async_trait::async_trait;
+use costctl_core::savings::LedgerPoint;
 use costctl_core::spec::EphemeralSpec;
 use costctl_core::{DesiredState, Manifest};
 use costctl_engine::report::Report;
@@ -276,6 +277,27 @@ impl StateStore for MemStore {
             Ok(w.history
                 .get(stack)
                 .map(|h| h.iter().rev().take(limit).cloned().collect())
+                .unwrap_or_default())
+        })
+        .await
+    }
+
+    async fn append_ledger(&self, stack: &str, point: &LedgerPoint) -> StoreResult<()> {
+        self.call("PutItem(ledger)", true, |w, _| {
+            let points = w.ledger.entry(stack.into()).or_default();
+            // Sorted, as the sort key keeps DynamoDB's.
+            let at = points.partition_point(|p| p.at_ms <= point.at_ms);
+            points.insert(at, point.clone());
+            Ok(())
+        })
+        .await
+    }
+
+    async fn ledger(&self, stack: &str, from_ms: i64, to_ms: i64) -> StoreResult<Vec<LedgerPoint>> {
+        self.call("Query(ledger)", false, |w, _| {
+            Ok(w.ledger
+                .get(stack)
+                .map(|p| costctl_core::savings::window(p, from_ms, to_ms))
                 .unwrap_or_default())
         })
         .await

@@ -130,6 +130,8 @@ pub struct World {
     // The state store's items.
     pub store: BTreeMap<String, StackState>,
     pub history: BTreeMap<String, Vec<HistoryEntry>>,
+    /// The savings ledger, per stack, in time order.
+    pub ledger: BTreeMap<String, Vec<costctl_core::savings::LedgerPoint>>,
     /// The reduce-only partition: per stack, (sort key, request), oldest first.
     pub lowering: BTreeMap<String, Vec<(String, LoweringRequest)>>,
     // Faults.
@@ -169,6 +171,7 @@ impl World {
             eph: Ephemeral::default(),
             store: BTreeMap::new(),
             history: BTreeMap::new(),
+            ledger: BTreeMap::new(),
             lowering: BTreeMap::new(),
             faults: Faults::default(),
             crashes: 0,
@@ -600,5 +603,6 @@ pub(crate) fn service_obs(s: &SimService) -> ServiceObs {
         pending: s.desired.saturating_sub(s.running),
         status: "ACTIVE".into(),
         tags: s.tags.clone(),
+        public_ip: false,
     }
 }

@@ -1,7 +1,7 @@
 # ---------------------------------------------------------------------------------------------
 # Metrics the functions write in the Embedded Metric Format (namespace "costctl", dimension
 # Stack; functions/costctl-lambda/src/metrics.rs): a dashboard per deployment and, per stack, an
-# alarm on a transition that ended with problems or errors.
+# alarm on a transition that ended with problems or errors and one on a transition overdue.
 # ---------------------------------------------------------------------------------------------
 locals {
   metric_namespace = "costctl"
@@ -43,10 +43,11 @@ locals {
         region = local.region
         view   = "singleValue"
         period = 2592000
-        # The average saving rate over 30 days times its 720 hours.
+        # Each reconcile reports what the time since the previous one saved (the savings
+        # ledger's increments): their sum is the saving of the period. `costctl savings` gives
+        # the calendar month and the days.
         metrics = [
-          [local.metric_namespace, "SavingPerHour", "Stack", stack, { id = "rate", stat = "Average", visible = false }],
-          [{ expression = "rate * 720", label = "saved (30 d)", id = "saved" }],
+          [local.metric_namespace, "SavedDollars", "Stack", stack, { stat = "Sum", label = "saved (30 d)" }],
         ]
       }
     },
@@ -73,6 +74,25 @@ resource "aws_cloudwatch_metric_alarm" "problems" {
   evaluation_periods  = 1
   comparison_operator = "GreaterThanOrEqualToThreshold"
   threshold           = 1
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.problem_alarm_actions
+  ok_actions          = local.problem_alarm_actions
+  tags                = var.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "overdue" {
+  for_each = local.create ? toset(local.stack_names) : toset([])
+
+  alarm_name          = "${var.name}-${each.key}-overdue"
+  alarm_description   = "Stack ${each.key} has not reached its requested state ${var.overdue_after_minutes} minutes after the request (a resume at 08:00 still not serving). `costctl status --stack ${each.key}` shows what is pending."
+  namespace           = local.metric_namespace
+  metric_name         = "PendingSeconds"
+  dimensions          = { Stack = each.key }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  threshold           = var.overdue_after_minutes * 60
   treat_missing_data  = "notBreaching"
   alarm_actions       = local.problem_alarm_actions
   ok_actions          = local.problem_alarm_actions

@@ -427,6 +427,16 @@ variable "notifications" {
   }
 }
 
+variable "overdue_after_minutes" {
+  description = "Alarm (`<name>-<stack>-overdue`) when a stack has not reached its requested state this many minutes after the request: a scheduled resume that is not done by then needs a person."
+  type        = number
+  default     = 30
+  validation {
+    condition     = var.overdue_after_minutes >= 10 && var.overdue_after_minutes <= 1440 && floor(var.overdue_after_minutes) == var.overdue_after_minutes
+    error_message = "overdue_after_minutes: a whole number of minutes from 10 (two ticks) to 1440 (a day)."
+  }
+}
+
 variable "create_dashboard" {
   description = "Create a CloudWatch dashboard (named like the deployment) with each stack's state, cost rate and 30-day savings, from the functions' embedded metrics."
   type        = bool

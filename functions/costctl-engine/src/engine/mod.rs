@@ -13,6 +13,7 @@ use costctl_core::exclude::Exclusion;
 use costctl_core::observation::{Bounds, KafkaObs, LoadBalancerObs, scalable_resource_id};
 use costctl_core::plan::Note;
 use costctl_core::plan::{Action, Goal, Plan, Policy, Step};
+use costctl_core::price::Prices;
 use costctl_core::spec::{EphemeralSpec, SpecError};
 use costctl_core::{DesiredState, Observation, Selector};
 use futures::StreamExt;
@@ -192,6 +193,8 @@ pub struct Engine<C, S> {
     exclude_tag_key: String,
     /// Transition events not sent yet (a `PutEvents` failed): sent with the next reconcile's.
     unsent: std::sync::Mutex<Vec<crate::events::Event>>,
+    /// The price table of the region the engine acts in (cost estimates, the savings ledger).
+    prices: Arc<Prices>,
 }
 
 /// An observation a moment old, for one stack with nothing recorded yet: made by the request
@@ -219,13 +222,56 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
             exclusions: BTreeMap::new(),
             exclude_tag_key: costctl_core::exclude::DEFAULT_TAG_KEY.to_string(),
             unsent: std::sync::Mutex::new(Vec::new()),
+            prices: Arc::new(Prices::default()),
         }
+    }
+
+    /// Estimates costs with this price table (the default is us-east-1's built-in one).
+    pub fn with_prices(mut self, prices: Prices) -> Self {
+        self.prices = Arc::new(prices);
+        self
+    }
+
+    pub fn prices(&self) -> &Prices {
+        &self.prices
+    }
+
+    /// What `stack` saved in `[from_ms, to_ms)` by its ledger; a period reaching past now ends
+    /// now.
+    pub async fn savings(
+        &self,
+        stack: &str,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<costctl_core::savings::Savings, EngineError> {
+        if self.store.load(stack).await?.is_none() {
+            return Err(StoreError::UnknownStack {
+                stack: stack.into(),
+            }
+            .into());
+        }
+        let to_ms = to_ms.min(self.clock.now_ms()).max(from_ms);
+        let points = self.store.ledger(stack, from_ms, to_ms).await?;
+        Ok(costctl_core::savings::summarize(
+            stack, &points, from_ms, to_ms,
+        ))
     }
 
     /// Queues transition events to be sent by the next [`Engine::send_events`].
     pub fn queue_events(&self, events: Vec<crate::events::Event>) {
         let mut unsent = self.unsent.lock().expect("events lock");
-        unsent.extend(events);
+        for e in events {
+            if crate::events::sendable(&e) {
+                unsent.push(e);
+            } else {
+                tracing::warn!(
+                    stack = e.detail.stack,
+                    detail_type = e.detail_type.as_str(),
+                    bytes = crate::events::entry_size(&e),
+                    "transition event dropped: larger than EventBridge takes (256 KB)"
+                );
+            }
+        }
         let over = unsent.len().saturating_sub(crate::events::MAX_UNSENT);
         if over > 0 {
             tracing::warn!(
@@ -237,12 +283,12 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
     }
 
     /// Sends the queued events with one `PutEvents` (the oldest first, at most
-    /// [`crate::events::MAX_ENTRIES`]). A failure is logged and the events stay queued: it never
-    /// fails a transition.
+    /// [`crate::events::MAX_ENTRIES`] and under 256 KB: [`crate::events::batch_len`]). A
+    /// failure is logged and the events stay queued: it never fails a transition.
     pub async fn send_events(&self) {
         let batch: Vec<crate::events::Event> = {
             let mut unsent = self.unsent.lock().expect("events lock");
-            let n = unsent.len().min(crate::events::MAX_ENTRIES);
+            let n = crate::events::batch_len(&unsent);
             unsent.drain(..n).collect()
         };
         if batch.is_empty() {
@@ -541,7 +587,7 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
             .exclusion(stack)
             .plan(&goal, &obs, &manifest, spec.as_ref());
         let mut report = Report::new(stack, desired, generation);
-        report.describe(&obs, &plan);
+        report.describe(&obs, &plan, &self.prices);
         report.lockout = lockout;
         report.snooze = state
             .as_ref()

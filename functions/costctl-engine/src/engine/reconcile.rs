@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::events;
+use costctl_core::savings::LedgerPoint;
 
 /// What a pass says should happen next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,9 +50,13 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
         report.elapsed_ms = u64::try_from(self.clock.now_ms() - started).unwrap_or(0);
         report.lockout = state.lockout.clone();
         report.snooze = state.snooze_at(self.clock.now_ms()).cloned();
+        report.requested_at_ms = state.requested_at_ms;
+        report.finished_at_ms = self.clock.now_ms();
         let before = state.last_report.clone();
+        report.saved_since_last = before.as_ref().and_then(|b| saved_between(b, &report));
         let stored = report.for_storage();
         self.store.finish(stack, lease.owner(), &stored).await?;
+        self.record_ledger(stack, before.as_ref(), &report).await;
         if !report.done.is_empty() || !report.errors.is_empty() {
             self.store
                 .append_history(
@@ -84,6 +89,20 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
         self.queue_events(events::for_reconcile(before.as_ref(), &detail, &report));
         self.send_events().await;
         Ok(report)
+    }
+
+    /// Appends a ledger point when this reconcile observed a new state or cost rate. A failed
+    /// write is logged and fails nothing: the previous rate then stands until the next change.
+    async fn record_ledger(&self, stack: &str, before: Option<&Report>, report: &Report) {
+        let point = ledger_point(report);
+        // A report stored before the ledger existed has no end time: record a first point.
+        if before.is_some_and(|b| b.finished_at_ms > 0 && !ledger_point(b).differs(&point)) {
+            return;
+        }
+        match self.store.append_ledger(stack, &point).await {
+            Ok(()) | Err(StoreError::Unsupported { .. }) => {}
+            Err(e) => tracing::warn!(stack, error = %e, "savings ledger: point not recorded"),
+        }
     }
 
     /// Passes until one says the reconcile is over: renewing the lease (and reading the newest
@@ -192,7 +211,7 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
         let plan = self
             .exclusion(stack)
             .plan(&goal, &obs, &state.manifest, state.spec.as_ref());
-        report.describe(&obs, &plan);
+        report.describe(&obs, &plan, &self.prices);
 
         // Write-ahead: the manifest that protects this pass's destructive calls is stored
         // before any of them is made.
@@ -244,7 +263,7 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
                         &state.manifest,
                         state.spec.as_ref(),
                     );
-                    report.describe(&obs, &plan);
+                    report.describe(&obs, &plan, &self.prices);
                 }
                 Err(e) => report
                     .errors
@@ -328,4 +347,23 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
                 .await;
         }
     }
+}
+
+/// The ledger point a report stands for: from its end on, its state and rates.
+fn ledger_point(report: &Report) -> LedgerPoint {
+    LedgerPoint {
+        at_ms: report.finished_at_ms,
+        state: report.state.clone(),
+        now_per_hour: report.cost.now_per_hour,
+        running_per_hour: report.cost.running_per_hour,
+    }
+}
+
+/// What the time since the previous reconcile saved, at the rates it ended with.
+fn saved_between(before: &Report, now: &Report) -> Option<f64> {
+    if before.finished_at_ms <= 0 || now.finished_at_ms <= before.finished_at_ms {
+        return None;
+    }
+    let hours = (now.finished_at_ms - before.finished_at_ms) as f64 / 3_600_000.0;
+    Some((before.cost.running_per_hour - before.cost.now_per_hour) * hours)
 }

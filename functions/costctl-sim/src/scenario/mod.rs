@@ -2,6 +2,7 @@
 //! invokes, ticks, status), faults while the triggers arrive, then a quiet period in which the
 //! stack must converge to the newest desired state within a bounded number of ticks.
 
+mod ledger;
 mod tier;
 
 use crate::clock::{Executor, SimClock, Step};
@@ -18,6 +19,9 @@ use costctl_engine::report::Report;
 use costctl_engine::service::TickEntry;
 use costctl_engine::{Answer, Engine, Mode, Service};
 use futures::FutureExt;
+pub use ledger::{
+    BudgetEpisode, DAY_MS, FEBRUARY_MS, HOUR_MS, OfficeHours, WEEK_START_MS, office_hours,
+};
 use serde_json::{Value, json};
 use std::cell::RefCell;
 use std::collections::BTreeMap;

@@ -793,6 +793,25 @@ run "dashboard_and_problem_alarms_read_the_embedded_metrics" {
     condition     = contains(aws_cloudwatch_metric_alarm.problems["order-tracking-dev"].alarm_actions, aws_sns_topic.notifications[0].arn)
     error_message = "the alarm notifies the notification topic"
   }
+  assert {
+    condition = anytrue([for w in jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets :
+      anytrue([for m in w.properties.metrics : try(m[1] == "SavedDollars" && m[4].stat == "Sum", false)])
+    ])
+    error_message = "the savings widget sums the SavedDollars increments"
+  }
+  assert {
+    condition = (aws_cloudwatch_metric_alarm.overdue["order-tracking-dev"].metric_name == "PendingSeconds" && aws_cloudwatch_metric_alarm.overdue["order-tracking-dev"].threshold == 1800 &&
+    contains(aws_cloudwatch_metric_alarm.overdue["order-tracking-dev"].alarm_actions, aws_sns_topic.notifications[0].arn))
+    error_message = "an overdue alarm per stack: 30 minutes of PendingSeconds by default, to the notification topic"
+  }
+}
+
+run "the_overdue_threshold_is_whole_minutes_in_range" {
+  command = plan
+  variables {
+    overdue_after_minutes = 5
+  }
+  expect_failures = [var.overdue_after_minutes]
 }
 
 run "the_dashboard_is_optional" {
