@@ -212,7 +212,7 @@ async fn init_pause_status_resume_history_with_tags() {
     let out = String::from_utf8_lossy(&o.stdout).to_string();
     assert!(out.starts_with(&format!("cli-dev: {month} (UTC)")), "{out}");
     assert!(
-        out.contains("ledger from ") && out.contains("saved $"),
+        out.contains("ledger from ") && out.contains("\nsaved "),
         "{out}"
     );
     assert_eq!(out.lines().filter(|l| l.contains('│')).count(), 1, "{out}");
@@ -241,7 +241,7 @@ async fn init_pause_status_resume_history_with_tags() {
     }
     // Status shows the month so far, in text and JSON.
     let o = cli.run_default(&["status", "--stack", "cli-dev"]).await;
-    assert!(text(&o).contains("saved this month: $"), "{}", text(&o));
+    assert!(text(&o).contains("saved this month: "), "{}", text(&o));
     let o = cli
         .run_default(&["--output", "json", "status", "--stack", "cli-dev"])
         .await;
