@@ -121,6 +121,17 @@ pub struct Report {
     /// metric). Not stored.
     #[serde(skip)]
     pub saved_since_last: Option<f64>,
+    /// The running total of those increments for the UTC month the reconcile ended in, carried
+    /// from report to report (the `SavedThisMonth` metric: no ledger read per tick).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub month_saved: Option<MonthSaved>,
+}
+
+/// Dollars saved so far in a UTC month (`YYYY-MM`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MonthSaved {
+    pub month: String,
+    pub dollars: f64,
 }
 
 /// At most this many entries of each list go into the copies of a report the state store
@@ -173,6 +184,7 @@ impl Report {
             finished_at_ms: 0,
             requested_at_ms: 0,
             saved_since_last: None,
+            month_saved: None,
             resources: Vec::new(),
             passes: 0,
             elapsed_ms: 0,

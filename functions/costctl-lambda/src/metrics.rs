@@ -43,6 +43,11 @@ fn values(r: &Report) -> Vec<(&'static str, &'static str, f64)> {
     if let Some(saved) = r.saved_since_last {
         out.push(("SavedDollars", "None", saved));
     }
+    // The same increments summed over the UTC month so far (a gauge: the latest value is the
+    // month's saving since the ledger began).
+    if let Some(m) = &r.month_saved {
+        out.push(("SavedThisMonth", "None", m.dollars));
+    }
     // Since when the requested state is awaited: what the overdue alarm watches (a resume
     // still not reached half an hour after its request). 0 once reached. Only a reconcile's
     // report knows its request time.
@@ -199,10 +204,15 @@ mod tests {
         r.requested_at_ms = 1_796_000_000_000 - 40 * 60_000;
         r.finished_at_ms = 1_796_000_000_000;
         r.saved_since_last = Some(0.14 * 5.0 / 60.0);
+        r.month_saved = Some(costctl_engine::report::MonthSaved {
+            month: "2026-11".into(),
+            dollars: 3.5,
+        });
         let line = emf_line(&r, "costctl-full", 1_796_000_000_000);
         check_emf(&line).unwrap();
         let v: Value = serde_json::from_str(&line).unwrap();
         assert_eq!(v["PendingSeconds"], 2400.0);
+        assert_eq!(v["SavedThisMonth"], 3.5);
         assert!((v["SavedDollars"].as_f64().unwrap() - 0.011_666).abs() < 1e-5);
         r.converged = true;
         let v: Value = serde_json::from_str(&emf_line(&r, "f", 1)).unwrap();

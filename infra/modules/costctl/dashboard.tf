@@ -39,15 +39,16 @@ locals {
     {
       type = "metric", x = 16, y = i * 6, width = 8, height = 6
       properties = {
-        title  = "${stack}: saved, last 30 days (USD, estimate)"
+        title  = "${stack}: saved (USD, estimate)"
         region = local.region
         view   = "singleValue"
         period = 2592000
         # Each reconcile reports what the time since the previous one saved (the savings
-        # ledger's increments): their sum is the saving of the period. `costctl savings` gives
-        # the calendar month and the days.
+        # ledger's increments): their sum is the saving of a period; SavedThisMonth is their
+        # running total for the UTC month. `costctl savings` gives the month's days.
         metrics = [
-          [local.metric_namespace, "SavedDollars", "Stack", stack, { stat = "Sum", label = "saved (30 d)" }],
+          [local.metric_namespace, "SavedThisMonth", "Stack", stack, { stat = "Maximum", period = 3600, label = "this month (UTC)" }],
+          [local.metric_namespace, "SavedDollars", "Stack", stack, { stat = "Sum", label = "last 30 days" }],
         ]
       }
     },

@@ -438,7 +438,7 @@ variable "overdue_after_minutes" {
 }
 
 variable "create_dashboard" {
-  description = "Create a CloudWatch dashboard (named like the deployment) with each stack's state, cost rate and 30-day savings, from the functions' embedded metrics."
+  description = "Create a CloudWatch dashboard (named like the deployment) with each stack's state, cost rate and savings (this month, last 30 days), from the functions' embedded metrics."
   type        = bool
   default     = true
 }

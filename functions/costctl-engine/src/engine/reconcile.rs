@@ -54,6 +54,7 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
         report.finished_at_ms = self.clock.now_ms();
         let before = state.last_report.clone();
         report.saved_since_last = before.as_ref().and_then(|b| saved_between(b, &report));
+        report.month_saved = Some(month_saved(before.as_ref(), &report));
         let stored = report.for_storage();
         self.store.finish(stack, lease.owner(), &stored).await?;
         self.record_ledger(stack, before.as_ref(), &report).await;
@@ -366,4 +367,19 @@ fn saved_between(before: &Report, now: &Report) -> Option<f64> {
     }
     let hours = (now.finished_at_ms - before.finished_at_ms) as f64 / 3_600_000.0;
     Some((before.cost.running_per_hour - before.cost.now_per_hour) * hours)
+}
+
+/// The month's running total: the previous report's, when it was for the same month, plus the
+/// increment since it. (An interval that spans a month's end counts in the new month: at most
+/// one tick's saving.)
+fn month_saved(before: Option<&Report>, report: &Report) -> crate::report::MonthSaved {
+    let month = costctl_core::savings::month_of(report.finished_at_ms);
+    let carried = before
+        .and_then(|b| b.month_saved.as_ref())
+        .filter(|m| m.month == month)
+        .map_or(0.0, |m| m.dollars);
+    crate::report::MonthSaved {
+        dollars: carried + report.saved_since_last.unwrap_or(0.0),
+        month,
+    }
 }

@@ -28,6 +28,8 @@ pub struct OfficeHours {
     pub savings: Savings,
     pub violations: Vec<String>,
     pub trace: Vec<String>,
+    /// The stack's last stored report (its `month_saved` is what the metric says).
+    pub last_report: Option<Report>,
 }
 
 /// The reference stack (web ×2 with autoscaling, worker ×1, one db.t4g.micro of 20 GB) through
@@ -134,5 +136,6 @@ pub fn office_hours(first_day_ms: i64, days: i64, budget: Option<BudgetEpisode>)
         savings,
         violations: w.violations.clone(),
         trace: w.trace.clone(),
+        last_report: w.store.get(STACK).and_then(|s| s.last_report.clone()),
     }
 }
