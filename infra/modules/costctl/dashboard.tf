@@ -99,3 +99,25 @@ resource "aws_cloudwatch_metric_alarm" "overdue" {
   ok_actions          = local.problem_alarm_actions
   tags                = var.tags
 }
+
+# A function that fails outright (a bad grant, a crash at cold start) reports no stack and so
+# writes no metric line: the two alarms above stay OK. This one watches the functions
+# themselves.
+resource "aws_cloudwatch_metric_alarm" "function_errors" {
+  for_each = local.create ? local.function_names : {}
+
+  alarm_name          = "${each.value}-errors"
+  alarm_description   = "The costctl function ${each.value} failed invocations (it could not run at all, or answered with an error): its log group says why."
+  namespace           = "AWS/Lambda"
+  metric_name         = "Errors"
+  dimensions          = { FunctionName = aws_lambda_function.this[each.key].function_name }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  threshold           = 1
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.problem_alarm_actions
+  ok_actions          = local.problem_alarm_actions
+  tags                = var.tags
+}

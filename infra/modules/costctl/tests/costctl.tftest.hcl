@@ -804,6 +804,12 @@ run "dashboard_and_problem_alarms_read_the_embedded_metrics" {
     contains(aws_cloudwatch_metric_alarm.overdue["order-tracking-dev"].alarm_actions, aws_sns_topic.notifications[0].arn))
     error_message = "an overdue alarm per stack: 30 minutes of PendingSeconds by default, to the notification topic"
   }
+  assert {
+    condition = (length(aws_cloudwatch_metric_alarm.function_errors) == 2 && aws_cloudwatch_metric_alarm.function_errors["full"].namespace == "AWS/Lambda" &&
+      aws_cloudwatch_metric_alarm.function_errors["full"].dimensions.FunctionName == aws_lambda_function.this["full"].function_name &&
+    contains(aws_cloudwatch_metric_alarm.function_errors["reduce_only"].alarm_actions, aws_sns_topic.notifications[0].arn))
+    error_message = "each function's own Errors are alarmed, to the notification topic"
+  }
 }
 
 run "the_overdue_threshold_is_whole_minutes_in_range" {
