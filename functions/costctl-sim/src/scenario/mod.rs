@@ -3,6 +3,7 @@
 //! stack must converge to the newest desired state within a bounded number of ticks.
 
 mod ledger;
+mod serving;
 mod tier;
 
 use crate::clock::{Executor, SimClock, Step};
@@ -23,6 +24,7 @@ pub use ledger::{
     BudgetEpisode, DAY_MS, FEBRUARY_MS, HOUR_MS, OfficeHours, WEEK_START_MS, office_hours,
 };
 use serde_json::{Value, json};
+pub use serving::{Serving, resume_to_serving};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
