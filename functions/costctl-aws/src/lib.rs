@@ -35,4 +35,4 @@ pub use access::{AccessError, check_access};
 pub use aws::{AwsCloud, Connection, QUIET_SECRETS, load_config, secret_caps};
 pub use dynamo::DynamoStore;
 pub use error::{CloudError, FromSdk};
-pub use requests::{RequestCounter, RequestCounts};
+pub use requests::{RequestCounter, RequestCounts, Span, dependent_round_trips};

@@ -79,10 +79,14 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             }
             let used = counter.snapshot().since(&before);
             let total = used.total();
+            // The longest chain of calls that each waited for the previous one's answer: what
+            // the invocation's time is made of at a region's latency.
+            let round_trips = costctl_aws::dependent_round_trips(&counter.take_spans());
             tracing::info!(
                 calls = total.calls,
                 attempts = total.attempts,
                 retries = total.retries(),
+                round_trips,
                 requests = %serde_json::to_string(&used).unwrap_or_default(),
                 "aws requests"
             );

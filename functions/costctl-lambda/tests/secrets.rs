@@ -128,6 +128,31 @@ async fn no_credential_or_password_in_logs_answers_or_state() {
         "{emf:?}"
     );
 
+    // Each invocation's `aws requests` line carries its dependent round trips: one at least
+    // when it called AWS (a refused action calls nothing), never more than its calls.
+    let requests: Vec<serde_json::Value> = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["fields"]["message"] == "aws requests")
+        .collect();
+    assert!(
+        requests.len() >= 5,
+        "{} `aws requests` lines",
+        requests.len()
+    );
+    for r in &requests {
+        let (trips, calls) = (
+            r["fields"]["round_trips"].as_u64().unwrap_or(0),
+            r["fields"]["calls"].as_u64().unwrap_or(0),
+        );
+        assert!(trips <= calls && (trips == 0) == (calls == 0), "{r}");
+    }
+    assert!(
+        requests
+            .iter()
+            .any(|r| r["fields"]["round_trips"].as_u64() < r["fields"]["calls"].as_u64()),
+        "some invocation ran calls side by side: {requests:?}"
+    );
     assert_clean("the function's logs", &logs);
     assert_clean("the function's answers", &answers);
     let state = store.load("order-tracking-dev").await.unwrap().unwrap();

@@ -97,6 +97,9 @@ struct Measurement {
     peak_rss_kib: u64,
     /// Requests per `Service.Operation`, counted by the function's SDK interceptor.
     client: BTreeMap<String, Value>,
+    /// The longest chain of calls each waiting for the previous one's answer (the function's
+    /// `round_trips`: `costctl_aws::dependent_round_trips`).
+    round_trips: u64,
     calls: u64,
     attempts: u64,
     retries: u64,
@@ -281,6 +284,7 @@ struct Invocation {
     response: Value,
     peak_rss_kib: u64,
     client: BTreeMap<String, Value>,
+    round_trips: u64,
     emulator: BTreeMap<String, u64>,
     emulator_throttled: u64,
     emulator_cpu_ms: f64,
@@ -325,6 +329,7 @@ impl Invocation {
             passes: self.response["passes"].as_u64(),
             peak_rss_kib: self.peak_rss_kib,
             client: self.client,
+            round_trips: self.round_trips,
             calls,
             attempts,
             retries: attempts.saturating_sub(calls),
@@ -378,9 +383,11 @@ async fn invoke(
                 continue;
             };
             if v["fields"]["message"] == "aws requests" {
+                let round_trips = v["fields"]["round_trips"].as_u64().unwrap_or(0);
                 found = v["fields"]["requests"]
                     .as_str()
-                    .and_then(|s| serde_json::from_str::<BTreeMap<String, Value>>(s).ok());
+                    .and_then(|s| serde_json::from_str::<BTreeMap<String, Value>>(s).ok())
+                    .map(|r| (r, round_trips));
             }
         }
         found
@@ -396,7 +403,7 @@ async fn invoke(
     // Give the log line (written after the response is sent) a moment, then stop the process.
     tokio::time::sleep(Duration::from_millis(200)).await;
     child.kill().await?;
-    let client = logs
+    let (client, round_trips) = logs
         .await?
         .context("the function logged no `aws requests` line")?;
     let stats_after = emu.stats().await?;
@@ -415,6 +422,7 @@ async fn invoke(
         response,
         peak_rss_kib,
         client,
+        round_trips,
         emulator,
         emulator_throttled,
         emulator_cpu_ms,
@@ -469,7 +477,7 @@ fn peak_rss_kib(pid: u32) -> Result<u64> {
 
 fn row(m: &Measurement) -> String {
     format!(
-        "| {},{},{} | {} ms | {:.0}% | {} | {:.1} | {:.0} | {} | {:.0} | {} | {:.1} | {} | {} | {} | {} | {} | {} | {} |",
+        "| {},{},{} | {} ms | {:.0}% | {} | {:.1} | {:.0} | {} | {:.0} | {} | {:.1} | {} | {} | {} | {} | {} | {} | {} | {} |",
         m.size.services,
         m.size.clusters,
         m.size.databases,
@@ -482,6 +490,7 @@ fn row(m: &Measurement) -> String {
         m.emulator_cpu_ms,
         m.passes.map_or("-".into(), |v| v.to_string()),
         m.peak_rss_kib as f64 / 1024.0,
+        m.round_trips,
         m.calls,
         m.writes,
         m.reads,
@@ -498,8 +507,8 @@ fn row(m: &Measurement) -> String {
 
 fn table(all: &[Measurement]) -> String {
     let mut s = String::from(
-        "| N,K,M | latency | throttled | event | init ms | response ms | reconcile ms | emulator CPU ms | passes | peak RSS MiB | calls | writes | reads | state store | retries | pause target | check |\n\
-         |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+        "| N,K,M | latency | throttled | event | init ms | response ms | reconcile ms | emulator CPU ms | passes | peak RSS MiB | dependent round trips | calls | writes | reads | state store | retries | pause target | check |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for m in all {
         s.push_str(&row(m));
