@@ -421,6 +421,120 @@ data "aws_iam_policy_document" "deployer_environment" {
 
 }
 
+# The private-network environment only (private_network_environment; env network_mode
+# private-nat or private-endpoints): Elastic IPs, NAT gateways and VPC endpoints it creates with
+# its Env tag, the routes of the private route tables, nothing else of the network.
+locals {
+  ec2_arn                  = "arn:${local.partition}:ec2:${var.region}:${local.account}"
+  private_network_stage    = lookup(var.environments, coalesce(var.private_network_environment, "-"), null)
+  private_network_deployer = contains(keys(local.deployer_subjects), coalesce(local.private_network_stage, "-")) ? { (var.private_network_environment) = local.private_network_stage } : {}
+}
+
+data "aws_iam_policy_document" "deployer_network" {
+  for_each = local.private_network_deployer
+
+  # Describe calls support no resource-level permissions ("*" only); read-only.
+  statement {
+    sid = "PrivateNetworkReads"
+    actions = [
+      "ec2:DescribeAddresses", "ec2:DescribeAddressesAttribute", "ec2:DescribeNatGateways", "ec2:DescribePrefixLists",
+      "ec2:DescribeRouteTables", "ec2:DescribeVpcEndpointServices", "ec2:DescribeVpcEndpoints",
+    ]
+    resources = ["*"]
+  }
+
+  # Created only with the environment's Env tag (aws:RequestTag holds for every resource of the request).
+  statement {
+    sid       = "CreateTaggedEgress"
+    actions   = ["ec2:AllocateAddress", "ec2:CreateNatGateway", "ec2:CreateVpcEndpoint"]
+    resources = ["${local.ec2_arn}:elastic-ip/*", "${local.ec2_arn}:natgateway/*", "${local.ec2_arn}:vpc-endpoint/*"]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/Env"
+      values   = [each.key]
+    }
+  }
+
+  statement {
+    sid       = "TagOnCreate"
+    actions   = ["ec2:CreateTags"]
+    resources = ["${local.ec2_arn}:elastic-ip/*", "${local.ec2_arn}:natgateway/*", "${local.ec2_arn}:vpc-endpoint/*"]
+    condition {
+      test     = "StringEquals"
+      variable = "ec2:CreateAction"
+      values   = ["AllocateAddress", "CreateNatGateway", "CreateVpcEndpoint"]
+    }
+  }
+
+  statement {
+    sid       = "ManageTaggedEgress"
+    actions   = ["ec2:CreateTags", "ec2:DeleteNatGateway", "ec2:DeleteTags", "ec2:DeleteVpcEndpoints", "ec2:ModifyVpcEndpoint"]
+    resources = ["${local.ec2_arn}:elastic-ip/*", "${local.ec2_arn}:natgateway/*", "${local.ec2_arn}:vpc-endpoint/*"]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/Env"
+      values   = [each.key]
+    }
+  }
+
+  # A NAT gateway takes one of the environment's own Elastic IPs (and gives it back).
+  statement {
+    sid       = "OwnAddressesForNatGateways"
+    actions   = ["ec2:CreateNatGateway", "ec2:DisassociateAddress", "ec2:ReleaseAddress"]
+    resources = ["${local.ec2_arn}:elastic-ip/*"]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/Env"
+      values   = [each.key]
+    }
+  }
+
+  # The subnets and security groups a NAT gateway or an endpoint is placed in: this VPC's.
+  statement {
+    sid       = "EgressInTheVpc"
+    actions   = ["ec2:CreateNatGateway", "ec2:CreateVpcEndpoint", "ec2:ModifyVpcEndpoint"]
+    resources = ["${local.ec2_arn}:subnet/*", "${local.ec2_arn}:security-group/*"]
+    condition {
+      test     = "ArnEquals"
+      variable = "ec2:Vpc"
+      values   = [local.vpc_arn]
+    }
+  }
+
+  statement {
+    sid       = "EndpointsInTheVpc"
+    actions   = ["ec2:CreateVpcEndpoint"]
+    resources = [local.vpc_arn]
+  }
+
+  # 0.0.0.0/0 → NAT gateway and the S3 gateway endpoint's prefix-list route: the private route
+  # tables only (never the public one with the Internet gateway route).
+  dynamic "statement" {
+    for_each = length(local.private_route_table_ids) > 0 ? [1] : []
+    content {
+      sid       = "PrivateRouteTables"
+      actions   = ["ec2:CreateRoute", "ec2:CreateVpcEndpoint", "ec2:DeleteRoute", "ec2:ModifyVpcEndpoint", "ec2:ReplaceRoute"]
+      resources = [for rt in distinct(local.private_route_table_ids) : "${local.ec2_arn}:route-table/${rt}"]
+    }
+  }
+
+  # An interface endpoint with private DNS associates the VPC with the endpoint's (AWS-owned)
+  # private hosted zone in the caller's name.
+  statement {
+    sid       = "EndpointPrivateDns"
+    actions   = ["route53:AssociateVPCWithHostedZone"]
+    resources = ["arn:${local.partition}:route53:::hostedzone/*"]
+  }
+}
+
+resource "aws_iam_policy" "deployer_network" {
+  for_each = data.aws_iam_policy_document.deployer_network
+
+  name        = "${var.short_name}-deployer-network-${each.key}"
+  description = "Deployer ${local.private_network_deployer[each.key]}: the private network (NAT gateways, VPC endpoints, private routes) of environment ${each.key} (see infra/bootstrap/deployers.tf)"
+  policy      = each.value.json
+}
+
 resource "aws_iam_policy" "deployer" {
   for_each = merge([for stage in keys(local.deployer_subjects) : {
     "${stage}-state"    = data.aws_iam_policy_document.deployer_state[stage].json
@@ -453,6 +567,7 @@ locals {
     { for part in ["state", "iam", "services"] : "${stage}|${part}" => { role = stage, policy_arn = aws_iam_policy.deployer["${stage}-${part}"].arn } },
     { "${stage}|guardrails" = { role = stage, policy_arn = aws_iam_policy.deployer_guardrails.arn } },
     { for e in local.stage_envs[stage] : "${stage}|env-${e}" => { role = stage, policy_arn = aws_iam_policy.deployer_environment[e].arn } },
+    { for e, st in local.private_network_deployer : "${stage}|network-${e}" => { role = stage, policy_arn = aws_iam_policy.deployer_network[e].arn } if st == stage },
     { for i, arn in var.deployer_managed_policy_arns : "${stage}|managed-${i}" => { role = stage, policy_arn = arn } },
   )]...)
 }
@@ -470,6 +585,7 @@ locals {
   policy_documents = merge(
     { for k, d in data.aws_iam_policy_document.boundary : "boundary-${k}" => d.statement },
     { for k, d in data.aws_iam_policy_document.deployer_environment : "env-${k}" => d.statement },
+    { for k, d in data.aws_iam_policy_document.deployer_network : "network-${k}" => d.statement },
     { for k, d in data.aws_iam_policy_document.deployer_services : "${k}-services" => d.statement },
     { for k, d in data.aws_iam_policy_document.deployer_iam : "${k}-iam" => d.statement },
     { for k, d in data.aws_iam_policy_document.deployer_state : "${k}-state" => d.statement },

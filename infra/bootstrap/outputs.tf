@@ -49,8 +49,28 @@ output "public_subnet_ids" {
 }
 
 output "private_subnet_ids" {
-  description = "Private subnets (RDS, MSK Serverless)."
+  description = "Private subnets (RDS, MSK Serverless; ECS tasks in the env private network modes)."
   value       = local.private_subnet_ids
+}
+
+output "private_route_table_ids" {
+  description = "Route table of each private subnet, in the order of private_subnet_ids (empty for an existing network without private_route_table_ids): the private-network environment adds its NAT route or S3 gateway endpoint there."
+  value       = local.private_route_table_ids
+}
+
+output "subnet_azs" {
+  description = "Availability zone of every public and private subnet (subnet id → zone): NAT gateways and interface endpoints are placed per zone."
+  value       = local.subnet_azs
+}
+
+output "public_subnet_cidrs" {
+  description = "CIDRs of the public subnets, in the order of public_subnet_ids: where the other environments' tasks run, admitted by the private-network environment's interface endpoints (their private DNS names answer for the whole VPC)."
+  value       = local.public_subnet_cidrs
+}
+
+output "private_network_environment" {
+  description = "The one environment that may use env network_mode private-nat or private-endpoints in this VPC (null: none)."
+  value       = var.private_network_environment
 }
 
 output "ecs_execution_role_arns" {

@@ -145,7 +145,7 @@ variable "ecr_untagged_expiry_days" {
 }
 
 variable "create_vpc" {
-  description = "Create the VPC (public and private subnets over two AZs, no NAT). With false, pass vpc_id, public_subnet_ids and private_subnet_ids of an existing network."
+  description = "Create the VPC (public and private subnets over two AZs, a route table per private subnet, no NAT). With false, pass vpc_id, public_subnet_ids and private_subnet_ids (and private_route_table_ids for the env private network modes) of an existing network."
   type        = bool
   default     = true
 }
@@ -186,6 +186,28 @@ variable "private_subnet_ids" {
   validation {
     condition     = var.create_vpc || (length(var.private_subnet_ids) >= 2 && length(var.public_subnet_ids) >= 2)
     error_message = "With create_vpc = false, pass at least two public and two private subnets (ALB and MSK Serverless need two AZs)."
+  }
+}
+
+variable "private_route_table_ids" {
+  description = "Existing network (create_vpc = false): the route table of each private subnet, in the order of private_subnet_ids (repeat an id for subnets that share one). The env private network modes add their NAT route or S3 gateway endpoint to them, so they must not already route 0.0.0.0/0 or S3 elsewhere. Empty: only network_mode = public is possible."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for id in var.private_route_table_ids : can(regex("^rtb-[0-9a-f]+$", id))]) && (length(var.private_route_table_ids) == 0 || length(var.private_route_table_ids) == length(var.private_subnet_ids))
+    error_message = "private_route_table_ids: route table ids (rtb-...), one per private subnet in the order of private_subnet_ids, or none."
+  }
+}
+
+variable "private_network_environment" {
+  description = "The one environment whose tasks may leave the public subnets (env network_mode = private-nat or private-endpoints). Its NAT routes go into the shared private route tables and its interface endpoints' private DNS names answer for the whole VPC, so a second environment would collide with it; the others keep network_mode = public. Null: none."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.private_network_environment == null || contains(keys(var.environments), coalesce(var.private_network_environment, "-"))
+    error_message = "private_network_environment must be one of the environments (var.environments), or null."
   }
 }
 

@@ -82,6 +82,37 @@ resource "aws_iam_role_policy" "task_kafka" {
 # only `<short_name>/rds/<env>/*` secrets and `/<project>/<env>/*` parameters, and the deployers
 # cannot change it.
 
+# What the task needs from AWS before the application starts, in one place: the task definition
+# below is built from these, and network_private.tf derives the interface endpoints of
+# network_mode = private-endpoints from the same values.
+locals {
+  app_image = "${local.bootstrap.ecr_repository_url}:${var.image_tag}"
+  # <account>.dkr.ecr.<region>.amazonaws.com[.cn]/<repository>:<tag>
+  app_image_from_ecr = can(regex("^[0-9]{12}\\.dkr\\.ecr\\.[a-z0-9-]+\\.amazonaws\\.com(\\.cn)?/", local.app_image))
+
+  # Credentials from Secrets Manager; the Kafka bootstrap string from the parameter costctl
+  # keeps current, so a recreated cluster needs no new task definition (a new task reads it).
+  # `service` is the AWS service that serves valueFrom, known at plan time while the ARNs are
+  # not. (The secret's ARN is null only in a plan with a mock provider: RDS always returns the
+  # secret it manages.)
+  app_secrets = concat(
+    [
+      { name = "DB_USER", service = "secretsmanager", value_from = try("${local.db_secret_arn}:username::", null) },
+      { name = "DB_PASSWORD", service = "secretsmanager", value_from = try("${local.db_secret_arn}:password::", null) },
+    ],
+    var.enable_msk ? [{ name = "KAFKA_BOOTSTRAP_SERVERS", service = "ssm", value_from = aws_ssm_parameter.kafka_bootstrap[0].arn }] : [],
+  )
+
+  app_log_configuration = {
+    logDriver = "awslogs"
+    options = {
+      awslogs-group         = aws_cloudwatch_log_group.app.name
+      awslogs-region        = local.region
+      awslogs-stream-prefix = "app"
+    }
+  }
+}
+
 resource "aws_ecs_task_definition" "app" {
   family                   = local.name
   requires_compatibilities = ["FARGATE"]
@@ -98,7 +129,7 @@ resource "aws_ecs_task_definition" "app" {
 
   container_definitions = jsonencode([{
     name      = "app"
-    image     = "${local.bootstrap.ecr_repository_url}:${var.image_tag}"
+    image     = local.app_image
     essential = true
     portMappings = [{
       containerPort = var.container_port
@@ -109,28 +140,15 @@ resource "aws_ecs_task_definition" "app" {
       { name = "DB_PORT", value = tostring(aws_db_instance.this.port) },
       { name = "DB_NAME", value = var.db.name },
     ]
-    # Credentials from Secrets Manager; the Kafka bootstrap string from the parameter costctl
-    # keeps current, so a recreated cluster needs no new task definition (a new task reads it).
-    secrets = concat(
-      local.db_secret_arn == null ? [] : [
-        { name = "DB_USER", valueFrom = "${local.db_secret_arn}:username::" },
-        { name = "DB_PASSWORD", valueFrom = "${local.db_secret_arn}:password::" },
-      ],
-      var.enable_msk ? [{ name = "KAFKA_BOOTSTRAP_SERVERS", valueFrom = aws_ssm_parameter.kafka_bootstrap[0].arn }] : [],
-    )
-    logConfiguration = {
-      logDriver = "awslogs"
-      options = {
-        awslogs-group         = aws_cloudwatch_log_group.app.name
-        awslogs-region        = local.region
-        awslogs-stream-prefix = "app"
-      }
-    }
+    secrets          = [for x in local.app_secrets : { name = x.name, valueFrom = x.value_from }]
+    logConfiguration = local.app_log_configuration
   }])
 }
 
 resource "aws_ecs_service" "app" {
-  #checkov:skip=CKV_AWS_333:Dev posture (no NAT, no VPC endpoints yet): tasks need public IPs to pull images; inbound traffic reaches them only from the ALB security group. Refused in prod unless waived (posture_exceptions = ["public_subnets"]).
+  # Public IPs only with network_mode = public, the dev default (CKV_AWS_333, which checkov cannot
+  # evaluate through local.assign_public_ip): inbound traffic reaches the tasks only from the ALB
+  # security group, and prod refuses public unless waived (posture_check, `public_subnets`).
   name            = local.project
   cluster         = aws_ecs_cluster.this.id
   task_definition = aws_ecs_task_definition.app.arn
@@ -140,10 +158,11 @@ resource "aws_ecs_service" "app" {
   enable_ecs_managed_tags = true
   propagate_tags          = "SERVICE"
 
+  # network_mode (network_private.tf): public subnets with public IPs, or private subnets without.
   network_configuration {
-    subnets          = var.assign_public_ip ? local.bootstrap.public_subnet_ids : local.bootstrap.private_subnet_ids
+    subnets          = local.task_subnet_ids
     security_groups  = [aws_security_group.ecs.id]
-    assign_public_ip = var.assign_public_ip
+    assign_public_ip = local.assign_public_ip
   }
 
   load_balancer {
@@ -162,8 +181,14 @@ resource "aws_ecs_service" "app" {
   }
 
   # ECS refuses a target group without a load balancer, and the tasks need the brokers: the
-  # ephemeral tier must exist first.
-  depends_on = [aws_lambda_invocation.ephemeral]
+  # ephemeral tier must exist first. In the private modes the tasks pull their image through the
+  # NAT routes or the endpoints (and the rules that let them through), which must exist first
+  # too and go last on destroy.
+  depends_on = [
+    aws_lambda_invocation.ephemeral, aws_route.private_nat, aws_vpc_endpoint.s3, aws_vpc_endpoint.interface,
+    aws_vpc_security_group_ingress_rule.endpoints_from_tasks, aws_vpc_security_group_egress_rule.ecs_to_endpoints,
+    aws_vpc_security_group_egress_rule.ecs_to_s3,
+  ]
 }
 
 resource "aws_appautoscaling_target" "app" {

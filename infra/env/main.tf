@@ -71,7 +71,7 @@ locals {
   posture_rules = {
     no_https               = { applies = local.env != "dev", ok = var.enable_https, why = "the ALB serves plain HTTP (enable_https = false)" }
     no_access_logs         = { applies = local.env != "dev", ok = var.alb_access_logs != null, why = "the ALB writes no access logs (alb_access_logs = null)" }
-    public_subnets         = { applies = local.env == "prod", ok = !var.assign_public_ip, why = "the tasks run in public subnets with public IPs (assign_public_ip = true)" }
+    public_subnets         = { applies = local.env == "prod", ok = var.network_mode != "public", why = "the tasks run in public subnets with public IPs (network_mode = \"public\"; use private-nat or private-endpoints)" }
     no_deletion_protection = { applies = local.env == "prod", ok = var.db.deletion_protection, why = "the database has no deletion protection (db.deletion_protection = false)" }
   }
   posture_violations = [for k, r in local.posture_rules : "${k}: ${r.why}" if r.applies && !r.ok && !contains(var.posture_exceptions, k)]

@@ -1,5 +1,6 @@
 # Security groups and SG→SG rules: Internet → ALB (80/443) → ECS (container port);
-# ECS → RDS (5432); ECS → MSK (9098); ECS → 443 (ECR, Secrets Manager, SSM, logs).
+# ECS → RDS (5432); ECS → MSK (9098); ECS → 443 (ECR, Secrets Manager, SSM, logs: anywhere, or
+# with network_mode = private-endpoints only the endpoints and S3's prefix list).
 
 resource "aws_security_group" "alb" {
   #checkov:skip=CKV2_AWS_5:Attached to the ALB that costctl creates from the ephemeral-tier spec, outside Terraform.
@@ -55,10 +56,42 @@ resource "aws_vpc_security_group_ingress_rule" "ecs_from_alb" {
   to_port                      = var.container_port
 }
 
+# Through the Internet gateway (public) or a NAT gateway (private-nat). Without a route to the
+# Internet (private-endpoints) the tasks may reach only the endpoints, below.
 resource "aws_vpc_security_group_egress_rule" "ecs_https" {
+  count = var.network_mode == "private-endpoints" ? 0 : 1
+
   security_group_id = aws_security_group.ecs.id
   description       = "HTTPS to AWS APIs (ECR, Secrets Manager, SSM, CloudWatch Logs)"
   cidr_ipv4         = "0.0.0.0/0"
+  ip_protocol       = "tcp"
+  from_port         = 443
+  to_port           = 443
+}
+
+moved {
+  from = aws_vpc_security_group_egress_rule.ecs_https
+  to   = aws_vpc_security_group_egress_rule.ecs_https[0]
+}
+
+resource "aws_vpc_security_group_egress_rule" "ecs_to_endpoints" {
+  count = length(aws_security_group.endpoints)
+
+  security_group_id            = aws_security_group.ecs.id
+  description                  = "HTTPS to the interface VPC endpoints (ECR, logs, Secrets Manager, SSM)"
+  referenced_security_group_id = aws_security_group.endpoints[0].id
+  ip_protocol                  = "tcp"
+  from_port                    = 443
+  to_port                      = 443
+}
+
+# Image layers: S3 through the gateway endpoint (its prefix list).
+resource "aws_vpc_security_group_egress_rule" "ecs_to_s3" {
+  count = length(aws_vpc_endpoint.s3)
+
+  security_group_id = aws_security_group.ecs.id
+  description       = "HTTPS to S3 through the gateway endpoint (ECR image layers)"
+  prefix_list_id    = aws_vpc_endpoint.s3[0].prefix_list_id
   ip_protocol       = "tcp"
   from_port         = 443
   to_port           = 443

@@ -53,6 +53,21 @@ output "ecs_service_name" {
   value       = aws_ecs_service.app.name
 }
 
+output "network_mode" {
+  description = "Where the tasks run (public, private-nat, private-endpoints) and in which subnets."
+  value       = { mode = var.network_mode, task_subnet_ids = local.task_subnet_ids, assign_public_ip = local.assign_public_ip }
+}
+
+output "nat_gateway_ids" {
+  description = "NAT gateways of network_mode = private-nat, by availability zone (empty otherwise)."
+  value       = { for az, n in aws_nat_gateway.this : az => n.id }
+}
+
+output "vpc_endpoint_ids" {
+  description = "VPC endpoints of network_mode = private-endpoints, by service (s3 is the gateway endpoint; empty otherwise)."
+  value       = merge({ for s, e in aws_vpc_endpoint.interface : s => e.id }, { for e in aws_vpc_endpoint.s3 : "s3" => e.id })
+}
+
 output "costctl_full_function_name" {
   description = "costctl full function (manual resume/pause/status)."
   value       = module.costctl.full_function_name

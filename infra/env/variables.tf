@@ -106,14 +106,47 @@ variable "autoscaling" {
   }
 }
 
-variable "assign_public_ip" {
-  description = "Run the tasks in the public subnets with public IPs (dev posture, no NAT). False (private subnets) is refused for now: the bootstrap network has neither NAT nor VPC endpoints, so tasks there could not pull images or reach AWS APIs."
-  type        = bool
-  default     = true
+variable "network_mode" {
+  description = "Where the tasks run and how they reach ECR, CloudWatch Logs, Secrets Manager and SSM: `public` (public subnets with public IPs; the dev default), `private-nat` (private subnets without public IPs, egress through NAT gateways, see nat_gateways) or `private-endpoints` (private subnets, no Internet egress: an S3 gateway endpoint and the interface endpoints the task definition needs). The private modes need the bootstrap's private_network_environment to name this environment. Costs: README."
+  type        = string
+  default     = "public"
 
   validation {
-    condition     = var.assign_public_ip
-    error_message = "assign_public_ip = false is not supported yet: the private subnets have no NAT gateway and no VPC endpoints (ECR, Secrets Manager, SSM, CloudWatch Logs), so the tasks could not start. Keep assign_public_ip = true until the private-network mode lands; in prod list \"public_subnets\" in posture_exceptions."
+    condition     = contains(["public", "private-nat", "private-endpoints"], var.network_mode)
+    error_message = "network_mode must be public, private-nat or private-endpoints."
+  }
+}
+
+variable "nat_gateways" {
+  description = "With network_mode = private-nat: `one-per-az` (a NAT gateway with its Elastic IP in each AZ of the private subnets; each AZ's route table uses its own, so one zone failing leaves the other's egress) or `single` (one NAT gateway in the first AZ for all of them: half the hourly cost, but egress depends on that zone and the other zone's traffic crosses AZs). Ignored by the other modes."
+  type        = string
+  default     = "one-per-az"
+
+  validation {
+    condition     = contains(["one-per-az", "single"], var.nat_gateways)
+    error_message = "nat_gateways must be one-per-az or single."
+  }
+}
+
+variable "app_interface_endpoints" {
+  description = "With network_mode = private-endpoints: AWS services the application itself calls (the task definition cannot show them), as endpoint service names without the `com.amazonaws.<region>.` prefix, e.g. `sts`, `sqs`. Each becomes one more interface endpoint with private DNS. What the task definition needs (ECR, logs, Secrets Manager, SSM) is derived, see network_private.tf."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for s in var.app_interface_endpoints : can(regex("^[a-z0-9-]+(\\.[a-z0-9-]+)*$", s)) && s != "s3"])
+    error_message = "app_interface_endpoints: service names such as sts or ecr.api (lower case, no com.amazonaws.<region>. prefix); not s3, which is the gateway endpoint."
+  }
+}
+
+variable "assign_public_ip" {
+  description = "Deprecated: network_mode decides (public: true; private-nat, private-endpoints: false). Null (default) follows network_mode; a value that contradicts it is an error."
+  type        = bool
+  default     = null
+
+  validation {
+    condition     = var.assign_public_ip == null || var.assign_public_ip == (var.network_mode == "public")
+    error_message = "assign_public_ip = ${jsonencode(var.assign_public_ip)} (deprecated) contradicts network_mode = \"${var.network_mode}\": the tasks get public IPs in network_mode = \"public\" and none in \"private-nat\" or \"private-endpoints\". Remove assign_public_ip and set network_mode (private subnets: \"private-nat\" or \"private-endpoints\", see README)."
   }
 }
 

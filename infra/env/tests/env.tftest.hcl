@@ -347,7 +347,9 @@ run "refuses_an_environment_the_bootstrap_does_not_know" {
   expect_failures = [terraform_data.workspace_check]
 }
 
-run "refuses_private_subnets_until_they_can_pull_images" {
+# assign_public_ip is deprecated (network_mode decides); false alone would leave the tasks in the
+# public subnets without a way out, so it must come with a private network_mode.
+run "refuses_assign_public_ip_false_without_a_private_network_mode" {
   command = plan
   variables {
     assign_public_ip = false
