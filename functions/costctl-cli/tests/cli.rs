@@ -254,11 +254,14 @@ async fn init_pause_status_resume_history_with_tags() {
     // At the default level a command that succeeds prints nothing on stderr (before, the
     // credential caps raised the SDK to debug: about 130 lines per command).
     for args in [
-        &["status", "--stack", "cli-dev"][..],
+        &["init"][..],
+        &["status", "--stack", "cli-dev"],
         &["--output", "json", "status", "--stack", "cli-dev"],
         &["plan", "paused", "--stack", "cli-dev"],
         &["history", "--stack", "cli-dev"],
         &["--output", "json", "savings", "--stack", "cli-dev"],
+        &["savings", "--stack", "cli-dev"],
+        &["pause", "--stack", "cli-dev"],
         &["resume", "--stack", "cli-dev"],
     ] {
         let o = cli.run_default(args).await;
