@@ -61,7 +61,12 @@ pub fn db_hour(prices: &Prices, spec: &DbSpec, status: &str) -> f64 {
 
 /// What a running instance of this spec costs: instance and storage.
 pub fn db_running_hour(prices: &Prices, spec: &DbSpec) -> f64 {
-    prices.rds_instance(&spec.instance_class, spec.multi_az) + db_storage_hour(prices, spec)
+    db_hour(prices, spec, "available")
+}
+
+/// The final snapshot of a hibernated instance of this spec, counted at its allocated size.
+pub fn snapshot_hour(prices: &Prices, spec: &DbSpec) -> f64 {
+    prices.rds_snapshot(spec.allocated_storage.unwrap_or(0))
 }
 
 /// An MSK Serverless cluster in this state (nothing once it is being deleted).
@@ -106,7 +111,7 @@ pub fn estimate(prices: &Prices, obs: &Observation, manifest: &Manifest) -> Cost
             running += db_running_hour(prices, &record.spec);
             // Hibernated: the final snapshot is what keeps costing.
             if record.snapshot.is_some() {
-                now += prices.rds_snapshot(record.spec.allocated_storage.unwrap_or(0));
+                now += snapshot_hour(prices, &record.spec);
             }
         }
     }

@@ -28,6 +28,19 @@ pub struct LedgerPoint {
 }
 
 impl LedgerPoint {
+    /// What `ms` milliseconds at this point's rates cost, and would have cost running: the
+    /// one integration step of the ledger (the summaries and the `SavedDollars` metric).
+    pub fn costs_over(&self, ms: i64) -> (f64, f64) {
+        let hours = ms as f64 / HOUR_MS;
+        (self.now_per_hour * hours, self.running_per_hour * hours)
+    }
+
+    /// What `ms` milliseconds at this point's rates saved.
+    pub fn saved_over(&self, ms: i64) -> f64 {
+        let (cost, running) = self.costs_over(ms);
+        running - cost
+    }
+
     /// Whether `next` says something this point does not (a new state or a new rate).
     pub fn differs(&self, next: &LedgerPoint) -> bool {
         self.state != next.state
@@ -112,8 +125,7 @@ pub fn summarize(stack: &str, points: &[LedgerPoint], from_ms: i64, to_ms: i64) 
             let day = t.div_euclid(DAY_MS);
             let until = ((day + 1) * DAY_MS).min(end);
             let hours = (until - t) as f64 / HOUR_MS;
-            let cost = p.now_per_hour * hours;
-            let running = p.running_per_hour * hours;
+            let (cost, running) = p.costs_over(until - t);
             out.cost += cost;
             out.running_cost += running;
             *out.hours.entry(p.state.clone()).or_default() += hours;

@@ -357,9 +357,7 @@ fn resource_states(obs: &Observation, plan: &Plan, prices: &Prices) -> Vec<Resou
             out.push(match &rec.snapshot {
                 Some(snap) => ResourceState {
                     recreated_from: Some(format!("snapshot:{snap}")),
-                    cost_per_hour: cost::round_cents(
-                        prices.rds_snapshot(rec.spec.allocated_storage.unwrap_or(0)),
-                    ),
+                    cost_per_hour: cost::round_cents(cost::snapshot_hour(prices, &rec.spec)),
                     ..ResourceState::new(
                         "rds",
                         id,

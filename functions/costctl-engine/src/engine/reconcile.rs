@@ -360,13 +360,13 @@ fn ledger_point(report: &Report) -> LedgerPoint {
     }
 }
 
-/// What the time since the previous reconcile saved, at the rates it ended with.
+/// What the time since the previous reconcile saved, at the rates it ended with: the ledger's
+/// own increment over that interval.
 fn saved_between(before: &Report, now: &Report) -> Option<f64> {
     if before.finished_at_ms <= 0 || now.finished_at_ms <= before.finished_at_ms {
         return None;
     }
-    let hours = (now.finished_at_ms - before.finished_at_ms) as f64 / 3_600_000.0;
-    Some((before.cost.running_per_hour - before.cost.now_per_hour) * hours)
+    Some(ledger_point(before).saved_over(now.finished_at_ms - before.finished_at_ms))
 }
 
 /// The month's running total: the previous report's, when it was for the same month, plus the

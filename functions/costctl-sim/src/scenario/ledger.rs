@@ -52,19 +52,8 @@ pub fn office_hours(first_day_ms: i64, days: i64, budget: Option<BudgetEpisode>)
     );
     world.add_service("orders", "worker", 1, None, tags.clone(), true);
     world.add_db("orders-db", false, spec(0, &tags), true);
-    world.faults = Faults::default();
-    let policy = Policy::default();
-    world.rds_on_pause = policy.rds_on_pause;
-    world.msk_on_pause = policy.msk_on_pause;
-    let config = config(&Selector::Tags(tags), policy, &[]);
-    let shared = Shared(Arc::new(Mutex::new(world)));
-    let scenario = Scenario {
-        world: shared.clone(),
-        clock: clock.clone(),
-        config,
-        spec_inputs: Vec::new(),
-        terraform: Rc::default(),
-    };
+    let scenario = quiet(world, &clock, tags, Vec::new());
+    let shared = scenario.world.clone();
     let end = first_day_ms + days * DAY_MS;
     let mut exec: Executor<String> = Executor::new(clock.clone(), rng.fork());
     let mut inv = 0usize;

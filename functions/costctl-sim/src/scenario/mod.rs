@@ -408,6 +408,28 @@ fn spec(i: usize, tags: &BTreeMap<String, String>) -> DbSpec {
     }
 }
 
+/// A scenario without faults over `world`, the stack selected by `tags` with the default
+/// policy: the harness of the measurements (the savings ledger, resume-to-serving).
+fn quiet(
+    mut world: World,
+    clock: &SimClock,
+    tags: BTreeMap<String, String>,
+    spec_inputs: Vec<Value>,
+) -> Scenario {
+    world.faults = Faults::default();
+    let policy = Policy::default();
+    world.rds_on_pause = policy.rds_on_pause;
+    world.msk_on_pause = policy.msk_on_pause;
+    let config = config(&Selector::Tags(tags), policy, &[]);
+    Scenario {
+        world: Shared(Arc::new(Mutex::new(world))),
+        clock: clock.clone(),
+        config,
+        spec_inputs,
+        terraform: Rc::default(),
+    }
+}
+
 /// Runs scenario `seed`.
 pub fn run(seed: u64) -> Outcome {
     let mut rng = Rng::new(seed);

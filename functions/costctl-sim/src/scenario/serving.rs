@@ -81,19 +81,8 @@ pub fn resume_to_serving(seed: u64, level: DesiredState) -> Serving {
     ephemeral_world(&mut world);
     let mut erng = Rng::new(seed ^ 0x5e41_1e55);
     let specs = vec![ephemeral_spec(&mut erng, 0)];
-    world.faults = Faults::default();
-    let policy = Policy::default();
-    world.rds_on_pause = policy.rds_on_pause;
-    world.msk_on_pause = policy.msk_on_pause;
-    let config = config(&Selector::Tags(tags), policy, &[]);
-    let shared = Shared(Arc::new(Mutex::new(world)));
-    let scenario = Scenario {
-        world: shared.clone(),
-        clock: clock.clone(),
-        config,
-        spec_inputs: specs,
-        terraform: Rc::default(),
-    };
+    let scenario = quiet(world, &clock, tags, specs);
+    let shared = scenario.world.clone();
     let pause_at = START_MS + 2 * HOUR;
     let resume_at = START_MS + 5 * HOUR;
     let end = resume_at + 3 * HOUR;
@@ -167,7 +156,7 @@ pub fn resume_to_serving(seed: u64, level: DesiredState) -> Serving {
         }
     }
     let total_ms = ready_ms.values().copied().max().unwrap_or(0);
-    let serving = Serving {
+    let mut serving = Serving {
         seed,
         total_ms,
         ready_ms,
@@ -175,7 +164,6 @@ pub fn resume_to_serving(seed: u64, level: DesiredState) -> Serving {
     };
     // The design's ordering (DESIGN.md, "Ordering"): nothing scales up before the databases,
     // load balancers and clusters are back and published.
-    let mut serving = serving;
     if let (Some((gate, at)), Some(first)) = (serving.gate(), serving.first_service_ms())
         && first < at
     {
