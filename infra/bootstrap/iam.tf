@@ -109,20 +109,69 @@ data "aws_iam_policy_document" "boundary" {
     }
   }
 
+  # MSK's VPC endpoints, and (statements PrivateNetwork* below) the NAT gateways and interface
+  # endpoints costctl owns for the private-network environment: in the VPC only.
   statement {
     sid       = "MskVpcEndpointsInTheVpc"
-    actions   = ["ec2:CreateVpcEndpoint"]
+    actions   = ["ec2:CreateNatGateway", "ec2:CreateVpcEndpoint"]
     resources = ["arn:${local.partition}:ec2:${var.region}:${local.account}:vpc/${local.vpc_id}"]
   }
 
   statement {
     sid       = "MskVpcEndpoints"
-    actions   = ["ec2:CreateTags", "ec2:CreateVpcEndpoint", "ec2:DeleteVpcEndpoints"]
+    actions   = ["ec2:CreateNatGateway", "ec2:CreateTags", "ec2:CreateVpcEndpoint", "ec2:DeleteVpcEndpoints"]
     resources = ["arn:${local.partition}:ec2:${var.region}:${local.account}:security-group/*", "arn:${local.partition}:ec2:${var.region}:${local.account}:subnet/*", "arn:${local.partition}:ec2:${var.region}:${local.account}:vpc-endpoint/*"]
     condition {
       test     = "ArnEquals"
       variable = "ec2:Vpc"
       values   = ["arn:${local.partition}:ec2:${var.region}:${local.account}:vpc/${local.vpc_id}"]
+    }
+  }
+
+  # The private network modes (env network_mode private-nat / private-endpoints) of the one
+  # environment named in private_network_environment, if it is this stage's: its costctl owns the
+  # NAT gateways (with the 0.0.0.0/0 routes of the private route tables) and the interface
+  # endpoints, which it deletes on pause and recreates on resume (infra/modules/costctl iam.tf
+  # scopes them further, by Project and Env). Created only with that environment's Env tag;
+  # deleted, and an Elastic IP given to a NAT gateway, only when they carry it.
+  dynamic "statement" {
+    for_each = local.private_network_stage == each.key ? [1] : []
+    content {
+      sid       = "PrivateNetworkCreate"
+      actions   = ["ec2:CreateNatGateway", "ec2:CreateTags", "ec2:CreateVpcEndpoint"]
+      resources = ["arn:${local.partition}:ec2:${var.region}:${local.account}:natgateway/*", "arn:${local.partition}:ec2:${var.region}:${local.account}:vpc-endpoint/*"]
+      condition {
+        test     = "StringEquals"
+        variable = "aws:RequestTag/Env"
+        values   = [var.private_network_environment]
+      }
+    }
+  }
+
+  # Any EC2 resource of the account and region carrying the environment's Env tag (one pattern:
+  # the boundary's size limit): DeleteNatGateway and DeleteVpcEndpoints act on NAT gateways and
+  # endpoints only; CreateNatGateway names its Elastic IP (and subnet and VPC, which
+  # MskVpcEndpoints* above admit by VPC anyway).
+  dynamic "statement" {
+    for_each = local.private_network_stage == each.key ? [1] : []
+    content {
+      sid       = "PrivateNetworkTagged"
+      actions   = ["ec2:CreateNatGateway", "ec2:DeleteNatGateway", "ec2:DeleteVpcEndpoints"]
+      resources = ["arn:${local.partition}:ec2:${var.region}:${local.account}:*"]
+      condition {
+        test     = "StringEquals"
+        variable = "aws:ResourceTag/Env"
+        values   = [var.private_network_environment]
+      }
+    }
+  }
+
+  dynamic "statement" {
+    for_each = local.private_network_stage == each.key && length(local.private_route_table_ids) > 0 ? [1] : []
+    content {
+      sid       = "PrivateNetworkRoutes"
+      actions   = ["ec2:CreateRoute", "ec2:ReplaceRoute"]
+      resources = [for rt in distinct(local.private_route_table_ids) : "arn:${local.partition}:ec2:${var.region}:${local.account}:route-table/${rt}"]
     }
   }
 
@@ -144,8 +193,8 @@ data "aws_iam_policy_document" "boundary" {
   statement {
     sid = "UnscopableReadCalls"
     actions = [
-      "application-autoscaling:DescribeScalableTargets", "ec2:DescribeSecurityGroups", "ec2:DescribeSubnets",
-      "ec2:DescribeVpcEndpoints", "ec2:DescribeVpcs", "ecr:GetAuthorizationToken", "ecs:ListClusters", "ecs:ListServices",
+      "application-autoscaling:DescribeScalableTargets", "ec2:DescribeAddresses", "ec2:DescribeNatGateways", "ec2:DescribeRouteTables",
+      "ec2:DescribeSecurityGroups", "ec2:DescribeSubnets", "ec2:DescribeVpcEndpoints", "ec2:DescribeVpcs", "ecr:GetAuthorizationToken", "ecs:ListClusters", "ecs:ListServices",
       "elasticloadbalancing:Describe*", "kafka:ListClustersV2", "xray:PutTelemetryRecords", "xray:PutTraceSegments",
     ]
     resources = ["*"]

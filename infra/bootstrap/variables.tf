@@ -106,7 +106,7 @@ variable "prod_tag_pattern" {
 }
 
 variable "environments" {
-  description = "Environments (env workspaces) and the deployer stage (`dev` or `prod`) that may deploy each. Each gets its own ECS execution role; each stage its own permissions boundary, which names its environments and fits up to three of them in IAM's 6,144-character policy limit (tests/iam.tftest.hcl)."
+  description = "Environments (env workspaces) and the deployer stage (`dev` or `prod`) that may deploy each. Each gets its own ECS execution role; each stage its own permissions boundary, which names its environments and fits up to three of them in IAM's 6,144-character policy limit (two when one of them is the private_network_environment, whose NAT gateways and endpoints it admits too; tests/iam.tftest.hcl, tests/network.tftest.hcl)."
   type        = map(string)
   default     = { dev = "dev", staging = "dev", prod = "prod" }
 

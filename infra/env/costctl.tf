@@ -22,6 +22,12 @@ module "costctl" {
     }
   }
 
+  # The private modes: costctl creates the NAT gateways or interface endpoints of the spec
+  # (network_private.tf). private-nat: the private route tables whose 0.0.0.0/0 it points at its
+  # NAT gateways, the only route tables its role may change (empty in the other modes).
+  ephemeral_network   = local.private_network
+  nat_route_table_ids = local.nat_route_table_ids
+
   permissions_boundary = local.permissions_boundary_arn
   alarm_actions        = var.alarm_actions
 

@@ -182,10 +182,10 @@ resource "aws_ecs_service" "app" {
 
   # ECS refuses a target group without a load balancer, and the tasks need the brokers: the
   # ephemeral tier must exist first. In the private modes the tasks pull their image through the
-  # NAT routes or the endpoints (and the rules that let them through), which must exist first
-  # too and go last on destroy.
+  # NAT gateways and their routes or the interface endpoints (ephemeral tier too), the S3 gateway
+  # endpoint and the rules that let them through, which must exist first and go last on destroy.
   depends_on = [
-    aws_lambda_invocation.ephemeral, aws_route.private_nat, aws_vpc_endpoint.s3, aws_vpc_endpoint.interface,
+    aws_lambda_invocation.ephemeral, aws_vpc_endpoint.s3,
     aws_vpc_security_group_ingress_rule.endpoints_from_tasks, aws_vpc_security_group_egress_rule.ecs_to_endpoints,
     aws_vpc_security_group_egress_rule.ecs_to_s3,
   ]

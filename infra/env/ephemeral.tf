@@ -1,8 +1,10 @@
-# The ephemeral tier: the ALB (with listeners and rules) and the MSK Serverless cluster. costctl
-# owns them (it deletes them on pause and recreates them on resume), so Terraform declares them as
-# a spec (docs/ephemeral-spec.md) and asks the full function to realise it. With
-# lifecycle_scope = "CRUD", `terraform destroy` deletes them through the same function.
-# Everything durable around them (target group, security groups, parameters) stays here.
+# The ephemeral tier: the ALB (with listeners and rules), the MSK Serverless cluster and, in the
+# private network modes, the NAT gateways with their routes and the interface VPC endpoints
+# (network_private.tf). costctl owns them (it deletes them on pause and recreates them on
+# resume), so Terraform declares them as a spec (docs/ephemeral-spec.md) and asks the full
+# function to realise it. With lifecycle_scope = "CRUD", `terraform destroy` deletes them through
+# the same function. Everything durable around them (target group, security groups, parameters,
+# the NAT gateways' Elastic IPs, the route tables) stays here or in the bootstrap.
 
 # The name carries a digest of every argument that forces a replacement, so a replacement (a new
 # container port, say) gets a new name and create_before_destroy can create it while costctl's
@@ -124,6 +126,9 @@ locals {
       tags                  = local.tags
       bootstrap_parameter   = aws_ssm_parameter.kafka_bootstrap[0].name
     }]
+    # Always present; empty in network_mode = public (and each empty in the other private mode).
+    nat_gateways  = local.nat_gateway_specs
+    vpc_endpoints = local.vpc_endpoint_specs
   }
 }
 
@@ -138,8 +143,15 @@ resource "aws_lambda_invocation" "ephemeral" {
   })
 
   # The function's role must exist and hold its permissions until the delete on destroy, and a
-  # hibernated stack is resumed by costctl, not re-created by Terraform.
-  depends_on = [module.costctl, terraform_data.hibernation_guard]
+  # hibernated stack is resumed by costctl, not re-created by Terraform. What the spec's NAT
+  # gateways and endpoints use must outlive them: `terraform destroy` deletes this invocation
+  # (costctl deletes the NAT gateways and endpoints) before it releases the Elastic IPs and
+  # deletes the endpoint security group. network_check: the spec is only valid for a network the
+  # private modes can use.
+  depends_on = [
+    module.costctl, terraform_data.hibernation_guard, terraform_data.network_check,
+    aws_eip.nat, aws_security_group.endpoints,
+  ]
 }
 
 locals {

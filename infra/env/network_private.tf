@@ -8,11 +8,18 @@
 #                      private route tables and an interface endpoint (private DNS, one ENI per
 #                      AZ) for each AWS service the task definition reads from
 #
-# The bootstrap owns the VPC, the subnets and their route tables (one per private subnet). What
-# is here belongs to this environment and carries its tags (Project, Env, Owner, ManagedBy; costctl
-# finds what it may pause by Project and Env). Only the environment the bootstrap names in
-# private_network_environment may create it: the NAT routes go into the private route tables all
-# environments share, and the endpoints' private DNS names answer for the whole VPC.
+# One owner per resource (docs/ephemeral-spec.md):
+#   bootstrap   the VPC, the subnets and their route tables (one per private subnet)
+#   here        the Elastic IPs of the NAT gateways, the S3 gateway endpoint (free) and the
+#               interface endpoints' security group, with their rules
+#   costctl     the NAT gateways with their 0.0.0.0/0 routes and the interface endpoints: they
+#               cost by the hour, so they are part of the ephemeral tier (local.nat_gateway_specs
+#               and local.vpc_endpoint_specs below, sent with the spec in ephemeral.tf), deleted
+#               on pause and recreated on resume
+# Everything carries this environment's tags (Project, Env, Owner, ManagedBy; costctl finds what
+# it owns by Project and Env). Only the environment the bootstrap names in
+# private_network_environment may use a private mode: the NAT routes go into the private route
+# tables all environments share, and the endpoints' private DNS names answer for the whole VPC.
 
 locals {
   private_network  = var.network_mode != "public"
@@ -106,36 +113,66 @@ resource "terraform_data" "network_check" {
 # private-nat
 # ---------------------------------------------------------------------------------------------
 
+# The Elastic IP of each zone's NAT gateway is Terraform's, so that it outlives the gateway:
+# costctl deletes the NAT gateways on pause and recreates them on resume with the same allocation,
+# so the egress address an allow-list names never changes (while paused it is an idle public IPv4
+# address, $0.005/h). aws_lambda_invocation.ephemeral depends on it: `terraform destroy` deletes
+# the NAT gateways (the invocation's delete) before it releases the addresses.
 resource "aws_eip" "nat" {
+  #checkov:skip=CKV2_AWS_19:Attached to the NAT gateway that costctl creates from the ephemeral-tier spec, outside Terraform; kept while paused so the egress address never changes.
   for_each = toset(local.nat_azs)
 
   domain = "vpc"
-  # Explicit (not only the provider's default_tags): costctl finds them by Project and Env.
+  # Explicit (not only the provider's default_tags): costctl's role may hand only the stack's own
+  # addresses (Project and Env tags) to a NAT gateway.
   tags = merge(local.tags, { Name = "${local.name}-nat-${each.key}" })
 }
 
-resource "aws_nat_gateway" "this" {
-  for_each = toset(local.nat_azs)
+locals {
+  # costctl's NAT gateways (spec `nat_gateways`): one per NAT zone, public, in that zone's first
+  # public subnet, with the zone's Elastic IP and the 0.0.0.0/0 route of every private route table
+  # that uses it (local.nat_routes: its own zone's, or all of them with nat_gateways = single).
+  # The tags are those Terraform gave the NAT gateways before costctl owned them, so costctl adopts
+  # those (the NAT gateway of the same subnet with the stack's tags) instead of creating new ones.
+  nat_gateway_specs = [for az in local.nat_azs : {
+    subnet_id         = try(local.public_subnets_by_az[az][0], null)
+    connectivity_type = "public"
+    allocation_id     = aws_eip.nat[az].allocation_id
+    tags              = merge(local.tags, { Name = "${local.name}-nat-${az}" })
+    routes            = [for rt in sort(keys(local.nat_routes)) : { route_table_id = rt, destination_cidr_block = "0.0.0.0/0" } if local.nat_routes[rt] == az]
+  }]
 
-  connectivity_type = "public"
-  allocation_id     = aws_eip.nat[each.key].id
-  subnet_id         = try(local.public_subnets_by_az[each.key][0], null)
-  tags              = merge(local.tags, { Name = "${local.name}-nat-${each.key}" })
+  # The route tables costctl may change (CreateRoute / ReplaceRoute), for its IAM policy
+  # (costctl.tf): exactly those of the routes above.
+  nat_route_table_ids = sort(keys(local.nat_routes))
 }
 
-resource "aws_route" "private_nat" {
-  for_each = local.nat_routes
+# Owned by costctl since the NAT gateways became part of the ephemeral tier. An environment
+# applied before has them in its state: Terraform forgets them (destroy = false keeps them
+# running), and the next apply-spec adopts them (same subnet and tags: the NAT gateway, and the
+# route of each route table it lists).
+removed {
+  from = aws_nat_gateway.this
 
-  route_table_id         = each.key
-  destination_cidr_block = "0.0.0.0/0"
-  nat_gateway_id         = aws_nat_gateway.this[each.value].id
+  lifecycle {
+    destroy = false
+  }
+}
+
+removed {
+  from = aws_route.private_nat
+
+  lifecycle {
+    destroy = false
+  }
 }
 
 # ---------------------------------------------------------------------------------------------
 # private-endpoints
 # ---------------------------------------------------------------------------------------------
 
-# Free: S3 (the ECR image layers) through the private route tables.
+# Free: S3 (the ECR image layers) through the private route tables. A gateway endpoint costs
+# nothing, so Terraform keeps it.
 resource "aws_vpc_endpoint" "s3" {
   count = var.network_mode == "private-endpoints" ? 1 : 0
 
@@ -146,7 +183,11 @@ resource "aws_vpc_endpoint" "s3" {
   tags              = merge(local.tags, { Name = "${local.name}-s3" })
 }
 
+# The interface endpoints' security group stays with Terraform (costctl's endpoints name it);
+# aws_lambda_invocation.ephemeral depends on it, so `terraform destroy` deletes the endpoints
+# before the group.
 resource "aws_security_group" "endpoints" {
+  #checkov:skip=CKV2_AWS_5:Attached to the interface VPC endpoints that costctl creates from the ephemeral-tier spec, outside Terraform.
   count = length(local.interface_endpoint_services) > 0 ? 1 : 0
 
   name        = "${local.name}-endpoints"
@@ -179,14 +220,27 @@ resource "aws_vpc_security_group_ingress_rule" "endpoints_from_public_subnets" {
   to_port           = 443
 }
 
-resource "aws_vpc_endpoint" "interface" {
-  for_each = local.interface_endpoint_services
+locals {
+  # costctl's interface endpoints (spec `vpc_endpoints`), one per derived service (sorted): private
+  # DNS, an ENI in each zone's first private subnet, the endpoint security group, AWS's default
+  # (full access) policy. The tags are those Terraform gave the endpoints before costctl owned
+  # them, so costctl adopts those (the endpoint of the same service with the stack's tags).
+  vpc_endpoint_specs = [for s in sort(tolist(local.interface_endpoint_services)) : {
+    service_name        = "com.amazonaws.${local.region}.${s}"
+    vpc_id              = local.bootstrap.vpc_id
+    subnet_ids          = local.endpoint_subnet_ids
+    security_group_ids  = aws_security_group.endpoints[*].id
+    private_dns_enabled = true
+    tags                = merge(local.tags, { Name = "${local.name}-${s}" })
+  }]
+}
 
-  vpc_id              = local.bootstrap.vpc_id
-  service_name        = "com.amazonaws.${local.region}.${each.key}"
-  vpc_endpoint_type   = "Interface"
-  private_dns_enabled = true
-  subnet_ids          = local.endpoint_subnet_ids
-  security_group_ids  = [aws_security_group.endpoints[0].id]
-  tags                = merge(local.tags, { Name = "${local.name}-${each.key}" })
+# Owned by costctl since the interface endpoints became part of the ephemeral tier: an
+# environment applied before forgets them (they keep running) and costctl adopts them.
+removed {
+  from = aws_vpc_endpoint.interface
+
+  lifecycle {
+    destroy = false
+  }
 }

@@ -58,14 +58,22 @@ output "network_mode" {
   value       = { mode = var.network_mode, task_subnet_ids = local.task_subnet_ids, assign_public_ip = local.assign_public_ip }
 }
 
-output "nat_gateway_ids" {
-  description = "NAT gateways of network_mode = private-nat, by availability zone (empty otherwise)."
-  value       = { for az, n in aws_nat_gateway.this : az => n.id }
+output "nat_gateways" {
+  description = "NAT gateways of network_mode = private-nat, by availability zone, as costctl keeps them (ephemeral tier): the subnet, the Elastic IP Terraform keeps (allocation and public address: the stable egress address, reused on every resume) and the private route tables whose 0.0.0.0/0 it serves. Their IDs change on every resume (see ephemeral_tier). Empty otherwise."
+  value = { for i, az in local.nat_azs : az => {
+    subnet_id       = local.nat_gateway_specs[i].subnet_id
+    allocation_id   = aws_eip.nat[az].allocation_id
+    public_ip       = aws_eip.nat[az].public_ip
+    route_table_ids = [for r in local.nat_gateway_specs[i].routes : r.route_table_id]
+  } }
 }
 
-output "vpc_endpoint_ids" {
-  description = "VPC endpoints of network_mode = private-endpoints, by service (s3 is the gateway endpoint; empty otherwise)."
-  value       = merge({ for s, e in aws_vpc_endpoint.interface : s => e.id }, { for e in aws_vpc_endpoint.s3 : "s3" => e.id })
+output "vpc_endpoints" {
+  description = "VPC endpoints of network_mode = private-endpoints (null / empty otherwise): the S3 gateway endpoint Terraform keeps, and the services of the interface endpoints costctl keeps (ephemeral tier; their IDs change on every resume, see ephemeral_tier)."
+  value = {
+    s3_gateway_endpoint_id      = try(aws_vpc_endpoint.s3[0].id, null)
+    interface_endpoint_services = [for e in local.vpc_endpoint_specs : e.service_name]
+  }
 }
 
 output "costctl_full_function_name" {

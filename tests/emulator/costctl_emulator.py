@@ -4,6 +4,7 @@ throttling injection and request statistics.  See tests/emulator/README.md.
 
     python3 tests/emulator/costctl_emulator.py [--host 127.0.0.1] [--port 0]
         [--latency-ms 0] [--throttle-fraction 0.0] [--seed 0] [--msk-create-seconds 0]
+        [--nat-seconds 0] [--endpoint-seconds 0]
 
 Prints exactly one line ``COSTCTL_EMULATOR_READY port=NNNNN`` on stdout once the
 socket is listening, then serves until SIGTERM / SIGINT or until stdin reaches
@@ -47,6 +48,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--throttle-fraction", type=float, default=0.0, help="fraction of AWS requests answered with a throttling error")
     p.add_argument("--seed", type=int, default=0, help="seed of the deterministic throttling sequence")
     p.add_argument("--msk-create-seconds", type=float, default=0.0, help="seconds an MSK cluster stays CREATING (and DELETING)")
+    p.add_argument("--nat-seconds", type=float, default=0.0, help="seconds a NAT gateway stays pending after CreateNatGateway (and deleting after DeleteNatGateway)")
+    p.add_argument("--endpoint-seconds", type=float, default=0.0, help="seconds an interface VPC endpoint stays pending after CreateVpcEndpoint (and deleting after DeleteVpcEndpoints)")
     p.add_argument("--ignore-stdin", action="store_true", help="do not exit when stdin reaches EOF (manual use in the background)")
     p.add_argument("--verbose", action="store_true", help="log every request to stderr")
     args = p.parse_args(argv)
@@ -62,6 +65,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--throttle-fraction must be between 0 and 1")
     if args.msk_create_seconds < 0:
         p.error("--msk-create-seconds must be >= 0")
+    if args.nat_seconds < 0:
+        p.error("--nat-seconds must be >= 0")
+    if args.endpoint_seconds < 0:
+        p.error("--endpoint-seconds must be >= 0")
     return args
 
 
@@ -75,7 +82,11 @@ def build_app(args: argparse.Namespace) -> Any:
         # patches fail without them.  Never set it in the project's test runs.
         sys.stderr.write("costctl emulator: moto patches DISABLED\n")
     else:
-        moto_patches.apply(msk_create_seconds=args.msk_create_seconds)
+        moto_patches.apply(
+            msk_create_seconds=args.msk_create_seconds,
+            nat_seconds=args.nat_seconds,
+            endpoint_seconds=args.endpoint_seconds,
+        )
     backend = DomainDispatcherApplication(create_backend_app)
     return CostctlMiddleware(backend, latency_ms=args.latency_ms, throttle_fraction=args.throttle_fraction, seed=args.seed)
 

@@ -5,14 +5,18 @@ listed, with that behaviour, in tests/emulator/README.md.  Each one was first
 reproduced with boto3 against a plain ``moto.server`` and is proven by a test in
 tests/emulator/test_emulator.py.
 
-``apply(msk_create_seconds)`` installs them (idempotent).  The patches are pure
-monkeypatches of moto's backend / response classes: no moto file is changed.
+``apply(msk_create_seconds, nat_seconds, endpoint_seconds)`` installs them (idempotent).
+The patches are pure monkeypatches of moto's backend / response classes: no moto file
+is changed.
 """
 
 from __future__ import annotations
 
 import base64
 import copy
+import fnmatch
+import inspect
+import ipaddress
 import json
 import random
 import string
@@ -31,7 +35,7 @@ PINNED_MOTO = "5.2.1"
 DEFAULT_CA = "rds-ca-rsa2048-g1"
 
 # Settings read by the patches at request time (the launcher sets them).
-SETTINGS: dict[str, Any] = {"msk_create_seconds": 0.0}
+SETTINGS: dict[str, Any] = {"msk_create_seconds": 0.0, "nat_seconds": 0.0, "endpoint_seconds": 0.0}
 
 _applied = False
 _lock = threading.RLock()
@@ -958,9 +962,501 @@ def _patch_route53() -> None:
     r53.RecordSet.__init__ = rs_init
 
 
-def apply(msk_create_seconds: float = 0.0) -> None:
+# --------------------------------------------------------------------------
+# EC2 networking: NAT gateways, routes, Elastic IPs, interface VPC endpoints
+# --------------------------------------------------------------------------
+# PATCH ec2-vpce-default-policy: what an interface endpoint created without PolicyDocument
+# reports: "If you don't attach an endpoint policy, we attach the default endpoint policy",
+# `{"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"}]}`
+# (https://docs.aws.amazon.com/vpc/latest/privatelink/vpc-endpoints-access.html, "Default
+# endpoint policy"); moto's has "Version": "2008-10-17", which gateway endpoints keep.
+_DEFAULT_ENDPOINT_POLICY: dict[str, Any] = {
+    "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"}]
+}
+
+# DescribeNatGateways filters besides tag:<key> / tag-key
+# (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeNatGateways.html).
+_NAT_FILTER_ATTRS = {"nat-gateway-id": "id", "state": "state", "subnet-id": "subnet_id", "vpc-id": "vpc_id"}
+
+
+def _matches(value: Any, patterns: list[str]) -> bool:
+    """An EC2 filter: true when one of the values matches one of the patterns (`*`, `?`)."""
+    values = value if isinstance(value, (list, tuple, set)) else [value]
+    return any(v is not None and fnmatch.fnmatchcase(str(v), str(p)) for v in values for p in patterns)
+
+
+def _tag_map(resource: Any) -> dict[str, str]:
+    return {t["key"]: t["value"] for t in resource.get_tags()}
+
+
+def _used_ips(backend: Any, subnet_id: str) -> set[str]:
+    used: set[str] = set()
+    for eni in backend.enis.values():
+        if getattr(eni.subnet, "id", None) != subnet_id:
+            continue
+        used.add(str(eni.private_ip_address))
+        used.update(str(a.get("PrivateIpAddress")) for a in eni.private_ip_addresses or [])
+    return used
+
+
+def _subnet_ip(backend: Any, subnet: Any, wanted: str | None) -> str:
+    """The NAT gateway's primary private IPv4 address: `wanted` (CreateNatGateway
+    PrivateIpAddress) or a free one "from the IP address range of the subnet". The first four
+    addresses and the last one of a subnet are reserved
+    (https://docs.aws.amazon.com/vpc/latest/userguide/subnet-sizing.html)."""
+    from moto.ec2.exceptions import EC2ClientError
+
+    net = ipaddress.ip_network(subnet.cidr_block, strict=False)
+    used = _used_ips(backend, subnet.id)
+    if wanted:
+        try:
+            ip = ipaddress.ip_address(wanted)
+        except ValueError:
+            raise EC2ClientError("InvalidParameterValue", f"Invalid value '{wanted}' for PrivateIpAddress") from None
+        if ip not in net:
+            raise EC2ClientError("InvalidParameterValue", f"Address {wanted} does not fall within the subnet's address range")
+        offset = int(ip) - int(net.network_address)
+        if offset < 4 or offset == net.num_addresses - 1:
+            raise EC2ClientError("InvalidParameterValue", f"Address {wanted} is in subnet's reserved address range")
+        if wanted in used:
+            raise EC2ClientError("InvalidIPAddress.InUse", f"Address {wanted} is in use.")
+        return wanted
+    for _ in range(1000):
+        ip_s = str(net.network_address + random.randint(4, net.num_addresses - 2))
+        if ip_s not in used:
+            return ip_s
+    raise EC2ClientError("InsufficientFreeAddressesInSubnet", "Subnet has insufficient free addresses to create this NAT gateway")
+
+
+def _idempotent(backend: Any, action: str, token: str | None, params: dict[str, Any]) -> str | None:
+    """ClientToken idempotency ("Ensuring idempotency in Amazon EC2 API requests",
+    https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-idempotency.html): a retry of a
+    successful request with the same client token and the same parameters "succeeds without
+    performing any further actions" (the id of what the first one created); the same token with
+    different parameters fails with IdempotentParameterMismatch
+    (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html)."""
+    from moto.ec2.exceptions import EC2ClientError
+
+    if not token:
+        return None
+    known = getattr(backend, "_costctl_client_tokens", {}).get((action, token))
+    if known is None:
+        return None
+    if known[0] != _fingerprint(params):
+        raise EC2ClientError(
+            "IdempotentParameterMismatch",
+            "The request uses the same client token as a previous, but non-identical request. "
+            "Do not reuse a client token with different requests, unless the requests are identical.",
+        )
+    return str(known[1])
+
+
+def _remember(backend: Any, action: str, token: str | None, params: dict[str, Any], resource_id: str) -> None:
+    if token:
+        tokens = backend.__dict__.setdefault("_costctl_client_tokens", {})
+        tokens[(action, token)] = (_fingerprint(params), resource_id)
+
+
+def _fingerprint(params: dict[str, Any]) -> str:
+    return json.dumps({k: v for k, v in params.items() if k not in ("Action", "Version", "ClientToken", "DryRun")}, sort_keys=True, default=str)
+
+
+def _private_dns_name(backend: Any, service_name: str) -> str:
+    """The DNS domain of an AWS service's private hosted zone (CreateVpcEndpoint
+    PrivateDnsEnabled: "a record set for the default public DNS name for the service for the
+    Region (for example, kinesis.us-east-1.amazonaws.com)"): moto's endpoint-service catalogue
+    (`*.dkr.ecr.REGION.amazonaws.com`, `api.ecr.REGION.amazonaws.com`, ...), else
+    com.amazonaws.REGION.SVC -> SVC.REGION.amazonaws.com."""
+    try:
+        for svc in backend._collect_default_endpoint_services(backend.account_id, backend.region_name):
+            if svc.get("ServiceName") == service_name and svc.get("PrivateDnsName"):
+                return str(svc["PrivateDnsName"])
+    except Exception:  # noqa: BLE001 - the catalogue is a convenience only
+        pass
+    parts = service_name.split(".")
+    if len(parts) >= 4 and parts[0] == "com" and parts[1] == "amazonaws":
+        return ".".join(reversed(parts[3:])) + f".{parts[2]}.amazonaws.com"
+    return service_name
+
+
+def _is_interface(endpoint: Any) -> bool:
+    return str(endpoint.vpc_endpoint_type or "").lower() == "interface"
+
+
+def _patch_ec2_network() -> None:
+    from moto.core.responses import ActionResult
+    from moto.core.utils import iso_8601_datetime_with_milliseconds, utcnow
+    from moto.ec2.exceptions import EC2ClientError, InvalidParameter
+    from moto.ec2.models import elastic_ip_addresses as eipm
+    from moto.ec2.models import nat_gateways as ngm
+    from moto.ec2.models import route_tables as rtm
+    from moto.ec2.models import vpcs as vm
+    from moto.ec2.responses import EC2Response
+    from moto.ec2.responses import nat_gateways as ngr
+    from moto.ec2.responses import vpcs as vr
+    from moto.ec2.utils import add_tag_specification, random_nat_gateway_id
+
+    def NatGatewayNotFound(nat_gateway_id: str) -> Exception:
+        # DescribeNatGateways (NatGatewayIds) / DeleteNatGateway of an id that does not exist:
+        # "NatGatewayNotFound: NAT gateway nat-... was not found" (as real answers read; the
+        # Terraform AWS provider treats this code as "already gone").
+        return EC2ClientError("NatGatewayNotFound", f"NAT gateway {nat_gateway_id} was not found")
+
+    # ---------------------------------------------------------------- state machine
+    def _nat_ready(backend: Any, nat: Any) -> None:
+        if nat._costctl_failure is not None:
+            # PATCH ec2-nat-eip-in-use: the create "goes to a state of Failed"; the state
+            # message gives the reason (Troubleshoot NAT gateways,
+            # https://docs.aws.amazon.com/vpc/latest/userguide/nat-gateway-troubleshooting.html;
+            # NatGateway failureCode/failureMessage,
+            # https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_NatGateway.html).
+            nat.state = "failed"
+            nat.failure_code, nat.failure_message = nat._costctl_failure
+            backend.enis.pop(nat._eni.id, None)
+        else:
+            nat.state = "available"
+
+    def _nat_deleted(backend: Any, nat: Any) -> None:
+        # PATCH ec2-nat-lifecycle: "Deleting a public NAT gateway disassociates its Elastic IP
+        # address, but does not release the address from your account. Deleting a NAT gateway
+        # does not delete any NAT gateway routes in your route tables."
+        # (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DeleteNatGateway.html);
+        # its network interface goes with it.
+        nat.state = "deleted"
+        for eip in list(backend.addresses):
+            if eip.eni is not None and eip.eni is nat._eni:
+                backend.disassociate_address(address=eip.public_ip)
+        backend.enis.pop(nat._eni.id, None)
+        for address in nat.address_set:
+            address.pop("associationId", None)
+
+    def _advance(backend: Any) -> None:
+        """PATCH ec2-nat-lifecycle / ec2-vpce-lifecycle: pending -> available (or failed) once
+        --nat-seconds / --endpoint-seconds have passed since the create, deleting -> deleted
+        the same time after the delete (0: from the next EC2 request on)."""
+        now = time.monotonic()
+        nat_delay = float(SETTINGS["nat_seconds"])
+        for nat in list(getattr(backend, "nat_gateways", {}).values()):
+            created = getattr(nat, "_costctl_created", None)
+            if created is None:
+                continue
+            if nat.state == "pending" and now - created >= nat_delay:
+                _nat_ready(backend, nat)
+            elif nat.state == "deleting" and now - nat._costctl_deleted >= nat_delay:
+                _nat_deleted(backend, nat)
+        ep_delay = float(SETTINGS["endpoint_seconds"])
+        for ep in list(getattr(backend, "vpc_end_points", {}).values()):
+            created = getattr(ep, "_costctl_created", None)
+            if created is None:
+                continue
+            if ep.state == "pending" and now - created >= ep_delay:
+                ep.state = "available"
+            elif ep.state == "deleting" and now - ep._costctl_deleted >= ep_delay:
+                # A deleted interface endpoint's network interfaces are gone.
+                ep.state = "deleted"
+                for eni_id in ep.network_interface_ids:
+                    backend.enis.pop(eni_id, None)
+
+    orig_call_action = EC2Response.call_action
+
+    def call_action(self: Any) -> Any:
+        with _lock:
+            _advance(self.ec2_backend)
+        return orig_call_action(self)
+
+    EC2Response.call_action = call_action
+
+    # ---------------------------------------------------------------- NAT gateways
+    def nat_init(
+        self: Any,
+        backend: Any,
+        subnet_id: str,
+        allocation_id: str | None,
+        tags: dict[str, str] | None = None,
+        connectivity_type: str | None = "public",
+        private_ip: str | None = None,
+        associate: bool = True,
+    ) -> None:
+        # moto's __init__ with: state pending (CreateNatGateway answers `pending`; NatGateway
+        # State, https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_NatGateway.html), the primary private IP from the
+        # subnet (or PrivateIpAddress, which moto ignored), ConnectivityType `public` by default
+        # (moto reported none), and no association of an Elastic IP that is in use.
+        subnet = backend.get_subnet(subnet_id)
+        self.id = random_nat_gateway_id()
+        self.subnet_id = subnet_id
+        self.vpc_id = subnet.vpc_id
+        self.address_set = []
+        self.state = "pending"
+        self.connectivity_type = connectivity_type or "public"
+        self._created_at = utcnow()
+        self.ec2_backend = backend
+        self.private_ip = _subnet_ip(backend, subnet, private_ip)
+        self._eni = backend.create_network_interface(subnet, self.private_ip, description=f"Interface for NAT Gateway {self.id}")
+        if allocation_id and self.connectivity_type != "private" and associate:
+            backend.associate_address(eni=self._eni, allocation_id=allocation_id)
+        self.add_tags(tags or {})
+        self.failure_code: str | None = None
+        self.failure_message: str | None = None
+        self.delete_time: str | None = None
+        self._costctl_created = time.monotonic()
+        self._costctl_deleted: float | None = None
+        self._costctl_failure: tuple[str, str] | None = None
+
+    ngm.NatGateway.__init__ = nat_init
+
+    def create_nat_gateway(
+        self: Any,
+        subnet_id: str,
+        allocation_id: str | None,
+        tags: dict[str, str] | None = None,
+        connectivity_type: str | None = "public",
+        private_ip: str | None = None,
+    ) -> Any:
+        # PATCH ec2-nat-create: unknown subnet -> InvalidSubnetID.NotFound, unknown allocation
+        # -> InvalidAllocationID.NotFound (checked before anything is created: moto left an
+        # orphan network interface behind), PrivateIpAddress honoured and checked against the
+        # subnet. PATCH ec2-nat-eip-in-use: an Elastic IP already associated (with an instance,
+        # a network interface, a NAT gateway pending/available/deleting) is not refused by the
+        # call (moto: Resource.AlreadyAssociated at once): the NAT gateway is created `pending`
+        # and then fails with failureCode Resource.AlreadyAssociated, failureMessage "Elastic IP
+        # address eipalloc-xxxxxxxx is already associated"
+        # (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_NatGateway.html).
+        with _lock:
+            subnet = self.get_subnet(subnet_id)
+            connectivity_type = connectivity_type or "public"
+            eip = None
+            if allocation_id and connectivity_type != "private":
+                eip = next((a for a in self.addresses if a.allocation_id == allocation_id), None)
+                if eip is None:
+                    raise EC2ClientError("InvalidAllocationID.NotFound", f"The allocation ID '{allocation_id}' does not exist")
+            in_use = eip is not None and (eip.association_id is not None or eip.eni is not None or eip.instance is not None)
+            nat = ngm.NatGateway(self, subnet.id, allocation_id, tags, connectivity_type, private_ip, not in_use)
+            address: dict[str, Any] = {}
+            if eip is not None:
+                address["allocationId"] = allocation_id
+                if not in_use:
+                    address["publicIp"] = eip.public_ip
+                    address["associationId"] = eip.association_id
+            address["networkInterfaceId"] = nat._eni.id
+            address["privateIp"] = nat.private_ip
+            address["isPrimary"] = True
+            nat.address_set.append(address)
+            if in_use:
+                nat._costctl_failure = ("Resource.AlreadyAssociated", f"Elastic IP address {allocation_id} is already associated")
+            self.nat_gateways[nat.id] = nat
+            return nat
+
+    def delete_nat_gateway(self: Any, nat_gateway_id: str) -> Any:
+        # PATCH ec2-nat-lifecycle: `deleting` for --nat-seconds, then `deleted` (still listed,
+        # with DeleteTime); an unknown id is NatGatewayNotFound (moto: HTTP 500).
+        with _lock:
+            nat = self.nat_gateways.get(nat_gateway_id)
+            if nat is None:
+                raise NatGatewayNotFound(nat_gateway_id)
+            if nat.state in ("pending", "available", "failed"):
+                nat.state = "deleting"
+                nat._costctl_deleted = time.monotonic()
+                nat.delete_time = iso_8601_datetime_with_milliseconds(utcnow())
+            return nat
+
+    def describe_nat_gateways(self: Any, filters: Any, nat_gateway_ids: list[str] | None) -> list[Any]:
+        # PATCH ec2-nat-filters: moto filters only on nat-gateway-id, vpc-id, subnet-id, state
+        # and ignores any other filter (everything is returned). DescribeNatGateways documents
+        # nat-gateway-id, state, subnet-id, tag:<key>, tag-key, vpc-id
+        # (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeNatGateways.html); values take * and ?
+        # wildcards, several filters are ANDed, the values of one are ORed; another filter name
+        # is refused.
+        with _lock:
+            for nid in nat_gateway_ids or []:
+                if nid not in self.nat_gateways:
+                    raise NatGatewayNotFound(nid)
+            nats = [n for n in self.nat_gateways.values() if not nat_gateway_ids or n.id in nat_gateway_ids]
+            for name, values in (filters or {}).items():
+                if name.startswith("tag:"):
+                    nats = [n for n in nats if _matches(_tag_map(n).get(name[4:]), values)]
+                elif name == "tag-key":
+                    nats = [n for n in nats if _matches(list(_tag_map(n)), values)]
+                elif name in _NAT_FILTER_ATTRS:
+                    nats = [n for n in nats if _matches(getattr(n, _NAT_FILTER_ATTRS[name]), values)]
+                else:
+                    raise EC2ClientError("InvalidParameterValue", f"The filter '{name}' is invalid")
+            return nats
+
+    ngm.NatGatewayBackend.create_nat_gateway = create_nat_gateway
+    ngm.NatGatewayBackend.delete_nat_gateway = delete_nat_gateway
+    ngm.NatGatewayBackend.describe_nat_gateways = describe_nat_gateways
+
+    def resp_create_nat_gateway(self: Any) -> Any:
+        # PATCH ec2-nat-idempotency: ClientToken (moto ignores it: a retry creates a second NAT
+        # gateway, or fails on the Elastic IP); CreateNatGateway's answer carries ClientToken
+        # when one was given (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateNatGateway.html).
+        backend = self.ec2_backend
+        token = self._get_param("ClientToken")
+        with _lock:
+            known = _idempotent(backend, "CreateNatGateway", token, self.params)
+            if known is not None:
+                return ActionResult({"ClientToken": token, "NatGateway": backend.nat_gateways[known]})
+            nat = backend.create_nat_gateway(
+                subnet_id=self._get_param("SubnetId"),
+                allocation_id=self._get_param("AllocationId"),
+                tags=add_tag_specification(self._get_param("TagSpecifications", [])),
+                connectivity_type=self._get_param("ConnectivityType"),
+                private_ip=self._get_param("PrivateIpAddress"),
+            )
+            _remember(backend, "CreateNatGateway", token, self.params, nat.id)
+        out: dict[str, Any] = {"NatGateway": nat}
+        if token:
+            out["ClientToken"] = token
+        return ActionResult(out)
+
+    ngr.NatGateways.create_nat_gateway = resp_create_nat_gateway
+
+    # ---------------------------------------------------------------- routes
+    # PATCH ec2-route-blackhole: moto reports every route `active`. Route State: "The blackhole
+    # state indicates that the route's target isn't available"
+    # (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_Route.html): a route to a NAT gateway that is deleted
+    # (or failed) is a blackhole.
+    def route_state(self: Any) -> str:
+        nat = self.nat_gateway
+        if nat is not None and nat.state in ("deleted", "failed"):
+            return "blackhole"
+        return "active"
+
+    rtm.Route.state = property(route_state)
+
+    def _nat_target(backend: Any, orig: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        # PATCH ec2-route-nat-target: a NatGatewayId that does not exist is refused with
+        # InvalidNatGatewayID.NotFound ("The natGateway ID 'nat-...' does not exist"; error
+        # codes, https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html); moto stored a route without a
+        # target.
+        bound = inspect.signature(orig).bind(backend, *args, **kwargs)
+        backend.get_route_table(bound.arguments["route_table_id"])
+        nat_id = bound.arguments.get("nat_gateway_id")
+        if nat_id is not None and nat_id not in backend.nat_gateways:
+            raise EC2ClientError("InvalidNatGatewayID.NotFound", f"The natGateway ID '{nat_id}' does not exist")
+
+    orig_create_route = rtm.RouteBackend.create_route
+    orig_replace_route = rtm.RouteBackend.replace_route
+
+    def create_route(self: Any, *args: Any, **kwargs: Any) -> Any:
+        _nat_target(self, orig_create_route, args, kwargs)
+        return orig_create_route(self, *args, **kwargs)
+
+    def replace_route(self: Any, *args: Any, **kwargs: Any) -> Any:
+        _nat_target(self, orig_replace_route, args, kwargs)
+        return orig_replace_route(self, *args, **kwargs)
+
+    rtm.RouteBackend.create_route = create_route
+    rtm.RouteBackend.replace_route = replace_route
+
+    # ---------------------------------------------------------------- Elastic IPs
+    # PATCH ec2-eip-unassociated: an address associated with nothing has no InstanceId /
+    # NetworkInterfaceId (moto reports "" for both; Address,
+    # https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_Address.html).
+    eipm.ElasticAddress.instance_id = property(lambda self: self.instance.id if self.instance else None)
+    eipm.ElasticAddress.network_interface_id = property(lambda self: self.eni.id if self.eni else None)
+
+    # ---------------------------------------------------------------- interface endpoints
+    orig_resp_create_vpce = vr.VPCs.create_vpc_endpoint
+
+    def resp_create_vpc_endpoint(self: Any) -> Any:
+        # PATCH ec2-vpce-create (CreateVpcEndpoint,
+        # https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateVpcEndpoint.html): ClientToken idempotency
+        # (moto creates another endpoint) and ClientToken in the answer;
+        # an interface endpoint answers `pending` (moto: `available`) and keeps IpAddressType
+        # (ipv4 | dualstack | ipv6, default ipv4) and DnsOptions (DnsRecordIpType defaults to the
+        # endpoint's IP address type, PrivateDnsOnlyForInboundResolverEndpoint to false), which
+        # moto drops (VpcEndpoint, https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_VpcEndpoint.html).
+        backend = self.ec2_backend
+        token = self._get_param("ClientToken")
+        with _lock:
+            known = _idempotent(backend, "CreateVpcEndpoint", token, self.params)
+            if known is not None:
+                return ActionResult({"VpcEndpoint": backend.vpc_end_points[known], "ClientToken": token})
+            interface = str(self._get_param("VpcEndpointType") or "").lower() == "interface"
+            vpc_id = self._get_param("VpcId")
+            service = self._get_param("ServiceName") or ""
+            if interface and self._get_bool_param("PrivateDnsEnabled", if_none=True):
+                # PATCH ec2-vpce-private-dns: the private hosted zone of an endpoint with
+                # private DNS covers the service's domain in the VPC; a second one is refused
+                # while another endpoint of the service with private DNS is not deleted
+                # (InvalidParameter "private-dns-enabled cannot be set because there is already a
+                # conflicting DNS domain for DOMAIN in the VPC vpc-...", as AWS answers:
+                # https://github.com/hashicorp/terraform-provider-aws/issues/17535).
+                domain = _private_dns_name(backend, service)
+                for other in backend.vpc_end_points.values():
+                    if (
+                        other.vpc_id == vpc_id
+                        and _is_interface(other)
+                        and other.private_dns_enabled
+                        and other.state != "deleted"
+                        and _private_dns_name(backend, other.service_name) == domain
+                    ):
+                        raise InvalidParameter(
+                            f"private-dns-enabled cannot be set because there is already a conflicting DNS domain for {domain} in the VPC {vpc_id}"
+                        )
+            result = orig_resp_create_vpce(self)
+            ep = result.result["VpcEndpoint"]
+            if interface:
+                ip_type = str(self._get_param("IpAddressType") or "ipv4")
+                dns = self._get_param("DnsOptions") or {}
+                ep.ip_address_type = ip_type
+                ep.dns_options = {
+                    "DnsRecordIpType": str(dns.get("DnsRecordIpType") or ip_type),
+                    "PrivateDnsOnlyForInboundResolverEndpoint": _truthy(dns.get("PrivateDnsOnlyForInboundResolverEndpoint", False)),
+                }
+                if not self._get_param("PolicyDocument"):
+                    ep.policy_document = json.dumps(_DEFAULT_ENDPOINT_POLICY)
+                # PATCH ec2-vpce-lifecycle: `pending` for --endpoint-seconds, then `available`.
+                ep.state = "pending"
+                ep._costctl_created = time.monotonic()
+                ep._costctl_deleted = None
+            _remember(backend, "CreateVpcEndpoint", token, self.params, ep.id)
+        if token:
+            result.result["ClientToken"] = token
+        return result
+
+    vr.VPCs.create_vpc_endpoint = resp_create_vpc_endpoint
+
+    orig_delete_vpce = vm.VPCBackend.delete_vpc_endpoints
+
+    def delete_vpc_endpoints(self: Any, vpce_ids: list[str] | None = None) -> list[dict[str, Any]]:
+        # PATCH ec2-vpce-lifecycle: an interface endpoint is `deleting` for --endpoint-seconds,
+        # then `deleted` with its network interfaces gone (moto: `deleted` at once); an unknown
+        # id is reported in Unsuccessful with InvalidVpcEndpoint.NotFound
+        # (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DeleteVpcEndpoints.html; moto: nothing). Gateway
+        # endpoints: moto's behaviour.
+        unsuccessful: list[dict[str, Any]] = []
+        with _lock:
+            for vpce_id in vpce_ids or []:
+                ep = self.vpc_end_points.get(vpce_id)
+                if ep is None:
+                    unsuccessful.append({
+                        "Error": {"Code": "InvalidVpcEndpoint.NotFound", "Message": f"The VPC endpoint ID '{vpce_id}' does not exist"},
+                        "ResourceId": vpce_id,
+                    })
+                elif _is_interface(ep) and getattr(ep, "_costctl_created", None) is not None:
+                    if ep.state in ("pending", "available"):
+                        ep.state = "deleting"
+                        ep._costctl_deleted = time.monotonic()
+                else:
+                    orig_delete_vpce(self, [vpce_id])
+        return unsuccessful
+
+    vm.VPCBackend.delete_vpc_endpoints = delete_vpc_endpoints
+
+    def resp_delete_vpc_endpoints(self: Any) -> Any:
+        unsuccessful = self.ec2_backend.delete_vpc_endpoints(vpce_ids=self._get_param("VpcEndpointIds", []))
+        return ActionResult({"Unsuccessful": unsuccessful})
+
+    vr.VPCs.delete_vpc_endpoints = resp_delete_vpc_endpoints
+
+
+def apply(msk_create_seconds: float = 0.0, nat_seconds: float = 0.0, endpoint_seconds: float = 0.0) -> None:
     global _applied
     SETTINGS["msk_create_seconds"] = float(msk_create_seconds)
+    SETTINGS["nat_seconds"] = float(nat_seconds)
+    SETTINGS["endpoint_seconds"] = float(endpoint_seconds)
     with _lock:
         if _applied:
             return
@@ -978,4 +1474,5 @@ def apply(msk_create_seconds: float = 0.0) -> None:
         _patch_cloudwatch()
         _patch_autoscaling()
         _patch_route53()
+        _patch_ec2_network()
         _applied = True

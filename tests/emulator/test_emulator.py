@@ -896,6 +896,406 @@ def test_route53_alias_upsert_has_no_ttl(emu: Emulator) -> None:
         assert r["AliasTarget"]["DNSName"] == "dualstack.other-1.us-east-1.elb.amazonaws.com"
 
 
+# --------------------------------------------------------------------------- ec2 networking (NAT gateways, routes, EIPs, interface endpoints)
+@pytest.fixture(scope="module")
+def slow_net() -> Iterator[Emulator]:
+    e = Emulator("--nat-seconds", "1", "--endpoint-seconds", "1")
+    yield e
+    e.stop()
+
+
+def fresh_vpc(emu: Emulator, second_octet: int) -> tuple[str, list[str], str, str]:
+    """A VPC of its own (10.N.0.0/16, two /24 subnets), so that tests do not share private DNS
+    zones or addresses: (vpc, subnets, security group, route table)."""
+    ec2 = emu.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock=f"10.{second_octet}.0.0/16")["Vpc"]["VpcId"]
+    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
+    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.{second_octet}.{i}.0/24")["Subnet"]["SubnetId"] for i in (1, 2)]
+    sg = ec2.create_security_group(VpcId=vpc, GroupName="vpce-" + uid(), Description="d")["GroupId"]
+    rt = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
+    return vpc, subnets, sg, rt
+
+
+def octet() -> int:
+    return 20 + int(uuid.uuid4().int % 200)
+
+
+def nat_spec(subnet: str, allocation: str, token: str, name: str) -> dict[str, Any]:
+    return dict(SubnetId=subnet, AllocationId=allocation, ClientToken=token,
+                TagSpecifications=[{"ResourceType": "natgateway", "Tags": [{"Key": "costctl:stack", "Value": name}]}])
+
+
+def nat_of(ec2: Any, nat_id: str) -> dict[str, Any]:
+    return ec2.describe_nat_gateways(NatGatewayIds=[nat_id])["NatGateways"][0]
+
+
+def address_of(ec2: Any, allocation: str) -> dict[str, Any]:
+    by_id = ec2.describe_addresses(AllocationIds=[allocation])["Addresses"]
+    by_filter = ec2.describe_addresses(Filters=[{"Name": "allocation-id", "Values": [allocation]}])["Addresses"]
+    assert by_id == by_filter and len(by_id) == 1
+    return by_id[0]
+
+
+def route_to(ec2: Any, rt: str, cidr: str = "0.0.0.0/0") -> dict[str, Any]:
+    routes = ec2.describe_route_tables(RouteTableIds=[rt])["RouteTables"][0]["Routes"]
+    return next(r for r in routes if r.get("DestinationCidrBlock") == cidr)
+
+
+def test_nat_gateway_lifecycle_immediate(emu: Emulator) -> None:
+    """Patches ec2-nat-lifecycle, ec2-route-blackhole, ec2-eip-unassociated. Fails without them:
+    moto answers CreateNatGateway `available`, keeps the Elastic IP associated and the network
+    interface after the delete, reports routes to a deleted NAT gateway `active`, and shows
+    InstanceId "" on addresses."""
+    ec2 = emu.client("ec2")
+    n = octet()
+    vpc, subnets, _, rt = fresh_vpc(emu, n)
+    alloc = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    token = "tok-" + uid()
+    created = ec2.create_nat_gateway(**nat_spec(subnets[0], alloc, token, "lc"))
+    nat = created["NatGateway"]
+    assert created["ClientToken"] == token
+    assert nat["State"] == "pending"
+    assert (nat["VpcId"], nat["SubnetId"], nat["ConnectivityType"]) == (vpc, subnets[0], "public")
+    assert nat["Tags"] == [{"Key": "costctl:stack", "Value": "lc"}]
+    addr = nat["NatGatewayAddresses"][0]
+    assert addr["AllocationId"] == alloc and addr["IsPrimary"] is True
+    assert addr["PrivateIp"].startswith(f"10.{n}.1.")  # from the subnet's range
+    nat_id, eni = nat["NatGatewayId"], addr["NetworkInterfaceId"]
+    # --nat-seconds 0: available from the next request on, the address associated with its ENI.
+    described = nat_of(ec2, nat_id)
+    assert described["State"] == "available"
+    eip = address_of(ec2, alloc)
+    assert eip["AssociationId"] == described["NatGatewayAddresses"][0]["AssociationId"]
+    assert (eip["NetworkInterfaceId"], eip["PrivateIpAddress"]) == (eni, addr["PrivateIp"])
+    assert "InstanceId" not in eip
+    ec2.create_route(RouteTableId=rt, DestinationCidrBlock="0.0.0.0/0", NatGatewayId=nat_id)
+    assert route_to(ec2, rt) == {"DestinationCidrBlock": "0.0.0.0/0", "NatGatewayId": nat_id, "Origin": "CreateRoute", "State": "active"}
+    assert [t["RouteTableId"] for t in ec2.describe_route_tables(Filters=[{"Name": "route.nat-gateway-id", "Values": [nat_id]}])["RouteTables"]] == [rt]
+    assert ec2.delete_nat_gateway(NatGatewayId=nat_id)["NatGatewayId"] == nat_id
+    gone = nat_of(ec2, nat_id)
+    assert gone["State"] == "deleted" and gone["DeleteTime"] >= gone["CreateTime"]
+    assert "AssociationId" not in gone["NatGatewayAddresses"][0]
+    # The address stays allocated, associated with nothing; the NAT's interface is gone.
+    eip = address_of(ec2, alloc)
+    assert eip["PublicIp"] == addr["PublicIp"]
+    assert not {"AssociationId", "NetworkInterfaceId", "PrivateIpAddress", "InstanceId"} & set(eip)
+    with pytest.raises(ClientError) as exc:
+        ec2.describe_network_interfaces(NetworkInterfaceIds=[eni])
+    assert code(exc) == "InvalidNetworkInterfaceID.NotFound"
+    # Deleting does not delete the routes: they are blackholes until replaced.
+    assert route_to(ec2, rt)["State"] == "blackhole"
+    assert [g["NatGatewayId"] for g in ec2.describe_nat_gateways(Filters=[{"Name": "vpc-id", "Values": [vpc]}, {"Name": "state", "Values": ["deleted"]}])["NatGateways"]] == [nat_id]
+    # Resume: a new NAT gateway with the same Elastic IP, the route pointed at it.
+    again = ec2.create_nat_gateway(**nat_spec(subnets[0], alloc, "tok-" + uid(), "lc"))["NatGateway"]["NatGatewayId"]
+    assert nat_of(ec2, again)["State"] == "available"
+    ec2.replace_route(RouteTableId=rt, DestinationCidrBlock="0.0.0.0/0", NatGatewayId=again)
+    assert route_to(ec2, rt) == {"DestinationCidrBlock": "0.0.0.0/0", "NatGatewayId": again, "Origin": "CreateRoute", "State": "active"}
+    assert address_of(ec2, alloc)["NetworkInterfaceId"] == nat_of(ec2, again)["NatGatewayAddresses"][0]["NetworkInterfaceId"]
+
+
+def test_nat_gateway_lifecycle_with_delay(slow_net: Emulator) -> None:
+    """Patch ec2-nat-lifecycle with --nat-seconds 1: pending for a second, deleting for a
+    second (the address still associated, the route still active), then deleted."""
+    ec2 = slow_net.client("ec2")
+    _, subnets, _, rt = fresh_vpc(slow_net, octet())
+    alloc = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    nat_id = ec2.create_nat_gateway(**nat_spec(subnets[0], alloc, "tok-" + uid(), "slow"))["NatGateway"]["NatGatewayId"]
+    assert nat_of(ec2, nat_id)["State"] == "pending"
+    assert [g["NatGatewayId"] for g in ec2.describe_nat_gateways(Filters=[{"Name": "state", "Values": ["pending"]}, {"Name": "tag:costctl:stack", "Values": ["slow"]}])["NatGateways"]] == [nat_id]
+    time.sleep(1.1)
+    assert nat_of(ec2, nat_id)["State"] == "available"
+    ec2.create_route(RouteTableId=rt, DestinationCidrBlock="0.0.0.0/0", NatGatewayId=nat_id)
+    ec2.delete_nat_gateway(NatGatewayId=nat_id)
+    assert nat_of(ec2, nat_id)["State"] == "deleting"
+    assert "AssociationId" in address_of(ec2, alloc)
+    assert route_to(ec2, rt)["State"] == "active"
+    time.sleep(1.1)
+    assert nat_of(ec2, nat_id)["State"] == "deleted"
+    assert "AssociationId" not in address_of(ec2, alloc)
+    assert route_to(ec2, rt)["State"] == "blackhole"
+
+
+def test_nat_gateway_client_token_idempotency(emu: Emulator) -> None:
+    """Patch ec2-nat-idempotency. Fails without it: moto ignores ClientToken, so the retry of a
+    CreateNatGateway fails with Resource.AlreadyAssociated (or creates a second gateway)."""
+    ec2 = emu.client("ec2")
+    vpc, subnets, _, _ = fresh_vpc(emu, octet())
+    alloc = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    spec = nat_spec(subnets[0], alloc, "tok-" + uid(), "idem")
+    first = ec2.create_nat_gateway(**spec)
+    retry = ec2.create_nat_gateway(**spec)
+    assert retry["ClientToken"] == spec["ClientToken"]
+    assert retry["NatGateway"]["NatGatewayId"] == first["NatGateway"]["NatGatewayId"]
+    assert retry["NatGateway"]["State"] == "available"  # the current state, not the first answer's
+    assert len(ec2.describe_nat_gateways(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["NatGateways"]) == 1
+    with pytest.raises(ClientError) as exc:
+        ec2.create_nat_gateway(**{**spec, "SubnetId": subnets[1]})
+    assert code(exc) == "IdempotentParameterMismatch"
+    assert nat_of(ec2, first["NatGateway"]["NatGatewayId"])["State"] == "available"
+
+
+def test_nat_gateway_private_ip_and_refusals(emu: Emulator) -> None:
+    """Patch ec2-nat-create. Fails without it: moto ignores PrivateIpAddress (a random 10.x
+    address outside the subnet) and leaves an orphan network interface when the allocation id
+    is unknown."""
+    ec2 = emu.client("ec2")
+    n = octet()
+    _, subnets, _, _ = fresh_vpc(emu, n)
+    alloc = ec2.allocate_address(Domain="vpc")["AllocationId"]
+
+    def enis() -> int:
+        return len(ec2.describe_network_interfaces(Filters=[{"Name": "subnet-id", "Values": [subnets[0]]}])["NetworkInterfaces"])
+
+    before = enis()
+    for bad, err in (
+        (dict(AllocationId="eipalloc-0123456789abcdef0"), "InvalidAllocationID.NotFound"),
+        (dict(SubnetId="subnet-0123456789abcdef0"), "InvalidSubnetID.NotFound"),
+        (dict(PrivateIpAddress=f"10.{n}.2.10"), "InvalidParameterValue"),  # the other subnet's range
+        (dict(PrivateIpAddress=f"10.{n}.1.1"), "InvalidParameterValue"),  # reserved by AWS
+    ):
+        with pytest.raises(ClientError) as exc:
+            ec2.create_nat_gateway(**{**dict(SubnetId=subnets[0], AllocationId=alloc, PrivateIpAddress=f"10.{n}.1.77"), **bad})
+        assert code(exc) == err, bad
+    assert enis() == before
+    assert "AssociationId" not in address_of(ec2, alloc)
+    nat = ec2.create_nat_gateway(SubnetId=subnets[0], AllocationId=alloc, PrivateIpAddress=f"10.{n}.1.77")["NatGateway"]
+    assert nat["NatGatewayAddresses"][0]["PrivateIp"] == f"10.{n}.1.77"
+    eni = ec2.describe_network_interfaces(NetworkInterfaceIds=[nat["NatGatewayAddresses"][0]["NetworkInterfaceId"]])["NetworkInterfaces"][0]
+    assert (eni["PrivateIpAddress"], eni["SubnetId"]) == (f"10.{n}.1.77", subnets[0])
+    assert address_of(ec2, alloc)["PrivateIpAddress"] == f"10.{n}.1.77"
+    other = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    with pytest.raises(ClientError) as exc:
+        ec2.create_nat_gateway(SubnetId=subnets[0], AllocationId=other, PrivateIpAddress=f"10.{n}.1.77")
+    assert code(exc) == "InvalidIPAddress.InUse"
+
+
+def test_nat_gateway_with_an_elastic_ip_in_use_fails(emu: Emulator) -> None:
+    """Patch ec2-nat-eip-in-use. Fails without it: moto refuses the call at once with
+    Resource.AlreadyAssociated; AWS creates the NAT gateway (`pending`), which then goes to
+    `failed` with that failure code (Troubleshoot NAT gateways)."""
+    ec2 = emu.client("ec2")
+    _, subnets, _, rt = fresh_vpc(emu, octet())
+    alloc = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    holder = ec2.create_nat_gateway(SubnetId=subnets[0], AllocationId=alloc)["NatGateway"]["NatGatewayId"]
+    held_by = nat_of(ec2, holder)["NatGatewayAddresses"][0]["NetworkInterfaceId"]
+    second = ec2.create_nat_gateway(SubnetId=subnets[1], AllocationId=alloc)["NatGateway"]
+    assert second["State"] == "pending"
+    assert "PublicIp" not in second["NatGatewayAddresses"][0] and "AssociationId" not in second["NatGatewayAddresses"][0]
+    failed = nat_of(ec2, second["NatGatewayId"])
+    assert failed["State"] == "failed"
+    assert (failed["FailureCode"], failed["FailureMessage"]) == ("Resource.AlreadyAssociated", f"Elastic IP address {alloc} is already associated")
+    assert address_of(ec2, alloc)["NetworkInterfaceId"] == held_by
+    with pytest.raises(ClientError) as exc:
+        ec2.describe_network_interfaces(NetworkInterfaceIds=[second["NatGatewayAddresses"][0]["NetworkInterfaceId"]])
+    assert code(exc) == "InvalidNetworkInterfaceID.NotFound"
+    ec2.create_route(RouteTableId=rt, DestinationCidrBlock="0.0.0.0/0", NatGatewayId=second["NatGatewayId"])
+    assert route_to(ec2, rt)["State"] == "blackhole"
+    ec2.delete_nat_gateway(NatGatewayId=second["NatGatewayId"])
+    assert nat_of(ec2, second["NatGatewayId"])["State"] == "deleted"
+    assert nat_of(ec2, holder)["State"] == "available"
+
+
+def test_nat_gateway_filters_and_unknown_ids(emu: Emulator) -> None:
+    """Patch ec2-nat-filters. Fails without it: moto ignores tag:<key> and tag-key (every NAT
+    gateway is returned), an unknown NatGatewayIds entry gives an empty list and
+    DeleteNatGateway of an unknown id is HTTP 500."""
+    ec2 = emu.client("ec2")
+    vpc, subnets, _, _ = fresh_vpc(emu, octet())
+    stack = "flt-" + uid()
+    ids = []
+    for i, subnet in enumerate(subnets):
+        alloc = ec2.allocate_address(Domain="vpc")["AllocationId"]
+        ids.append(ec2.create_nat_gateway(SubnetId=subnet, AllocationId=alloc, TagSpecifications=[
+            {"ResourceType": "natgateway", "Tags": [{"Key": "costctl:stack", "Value": stack}, {"Key": f"zone-{i}", "Value": "x"}]}])["NatGateway"]["NatGatewayId"])
+    untagged = ec2.create_nat_gateway(SubnetId=subnets[0], AllocationId=ec2.allocate_address(Domain="vpc")["AllocationId"])["NatGateway"]["NatGatewayId"]
+
+    def find(*filters: tuple[str, list[str]]) -> list[str]:
+        got = ec2.describe_nat_gateways(Filters=[{"Name": k, "Values": v} for k, v in filters])["NatGateways"]
+        return sorted(g["NatGatewayId"] for g in got)
+
+    assert find(("tag:costctl:stack", [stack])) == sorted(ids)
+    assert find(("tag:costctl:stack", [stack[:6] + "*"])) == sorted(ids)
+    assert find(("tag:costctl:stack", ["other"])) == []
+    assert find(("tag-key", ["zone-1"])) == [ids[1]]
+    assert find(("tag-key", ["zone-0", "zone-1"]), ("subnet-id", [subnets[0]])) == [ids[0]]
+    assert find(("vpc-id", [vpc]), ("state", ["available"])) == sorted(ids + [untagged])
+    assert find(("tag:costctl:stack", [stack]), ("state", ["pending", "deleted"])) == []
+    assert find(("nat-gateway-id", [untagged]), ("vpc-id", [vpc])) == [untagged]
+    with pytest.raises(ClientError) as exc:
+        find(("nat-gateway-type", ["public"]))
+    assert code(exc) == "InvalidParameterValue"
+    with pytest.raises(ClientError) as exc:
+        ec2.describe_nat_gateways(NatGatewayIds=[ids[0], "nat-0123456789abcdef0"])
+    assert code(exc) == "NatGatewayNotFound"
+    with pytest.raises(ClientError) as exc:
+        ec2.delete_nat_gateway(NatGatewayId="nat-0123456789abcdef0")
+    assert code(exc) == "NatGatewayNotFound"
+
+
+def test_routes_to_unknown_nat_gateways_are_refused(emu: Emulator) -> None:
+    """Patch ec2-route-nat-target. Fails without it: moto stores a CreateRoute/ReplaceRoute to
+    a NAT gateway that does not exist as a route with no target. ReplaceRoute of a destination
+    without a route is InvalidParameterValue already (moto checked it against AWS)."""
+    ec2 = emu.client("ec2")
+    _, subnets, _, rt = fresh_vpc(emu, octet())
+    nat_id = ec2.create_nat_gateway(SubnetId=subnets[0], AllocationId=ec2.allocate_address(Domain="vpc")["AllocationId"])["NatGateway"]["NatGatewayId"]
+    with pytest.raises(ClientError) as exc:
+        ec2.create_route(RouteTableId=rt, DestinationCidrBlock="0.0.0.0/0", NatGatewayId="nat-0123456789abcdef0")
+    assert code(exc) == "InvalidNatGatewayID.NotFound"
+    assert [r["GatewayId"] for r in ec2.describe_route_tables(RouteTableIds=[rt])["RouteTables"][0]["Routes"]] == ["local"]
+    ec2.create_route(RouteTableId=rt, DestinationCidrBlock="0.0.0.0/0", NatGatewayId=nat_id)
+    with pytest.raises(ClientError) as exc:
+        ec2.replace_route(RouteTableId=rt, DestinationCidrBlock="0.0.0.0/0", NatGatewayId="nat-0123456789abcdef0")
+    assert code(exc) == "InvalidNatGatewayID.NotFound"
+    assert route_to(ec2, rt)["NatGatewayId"] == nat_id
+    with pytest.raises(ClientError) as exc:
+        ec2.replace_route(RouteTableId=rt, DestinationCidrBlock="10.99.0.0/16", NatGatewayId=nat_id)
+    assert code(exc) == "InvalidParameterValue"
+    with pytest.raises(ClientError) as exc:
+        ec2.create_route(RouteTableId="rtb-0123456789abcdef0", DestinationCidrBlock="0.0.0.0/0", NatGatewayId=nat_id)
+    assert code(exc) == "InvalidRouteTableID.NotFound"
+
+
+SSM = "com.amazonaws.us-east-1.ssm"
+LOGS = "com.amazonaws.us-east-1.logs"
+DEFAULT_ENDPOINT_POLICY = {"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"}]}
+
+
+def interface_endpoint(emu: Emulator, vpc: str, subnets: list[str], sg: str, service: str, stack: str, **kw: Any) -> dict[str, Any]:
+    return emu.client("ec2").create_vpc_endpoint(
+        VpcEndpointType="Interface", VpcId=vpc, ServiceName=service, SubnetIds=subnets, SecurityGroupIds=[sg],
+        TagSpecifications=[{"ResourceType": "vpc-endpoint", "Tags": [{"Key": "costctl:stack", "Value": stack}]}], **kw,
+    )
+
+
+def endpoint_of(ec2: Any, vpce: str) -> dict[str, Any]:
+    return ec2.describe_vpc_endpoints(VpcEndpointIds=[vpce])["VpcEndpoints"][0]
+
+
+def test_interface_endpoint_lifecycle_and_fields(emu: Emulator) -> None:
+    """Patches ec2-vpce-create, ec2-vpce-default-policy, ec2-vpce-lifecycle. Fails without them:
+    moto answers `available`, drops IpAddressType and DnsOptions, reports a default policy with
+    "Version": "2008-10-17", and ignores an unknown id in DeleteVpcEndpoints."""
+    ec2 = emu.client("ec2")
+    vpc, subnets, sg, _ = fresh_vpc(emu, octet())
+    token = "tok-" + uid()
+    created = interface_endpoint(emu, vpc, subnets, sg, SSM, "ep", PrivateDnsEnabled=True, ClientToken=token)
+    ep = created["VpcEndpoint"]
+    assert created["ClientToken"] == token
+    assert ep["State"] == "pending"
+    assert (ep["IpAddressType"], ep["DnsOptions"]) == ("ipv4", {"DnsRecordIpType": "ipv4", "PrivateDnsOnlyForInboundResolverEndpoint": False})
+    assert json.loads(ep["PolicyDocument"]) == DEFAULT_ENDPOINT_POLICY
+    assert ep["PrivateDnsEnabled"] is True and len(ep["NetworkInterfaceIds"]) == 2
+    described = endpoint_of(ec2, ep["VpcEndpointId"])
+    assert described["State"] == "available"
+    assert {k: described[k] for k in ("IpAddressType", "DnsOptions", "PolicyDocument", "Tags")} == {k: ep[k] for k in ("IpAddressType", "DnsOptions", "PolicyDocument", "Tags")}
+    dual = interface_endpoint(emu, vpc, subnets, sg, LOGS, "ep", PrivateDnsEnabled=False, IpAddressType="dualstack",
+                              PolicyDocument=json.dumps({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "logs:*", "Resource": "*"}]}))["VpcEndpoint"]
+    assert (dual["IpAddressType"], dual["DnsOptions"]["DnsRecordIpType"]) == ("dualstack", "dualstack")
+    assert json.loads(dual["PolicyDocument"])["Statement"][0]["Action"] == "logs:*"
+    chosen = interface_endpoint(emu, vpc, subnets[:1], sg, "com.amazonaws.us-east-1.secretsmanager", "ep",
+                                DnsOptions={"DnsRecordIpType": "ipv4", "PrivateDnsOnlyForInboundResolverEndpoint": True})["VpcEndpoint"]
+    assert endpoint_of(ec2, chosen["VpcEndpointId"])["DnsOptions"] == {"DnsRecordIpType": "ipv4", "PrivateDnsOnlyForInboundResolverEndpoint": True}
+    deleted = ec2.delete_vpc_endpoints(VpcEndpointIds=[ep["VpcEndpointId"], "vpce-0123456789abcdef0"])
+    assert [(u["ResourceId"], u["Error"]["Code"]) for u in deleted["Unsuccessful"]] == [("vpce-0123456789abcdef0", "InvalidVpcEndpoint.NotFound")]
+    assert endpoint_of(ec2, ep["VpcEndpointId"])["State"] == "deleted"
+    with pytest.raises(ClientError) as exc:
+        ec2.describe_network_interfaces(NetworkInterfaceIds=ep["NetworkInterfaceIds"][:1])
+    assert code(exc) == "InvalidNetworkInterfaceID.NotFound"
+    assert endpoint_of(ec2, dual["VpcEndpointId"])["State"] == "available"
+
+
+def test_interface_endpoint_lifecycle_with_delay(slow_net: Emulator) -> None:
+    """Patch ec2-vpce-lifecycle with --endpoint-seconds 1: pending, then available; deleting
+    (network interfaces still there), then deleted (gone)."""
+    ec2 = slow_net.client("ec2")
+    vpc, subnets, sg, _ = fresh_vpc(slow_net, octet())
+    ep = interface_endpoint(slow_net, vpc, subnets, sg, SSM, "slow")["VpcEndpoint"]
+
+    def by_state(state: str) -> list[str]:
+        filters = [{"Name": "vpc-id", "Values": [vpc]}, {"Name": "vpc-endpoint-state", "Values": [state]}]
+        return [e["VpcEndpointId"] for e in ec2.describe_vpc_endpoints(Filters=filters)["VpcEndpoints"]]
+
+    assert by_state("pending") == [ep["VpcEndpointId"]] and by_state("available") == []
+    time.sleep(1.1)
+    assert by_state("available") == [ep["VpcEndpointId"]]
+    ec2.delete_vpc_endpoints(VpcEndpointIds=[ep["VpcEndpointId"]])
+    assert endpoint_of(ec2, ep["VpcEndpointId"])["State"] == "deleting"
+    assert len(ec2.describe_network_interfaces(NetworkInterfaceIds=ep["NetworkInterfaceIds"])["NetworkInterfaces"]) == 2
+    time.sleep(1.1)
+    assert endpoint_of(ec2, ep["VpcEndpointId"])["State"] == "deleted"
+    with pytest.raises(ClientError) as exc:
+        ec2.describe_network_interfaces(NetworkInterfaceIds=ep["NetworkInterfaceIds"][:1])
+    assert code(exc) == "InvalidNetworkInterfaceID.NotFound"
+
+
+def test_interface_endpoint_client_token_idempotency(emu: Emulator) -> None:
+    """Patch ec2-vpce-create. Fails without it: moto creates a second endpoint for the retry."""
+    ec2 = emu.client("ec2")
+    vpc, subnets, sg, _ = fresh_vpc(emu, octet())
+    token = "tok-" + uid()
+    first = interface_endpoint(emu, vpc, subnets, sg, SSM, "idem", ClientToken=token)["VpcEndpoint"]["VpcEndpointId"]
+    retry = interface_endpoint(emu, vpc, subnets, sg, SSM, "idem", ClientToken=token)
+    assert (retry["VpcEndpoint"]["VpcEndpointId"], retry["ClientToken"], retry["VpcEndpoint"]["State"]) == (first, token, "available")
+    assert [e["VpcEndpointId"] for e in ec2.describe_vpc_endpoints(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["VpcEndpoints"]] == [first]
+    with pytest.raises(ClientError) as exc:
+        interface_endpoint(emu, vpc, subnets[:1], sg, SSM, "idem", ClientToken=token)
+    assert code(exc) == "IdempotentParameterMismatch"
+
+
+def test_interface_endpoint_private_dns_conflict(emu: Emulator) -> None:
+    """Patch ec2-vpce-private-dns. Fails without it: moto creates a second endpoint with private
+    DNS for the same service in the same VPC."""
+    ec2 = emu.client("ec2")
+    vpc, subnets, sg, _ = fresh_vpc(emu, octet())
+    first = interface_endpoint(emu, vpc, subnets, sg, SSM, "dns", PrivateDnsEnabled=True)["VpcEndpoint"]["VpcEndpointId"]
+    with pytest.raises(ClientError) as exc:
+        interface_endpoint(emu, vpc, subnets, sg, SSM, "dns", PrivateDnsEnabled=True)
+    assert code(exc) == "InvalidParameter"
+    assert exc.value.response["Error"]["Message"] == f"private-dns-enabled cannot be set because there is already a conflicting DNS domain for ssm.us-east-1.amazonaws.com in the VPC {vpc}"
+    with pytest.raises(ClientError) as exc:
+        interface_endpoint(emu, vpc, subnets, sg, SSM, "dns")  # private DNS is on by default
+    assert code(exc) == "InvalidParameter"
+    without = interface_endpoint(emu, vpc, subnets, sg, SSM, "dns", PrivateDnsEnabled=False)["VpcEndpoint"]
+    assert without["PrivateDnsEnabled"] is False
+    dkr = interface_endpoint(emu, vpc, subnets, sg, "com.amazonaws.us-east-1.ecr.dkr", "dns")["VpcEndpoint"]["VpcEndpointId"]
+    with pytest.raises(ClientError) as exc:
+        interface_endpoint(emu, vpc, subnets, sg, "com.amazonaws.us-east-1.ecr.dkr", "dns")
+    assert "*.dkr.ecr.us-east-1.amazonaws.com" in exc.value.response["Error"]["Message"]
+    other_vpc, other_subnets, other_sg, _ = fresh_vpc(emu, octet())
+    interface_endpoint(emu, other_vpc, other_subnets, other_sg, SSM, "dns", PrivateDnsEnabled=True)
+    ec2.delete_vpc_endpoints(VpcEndpointIds=[first, dkr])
+    assert endpoint_of(ec2, first)["State"] == "deleted"
+    again = interface_endpoint(emu, vpc, subnets, sg, SSM, "dns", PrivateDnsEnabled=True)["VpcEndpoint"]
+    assert again["PrivateDnsEnabled"] is True and again["VpcEndpointId"] != first
+
+
+def test_vpc_endpoint_filters(emu: Emulator) -> None:
+    """No patch needed (guard): DescribeVpcEndpoints filters tag:<key>, tag-key, vpc-id,
+    service-name, vpc-endpoint-type, vpc-endpoint-state, ANDed."""
+    ec2 = emu.client("ec2")
+    vpc, subnets, sg, rt = fresh_vpc(emu, octet())
+    stack = "vf-" + uid()
+    ssm = interface_endpoint(emu, vpc, subnets, sg, SSM, stack)["VpcEndpoint"]["VpcEndpointId"]
+    logs = interface_endpoint(emu, vpc, subnets, sg, LOGS, stack)["VpcEndpoint"]["VpcEndpointId"]
+    s3 = ec2.create_vpc_endpoint(VpcEndpointType="Gateway", VpcId=vpc, ServiceName="com.amazonaws.us-east-1.s3", RouteTableIds=[rt])["VpcEndpoint"]["VpcEndpointId"]
+
+    def find(*filters: tuple[str, list[str]]) -> list[str]:
+        got = ec2.describe_vpc_endpoints(Filters=[{"Name": k, "Values": v} for k, v in filters])["VpcEndpoints"]
+        return sorted(e["VpcEndpointId"] for e in got)
+
+    assert find(("vpc-id", [vpc])) == sorted([ssm, logs, s3])
+    assert find(("tag:costctl:stack", [stack])) == sorted([ssm, logs])
+    assert find(("tag:costctl:stack", ["nope"])) == []
+    assert find(("tag-key", ["costctl:stack"]), ("vpc-id", [vpc])) == sorted([ssm, logs])
+    assert find(("vpc-id", [vpc]), ("service-name", [LOGS])) == [logs]
+    assert find(("vpc-id", [vpc]), ("vpc-endpoint-type", ["Gateway"])) == [s3]
+    assert find(("vpc-id", [vpc]), ("vpc-endpoint-type", ["Interface"]), ("vpc-endpoint-state", ["available"])) == sorted([ssm, logs])
+    ec2.delete_vpc_endpoints(VpcEndpointIds=[logs])
+    assert find(("tag:costctl:stack", [stack]), ("vpc-endpoint-state", ["deleted"])) == [logs]
+    assert find(("tag:costctl:stack", [stack]), ("vpc-endpoint-state", ["pending", "available", "deleting"])) == [ssm]
+
+
 # --------------------------------------------------------------------------- dynamodb / ssm (no patch needed; guards)
 def test_dynamodb_conditional_writes_and_ssm(emu: Emulator) -> None:
     d, s = emu.client("dynamodb"), emu.client("ssm")

@@ -797,7 +797,7 @@ async fn oidc_alb_is_kept_without_a_secret_reference_and_recreated_with_one() {
     }
     let spec = EphemeralSpec {
         load_balancers: vec![lb],
-        kafka_clusters: vec![],
+        ..EphemeralSpec::default()
     };
     engine
         .apply_spec("oidc", &spec, Some(selector), Duration::from_secs(60))

@@ -225,10 +225,13 @@ use crate::error::CloudResult;
 use async_trait::async_trait;
 use costctl_core::Selector;
 use costctl_core::observation::{
-    AlarmDefinition, AlarmObs, AliasObs, Bounds, DbObs, DbSpec, KafkaObs, LoadBalancerObs,
-    ServiceObs, SnapshotObs,
+    AlarmDefinition, AlarmObs, AliasObs, Bounds, DbObs, DbSpec, EndpointObs, KafkaObs,
+    LoadBalancerObs, NatObs, RouteObs, ServiceObs, SnapshotObs,
 };
-use costctl_core::spec::{EphemeralSpec, KafkaClusterSpec, LoadBalancerSpec};
+use costctl_core::spec::{
+    EphemeralSpec, KafkaClusterSpec, LoadBalancerSpec, NatGatewaySpec, NatRouteSpec,
+    VpcEndpointSpec,
+};
 use std::collections::BTreeMap;
 
 #[async_trait]
@@ -317,6 +320,57 @@ impl Cloud for AwsCloud {
     }
     async fn delete_kafka_cluster(&self, arn: &str) -> CloudResult<()> {
         self.msk_delete(arn).await
+    }
+    async fn find_nat_gateways(
+        &self,
+        selector: &Selector,
+        subnets: &[String],
+    ) -> CloudResult<Vec<NatObs>> {
+        self.nat_find(selector, subnets).await
+    }
+    async fn describe_routes(
+        &self,
+        routes: &[(String, String)],
+    ) -> CloudResult<BTreeMap<String, RouteObs>> {
+        self.routes_describe(routes).await
+    }
+    async fn create_nat_gateway(
+        &self,
+        spec: &NatGatewaySpec,
+        client_token: &str,
+        not_after_ms: i64,
+    ) -> CloudResult<()> {
+        self.nat_create(spec, client_token, not_after_ms).await
+    }
+    async fn delete_nat_gateway(&self, id: &str) -> CloudResult<()> {
+        self.nat_delete(id).await
+    }
+    async fn point_routes(
+        &self,
+        routes: &[NatRouteSpec],
+        nat_gateway_id: &str,
+        not_after_ms: i64,
+    ) -> CloudResult<()> {
+        self.routes_point(routes, nat_gateway_id, not_after_ms)
+            .await
+    }
+    async fn find_vpc_endpoints(
+        &self,
+        selector: &Selector,
+        services: &[(String, String)],
+    ) -> CloudResult<Vec<EndpointObs>> {
+        self.endpoint_find(selector, services).await
+    }
+    async fn create_vpc_endpoint(
+        &self,
+        spec: &VpcEndpointSpec,
+        client_token: &str,
+        not_after_ms: i64,
+    ) -> CloudResult<()> {
+        self.endpoint_create(spec, client_token, not_after_ms).await
+    }
+    async fn delete_vpc_endpoint(&self, id: &str) -> CloudResult<()> {
+        self.endpoint_delete(id).await
     }
     async fn find_alarms(&self, load_balancers: &[String]) -> CloudResult<Vec<AlarmObs>> {
         self.cw_find(load_balancers).await

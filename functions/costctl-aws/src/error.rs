@@ -45,6 +45,9 @@ const NOT_FOUND: &[&str] = &[
     "SubnetNotFound",
     "InvalidSubnet",
     "InvalidSecurityGroup",
+    "NatGatewayNotFound",
+    "InvalidNatGatewayID.NotFound",
+    "InvalidVpcEndpointId.NotFound",
 ];
 
 /// Classifies SDK errors; `CloudError::from_sdk(op, resource, err)` at every call site.

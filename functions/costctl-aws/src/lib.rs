@@ -27,6 +27,7 @@ pub mod network;
 pub mod publish;
 pub mod rds;
 pub mod requests;
+pub mod vpc;
 
 // The engine's modules, under the names the adapters use for them.
 use costctl_engine::{alb_apply, cloud, report, store};

@@ -29,12 +29,66 @@ impl AwsCloud {
                 ));
             }
         }
+        for n in &spec.nat_gateways {
+            users.push((
+                format!("nat:{}", n.subnet_id),
+                vec![n.subnet_id.clone()],
+                vec![],
+            ));
+        }
+        for e in &spec.vpc_endpoints {
+            users.push((
+                format!("vpce:{}", e.service_name),
+                e.subnet_ids.clone(),
+                e.security_group_ids.clone(),
+            ));
+        }
         let subnets: BTreeSet<String> = users.iter().flat_map(|u| u.1.clone()).collect();
         let groups: BTreeSet<String> = users.iter().flat_map(|u| u.2.clone()).collect();
-        let (found_subnets, found_groups) = futures::try_join!(
+        let allocations: BTreeSet<String> = spec
+            .nat_gateways
+            .iter()
+            .filter_map(|n| n.allocation_id.clone())
+            .collect();
+        let tables: BTreeSet<String> = spec
+            .nat_gateways
+            .iter()
+            .flat_map(|n| n.routes.iter().map(|r| r.route_table_id.clone()))
+            .collect();
+        let (found_subnets, found_groups, found_allocations, found_tables) = futures::try_join!(
             self.existing_subnets(&subnets),
-            self.existing_groups(&groups)
+            self.existing_groups(&groups),
+            self.existing_allocations(&allocations),
+            self.existing_route_tables(&tables),
         )?;
+        for n in &spec.nat_gateways {
+            let resource = format!("nat:{}", n.subnet_id);
+            if let Some(a) = n
+                .allocation_id
+                .as_ref()
+                .filter(|a| !found_allocations.contains(*a))
+            {
+                return Err(CloudError::refused(
+                    resource,
+                    format!(
+                        "cannot create: Elastic IP allocation {a} does not exist (nothing was created)"
+                    ),
+                ));
+            }
+            if let Some(r) = n
+                .routes
+                .iter()
+                .find(|r| !found_tables.contains(&r.route_table_id))
+            {
+                return Err(CloudError::refused(
+                    resource,
+                    format!(
+                        "cannot create: route table {} does not exist (nothing was created)",
+                        r.route_table_id
+                    ),
+                ));
+            }
+        }
         for (resource, subnets, groups) in &users {
             let missing = |kind: &str, id: &String| {
                 CloudError::refused(

@@ -2,7 +2,9 @@
 
 use crate::observation::AlarmDefinition;
 use crate::observation::DbSpec;
-use crate::spec::{KafkaClusterSpec, LoadBalancerSpec};
+use crate::spec::{
+    KafkaClusterSpec, LoadBalancerSpec, NatGatewaySpec, NatRouteSpec, VpcEndpointSpec,
+};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -138,6 +140,79 @@ pub enum Action {
         definition: Box<AlarmDefinition>,
         actions_enabled: bool,
     },
+    /// CreateNatGateway in the spec's subnet with its Elastic IP and tags, unless a NAT gateway
+    /// of the stack is live in that subnet. `client_token` makes a create whose answer was lost
+    /// safe to send again: AWS answers with the gateway the first request made.
+    CreateNatGateway {
+        spec: Box<NatGatewaySpec>,
+        client_token: String,
+    },
+    /// DeleteNatGateway; the Elastic IP allocation stays (AWS only disassociates it).
+    DeleteNatGateway {
+        subnet: String,
+        id: String,
+    },
+    /// Gate: the NAT gateway of the subnet is `available`, or (`deleted`) none is live there.
+    AwaitNatGateway {
+        subnet: String,
+        state: NetworkGate,
+    },
+    /// ReplaceRoute (CreateRoute where the route is gone) of each recorded route to the NAT
+    /// gateway that is live in `subnet` when the step runs. Only these routes are touched.
+    PointNatRoutes {
+        subnet: String,
+        routes: Vec<NatRouteSpec>,
+    },
+    /// CreateVpcEndpoint (interface) from the spec unless one of the stack exists for the
+    /// service; idempotent through `client_token` as a NAT gateway's create.
+    CreateVpcEndpoint {
+        spec: Box<VpcEndpointSpec>,
+        client_token: String,
+    },
+    /// DeleteVpcEndpoints of one interface endpoint.
+    DeleteVpcEndpoint {
+        service: String,
+        id: String,
+    },
+    /// Gate: the endpoint of the service is `available`, or (`deleted`) gone.
+    AwaitVpcEndpoint {
+        service: String,
+        state: NetworkGate,
+    },
+}
+
+/// What an [`Action::AwaitNatGateway`] or [`Action::AwaitVpcEndpoint`] waits for, spelt as EC2
+/// spells the states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NetworkGate {
+    Available,
+    Deleted,
+}
+
+impl fmt::Display for NetworkGate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            NetworkGate::Available => "available",
+            NetworkGate::Deleted => "deleted",
+        })
+    }
+}
+
+/// The idempotency token of a create (at most 64 ASCII characters, as EC2 allows): the
+/// request's generation and the resource's key, so a repeated step of the same resume sends
+/// the same token and the next resume a new one (a token reused after its resource was deleted
+/// would make AWS answer with the deleted resource).
+pub fn client_token(generation: u64, key: &str) -> String {
+    let token = format!("costctl-g{generation}-{key}");
+    if token.len() <= 64 && token.bytes().all(|b| b.is_ascii_graphic()) {
+        return token;
+    }
+    // FNV-1a: stable across builds and platforms, unlike `DefaultHasher`.
+    let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("costctl-g{generation}-{hash:016x}")
 }
 
 /// What an [`Action::AwaitDb`] waits for: an RDS status, or no instance at all. Serialised as
@@ -200,6 +275,8 @@ impl Action {
                 | Action::AwaitLoadBalancer { .. }
                 | Action::AwaitKafkaCluster { .. }
                 | Action::AwaitAll { .. }
+                | Action::AwaitNatGateway { .. }
+                | Action::AwaitVpcEndpoint { .. }
         )
     }
 
@@ -240,6 +317,15 @@ impl Action {
             Action::AwaitAll { .. } => "stack".into(),
             Action::SetAlarmActions { names, .. } => format!("cloudwatch:{}", names.join(",")),
             Action::PointAlarm { name, .. } => format!("cloudwatch:{name}"),
+            Action::CreateNatGateway { spec, .. } => format!("nat:{}", spec.subnet_id),
+            Action::DeleteNatGateway { subnet, .. }
+            | Action::AwaitNatGateway { subnet, .. }
+            | Action::PointNatRoutes { subnet, .. } => format!("nat:{subnet}"),
+            Action::CreateVpcEndpoint { spec, .. } => format!("vpce:{}", spec.service_name),
+            Action::DeleteVpcEndpoint { service, .. }
+            | Action::AwaitVpcEndpoint { service, .. } => {
+                format!("vpce:{service}")
+            }
         }
     }
 
@@ -250,7 +336,13 @@ impl Action {
             Action::SetDesiredCount { count, .. } => *count == 0,
             Action::StopDb { .. } | Action::DeleteDb { .. } => true,
             Action::StartDb { .. } | Action::RestoreDb { .. } | Action::ModifyDb { .. } => false,
-            Action::DeleteLoadBalancer { .. } | Action::DeleteKafkaCluster { .. } => true,
+            Action::DeleteLoadBalancer { .. }
+            | Action::DeleteKafkaCluster { .. }
+            | Action::DeleteNatGateway { .. }
+            | Action::DeleteVpcEndpoint { .. } => true,
+            Action::CreateNatGateway { .. }
+            | Action::PointNatRoutes { .. }
+            | Action::CreateVpcEndpoint { .. } => false,
             Action::ApplyLoadBalancer { .. }
             | Action::CreateKafkaCluster { .. }
             | Action::PublishKafkaBootstrap { .. }
@@ -264,7 +356,9 @@ impl Action {
             | Action::AwaitSnapshot { .. }
             | Action::AwaitLoadBalancer { .. }
             | Action::AwaitKafkaCluster { .. }
-            | Action::AwaitAll { .. } => true,
+            | Action::AwaitAll { .. }
+            | Action::AwaitNatGateway { .. }
+            | Action::AwaitVpcEndpoint { .. } => true,
         }
     }
 }
@@ -378,6 +472,46 @@ impl fmt::Display for Action {
                     "off until the services are back"
                 }
             ),
+            Action::CreateNatGateway { spec, .. } => {
+                write!(
+                    f,
+                    "create {} NAT gateway in {}",
+                    spec.connectivity_type.as_str(),
+                    spec.subnet_id
+                )?;
+                if let Some(a) = &spec.allocation_id {
+                    write!(f, " with Elastic IP {a}")?;
+                }
+                Ok(())
+            }
+            Action::DeleteNatGateway { subnet, id } => write!(
+                f,
+                "delete NAT gateway {id} in {subnet} (its Elastic IP stays allocated)"
+            ),
+            Action::AwaitNatGateway { subnet, state } => {
+                write!(f, "wait until the NAT gateway in {subnet} is {state}")
+            }
+            Action::PointNatRoutes { subnet, routes } => write!(
+                f,
+                "point route(s) {} at the NAT gateway in {subnet}",
+                routes
+                    .iter()
+                    .map(NatRouteSpec::label)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Action::CreateVpcEndpoint { spec, .. } => write!(
+                f,
+                "create interface endpoint {} in {} subnet(s)",
+                spec.service_name,
+                spec.subnet_ids.len()
+            ),
+            Action::DeleteVpcEndpoint { service, id } => {
+                write!(f, "delete interface endpoint {id} ({service})")
+            }
+            Action::AwaitVpcEndpoint { service, state } => {
+                write!(f, "wait until the interface endpoint {service} is {state}")
+            }
         }
     }
 }

@@ -138,6 +138,20 @@ pub struct Policy {
     /// After this many days paused, escalate to hibernated. `None`: never.
     #[serde(default)]
     pub hibernate_after_days: Option<u32>,
+    #[serde(default)]
+    pub network_on_pause: NetworkOnPause,
+}
+
+/// What pausing does to the NAT gateways and interface endpoints of the ephemeral tier. Deleting
+/// them loses nothing (the Elastic IPs stay allocated, routes and endpoints come back as
+/// recorded); `keep` leaves them running and costing, for a stack whose other users need egress
+/// while it is paused.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NetworkOnPause {
+    #[default]
+    Delete,
+    Keep,
 }
 
 /// What pausing does to an MSK Serverless cluster. Deleting loses topics and messages.

@@ -9,7 +9,7 @@
 use crate::manifest::Manifest;
 use crate::observation::{DbSpec, Observation, ServiceObs};
 use crate::price::Prices;
-use crate::spec::{LoadBalancerSpec, Scheme};
+use crate::spec::{LoadBalancerSpec, NatConnectivity, NatGatewaySpec, Scheme, VpcEndpointSpec};
 use serde::{Deserialize, Serialize};
 
 /// What `tasks` Fargate tasks of a service cost per hour (a public IPv4 address each when the
@@ -78,6 +78,26 @@ pub fn msk_hour(prices: &Prices, state: &str) -> f64 {
     }
 }
 
+/// A NAT gateway of this spec: the gateway-hour plus its public IPv4 address (data processed
+/// depends on traffic and is left out).
+pub fn nat_hour(prices: &Prices, spec: &NatGatewaySpec) -> f64 {
+    prices.nat_gateway_hour + eip_hour(prices, spec)
+}
+
+/// The Elastic IP of a public NAT gateway: billed whether or not it is associated, so it keeps
+/// costing while the gateway is deleted.
+pub fn eip_hour(prices: &Prices, spec: &NatGatewaySpec) -> f64 {
+    match spec.connectivity_type {
+        NatConnectivity::Public => prices.public_ipv4_hour,
+        NatConnectivity::Private => 0.0,
+    }
+}
+
+/// An interface endpoint: one endpoint-hour per zone it has an ENI in (one per subnet).
+pub fn endpoint_hour(prices: &Prices, spec: &VpcEndpointSpec) -> f64 {
+    spec.subnet_ids.len() as f64 * prices.vpc_endpoint_az_hour
+}
+
 /// Estimated cost per hour of the stack as observed now, and as it would be when running.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct CostEstimate {
@@ -132,6 +152,42 @@ pub fn estimate(prices: &Prices, obs: &Observation, manifest: &Manifest) -> Cost
     for name in manifest.kafka_clusters.keys() {
         if !obs.kafka_clusters.contains_key(name) {
             running += prices.msk_serverless_cluster_hour;
+        }
+    }
+    for (subnet, n) in obs.nat_gateways.iter().filter(|(_, n)| n.of_stack) {
+        let hour = if n.state == "deleting" {
+            eip_hour(prices, &n.spec)
+        } else {
+            nat_hour(prices, &n.spec)
+        };
+        now += hour;
+        running += manifest
+            .nat_gateways
+            .get(subnet)
+            .map_or(hour, |r| nat_hour(prices, r));
+    }
+    for (subnet, spec) in &manifest.nat_gateways {
+        if !obs.nat_gateways.get(subnet).is_some_and(|n| n.of_stack) {
+            // Deleted by the pause: its Elastic IP stays allocated, and billed.
+            now += eip_hour(prices, spec);
+            running += nat_hour(prices, spec);
+        }
+    }
+    for (service, e) in obs.vpc_endpoints.iter().filter(|(_, e)| e.of_stack) {
+        let hour = if e.state == "deleting" {
+            0.0
+        } else {
+            endpoint_hour(prices, &e.spec)
+        };
+        now += hour;
+        running += manifest
+            .vpc_endpoints
+            .get(service)
+            .map_or(hour, |r| endpoint_hour(prices, r));
+    }
+    for (service, spec) in &manifest.vpc_endpoints {
+        if !obs.vpc_endpoints.get(service).is_some_and(|e| e.of_stack) {
+            running += endpoint_hour(prices, spec);
         }
     }
     CostEstimate {

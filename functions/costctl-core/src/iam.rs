@@ -205,6 +205,28 @@ pub const PERMISSIONS: &[Permission] = &[
         "ec2:DeleteVpcEndpoints",
         Scope::FullOnly,
     ),
+    // NAT gateways (with the routes that point at them) and interface VPC endpoints of the
+    // private network modes (ephemeral tier): found by the stack's tags (both functions
+    // observe), deleted on pause, recreated on resume; a NAT gateway takes the Elastic IP
+    // Terraform keeps, which apply-spec checks first.
+    p("ec2:DescribeNatGateways", Scope::Both),
+    p("ec2:DescribeRouteTables", Scope::Both),
+    p("ec2:DescribeVpcEndpoints", Scope::Both),
+    p("ec2:DescribeAddresses", Scope::FullOnly),
+    p("ec2:CreateNatGateway", Scope::FullOnly),
+    p("ec2:DeleteNatGateway", Scope::FullOnly),
+    p("ec2:CreateRoute", Scope::FullOnly),
+    p("ec2:ReplaceRoute", Scope::FullOnly),
+    p("ec2:CreateVpcEndpoint", Scope::FullOnly),
+    p("ec2:DeleteVpcEndpoints", Scope::FullOnly),
+    // Tags set at creation (TagSpecifications) are authorized as ec2:CreateTags too: the Service
+    // Authorization Reference ("Actions, resources, and condition keys for Amazon EC2") lists it
+    // as the one dependent action of CreateNatGateway and of CreateVpcEndpoint. It lists no
+    // other: no ec2:AssociateAddress for a NAT gateway's AllocationId, no
+    // route53:AssociateVPCWithHostedZone for an endpoint's private DNS (AWS's own hosted zone),
+    // nothing for DeleteNatGateway, DeleteVpcEndpoints, CreateRoute or ReplaceRoute.
+    also("ec2:CreateNatGateway", "ec2:CreateTags", Scope::FullOnly),
+    also("ec2:CreateVpcEndpoint", "ec2:CreateTags", Scope::FullOnly),
     // DNS.
     p("route53:ListResourceRecordSets", Scope::Both),
     p("route53:ChangeResourceRecordSets", Scope::FullOnly),

@@ -31,6 +31,7 @@ pub mod event;
 pub mod exclude;
 pub mod iam;
 pub mod manifest;
+pub mod network;
 pub mod observation;
 pub mod plan;
 pub mod price;

@@ -5,7 +5,7 @@
 //! only replaced when the stack is running again and the value was observed while running.
 
 use crate::observation::{Bounds, DbSpec, Observation};
-use crate::spec::{KafkaClusterSpec, LoadBalancerSpec};
+use crate::spec::{KafkaClusterSpec, LoadBalancerSpec, NatGatewaySpec, VpcEndpointSpec};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -49,6 +49,12 @@ pub struct Manifest {
     /// pause turns them off, the resume back on (and only these).
     #[serde(skip_serializing_if = "BTreeSet::is_empty")]
     pub alarms_muted: BTreeSet<String>,
+    /// NAT gateway specs (with their routes) captured before the delete, by subnet.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub nat_gateways: BTreeMap<String, NatGatewaySpec>,
+    /// Interface endpoint specs captured before the delete, by service name.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub vpc_endpoints: BTreeMap<String, VpcEndpointSpec>,
 }
 
 impl Manifest {
@@ -58,6 +64,8 @@ impl Manifest {
             && self.load_balancers.is_empty()
             && self.kafka_clusters.is_empty()
             && self.alarms_muted.is_empty()
+            && self.nat_gateways.is_empty()
+            && self.vpc_endpoints.is_empty()
     }
 
     /// Records every observed resource that has no record yet. Existing records are kept as they
@@ -123,6 +131,22 @@ impl Manifest {
             self.kafka_clusters
                 .entry(name.clone())
                 .or_insert_with(|| c.spec.clone());
+        }
+        // As with clusters: one being deleted is not recorded, and only the stack's own (a
+        // gateway or endpoint of someone else's is never deleted, so there is nothing to undo).
+        for (subnet, n) in &obs.nat_gateways {
+            if n.of_stack && n.state != "deleting" {
+                self.nat_gateways
+                    .entry(subnet.clone())
+                    .or_insert_with(|| n.spec.clone());
+            }
+        }
+        for (service, e) in &obs.vpc_endpoints {
+            if e.of_stack && e.state != "deleting" {
+                self.vpc_endpoints
+                    .entry(service.clone())
+                    .or_insert_with(|| e.spec.clone());
+            }
         }
     }
 }

@@ -3,7 +3,7 @@
 //! An observation is plain data so that the planner stays a pure function and tests can build
 //! any situation — including ones moto cannot produce — by hand.
 
-use crate::spec::{KafkaClusterSpec, LoadBalancerSpec};
+use crate::spec::{KafkaClusterSpec, LoadBalancerSpec, NatGatewaySpec, VpcEndpointSpec};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -185,6 +185,59 @@ pub struct KafkaObs {
     pub unsupported: Vec<String>,
 }
 
+/// A NAT gateway of the stack as described, with its spec captured (subnet, connectivity,
+/// Elastic IP allocation, private address, tags, and the routes that point at it now).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NatObs {
+    pub id: String,
+    /// `pending`, `available`, `deleting` or `failed` (a `deleted` one is not observed).
+    pub state: String,
+    pub spec: NatGatewaySpec,
+    /// It carries the selector's tags. A NAT gateway in a recorded subnet that is not the
+    /// stack's is never deleted, and a resume does not create a second one next to it.
+    #[serde(default = "yes")]
+    pub of_stack: bool,
+    /// What a recreation could not bring back (secondary addresses, …): such a gateway is kept.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unsupported: Vec<String>,
+    /// Other live NAT gateways of the stack in the same subnet (there should be none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub duplicates: Vec<String>,
+}
+
+/// An interface VPC endpoint of the stack as described, with its spec captured.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndpointObs {
+    pub id: String,
+    /// `pending`, `available`, `deleting`, `pendingAcceptance`, `rejected`, `failed`, …
+    pub state: String,
+    pub spec: VpcEndpointSpec,
+    #[serde(default = "yes")]
+    pub of_stack: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unsupported: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub duplicates: Vec<String>,
+}
+
+/// Where a recorded route (route table and destination) sends traffic now.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct RouteObs {
+    /// The NAT gateway it targets, if its target is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nat_gateway_id: Option<String>,
+    /// Its target when that is not a NAT gateway (`igw-…`, `tgw-…`, an ENI, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub other_target: Option<String>,
+    /// `active` or `blackhole`.
+    pub state: String,
+}
+
+/// The key of a route in [`Observation::routes`]: `rtb-…|destination`.
+pub fn route_key(route_table_id: &str, destination: &str) -> String {
+    format!("{route_table_id}|{destination}")
+}
+
 /// Where a Route53 alias record (`A` and `AAAA`) of a name points now.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct AliasObs {
@@ -327,6 +380,17 @@ pub struct Observation {
     /// CloudWatch metric alarms on the stack's load balancers, by alarm name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub alarms: BTreeMap<String, AlarmObs>,
+    /// Live NAT gateways of the stack (and any in a recorded subnet), by subnet.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub nat_gateways: BTreeMap<String, NatObs>,
+    /// Interface endpoints of the stack (and any of a recorded service in a recorded VPC), by
+    /// service name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub vpc_endpoints: BTreeMap<String, EndpointObs>,
+    /// The routes recorded with the NAT gateways, by [`route_key`]; a route that does not exist
+    /// is absent.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub routes: BTreeMap<String, RouteObs>,
 }
 
 impl Observation {
@@ -358,5 +422,7 @@ impl Observation {
             && self.db_snapshots.is_empty()
             && self.load_balancers.is_empty()
             && self.kafka_clusters.is_empty()
+            && self.nat_gateways.is_empty()
+            && self.vpc_endpoints.is_empty()
     }
 }

@@ -36,6 +36,13 @@ pub struct Prices {
     pub public_ipv4_hour: f64,
     /// One MSK Serverless cluster-hour, before partition-hours and storage.
     pub msk_serverless_cluster_hour: f64,
+    /// One NAT gateway-hour, before data processed (an idle one processes almost none).
+    #[serde(default = "nat_default")]
+    pub nat_gateway_hour: f64,
+    /// One interface VPC endpoint-hour per availability zone (each subnet holds one ENI),
+    /// before data processed.
+    #[serde(default = "endpoint_default")]
+    pub vpc_endpoint_az_hour: f64,
     /// RDS for PostgreSQL, single-AZ, per instance-hour by class (Multi-AZ is twice this).
     pub rds_instance_hour: BTreeMap<String, f64>,
     /// A class the table does not list: a mid-size guess rather than zero, so that a saving is
@@ -54,7 +61,8 @@ pub struct Prices {
 
 /// The figures of the built-in tables: on-demand list prices from the AWS pricing pages of
 /// each service (aws.amazon.com/fargate/pricing, /elasticloadbalancing/pricing,
-/// /vpc/pricing (public IPv4), /msk/pricing, /rds/postgresql/pricing), as transcribed on
+/// /vpc/pricing (public IPv4, NAT gateways), /privatelink/pricing (interface endpoints),
+/// /msk/pricing, /rds/postgresql/pricing), as transcribed on
 /// `AS_OF`. N. Virginia and Oregon list the same prices for all of these.
 const AS_OF: &str = "2026-12-03";
 
@@ -85,7 +93,7 @@ fn us_east_1(region: &str) -> Prices {
     Prices {
         region: region.into(),
         source: format!(
-            "built-in table for {region}: AWS on-demand list prices (Fargate, ELB, VPC public IPv4, MSK, RDS for PostgreSQL pricing pages)"
+            "built-in table for {region}: AWS on-demand list prices (Fargate, ELB, VPC public IPv4 and NAT gateway, PrivateLink, MSK, RDS for PostgreSQL pricing pages)"
         ),
         as_of: AS_OF.into(),
         fargate_vcpu_hour: 0.04048,
@@ -95,6 +103,8 @@ fn us_east_1(region: &str) -> Prices {
         alb_hour: 0.0225,
         public_ipv4_hour: 0.005,
         msk_serverless_cluster_hour: 0.75,
+        nat_gateway_hour: 0.045,
+        vpc_endpoint_az_hour: 0.01,
         rds_instance_hour: classes.iter().map(|(c, p)| (c.to_string(), *p)).collect(),
         rds_unknown_class_hour: 0.10,
         rds_storage_gb_month: storage.iter().map(|(t, p)| (t.to_string(), *p)).collect(),
@@ -200,6 +210,10 @@ pub struct PriceOverrides {
     pub public_ipv4_hour: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub msk_serverless_cluster_hour: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nat_gateway_hour: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vpc_endpoint_az_hour: Option<f64>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub rds_instance_hour: BTreeMap<String, f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -228,7 +242,7 @@ pub enum PriceProblem {
 }
 
 impl PriceOverrides {
-    fn scalars(&self) -> [(&'static str, Option<f64>); 9] {
+    fn scalars(&self) -> [(&'static str, Option<f64>); 11] {
         [
             ("fargate_vcpu_hour", self.fargate_vcpu_hour),
             ("fargate_gb_hour", self.fargate_gb_hour),
@@ -240,6 +254,8 @@ impl PriceOverrides {
                 "msk_serverless_cluster_hour",
                 self.msk_serverless_cluster_hour,
             ),
+            ("nat_gateway_hour", self.nat_gateway_hour),
+            ("vpc_endpoint_az_hour", self.vpc_endpoint_az_hour),
             ("rds_unknown_class_hour", self.rds_unknown_class_hour),
             ("rds_iops_month", self.rds_iops_month),
         ]
@@ -299,6 +315,8 @@ impl PriceOverrides {
             &mut p.msk_serverless_cluster_hour,
             self.msk_serverless_cluster_hour,
         );
+        set(&mut p.nat_gateway_hour, self.nat_gateway_hour);
+        set(&mut p.vpc_endpoint_az_hour, self.vpc_endpoint_az_hour);
         set(&mut p.rds_unknown_class_hour, self.rds_unknown_class_hour);
         set(&mut p.rds_iops_month, self.rds_iops_month);
         set(&mut p.rds_snapshot_gb_month, self.rds_snapshot_gb_month);
@@ -313,6 +331,14 @@ impl PriceOverrides {
             p.as_of = d.clone();
         }
     }
+}
+
+fn nat_default() -> f64 {
+    0.045
+}
+
+fn endpoint_default() -> f64 {
+    0.01
 }
 
 /// An AWS region name: `xx-name-N` (`us-east-1`, `ap-southeast-2`, `us-gov-west-1`).

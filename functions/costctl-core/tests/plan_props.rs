@@ -247,12 +247,95 @@ fn apply(obs: &mut Observation, action: &Action) -> Result<(), String> {
             a.dimension = dimension;
             a.actions_enabled = *actions_enabled;
         }
+        Action::CreateNatGateway { spec, .. } => {
+            let live = obs
+                .nat_gateways
+                .get(&spec.subnet_id)
+                .is_some_and(|n| matches!(n.state.as_str(), "pending" | "available"));
+            if !live {
+                if obs.nat_gateways.contains_key(&spec.subnet_id) {
+                    return Err("the old gateway still holds the Elastic IP".into());
+                }
+                obs.nat_gateways.insert(
+                    spec.subnet_id.clone(),
+                    costctl_core::observation::NatObs {
+                        id: format!("nat-{}", obs.nat_gateways.len() + obs.routes.len() + 1),
+                        state: "pending".into(),
+                        spec: costctl_core::spec::NatGatewaySpec {
+                            routes: Vec::new(),
+                            ..(**spec).clone()
+                        },
+                        of_stack: true,
+                        unsupported: Vec::new(),
+                        duplicates: Vec::new(),
+                    },
+                );
+            }
+        }
+        Action::DeleteNatGateway { subnet, id } => {
+            let n = obs.nat_gateways.get_mut(subnet).ok_or("no such gateway")?;
+            if &n.id != id {
+                return Err(format!("{id} is not the gateway of {subnet}"));
+            }
+            n.state = "deleting".into();
+        }
+        Action::PointNatRoutes { subnet, routes } => {
+            let n = obs
+                .nat_gateways
+                .get(subnet)
+                .filter(|n| n.state == "available")
+                .ok_or("no available gateway")?
+                .id
+                .clone();
+            for r in routes {
+                obs.routes.insert(
+                    costctl_core::observation::route_key(&r.route_table_id, r.destination()),
+                    costctl_core::observation::RouteObs {
+                        nat_gateway_id: Some(n.clone()),
+                        other_target: None,
+                        state: "active".into(),
+                    },
+                );
+            }
+        }
+        Action::CreateVpcEndpoint { spec, .. } => {
+            if obs.vpc_endpoints.contains_key(&spec.service_name) {
+                let e = &obs.vpc_endpoints[&spec.service_name];
+                if e.state == "deleting" {
+                    return Err("a conflicting DNS domain exists in the VPC".into());
+                }
+            } else {
+                obs.vpc_endpoints.insert(
+                    spec.service_name.clone(),
+                    costctl_core::observation::EndpointObs {
+                        id: format!("vpce-{}", obs.vpc_endpoints.len() + 1),
+                        state: "pending".into(),
+                        spec: (**spec).clone(),
+                        of_stack: true,
+                        unsupported: Vec::new(),
+                        duplicates: Vec::new(),
+                    },
+                );
+            }
+        }
+        Action::DeleteVpcEndpoint { service, id } => {
+            let e = obs
+                .vpc_endpoints
+                .get_mut(service)
+                .ok_or("no such endpoint")?;
+            if &e.id != id {
+                return Err(format!("{id} is not the endpoint of {service}"));
+            }
+            e.state = "deleting".into();
+        }
         Action::AwaitServiceCount { .. }
         | Action::AwaitDb { .. }
         | Action::AwaitDbModified { .. }
         | Action::AwaitSnapshot { .. }
         | Action::AwaitLoadBalancer { .. }
         | Action::AwaitKafkaCluster { .. }
+        | Action::AwaitNatGateway { .. }
+        | Action::AwaitVpcEndpoint { .. }
         | Action::AwaitAll { .. } => {
             return Err("gates are never executed".into());
         }
@@ -358,6 +441,28 @@ fn settle(obs: &mut Observation) {
         lb.state = "active".into();
     }
     obs.kafka_clusters.retain(|_, c| c.state != "DELETING");
+    let gone: Vec<String> = obs
+        .nat_gateways
+        .values()
+        .filter(|n| n.state == "deleting")
+        .map(|n| n.id.clone())
+        .collect();
+    obs.nat_gateways.retain(|_, n| n.state != "deleting");
+    for r in obs.routes.values_mut() {
+        if r.nat_gateway_id
+            .as_ref()
+            .is_some_and(|id| gone.contains(id))
+        {
+            r.state = "blackhole".into();
+        }
+    }
+    for n in obs.nat_gateways.values_mut() {
+        n.state = "available".into();
+    }
+    obs.vpc_endpoints.retain(|_, e| e.state != "deleting");
+    for e in obs.vpc_endpoints.values_mut() {
+        e.state = "available".into();
+    }
     for c in obs.kafka_clusters.values_mut() {
         if c.state == "CREATING" {
             c.state = "ACTIVE".into();
@@ -498,6 +603,7 @@ fn spec_for(obs: &Observation) -> EphemeralSpec {
                 ..c.spec.clone()
             })
             .collect(),
+        ..EphemeralSpec::default()
     }
 }
 

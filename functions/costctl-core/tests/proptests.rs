@@ -333,6 +333,7 @@ fn arb_spec() -> impl Strategy<Value = EphemeralSpec> {
         .prop_map(|(load_balancers, kafka_clusters)| EphemeralSpec {
             load_balancers,
             kafka_clusters,
+            ..EphemeralSpec::default()
         })
 }
 

@@ -10,10 +10,13 @@ use crate::error::CloudResult;
 use async_trait::async_trait;
 use costctl_core::Selector;
 use costctl_core::observation::{
-    AlarmDefinition, AlarmObs, AliasObs, Bounds, DbObs, DbSpec, KafkaObs, LoadBalancerObs,
-    ServiceObs, SnapshotObs,
+    AlarmDefinition, AlarmObs, AliasObs, Bounds, DbObs, DbSpec, EndpointObs, KafkaObs,
+    LoadBalancerObs, NatObs, RouteObs, ServiceObs, SnapshotObs,
 };
-use costctl_core::spec::{EphemeralSpec, KafkaClusterSpec, LoadBalancerSpec};
+use costctl_core::spec::{
+    EphemeralSpec, KafkaClusterSpec, LoadBalancerSpec, NatGatewaySpec, NatRouteSpec,
+    VpcEndpointSpec,
+};
 use std::collections::BTreeMap;
 
 /// How long one attempt of a cloud call may take before the adapter gives up on it (and
@@ -117,6 +120,72 @@ pub trait Cloud: Send + Sync {
     }
     async fn delete_kafka_cluster(&self, arn: &str) -> CloudResult<()> {
         Err(unsupported(arn))
+    }
+    /// Live NAT gateways (not `deleted`) carrying the selector's tags, plus any live one in the
+    /// named subnets (reported with `of_stack` false when it lacks the tags), each with its spec
+    /// captured, the routes that point at it included.
+    async fn find_nat_gateways(
+        &self,
+        _selector: &Selector,
+        _subnets: &[String],
+    ) -> CloudResult<Vec<NatObs>> {
+        Ok(Vec::new())
+    }
+    /// Where each `(route table, destination)` sends traffic now, by `route_key`; routes that
+    /// do not exist are left out.
+    async fn describe_routes(
+        &self,
+        _routes: &[(String, String)],
+    ) -> CloudResult<BTreeMap<String, RouteObs>> {
+        Ok(BTreeMap::new())
+    }
+    /// CreateNatGateway with `client_token`, unless a NAT gateway carrying the spec's tags is
+    /// live in the subnet. Not sent once the clock reaches `not_after_ms`.
+    async fn create_nat_gateway(
+        &self,
+        spec: &NatGatewaySpec,
+        _client_token: &str,
+        _not_after_ms: i64,
+    ) -> CloudResult<()> {
+        Err(unsupported(&format!("nat:{}", spec.subnet_id)))
+    }
+    /// DeleteNatGateway (gone already is success).
+    async fn delete_nat_gateway(&self, id: &str) -> CloudResult<()> {
+        Err(unsupported(id))
+    }
+    /// Points each route at `nat_gateway_id`: ReplaceRoute, or CreateRoute where the route is
+    /// gone. Each call is fenced on `not_after_ms`.
+    async fn point_routes(
+        &self,
+        routes: &[NatRouteSpec],
+        nat_gateway_id: &str,
+        _not_after_ms: i64,
+    ) -> CloudResult<()> {
+        let _ = routes;
+        Err(unsupported(nat_gateway_id))
+    }
+    /// Interface endpoints (not `deleted`) carrying the selector's tags, plus any for the named
+    /// `(vpc, service)` pairs (`of_stack` false when it lacks the tags).
+    async fn find_vpc_endpoints(
+        &self,
+        _selector: &Selector,
+        _services: &[(String, String)],
+    ) -> CloudResult<Vec<EndpointObs>> {
+        Ok(Vec::new())
+    }
+    /// CreateVpcEndpoint (interface) with `client_token`, unless one carrying the spec's tags
+    /// exists for the service in the VPC. Not sent once the clock reaches `not_after_ms`.
+    async fn create_vpc_endpoint(
+        &self,
+        spec: &VpcEndpointSpec,
+        _client_token: &str,
+        _not_after_ms: i64,
+    ) -> CloudResult<()> {
+        Err(unsupported(&format!("vpce:{}", spec.service_name)))
+    }
+    /// DeleteVpcEndpoints of one endpoint (gone already is success).
+    async fn delete_vpc_endpoint(&self, id: &str) -> CloudResult<()> {
+        Err(unsupported(id))
     }
     /// CloudWatch metric alarms whose `LoadBalancer` dimension (or a metric-math query's)
     /// names one of these load balancers (`app/NAME/…`, whatever the ID: alarms outlive a

@@ -61,6 +61,38 @@ pub async fn observe_known<C: Cloud + ?Sized>(
             parameters.extend(c.bootstrap_parameter.clone());
         }
     }
+    // The network tier: NAT gateways by subnet, endpoints by (VPC, service), and the routes
+    // recorded or given with the gateways.
+    let mut nat_subnets: BTreeSet<String> = manifest.nat_gateways.keys().cloned().collect();
+    let mut endpoint_names: BTreeSet<(String, String)> = manifest
+        .vpc_endpoints
+        .values()
+        .map(|e| (e.vpc_id.clone(), e.service_name.clone()))
+        .collect();
+    let mut routes: BTreeSet<(String, String)> = manifest
+        .nat_gateways
+        .values()
+        .flat_map(|n| &n.routes)
+        .map(|r| (r.route_table_id.clone(), r.destination().to_string()))
+        .collect();
+    if let Some(spec) = spec {
+        for n in &spec.nat_gateways {
+            nat_subnets.insert(n.subnet_id.clone());
+            routes.extend(
+                n.routes
+                    .iter()
+                    .map(|r| (r.route_table_id.clone(), r.destination().to_string())),
+            );
+        }
+        endpoint_names.extend(
+            spec.vpc_endpoints
+                .iter()
+                .map(|e| (e.vpc_id.clone(), e.service_name.clone())),
+        );
+    }
+    let nat_subnets: Vec<String> = nat_subnets.into_iter().collect();
+    let endpoint_names: Vec<(String, String)> = endpoint_names.into_iter().collect();
+    let routes: Vec<(String, String)> = routes.into_iter().collect();
     let lb_names: Vec<String> = lb_names.into_iter().collect();
     let msk_names: Vec<String> = msk_names.into_iter().collect();
     let parameters: Vec<String> = parameters.into_iter().collect();
@@ -73,7 +105,28 @@ pub async fn observe_known<C: Cloud + ?Sized>(
         .filter_map(|k| split_service_key(k))
         .map(|(cluster, service)| scalable_resource_id(cluster, service))
         .collect();
-    let ((services, early_targets), dbs, lbs, kafkas, parameters, aliases) = futures::try_join!(
+    let network = async {
+        futures::try_join!(
+            cloud.find_nat_gateways(selector, &nat_subnets),
+            cloud.find_vpc_endpoints(selector, &endpoint_names),
+            async {
+                if routes.is_empty() {
+                    Ok(BTreeMap::new())
+                } else {
+                    cloud.describe_routes(&routes).await
+                }
+            },
+        )
+    };
+    let (
+        (services, early_targets),
+        dbs,
+        lbs,
+        kafkas,
+        parameters,
+        aliases,
+        (nats, endpoints, routes),
+    ) = futures::try_join!(
         async {
             match known_services {
                 Some([]) => Ok((Vec::new(), BTreeMap::new())),
@@ -89,6 +142,7 @@ pub async fn observe_known<C: Cloud + ?Sized>(
         cloud.find_kafka_clusters(selector, &msk_names),
         cloud.get_parameters(&parameters),
         cloud.get_aliases(&aliases),
+        network,
     )?;
     let mut obs = Observation {
         services,
@@ -103,6 +157,31 @@ pub async fn observe_known<C: Cloud + ?Sized>(
             .collect(),
         parameters,
         aliases,
+        nat_gateways: by_key(
+            nats,
+            selector,
+            |n| n.spec.subnet_id.clone(),
+            |n| &n.spec.tags,
+            |n| &n.state,
+            |n, of_stack, duplicates| {
+                n.of_stack = of_stack;
+                n.duplicates = duplicates;
+            },
+            |n| n.id.clone(),
+        ),
+        vpc_endpoints: by_key(
+            endpoints,
+            selector,
+            |e| e.spec.service_name.clone(),
+            |e| &e.spec.tags,
+            |e| &e.state,
+            |e, of_stack, duplicates| {
+                e.of_stack = of_stack;
+                e.duplicates = duplicates;
+            },
+            |e| e.id.clone(),
+        ),
+        routes,
         ..Observation::default()
     };
 
@@ -196,4 +275,50 @@ pub async fn observe_known<C: Cloud + ?Sized>(
     obs.services.sort_by_key(|s| s.key());
     obs.db_instances.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(obs)
+}
+
+/// NAT gateways (by subnet) or endpoints (by service), one per key: the stack's own before
+/// anyone else's, then the most alive (`available`, `pending`, `deleting`, the rest); the other
+/// live ones of the stack under the same key are its `duplicates`. A tag selector says what is
+/// the stack's; with a name selector whatever is found under a recorded key is taken as the
+/// stack's.
+fn by_key<T>(
+    found: Vec<T>,
+    selector: &Selector,
+    key: impl Fn(&T) -> String,
+    tags: impl Fn(&T) -> &BTreeMap<String, String>,
+    state: impl Fn(&T) -> &String,
+    set: impl Fn(&mut T, bool, Vec<String>),
+    id: impl Fn(&T) -> String,
+) -> BTreeMap<String, T> {
+    let rank = |s: &str| match s {
+        "available" => 0,
+        "pending" => 1,
+        "deleting" => 2,
+        _ => 3,
+    };
+    let of_stack = |t: &T| match selector {
+        Selector::Tags(_) => {
+            selector.matches_tags(tags(t).iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        }
+        Selector::Names(_) => true,
+    };
+    let mut groups: BTreeMap<String, Vec<(bool, T)>> = BTreeMap::new();
+    for t in found {
+        groups.entry(key(&t)).or_default().push((of_stack(&t), t));
+    }
+    groups
+        .into_iter()
+        .filter_map(|(k, mut group)| {
+            group.sort_by_key(|(ours, t)| (!*ours, rank(state(t))));
+            let mut it = group.into_iter();
+            let (ours, mut first) = it.next()?;
+            let duplicates: Vec<String> = it
+                .filter(|(o, t)| *o && ours && state(t) != "deleting")
+                .map(|(_, t)| id(&t))
+                .collect();
+            set(&mut first, ours, duplicates);
+            Some((k, first))
+        })
+        .collect()
 }

@@ -352,6 +352,75 @@ fn resource_states(obs: &Observation, plan: &Plan, prices: &Prices) -> Vec<Resou
             });
         }
     }
+    for (subnet, n) in obs.nat_gateways.iter().filter(|(_, n)| n.of_stack) {
+        let mut state = format!(
+            "{} {}, {}",
+            n.id,
+            n.state,
+            n.spec.connectivity_type.as_str()
+        );
+        if let Some(a) = &n.spec.allocation_id {
+            state.push_str(&format!(", Elastic IP {a}"));
+        }
+        state.push_str(&format!(", {} route(s)", n.spec.routes.len()));
+        let hour = if n.state == "deleting" {
+            cost::eip_hour(prices, &n.spec)
+        } else {
+            cost::nat_hour(prices, &n.spec)
+        };
+        out.push(ResourceState {
+            cost_per_hour: cost::round_cents(hour),
+            ..ResourceState::new("nat", subnet, &n.state, state)
+        });
+    }
+    for (subnet, spec) in &plan.manifest.nat_gateways {
+        if !obs.nat_gateways.get(subnet).is_some_and(|n| n.of_stack) {
+            let mut state = "deleted; will be recreated from the recorded spec".to_string();
+            if let Some(a) = &spec.allocation_id {
+                state.push_str(&format!(" with Elastic IP {a} (kept, still billed)"));
+            }
+            out.push(ResourceState {
+                recreated_from: Some("spec".into()),
+                cost_per_hour: cost::round_cents(cost::eip_hour(prices, spec)),
+                ..ResourceState::new("nat", subnet, "deleted", state)
+            });
+        }
+    }
+    for (service, e) in obs.vpc_endpoints.iter().filter(|(_, e)| e.of_stack) {
+        let state = format!(
+            "{} {}, {} subnet(s), private DNS {}",
+            e.id,
+            e.state,
+            e.spec.subnet_ids.len(),
+            if e.spec.private_dns_enabled {
+                "on"
+            } else {
+                "off"
+            }
+        );
+        let hour = if e.state == "deleting" {
+            0.0
+        } else {
+            cost::endpoint_hour(prices, &e.spec)
+        };
+        out.push(ResourceState {
+            cost_per_hour: cost::round_cents(hour),
+            ..ResourceState::new("vpce", service, &e.state, state)
+        });
+    }
+    for service in plan.manifest.vpc_endpoints.keys() {
+        if !obs.vpc_endpoints.get(service).is_some_and(|e| e.of_stack) {
+            out.push(ResourceState {
+                recreated_from: Some("spec".into()),
+                ..ResourceState::new(
+                    "vpce",
+                    service,
+                    "deleted",
+                    "deleted; will be recreated from the recorded spec".into(),
+                )
+            });
+        }
+    }
     for (id, rec) in &plan.manifest.db_instances {
         if obs.db(id).is_none() {
             out.push(match &rec.snapshot {

@@ -508,6 +508,24 @@ impl<C: Cloud, S: StateStore> Service<C, S> {
                 })
                 .cloned()
                 .collect(),
+            nat_gateways: spec
+                .nat_gateways
+                .iter()
+                .filter(|n| {
+                    after.nat_gateways.contains_key(&n.subnet_id)
+                        && !before.nat_gateways.contains_key(&n.subnet_id)
+                })
+                .cloned()
+                .collect(),
+            vpc_endpoints: spec
+                .vpc_endpoints
+                .iter()
+                .filter(|e| {
+                    after.vpc_endpoints.contains_key(&e.service_name)
+                        && !before.vpc_endpoints.contains_key(&e.service_name)
+                })
+                .cloned()
+                .collect(),
         };
         if made.is_empty() {
             return err;
@@ -520,6 +538,16 @@ impl<C: Cloud, S: StateStore> Service<C, S> {
                 made.kafka_clusters
                     .iter()
                     .map(|c| format!("msk:{}", c.name)),
+            )
+            .chain(
+                made.nat_gateways
+                    .iter()
+                    .map(|n| format!("nat:{}", n.subnet_id)),
+            )
+            .chain(
+                made.vpc_endpoints
+                    .iter()
+                    .map(|e| format!("vpce:{}", e.service_name)),
             )
             .collect();
         match self.engine.roll_back_spec(stack, &made).await {

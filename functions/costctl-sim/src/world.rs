@@ -573,6 +573,7 @@ impl World {
         let recorded = EphemeralSpec {
             load_balancers: manifest.load_balancers.values().cloned().collect(),
             kafka_clusters: manifest.kafka_clusters.values().cloned().collect(),
+            ..EphemeralSpec::default()
         };
         d.extend(
             self.eph

@@ -148,3 +148,52 @@ run "rejects_an_unknown_private_network_environment" {
   }
   expect_failures = [var.private_network_environment]
 }
+
+# costctl owns the private-network environment's NAT gateways, their routes and its interface
+# endpoints (env ephemeral tier): its stage's workload boundary lets them through, tagged with
+# that environment's Env, and the private route tables only; no other stage's boundary does.
+run "only_the_private_network_environments_boundary_admits_its_egress" {
+  command = apply
+
+  variables {
+    private_network_environment = "prod"
+  }
+
+  assert {
+    condition = length([for s in data.aws_iam_policy_document.boundary["dev"].statement : s if startswith(s.sid, "PrivateNetwork")]) == 0 && toset([
+      for s in data.aws_iam_policy_document.boundary["prod"].statement : s.sid if startswith(s.sid, "PrivateNetwork")
+    ]) == toset(["PrivateNetworkCreate", "PrivateNetworkTagged", "PrivateNetworkRoutes"])
+    error_message = "only the PROD boundary (prod is the private-network environment) admits NAT gateways, routes and interface endpoints"
+  }
+  assert {
+    condition = alltrue([for s in data.aws_iam_policy_document.boundary["prod"].statement :
+      anytrue([for c in s.condition : c.variable == (s.sid == "PrivateNetworkCreate" ? "aws:RequestTag/Env" : "aws:ResourceTag/Env") && toset(c.values) == toset(["prod"])])
+    if contains(["PrivateNetworkCreate", "PrivateNetworkTagged"], s.sid)])
+    error_message = "NAT gateways and endpoints are created with Env = prod only, and deleted (an Elastic IP used) only when tagged Env = prod"
+  }
+  assert {
+    condition = toset(one([for s in data.aws_iam_policy_document.boundary["prod"].statement : s.resources if s.sid == "PrivateNetworkRoutes"])) == toset(
+      [for rt in aws_route_table.private[*].id : "arn:aws:ec2:eu-west-1:123456789012:route-table/${rt}"]
+    ) && !anytrue([for s in data.aws_iam_policy_document.boundary["prod"].statement : contains(s.resources, "arn:aws:ec2:eu-west-1:123456789012:route-table/${aws_route_table.public[0].id}")])
+    error_message = "costctl's routes: the private route tables only, never the public one"
+  }
+  assert {
+    condition     = local.policy_sizes["boundary-prod"] < 6144 && local.policy_sizes["boundary-dev"] < 6144
+    error_message = "the boundaries stay under IAM's 6,144-character limit: ${jsonencode(local.policy_sizes)}"
+  }
+}
+
+# The default environments with dev as the private-network environment: the DEV boundary (dev,
+# staging and dev's egress) still fits.
+run "a_dev_private_network_environment_fits_the_dev_boundary" {
+  command = apply
+
+  variables {
+    private_network_environment = "dev"
+  }
+
+  assert {
+    condition     = length([for s in data.aws_iam_policy_document.boundary["dev"].statement : s if startswith(s.sid, "PrivateNetwork")]) == 3 && local.policy_sizes["boundary-dev"] < 6144
+    error_message = "the DEV boundary admits dev's egress and stays under IAM's 6,144-character limit: ${jsonencode(local.policy_sizes)}"
+  }
+}

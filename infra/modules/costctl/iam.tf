@@ -13,8 +13,10 @@
 # actions (and RegisterScalableTarget, whose ARNs carry no name, and the CloudWatch alarm changes,
 # whose alarm names follow no convention) additionally by BOTH the `Project` and the `Env` tag of
 # the guarded stacks; Route53 changes by zone, record name and type, per stack; MSK's VPC
-# endpoints by the stacks' VPCs. Every statement on "*" says why. (IAM allows 10,240 characters of
-# inline policy per role: tests/costctl.tftest.hcl checks the estimate.)
+# endpoints by the stacks' VPCs; the ephemeral tier's NAT gateways and interface endpoints by the
+# stacks' tags in the request (create) or on the resource (delete), in the stacks' VPCs, their
+# routes by route table (nat_route_table_ids). Every statement on "*" says why. (IAM allows
+# 10,240 characters of inline policy per role: tests/costctl.tftest.hcl checks the estimate.)
 
 locals {
   arn_prefix = "arn:${local.partition}"
@@ -213,7 +215,12 @@ data "aws_iam_policy_document" "observe" {
 
   # Read-only calls that support no resource-level permissions ("*" is the only possible
   # resource): ecs:ListClusters, DescribeScalableTargets, the Elastic Load Balancing Describe*
-  # calls, kafka:ListClustersV2. One statement: IAM's inline size limit.
+  # calls, kafka:ListClustersV2, and the EC2 Describe* calls that find the ephemeral tier's NAT
+  # gateways (with the routes that point at them) and interface endpoints by the stack's tags
+  # (the Service Authorization Reference, "Actions, resources, and condition keys for Amazon
+  # EC2", https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonec2.html,
+  # lists no resource type for DescribeNatGateways, DescribeRouteTables, DescribeVpcEndpoints
+  # and DescribeAddresses). One statement: IAM's inline size limit.
   statement {
     sid = "ReadAny"
     actions = [
@@ -227,6 +234,9 @@ data "aws_iam_policy_document" "observe" {
       "elasticloadbalancing:DescribeListenerCertificates",
       "elasticloadbalancing:DescribeRules",
       "elasticloadbalancing:DescribeTags",
+      "ec2:DescribeNatGateways",
+      "ec2:DescribeRouteTables",
+      "ec2:DescribeVpcEndpoints",
     ]
     resources = ["*"]
   }
@@ -310,9 +320,10 @@ data "aws_iam_policy_document" "full_overrides" {
   }
 
   # Replaces the observe statement of the same Sid with a superset: besides those reads, what is
-  # checked before a load balancer or cluster is created — target
-  # groups, and the subnets, security groups, VPCs and endpoints MSK Serverless reads with the
-  # caller's permissions. All read-only and without resource-level permissions ("*" only).
+  # checked before a load balancer, cluster or NAT gateway is created — target
+  # groups, the subnets, security groups, VPCs and endpoints MSK Serverless reads with the
+  # caller's permissions, and the Elastic IP a NAT gateway takes (apply-spec). All read-only and
+  # without resource-level permissions ("*" only).
   statement {
     sid = "ReadAny"
     actions = [
@@ -331,6 +342,9 @@ data "aws_iam_policy_document" "full_overrides" {
       "ec2:DescribeSecurityGroups",
       "ec2:DescribeVpcs",
       "ec2:DescribeVpcEndpoints",
+      "ec2:DescribeNatGateways",
+      "ec2:DescribeRouteTables",
+      "ec2:DescribeAddresses",
     ]
     resources = ["*"]
   }
@@ -379,6 +393,16 @@ data "aws_iam_policy_document" "full" {
   #   control", "Alarms and tagging", CloudWatch User Guide; costctl changes metric alarms only).
   #   The engine sends PutMetricAlarm without Tags: tagging would need cloudwatch:TagResource
   #   (a dependent action of PutMetricAlarm in the reference), which is not granted.
+  # - the ephemeral tier's NAT gateways and interface VPC endpoints (private network modes):
+  #   ec2:DeleteNatGateway / DeleteVpcEndpoints on pause, of the stack's own only (the Service
+  #   Authorization Reference for Amazon EC2, see ReadAny, lists `natgateway` and `vpc-endpoint`
+  #   with aws:ResourceTag/${TagKey} as their only resource types; DeleteNatGateway has no
+  #   dependent action: the Elastic IP stays allocated). Always granted, so that costctl can
+  #   still delete them after ephemeral_network is turned off. With ephemeral_network, also
+  #   ec2:CreateNatGateway's `elastic-ip`: a recreated NAT gateway may take only an Elastic IP
+  #   carrying the stack's tags (Terraform's, infra/env network_private.tf). The reference lists
+  #   no ec2:AssociateAddress for CreateNatGateway with an AllocationId (its only dependent action
+  #   is ec2:CreateTags, statement TagOnCreate). ec2 ARNs carry no name: the tags alone.
   statement {
     sid = "StackTagged"
     actions = [
@@ -391,6 +415,9 @@ data "aws_iam_policy_document" "full" {
       "cloudwatch:DisableAlarmActions",
       "cloudwatch:PutMetricAlarm",
       "cloudwatch:EnableAlarmActions",
+      "ec2:DeleteNatGateway",
+      "ec2:DeleteVpcEndpoints",
+      "ec2:CreateNatGateway",
     ]
     resources = concat(
       local.ecs_service_arns,
@@ -399,6 +426,8 @@ data "aws_iam_policy_document" "full" {
       local.elb_load_balancer_arns,
       local.kafka_cluster_arns,
       local.alarm_arns,
+      ["${local.ec2_prefix}:natgateway/*", "${local.ec2_prefix}:vpc-endpoint/*"],
+      var.ephemeral_network ? ["${local.ec2_prefix}:elastic-ip/*"] : [],
     )
     condition {
       test     = "StringEquals"
@@ -507,18 +536,22 @@ data "aws_iam_policy_document" "full" {
     }
   }
 
-  # MSK Serverless creates the cluster's VPC endpoints with the caller's permissions (their
-  # Describe* calls are in ReadAny above).
-  # The endpoint's VPC by ARN; its subnets and security groups by the ec2:Vpc they belong to.
+  # VPC endpoints (MSK Serverless creates the cluster's with the caller's permissions; costctl
+  # the ephemeral tier's interface endpoints) and the ephemeral tier's NAT gateways, in the
+  # stacks' VPCs only (their Describe* calls are in ReadAny above). The endpoint's VPC by ARN
+  # (`vpc`, a required resource of CreateVpcEndpoint; an optional one of CreateNatGateway in the
+  # Service Authorization Reference for Amazon EC2, see ReadAny); the subnets and security groups
+  # by the ec2:Vpc they belong to (a NAT gateway's subnet: ec2:Vpc is a condition key of
+  # CreateNatGateway's `subnet` there).
   statement {
-    sid       = "MskEndpointVpc"
-    actions   = ["ec2:CreateVpcEndpoint"]
+    sid       = "InStackVpc"
+    actions   = ["ec2:CreateVpcEndpoint", "ec2:CreateNatGateway"]
     resources = local.vpc_arns
   }
 
   statement {
-    sid       = "MskEndpointSubnets"
-    actions   = ["ec2:CreateVpcEndpoint"]
+    sid       = "InStackVpcSubnets"
+    actions   = ["ec2:CreateVpcEndpoint", "ec2:CreateNatGateway"]
     resources = ["${local.ec2_prefix}:subnet/*", "${local.ec2_prefix}:security-group/*"]
     condition {
       test     = "ArnEquals"
@@ -538,14 +571,62 @@ data "aws_iam_policy_document" "full" {
     }
   }
 
+  # The ephemeral tier's NAT gateways and interface endpoints (var.ephemeral_network only): created
+  # only with BOTH the Project and the Env tag of a guarded stack in the request (the reference
+  # lists aws:RequestTag/${TagKey} for `natgateway` and `vpc-endpoint`, the required resource
+  # types of CreateNatGateway and CreateVpcEndpoint), which is what StackTagged later deletes by.
+  # Without this statement no NAT gateway and no endpoint but MSK's (MskEndpointCreate) can be
+  # created, whatever the other grants of the same calls allow: the VPC and subnets (InStackVpc,
+  # InStackVpcSubnets), the stack's Elastic IPs (StackTagged) and their tags (TagOnCreate).
+  dynamic "statement" {
+    for_each = var.ephemeral_network ? [1] : []
+    content {
+      sid       = "EgressCreate"
+      actions   = ["ec2:CreateNatGateway", "ec2:CreateVpcEndpoint"]
+      resources = ["${local.ec2_prefix}:natgateway/*", "${local.ec2_prefix}:vpc-endpoint/*"]
+      condition {
+        test     = "StringEquals"
+        variable = "aws:RequestTag/Project"
+        values   = local.stack_projects
+      }
+      condition {
+        test     = "StringEquals"
+        variable = "aws:RequestTag/Env"
+        values   = local.stack_envs
+      }
+    }
+  }
+
+  # Tags set at creation (TagSpecifications) are authorized as ec2:CreateTags too (ec2:CreateTags
+  # is the dependent action the reference lists for CreateVpcEndpoint and CreateNatGateway);
+  # ec2:CreateAction limits it to those creations, so no existing resource can be (re)tagged.
   statement {
-    sid       = "MskEndpointTag"
+    sid       = "TagOnCreate"
     actions   = ["ec2:CreateTags"]
-    resources = ["${local.ec2_prefix}:vpc-endpoint/*"]
+    resources = concat(["${local.ec2_prefix}:vpc-endpoint/*"], var.ephemeral_network ? ["${local.ec2_prefix}:natgateway/*"] : [])
     condition {
       test     = "StringEquals"
       variable = "ec2:CreateAction"
-      values   = ["CreateVpcEndpoint"]
+      values   = concat(["CreateVpcEndpoint"], var.ephemeral_network ? ["CreateNatGateway"] : [])
+    }
+  }
+
+  # The routes to the ephemeral tier's NAT gateways (nat_gateways[].routes): created, or replaced
+  # when a recreated gateway has a new ID, only in the route tables the module is told about
+  # (var.nat_route_table_ids, listed by ID) of the stacks' VPCs. The reference lists
+  # `route-table` (ec2:RouteTableID, ec2:Vpc) as the only resource type of CreateRoute and
+  # ReplaceRoute: the NAT gateway a route names is not authorized separately.
+  dynamic "statement" {
+    for_each = length(var.nat_route_table_ids) > 0 ? [1] : []
+    content {
+      sid       = "NatRoutes"
+      actions   = ["ec2:CreateRoute", "ec2:ReplaceRoute"]
+      resources = [for rt in distinct(var.nat_route_table_ids) : "${local.ec2_prefix}:route-table/${rt}"]
+      condition {
+        test     = "ArnEquals"
+        variable = "ec2:Vpc"
+        values   = local.vpc_arns
+      }
     }
   }
 

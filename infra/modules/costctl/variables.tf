@@ -44,8 +44,8 @@ variable "stacks" {
     `ssm_parameter_path` is where costctl publishes endpoints (default `/<Project>/<Env>`).
     `hosted_zone_ids` are the Route53 zones costctl may update (alias records of the ALB) and
     `dns_record_names` the alias names in them (required with zones; only A/AAAA records of these
-    names may be changed). `vpc_ids` are the stack's VPCs: MSK Serverless may create its VPC
-    endpoints there only.
+    names may be changed). `vpc_ids` are the stack's VPCs: MSK Serverless's VPC endpoints and the
+    ephemeral tier's NAT gateways and interface endpoints may be created there only.
   EOT
   type = map(object({
     tags               = map(string)
@@ -173,6 +173,25 @@ variable "stacks" {
       alltrue([for v in s.vpc_ids : can(regex("^vpc-[0-9a-f]+$", v))])
     ])
     error_message = "A stack with hosted_zone_ids needs dns_record_names (the alias names costctl maintains, e.g. app.example.com; no wildcards); vpc_ids look like vpc-0123456789abcdef0."
+  }
+}
+
+variable "ephemeral_network" {
+  description = "The guarded stacks' ephemeral tier holds NAT gateways or interface VPC endpoints (`nat_gateways`, `vpc_endpoints` in the spec; infra/env's private network modes): the full function may create them, with the stacks' Project and Env tags, in the stacks' `vpc_ids`, a NAT gateway with an Elastic IP carrying those tags. Off (default): it may not (IAM's inline size limit and least privilege); deleting the stacks' own (tagged) NAT gateways and endpoints is allowed either way."
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
+variable "nat_route_table_ids" {
+  description = "Route tables (`rtb-…`) in which the full function may create and replace the routes to its NAT gateways (the ephemeral tier's `nat_gateways[].routes`, e.g. each private route table's 0.0.0.0/0 in infra/env's network_mode = private-nat). IAM refuses route changes in any other route table; empty (default): none. They must be in the stacks' `vpc_ids`."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for rt in var.nat_route_table_ids : can(regex("^rtb-[0-9a-f]+$", rt))])
+    error_message = "nat_route_table_ids are route table IDs such as rtb-0123456789abcdef0."
   }
 }
 

@@ -13,8 +13,9 @@ use crate::state::DesiredState;
 use serde::{Deserialize, Serialize};
 
 pub use crate::action::{Action, DbGate, KafkaGate, Name};
-pub use crate::config::{MskOnPause, Policy, RdsOnPause};
+pub use crate::config::{MskOnPause, NetworkOnPause, Policy, RdsOnPause};
 
+mod network;
 mod pause;
 mod resume;
 mod tier;
@@ -110,7 +111,7 @@ pub fn plan_with(
         },
     };
     match goal.desired {
-        DesiredState::Running => b.resume(obs, spec),
+        DesiredState::Running => b.resume(goal.generation, obs, spec),
         down => b.pause(goal, down, obs, spec),
     }
     b.plan

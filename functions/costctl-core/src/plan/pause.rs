@@ -69,6 +69,7 @@ impl Builder {
             }
         }
         self.pause_ephemeral(goal, obs, spec, &drained);
+        self.pause_network(goal, obs, &drained);
 
         // Instances already gone: their final snapshot must be available before we call the
         // stack paused, and must exist at all.

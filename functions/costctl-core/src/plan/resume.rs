@@ -9,11 +9,18 @@ use crate::restore::db_differences;
 use crate::spec::EphemeralSpec;
 
 impl Builder {
-    pub(super) fn resume(&mut self, obs: &Observation, spec: Option<&EphemeralSpec>) {
+    pub(super) fn resume(
+        &mut self,
+        generation: u64,
+        obs: &Observation,
+        spec: Option<&EphemeralSpec>,
+    ) {
         // Moved out, not cloned (a resume never changes the records) and put back at the end.
         let manifest = std::mem::take(&mut self.plan.manifest);
         let mut alarm_steps = Vec::new();
         let mut infra_ready = self.resume_ephemeral(&manifest, obs, spec, &mut alarm_steps);
+        // Tasks in private subnets pull images and read secrets through these.
+        infra_ready.extend(self.resume_network(generation, &manifest, obs, spec));
 
         // Databases: everything the manifest remembers plus everything observed.
         let mut ids: Vec<&String> = manifest.db_instances.keys().collect();
@@ -37,7 +44,7 @@ impl Builder {
         // Services come back only once everything they depend on is available again.
         let ready_gate = self.join(
             infra_ready,
-            "every database, load balancer and cluster is ready and published",
+            "every database, load balancer, cluster, NAT gateway and endpoint is ready and published",
         );
         let by_key: std::collections::HashMap<(&str, &str), &ServiceObs> = obs
             .services

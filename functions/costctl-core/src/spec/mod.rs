@@ -8,21 +8,33 @@
 //! [`EphemeralSpec::from_json`] / [`EphemeralSpec::from_value`] parse *and* validate: a value of
 //! this type that came from outside has been checked against every rule in [`SpecProblem`].
 
+mod network;
 #[cfg(test)]
 mod tests;
 mod validate;
 
+pub use network::{
+    DnsOptionsSpec, EndpointIpAddressType, NatConnectivity, NatGatewaySpec, NatRouteSpec,
+    VpcEndpointSpec, default_dns_record_ip_type,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use validate::{check_ids, check_tags};
 pub use validate::{check_ssm_parameter_name, valid_alb_name, valid_msk_name};
 
 /// The whole ephemeral tier of one stack.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EphemeralSpec {
     pub load_balancers: Vec<LoadBalancerSpec>,
     pub kafka_clusters: Vec<KafkaClusterSpec>,
+    /// NAT gateways with the routes that point at them (the `private-nat` network mode).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nat_gateways: Vec<NatGatewaySpec>,
+    /// Interface VPC endpoints (the `private-endpoints` network mode).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vpc_endpoints: Vec<VpcEndpointSpec>,
 }
 
 /// An Application Load Balancer with its listeners and rules.
@@ -559,4 +571,28 @@ pub enum SpecProblem {
     MessageBodyTooLong,
     #[error("invalid DNS name `{0}`")]
     InvalidDnsName(String),
+    #[error("`{id}` is not an ID of this kind (expected `{prefix}…`)")]
+    InvalidId { id: String, prefix: &'static str },
+    #[error(
+        "a public NAT gateway needs `allocation_id` (its Elastic IP); a private one takes none"
+    )]
+    NatAllocation,
+    #[error("`{0}` is not a valid address or CIDR block")]
+    InvalidAddress(String),
+    #[error(
+        "a route needs exactly one of `destination_cidr_block`, `destination_ipv6_cidr_block`, `destination_prefix_list_id`"
+    )]
+    RouteDestination,
+    #[error(
+        "invalid VPC endpoint service name `{0}` (expected e.g. `com.amazonaws.us-east-1.ecr.api`)"
+    )]
+    InvalidServiceName(String),
+    #[error("an endpoint policy must be a JSON object (an IAM policy document)")]
+    PolicyNotObject,
+    #[error("invalid DNS record IP type `{0}`: expected ipv4, dualstack, ipv6 or service-defined")]
+    InvalidDnsRecordIpType(String),
+    #[error(
+        "must include the stack's tags ({0}): costctl finds the NAT gateways and endpoints it created by them"
+    )]
+    MissingStackTags(String),
 }

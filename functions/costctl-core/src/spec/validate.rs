@@ -4,13 +4,16 @@
 use super::*;
 
 impl EphemeralSpec {
-    /// No load balancer and no cluster.
+    /// No load balancer, cluster, NAT gateway or endpoint.
     pub fn is_empty(&self) -> bool {
-        self.load_balancers.is_empty() && self.kafka_clusters.is_empty()
+        self.load_balancers.is_empty()
+            && self.kafka_clusters.is_empty()
+            && self.nat_gateways.is_empty()
+            && self.vpc_endpoints.is_empty()
     }
 
-    /// The load balancers and clusters of `self` whose names `other` does not have: what an
-    /// update from `self` to `other` must delete, or nothing would ever delete them again.
+    /// The resources of `self` whose names (subnets, service names) `other` does not have: what
+    /// an update from `self` to `other` must delete, or nothing would ever delete them again.
     pub fn without(&self, other: &EphemeralSpec) -> EphemeralSpec {
         EphemeralSpec {
             load_balancers: self
@@ -25,6 +28,64 @@ impl EphemeralSpec {
                 .filter(|p| !other.kafka_clusters.iter().any(|n| n.name == p.name))
                 .cloned()
                 .collect(),
+            nat_gateways: self
+                .nat_gateways
+                .iter()
+                .filter(|p| {
+                    !other
+                        .nat_gateways
+                        .iter()
+                        .any(|n| n.subnet_id == p.subnet_id)
+                })
+                .cloned()
+                .collect(),
+            vpc_endpoints: self
+                .vpc_endpoints
+                .iter()
+                .filter(|p| {
+                    !other
+                        .vpc_endpoints
+                        .iter()
+                        .any(|n| n.service_name == p.service_name)
+                })
+                .cloned()
+                .collect(),
+        }
+    }
+
+    /// The NAT gateways and endpoints whose tags lack one of `stack_tags` (a tag selector's):
+    /// costctl would create them and then not find them again. Checked by apply-spec, which
+    /// knows the stack's selector.
+    pub fn check_stack_tags(&self, stack_tags: &BTreeMap<String, String>) -> Result<(), SpecError> {
+        let missing = |tags: &BTreeMap<String, String>| {
+            stack_tags.iter().any(|(k, v)| tags.get(k) != Some(v))
+        };
+        let wanted = stack_tags
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut v = Vec::new();
+        for (i, n) in self.nat_gateways.iter().enumerate() {
+            if missing(&n.tags) {
+                v.push(SpecViolation {
+                    path: format!("nat_gateways[{i}].tags"),
+                    problem: SpecProblem::MissingStackTags(wanted.clone()),
+                });
+            }
+        }
+        for (i, e) in self.vpc_endpoints.iter().enumerate() {
+            if missing(&e.tags) {
+                v.push(SpecViolation {
+                    path: format!("vpc_endpoints[{i}].tags"),
+                    problem: SpecProblem::MissingStackTags(wanted.clone()),
+                });
+            }
+        }
+        if v.is_empty() {
+            Ok(())
+        } else {
+            Err(SpecError::Invalid(v))
         }
     }
 
@@ -170,6 +231,8 @@ impl EphemeralSpec {
                 check_parameter(param, &format!("{p}.bootstrap_parameter"), &mut push);
             }
         }
+
+        super::network::check_network(&self.nat_gateways, &self.vpc_endpoints, &mut push);
 
         if v.is_empty() {
             Ok(())
@@ -511,7 +574,7 @@ fn check_fixed_response(
     }
 }
 
-fn check_ids(ids: &[String], p: &str, push: &mut impl FnMut(String, SpecProblem)) {
+pub(super) fn check_ids(ids: &[String], p: &str, push: &mut impl FnMut(String, SpecProblem)) {
     let mut seen = BTreeSet::new();
     for (i, id) in ids.iter().enumerate() {
         if id.trim().is_empty() {
@@ -528,7 +591,7 @@ fn check_arn(arn: &str, p: &str, push: &mut impl FnMut(String, SpecProblem)) {
     }
 }
 
-fn check_tags(
+pub(super) fn check_tags(
     tags: &BTreeMap<String, String>,
     p: &str,
     push: &mut impl FnMut(String, SpecProblem),

@@ -243,7 +243,31 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
                     )
                     .await
             }
+            Action::CreateNatGateway { spec, client_token } => {
+                self.cloud
+                    .create_nat_gateway(spec, client_token, fence_at)
+                    .await
+            }
+            Action::DeleteNatGateway { id, .. } => self.cloud.delete_nat_gateway(id).await,
+            // The gateway's ID exists only once it does: read from the observation the plan was
+            // made from (the step is planned after the gate that waits for it).
+            Action::PointNatRoutes { subnet, routes } => {
+                let nat = obs
+                    .nat_gateways
+                    .get(subnet)
+                    .filter(|n| n.of_stack && n.state == "available")
+                    .ok_or_else(|| not_yet(format!("nat:{subnet}"), "the NAT gateway's ID"))?;
+                self.cloud.point_routes(routes, &nat.id, fence_at).await
+            }
+            Action::CreateVpcEndpoint { spec, client_token } => {
+                self.cloud
+                    .create_vpc_endpoint(spec, client_token, fence_at)
+                    .await
+            }
+            Action::DeleteVpcEndpoint { id, .. } => self.cloud.delete_vpc_endpoint(id).await,
             Action::AwaitServiceCount { .. }
+            | Action::AwaitNatGateway { .. }
+            | Action::AwaitVpcEndpoint { .. }
             | Action::AwaitDb { .. }
             | Action::AwaitDbModified { .. }
             | Action::AwaitSnapshot { .. }

@@ -10,7 +10,9 @@ use crate::store::{
 use async_trait::async_trait;
 use costctl_core::event::Trigger;
 use costctl_core::exclude::Exclusion;
-use costctl_core::observation::{Bounds, KafkaObs, LoadBalancerObs, scalable_resource_id};
+use costctl_core::observation::{
+    Bounds, EndpointObs, KafkaObs, LoadBalancerObs, NatObs, scalable_resource_id,
+};
 use costctl_core::plan::Note;
 use costctl_core::plan::{Action, Goal, Plan, Policy, Step};
 use costctl_core::price::Prices;
@@ -28,7 +30,7 @@ mod reconcile;
 mod spec;
 
 pub use lease::Lease;
-pub use spec::{KafkaResult, LoadBalancerResult, SpecResult};
+pub use spec::{KafkaResult, LoadBalancerResult, NetworkResult, SpecResult};
 
 /// Time, so that a simulated cloud can run on virtual time.
 #[async_trait]

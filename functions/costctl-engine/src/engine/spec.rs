@@ -9,6 +9,12 @@ pub struct SpecResult {
     pub stack: String,
     pub load_balancers: BTreeMap<String, LoadBalancerResult>,
     pub kafka_clusters: BTreeMap<String, KafkaResult>,
+    /// NAT gateways by subnet.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub nat_gateways: BTreeMap<String, NetworkResult>,
+    /// Interface endpoints by service name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub vpc_endpoints: BTreeMap<String, NetworkResult>,
     /// What the user should know (a deletion-protected ALB not deleted, a paused stack…).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<Note>,
@@ -31,6 +37,21 @@ pub struct KafkaResult {
     pub bootstrap_brokers: Option<String>,
 }
 
+/// A NAT gateway or interface endpoint of a spec as it exists now.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct NetworkResult {
+    pub id: String,
+    pub state: String,
+}
+
+/// What exists now of the resources a spec names.
+pub(super) struct SpecResources {
+    pub lbs: Vec<LoadBalancerObs>,
+    pub kafkas: Vec<KafkaObs>,
+    pub nats: Vec<NatObs>,
+    pub endpoints: Vec<EndpointObs>,
+}
+
 impl<C: Cloud, S: StateStore> Engine<C, S> {
     /// Terraform's create/update (and `costctl apply-spec`): validates the spec (nothing is
     /// changed when it is invalid), stores it with the stack, and when the stack's desired state
@@ -47,6 +68,10 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
         timeout: Duration,
     ) -> Result<SpecResult, EngineError> {
         spec.validate()?;
+        let known = self.store.load(stack).await?.map(|s| s.selector);
+        if let Some(Selector::Tags(tags)) = known.as_ref().or(selector.as_ref()) {
+            spec.check_stack_tags(tags)?;
+        }
         self.cloud.check_spec_dependencies(spec).await?;
         // Replacing the stored spec would orphan what it names and `spec` does not (Terraform
         // forgets its previous input when a create fails): delete those first.
@@ -133,18 +158,120 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
         Ok(result)
     }
 
-    /// The load balancers and MSK clusters a spec names that exist now, found by name only.
+    /// The resources a spec names that exist now, found by name only; NAT gateways and
+    /// endpoints only when they carry the tags the spec gives them (what costctl created), so
+    /// that a delete never takes someone else's gateway in the same subnet.
     pub(super) async fn find_spec_resources(
         &self,
         spec: &EphemeralSpec,
-    ) -> Result<(Vec<LoadBalancerObs>, Vec<KafkaObs>), EngineError> {
+    ) -> Result<SpecResources, EngineError> {
         let none = Selector::Names(Default::default());
         let lb_names: Vec<String> = spec.load_balancers.iter().map(|l| l.name.clone()).collect();
         let msk_names: Vec<String> = spec.kafka_clusters.iter().map(|c| c.name.clone()).collect();
-        Ok(futures::try_join!(
+        let subnets: Vec<String> = spec
+            .nat_gateways
+            .iter()
+            .map(|n| n.subnet_id.clone())
+            .collect();
+        let services: Vec<(String, String)> = spec
+            .vpc_endpoints
+            .iter()
+            .map(|e| (e.vpc_id.clone(), e.service_name.clone()))
+            .collect();
+        let (lbs, kafkas, nats, endpoints) = futures::try_join!(
             self.cloud.find_load_balancers(&none, &lb_names),
             self.cloud.find_kafka_clusters(&none, &msk_names),
-        )?)
+            async {
+                if subnets.is_empty() {
+                    Ok(Vec::new())
+                } else {
+                    self.cloud.find_nat_gateways(&none, &subnets).await
+                }
+            },
+            async {
+                if services.is_empty() {
+                    Ok(Vec::new())
+                } else {
+                    self.cloud.find_vpc_endpoints(&none, &services).await
+                }
+            },
+        )?;
+        let tagged = |have: &BTreeMap<String, String>, want: &BTreeMap<String, String>| {
+            want.iter().all(|(k, v)| have.get(k) == Some(v))
+        };
+        let nats = nats
+            .into_iter()
+            .filter(|n| {
+                spec.nat_gateways
+                    .iter()
+                    .any(|w| w.subnet_id == n.spec.subnet_id && tagged(&n.spec.tags, &w.tags))
+            })
+            .collect();
+        let endpoints = endpoints
+            .into_iter()
+            .filter(|e| {
+                spec.vpc_endpoints.iter().any(|w| {
+                    w.service_name == e.spec.service_name
+                        && w.vpc_id == e.spec.vpc_id
+                        && tagged(&e.spec.tags, &w.tags)
+                })
+            })
+            .collect();
+        Ok(SpecResources {
+            lbs,
+            kafkas,
+            nats,
+            endpoints,
+        })
+    }
+
+    /// Waits, until `until`, for the NAT gateways and endpoints to be gone: Terraform releases
+    /// the Elastic IPs (AWS refuses while a gateway still holds one) and deletes the endpoints'
+    /// security group next. Still there when the lease would end: a transient error (the next
+    /// `terraform destroy` waits again).
+    pub(super) async fn await_network_gone(
+        &self,
+        spec: &EphemeralSpec,
+        until: i64,
+    ) -> Result<(), EngineError> {
+        if spec.nat_gateways.is_empty() && spec.vpc_endpoints.is_empty() {
+            return Ok(());
+        }
+        let poll = self.options.poll_interval;
+        let poll_ms = i64::try_from(poll.as_millis()).unwrap_or(0);
+        loop {
+            let left = self.find_spec_resources(spec).await?;
+            let first = left
+                .nats
+                .first()
+                .map(|n| {
+                    (
+                        format!("nat:{}", n.spec.subnet_id),
+                        "ec2:DescribeNatGateways",
+                    )
+                })
+                .or_else(|| {
+                    left.endpoints.first().map(|e| {
+                        (
+                            format!("vpce:{}", e.spec.service_name),
+                            "ec2:DescribeVpcEndpoints",
+                        )
+                    })
+                });
+            let Some((resource, operation)) = first else {
+                return Ok(());
+            };
+            if self.clock.now_ms() + poll_ms >= until {
+                return Err(CloudError::Transient {
+                    operation,
+                    resource,
+                    code: "StillDeleting".into(),
+                    message: "still being deleted (a NAT gateway holds its Elastic IP, an endpoint its security group, until it is gone): try again in a few minutes".into(),
+                }
+                .into());
+            }
+            self.clock.sleep(poll).await;
+        }
     }
 
     /// Waits, until `until` (the lease's end less the margin), for the clusters to be gone: MSK Serverless keeps its VPC
@@ -187,11 +314,34 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
         stack: &str,
         spec: &EphemeralSpec,
     ) -> Result<SpecResult, EngineError> {
-        let (lbs, kafkas) = self.find_spec_resources(spec).await?;
+        let SpecResources {
+            lbs,
+            kafkas,
+            nats,
+            endpoints,
+        } = self.find_spec_resources(spec).await?;
         let mut result = SpecResult {
             stack: stack.into(),
             ..SpecResult::default()
         };
+        for n in nats {
+            result.nat_gateways.insert(
+                n.spec.subnet_id.clone(),
+                NetworkResult {
+                    id: n.id,
+                    state: n.state,
+                },
+            );
+        }
+        for e in endpoints {
+            result.vpc_endpoints.insert(
+                e.spec.service_name.clone(),
+                NetworkResult {
+                    id: e.id,
+                    state: e.state,
+                },
+            );
+        }
         for lb in lbs {
             let listener_arns = self
                 .cloud
@@ -283,12 +433,27 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
             Some(t) => fence(self.clock.now_ms(), t, op, resource),
             None => Ok(()),
         };
-        let (lbs, kafkas) = self.find_spec_resources(spec).await?;
+        let SpecResources {
+            lbs,
+            kafkas,
+            nats,
+            endpoints,
+        } = self.find_spec_resources(spec).await?;
         let mut result = SpecResult {
             stack: stack.into(),
             ..SpecResult::default()
         };
         let mut done = Vec::new();
+        for n in nats.iter().filter(|n| n.state != "deleting") {
+            fenced("ec2:DeleteNatGateway", &n.id)?;
+            self.cloud.delete_nat_gateway(&n.id).await?;
+            done.push(serde_json::json!({"resource": format!("nat:{}", n.spec.subnet_id), "action": "delete_nat_gateway"}));
+        }
+        for e in endpoints.iter().filter(|e| e.state != "deleting") {
+            fenced("ec2:DeleteVpcEndpoints", &e.id)?;
+            self.cloud.delete_vpc_endpoint(&e.id).await?;
+            done.push(serde_json::json!({"resource": format!("vpce:{}", e.spec.service_name), "action": "delete_vpc_endpoint"}));
+        }
         for lb in &lbs {
             if lb.deletion_protection {
                 result.notes.push(Note {
@@ -330,6 +495,7 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
             let until = not_after
                 .unwrap_or_else(|| Lease::new(&self.options).not_after(self.clock.now_ms()));
             self.await_clusters_gone(&kafkas, until).await?;
+            self.await_network_gone(spec, until).await?;
         }
         if let Some(state) = state {
             let mut manifest = state.manifest.clone();
@@ -338,6 +504,12 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
             }
             for c in &spec.kafka_clusters {
                 manifest.kafka_clusters.remove(&c.name);
+            }
+            for n in &spec.nat_gateways {
+                manifest.nat_gateways.remove(&n.subnet_id);
+            }
+            for e in &spec.vpc_endpoints {
+                manifest.vpc_endpoints.remove(&e.service_name);
             }
             if manifest != state.manifest {
                 self.store

@@ -267,14 +267,72 @@ run "iam_is_scoped_to_the_stack_names" {
     condition     = length([for s in data.aws_iam_policy_document.full.statement : s if contains(s.actions, "route53:ChangeResourceRecordSets") && length(s.condition) < 2]) == 0
     error_message = "no statement grants ChangeResourceRecordSets without the record name and type conditions"
   }
+  # VPC endpoints and NAT gateways: the stack's VPC (by ARN, or ec2:Vpc), MSK's own tag, the
+  # creating action (tags), or the stack's Project AND Env tags (in the request for a create, on
+  # the resource for a delete).
   assert {
     condition = alltrue([for s in concat(data.aws_iam_policy_document.full.statement, data.aws_iam_policy_document.observe.statement) :
       toset(s.resources) == toset(["arn:aws:ec2:eu-west-1:123456789012:vpc/vpc-0123456789abcdef0"]) ||
       anytrue([for c in s.condition : c.variable == "ec2:Vpc" && toset(c.values) == toset(["arn:aws:ec2:eu-west-1:123456789012:vpc/vpc-0123456789abcdef0"])]) ||
-      anytrue([for c in s.condition : c.variable == "ec2:CreateAction" || c.variable == "aws:RequestTag/AWSMSKManaged"])
-    if anytrue([for a in s.actions : contains(["ec2:CreateVpcEndpoint", "ec2:DeleteVpcEndpoints"], a)])])
-    error_message = "VPC endpoint actions are limited to the stack's VPC"
+      anytrue([for c in s.condition : c.variable == "ec2:CreateAction" || c.variable == "aws:RequestTag/AWSMSKManaged"]) ||
+      alltrue([for k in ["Project", "Env"] : anytrue([for c in s.condition : contains(["aws:ResourceTag/${k}", "aws:RequestTag/${k}"], c.variable) && toset(c.values) == toset([k == "Env" ? "dev" : "order-tracking"])])])
+    if anytrue([for a in s.actions : contains(["ec2:CreateVpcEndpoint", "ec2:DeleteVpcEndpoints", "ec2:CreateNatGateway", "ec2:DeleteNatGateway"], a)])])
+    error_message = "VPC endpoint and NAT gateway actions are limited to the stack's VPC or to the stack's tags"
   }
+  # Without ephemeral_network (the default) no NAT gateway or interface endpoint can be created:
+  # nothing grants their required resources (natgateway, vpc-endpoint) to a create, except MSK's
+  # endpoints by their own tag; no route may be changed without nat_route_table_ids.
+  assert {
+    condition = !anytrue([for s in data.aws_iam_policy_document.full.statement :
+      anytrue([for r in s.resources : strcontains(r, ":natgateway/") || strcontains(r, ":vpc-endpoint/")]) &&
+      length(setintersection(toset(s.actions), toset(["ec2:CreateNatGateway", "ec2:CreateVpcEndpoint"]))) > 0 &&
+      !anytrue([for c in s.condition : c.variable == "aws:RequestTag/AWSMSKManaged" || startswith(c.variable, "aws:ResourceTag/")])
+    ]) && !anytrue([for s in data.aws_iam_policy_document.full.statement : contains(s.actions, "ec2:CreateRoute") || contains(s.actions, "ec2:ReplaceRoute")])
+    error_message = "without ephemeral_network no statement may let the full function create a NAT gateway or a (non-MSK) VPC endpoint, and without nat_route_table_ids none may change a route"
+  }
+}
+
+# The private network modes (infra/env): creates only with the stack's tags in the request, the
+# Elastic IP only if it carries them, routes only in the route tables named, in the stack's VPC.
+run "ephemeral_network_grants_tagged_creates_and_named_route_tables_only" {
+  command = apply
+
+  variables {
+    ephemeral_network   = true
+    nat_route_table_ids = ["rtb-0ccc", "rtb-0ddd", "rtb-0ccc"]
+  }
+
+  assert {
+    condition = [for s in data.aws_iam_policy_document.full.statement : s if contains(s.actions, "ec2:CreateRoute")] == [for s in data.aws_iam_policy_document.full.statement : s if contains(s.actions, "ec2:ReplaceRoute")] && alltrue([for s in data.aws_iam_policy_document.full.statement :
+      toset(s.resources) == toset(["arn:aws:ec2:eu-west-1:123456789012:route-table/rtb-0ccc", "arn:aws:ec2:eu-west-1:123456789012:route-table/rtb-0ddd"]) &&
+      anytrue([for c in s.condition : c.test == "ArnEquals" && c.variable == "ec2:Vpc" && toset(c.values) == toset(["arn:aws:ec2:eu-west-1:123456789012:vpc/vpc-0123456789abcdef0"])])
+    if contains(s.actions, "ec2:CreateRoute") || contains(s.actions, "ec2:ReplaceRoute")]) && length([for s in data.aws_iam_policy_document.full.statement : s if contains(s.actions, "ec2:CreateRoute")]) == 1
+    error_message = "CreateRoute and ReplaceRoute: one statement, the named route tables (once each) of the stack's VPC"
+  }
+  assert {
+    condition = alltrue([for s in data.aws_iam_policy_document.full.statement :
+      alltrue([for k in ["Project", "Env"] : anytrue([for c in s.condition : c.test == "StringEquals" && c.variable == "aws:RequestTag/${k}" && toset(c.values) == toset([k == "Env" ? "dev" : "order-tracking"])])])
+    if anytrue([for r in s.resources : strcontains(r, ":natgateway/") || strcontains(r, ":vpc-endpoint/")]) && length(setintersection(toset(s.actions), toset(["ec2:CreateNatGateway", "ec2:CreateVpcEndpoint"]))) > 0 && !anytrue([for c in s.condition : c.variable == "aws:RequestTag/AWSMSKManaged" || startswith(c.variable, "aws:ResourceTag/")])])
+    error_message = "NAT gateways and interface endpoints are created only with the stack's Project and Env tags in the request"
+  }
+  assert {
+    condition = alltrue([for s in data.aws_iam_policy_document.full.statement :
+      anytrue([for c in s.condition : c.variable == "aws:ResourceTag/Project"]) && anytrue([for c in s.condition : c.variable == "aws:ResourceTag/Env"])
+    if anytrue([for r in s.resources : strcontains(r, ":elastic-ip/")])]) && anytrue([for s in data.aws_iam_policy_document.full.statement : contains(s.actions, "ec2:CreateNatGateway") && contains(s.resources, "arn:aws:ec2:eu-west-1:123456789012:elastic-ip/*")])
+    error_message = "a NAT gateway may take only an Elastic IP that carries the stack's Project and Env tags"
+  }
+  assert {
+    condition     = jsondecode(aws_lambda_function.this["full"].environment[0].variables["COSTCTL_CONFIG"]).stacks["order-tracking-dev"].tags == { Project = "order-tracking", Env = "dev" }
+    error_message = "the stack's tags (by which costctl finds its NAT gateways and endpoints) reach the config"
+  }
+}
+
+run "rejects_a_route_table_id_that_is_not_one" {
+  command = plan
+  variables {
+    nat_route_table_ids = ["subnet-0ccc"]
+  }
+  expect_failures = [var.nat_route_table_ids]
 }
 
 run "async_events_that_fail_land_in_an_encrypted_alarmed_queue" {
@@ -635,9 +693,10 @@ run "rejects_a_permissions_boundary_that_is_not_a_policy_arn" {
 
 # IAM limits the inline policies of a role to 10,240 characters in total (whitespace excluded).
 # Estimated as IAM counts them (compact JSON: Sid, Effect, Action, Resource, Condition): one
-# deployment guarding two stacks, one of them with DNS aliases: 9,594 measured (full role). (env
-# deploys one costctl per environment, about 8,100 characters; every further stack adds about
-# 1,500, so a third does not fit.)
+# deployment guarding two stacks, one of them with DNS aliases (full role, measured in README).
+# (env deploys one costctl per environment, about 8,400 characters; every further stack adds
+# about 1,500, so a third does not fit, and neither does a second one with ephemeral_network:
+# the next run.)
 run "role_policies_stay_under_the_size_limit" {
   command = apply
 
@@ -656,6 +715,33 @@ run "role_policies_stay_under_the_size_limit" {
         schedule = { time_zone = "Europe/Madrid" }
       }
     }
+  }
+
+  assert {
+    condition     = alltrue([for size in local.role_policy_sizes : size < 10240])
+    error_message = "a function role's inline policies may exceed IAM's 10,240-character limit: ${jsonencode(local.role_policy_sizes)}"
+  }
+}
+
+# infra/env's shape in private-nat: one stack with DNS aliases, NAT gateways and endpoints, two
+# route tables.
+run "role_policies_of_one_stack_with_an_ephemeral_network_stay_under_the_size_limit" {
+  command = apply
+
+  variables {
+    stacks = {
+      "order-tracking-dev" = {
+        tags               = { Project = "order-tracking", Env = "dev" }
+        name_prefixes      = ["order-tracking-dev"]
+        edge_name_prefixes = ["ot-dev"]
+        hosted_zone_ids    = ["Z0123456789ABC"]
+        dns_record_names   = ["order-tracking-dev.example.com"]
+        vpc_ids            = ["vpc-0123456789abcdef0"]
+        schedule           = { time_zone = "Europe/Madrid" }
+      }
+    }
+    ephemeral_network   = true
+    nat_route_table_ids = ["rtb-0123456789abcdef0", "rtb-0123456789abcdef1"]
   }
 
   assert {

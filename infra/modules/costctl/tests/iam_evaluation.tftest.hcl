@@ -35,6 +35,11 @@
 # other stacks (`other_targets`). The reads that could disclose another stack's data
 # (ssm:GetParameter, secretsmanager:GetSecretValue) are evaluated like writes.
 #
+# Tags set at creation: ec2:CreateTags with ec2:CreateAction = CreateVpcEndpoint or
+# CreateNatGateway carries no tag condition of its own (EC2 authorizes it only inside a create
+# that was itself authorized, with the stack's tags in the request); other-stack cases leave
+# ec2:CreateAction out, the own-stack cases supply it.
+#
 # What it cannot evaluate (not a resource of any one stack, so no "other stack" case exists):
 # RDS subnet/option/parameter groups (`subgrp:*`, `og:*`, `pg:*`: a restore names them; the
 # instance and snapshot of the same request are name-scoped), WAF web ACLs (any regional ACL may
@@ -60,7 +65,7 @@
 # tag-conditioned actions keep it out (the full role's ELB, RDS start/restore/modify/tag/snapshot,
 # kafka:CreateClusterV2 and GetSecretValue grants are name-scoped only).
 #
-# Counts when written (one stack): full role 40 evaluated actions x 50 other-stack cases = 2,000
+# Counts when written (one stack, before the ephemeral network's grants): full role 40 evaluated actions x 50 other-stack cases = 2,000
 # denials, 52 (action, own resource) positive controls over 37 actions, 11 own-name/other-tag
 # denials; reduce-only role 14 x 50 = 700 denials, 12 positive controls over 11 actions, 11
 # own-name/other-tag denials.
@@ -94,6 +99,9 @@ variables {
       vpc_ids            = ["vpc-0de0000000000000a"]
     }
   }
+  # private-nat as infra/env passes it: NAT gateways and endpoints, two private route tables.
+  ephemeral_network   = true
+  nat_route_table_ids = ["rtb-0de0000000000000a", "rtb-0de0000000000000b"]
 
   # --- Test data (not module inputs) ---------------------------------------------------------
   p = {
@@ -113,6 +121,8 @@ variables {
   }
   own_tags = { Project = "order-tracking", Env = "dev" }
   own_vpc  = "arn:aws:ec2:eu-west-1:123456789012:vpc/vpc-0de0000000000000a"
+  # The request context of a create that carries the stack's tags (TagSpecifications).
+  own_request_tags = { "aws:RequestTag/Project" = ["order-tracking"], "aws:RequestTag/Env" = ["dev"] }
 
   # Excluded from evaluation, by name (asserted: Describe/List/Get/Query/Scan verbs only, or X-Ray).
   read_only_actions = [
@@ -124,6 +134,7 @@ variables {
     "elasticloadbalancing:DescribeListeners", "elasticloadbalancing:DescribeListenerAttributes", "elasticloadbalancing:DescribeListenerCertificates",
     "elasticloadbalancing:DescribeRules", "elasticloadbalancing:DescribeTags", "elasticloadbalancing:DescribeTargetGroups",
     "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups", "ec2:DescribeVpcs", "ec2:DescribeVpcEndpoints",
+    "ec2:DescribeNatGateways", "ec2:DescribeRouteTables", "ec2:DescribeAddresses",
     "wafv2:GetWebACLForResource",
     "kafka:ListClustersV2", "kafka:DescribeClusterV2", "kafka:GetBootstrapBrokers",
     "route53:ListResourceRecordSets",
@@ -140,6 +151,7 @@ variables {
   supported_operators = ["StringEquals", "StringLike", "ArnEquals", "ArnLike", "Bool", "ForAllValues:StringEquals", "ForAllValues:StringLike", "ForAnyValue:StringEquals"]
   context_keys = [
     "ecs:cluster", "ec2:Vpc", "ec2:CreateAction", "aws:RequestTag/AWSMSKManaged", "iam:PassedToService",
+    "aws:RequestTag/Project", "aws:RequestTag/Env",
     "route53:ChangeResourceRecordSetsNormalizedRecordNames", "route53:ChangeResourceRecordSetsRecordTypes",
     "dynamodb:LeadingKeys", "events:source",
   ]
@@ -178,13 +190,23 @@ variables {
       "route53:ChangeResourceRecordSetsRecordTypes"           = ["A", "AAAA"]
     }, actions = ["route53:ChangeResourceRecordSets"] },
     # MSK Serverless creating and deleting its VPC endpoints with the caller's permissions.
-    { arn = var.own_vpc, tags = {}, context = {}, actions = ["ec2:CreateVpcEndpoint"] },
-    { arn = "${var.p.ec2}:subnet/subnet-0de0000000000000b", tags = {}, context = { "ec2:Vpc" = [var.own_vpc] }, actions = ["ec2:CreateVpcEndpoint"] },
+    { arn = var.own_vpc, tags = {}, context = {}, actions = ["ec2:CreateVpcEndpoint", "ec2:CreateNatGateway"] },
+    { arn = "${var.p.ec2}:subnet/subnet-0de0000000000000b", tags = {}, context = { "ec2:Vpc" = [var.own_vpc] }, actions = ["ec2:CreateVpcEndpoint", "ec2:CreateNatGateway"] },
     { arn = "${var.p.ec2}:security-group/sg-0de0000000000000c", tags = {}, context = { "ec2:Vpc" = [var.own_vpc] }, actions = ["ec2:CreateVpcEndpoint"] },
     { arn = "${var.p.ec2}:vpc-endpoint/vpce-0de0000000000000d", tags = {}, context = {
       "ec2:Vpc" = [var.own_vpc], "aws:RequestTag/AWSMSKManaged" = ["true"], "ec2:CreateAction" = ["CreateVpcEndpoint"]
     }, actions = ["ec2:CreateVpcEndpoint", "ec2:CreateTags"] },
     { arn = "${var.p.ec2}:vpc-endpoint/vpce-0de0000000000000e", tags = { AWSMSKManaged = "true", ClusterArn = "${var.p.msk}/ot-dev-msk/7d7a2a0e-9e2b-4c5a-8a8a-3c4b5d6e7f80-s1" }, context = { "ec2:Vpc" = [var.own_vpc] }, actions = ["ec2:DeleteVpcEndpoints"] },
+    # The ephemeral tier's NAT gateways (with the stack's Elastic IPs and the routes of the route
+    # tables named in nat_route_table_ids) and interface endpoints: created with the stack's
+    # tags in the request (and tagged at creation), deleted when they carry them.
+    { arn = "${var.p.ec2}:natgateway/nat-0de00000000000001", tags = {}, context = merge(var.own_request_tags, { "ec2:CreateAction" = ["CreateNatGateway"] }), actions = ["ec2:CreateNatGateway", "ec2:CreateTags"] },
+    { arn = "${var.p.ec2}:natgateway/nat-0de00000000000002", tags = var.own_tags, context = {}, actions = ["ec2:DeleteNatGateway"] },
+    { arn = "${var.p.ec2}:elastic-ip/eipalloc-0de00000000000003", tags = var.own_tags, context = {}, actions = ["ec2:CreateNatGateway"] },
+    { arn = "${var.p.ec2}:route-table/rtb-0de0000000000000a", tags = {}, context = { "ec2:Vpc" = [var.own_vpc] }, actions = ["ec2:CreateRoute", "ec2:ReplaceRoute"] },
+    { arn = "${var.p.ec2}:route-table/rtb-0de0000000000000b", tags = {}, context = { "ec2:Vpc" = [var.own_vpc] }, actions = ["ec2:CreateRoute", "ec2:ReplaceRoute"] },
+    { arn = "${var.p.ec2}:vpc-endpoint/vpce-0de00000000000004", tags = {}, context = merge(var.own_request_tags, { "ec2:CreateAction" = ["CreateVpcEndpoint"] }), actions = ["ec2:CreateVpcEndpoint", "ec2:CreateTags"] },
+    { arn = "${var.p.ec2}:vpc-endpoint/vpce-0de00000000000005", tags = var.own_tags, context = {}, actions = ["ec2:DeleteVpcEndpoints"] },
     # The metric alarms on the stack's ALB: found by listing (DescribeAlarms without names), then
     # disabled, re-pointed and enabled by name; tagged with the stack's Project and Env.
     { arn = "${var.p.cw}:*", tags = {}, context = {}, actions = ["cloudwatch:DescribeAlarms"] },
@@ -243,12 +265,19 @@ variables {
       # MSK's endpoints of another stack in the VPC this stack uses too (infra/env puts every
       # environment into the bootstrap's one VPC): told apart by their ClusterArn tag.
       { arn = "${var.p.ec2}:vpc-endpoint/vpce-0${e == "prod" ? "9b" : "2c"}00000000000000", context = { "ec2:Vpc" = [var.own_vpc] }, msk = true },
+      # The other stack's ephemeral network in the shared VPC: its NAT gateway (and a create
+      # with its tags), its Elastic IP, its interface endpoint (and a create with its tags), and
+      # a private route table this stack was not told about.
+      { arn = "${var.p.ec2}:natgateway/nat-0${e == "prod" ? "9d" : "2d"}00000000000000", context = { "aws:RequestTag/Project" = ["order-tracking"], "aws:RequestTag/Env" = [e] } },
+      { arn = "${var.p.ec2}:elastic-ip/eipalloc-0${e == "prod" ? "9e" : "2e"}00000000000000", context = {} },
+      { arn = "${var.p.ec2}:vpc-endpoint/vpce-0${e == "prod" ? "9f" : "2f"}00000000000000", context = { "ec2:Vpc" = [var.own_vpc], "aws:RequestTag/Project" = ["order-tracking"], "aws:RequestTag/Env" = [e] } },
+      { arn = "${var.p.ec2}:route-table/rtb-0${e == "prod" ? "9c" : "2c"}00000000000000", context = { "ec2:Vpc" = [var.own_vpc] } },
     ] : { arn = t.arn, context = t.context, tags = merge({ Project = "order-tracking", Env = e }, try(t.msk, false) ? { AWSMSKManaged = "true", ClusterArn = "${var.p.msk}/ot-${e}-msk/00000000-0000-0000-0000-000000000000-s1" } : {}) }
   ]])
 
   # The tag half on its own: this stack's names, another stack's (or project's) tags. Denied for
-  # the actions the module scopes by Project AND Env (README) and for DeleteVpcEndpoints
-  # (AWSMSKManaged tag).
+  # the actions the module scopes by Project AND Env (README) and for DeleteVpcEndpoints (the
+  # stack's Project and Env, or MSK's AWSMSKManaged and ClusterArn tags).
   mislabeled_targets = [
     { arn = "${var.p.ecs}:service/order-tracking-dev/order-tracking-api", tags = { Project = "order-tracking", Env = "prod" }, context = { "ecs:cluster" = ["${var.p.ecs}:cluster/order-tracking-dev"] }, actions = ["ecs:UpdateService"] },
     { arn = "${var.p.ecs}:service/order-tracking-dev/order-tracking-api", tags = { Project = "billing", Env = "dev" }, context = { "ecs:cluster" = ["${var.p.ecs}:cluster/order-tracking-dev"] }, actions = ["ecs:UpdateService"] },
@@ -258,7 +287,23 @@ variables {
     { arn = "${var.p.rds}:db:order-tracking-dev", tags = { Project = "billing", Env = "dev" }, context = {}, actions = ["rds:StopDBInstance", "rds:DeleteDBInstance"] },
     { arn = "${var.p.elb}:loadbalancer/app/ot-dev-alb/50dc6c495c0c9188", tags = { Project = "order-tracking", Env = "prod" }, context = {}, actions = ["elasticloadbalancing:DeleteLoadBalancer"] },
     { arn = "${var.p.msk}/ot-dev-msk/7d7a2a0e-9e2b-4c5a-8a8a-3c4b5d6e7f80-s1", tags = { Project = "order-tracking", Env = "prod" }, context = {}, actions = ["kafka:DeleteCluster"] },
-    { arn = "${var.p.ec2}:vpc-endpoint/vpce-0de0000000000000f", tags = { Project = "order-tracking", Env = "dev" }, context = { "ec2:Vpc" = [var.own_vpc] }, actions = ["ec2:DeleteVpcEndpoints"] },
+    { arn = "${var.p.ec2}:vpc-endpoint/vpce-0de0000000000000f", tags = { Project = "order-tracking", Env = "prod" }, context = { "ec2:Vpc" = [var.own_vpc] }, actions = ["ec2:DeleteVpcEndpoints"] },
+    { arn = "${var.p.ec2}:vpc-endpoint/vpce-0de0000000000000f", tags = { Project = "billing", Env = "dev", AWSMSKManaged = "true" }, context = { "ec2:Vpc" = [var.own_vpc] }, actions = ["ec2:DeleteVpcEndpoints"] },
+    # The ephemeral network: a NAT gateway or endpoint created without the stack's tags (none,
+    # only one of the two, another environment's), one that carries another stack's tags, an
+    # Elastic IP that is not the stack's, and a route table of the stack's VPC that
+    # nat_route_table_ids does not name (the public one, say).
+    { arn = "${var.p.ec2}:natgateway/nat-0de00000000000006", tags = {}, context = {}, actions = ["ec2:CreateNatGateway", "ec2:CreateTags"] },
+    { arn = "${var.p.ec2}:natgateway/nat-0de00000000000006", tags = {}, context = { "aws:RequestTag/Project" = ["order-tracking"] }, actions = ["ec2:CreateNatGateway"] },
+    { arn = "${var.p.ec2}:natgateway/nat-0de00000000000006", tags = {}, context = { "aws:RequestTag/Project" = ["order-tracking"], "aws:RequestTag/Env" = ["prod"] }, actions = ["ec2:CreateNatGateway"] },
+    { arn = "${var.p.ec2}:vpc-endpoint/vpce-0de00000000000007", tags = {}, context = { "aws:RequestTag/Env" = ["dev"] }, actions = ["ec2:CreateVpcEndpoint"] },
+    { arn = "${var.p.ec2}:natgateway/nat-0de00000000000008", tags = { Project = "billing", Env = "dev" }, context = {}, actions = ["ec2:DeleteNatGateway", "ec2:CreateTags"] },
+    { arn = "${var.p.ec2}:natgateway/nat-0de00000000000008", tags = { Project = "order-tracking", Env = "prod" }, context = {}, actions = ["ec2:DeleteNatGateway"] },
+    { arn = "${var.p.ec2}:elastic-ip/eipalloc-0de00000000000009", tags = {}, context = {}, actions = ["ec2:CreateNatGateway"] },
+    { arn = "${var.p.ec2}:elastic-ip/eipalloc-0de00000000000009", tags = { Project = "order-tracking", Env = "prod" }, context = {}, actions = ["ec2:CreateNatGateway"] },
+    { arn = "${var.p.ec2}:route-table/rtb-0de0000000000000c", tags = var.own_tags, context = { "ec2:Vpc" = [var.own_vpc] }, actions = ["ec2:CreateRoute", "ec2:ReplaceRoute"] },
+    # A NAT gateway in a subnet of another VPC, even with the stack's tags in the request.
+    { arn = "${var.p.ec2}:subnet/subnet-0ffe0000000000000", tags = {}, context = merge(var.own_request_tags, { "ec2:Vpc" = ["${var.p.ec2}:vpc/vpc-0ffe0000000000000"] }), actions = ["ec2:CreateNatGateway", "ec2:CreateVpcEndpoint"] },
     # An event that would pass for AWS's own, and one to another bus.
     { arn = "arn:aws:events:eu-west-1:123456789012:event-bus/default", tags = {}, context = { "events:source" = ["aws.ec2"] }, actions = ["events:PutEvents"] },
     { arn = "arn:aws:events:eu-west-1:123456789012:event-bus/prod-bus", tags = {}, context = { "events:source" = ["costctl"] }, actions = ["events:PutEvents"] },
@@ -287,6 +332,11 @@ variables {
   # What the reduce-only role must not be able to do at all, on its own stack's resources.
   reduce_only_denied = [
     { arn = "${var.p.cw}:ot-dev-alb-5xx", actions = ["cloudwatch:DisableAlarmActions", "cloudwatch:PutMetricAlarm", "cloudwatch:EnableAlarmActions"] },
+    # No EC2 write at all: the ephemeral network is the full function's to change.
+    { arn = "${var.p.ec2}:natgateway/nat-0de00000000000002", actions = [
+      "ec2:CreateNatGateway", "ec2:DeleteNatGateway", "ec2:CreateRoute", "ec2:ReplaceRoute",
+      "ec2:CreateVpcEndpoint", "ec2:DeleteVpcEndpoints", "ec2:CreateTags",
+    ] },
   ]
 
   # Every case: expect (allowed?), actions (empty: every evaluated action of the role) and ctx,
@@ -347,14 +397,21 @@ run "dev_functions_are_denied_on_dev2_and_prod_resources" {
     error_message = "own_targets names actions no role grants (stale test data)"
   }
 
-  # The reduce-only role changes no alarm: no statement of it grants an alarm change (so IAM
-  # denies it implicitly), while it may list the alarms (the positive control above).
+  # The reduce-only role changes no alarm and nothing in EC2: no statement of it grants an alarm
+  # change or an EC2 write (so IAM denies them implicitly), while it may list the alarms (the
+  # positive control above) and describe the ephemeral network.
   assert {
     condition = alltrue([for d in var.reduce_only_denied : alltrue([for a in d.actions : !anytrue([
       for st in concat(data.aws_iam_policy_document.observe.statement, data.aws_iam_policy_document.reduce_only.statement, data.aws_iam_policy_document.runtime["reduce_only"].statement) :
       contains(st.actions, a) && st.effect != "Deny"
     ])])]) && anytrue([for st in data.aws_iam_policy_document.observe.statement : contains(st.actions, "cloudwatch:DescribeAlarms")])
     error_message = "the reduce-only role must list alarms (cloudwatch:DescribeAlarms, observe) and hold none of ${jsonencode(flatten(var.reduce_only_denied[*].actions))}"
+  }
+  assert {
+    condition = alltrue(flatten([for st in concat(data.aws_iam_policy_document.observe.statement, data.aws_iam_policy_document.reduce_only.statement, data.aws_iam_policy_document.runtime["reduce_only"].statement) :
+      [for a in st.actions : !startswith(a, "ec2:") || startswith(a, "ec2:Describe")]
+    ])) && anytrue([for st in data.aws_iam_policy_document.observe.statement : contains(st.actions, "ec2:DescribeNatGateways") && contains(st.actions, "ec2:DescribeRouteTables") && contains(st.actions, "ec2:DescribeVpcEndpoints")])
+    error_message = "the reduce-only role describes the ephemeral network (NAT gateways, route tables, endpoints) and holds no EC2 action but Describe*"
   }
 
   # The evaluation. For each role, each action it holds and each case that applies to the
