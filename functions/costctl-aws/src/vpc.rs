@@ -86,6 +86,38 @@ fn fresh_token(token: &str) -> String {
     format!("{}{suffix}", &token[..keep])
 }
 
+/// Sends a create with `token`, fenced on `not_after_ms`. EC2 answers a token it has seen with
+/// what the first request made, in its state now: when that is gone (`deleting`, `deleted`,
+/// `failed`: the token was spent on a resource deleted since), the create is sent once more with
+/// a fresh token. `send` answers the created resource's state.
+async fn create_once<F, Fut>(
+    operation: &'static str,
+    resource: &str,
+    token: &str,
+    not_after_ms: i64,
+    send: F,
+) -> CloudResult<()>
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = CloudResult<String>>,
+{
+    let mut token = token.to_string();
+    for _ in 0..2 {
+        fence(system_now_ms(), not_after_ms, operation, resource)?;
+        let state = send(token.clone()).await?.to_ascii_lowercase();
+        if !matches!(state.as_str(), "deleting" | "deleted" | "failed") {
+            return Ok(());
+        }
+        token = fresh_token(&token);
+    }
+    Err(CloudError::Transient {
+        operation,
+        resource: resource.into(),
+        code: "TokenSpent".into(),
+        message: "EC2 answered with a resource that is gone; the next pass creates it again".into(),
+    })
+}
+
 impl AwsCloud {
     async fn nat_describe(&self, filters: Vec<Filter>) -> CloudResult<Vec<NatGateway>> {
         self.ec2
@@ -209,14 +241,8 @@ impl AwsCloud {
         if live.iter().any(|n| carries(&tags_of(n.tags()), &spec.tags)) {
             return Ok(());
         }
-        let mut token = token.to_string();
-        for _ in 0..2 {
-            fence(
-                system_now_ms(),
-                not_after_ms,
-                "ec2:CreateNatGateway",
-                &resource,
-            )?;
+        let res = resource.as_str();
+        let send = |token: String| async move {
             let out = self
                 .ec2
                 .create_nat_gateway()
@@ -230,26 +256,16 @@ impl AwsCloud {
                 .set_tag_specifications(
                     tag_spec(ResourceType::Natgateway, &spec.tags).map(|t| vec![t]),
                 )
-                .client_token(&token)
+                .client_token(token)
                 .send()
                 .await
-                .map_err(|e| CloudError::from_sdk("ec2:CreateNatGateway", &resource, e))?;
-            let state = out
+                .map_err(|e| CloudError::from_sdk("ec2:CreateNatGateway", res, e))?;
+            Ok(out
                 .nat_gateway()
                 .and_then(|n| n.state())
-                .map_or("", |s| s.as_str());
-            if !matches!(state, "deleting" | "deleted" | "failed") {
-                return Ok(());
-            }
-            token = fresh_token(&token);
-        }
-        Err(CloudError::Transient {
-            operation: "ec2:CreateNatGateway",
-            resource,
-            code: "TokenSpent".into(),
-            message: "EC2 answered with a NAT gateway that is gone; the next pass creates it again"
-                .into(),
-        })
+                .map_or(String::new(), |s| s.as_str().to_string()))
+        };
+        create_once("ec2:CreateNatGateway", &resource, token, not_after_ms, send).await
     }
 
     pub(crate) async fn nat_delete(&self, id: &str) -> CloudResult<()> {
@@ -426,49 +442,43 @@ impl AwsCloud {
                 )
                 .build()
         });
-        let mut token = token.to_string();
-        for _ in 0..2 {
-            fence(
-                system_now_ms(),
-                not_after_ms,
-                "ec2:CreateVpcEndpoint",
-                &resource,
-            )?;
-            let out = self
-                .ec2
-                .create_vpc_endpoint()
-                .vpc_endpoint_type(VpcEndpointType::Interface)
-                .vpc_id(&spec.vpc_id)
-                .service_name(&spec.service_name)
-                .set_subnet_ids(Some(spec.subnet_ids.clone()))
-                .set_security_group_ids(Some(spec.security_group_ids.clone()))
-                .private_dns_enabled(spec.private_dns_enabled)
-                .set_policy_document(policy.clone())
-                .ip_address_type(IpAddressType::from(spec.ip_address_type.as_str()))
-                .set_dns_options(dns.clone())
-                .set_tag_specifications(
-                    tag_spec(ResourceType::VpcEndpoint, &spec.tags).map(|t| vec![t]),
-                )
-                .client_token(&token)
-                .send()
-                .await
-                .map_err(|e| CloudError::from_sdk("ec2:CreateVpcEndpoint", &resource, e))?;
-            let state = out
-                .vpc_endpoint()
-                .and_then(|e| e.state())
-                .map_or(String::new(), |s| s.as_str().to_ascii_lowercase());
-            if !matches!(state.as_str(), "deleting" | "deleted" | "failed") {
-                return Ok(());
+        let res = resource.as_str();
+        let send = |token: String| {
+            let (policy, dns) = (policy.clone(), dns.clone());
+            async move {
+                let out = self
+                    .ec2
+                    .create_vpc_endpoint()
+                    .vpc_endpoint_type(VpcEndpointType::Interface)
+                    .vpc_id(&spec.vpc_id)
+                    .service_name(&spec.service_name)
+                    .set_subnet_ids(Some(spec.subnet_ids.clone()))
+                    .set_security_group_ids(Some(spec.security_group_ids.clone()))
+                    .private_dns_enabled(spec.private_dns_enabled)
+                    .set_policy_document(policy)
+                    .ip_address_type(IpAddressType::from(spec.ip_address_type.as_str()))
+                    .set_dns_options(dns)
+                    .set_tag_specifications(
+                        tag_spec(ResourceType::VpcEndpoint, &spec.tags).map(|t| vec![t]),
+                    )
+                    .client_token(token)
+                    .send()
+                    .await
+                    .map_err(|e| CloudError::from_sdk("ec2:CreateVpcEndpoint", res, e))?;
+                Ok(out
+                    .vpc_endpoint()
+                    .and_then(|e| e.state())
+                    .map_or(String::new(), |s| s.as_str().to_string()))
             }
-            token = fresh_token(&token);
-        }
-        Err(CloudError::Transient {
-            operation: "ec2:CreateVpcEndpoint",
-            resource,
-            code: "TokenSpent".into(),
-            message: "EC2 answered with an endpoint that is gone; the next pass creates it again"
-                .into(),
-        })
+        };
+        create_once(
+            "ec2:CreateVpcEndpoint",
+            &resource,
+            token,
+            not_after_ms,
+            send,
+        )
+        .await
     }
 
     pub(crate) async fn endpoint_delete(&self, id: &str) -> CloudResult<()> {

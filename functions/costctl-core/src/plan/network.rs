@@ -6,14 +6,62 @@
 //! first — a task in a private subnet pulls its image and reads its secrets through them — so
 //! the services' gate includes "every NAT gateway available and its routes pointing at it, every
 //! endpoint available". Load balancers and clusters do not need them and are created meanwhile.
+//!
+//! Both kinds follow one life cycle (`pending` → `available` → `deleting` → gone, a successor
+//! created only once its predecessor is gone) and the same rules (only the stack's own are
+//! touched; one per key), written once in [`Builder::pause_live`] and [`Builder::resume_live`].
 
 use super::{Action, Builder, Goal, NetworkOnPause};
 use crate::action::{NetworkGate, client_token};
+use crate::ephemeral::Differences;
 use crate::manifest::Manifest;
 use crate::network::{endpoint_differences, nat_differences};
 use crate::observation::{EndpointObs, NatObs, Observation, route_key};
 use crate::spec::{EphemeralSpec, NatGatewaySpec, NatRouteSpec, VpcEndpointSpec};
 use std::collections::BTreeSet;
+
+/// What the planner reads of a NAT gateway or an endpoint as observed.
+trait Live {
+    /// How reports name the kind.
+    const KIND: &'static str;
+    fn id(&self) -> &str;
+    fn state(&self) -> &str;
+    fn of_stack(&self) -> bool;
+    fn unsupported(&self) -> &[String];
+    fn duplicates(&self) -> &[String];
+}
+
+/// Both observation types hold the same fields under the same names.
+macro_rules! live {
+    ($t:ty, $kind:literal) => {
+        impl Live for $t {
+            const KIND: &'static str = $kind;
+            fn id(&self) -> &str {
+                &self.id
+            }
+            fn state(&self) -> &str {
+                &self.state
+            }
+            fn of_stack(&self) -> bool {
+                self.of_stack
+            }
+            fn unsupported(&self) -> &[String] {
+                &self.unsupported
+            }
+            fn duplicates(&self) -> &[String] {
+                &self.duplicates
+            }
+        }
+    };
+}
+live!(NatObs, "NAT gateway");
+live!(EndpointObs, "interface endpoint");
+
+/// How a resume makes one kind: its create and its gate.
+struct Steps<C, G> {
+    create: C,
+    gate: G,
+}
 
 impl Builder {
     /// Deletes the stack's NAT gateways and interface endpoints after `drained`, unless the
@@ -22,89 +70,68 @@ impl Builder {
     pub(super) fn pause_network(&mut self, goal: &Goal, obs: &Observation, drained: &[usize]) {
         let keep = goal.policy.network_on_pause == NetworkOnPause::Keep;
         for (subnet, n) in &obs.nat_gateways {
-            let resource = format!("nat:{subnet}");
-            if !n.of_stack || n.state == "failed" {
-                continue;
-            }
-            if n.state == "deleting" {
-                self.await_nat(subnet, NetworkGate::Deleted, vec![]);
-                continue;
-            }
-            if keep {
-                self.note(
-                    resource,
-                    "kept: policy network_on_pause is `keep` (it keeps costing)".into(),
-                );
-                continue;
-            }
-            if !n.unsupported.is_empty() {
-                self.kept(
-                    resource,
-                    format!(
-                        "kept, not deleted (it keeps costing): {}",
-                        n.unsupported.join("; ")
-                    ),
-                );
-                continue;
-            }
-            let mut ids = vec![n.id.clone()];
-            ids.extend(n.duplicates.iter().cloned());
-            let deletes: Vec<usize> = ids
-                .into_iter()
-                .map(|id| {
-                    self.push(
-                        Action::DeleteNatGateway {
-                            subnet: subnet.clone(),
-                            id,
-                        },
-                        drained.to_vec(),
-                    )
-                })
-                .collect();
-            self.await_nat(subnet, NetworkGate::Deleted, deletes);
+            let delete = |id| Action::DeleteNatGateway {
+                subnet: subnet.clone(),
+                id,
+            };
+            let gate = |state| Action::AwaitNatGateway {
+                subnet: subnet.clone(),
+                state,
+            };
+            self.pause_live(format!("nat:{subnet}"), n, keep, drained, delete, gate);
         }
         for (service, e) in &obs.vpc_endpoints {
-            let resource = format!("vpce:{service}");
-            if !e.of_stack {
-                continue;
-            }
-            if e.state == "deleting" {
-                self.await_endpoint(service, NetworkGate::Deleted, vec![]);
-                continue;
-            }
-            if keep {
-                self.note(
-                    resource,
-                    "kept: policy network_on_pause is `keep` (it keeps costing)".into(),
-                );
-                continue;
-            }
-            if !e.unsupported.is_empty() {
-                self.kept(
-                    resource,
-                    format!(
-                        "kept, not deleted (it keeps costing): {}",
-                        e.unsupported.join("; ")
-                    ),
-                );
-                continue;
-            }
-            let mut ids = vec![e.id.clone()];
-            ids.extend(e.duplicates.iter().cloned());
-            let deletes: Vec<usize> = ids
-                .into_iter()
-                .map(|id| {
-                    self.push(
-                        Action::DeleteVpcEndpoint {
-                            service: service.clone(),
-                            id,
-                        },
-                        drained.to_vec(),
-                    )
-                })
-                .collect();
-            self.await_endpoint(service, NetworkGate::Deleted, deletes);
+            let delete = |id| Action::DeleteVpcEndpoint {
+                service: service.clone(),
+                id,
+            };
+            let gate = |state| Action::AwaitVpcEndpoint {
+                service: service.clone(),
+                state,
+            };
+            self.pause_live(format!("vpce:{service}"), e, keep, drained, delete, gate);
         }
+    }
+
+    fn pause_live<T: Live>(
+        &mut self,
+        resource: String,
+        have: &T,
+        keep: bool,
+        drained: &[usize],
+        delete: impl Fn(String) -> Action,
+        gate: impl Fn(NetworkGate) -> Action,
+    ) {
+        // Someone else's is never touched; a failed one bills nothing and AWS removes it.
+        if !have.of_stack() || have.state() == "failed" {
+            return;
+        }
+        if have.state() == "deleting" {
+            self.push(gate(NetworkGate::Deleted), vec![]);
+            return;
+        }
+        if keep {
+            self.note(
+                resource,
+                "kept: policy network_on_pause is `keep` (it keeps costing)".into(),
+            );
+            return;
+        }
+        if !have.unsupported().is_empty() {
+            self.kept(
+                resource,
+                format!(
+                    "kept, not deleted (it keeps costing): {}",
+                    have.unsupported().join("; ")
+                ),
+            );
+            return;
+        }
+        let deletes: Vec<usize> = std::iter::once(have.id())
+            .chain(have.duplicates().iter().map(String::as_str))
+            .map(|id| self.push(delete(id.to_string()), drained.to_vec()))
+            .collect();
+        self.push(gate(NetworkGate::Deleted), deletes);
     }
 
     /// Brings every recorded or given NAT gateway and endpoint back. Returns the steps the
@@ -130,7 +157,25 @@ impl Builder {
             let given = given.iter().find(|n| &n.subnet_id == subnet);
             let want = given.or_else(|| manifest.nat_gateways.get(subnet));
             let have = obs.nat_gateways.get(subnet);
-            ready.extend(self.resume_nat(generation, subnet, have, want, given.is_some(), obs));
+            let diff = have.zip(given).map(|(h, g)| nat_differences(&h.spec, g));
+            let steps = Steps {
+                create: |w: &NatGatewaySpec| Action::CreateNatGateway {
+                    spec: Box::new(w.clone()),
+                    client_token: client_token(generation, &w.subnet_id),
+                },
+                gate: |state| Action::AwaitNatGateway {
+                    subnet: subnet.clone(),
+                    state,
+                },
+            };
+            let resource = format!("nat:{subnet}");
+            let Some(after) = self.resume_live(&resource, have, want, diff, &steps) else {
+                continue;
+            };
+            match want {
+                Some(w) => ready.extend(self.point_routes(subnet, have, w, obs, after)),
+                None => ready.extend(after),
+            }
         }
 
         let given = spec.map(|s| s.vpc_endpoints.as_slice()).unwrap_or(&[]);
@@ -146,118 +191,133 @@ impl Builder {
             let given = given.iter().find(|e| &e.service_name == service);
             let want = given.or_else(|| manifest.vpc_endpoints.get(service));
             let have = obs.vpc_endpoints.get(service);
-            ready.extend(self.resume_endpoint(generation, service, have, want, given.is_some()));
+            let diff = have
+                .zip(given)
+                .map(|(h, g)| endpoint_differences(&h.spec, g));
+            let steps = Steps {
+                create: |w: &VpcEndpointSpec| Action::CreateVpcEndpoint {
+                    spec: Box::new(w.clone()),
+                    client_token: client_token(generation, &w.service_name),
+                },
+                gate: |state| Action::AwaitVpcEndpoint {
+                    service: service.clone(),
+                    state,
+                },
+            };
+            let resource = format!("vpce:{service}");
+            ready.extend(
+                self.resume_live(&resource, have, want, diff, &steps)
+                    .unwrap_or_default(),
+            );
         }
         ready
     }
 
-    /// A NAT gateway to "available, with its routes pointing at it".
-    fn resume_nat(
+    /// One NAT gateway or endpoint to "exists and available"; `diff` is how it differs from a
+    /// spec given now (the recorded one is what was observed). Returns the steps that make it
+    /// so (empty: it is), or `None` when nothing may be done (a problem, or nothing wanted).
+    fn resume_live<T: Live, S>(
         &mut self,
-        generation: u64,
-        subnet: &String,
-        have: Option<&NatObs>,
-        want: Option<&NatGatewaySpec>,
-        given: bool,
-        obs: &Observation,
-    ) -> Vec<usize> {
-        let resource = format!("nat:{subnet}");
+        resource: &str,
+        have: Option<&T>,
+        want: Option<&S>,
+        diff: Option<Differences>,
+        steps: &Steps<impl Fn(&S) -> Action, impl Fn(NetworkGate) -> Action>,
+    ) -> Option<Vec<usize>> {
+        let kind = T::KIND;
         if let Some(h) = have {
-            if !h.of_stack {
+            if !h.of_stack() {
                 if want.is_some() {
                     self.problem(
-                        resource,
+                        resource.into(),
                         format!(
-                            "NAT gateway {} in this subnet does not carry the stack's tags: costctl does not create a second one next to it (tag it, or delete it)",
-                            h.id
+                            "{kind} {} does not carry the stack's tags: costctl does not create a second one next to it (tag it, or delete it)",
+                            h.id()
                         ),
                     );
                 }
-                return Vec::new();
+                return None;
             }
-            if !h.duplicates.is_empty() {
+            if !h.duplicates().is_empty() {
                 self.problem(
-                    resource,
+                    resource.into(),
                     format!(
-                        "more than one NAT gateway of the stack in this subnet ({} and {}): delete the extra one",
-                        h.id,
-                        h.duplicates.join(", ")
+                        "more than one {kind} of the stack ({} and {}): delete the extra one",
+                        h.id(),
+                        h.duplicates().join(", ")
                     ),
                 );
-                return Vec::new();
+                return None;
             }
         }
-        let create = |b: &mut Self, w: &NatGatewaySpec, after: Vec<usize>| {
-            b.push(
-                Action::CreateNatGateway {
-                    spec: Box::new(w.clone()),
-                    client_token: client_token(generation, &w.subnet_id),
-                },
-                after,
-            )
-        };
-        let after: Vec<usize> = match (have.map(|n| n.state.as_str()), want) {
-            (None, None) | (Some("deleting"), None) => return Vec::new(),
+        let gate = |b: &mut Self, state, after| b.push((steps.gate)(state), after);
+        match (have.map(Live::state), want) {
+            (None | Some("deleting"), None) => None,
             (None, Some(w)) => {
-                let c = create(self, w, vec![]);
-                vec![self.await_nat(subnet, NetworkGate::Available, vec![c])]
+                let c = self.push((steps.create)(w), vec![]);
+                Some(vec![gate(self, NetworkGate::Available, vec![c])])
             }
             (Some("deleting"), Some(w)) => {
-                // Its Elastic IP is free only once it is gone.
-                let gone = self.await_nat(subnet, NetworkGate::Deleted, vec![]);
-                let c = create(self, w, vec![gone]);
-                vec![self.await_nat(subnet, NetworkGate::Available, vec![c])]
+                // A NAT gateway's Elastic IP is free only once it is gone; with private DNS,
+                // AWS refuses a second endpoint while the old one exists.
+                let gone = gate(self, NetworkGate::Deleted, vec![]);
+                let c = self.push((steps.create)(w), vec![gone]);
+                Some(vec![gate(self, NetworkGate::Available, vec![c])])
             }
             (Some(state @ ("available" | "pending")), _) => {
-                if let (Some(h), Some(w)) = (have, want)
-                    && given
-                {
-                    let d = nat_differences(&h.spec, w);
+                if let Some(d) = diff {
                     if !d.fixed.is_empty() {
                         self.problem(
-                            resource,
+                            resource.into(),
                             format!(
-                                "differs from its spec in {}, which a NAT gateway cannot change: delete the spec (delete-spec) and apply it again to recreate it",
+                                "differs from its spec in {}, which costctl does not change in place: delete the spec (delete-spec) and apply it again to recreate the {kind}",
                                 d.fixed.join(", ")
                             ),
                         );
-                        return Vec::new();
+                        return None;
                     }
                     if !d.in_place.is_empty() {
                         self.note(
-                            resource.clone(),
+                            resource.into(),
                             format!(
-                                "differs from its spec in {}; costctl does not change an existing NAT gateway",
+                                "differs from its spec in {}; costctl does not change an existing {kind}",
                                 d.in_place.join(", ")
                             ),
                         );
                     }
                 }
-                if state == "pending" {
-                    vec![self.await_nat(subnet, NetworkGate::Available, vec![])]
+                Some(if state == "pending" {
+                    vec![gate(self, NetworkGate::Available, vec![])]
                 } else {
                     Vec::new()
-                }
+                })
             }
             (Some(other), _) => {
                 self.problem(
-                    resource,
-                    format!("NAT gateway is {other}: it needs a person (delete it, then resume)"),
+                    resource.into(),
+                    format!("{kind} is {other}: it needs a person (delete it, then resume)"),
                 );
-                return Vec::new();
+                None
             }
-        };
-        let Some(w) = want else {
-            return after;
-        };
-        // The routes: those that do not send their traffic to the live gateway yet. A route
-        // that now targets something else (a transit gateway, another NAT) was changed by a
-        // person and is left alone.
+        }
+    }
+
+    /// The recorded routes that do not send their traffic to the live gateway yet, pointed at
+    /// it after `after`. A route that now targets something else (a transit gateway, another
+    /// NAT) was changed by a person and is left alone.
+    fn point_routes(
+        &mut self,
+        subnet: &str,
+        have: Option<&NatObs>,
+        want: &NatGatewaySpec,
+        obs: &Observation,
+        after: Vec<usize>,
+    ) -> Vec<usize> {
         let live = have
             .filter(|h| h.state == "available")
             .map(|h| h.id.as_str());
         let mut pending: Vec<NatRouteSpec> = Vec::new();
-        for r in &w.routes {
+        for r in &want.routes {
             match obs
                 .routes
                 .get(&route_key(&r.route_table_id, r.destination()))
@@ -285,129 +345,10 @@ impl Builder {
         }
         vec![self.push(
             Action::PointNatRoutes {
-                subnet: subnet.clone(),
+                subnet: subnet.to_string(),
                 routes: pending,
             },
             after,
         )]
-    }
-
-    /// An interface endpoint to "available".
-    fn resume_endpoint(
-        &mut self,
-        generation: u64,
-        service: &String,
-        have: Option<&EndpointObs>,
-        want: Option<&VpcEndpointSpec>,
-        given: bool,
-    ) -> Vec<usize> {
-        let resource = format!("vpce:{service}");
-        if let Some(h) = have {
-            if !h.of_stack {
-                if want.is_some() {
-                    self.problem(
-                        resource,
-                        format!(
-                            "interface endpoint {} for this service does not carry the stack's tags: costctl does not create a second one next to it",
-                            h.id
-                        ),
-                    );
-                }
-                return Vec::new();
-            }
-            if !h.duplicates.is_empty() {
-                self.problem(
-                    resource,
-                    format!(
-                        "more than one interface endpoint of the stack for this service ({} and {}): delete the extra one",
-                        h.id,
-                        h.duplicates.join(", ")
-                    ),
-                );
-                return Vec::new();
-            }
-        }
-        let create = |b: &mut Self, w: &VpcEndpointSpec, after: Vec<usize>| {
-            b.push(
-                Action::CreateVpcEndpoint {
-                    spec: Box::new(w.clone()),
-                    client_token: client_token(generation, &w.service_name),
-                },
-                after,
-            )
-        };
-        match (have.map(|e| e.state.as_str()), want) {
-            (None, None) | (Some("deleting"), None) => Vec::new(),
-            (None, Some(w)) => {
-                let c = create(self, w, vec![]);
-                vec![self.await_endpoint(service, NetworkGate::Available, vec![c])]
-            }
-            (Some("deleting"), Some(w)) => {
-                // With private DNS, AWS refuses a second endpoint while the old one exists.
-                let gone = self.await_endpoint(service, NetworkGate::Deleted, vec![]);
-                let c = create(self, w, vec![gone]);
-                vec![self.await_endpoint(service, NetworkGate::Available, vec![c])]
-            }
-            (Some(state @ ("available" | "pending")), _) => {
-                if let (Some(h), Some(w)) = (have, want)
-                    && given
-                {
-                    let d = endpoint_differences(&h.spec, w);
-                    if !d.fixed.is_empty() {
-                        self.problem(
-                            resource,
-                            format!(
-                                "differs from its spec in {}, which costctl does not change in place: delete the spec (delete-spec) and apply it again to recreate the endpoint",
-                                d.fixed.join(", ")
-                            ),
-                        );
-                        return Vec::new();
-                    }
-                    if !d.in_place.is_empty() {
-                        self.note(
-                            resource,
-                            format!(
-                                "differs from its spec in {}; costctl does not change an existing endpoint",
-                                d.in_place.join(", ")
-                            ),
-                        );
-                    }
-                }
-                if state == "pending" {
-                    vec![self.await_endpoint(service, NetworkGate::Available, vec![])]
-                } else {
-                    Vec::new()
-                }
-            }
-            (Some(other), _) => {
-                self.problem(
-                    resource,
-                    format!(
-                        "interface endpoint is {other}: it needs a person (delete it, then resume)"
-                    ),
-                );
-                Vec::new()
-            }
-        }
-    }
-
-    fn await_nat(&mut self, subnet: &str, state: NetworkGate, after: Vec<usize>) -> usize {
-        self.push(
-            Action::AwaitNatGateway {
-                subnet: subnet.to_string(),
-                state,
-            },
-            after,
-        )
-    }
-
-    fn await_endpoint(&mut self, service: &str, state: NetworkGate, after: Vec<usize>) -> usize {
-        self.push(
-            Action::AwaitVpcEndpoint {
-                service: service.to_string(),
-                state,
-            },
-            after,
-        )
     }
 }
