@@ -7,6 +7,22 @@ use costctl_engine::report::StepOutcome;
 use costctl_engine::store::HistoryEntry;
 use costctl_engine::{Report, SpecResult};
 
+/// `println!` that ends the process quietly (status 0) when stdout is closed, as in
+/// `costctl status --output json | head`: the reader chose to stop reading, which is no error
+/// worth a panic and a backtrace.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let mut stdout = std::io::stdout().lock();
+        if let Err(e) = writeln!(stdout, $($arg)*) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+            panic!("writing to stdout: {e}");
+        }
+    }};
+}
+
 pub struct Printer {
     json: bool,
 }
@@ -30,7 +46,7 @@ impl Printer {
     }
 
     fn json(&self, v: &impl serde::Serialize) {
-        println!(
+        out!(
             "{}",
             serde_json::to_string_pretty(v).expect("output serialises")
         );
@@ -40,17 +56,20 @@ impl Printer {
         if self.json {
             self.json(json);
         } else {
-            println!("{text}");
+            out!("{text}");
         }
     }
 
     fn header(&self, r: &Report) {
-        println!(
+        out!(
             "stack {}: desired {} (request {}), observed {}",
-            r.stack, r.desired_state, r.generation, r.state
+            r.stack,
+            r.desired_state,
+            r.generation,
+            r.state
         );
         if let Some(l) = &r.lockout {
-            println!(
+            out!(
                 "  budget lockout until {}: {} (`resume --force` overrides it)",
                 rfc3339(l.until_ms),
                 l.reason
@@ -62,27 +81,28 @@ impl Printer {
             } else {
                 format!(" ({})", z.reason)
             };
-            println!(
+            out!(
                 "  schedules snoozed until {} by {}{reason}",
                 rfc3339(z.until_ms),
                 z.by
             );
         }
-        println!(
+        out!(
             "  estimated cost: ${:.4}/h now, ${:.4}/h when running",
-            r.cost.now_per_hour, r.cost.running_per_hour
+            r.cost.now_per_hour,
+            r.cost.running_per_hour
         );
     }
 
     fn notes(&self, r: &Report) {
         for n in &r.notes {
-            println!("  note: {}: {}", n.resource, n.message);
+            out!("  note: {}: {}", n.resource, n.message);
         }
         for p in &r.problems {
-            println!("  PROBLEM: {}: {}", p.resource, p.message);
+            out!("  PROBLEM: {}: {}", p.resource, p.message);
         }
         for e in &r.errors {
-            println!("  ERROR: {e}");
+            out!("  ERROR: {e}");
         }
     }
 
@@ -91,22 +111,22 @@ impl Printer {
         if self.json {
             return self.json(r);
         }
-        println!("stack {}: spec {verb}", r.stack);
+        out!("stack {}: spec {verb}", r.stack);
         for (name, lb) in &r.load_balancers {
-            println!("  alb:{name:<43} {} ({})", lb.dns_name, lb.arn);
+            out!("  alb:{name:<43} {} ({})", lb.dns_name, lb.arn);
             for (port, arn) in &lb.listener_arns {
-                println!("    listener {port:<6} {arn}");
+                out!("    listener {port:<6} {arn}");
             }
         }
         for (name, c) in &r.kafka_clusters {
-            println!(
+            out!(
                 "  msk:{name:<43} {} {}",
                 c.state,
                 c.bootstrap_brokers.as_deref().unwrap_or("")
             );
         }
         for n in &r.notes {
-            println!("  note: {}: {}", n.resource, n.message);
+            out!("  note: {}: {}", n.resource, n.message);
         }
     }
 
@@ -124,23 +144,23 @@ impl Printer {
         }
         self.header(r);
         if let Some(m) = month.filter(|m| m.covered_from_ms != Some(m.to_ms)) {
-            println!(
+            out!(
                 "  saved this month: {} ({:.1} h paused or hibernated; `costctl savings` for the days)",
                 savings::dollars(m.saved),
                 savings::hours_down(m)
             );
         }
         for res in &r.resources {
-            println!("  {:<48} {}", res.resource, res.state);
+            out!("  {:<48} {}", res.resource, res.state);
         }
         if !r.pending.is_empty() {
-            println!(
+            out!(
                 "  {} step(s) to reach {}:",
                 r.pending.len(),
                 r.desired_state
             );
             for p in &r.pending {
-                println!("    {}", p.description);
+                out!("    {}", p.description);
             }
         }
         self.notes(r);
@@ -156,14 +176,15 @@ impl Printer {
             }));
         }
         let source = format!("{} ({})", prices.source, prices.as_of);
-        print!("{}", savings::render(s, month, &source));
+        let text = savings::render(s, month, &source);
+        out!("{}", text.strip_suffix('\n').unwrap_or(&text));
     }
 
     pub fn plan(&self, r: &Report, plan: &Plan) {
         if self.json {
             return self.json(&serde_json::json!({ "report": r, "plan": plan }));
         }
-        println!(
+        out!(
             "plan for stack {} to reach {}: {} step(s)",
             r.stack,
             r.desired_state,
@@ -182,7 +203,7 @@ impl Printer {
                         .join(", ")
                 )
             };
-            println!("  #{:<3} {}{after}", s.id, s.action);
+            out!("  #{:<3} {}{after}", s.id, s.action);
         }
         self.notes(r);
     }
@@ -193,7 +214,7 @@ impl Printer {
         }
         self.header(r);
         let ok = r.done.iter().filter(|d| d.outcome == "ok").count();
-        println!(
+        out!(
             "  {} step(s) done, {} pending, {} pass(es), {} ms",
             ok,
             r.pending.len(),
@@ -202,7 +223,7 @@ impl Printer {
         );
         self.notes(r);
         if r.succeeded() {
-            println!("  reached {}", r.desired_state);
+            out!("  reached {}", r.desired_state);
         }
     }
 
@@ -248,7 +269,7 @@ impl Printer {
                     e.detail["state"].as_str().unwrap_or("?")
                 ),
             };
-            println!(
+            out!(
                 "{}  #{:<4} {:<9} {:<10} {:<9} {extra}",
                 rfc3339(e.at_ms),
                 e.generation,

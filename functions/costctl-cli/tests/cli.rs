@@ -643,3 +643,43 @@ async fn access_problems_end_in_one_line_with_the_fix_within_seconds() {
     }
     std::fs::remove_dir_all(&home).ok();
 }
+
+/// `costctl status --output json | head -1`: the reader stops reading; costctl ends quietly
+/// (status 0, no panic, no backtrace) instead of "failed printing to stdout: Broken pipe".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_stdout_ends_the_command_quietly() {
+    let emu = Emulator::start().await.unwrap();
+    let sdk = emu.sdk_config().await;
+    stack::build(&sdk, &StackSpec::new("pipe", 1, 2, 0))
+        .await
+        .unwrap();
+    let table = "costctl-pipe";
+    let cli = Cli { emu: &emu, table };
+    assert!(cli.run(&["init"]).await.status.success());
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_costctl"));
+    let mut child = command
+        .args(["--endpoint-url", &emu.endpoint, "--region", "us-east-1"])
+        .args(["--state-table", table, "status", "--stack", "pipe-dev"])
+        .args([
+            "--tag",
+            "Project=pipe",
+            "--tag",
+            "Env=dev",
+            "--output",
+            "json",
+        ])
+        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY)
+        .env_remove("AWS_PROFILE")
+        .env_remove("COSTCTL_LOG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The read end closes before costctl writes anything.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().await.unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{:?}: {stderr}", out.status);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
