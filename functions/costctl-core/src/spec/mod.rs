@@ -27,7 +27,11 @@ pub use validate::{check_ssm_parameter_name, valid_alb_name, valid_msk_name};
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EphemeralSpec {
+    /// Optional (absent = none), as every list of the spec: a spec of a network tier only
+    /// need not name the others.
+    #[serde(default)]
     pub load_balancers: Vec<LoadBalancerSpec>,
+    #[serde(default)]
     pub kafka_clusters: Vec<KafkaClusterSpec>,
     /// NAT gateways with the routes that point at them (the `private-nat` network mode).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
