@@ -10,14 +10,19 @@ pub use crate::caller::{Caller, Shared};
 use crate::caller::{not_found, rejected};
 use crate::ephemeral::{ALB_ZONE, SimKafka, SimLb, msk_deleting_ms, short};
 use crate::ephemeral::{create_kafka, missing_network, tag_pairs};
+use crate::network::{create_endpoint, create_nat, delete_endpoint, delete_nat, set_route};
 use crate::world::{Direction, MINUTE, SimSnapshot};
 use async_trait::async_trait;
 use costctl_core::Selector;
 use costctl_core::observation::{
-    AliasObs, Bounds, DbObs, DbSpec, KafkaObs, LoadBalancerObs, ServiceObs, SnapshotObs,
+    AliasObs, Bounds, DbObs, DbSpec, EndpointObs, KafkaObs, LoadBalancerObs, NatObs, RouteObs,
+    ServiceObs, SnapshotObs,
 };
-use costctl_core::observation::{alias_key, normalise_dns};
-use costctl_core::spec::{EphemeralSpec, KafkaClusterSpec, LoadBalancerSpec};
+use costctl_core::observation::{alias_key, normalise_dns, route_key};
+use costctl_core::spec::{
+    EphemeralSpec, KafkaClusterSpec, LoadBalancerSpec, NatGatewaySpec, NatRouteSpec,
+    VpcEndpointSpec,
+};
 use costctl_engine::cloud::{Cloud, fence};
 use costctl_engine::error::{CloudError, CloudResult};
 use std::collections::BTreeMap;
@@ -365,6 +370,37 @@ impl Cloud for SimCloud {
         if !self.enabled() {
             return Ok(());
         }
+        // As the adapter: the Elastic IPs and route tables the NAT gateways name, before the
+        // subnets and groups.
+        if !spec.nat_gateways.is_empty() {
+            self.call("ec2:DescribeAddresses", "*", None, |w| {
+                for n in &spec.nat_gateways {
+                    let resource = format!("nat:{}", n.subnet_id);
+                    if let Some(a) = n
+                        .allocation_id
+                        .as_ref()
+                        .filter(|a| !w.eph.net.eips.contains_key(*a))
+                    {
+                        return Err(CloudError::refused(
+                            resource,
+                            format!("cannot create: Elastic IP allocation {a} does not exist (nothing was created)"),
+                        ));
+                    }
+                    if let Some(r) = n
+                        .routes
+                        .iter()
+                        .find(|r| !w.eph.net.route_tables.contains_key(&r.route_table_id))
+                    {
+                        return Err(CloudError::refused(
+                            resource,
+                            format!("cannot create: route table {} does not exist (nothing was created)", r.route_table_id),
+                        ));
+                    }
+                }
+                Ok(())
+            })
+            .await?;
+        }
         self.call("ec2:DescribeSubnets", "*", None, |w| {
             let mut users: Vec<(String, &[String], &[String])> = spec
                 .load_balancers
@@ -385,6 +421,20 @@ impl Cloud for SimCloud {
                         &v.security_group_ids,
                     ));
                 }
+            }
+            for n in &spec.nat_gateways {
+                users.push((
+                    format!("nat:{}", n.subnet_id),
+                    std::slice::from_ref(&n.subnet_id),
+                    &[],
+                ));
+            }
+            for e in &spec.vpc_endpoints {
+                users.push((
+                    format!("vpce:{}", e.service_name),
+                    &e.subnet_ids,
+                    &e.security_group_ids,
+                ));
             }
             for (resource, subnets, groups) in users {
                 if let Some((_, message)) = missing_network(w, subnets, groups) {
@@ -570,6 +620,292 @@ impl Cloud for SimCloud {
         .await
     }
 
+    // ---- the network tier, call by call as `costctl-aws/src/vpc.rs` makes them ----
+
+    async fn find_nat_gateways(
+        &self,
+        selector: &Selector,
+        subnets: &[String],
+    ) -> CloudResult<Vec<NatObs>> {
+        let by_tags = matches!(selector, Selector::Tags(_));
+        if (!by_tags && subnets.is_empty()) || !self.net_enabled() {
+            return Ok(Vec::new());
+        }
+        // DescribeNatGateways (by tags, by subnet; not `deleted`), then the route tables that
+        // have a route to one of them.
+        let mut found: Vec<NatObs> = self
+            .call("ec2:DescribeNatGateways", "*", None, |w| {
+                let now = w.now;
+                let net = &w.eph.net;
+                Ok(net
+                    .nats
+                    .values()
+                    .filter(|n| n.state != "deleted" && now >= n.visible_at)
+                    .filter(|n| {
+                        subnets.contains(&n.subnet)
+                            || (by_tags && selector.matches_tags(tag_pairs(&n.tags)))
+                    })
+                    .map(|n| {
+                        let mut obs = net.nat_obs(n);
+                        obs.spec.routes.clear();
+                        obs
+                    })
+                    .collect())
+            })
+            .await?;
+        if found.is_empty() {
+            return Ok(found);
+        }
+        let routes: Vec<Vec<NatRouteSpec>> = self
+            .call("ec2:DescribeRouteTables", "*", None, |w| {
+                Ok(found.iter().map(|n| w.eph.net.routes_to(&n.id)).collect())
+            })
+            .await?;
+        for (n, r) in found.iter_mut().zip(routes) {
+            n.spec.routes = r;
+        }
+        Ok(found)
+    }
+
+    async fn describe_routes(
+        &self,
+        routes: &[(String, String)],
+    ) -> CloudResult<BTreeMap<String, RouteObs>> {
+        if routes.is_empty() || !self.net_enabled() {
+            return Ok(BTreeMap::new());
+        }
+        self.call("ec2:DescribeRouteTables", "*", None, |w| {
+            let net = &w.eph.net;
+            Ok(routes
+                .iter()
+                .filter_map(|(table, destination)| {
+                    let r = net.route(table, destination)?;
+                    Some((route_key(table, destination), net.route_obs(r)))
+                })
+                .collect())
+        })
+        .await
+    }
+
+    async fn create_nat_gateway(
+        &self,
+        spec: &NatGatewaySpec,
+        client_token: &str,
+        not_after_ms: i64,
+    ) -> CloudResult<()> {
+        let resource = format!("nat:{}", spec.subnet_id);
+        // Already there (a repeated step, a create whose answer was lost and that EC2 lists
+        // by now): nothing to do.
+        let live = self
+            .call("ec2:DescribeNatGateways", &resource, None, |w| {
+                let now = w.now;
+                Ok(w.eph.net.nats.values().any(|n| {
+                    n.subnet == spec.subnet_id
+                        && n.live()
+                        && now >= n.visible_at
+                        && carries(&n.tags, &spec.tags)
+                }))
+            })
+            .await?;
+        if live {
+            return Ok(());
+        }
+        let mut token = client_token.to_string();
+        for _ in 0..2 {
+            fence(
+                self.0.clock.now(),
+                not_after_ms,
+                "ec2:CreateNatGateway",
+                &resource,
+            )?;
+            let state = self
+                .call(
+                    "ec2:CreateNatGateway",
+                    &resource,
+                    Some(Direction::Up),
+                    |w| create_nat(w, spec, &token),
+                )
+                .await?;
+            if !matches!(state.as_str(), "deleting" | "deleted" | "failed") {
+                return Ok(());
+            }
+            token = fresh_token(&token, self.0.clock.now());
+        }
+        Err(CloudError::Transient {
+            operation: "ec2:CreateNatGateway",
+            resource,
+            code: "TokenSpent".into(),
+            message: "EC2 answered with a NAT gateway that is gone; the next pass creates it again"
+                .into(),
+        })
+    }
+
+    async fn delete_nat_gateway(&self, id: &str) -> CloudResult<()> {
+        let subnet = {
+            let w = self.0.world.lock();
+            w.eph
+                .net
+                .nats
+                .get(id)
+                .map_or_else(|| id.to_string(), |n| n.subnet.clone())
+        };
+        let owner = self.0.owner.clone();
+        self.call(
+            "ec2:DeleteNatGateway",
+            &format!("nat:{subnet}"),
+            Some(self.down()),
+            |w| delete_nat(w, id, &owner),
+        )
+        .await
+    }
+
+    async fn point_routes(
+        &self,
+        routes: &[NatRouteSpec],
+        nat_gateway_id: &str,
+        not_after_ms: i64,
+    ) -> CloudResult<()> {
+        for r in routes {
+            let resource = format!("route:{}", r.label());
+            fence(
+                self.0.clock.now(),
+                not_after_ms,
+                "ec2:ReplaceRoute",
+                &resource,
+            )?;
+            let replaced = self
+                .call("ec2:ReplaceRoute", &resource, Some(Direction::Up), |w| {
+                    set_route(w, r, nat_gateway_id, false)
+                })
+                .await;
+            match replaced {
+                Ok(()) => {}
+                Err(e) if e.code() == Some("InvalidRoute.NotFound") => {
+                    fence(
+                        self.0.clock.now(),
+                        not_after_ms,
+                        "ec2:CreateRoute",
+                        &resource,
+                    )?;
+                    let created = self
+                        .call("ec2:CreateRoute", &resource, Some(Direction::Up), |w| {
+                            set_route(w, r, nat_gateway_id, true)
+                        })
+                        .await;
+                    match created {
+                        // Created meanwhile (by a repeated step): the next pass checks where
+                        // it points.
+                        Err(e) if e.code() == Some("RouteAlreadyExists") => {}
+                        other => other?,
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    async fn find_vpc_endpoints(
+        &self,
+        selector: &Selector,
+        services: &[(String, String)],
+    ) -> CloudResult<Vec<EndpointObs>> {
+        let by_tags = matches!(selector, Selector::Tags(_));
+        if (!by_tags && services.is_empty()) || !self.net_enabled() {
+            return Ok(Vec::new());
+        }
+        self.call("ec2:DescribeVpcEndpoints", "*", None, |w| {
+            let now = w.now;
+            Ok(w.eph
+                .net
+                .endpoints
+                .values()
+                // Interface endpoints only: a gateway endpoint is never captured.
+                .filter(|e| e.kind == "Interface" && e.state != "deleted" && now >= e.visible_at)
+                .filter(|e| {
+                    services
+                        .iter()
+                        .any(|(vpc, service)| *vpc == e.vpc && *service == e.service)
+                        || (by_tags && selector.matches_tags(tag_pairs(&e.tags)))
+                })
+                .map(|e| e.obs())
+                .collect())
+        })
+        .await
+    }
+
+    async fn create_vpc_endpoint(
+        &self,
+        spec: &VpcEndpointSpec,
+        client_token: &str,
+        not_after_ms: i64,
+    ) -> CloudResult<()> {
+        let resource = format!("vpce:{}", spec.service_name);
+        let exists = self
+            .call("ec2:DescribeVpcEndpoints", &resource, None, |w| {
+                let now = w.now;
+                Ok(w.eph.net.endpoints.values().any(|e| {
+                    e.kind == "Interface"
+                        && e.vpc == spec.vpc_id
+                        && e.service == spec.service_name
+                        && now >= e.visible_at
+                        && e.live()
+                        && carries(&e.tags, &spec.tags)
+                }))
+            })
+            .await?;
+        if exists {
+            return Ok(());
+        }
+        let mut token = client_token.to_string();
+        for _ in 0..2 {
+            fence(
+                self.0.clock.now(),
+                not_after_ms,
+                "ec2:CreateVpcEndpoint",
+                &resource,
+            )?;
+            let state = self
+                .call(
+                    "ec2:CreateVpcEndpoint",
+                    &resource,
+                    Some(Direction::Up),
+                    |w| create_endpoint(w, spec, &token),
+                )
+                .await?;
+            if !matches!(state.as_str(), "deleting" | "deleted" | "failed") {
+                return Ok(());
+            }
+            token = fresh_token(&token, self.0.clock.now());
+        }
+        Err(CloudError::Transient {
+            operation: "ec2:CreateVpcEndpoint",
+            resource,
+            code: "TokenSpent".into(),
+            message: "EC2 answered with an endpoint that is gone; the next pass creates it again"
+                .into(),
+        })
+    }
+
+    async fn delete_vpc_endpoint(&self, id: &str) -> CloudResult<()> {
+        let service = {
+            let w = self.0.world.lock();
+            w.eph
+                .net
+                .endpoints
+                .get(id)
+                .map_or_else(|| id.to_string(), |e| e.service.clone())
+        };
+        let owner = self.0.owner.clone();
+        self.call(
+            "ec2:DeleteVpcEndpoints",
+            &format!("vpce:{service}"),
+            Some(self.down()),
+            |w| delete_endpoint(w, id, &owner),
+        )
+        .await
+    }
+
     async fn get_parameters(&self, names: &[String]) -> CloudResult<BTreeMap<String, String>> {
         if names.is_empty() {
             return Ok(BTreeMap::new());
@@ -682,4 +1018,31 @@ impl Cloud for SimCloud {
         )
         .await
     }
+}
+
+impl SimCloud {
+    pub(crate) fn net_enabled(&self) -> bool {
+        self.0.world.lock().eph.net.enabled
+    }
+
+    /// The direction of a delete: a Terraform invocation's changes the spec, any other pauses.
+    fn down(&self) -> Direction {
+        if self.0.terraform {
+            Direction::Spec
+        } else {
+            Direction::Down
+        }
+    }
+}
+
+/// Whether `have` carries every tag of `want`.
+fn carries(have: &BTreeMap<String, String>, want: &BTreeMap<String, String>) -> bool {
+    want.iter().all(|(k, v)| have.get(k) == Some(v))
+}
+
+/// The adapter's token for a create whose first token was spent on a resource that is gone.
+fn fresh_token(token: &str, now_ms: i64) -> String {
+    let suffix = format!("-r{now_ms}");
+    let keep = 64usize.saturating_sub(suffix.len()).min(token.len());
+    format!("{}{suffix}", &token[..keep])
 }

@@ -152,6 +152,8 @@ pub struct Ephemeral {
     pub web_acls: BTreeSet<String>,
     /// Names of load balancers and clusters of another stack (never touched), with their ARN.
     pub foreign: BTreeMap<String, String>,
+    /// Elastic IPs, route tables, NAT gateways and interface endpoints.
+    pub net: crate::network::Network,
     seq: u64,
     /// Names for which two live clusters were already reported (reported once).
     reported: BTreeSet<String>,
@@ -206,6 +208,7 @@ impl Ephemeral {
                 changed = true;
             }
         }
+        changed |= self.net.advance(now, lines);
         changed
     }
 
@@ -245,6 +248,7 @@ impl Ephemeral {
                 v.push(format!("foreign {name} was touched"));
             }
         }
+        self.net.check(v);
     }
 
     /// How the ephemeral tier differs from `desired` for a stack whose desired spec is `spec`

@@ -8,7 +8,7 @@ use crate::rng::Rng;
 use costctl_core::DesiredState;
 use costctl_core::observation::{Bounds, DbSpec, scalable_resource_id, service_key};
 use costctl_core::observation::{DbObs, ServiceObs};
-use costctl_core::plan::{MskOnPause, RdsOnPause};
+use costctl_core::plan::{MskOnPause, NetworkOnPause, RdsOnPause};
 use costctl_core::spec::EphemeralSpec;
 use costctl_engine::store::{HistoryEntry, LoweringRequest, StackState};
 use std::collections::{BTreeMap, BTreeSet};
@@ -125,6 +125,7 @@ pub struct World {
     /// recorded on one.
     pub calendar: costctl_core::calendar::Calendar,
     pub msk_on_pause: MskOnPause,
+    pub network_on_pause: NetworkOnPause,
     /// ALBs, MSK Serverless clusters, SSM parameters, alias records.
     pub eph: Ephemeral,
     // The state store's items.
@@ -149,6 +150,9 @@ pub struct World {
     /// Every changing call, with the virtual time it was sent (before its latency): what a
     /// fence ("sent only before …") is judged by.
     pub sent: Vec<(i64, &'static str)>,
+    /// Targeted faults for tests: the answers of the next this-many changing calls of an
+    /// operation are lost (whatever `faults` says).
+    pub lose_answers: BTreeMap<String, u32>,
 }
 
 impl World {
@@ -168,6 +172,7 @@ impl World {
             rds_on_pause: RdsOnPause::Stop,
             calendar: Default::default(),
             msk_on_pause: MskOnPause::Delete,
+            network_on_pause: NetworkOnPause::Delete,
             eph: Ephemeral::default(),
             store: BTreeMap::new(),
             history: BTreeMap::new(),
@@ -182,6 +187,7 @@ impl World {
             violations: Vec::new(),
             calls: 0,
             sent: Vec::new(),
+            lose_answers: BTreeMap::new(),
         }
     }
 
@@ -369,6 +375,13 @@ impl World {
         }
         c.transient = self.rng.chance(f.transient);
         c.lost_answer = mutating && self.rng.chance(f.lost_answer);
+        if mutating
+            && let Some(n) = self.lose_answers.get_mut(op)
+            && *n > 0
+        {
+            *n -= 1;
+            c.lost_answer = true;
+        }
         if self.crashes < f.max_crashes && self.rng.chance(f.crash) {
             self.crashes += 1;
             if self.rng.chance(500) {
@@ -494,6 +507,10 @@ impl World {
                 v.push(format!("foreign {f} was touched"));
             }
         }
+        if self.eph.net.enabled {
+            let spec = self.store.values().find_map(|s| s.spec.as_ref());
+            self.eph.net.note_spec(spec);
+        }
         self.eph.check(&mut v);
         for x in v {
             if !self.violations.contains(&x) {
@@ -573,11 +590,17 @@ impl World {
         let recorded = EphemeralSpec {
             load_balancers: manifest.load_balancers.values().cloned().collect(),
             kafka_clusters: manifest.kafka_clusters.values().cloned().collect(),
-            ..EphemeralSpec::default()
+            nat_gateways: manifest.nat_gateways.values().cloned().collect(),
+            vpc_endpoints: manifest.vpc_endpoints.values().cloned().collect(),
         };
         d.extend(
             self.eph
                 .differs_from(desired, self.msk_on_pause, spec, &recorded),
+        );
+        d.extend(
+            self.eph
+                .net
+                .differs_from(desired, self.network_on_pause, spec, &recorded),
         );
         d
     }

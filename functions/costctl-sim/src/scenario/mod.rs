@@ -14,7 +14,7 @@ use crate::world::{Faults, MINUTE, World};
 use costctl_core::Selector;
 use costctl_core::config::Config;
 use costctl_core::observation::{Bounds, DbSpec};
-use costctl_core::plan::{MskOnPause, Policy, RdsOnPause};
+use costctl_core::plan::{MskOnPause, NetworkOnPause, Policy, RdsOnPause};
 use costctl_engine::engine::Options;
 use costctl_engine::report::Report;
 use costctl_engine::service::TickEntry;
@@ -31,8 +31,8 @@ use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tier::ephemeral_spec;
-pub use tier::ephemeral_world;
 pub(crate) use tier::{CERT, CERT_API, TG_API, TG_WEB, WEB_ACL};
+pub use tier::{NetworkPlan, build_network, draw_network, ephemeral_world, network_world};
 
 pub const STACK: &str = "order-tracking-dev";
 /// Ticks run this often (the EventBridge schedule of the tick).
@@ -82,6 +82,8 @@ pub struct Outcome {
     pub calls: u64,
     pub crashes: u32,
     pub virtual_ms: i64,
+    /// The scenario had a network tier (NAT gateways, endpoints).
+    pub network: bool,
 }
 
 impl Outcome {
@@ -386,10 +388,18 @@ fn describe(answer: &Answer) -> String {
             })
             .collect::<Vec<_>>()
             .join("; "),
-        Answer::Spec(r) => format!(
+        Answer::Spec(r) if r.nat_gateways.is_empty() && r.vpc_endpoints.is_empty() => format!(
             "apply-spec: ok, {} ALB, {} MSK, notes {:?}",
             r.load_balancers.len(),
             r.kafka_clusters.len(),
+            r.notes
+        ),
+        Answer::Spec(r) => format!(
+            "apply-spec: ok, {} ALB, {} MSK, {} NAT, {} VPCE, notes {:?}",
+            r.load_balancers.len(),
+            r.kafka_clusters.len(),
+            r.nat_gateways.len(),
+            r.vpc_endpoints.len(),
             r.notes
         ),
         other => serde_json::to_string(other).unwrap_or_default(),
@@ -430,8 +440,101 @@ fn quiet(
     }
 }
 
+/// Convergence: the newest desired state is reached, and said so.
+fn check_converged(w: &mut World) {
+    if let Some(state) = w.store.get(STACK).cloned() {
+        let diff = w.differs_from(STACK, state.desired);
+        if !diff.is_empty() {
+            w.violation(format!(
+                "not converged to {} (generation {}) {CONVERGE_TICKS} ticks after faults stopped: {}",
+                state.desired,
+                state.generation,
+                diff.join("; ")
+            ));
+        }
+        let claims = state.last_report.as_ref().map(|r| r.converged);
+        if claims != Some(true) {
+            w.violation(format!(
+                "the last report does not say converged ({claims:?})"
+            ));
+        }
+    }
+}
+
+/// A network trial: the world of a scenario with one service and the network of `plan` (no
+/// ALB, no cluster), `tweak` applied to it, then `terraform apply` of a spec with `plan`'s NAT
+/// gateways and endpoints, and ticks for two hours, without random faults; then the same
+/// convergence check as a scenario's. Returns the world.
+pub fn network_trial(plan: &NetworkPlan, tweak: impl FnOnce(&mut World)) -> Shared {
+    let clock = SimClock::new(START_MS);
+    let mut world = World::new(Rng::new(7), START_MS);
+    let tags: BTreeMap<String, String> = [("costctl:stack".to_string(), STACK.to_string())].into();
+    world.add_service("c0", "svc0", 2, None, tags.clone(), true);
+    ephemeral_world(&mut world);
+    tier::build_network(&mut world, plan);
+    tweak(&mut world);
+    let input = json!({
+        "load_balancers": [], "kafka_clusters": [],
+        "nat_gateways": plan.nats, "vpc_endpoints": plan.endpoints,
+    });
+    let scenario = quiet(world, &clock, tags, vec![input]);
+    let shared = scenario.world.clone();
+    let mut exec: Executor<String> = Executor::new(clock.clone(), Rng::new(7));
+    exec.spawn_at(
+        START_MS,
+        1,
+        scenario.invocation(1, Trigger::TerraformApply { spec: 0 }),
+    );
+    let end = START_MS + CONVERGE_TICKS * TICK_MS;
+    for (i, at) in (START_MS + TICK_MS..end)
+        .step_by(TICK_MS as usize)
+        .enumerate()
+    {
+        exec.spawn_at(at, i + 2, scenario.invocation(i + 2, Trigger::Tick));
+    }
+    loop {
+        let step = exec.step();
+        let now = clock.now();
+        match step {
+            Step::Idle => break,
+            Step::Advanced { .. } => shared.lock().advance(now),
+            Step::Polled {
+                id,
+                output: Some(out),
+            } => shared.lock().log(format!("inv{id}: {out}")),
+            Step::Polled { .. } => {}
+        }
+        if now > end {
+            break;
+        }
+    }
+    let mut w = shared.lock();
+    let now = clock.now();
+    w.advance(now);
+    check_converged(&mut w);
+    drop(w);
+    shared
+}
+
 /// Runs scenario `seed`.
 pub fn run(seed: u64) -> Outcome {
+    run_with(seed, |_| {})
+}
+
+/// Runs scenario `seed` with `tweak` applied to its world once it is built (a sim-only fault
+/// switch, say).
+pub fn run_with(seed: u64, tweak: impl FnOnce(&mut World)) -> Outcome {
+    run_inner(seed, true, tweak)
+}
+
+/// Runs scenario `seed` as it was before the network tier existed: a seed that now draws one
+/// runs without it (the run in which a regression seed found its bug); the others are the same
+/// run as [`run`].
+pub fn run_without_network(seed: u64) -> Outcome {
+    run_inner(seed, false, |_| {})
+}
+
+fn run_inner(seed: u64, network_tier: bool, tweak: impl FnOnce(&mut World)) -> Outcome {
     let mut rng = Rng::new(seed);
     let clock = SimClock::new(START_MS);
     let mut world = World::new(rng.fork(), START_MS);
@@ -478,9 +581,19 @@ pub fn run(seed: u64) -> Outcome {
     // `regression_seeds` replay the same runs).
     let mut erng = Rng::new(seed ^ 0x00e9_4e3e_7a1e_5eed);
     let ephemeral = erng.chance(500);
-    let specs: Vec<Value> = if ephemeral {
+    // Some of those have a network tier too (NAT gateways with their routes, interface
+    // endpoints): again their own generator, so that the others replay unchanged.
+    let mut nrng = Rng::new(seed ^ 0x0000_4e47_0a75_eed5);
+    let network = if ephemeral {
         ephemeral_world(&mut world);
-        (0..4).map(|v| ephemeral_spec(&mut erng, v)).collect()
+        (nrng.chance(400) && network_tier).then(|| network_world(&mut world, &mut nrng))
+    } else {
+        None
+    };
+    let specs: Vec<Value> = if ephemeral {
+        (0..4)
+            .map(|v| ephemeral_spec(&mut erng, v, network.as_ref().map(|p| (p, &mut nrng))))
+            .collect()
     } else {
         Vec::new()
     };
@@ -495,10 +608,16 @@ pub fn run(seed: u64) -> Outcome {
         } else {
             MskOnPause::Delete
         },
+        network_on_pause: if network.is_some() && nrng.chance(250) {
+            NetworkOnPause::Keep
+        } else {
+            NetworkOnPause::Delete
+        },
         ..Policy::default()
     };
     world.rds_on_pause = policy.rds_on_pause;
     world.msk_on_pause = policy.msk_on_pause;
+    world.network_on_pause = policy.network_on_pause;
     let intensity = rng.below(4) as u32; // 0: no faults … 3: many
     world.faults = Faults {
         transient: 30 * intensity,
@@ -512,6 +631,16 @@ pub fn run(seed: u64) -> Outcome {
         "seed {seed}: {n_services} services, {n_dbs} instances, {} spec versions, policy {policy:?}, fault intensity {intensity}",
         specs.len()
     ));
+    if let Some(p) = &network {
+        world.log(format!(
+            "network tier: {} NAT gateways, {} interface endpoints, start {}, tags versioned {}",
+            p.nats.len(),
+            p.endpoints.len(),
+            p.start,
+            p.tag_versions
+        ));
+    }
+    tweak(&mut world);
     // Snoozes and calendars: their own generator too. A fifth of the scenarios close the day
     // (UTC) their scheduled resumes fall on; a person snoozes or unsnoozes now and then.
     let mut srng = Rng::new(seed ^ 0x0005_2002_e5ca_1e4d);
@@ -663,24 +792,7 @@ pub fn run(seed: u64) -> Outcome {
     let mut w = shared.lock();
     let now = clock.now();
     w.advance(now);
-    // Convergence: the newest desired state is reached, and said so.
-    if let Some(state) = w.store.get(STACK).cloned() {
-        let diff = w.differs_from(STACK, state.desired);
-        if !diff.is_empty() {
-            w.violation(format!(
-                "not converged to {} (generation {}) {CONVERGE_TICKS} ticks after faults stopped: {}",
-                state.desired,
-                state.generation,
-                diff.join("; ")
-            ));
-        }
-        let claims = state.last_report.as_ref().map(|r| r.converged);
-        if claims != Some(true) {
-            w.violation(format!(
-                "the last report does not say converged ({claims:?})"
-            ));
-        }
-    }
+    check_converged(&mut w);
     Outcome {
         seed,
         violations: w.violations.clone(),
@@ -689,5 +801,6 @@ pub fn run(seed: u64) -> Outcome {
         calls: w.calls,
         crashes: w.crashes,
         virtual_ms: now - START_MS,
+        network: network.is_some(),
     }
 }

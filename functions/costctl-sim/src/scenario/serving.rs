@@ -80,7 +80,7 @@ pub fn resume_to_serving(seed: u64, level: DesiredState) -> Serving {
     world.add_db("orders-db", false, spec(0, &tags), true);
     ephemeral_world(&mut world);
     let mut erng = Rng::new(seed ^ 0x5e41_1e55);
-    let specs = vec![ephemeral_spec(&mut erng, 0)];
+    let specs = vec![ephemeral_spec(&mut erng, 0, None)];
     let scenario = quiet(world, &clock, tags, specs);
     let shared = scenario.world.clone();
     let pause_at = START_MS + 2 * HOUR;
