@@ -141,19 +141,26 @@ impl AwsCloud {
             "state",
             ["pending", "available", "deleting", "failed"].map(String::from),
         );
-        let mut found: BTreeMap<String, NatGateway> = BTreeMap::new();
+        // One query by tags and one per chunk of subnets, sent together: none waits for another.
+        let mut queries: Vec<Vec<Filter>> = Vec::new();
         if let Some(mut tags) = tag_filters(selector) {
             tags.push(live.clone());
-            for n in self.nat_describe(tags).await? {
-                found.insert(n.nat_gateway_id().unwrap_or_default().to_string(), n);
-            }
+            queries.push(tags);
         }
         for chunk in subnets.chunks(FILTER_VALUES) {
-            let filters = vec![filter("subnet-id", chunk.iter().cloned()), live.clone()];
-            for n in self.nat_describe(filters).await? {
-                found.insert(n.nat_gateway_id().unwrap_or_default().to_string(), n);
-            }
+            queries.push(vec![
+                filter("subnet-id", chunk.iter().cloned()),
+                live.clone(),
+            ]);
         }
+        let answers =
+            futures::future::try_join_all(queries.into_iter().map(|f| self.nat_describe(f)))
+                .await?;
+        let found: BTreeMap<String, NatGateway> = answers
+            .into_iter()
+            .flatten()
+            .map(|n| (n.nat_gateway_id().unwrap_or_default().to_string(), n))
+            .collect();
         if found.is_empty() {
             return Ok(Vec::new());
         }
@@ -361,12 +368,11 @@ impl AwsCloud {
         services: &[(String, String)],
     ) -> CloudResult<Vec<EndpointObs>> {
         let interface = filter("vpc-endpoint-type", ["Interface".to_string()]);
-        let mut found: BTreeMap<String, VpcEndpoint> = BTreeMap::new();
+        // One query by tags and one per VPC and chunk of services, sent together.
+        let mut queries: Vec<Vec<Filter>> = Vec::new();
         if let Some(mut tags) = tag_filters(selector) {
             tags.push(interface.clone());
-            for e in self.endpoint_describe(tags).await? {
-                found.insert(e.vpc_endpoint_id().unwrap_or_default().to_string(), e);
-            }
+            queries.push(tags);
         }
         let mut by_vpc: BTreeMap<&str, Vec<String>> = BTreeMap::new();
         for (vpc, service) in services {
@@ -374,16 +380,21 @@ impl AwsCloud {
         }
         for (vpc, names) in by_vpc {
             for chunk in names.chunks(FILTER_VALUES) {
-                let filters = vec![
+                queries.push(vec![
                     filter("vpc-id", [vpc.to_string()]),
                     filter("service-name", chunk.iter().cloned()),
                     interface.clone(),
-                ];
-                for e in self.endpoint_describe(filters).await? {
-                    found.insert(e.vpc_endpoint_id().unwrap_or_default().to_string(), e);
-                }
+                ]);
             }
         }
+        let answers =
+            futures::future::try_join_all(queries.into_iter().map(|f| self.endpoint_describe(f)))
+                .await?;
+        let found: BTreeMap<String, VpcEndpoint> = answers
+            .into_iter()
+            .flatten()
+            .map(|e| (e.vpc_endpoint_id().unwrap_or_default().to_string(), e))
+            .collect();
         Ok(found
             .into_values()
             .filter(|e| {
