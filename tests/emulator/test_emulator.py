@@ -6,6 +6,7 @@ statistics and the ready-line / lifecycle protocol.  boto3 only, 127.0.0.1 only.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -916,8 +917,15 @@ def fresh_vpc(emu: Emulator, second_octet: int) -> tuple[str, list[str], str, st
     return vpc, subnets, sg, rt
 
 
+_OCTETS = itertools.count(20)
+
+
 def octet() -> int:
-    return 20 + int(uuid.uuid4().int % 200)
+    """A second octet no other test of this run has used (20, 21, ...): no two fresh VPCs
+    overlap, and no fixed address a test uses elsewhere (192.168.x) falls inside one."""
+    n = next(_OCTETS)
+    assert n < 256, "more fresh VPCs than second octets"
+    return n
 
 
 def nat_spec(subnet: str, allocation: str, token: str, name: str) -> dict[str, Any]:
@@ -1149,7 +1157,7 @@ def test_routes_to_unknown_nat_gateways_are_refused(emu: Emulator) -> None:
     assert code(exc) == "InvalidNatGatewayID.NotFound"
     assert route_to(ec2, rt)["NatGatewayId"] == nat_id
     with pytest.raises(ClientError) as exc:
-        ec2.replace_route(RouteTableId=rt, DestinationCidrBlock="10.99.0.0/16", NatGatewayId=nat_id)
+        ec2.replace_route(RouteTableId=rt, DestinationCidrBlock="192.168.99.0/24", NatGatewayId=nat_id)
     assert code(exc) == "InvalidParameterValue"
     with pytest.raises(ClientError) as exc:
         ec2.create_route(RouteTableId="rtb-0123456789abcdef0", DestinationCidrBlock="0.0.0.0/0", NatGatewayId=nat_id)
