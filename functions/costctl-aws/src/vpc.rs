@@ -7,7 +7,7 @@
 //! e.g. MSK's) are never captured, so never deleted.
 
 use crate::aws::AwsCloud;
-use crate::cloud::{fence, system_now_ms};
+use crate::cloud::{Created, create_with_token, fence, system_now_ms};
 use crate::error::{CloudError, CloudResult, FromSdk};
 use aws_sdk_ec2::types::{
     ConnectivityType, DnsOptionsSpecification, DnsRecordIpType, Filter, IpAddressType, NatGateway,
@@ -76,46 +76,6 @@ fn tag_spec(kind: ResourceType, tags: &BTreeMap<String, String>) -> Option<TagSp
 /// Whether `have` carries every tag of `want`.
 fn carries(have: &BTreeMap<String, String>, want: &BTreeMap<String, String>) -> bool {
     want.iter().all(|(k, v)| have.get(k) == Some(v))
-}
-
-/// A token for a create whose first token was spent on a resource that is gone now (a create
-/// repeated after a delete within EC2's idempotency window answers with the deleted one).
-fn fresh_token(token: &str) -> String {
-    let suffix = format!("-r{}", system_now_ms());
-    let keep = 64usize.saturating_sub(suffix.len()).min(token.len());
-    format!("{}{suffix}", &token[..keep])
-}
-
-/// Sends a create with `token`, fenced on `not_after_ms`. EC2 answers a token it has seen with
-/// what the first request made, in its state now: when that is gone (`deleting`, `deleted`,
-/// `failed`: the token was spent on a resource deleted since), the create is sent once more with
-/// a fresh token. `send` answers the created resource's state.
-async fn create_once<F, Fut>(
-    operation: &'static str,
-    resource: &str,
-    token: &str,
-    not_after_ms: i64,
-    send: F,
-) -> CloudResult<()>
-where
-    F: Fn(String) -> Fut,
-    Fut: std::future::Future<Output = CloudResult<String>>,
-{
-    let mut token = token.to_string();
-    for _ in 0..2 {
-        fence(system_now_ms(), not_after_ms, operation, resource)?;
-        let state = send(token.clone()).await?.to_ascii_lowercase();
-        if !matches!(state.as_str(), "deleting" | "deleted" | "failed") {
-            return Ok(());
-        }
-        token = fresh_token(&token);
-    }
-    Err(CloudError::Transient {
-        operation,
-        resource: resource.into(),
-        code: "TokenSpent".into(),
-        message: "EC2 answered with a resource that is gone; the next pass creates it again".into(),
-    })
 }
 
 impl AwsCloud {
@@ -267,12 +227,21 @@ impl AwsCloud {
                 .send()
                 .await
                 .map_err(|e| CloudError::from_sdk("ec2:CreateNatGateway", res, e))?;
-            Ok(out
-                .nat_gateway()
-                .and_then(|n| n.state())
-                .map_or(String::new(), |s| s.as_str().to_string()))
+            let nat = out.nat_gateway();
+            Ok(Created::of(
+                nat.and_then(|n| n.nat_gateway_id()),
+                nat.and_then(|n| n.state()).map(|s| s.as_str()),
+            ))
         };
-        create_once("ec2:CreateNatGateway", &resource, token, not_after_ms, send).await
+        create_with_token(
+            "ec2:CreateNatGateway",
+            &resource,
+            token,
+            not_after_ms,
+            system_now_ms,
+            send,
+        )
+        .await
     }
 
     pub(crate) async fn nat_delete(&self, id: &str) -> CloudResult<()> {
@@ -476,17 +445,19 @@ impl AwsCloud {
                     .send()
                     .await
                     .map_err(|e| CloudError::from_sdk("ec2:CreateVpcEndpoint", res, e))?;
-                Ok(out
-                    .vpc_endpoint()
-                    .and_then(|e| e.state())
-                    .map_or(String::new(), |s| s.as_str().to_string()))
+                let endpoint = out.vpc_endpoint();
+                Ok(Created::of(
+                    endpoint.and_then(|e| e.vpc_endpoint_id()),
+                    endpoint.and_then(|e| e.state()).map(|s| s.as_str()),
+                ))
             }
         };
-        create_once(
+        create_with_token(
             "ec2:CreateVpcEndpoint",
             &resource,
             token,
             not_after_ms,
+            system_now_ms,
             send,
         )
         .await

@@ -188,6 +188,10 @@ pub enum Action {
 pub enum NetworkGate {
     Available,
     Deleted,
+    /// A create was sent (its token is in the manifest) but EC2 does not list what it made:
+    /// its describes are eventually consistent, so a pause waits a while before it believes
+    /// that nothing was made (see [`crate::manifest::CREATE_SETTLE_MS`]).
+    Listed,
 }
 
 impl fmt::Display for NetworkGate {
@@ -195,24 +199,41 @@ impl fmt::Display for NetworkGate {
         f.write_str(match self {
             NetworkGate::Available => "available",
             NetworkGate::Deleted => "deleted",
+            NetworkGate::Listed => "listed",
         })
     }
 }
 
-/// The idempotency token of a create (at most 64 ASCII characters, as EC2 allows): the
-/// request's generation and the resource's key, so a repeated step of the same resume sends
-/// the same token and the next resume a new one (a token reused after its resource was deleted
-/// would make AWS answer with the deleted resource).
+/// The idempotency token of a first create (at most 64 ASCII characters, as EC2 allows): the
+/// request's generation and the resource's key. The planner records it in the manifest before
+/// the create is sent and sends the recorded one until the pause that deletes what it made, so
+/// a later request (a resume superseding a resume) or a retry after a lost answer sends the
+/// same token; the resume after that pause starts from a new generation, hence a new token (a
+/// token reused after its resource was deleted makes AWS answer with the deleted resource).
 pub fn client_token(generation: u64, key: &str) -> String {
     let token = format!("costctl-g{generation}-{key}");
     if token.len() <= 64 && token.bytes().all(|b| b.is_ascii_graphic()) {
         return token;
     }
-    // FNV-1a: stable across builds and platforms, unlike `DefaultHasher`.
-    let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    });
-    format!("costctl-g{generation}-{hash:016x}")
+    format!("costctl-g{generation}-{:016x}", fnv1a(key.as_bytes()))
+}
+
+/// The token to send after `token` was answered with `gone_id`, a resource it made that is
+/// gone (deleted since: its token is spent). Derived from both, never from a clock, so that a
+/// retry of the same create (its answer lost) arrives at the same successor and AWS answers with
+/// what the first attempt made instead of making a second one.
+pub fn spent_token_successor(token: &str, gone_id: &str) -> String {
+    let mut bytes = token.as_bytes().to_vec();
+    bytes.push(b'/');
+    bytes.extend_from_slice(gone_id.as_bytes());
+    format!("costctl-s{:016x}", fnv1a(&bytes))
+}
+
+/// FNV-1a: stable across builds and platforms, unlike `DefaultHasher`.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// What an [`Action::AwaitDb`] waits for: an RDS status, or no instance at all. Serialised as

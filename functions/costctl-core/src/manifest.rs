@@ -9,6 +9,22 @@ use crate::spec::{KafkaClusterSpec, LoadBalancerSpec, NatGatewaySpec, VpcEndpoin
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
+/// How long after a create was sent a pause may believe that EC2 made nothing when it lists
+/// nothing. EC2's describes are eventually consistent ("a resource you just created might not
+/// appear in a Describe for a short time", the EC2 API reference's section on eventual
+/// consistency); seconds in practice, and a NAT gateway takes a minute or more to delete
+/// anyway, so two minutes costs a pause little.
+pub const CREATE_SETTLE_MS: i64 = 120_000;
+
+/// The client token of a create costctl sent (or is about to send), kept until what it made is
+/// deleted: sent again, AWS answers with the same resource instead of making a second one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateToken {
+    pub token: String,
+    /// When the last create with it was planned ([`Observation::observed_at_ms`] of that pass).
+    pub sent_at_ms: i64,
+}
+
 /// What a service looked like before costctl scaled it to zero.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServiceRecord {
@@ -55,6 +71,11 @@ pub struct Manifest {
     /// Interface endpoint specs captured before the delete, by service name.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub vpc_endpoints: BTreeMap<String, VpcEndpointSpec>,
+    /// Client tokens of NAT gateway and endpoint creates, by resource (`nat:SUBNET`,
+    /// `vpce:SERVICE`): written before the create is sent, forgotten when a pause deletes what
+    /// it made (or a resume converges).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub create_tokens: BTreeMap<String, CreateToken>,
 }
 
 impl Manifest {
@@ -66,6 +87,7 @@ impl Manifest {
             && self.alarms_muted.is_empty()
             && self.nat_gateways.is_empty()
             && self.vpc_endpoints.is_empty()
+            && self.create_tokens.is_empty()
     }
 
     /// Records every observed resource that has no record yet. Existing records are kept as they

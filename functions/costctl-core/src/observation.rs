@@ -391,6 +391,15 @@ pub struct Observation {
     /// is absent.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub routes: BTreeMap<String, RouteObs>,
+    /// Unix milliseconds at which the observation began (0: not known). EC2 lists a resource
+    /// it just made only after a few seconds; the planner compares this with when a create was
+    /// sent before it trusts that what the create made is not listed.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub observed_at_ms: i64,
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
 }
 
 impl Observation {

@@ -1,8 +1,8 @@
 //! The planner's network tier: NAT gateways with their routes and interface endpoints, as plain
 //! examples (the emulator tests drive the same plans against EC2's API).
 
-use costctl_core::action::{Action, NetworkGate, client_token};
-use costctl_core::manifest::{Manifest, ServiceRecord};
+use costctl_core::action::{Action, NetworkGate, client_token, spent_token_successor};
+use costctl_core::manifest::{CREATE_SETTLE_MS, CreateToken, Manifest, ServiceRecord};
 use costctl_core::observation::{
     EndpointObs, NatObs, Observation, RouteObs, ServiceObs, route_key,
 };
@@ -406,6 +406,146 @@ fn client_tokens_are_stable_within_a_request_and_fit_ec2s_limit() {
     let t = client_token(u64::MAX, &long);
     assert!(t.len() <= 64 && t.is_ascii(), "{t}");
     assert_ne!(t, client_token(u64::MAX, &format!("{long}1")));
+}
+
+#[test]
+fn a_spent_tokens_successor_is_derived_from_it_and_what_it_made() {
+    let t = client_token(3, "subnet-0a");
+    let next = spent_token_successor(&t, "nat-0old");
+    assert_eq!(
+        next,
+        spent_token_successor(&t, "nat-0old"),
+        "no clock in it"
+    );
+    assert_ne!(next, spent_token_successor(&t, "nat-0other"));
+    assert_ne!(
+        next,
+        spent_token_successor(&client_token(4, "subnet-0a"), "nat-0old")
+    );
+    assert_ne!(next, t);
+    let long = format!("costctl-g{}-{}", u64::MAX, "f".repeat(16));
+    let long_next = spent_token_successor(&long, &format!("vpce-{}", "0".repeat(17)));
+    assert!(long_next.len() <= 64 && long_next.bytes().all(|b| b.is_ascii_graphic()));
+}
+
+fn token(token: &str, sent_at_ms: i64) -> CreateToken {
+    CreateToken {
+        token: token.into(),
+        sent_at_ms,
+    }
+}
+
+fn create_token_of(p: &Plan, kind: &str) -> String {
+    match &p.steps[position(p, kind)].action {
+        Action::CreateNatGateway { client_token, .. }
+        | Action::CreateVpcEndpoint { client_token, .. } => client_token.clone(),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// A resume superseding another (or retrying a create whose answer was lost) while EC2 does
+/// not list what the first create made yet: the recorded token is sent again, so AWS answers
+/// with that; a create without one records its own, with the time, before it is sent.
+#[test]
+fn a_resume_sends_the_recorded_token_and_records_the_ones_it_sends() {
+    let manifest = Manifest {
+        nat_gateways: [("subnet-pub0".to_string(), nat_spec())].into(),
+        vpc_endpoints: [(
+            "com.amazonaws.eu-west-1.ecr.api".to_string(),
+            endpoint_spec(),
+        )]
+        .into(),
+        create_tokens: [(
+            "nat:subnet-pub0".to_string(),
+            token("costctl-g5-subnet-pub0", 1_000),
+        )]
+        .into(),
+        ..Manifest::default()
+    };
+    let obs = Observation {
+        observed_at_ms: 4_000,
+        ..Observation::default()
+    };
+    let p = plan(
+        &goal(DesiredState::Running, Policy::default()),
+        &obs,
+        &manifest,
+    );
+    assert_eq!(
+        create_token_of(&p, "create_nat_gateway"),
+        "costctl-g5-subnet-pub0"
+    );
+    let vpce = client_token(7, "com.amazonaws.eu-west-1.ecr.api");
+    assert_eq!(create_token_of(&p, "create_vpc_endpoint"), vpce);
+    assert_eq!(
+        p.manifest.create_tokens,
+        BTreeMap::from([
+            (
+                "nat:subnet-pub0".to_string(),
+                token("costctl-g5-subnet-pub0", 4_000)
+            ),
+            (
+                "vpce:com.amazonaws.eu-west-1.ecr.api".to_string(),
+                token(&vpce, 4_000)
+            ),
+        ])
+    );
+    assert_eq!(
+        p.manifest.nat_gateways, manifest.nat_gateways,
+        "records kept"
+    );
+}
+
+/// A pause that lists nothing a recorded token made may be looking too early: until the
+/// settle time has passed it waits for EC2 to list it (and is not converged); then it keeps
+/// the token, for the resume to send again, and is done. What is listed is deleted and its
+/// token forgotten.
+#[test]
+fn a_pause_waits_for_what_an_unlisted_create_made_then_keeps_its_token() {
+    let recorded = BTreeMap::from([(
+        "nat:subnet-pub0".to_string(),
+        token("costctl-g5-subnet-pub0", 100_000),
+    )]);
+    let manifest = Manifest {
+        create_tokens: recorded.clone(),
+        ..Manifest::default()
+    };
+    let listed = Action::AwaitNatGateway {
+        subnet: "subnet-pub0".into(),
+        state: NetworkGate::Listed,
+    };
+    let pause = goal(DesiredState::Paused, Policy::default());
+    let early = Observation {
+        observed_at_ms: 100_000 + CREATE_SETTLE_MS - 1,
+        ..Observation::default()
+    };
+    let p = plan(&pause, &early, &manifest);
+    assert!(p.steps.iter().any(|s| s.action == listed), "{:#?}", p.steps);
+    assert!(!p.is_converged());
+    assert_eq!(p.manifest.create_tokens, recorded);
+
+    let settled = Observation {
+        observed_at_ms: 100_000 + CREATE_SETTLE_MS,
+        ..Observation::default()
+    };
+    let p = plan(&pause, &settled, &manifest);
+    assert!(p.steps.iter().all(|s| s.action != listed), "{:#?}", p.steps);
+    assert!(p.is_converged(), "{:#?}", p.steps);
+    assert_eq!(p.manifest.create_tokens, recorded);
+
+    let seen = Observation {
+        observed_at_ms: 100_500,
+        nat_gateways: [("subnet-pub0".to_string(), nat("nat-new", "pending"))].into(),
+        ..Observation::default()
+    };
+    let p = plan(&pause, &seen, &manifest);
+    assert!(p.steps.iter().all(|s| s.action != listed));
+    assert!(
+        kinds(&p).contains(&"delete_nat_gateway".to_string()),
+        "{:?}",
+        kinds(&p)
+    );
+    assert!(p.manifest.create_tokens.is_empty());
 }
 
 #[test]

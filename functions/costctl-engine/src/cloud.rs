@@ -9,6 +9,7 @@ use crate::error::CloudError;
 use crate::error::CloudResult;
 use async_trait::async_trait;
 use costctl_core::Selector;
+use costctl_core::action::spent_token_successor;
 use costctl_core::observation::{
     AlarmDefinition, AlarmObs, AliasObs, Bounds, DbObs, DbSpec, EndpointObs, KafkaObs,
     LoadBalancerObs, NatObs, RouteObs, ServiceObs, SnapshotObs,
@@ -262,6 +263,68 @@ pub fn fence(
     })
 }
 
+/// What EC2 answered a create with: the resource the token made, and its state now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Created {
+    pub id: String,
+    pub state: String,
+}
+
+impl Created {
+    /// From the fields of EC2's answer (either may be missing from a malformed one: then the
+    /// state is empty, which is not a spent token's).
+    pub fn of(id: Option<&str>, state: Option<&str>) -> Self {
+        Created {
+            id: id.unwrap_or_default().to_string(),
+            state: state.unwrap_or_default().to_string(),
+        }
+    }
+}
+
+/// How many spent tokens in a row a create follows before it gives up for this pass.
+const SPENT_TOKENS: usize = 3;
+
+/// Sends an EC2 create with a client token, fenced on `not_after_ms` by `now_ms`. EC2 answers
+/// a token it has seen with what the first request made, in its state now; when that is gone
+/// (`deleting`, `deleted`, `failed`: the token was spent on a resource deleted since), the
+/// create is sent again with [`spent_token_successor`] of the token and the gone resource, a
+/// token derived from both and not from a clock: a retry whose earlier answer was lost follows
+/// the same chain and is answered with what the earlier attempt made. `send` sends one request.
+/// Both the AWS adapter and the simulated cloud create through here.
+pub async fn create_with_token<F, Fut>(
+    operation: &'static str,
+    resource: &str,
+    token: &str,
+    not_after_ms: i64,
+    now_ms: impl Fn() -> i64,
+    send: F,
+) -> CloudResult<()>
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = CloudResult<Created>>,
+{
+    let mut token = token.to_string();
+    for _ in 0..SPENT_TOKENS {
+        fence(now_ms(), not_after_ms, operation, resource)?;
+        let created = send(token.clone()).await?;
+        if !matches!(
+            created.state.to_ascii_lowercase().as_str(),
+            "deleting" | "deleted" | "failed"
+        ) {
+            return Ok(());
+        }
+        token = spent_token_successor(&token, &created.id);
+    }
+    Err(CloudError::Transient {
+        operation,
+        resource: resource.into(),
+        code: "TokenSpent".into(),
+        message: format!(
+            "EC2 answered {SPENT_TOKENS} client tokens in a row with a resource that is gone; the next pass follows them again"
+        ),
+    })
+}
+
 /// Unix time in milliseconds (the clock the AWS adapters fence with).
 pub fn system_now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -273,4 +336,124 @@ pub fn system_now_ms() -> i64 {
 
 fn unsupported(resource: &str) -> CloudError {
     CloudError::refused(resource, "this cloud does not support the ephemeral tier")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// EC2 as the token sees it: `made` maps a token to (resource, state); an unknown token
+    /// makes `nat-new`; the answer to the token in `lose` is lost once (it takes effect).
+    struct Ec2 {
+        made: Mutex<BTreeMap<String, (String, String)>>,
+        sent: Mutex<Vec<String>>,
+        lose: Mutex<Option<String>>,
+    }
+
+    impl Ec2 {
+        fn new(made: &[(&str, &str, &str)]) -> Self {
+            Ec2 {
+                made: Mutex::new(
+                    made.iter()
+                        .map(|(t, id, s)| (t.to_string(), (id.to_string(), s.to_string())))
+                        .collect(),
+                ),
+                sent: Mutex::default(),
+                lose: Mutex::default(),
+            }
+        }
+
+        async fn create(&self, token: String) -> CloudResult<Created> {
+            self.sent.lock().unwrap().push(token.clone());
+            let lost = self.lose.lock().unwrap().take_if(|t| *t == token).is_some();
+            let (id, state) = self
+                .made
+                .lock()
+                .unwrap()
+                .entry(token)
+                .or_insert_with(|| ("nat-new".into(), "pending".into()))
+                .clone();
+            if lost {
+                return Err(CloudError::Transient {
+                    operation: "ec2:CreateNatGateway",
+                    resource: "nat:subnet-a".into(),
+                    code: "RequestTimeout".into(),
+                    message: "answer lost".into(),
+                });
+            }
+            Ok(Created { id, state })
+        }
+
+        fn create_once(&self) -> CloudResult<()> {
+            futures::executor::block_on(create_with_token(
+                "ec2:CreateNatGateway",
+                "nat:subnet-a",
+                "costctl-g3-subnet-a",
+                1_000,
+                || 0,
+                |t| self.create(t),
+            ))
+        }
+    }
+
+    #[test]
+    fn a_spent_token_is_followed_by_the_same_successor_on_every_retry() {
+        let ec2 = Ec2::new(&[("costctl-g3-subnet-a", "nat-old", "deleted")]);
+        let successor = spent_token_successor("costctl-g3-subnet-a", "nat-old");
+        *ec2.lose.lock().unwrap() = Some(successor.clone());
+        // The first token answers with a deleted gateway; its successor makes one, whose answer
+        // is lost.
+        assert!(ec2.create_once().is_err());
+        assert_eq!(
+            *ec2.sent.lock().unwrap(),
+            ["costctl-g3-subnet-a", successor.as_str()]
+        );
+        // The retry follows the same chain and is answered with what the lost answer made.
+        ec2.create_once().unwrap();
+        assert_eq!(
+            ec2.sent.lock().unwrap()[2..],
+            ["costctl-g3-subnet-a", &successor]
+        );
+        assert_eq!(
+            ec2.made.lock().unwrap().len(),
+            2,
+            "a second gateway was made"
+        );
+    }
+
+    #[test]
+    fn a_live_answer_ends_the_create_and_spent_tokens_give_up_after_three() {
+        let ec2 = Ec2::new(&[("costctl-g3-subnet-a", "nat-1", "available")]);
+        ec2.create_once().unwrap();
+        assert_eq!(ec2.sent.lock().unwrap().len(), 1);
+
+        let t1 = spent_token_successor("costctl-g3-subnet-a", "nat-1");
+        let t2 = spent_token_successor(&t1, "nat-2");
+        let ec2 = Ec2::new(&[
+            ("costctl-g3-subnet-a", "nat-1", "deleting"),
+            (t1.as_str(), "nat-2", "failed"),
+            (t2.as_str(), "nat-3", "deleted"),
+        ]);
+        let err = ec2.create_once().unwrap_err();
+        assert!(err.to_string().contains("TokenSpent"), "{err}");
+        assert_eq!(ec2.sent.lock().unwrap().len(), SPENT_TOKENS);
+        assert_eq!(ec2.made.lock().unwrap().len(), 3, "nothing new made");
+    }
+
+    #[test]
+    fn a_create_past_its_fence_is_not_sent() {
+        let ec2 = Ec2::new(&[]);
+        let err = futures::executor::block_on(create_with_token(
+            "ec2:CreateNatGateway",
+            "nat:subnet-a",
+            "costctl-g3-subnet-a",
+            1_000,
+            || 1_000,
+            |t| ec2.create(t),
+        ))
+        .unwrap_err();
+        assert!(err.to_string().contains("LeaseExpiring"), "{err}");
+        assert!(ec2.sent.lock().unwrap().is_empty());
+    }
 }

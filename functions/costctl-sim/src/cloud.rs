@@ -11,7 +11,7 @@ use crate::caller::{not_found, rejected};
 use crate::ephemeral::{ALB_ZONE, SimKafka, SimLb, msk_deleting_ms, short};
 use crate::ephemeral::{create_kafka, missing_network, tag_pairs};
 use crate::network::{create_endpoint, create_nat, delete_endpoint, delete_nat, set_route};
-use crate::world::{Direction, MINUTE, SimSnapshot};
+use crate::world::{Direction, MINUTE, SimSnapshot, World};
 use async_trait::async_trait;
 use costctl_core::Selector;
 use costctl_core::observation::{
@@ -23,7 +23,7 @@ use costctl_core::spec::{
     EphemeralSpec, KafkaClusterSpec, LoadBalancerSpec, NatGatewaySpec, NatRouteSpec,
     VpcEndpointSpec,
 };
-use costctl_engine::cloud::{Cloud, fence};
+use costctl_engine::cloud::{Cloud, Created, create_with_token, fence};
 use costctl_engine::error::{CloudError, CloudResult};
 use std::collections::BTreeMap;
 
@@ -710,34 +710,14 @@ impl Cloud for SimCloud {
         if live {
             return Ok(());
         }
-        let mut token = client_token.to_string();
-        for _ in 0..2 {
-            fence(
-                self.0.clock.now(),
-                not_after_ms,
-                "ec2:CreateNatGateway",
-                &resource,
-            )?;
-            let state = self
-                .call(
-                    "ec2:CreateNatGateway",
-                    &resource,
-                    Some(Direction::Up),
-                    |w| create_nat(w, spec, &token),
-                )
-                .await?;
-            if !matches!(state.as_str(), "deleting" | "deleted" | "failed") {
-                return Ok(());
-            }
-            token = fresh_token(&token, self.0.clock.now());
-        }
-        Err(CloudError::Transient {
-            operation: "ec2:CreateNatGateway",
-            resource,
-            code: "TokenSpent".into(),
-            message: "EC2 answered with a NAT gateway that is gone; the next pass creates it again"
-                .into(),
-        })
+        self.create(
+            "ec2:CreateNatGateway",
+            &resource,
+            client_token,
+            not_after_ms,
+            |w, token| create_nat(w, spec, token),
+        )
+        .await
     }
 
     async fn delete_nat_gateway(&self, id: &str) -> CloudResult<()> {
@@ -857,34 +837,14 @@ impl Cloud for SimCloud {
         if exists {
             return Ok(());
         }
-        let mut token = client_token.to_string();
-        for _ in 0..2 {
-            fence(
-                self.0.clock.now(),
-                not_after_ms,
-                "ec2:CreateVpcEndpoint",
-                &resource,
-            )?;
-            let state = self
-                .call(
-                    "ec2:CreateVpcEndpoint",
-                    &resource,
-                    Some(Direction::Up),
-                    |w| create_endpoint(w, spec, &token),
-                )
-                .await?;
-            if !matches!(state.as_str(), "deleting" | "deleted" | "failed") {
-                return Ok(());
-            }
-            token = fresh_token(&token, self.0.clock.now());
-        }
-        Err(CloudError::Transient {
-            operation: "ec2:CreateVpcEndpoint",
-            resource,
-            code: "TokenSpent".into(),
-            message: "EC2 answered with an endpoint that is gone; the next pass creates it again"
-                .into(),
-        })
+        self.create(
+            "ec2:CreateVpcEndpoint",
+            &resource,
+            client_token,
+            not_after_ms,
+            |w, token| create_endpoint(w, spec, token),
+        )
+        .await
     }
 
     async fn delete_vpc_endpoint(&self, id: &str) -> CloudResult<()> {
@@ -1021,6 +981,33 @@ impl Cloud for SimCloud {
 }
 
 impl SimCloud {
+    /// An EC2 create through production's token handling ([`create_with_token`]), each
+    /// request one simulated call of `effect` with its own faults.
+    async fn create(
+        &self,
+        operation: &'static str,
+        resource: &str,
+        client_token: &str,
+        not_after_ms: i64,
+        effect: impl Fn(&mut World, &str) -> CloudResult<Created> + Sync,
+    ) -> CloudResult<()> {
+        let effect = &effect;
+        create_with_token(
+            operation,
+            resource,
+            client_token,
+            not_after_ms,
+            || self.0.clock.now(),
+            |token| async move {
+                self.call(operation, resource, Some(Direction::Up), |w| {
+                    effect(w, &token)
+                })
+                .await
+            },
+        )
+        .await
+    }
+
     pub(crate) fn net_enabled(&self) -> bool {
         self.0.world.lock().eph.net.enabled
     }
@@ -1038,11 +1025,4 @@ impl SimCloud {
 /// Whether `have` carries every tag of `want`.
 fn carries(have: &BTreeMap<String, String>, want: &BTreeMap<String, String>) -> bool {
     want.iter().all(|(k, v)| have.get(k) == Some(v))
-}
-
-/// The adapter's token for a create whose first token was spent on a resource that is gone.
-fn fresh_token(token: &str, now_ms: i64) -> String {
-    let suffix = format!("-r{now_ms}");
-    let keep = 64usize.saturating_sub(suffix.len()).min(token.len());
-    format!("{}{suffix}", &token[..keep])
 }

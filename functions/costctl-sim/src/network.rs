@@ -19,8 +19,8 @@
 //!   same token with other parameters is `IdempotentParameterMismatch`;
 //! - EC2 is eventually consistent: a NAT gateway or endpoint just created may not be listed by
 //!   Describe* for a few seconds (what the client token is for: a create whose answer was
-//!   lost, repeated at once, finds nothing and sends the create again). Off unless
-//!   `describe_lag_ms` is set ([`EC2_DESCRIBE_LAG_MS`]);
+//!   lost, repeated at once, finds nothing and sends the create again). On in every
+//!   scenario with a network tier ([`EC2_DESCRIBE_LAG_MS`]);
 //! - ReplaceRoute of a route that does not exist is `InvalidRoute.NotFound`, CreateRoute of
 //!   one that exists `RouteAlreadyExists`; a route may target a NAT gateway that is `pending`
 //!   or `available` only.
@@ -35,6 +35,7 @@ use costctl_core::spec::{
     DnsOptionsSpec, EndpointIpAddressType, EphemeralSpec, NatConnectivity, NatGatewaySpec,
     NatRouteSpec, VpcEndpointSpec, default_dns_record_ip_type,
 };
+use costctl_engine::cloud::Created;
 use costctl_engine::error::CloudResult;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -180,8 +181,9 @@ impl SimEndpoint {
 }
 
 /// How long EC2 may take to list a NAT gateway or endpoint it has just created (ms): its API
-/// is eventually consistent. Off in the default campaign: on, it shows the token bugs the
-/// crate's README lists (`tests/network.rs`, `eventually_consistent_ec2`).
+/// is eventually consistent. Every scenario with a network tier has it (`build_network`):
+/// the client tokens, recorded in the manifest, are what make a create repeated while EC2
+/// does not list the first one yet harmless (`tests/network.rs`, `eventually_consistent_ec2`).
 pub const EC2_DESCRIBE_LAG_MS: (i64, i64) = (1_000, 5_000);
 
 /// The policy EC2 attaches to an endpoint created without one.
@@ -233,7 +235,7 @@ pub struct Network {
     /// show what the token protects against.
     pub ignore_client_tokens: bool,
     /// How long a new NAT gateway or endpoint stays unlisted by Describe* (ms, inclusive
-    /// range); `(0, 0)`, the default, makes EC2 consistent (see [`EC2_DESCRIBE_LAG_MS`]).
+    /// range); `(0, 0)` makes EC2 consistent. The scenarios set [`EC2_DESCRIBE_LAG_MS`].
     pub describe_lag_ms: (i64, i64),
     /// The NAT gateways (`nat:SUBNET`) and endpoints (`vpce:VPC/SERVICE`) the stored spec
     /// names now, and those an earlier stored spec named that it no longer does: what a
@@ -753,7 +755,11 @@ fn describe_lag(w: &mut World) -> i64 {
 
 /// CreateNatGateway with a client token. Answers the state of the NAT gateway the call
 /// answers with (the one made now, or the one the token made first).
-pub(crate) fn create_nat(w: &mut World, spec: &NatGatewaySpec, token: &str) -> CloudResult<String> {
+pub(crate) fn create_nat(
+    w: &mut World,
+    spec: &NatGatewaySpec,
+    token: &str,
+) -> CloudResult<Created> {
     const OP: &str = "ec2:CreateNatGateway";
     let resource = format!("nat:{}", spec.subnet_id);
     let request = NatRequest::of(spec);
@@ -780,9 +786,12 @@ pub(crate) fn create_nat(w: &mut World, spec: &NatGatewaySpec, token: &str) -> C
             "ec2:CreateNatGateway with token {token} answers with {} ({})",
             n.id, n.state
         );
-        let state = n.state.clone();
+        let created = Created {
+            id: n.id.clone(),
+            state: n.state.clone(),
+        };
         w.log(line);
-        return Ok(state);
+        return Ok(created);
     }
     if !w.eph.subnets.contains(&spec.subnet_id) {
         return Err(rejected(
@@ -845,7 +854,7 @@ pub(crate) fn create_nat(w: &mut World, spec: &NatGatewaySpec, token: &str) -> C
     w.eph.net.nats.insert(
         nat_id.clone(),
         SimNat {
-            id: nat_id,
+            id: nat_id.clone(),
             subnet: spec.subnet_id.clone(),
             connectivity: spec.connectivity_type,
             allocation_id: spec.allocation_id.clone(),
@@ -860,7 +869,10 @@ pub(crate) fn create_nat(w: &mut World, spec: &NatGatewaySpec, token: &str) -> C
             token: Some((token.to_string(), request)),
         },
     );
-    Ok("pending".into())
+    Ok(Created {
+        id: nat_id,
+        state: "pending".into(),
+    })
 }
 
 /// DeleteNatGateway: `deleting`, then `deleted` about a minute later. Gone or going already:
@@ -950,7 +962,7 @@ pub(crate) fn create_endpoint(
     w: &mut World,
     spec: &VpcEndpointSpec,
     token: &str,
-) -> CloudResult<String> {
+) -> CloudResult<Created> {
     const OP: &str = "ec2:CreateVpcEndpoint";
     let resource = format!("vpce:{}", spec.service_name);
     let now = w.now;
@@ -976,9 +988,12 @@ pub(crate) fn create_endpoint(
             "ec2:CreateVpcEndpoint with token {token} answers with {} ({})",
             e.id, e.state
         );
-        let state = e.state.clone();
+        let created = Created {
+            id: e.id.clone(),
+            state: e.state.clone(),
+        };
         w.log(line);
-        return Ok(state);
+        return Ok(created);
     }
     if !w.eph.net.vpcs.contains(&spec.vpc_id) {
         return Err(rejected(
@@ -1038,7 +1053,7 @@ pub(crate) fn create_endpoint(
     w.eph.net.endpoints.insert(
         endpoint_id.clone(),
         SimEndpoint {
-            id: endpoint_id,
+            id: endpoint_id.clone(),
             kind: "Interface",
             service: spec.service_name.clone(),
             vpc: spec.vpc_id.clone(),
@@ -1067,7 +1082,10 @@ pub(crate) fn create_endpoint(
             token: Some((token.to_string(), spec.clone())),
         },
     );
-    Ok("pending".into())
+    Ok(Created {
+        id: endpoint_id,
+        state: "pending".into(),
+    })
 }
 
 /// DeleteVpcEndpoints of one endpoint: `deleting`, then `deleted`. Gone or going already:

@@ -10,15 +10,21 @@
 //! Both kinds follow one life cycle (`pending` → `available` → `deleting` → gone, a successor
 //! created only once its predecessor is gone) and the same rules (only the stack's own are
 //! touched; one per key), written once in [`Builder::pause_live`] and [`Builder::resume_live`].
+//!
+//! Creates carry client tokens recorded in the manifest before they are sent (see
+//! [`client_token`]): EC2 lists a resource it just made only after a while, so a pass that sees
+//! nothing may be looking too early. A resume that sees nothing sends the recorded token again
+//! (AWS answers with what it made, or makes it now); a pause that sees nothing waits until EC2
+//! would list it ([`CREATE_SETTLE_MS`]) before it calls the stack paused.
 
 use super::{Action, Builder, Goal, NetworkOnPause};
 use crate::action::{NetworkGate, client_token};
 use crate::ephemeral::Differences;
-use crate::manifest::Manifest;
+use crate::manifest::{CREATE_SETTLE_MS, CreateToken, Manifest};
 use crate::network::{endpoint_differences, nat_differences};
 use crate::observation::{EndpointObs, NatObs, Observation, route_key};
 use crate::spec::{EphemeralSpec, NatGatewaySpec, NatRouteSpec, VpcEndpointSpec};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// What the planner reads of a NAT gateway or an endpoint as observed.
 trait Live {
@@ -57,10 +63,58 @@ macro_rules! live {
 live!(NatObs, "NAT gateway");
 live!(EndpointObs, "interface endpoint");
 
-/// How a resume makes one kind: its create and its gate.
+/// How a resume makes one kind: its create (given the token to send) and its gate.
 struct Steps<C, G> {
     create: C,
     gate: G,
+    /// The token of a first create ([`client_token`]), sent unless one is recorded.
+    token: String,
+}
+
+/// The create tokens of a resume: those recorded, and those it records now.
+struct Tokens<'a> {
+    recorded: &'a BTreeMap<String, CreateToken>,
+    observed_at_ms: i64,
+    fresh: BTreeMap<String, CreateToken>,
+}
+
+impl Tokens<'_> {
+    /// The token a create of `resource` sends: the recorded one, else `first`. When the create
+    /// is sent in this pass (`now`), the token is recorded with the time, ahead of the call.
+    fn for_create(&mut self, resource: &str, first: &str, now: bool) -> String {
+        let token = self
+            .recorded
+            .get(resource)
+            .map_or(first, |t| t.token.as_str())
+            .to_string();
+        if now {
+            self.fresh.insert(
+                resource.to_string(),
+                CreateToken {
+                    token: token.clone(),
+                    sent_at_ms: self.observed_at_ms,
+                },
+            );
+        }
+        token
+    }
+}
+
+/// The gate that holds a pause while what the create of `resource` made is not listed yet.
+fn listed_gate(resource: &str) -> Option<Action> {
+    let state = NetworkGate::Listed;
+    if let Some(subnet) = resource.strip_prefix("nat:") {
+        return Some(Action::AwaitNatGateway {
+            subnet: subnet.to_string(),
+            state,
+        });
+    }
+    resource
+        .strip_prefix("vpce:")
+        .map(|service| Action::AwaitVpcEndpoint {
+            service: service.to_string(),
+            state,
+        })
 }
 
 impl Builder {
@@ -90,6 +144,39 @@ impl Builder {
                 state,
             };
             self.pause_live(format!("vpce:{service}"), e, keep, drained, delete, gate);
+        }
+        self.pause_tokens(obs);
+    }
+
+    /// A token whose resource is listed is spent: this pause deletes what it made (or keeps
+    /// it, and a resume finds it). One whose resource is not listed stays recorded, so that a
+    /// resume sends it again (AWS answers with the resource if it was made), and holds the pause
+    /// until EC2 would list what it made: a stack is not called paused with a NAT gateway
+    /// billing that EC2 was slow to show.
+    fn pause_tokens(&mut self, obs: &Observation) {
+        let listed: BTreeSet<String> = obs
+            .nat_gateways
+            .iter()
+            .filter(|(_, n)| n.of_stack)
+            .map(|(subnet, _)| format!("nat:{subnet}"))
+            .chain(
+                obs.vpc_endpoints
+                    .iter()
+                    .filter(|(_, e)| e.of_stack)
+                    .map(|(service, _)| format!("vpce:{service}")),
+            )
+            .collect();
+        let tokens = std::mem::take(&mut self.plan.manifest.create_tokens);
+        for (resource, t) in tokens {
+            if listed.contains(&resource) {
+                continue;
+            }
+            if obs.observed_at_ms < t.sent_at_ms.saturating_add(CREATE_SETTLE_MS)
+                && let Some(gate) = listed_gate(&resource)
+            {
+                self.push(gate, vec![]);
+            }
+            self.plan.manifest.create_tokens.insert(resource, t);
         }
     }
 
@@ -135,15 +222,20 @@ impl Builder {
     }
 
     /// Brings every recorded or given NAT gateway and endpoint back. Returns the steps the
-    /// services must wait for.
+    /// services must wait for, and the create tokens to record before any step runs.
     pub(super) fn resume_network(
         &mut self,
         generation: u64,
         manifest: &Manifest,
         obs: &Observation,
         spec: Option<&EphemeralSpec>,
-    ) -> Vec<usize> {
+    ) -> (Vec<usize>, BTreeMap<String, CreateToken>) {
         let mut ready = Vec::new();
+        let mut tokens = Tokens {
+            recorded: &manifest.create_tokens,
+            observed_at_ms: obs.observed_at_ms,
+            fresh: BTreeMap::new(),
+        };
         let given = spec.map(|s| s.nat_gateways.as_slice()).unwrap_or(&[]);
         let mut subnets: BTreeSet<&String> = manifest.nat_gateways.keys().collect();
         subnets.extend(
@@ -159,17 +251,19 @@ impl Builder {
             let have = obs.nat_gateways.get(subnet);
             let diff = have.zip(given).map(|(h, g)| nat_differences(&h.spec, g));
             let steps = Steps {
-                create: |w: &NatGatewaySpec| Action::CreateNatGateway {
+                create: |w: &NatGatewaySpec, client_token| Action::CreateNatGateway {
                     spec: Box::new(w.clone()),
-                    client_token: client_token(generation, &w.subnet_id),
+                    client_token,
                 },
                 gate: |state| Action::AwaitNatGateway {
                     subnet: subnet.clone(),
                     state,
                 },
+                token: client_token(generation, subnet),
             };
             let resource = format!("nat:{subnet}");
-            let Some(after) = self.resume_live(&resource, have, want, diff, &steps) else {
+            let Some(after) = self.resume_live(&resource, have, want, diff, &steps, &mut tokens)
+            else {
                 continue;
             };
             match want {
@@ -195,22 +289,23 @@ impl Builder {
                 .zip(given)
                 .map(|(h, g)| endpoint_differences(&h.spec, g));
             let steps = Steps {
-                create: |w: &VpcEndpointSpec| Action::CreateVpcEndpoint {
+                create: |w: &VpcEndpointSpec, client_token| Action::CreateVpcEndpoint {
                     spec: Box::new(w.clone()),
-                    client_token: client_token(generation, &w.service_name),
+                    client_token,
                 },
                 gate: |state| Action::AwaitVpcEndpoint {
                     service: service.clone(),
                     state,
                 },
+                token: client_token(generation, service),
             };
             let resource = format!("vpce:{service}");
             ready.extend(
-                self.resume_live(&resource, have, want, diff, &steps)
+                self.resume_live(&resource, have, want, diff, &steps, &mut tokens)
                     .unwrap_or_default(),
             );
         }
-        ready
+        (ready, tokens.fresh)
     }
 
     /// One NAT gateway or endpoint to "exists and available"; `diff` is how it differs from a
@@ -222,7 +317,8 @@ impl Builder {
         have: Option<&T>,
         want: Option<&S>,
         diff: Option<Differences>,
-        steps: &Steps<impl Fn(&S) -> Action, impl Fn(NetworkGate) -> Action>,
+        steps: &Steps<impl Fn(&S, String) -> Action, impl Fn(NetworkGate) -> Action>,
+        tokens: &mut Tokens,
     ) -> Option<Vec<usize>> {
         let kind = T::KIND;
         if let Some(h) = have {
@@ -254,14 +350,17 @@ impl Builder {
         match (have.map(Live::state), want) {
             (None | Some("deleting"), None) => None,
             (None, Some(w)) => {
-                let c = self.push((steps.create)(w), vec![]);
+                let token = tokens.for_create(resource, &steps.token, true);
+                let c = self.push((steps.create)(w, token), vec![]);
                 Some(vec![gate(self, NetworkGate::Available, vec![c])])
             }
             (Some("deleting"), Some(w)) => {
                 // A NAT gateway's Elastic IP is free only once it is gone; with private DNS,
                 // AWS refuses a second endpoint while the old one exists.
                 let gone = gate(self, NetworkGate::Deleted, vec![]);
-                let c = self.push((steps.create)(w), vec![gone]);
+                // Not sent in this pass (it waits for the gate): recorded when it is.
+                let token = tokens.for_create(resource, &steps.token, false);
+                let c = self.push((steps.create)(w, token), vec![gone]);
                 Some(vec![gate(self, NetworkGate::Available, vec![c])])
             }
             (Some(state @ ("available" | "pending")), _) => {

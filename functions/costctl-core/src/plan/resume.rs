@@ -15,12 +15,14 @@ impl Builder {
         obs: &Observation,
         spec: Option<&EphemeralSpec>,
     ) {
-        // Moved out, not cloned (a resume never changes the records) and put back at the end.
-        let manifest = std::mem::take(&mut self.plan.manifest);
+        // Moved out, not cloned (a resume changes no record, only adds create tokens) and put
+        // back at the end.
+        let mut manifest = std::mem::take(&mut self.plan.manifest);
         let mut alarm_steps = Vec::new();
         let mut infra_ready = self.resume_ephemeral(&manifest, obs, spec, &mut alarm_steps);
         // Tasks in private subnets pull images and read secrets through these.
-        infra_ready.extend(self.resume_network(generation, &manifest, obs, spec));
+        let (network_ready, create_tokens) = self.resume_network(generation, &manifest, obs, spec);
+        infra_ready.extend(network_ready);
 
         // Databases: everything the manifest remembers plus everything observed.
         let mut ids: Vec<&String> = manifest.db_instances.keys().collect();
@@ -128,6 +130,8 @@ impl Builder {
         // Back to running with nothing left to do: forget the records, so that the next pause
         // records the values the stack has then.
         if !self.plan.is_converged() {
+            // The one thing a resume records: the tokens of the creates it sends.
+            manifest.create_tokens.extend(create_tokens);
             self.plan.manifest = manifest;
         }
     }

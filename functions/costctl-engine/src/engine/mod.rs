@@ -415,7 +415,9 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
         let has_spec = existing.as_ref().is_some_and(|s| s.spec.is_some());
         let mut fresh = None;
         if manifest.is_empty() && !has_spec {
-            let obs = observe(&self.cloud, &selector, &manifest).await?;
+            let began = self.clock.now_ms();
+            let mut obs = observe(&self.cloud, &selector, &manifest).await?;
+            obs.observed_at_ms = began;
             if obs.is_empty() {
                 return Err(EngineError::NothingSelected {
                     stack: stack.into(),
@@ -573,7 +575,9 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
         let status = desired.is_none();
         let desired = desired.unwrap_or(stored_desired);
         let spec = state.as_ref().and_then(|s| s.spec.clone());
-        let obs = observe_with(&self.cloud, &selector, &manifest, spec.as_ref()).await?;
+        let began = self.clock.now_ms();
+        let mut obs = observe_with(&self.cloud, &selector, &manifest, spec.as_ref()).await?;
+        obs.observed_at_ms = began;
         if obs.is_empty() && manifest.is_empty() && spec.is_none() {
             return Err(EngineError::NothingSelected {
                 stack: stack.into(),

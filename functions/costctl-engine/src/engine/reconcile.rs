@@ -176,6 +176,7 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
         report.passes += 1;
         report.desired_state = state.desired;
         report.generation = state.generation;
+        let began = self.clock.now_ms();
         let obs = match fresh {
             Some(obs) => obs,
             None => {
@@ -191,7 +192,10 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
                     keys,
                 );
                 match self.before(deadline_ms - margin, looking).await {
-                    Some(observed) => observed?,
+                    Some(observed) => Observation {
+                        observed_at_ms: began,
+                        ..observed?
+                    },
                     // Out of time while looking (throttled reads): what is left is the next
                     // invocation's; the report says the stack has not converged.
                     None => return Ok(Next::OutOfTime),
@@ -249,6 +253,7 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
         if failed_permanently {
             // Re-plan once more so that the report shows what is left. (Not retried: the
             // reconcile is over either way, and the report already names the failed step.)
+            let began = self.clock.now_ms();
             match observe_with(
                 &self.cloud,
                 &state.selector,
@@ -257,7 +262,8 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
             )
             .await
             {
-                Ok(obs) => {
+                Ok(mut obs) => {
+                    obs.observed_at_ms = began;
                     let plan = self.exclusion(stack).plan(
                         &goal,
                         &obs,

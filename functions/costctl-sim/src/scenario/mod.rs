@@ -466,6 +466,16 @@ fn check_converged(w: &mut World) {
 /// gateways and endpoints, and ticks for two hours, without random faults; then the same
 /// convergence check as a scenario's. Returns the world.
 pub fn network_trial(plan: &NetworkPlan, tweak: impl FnOnce(&mut World)) -> Shared {
+    network_trial_with(plan, tweak, Vec::new())
+}
+
+/// [`network_trial`] with more requests: each of `extra` is invoked that many ms after the
+/// `terraform apply`.
+pub fn network_trial_with(
+    plan: &NetworkPlan,
+    tweak: impl FnOnce(&mut World),
+    extra: Vec<(i64, Trigger)>,
+) -> Shared {
     let clock = SimClock::new(START_MS);
     let mut world = World::new(Rng::new(7), START_MS);
     let tags: BTreeMap<String, String> = [("costctl:stack".to_string(), STACK.to_string())].into();
@@ -486,6 +496,11 @@ pub fn network_trial(plan: &NetworkPlan, tweak: impl FnOnce(&mut World)) -> Shar
         scenario.invocation(1, Trigger::TerraformApply { spec: 0 }),
     );
     let end = START_MS + CONVERGE_TICKS * TICK_MS;
+    let first_extra = CONVERGE_TICKS as usize + 2;
+    for (i, (after_ms, trigger)) in extra.into_iter().enumerate() {
+        let id = first_extra + i;
+        exec.spawn_at(START_MS + after_ms, id, scenario.invocation(id, trigger));
+    }
     for (i, at) in (START_MS + TICK_MS..end)
         .step_by(TICK_MS as usize)
         .enumerate()

@@ -308,6 +308,7 @@ pub fn build_network(w: &mut World, plan: &NetworkPlan) {
     let ours: BTreeMap<String, String> = [("costctl:stack".to_string(), STACK.to_string())].into();
     let net = &mut e.net;
     net.enabled = true;
+    net.describe_lag_ms = crate::network::EC2_DESCRIBE_LAG_MS;
     net.stack_tags = ours.clone();
     net.vpcs.extend([VPC, BILLING_VPC].map(String::from));
     for (i, a) in ALLOCATIONS.iter().enumerate() {
