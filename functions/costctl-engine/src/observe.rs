@@ -9,32 +9,17 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// Looks at every resource of the stack. Resources the manifest remembers are looked up by name
 /// even when the selector no longer finds them (a deleted instance, an untagged service), so a
-/// resume can bring back what a pause took away.
-pub async fn observe<C: Cloud + ?Sized>(
-    cloud: &C,
-    selector: &Selector,
-    manifest: &Manifest,
-) -> CloudResult<Observation> {
-    observe_with(cloud, selector, manifest, None).await
-}
-
-/// As [`observe`], for a stack with a desired ephemeral-tier spec: the load balancers and
-/// clusters it names are looked up by name too, and so are the SSM parameters and alias records
-/// it publishes to.
-pub async fn observe_with<C: Cloud + ?Sized>(
-    cloud: &C,
-    selector: &Selector,
-    manifest: &Manifest,
-    spec: Option<&EphemeralSpec>,
-) -> CloudResult<Observation> {
-    observe_known(cloud, selector, manifest, spec, None).await
-}
-
-/// As [`observe_with`], with the ECS services the selector found earlier in the same reconcile:
-/// they are described by key (DescribeServices, 10 per call) instead of discovered again
+/// resume can bring back what a pause took away. With a desired ephemeral-tier `spec`, the load
+/// balancers and clusters it names are looked up by name too, and so are the SSM parameters and
+/// alias records it publishes to.
+///
+/// `known_services`: the ECS services the selector found earlier in the same reconcile. They
+/// are described by key (DescribeServices, 10 per call) instead of discovered again
 /// (ListClusters, then ListServices per cluster, then DescribeServices). Within one reconcile the
 /// set of services does not change in a way that matters, and discovery is the part of an
 /// observation that grows with the number of clusters.
+///
+/// The engine observes through `Engine::observe`, which stamps the time the look began.
 pub async fn observe_known<C: Cloud + ?Sized>(
     cloud: &C,
     selector: &Selector,

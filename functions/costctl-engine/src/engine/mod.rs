@@ -1,8 +1,8 @@
 //! Reconcile: observe → plan → execute the ready steps within a time budget → persist → report.
 
 use crate::cloud::{Cloud, fence};
-use crate::error::CloudError;
-use crate::observe::{observe, observe_known, observe_with};
+use crate::error::{CloudError, CloudResult};
+use crate::observe::observe_known;
 use crate::report::{Report, StepOutcome};
 use crate::store::{
     HistoryEntry, Lockout, NewRequest, Snooze, SnoozeRule, StackState, StateStore, StoreError,
@@ -17,7 +17,7 @@ use costctl_core::plan::Note;
 use costctl_core::plan::{Action, Goal, Plan, Policy, Step};
 use costctl_core::price::Prices;
 use costctl_core::spec::{EphemeralSpec, SpecError};
-use costctl_core::{DesiredState, Observation, Selector};
+use costctl_core::{DesiredState, Manifest, Observation, Selector};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -333,6 +333,23 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
             .collect();
     }
 
+    /// Observes the stack ([`observe_known`]) and stamps the observation with the time it
+    /// began: the planner compares that with when a create was sent before it believes that
+    /// what the create made is not listed (EC2's describes are eventually consistent). Every
+    /// observation the engine plans from is made here, so none goes without its time.
+    pub(crate) async fn observe(
+        &self,
+        selector: &Selector,
+        manifest: &Manifest,
+        spec: Option<&EphemeralSpec>,
+        known_services: Option<&[String]>,
+    ) -> CloudResult<Observation> {
+        let began = self.clock.now_ms();
+        let mut obs = observe_known(&self.cloud, selector, manifest, spec, known_services).await?;
+        obs.observed_at_ms = began;
+        Ok(obs)
+    }
+
     /// What `stack` excludes.
     pub(crate) fn exclusion(&self, stack: &str) -> Exclusion {
         self.exclusions
@@ -415,9 +432,7 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
         let has_spec = existing.as_ref().is_some_and(|s| s.spec.is_some());
         let mut fresh = None;
         if manifest.is_empty() && !has_spec {
-            let began = self.clock.now_ms();
-            let mut obs = observe(&self.cloud, &selector, &manifest).await?;
-            obs.observed_at_ms = began;
+            let obs = self.observe(&selector, &manifest, None, None).await?;
             if obs.is_empty() {
                 return Err(EngineError::NothingSelected {
                     stack: stack.into(),
@@ -575,9 +590,9 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
         let status = desired.is_none();
         let desired = desired.unwrap_or(stored_desired);
         let spec = state.as_ref().and_then(|s| s.spec.clone());
-        let began = self.clock.now_ms();
-        let mut obs = observe_with(&self.cloud, &selector, &manifest, spec.as_ref()).await?;
-        obs.observed_at_ms = began;
+        let obs = self
+            .observe(&selector, &manifest, spec.as_ref(), None)
+            .await?;
         if obs.is_empty() && manifest.is_empty() && spec.is_none() {
             return Err(EngineError::NothingSelected {
                 stack: stack.into(),

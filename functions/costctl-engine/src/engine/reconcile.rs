@@ -176,7 +176,6 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
         report.passes += 1;
         report.desired_state = state.desired;
         report.generation = state.generation;
-        let began = self.clock.now_ms();
         let obs = match fresh {
             Some(obs) => obs,
             None => {
@@ -184,18 +183,10 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
                     .as_ref()
                     .filter(|(sel, _)| *sel == state.selector)
                     .map(|(_, keys)| keys.as_slice());
-                let looking = observe_known(
-                    &self.cloud,
-                    &state.selector,
-                    &state.manifest,
-                    state.spec.as_ref(),
-                    keys,
-                );
+                let looking =
+                    self.observe(&state.selector, &state.manifest, state.spec.as_ref(), keys);
                 match self.before(deadline_ms - margin, looking).await {
-                    Some(observed) => Observation {
-                        observed_at_ms: began,
-                        ..observed?
-                    },
+                    Some(observed) => observed?,
                     // Out of time while looking (throttled reads): what is left is the next
                     // invocation's; the report says the stack has not converged.
                     None => return Ok(Next::OutOfTime),
@@ -253,17 +244,11 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
         if failed_permanently {
             // Re-plan once more so that the report shows what is left. (Not retried: the
             // reconcile is over either way, and the report already names the failed step.)
-            let began = self.clock.now_ms();
-            match observe_with(
-                &self.cloud,
-                &state.selector,
-                &state.manifest,
-                state.spec.as_ref(),
-            )
-            .await
+            match self
+                .observe(&state.selector, &state.manifest, state.spec.as_ref(), None)
+                .await
             {
-                Ok(mut obs) => {
-                    obs.observed_at_ms = began;
+                Ok(obs) => {
                     let plan = self.exclusion(stack).plan(
                         &goal,
                         &obs,
