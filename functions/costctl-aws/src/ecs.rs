@@ -28,32 +28,35 @@ impl AwsCloud {
                     .try_collect()
                     .await
                     .map_err(|e| CloudError::from_sdk("ecs:ListClusters", "*", e))?;
-                let mut found = Vec::new();
-                for cluster in clusters {
-                    let arns: Vec<String> = self
-                        .ecs
-                        .list_services()
-                        .cluster(&cluster)
-                        .max_results(100)
-                        .into_paginator()
-                        .items()
-                        .send()
-                        .try_collect()
-                        .await
-                        .map_err(|e| CloudError::from_sdk("ecs:ListServices", &cluster, e))?;
-                    let services = self.ecs_describe(&cluster, &arns).await?;
-                    found.extend(
-                        services
-                            .into_iter()
-                            .filter(|(_, tags)| {
-                                selector.matches_tags(
-                                    tags.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-                                )
-                            })
-                            .map(|(s, _)| s),
-                    );
-                }
-                Ok(found)
+                // Every cluster's services are listed at once, then every batch of every
+                // cluster described at once: two round trips after ListClusters, whatever the
+                // number of clusters.
+                let listed: Vec<(String, Vec<String>)> = stream::iter(clusters)
+                    .map(|cluster| async move {
+                        let arns: Vec<String> = self
+                            .ecs
+                            .list_services()
+                            .cluster(&cluster)
+                            .max_results(100)
+                            .into_paginator()
+                            .items()
+                            .send()
+                            .try_collect()
+                            .await
+                            .map_err(|e| CloudError::from_sdk("ecs:ListServices", &cluster, e))?;
+                        Ok::<_, CloudError>((cluster, arns))
+                    })
+                    .buffered(self.concurrency)
+                    .try_collect()
+                    .await?;
+                let services = self.ecs_describe(&listed).await?;
+                Ok(services
+                    .into_iter()
+                    .filter(|(_, tags)| {
+                        selector.matches_tags(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+                    })
+                    .map(|(s, _)| s)
+                    .collect())
             }
         }
     }
@@ -69,47 +72,51 @@ impl AwsCloud {
                 .or_default()
                 .push(service.to_string());
         }
-        let mut out = Vec::new();
-        for (cluster, names) in by_cluster {
-            out.extend(
-                self.ecs_describe(cluster, &names)
-                    .await?
-                    .into_iter()
-                    .map(|(s, _)| s),
-            );
-        }
-        Ok(out)
+        let by_cluster: Vec<(String, Vec<String>)> = by_cluster
+            .into_iter()
+            .map(|(c, names)| (c.to_string(), names))
+            .collect();
+        Ok(self
+            .ecs_describe(&by_cluster)
+            .await?
+            .into_iter()
+            .map(|(s, _)| s)
+            .collect())
     }
 
-    /// Describes services of one cluster in batches of 10, concurrently; services that do not
-    /// exist or are no longer ACTIVE are left out.
+    /// Describes services, given by cluster, in batches of 10 (one cluster per batch, the
+    /// API's shape), every batch at once under the bound; services that do not exist or are no
+    /// longer ACTIVE are left out.
     async fn ecs_describe(
         &self,
-        cluster: &str,
-        services: &[String],
+        by_cluster: &[(String, Vec<String>)],
     ) -> CloudResult<Vec<(ServiceObs, Vec<(String, String)>)>> {
-        let batches: Vec<Vec<String>> = services
-            .chunks(DESCRIBE_BATCH)
-            .map(<[String]>::to_vec)
+        let batches: Vec<(String, Vec<String>)> = by_cluster
+            .iter()
+            .flat_map(|(cluster, services)| {
+                services
+                    .chunks(DESCRIBE_BATCH)
+                    .map(move |b| (cluster.clone(), b.to_vec()))
+            })
             .collect();
-        let results: Vec<Vec<Service>> = stream::iter(batches)
-            .map(|batch| async move {
+        let results: Vec<(String, Vec<Service>)> = stream::iter(batches)
+            .map(|(cluster, batch)| async move {
                 let result = self
                     .ecs
                     .describe_services()
-                    .cluster(cluster)
+                    .cluster(&cluster)
                     .set_services(Some(batch))
                     .include(ServiceField::Tags)
                     .send()
                     .await;
                 match result {
-                    Ok(out) => Ok::<_, CloudError>(out.services.unwrap_or_default()),
+                    Ok(out) => Ok::<_, CloudError>((cluster, out.services.unwrap_or_default())),
                     Err(e) => {
-                        let err = CloudError::from_sdk("ecs:DescribeServices", cluster, e);
+                        let err = CloudError::from_sdk("ecs:DescribeServices", &cluster, e);
                         // A cluster that does not exist (yet, or any more) has no services:
                         // a stack named by `cluster/service` simply has nothing there.
                         if err.code() == Some("ClusterNotFoundException") {
-                            Ok(Vec::new())
+                            Ok((cluster, Vec::new()))
                         } else {
                             Err(err)
                         }
@@ -121,9 +128,9 @@ impl AwsCloud {
             .await?;
         Ok(results
             .into_iter()
-            .flatten()
-            .filter(|s| s.status() == Some("ACTIVE"))
-            .map(|s| {
+            .flat_map(|(cluster, found)| found.into_iter().map(move |s| (cluster.clone(), s)))
+            .filter(|(_, s)| s.status() == Some("ACTIVE"))
+            .map(|(cluster, s)| {
                 let tags: Vec<(String, String)> = s
                     .tags()
                     .iter()
@@ -133,7 +140,7 @@ impl AwsCloud {
                     .collect();
                 let obs = ServiceObs {
                     tags: tags.iter().cloned().collect(),
-                    cluster: cluster_name(s.cluster_arn().unwrap_or(cluster)),
+                    cluster: cluster_name(s.cluster_arn().unwrap_or(&cluster)),
                     name: s.service_name().unwrap_or_default().to_string(),
                     desired: non_negative(s.desired_count()),
                     running: non_negative(s.running_count()),

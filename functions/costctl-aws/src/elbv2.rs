@@ -74,30 +74,41 @@ impl AwsCloud {
             .iter()
             .filter_map(|lb| lb.load_balancer_arn().map(str::to_string))
             .collect();
-        let tags = self.elb_tags(&arns).await?;
-        let wanted: Vec<&LoadBalancer> = albs
+        // A named load balancer is wanted whatever its tags: it is captured while the tags are
+        // read (one round trip less); the others only once their tags say they are the stack's.
+        let (named, unnamed): (Vec<&LoadBalancer>, Vec<&LoadBalancer>) =
+            albs.into_iter().partition(|lb| {
+                let name = lb.load_balancer_name().unwrap_or_default();
+                names.iter().any(|n| n == name)
+            });
+        let (tags, mut found) =
+            futures::try_join!(self.elb_tags(&arns), self.elb_capture_each(named))?;
+        let tagged: Vec<&LoadBalancer> = unnamed
             .into_iter()
             .filter(|lb| {
-                let name = lb.load_balancer_name().unwrap_or_default();
-                let arn = lb.load_balancer_arn().unwrap_or_default();
-                names.iter().any(|n| n == name)
-                    || tags.get(arn).is_some_and(|t| {
+                tags.get(lb.load_balancer_arn().unwrap_or_default())
+                    .is_some_and(|t| {
                         selector.matches_tags(t.iter().map(|(k, v)| (k.as_str(), v.as_str())))
                     })
             })
             .collect();
-        let wanted: Vec<(LoadBalancer, BTreeMap<String, String>)> = wanted
-            .into_iter()
-            .map(|lb| {
-                let t = tags
-                    .get(lb.load_balancer_arn().unwrap_or_default())
-                    .cloned()
-                    .unwrap_or_default();
-                (lb.clone(), t)
+        found.extend(self.elb_capture_each(tagged).await?);
+        for lb in &mut found {
+            lb.spec.tags = tags.get(&lb.arn).cloned().unwrap_or_default();
+        }
+        Ok(found)
+    }
+
+    /// Captures load balancers concurrently under the bound, without their tags (the caller
+    /// reads those in batches).
+    async fn elb_capture_each(&self, lbs: Vec<&LoadBalancer>) -> CloudResult<Vec<LoadBalancerObs>> {
+        let lbs: Vec<LoadBalancer> = lbs.into_iter().cloned().collect();
+        stream::iter(lbs)
+            .map(|lb| async move {
+                self.elb_capture(&lb, BTreeMap::new())
+                    .await
+                    .map(|(obs, _)| obs)
             })
-            .collect();
-        stream::iter(wanted)
-            .map(|(lb, tags)| async move { self.elb_capture(&lb, tags).await.map(|(obs, _)| obs) })
             .buffered(self.concurrency)
             .try_collect()
             .await

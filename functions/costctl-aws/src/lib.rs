@@ -36,4 +36,6 @@ pub use access::{AccessError, check_access};
 pub use aws::{AwsCloud, Connection, QUIET_SECRETS, load_config, secret_caps};
 pub use dynamo::DynamoStore;
 pub use error::{CloudError, FromSdk};
-pub use requests::{RequestCounter, RequestCounts, Span, dependent_round_trips};
+pub use requests::{
+    RequestCounter, RequestCounts, Span, critical_path, critical_path_line, dependent_round_trips,
+};

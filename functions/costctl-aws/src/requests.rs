@@ -23,40 +23,84 @@ use std::time::Instant;
 
 /// One operation's span, from when the code asked for it to its final answer (retries
 /// included), in microseconds since the counter was made.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Span {
     pub start_us: u64,
     pub end_us: u64,
+    /// `Service.Operation`, as in [`RequestCounts`].
+    pub op: Arc<str>,
 }
 
 /// The longest chain of operations in which each one started only after the previous one had
 /// answered: the dependent round trips an invocation's time is made of (at 50 ms a call, 15 of
 /// them are 0.75 s whatever the concurrency). Spans that overlap are not dependent.
 pub fn dependent_round_trips(spans: &[Span]) -> usize {
-    let mut by_start: Vec<Span> = spans.to_vec();
-    by_start.sort_by_key(|s| s.start_us);
+    critical_path(spans).len()
+}
+
+/// The chain [`dependent_round_trips`] counts, in order: the calls to remove or overlap to make
+/// an invocation faster. Of chains equally long, the one whose calls started first.
+pub fn critical_path(spans: &[Span]) -> Vec<&Span> {
+    let mut order: Vec<usize> = (0..spans.len()).collect();
+    order.sort_by_key(|&i| (spans[i].start_us, spans[i].end_us));
     // Spans already chained, by end: once one has ended before a start it counts for every
     // later start too, so the best chain seen so far only grows.
-    let mut open: BinaryHeap<Reverse<(u64, usize)>> = BinaryHeap::new();
-    let (mut best_ended, mut longest) = (0, 0);
-    for s in by_start {
-        while let Some(Reverse((end, chain))) = open.peek().copied() {
-            if end > s.start_us {
+    let mut open: BinaryHeap<Reverse<(u64, usize, usize)>> = BinaryHeap::new();
+    let mut before: Vec<Option<usize>> = vec![None; spans.len()];
+    let mut best_ended: Option<(usize, usize)> = None; // (chain length, span)
+    let mut longest: Option<(usize, usize)> = None;
+    for i in order {
+        while let Some(Reverse((end, chain, j))) = open.peek().copied() {
+            if end > spans[i].start_us {
                 break;
             }
             open.pop();
-            best_ended = best_ended.max(chain);
+            if best_ended.is_none_or(|(c, _)| chain > c) {
+                best_ended = Some((chain, j));
+            }
         }
-        let chain = best_ended + 1;
-        longest = longest.max(chain);
-        open.push(Reverse((s.end_us, chain)));
+        before[i] = best_ended.map(|(_, j)| j);
+        let chain = best_ended.map_or(0, |(c, _)| c) + 1;
+        if longest.is_none_or(|(c, _)| chain > c) {
+            longest = Some((chain, i));
+        }
+        open.push(Reverse((spans[i].end_us, chain, i)));
     }
-    longest
+    let mut path = Vec::new();
+    let mut at = longest.map(|(_, i)| i);
+    while let Some(i) = at {
+        path.push(&spans[i]);
+        at = before[i];
+    }
+    path.reverse();
+    path
 }
 
-/// When an operation started, kept in its own configuration layer until it ends.
-#[derive(Debug, Clone, Copy)]
-struct Started(Instant);
+/// The chain as a line: operations in order, repeats folded (`ECS.DescribeServices ×3`).
+pub fn critical_path_line(path: &[&Span]) -> String {
+    let mut parts: Vec<(&str, usize)> = Vec::new();
+    for s in path {
+        match parts.last_mut() {
+            Some((op, n)) if *op == &*s.op => *n += 1,
+            _ => parts.push((&s.op, 1)),
+        }
+    }
+    parts
+        .iter()
+        .map(|(op, n)| {
+            if *n == 1 {
+                op.to_string()
+            } else {
+                format!("{op} ×{n}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" > ")
+}
+
+/// When an operation started and what it is, kept in its own configuration layer until it ends.
+#[derive(Debug, Clone)]
+struct Started(Instant, Arc<str>);
 
 impl Storable for Started {
     type Storer = StoreReplace<Self>;
@@ -158,12 +202,15 @@ impl RequestCounter {
         self.counts.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn bump(&self, cfg: &ConfigBag, f: impl FnOnce(&mut Counts)) {
-        let key = match cfg.load::<Metadata>() {
+    fn op(cfg: &ConfigBag) -> String {
+        match cfg.load::<Metadata>() {
             Some(m) => format!("{}.{}", m.service(), m.name()),
             None => "unknown".to_string(),
-        };
-        f(self.lock().entry(key).or_default());
+        }
+    }
+
+    fn bump(&self, cfg: &ConfigBag, f: impl FnOnce(&mut Counts)) {
+        f(self.lock().entry(Self::op(cfg)).or_default());
     }
 }
 
@@ -180,8 +227,10 @@ impl Intercept for RequestCounter {
         _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        self.bump(cfg, |c| c.calls += 1);
-        cfg.interceptor_state().store_put(Started(Instant::now()));
+        let op = Self::op(cfg);
+        self.lock().entry(op.clone()).or_default().calls += 1;
+        cfg.interceptor_state()
+            .store_put(Started(Instant::now(), Arc::from(op)));
         Ok(())
     }
 
@@ -191,10 +240,11 @@ impl Intercept for RequestCounter {
         _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        if let Some(Started(start)) = cfg.load::<Started>().copied() {
+        if let Some(Started(start, op)) = cfg.load::<Started>().cloned() {
             let span = Span {
                 start_us: self.micros(start),
                 end_us: self.micros(Instant::now()),
+                op,
             };
             let mut spans = self.spans.lock().unwrap_or_else(|e| e.into_inner());
             if spans.len() < MAX_SPANS {
@@ -233,7 +283,11 @@ mod tests {
 
     #[test]
     fn the_chain_counts_only_calls_that_waited_for_an_answer() {
-        let span = |start_us, end_us| Span { start_us, end_us };
+        let span = |start_us, end_us| Span {
+            start_us,
+            end_us,
+            op: Arc::from(format!("Op.{start_us}")),
+        };
         assert_eq!(dependent_round_trips(&[]), 0);
         // A lease (0–50), then ten writes in flight together (50–100 … 59–120), then an
         // observation that waits for all of them (120–170) and the finish (170–220).
@@ -241,6 +295,13 @@ mod tests {
         trace.extend((0..10).map(|i| span(50 + i, 100 + 2 * i)));
         trace.extend([span(120, 170), span(170, 220)]);
         assert_eq!(dependent_round_trips(&trace), 4);
+        // The chain named: the lease, the write that ended first (every later call waited
+        // for it as well as for the others), the observation and the finish.
+        let ops = |p: Vec<&Span>| p.iter().map(|s| s.op.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            ops(critical_path(&trace)),
+            ["Op.0", "Op.50", "Op.120", "Op.170"]
+        );
         // Two independent sequences side by side: the longer one counts.
         let two = [
             span(0, 10),
@@ -250,14 +311,37 @@ mod tests {
             span(26, 40),
         ];
         assert_eq!(dependent_round_trips(&two), 3);
+        assert_eq!(ops(critical_path(&two)), ["Op.0", "Op.10", "Op.20"]);
         // Order of the trace does not matter; overlapping calls do not chain.
         let mut rev = two.to_vec();
         rev.reverse();
         assert_eq!(dependent_round_trips(&rev), 3);
+        assert_eq!(ops(critical_path(&rev)), ["Op.0", "Op.10", "Op.20"]);
         assert_eq!(
             dependent_round_trips(&[span(0, 10), span(5, 15), span(9, 20)]),
             1
         );
+    }
+
+    #[test]
+    fn the_chain_reads_as_a_line_with_repeats_folded() {
+        let span = |op: &str, start_us| Span {
+            start_us,
+            end_us: start_us + 5,
+            op: Arc::from(op),
+        };
+        let trace = [
+            span("DynamoDB.UpdateItem", 0),
+            span("ECS.DescribeServices", 10),
+            span("ECS.DescribeServices", 20),
+            span("ECS.UpdateService", 30),
+            span("DynamoDB.UpdateItem", 40),
+        ];
+        assert_eq!(
+            critical_path_line(&critical_path(&trace)),
+            "DynamoDB.UpdateItem > ECS.DescribeServices ×2 > ECS.UpdateService > DynamoDB.UpdateItem"
+        );
+        assert_eq!(critical_path_line(&[]), "");
     }
 
     #[test]

@@ -103,23 +103,42 @@ pub async fn observe_known<C: Cloud + ?Sized>(
             },
         )
     };
+    // Alarms on the load balancers already known (recorded or named) are read with everything
+    // else; only load balancers first found by this look need a second round.
     let (
-        (services, early_targets),
+        (services, early_targets, asked),
         dbs,
         lbs,
         kafkas,
         parameters,
         aliases,
         (nats, endpoints, routes),
+        known_alarms,
     ) = futures::try_join!(
         async {
             match known_services {
-                Some([]) => Ok((Vec::new(), BTreeMap::new())),
-                Some(keys) => futures::try_join!(
-                    cloud.describe_services(keys),
-                    cloud.scalable_targets(&early_ids)
-                ),
-                None => Ok((cloud.find_services(selector).await?, BTreeMap::new())),
+                Some([]) => Ok((Vec::new(), BTreeMap::new(), Vec::new())),
+                Some(keys) => {
+                    let (found, targets) = futures::try_join!(
+                        cloud.describe_services(keys),
+                        cloud.scalable_targets(&early_ids)
+                    )?;
+                    Ok((found, targets, early_ids.clone()))
+                }
+                None => {
+                    // Found services' targets at once, not after the rest of the look.
+                    let found = cloud.find_services(selector).await?;
+                    let ids: Vec<String> = found
+                        .iter()
+                        .map(|s| scalable_resource_id(&s.cluster, &s.name))
+                        .collect();
+                    let targets = if ids.is_empty() {
+                        BTreeMap::new()
+                    } else {
+                        cloud.scalable_targets(&ids).await?
+                    };
+                    Ok((found, targets, ids))
+                }
             }
         },
         cloud.find_db_instances(selector),
@@ -128,6 +147,13 @@ pub async fn observe_known<C: Cloud + ?Sized>(
         cloud.get_parameters(&parameters),
         cloud.get_aliases(&aliases),
         network,
+        async {
+            if lb_names.is_empty() {
+                Ok(Vec::new())
+            } else {
+                cloud.find_alarms(&lb_names).await
+            }
+        },
     )?;
     let mut obs = Observation {
         services,
@@ -193,10 +219,14 @@ pub async fn observe_known<C: Cloud + ?Sized>(
         .collect();
 
     // Alarms on any load balancer of the stack: those that exist, and those remembered or
-    // named (an alarm outlives the load balancer it watches).
-    let mut alarm_lbs: BTreeSet<String> = lb_names.iter().cloned().collect();
-    alarm_lbs.extend(obs.load_balancers.keys().cloned());
-    let alarm_lbs: Vec<String> = alarm_lbs.into_iter().collect();
+    // named (an alarm outlives the load balancer it watches). The known ones were read above.
+    let known_lbs: BTreeSet<&String> = lb_names.iter().collect();
+    let alarm_lbs: Vec<String> = obs
+        .load_balancers
+        .keys()
+        .filter(|name| !known_lbs.contains(name))
+        .cloned()
+        .collect();
 
     let (more_services, more_dbs, snaps, alarms) = futures::try_join!(
         async {
@@ -222,8 +252,9 @@ pub async fn observe_known<C: Cloud + ?Sized>(
             }
         },
     )?;
-    obs.alarms = alarms
+    obs.alarms = known_alarms
         .into_iter()
+        .chain(alarms)
         .map(|mut a| {
             // A tag selector says which alarms are the stack's; found through a name selector,
             // an alarm on the stack's load balancer is taken as the stack's.
@@ -245,12 +276,13 @@ pub async fn observe_known<C: Cloud + ?Sized>(
     obs.db_instances.extend(more_dbs);
     obs.db_snapshots = snaps;
 
-    let early: BTreeSet<&String> = early_ids.iter().collect();
+    // Targets of the services found only now (recorded, not selected).
+    let asked: BTreeSet<&String> = asked.iter().collect();
     let ids: Vec<String> = obs
         .services
         .iter()
         .map(|s| scalable_resource_id(&s.cluster, &s.name))
-        .filter(|id| !early.contains(id))
+        .filter(|id| !asked.contains(id))
         .collect();
     obs.scalable_targets = early_targets;
     if !ids.is_empty() {

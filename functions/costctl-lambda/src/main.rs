@@ -81,12 +81,14 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             let total = used.total();
             // The longest chain of calls that each waited for the previous one's answer: what
             // the invocation's time is made of at a region's latency.
-            let round_trips = costctl_aws::dependent_round_trips(&counter.take_spans());
+            let spans = counter.take_spans();
+            let path = costctl_aws::critical_path(&spans);
             tracing::info!(
                 calls = total.calls,
                 attempts = total.attempts,
                 retries = total.retries(),
-                round_trips,
+                round_trips = path.len(),
+                critical_path = %costctl_aws::critical_path_line(&path),
                 requests = %serde_json::to_string(&used).unwrap_or_default(),
                 "aws requests"
             );

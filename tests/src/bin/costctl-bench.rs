@@ -100,6 +100,8 @@ struct Measurement {
     /// The longest chain of calls each waiting for the previous one's answer (the function's
     /// `round_trips`: `costctl_aws::dependent_round_trips`).
     round_trips: u64,
+    /// That chain, operation by operation (the function's `critical_path`).
+    critical_path: String,
     calls: u64,
     attempts: u64,
     retries: u64,
@@ -112,7 +114,9 @@ struct Measurement {
     /// CPU time the emulator spent answering (moto is single-threaded behind Python's GIL,
     /// so this part of the wall time is the emulator's, not costctl's).
     emulator_cpu_ms: f64,
-    /// `N + M + ceil(N/10) + 15`, the request target of a pause.
+    /// `2N + M + 2 + ceil(N/10) + 10`, the request target of a pause or resume (issue 17):
+    /// one write per service and per scalable target (every bench service is autoscaled), one
+    /// per database, the ALB and the MSK cluster; a describe per ten services; ten more reads.
     target: u64,
     verified: String,
 }
@@ -138,6 +142,7 @@ async fn main() -> Result<()> {
                 .with_context(|| format!("size {size:?}, throttle {throttle}"))?;
             for m in &runs {
                 eprintln!("{}", row(m));
+                eprintln!("  critical path ({}): {}", m.round_trips, m.critical_path);
             }
             all.extend(runs);
         }
@@ -285,6 +290,7 @@ struct Invocation {
     peak_rss_kib: u64,
     client: BTreeMap<String, Value>,
     round_trips: u64,
+    critical_path: String,
     emulator: BTreeMap<String, u64>,
     emulator_throttled: u64,
     emulator_cpu_ms: f64,
@@ -330,6 +336,7 @@ impl Invocation {
             peak_rss_kib: self.peak_rss_kib,
             client: self.client,
             round_trips: self.round_trips,
+            critical_path: self.critical_path,
             calls,
             attempts,
             retries: attempts.saturating_sub(calls),
@@ -339,7 +346,7 @@ impl Invocation {
             emulator_requests: self.emulator.values().sum(),
             emulator_throttled: self.emulator_throttled,
             emulator_cpu_ms: self.emulator_cpu_ms,
-            target: n + size.databases as u64 + n.div_ceil(10) + 15,
+            target: 2 * n + size.databases as u64 + 2 + n.div_ceil(10) + 10,
             verified: self.verified,
         }
     }
@@ -384,10 +391,14 @@ async fn invoke(
             };
             if v["fields"]["message"] == "aws requests" {
                 let round_trips = v["fields"]["round_trips"].as_u64().unwrap_or(0);
+                let path = v["fields"]["critical_path"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string();
                 found = v["fields"]["requests"]
                     .as_str()
                     .and_then(|s| serde_json::from_str::<BTreeMap<String, Value>>(s).ok())
-                    .map(|r| (r, round_trips));
+                    .map(|r| (r, round_trips, path));
             }
         }
         found
@@ -403,7 +414,7 @@ async fn invoke(
     // Give the log line (written after the response is sent) a moment, then stop the process.
     tokio::time::sleep(Duration::from_millis(200)).await;
     child.kill().await?;
-    let (client, round_trips) = logs
+    let (client, round_trips, critical_path) = logs
         .await?
         .context("the function logged no `aws requests` line")?;
     let stats_after = emu.stats().await?;
@@ -423,6 +434,7 @@ async fn invoke(
         peak_rss_kib,
         client,
         round_trips,
+        critical_path,
         emulator,
         emulator_throttled,
         emulator_cpu_ms,
@@ -496,7 +508,7 @@ fn row(m: &Measurement) -> String {
         m.reads,
         m.state_store,
         m.retries,
-        if m.event == "pause" {
+        if m.event == "pause" || m.event == "resume" {
             m.target.to_string()
         } else {
             "-".into()
@@ -507,7 +519,7 @@ fn row(m: &Measurement) -> String {
 
 fn table(all: &[Measurement]) -> String {
     let mut s = String::from(
-        "| N,K,M | latency | throttled | event | init ms | response ms | reconcile ms | emulator CPU ms | passes | peak RSS MiB | dependent round trips | calls | writes | reads | state store | retries | pause target | check |\n\
+        "| N,K,M | latency | throttled | event | init ms | response ms | reconcile ms | emulator CPU ms | passes | peak RSS MiB | dependent round trips | calls | writes | reads | state store | retries | request target | check |\n\
          |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for m in all {

@@ -56,30 +56,37 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
         report.saved_since_last = before.as_ref().and_then(|b| saved_between(b, &report));
         report.month_saved = Some(month_saved(before.as_ref(), &report));
         let stored = report.for_storage();
-        self.store.finish(stack, lease.owner(), &stored).await?;
-        self.record_ledger(stack, before.as_ref(), &report).await;
-        if !report.done.is_empty() || !report.errors.is_empty() {
-            self.store
-                .append_history(
-                    stack,
-                    &HistoryEntry {
-                        at_ms: self.clock.now_ms(),
-                        generation: report.generation,
-                        kind: "reconcile".into(),
-                        desired: report.desired_state,
-                        trigger: state.trigger,
-                        detail: serde_json::json!({
-                            "state": report.state,
-                            "converged": report.converged,
-                            "steps": stored.done,
-                            "errors": stored.errors,
-                            "notes": stored.notes,
-                            "omitted": (!stored.omitted.is_empty()).then_some(&stored.omitted),
-                        }),
-                    },
-                )
-                .await?;
-        }
+        // The final report, the ledger point and the history entry at once: none of them
+        // needs another's answer (the history records what was done whether or not the lease
+        // was still ours at the end).
+        let history =
+            (!report.done.is_empty() || !report.errors.is_empty()).then(|| HistoryEntry {
+                at_ms: self.clock.now_ms(),
+                generation: report.generation,
+                kind: "reconcile".into(),
+                desired: report.desired_state,
+                trigger: state.trigger,
+                detail: serde_json::json!({
+                    "state": report.state,
+                    "converged": report.converged,
+                    "steps": stored.done,
+                    "errors": stored.errors,
+                    "notes": stored.notes,
+                    "omitted": (!stored.omitted.is_empty()).then_some(&stored.omitted),
+                }),
+            });
+        let (finished, (), appended) = futures::join!(
+            self.store.finish(stack, lease.owner(), &stored),
+            self.record_ledger(stack, before.as_ref(), &report),
+            async {
+                match &history {
+                    Some(entry) => self.store.append_history(stack, entry).await,
+                    None => Ok(()),
+                }
+            }
+        );
+        finished?;
+        appended?;
         let detail = events::detail(
             before.as_ref(),
             &report,
@@ -136,7 +143,38 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
                 Next::Continue => {}
                 Next::Wait(d) => self.clock.sleep(d).await,
             }
-            *state = lease.take(&self.store, stack, self.clock.now_ms()).await?;
+            // The lease is renewed while the next pass's observation is made: looking needs no
+            // lease, only acting does, and the two would otherwise be two round trips in a row.
+            // The observation is used only if the renewal left what it looked for unchanged (a
+            // newer request may name another selector; the manifest is ours while we hold the
+            // lease, so it is unchanged unless the lease was lost, which ends the reconcile).
+            let keys = known
+                .as_ref()
+                .filter(|(sel, _)| *sel == state.selector)
+                .map(|(_, keys)| keys.clone());
+            let looking = self.observe(
+                &state.selector,
+                &state.manifest,
+                state.spec.as_ref(),
+                keys.as_deref(),
+            );
+            let (renewed, looked) = futures::join!(
+                lease.take(&self.store, stack, self.clock.now_ms()),
+                self.before(deadline_ms - lease.margin_ms(), looking)
+            );
+            let renewed = renewed?;
+            fresh = match looked {
+                Some(Ok(obs))
+                    if renewed.selector == state.selector
+                        && renewed.manifest == state.manifest
+                        && renewed.spec == state.spec =>
+                {
+                    Some(obs)
+                }
+                // Failed, out of time or stale: the pass looks again and handles what it finds.
+                _ => None,
+            };
+            *state = renewed;
         }
     }
 
