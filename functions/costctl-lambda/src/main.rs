@@ -7,8 +7,7 @@ use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
 use std::sync::Arc;
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
+fn main() -> Result<(), lambda_runtime::Error> {
     let mut filter =
         tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
     // Whatever RUST_LOG says, no credential is ever logged (see QUIET_SECRETS).
@@ -35,6 +34,20 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             return Err(e.into());
         }
     };
+    let runtime = match settings.worker_threads {
+        0 => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?,
+        n => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(n)
+            .enable_all()
+            .build()?,
+    };
+    runtime.block_on(serve(settings))
+}
+
+/// Cold start (SDK configuration, the stack configuration, clients), then the event loop.
+async fn serve(settings: settings::Settings) -> Result<(), lambda_runtime::Error> {
     let sdk = costctl_aws::load_config(&costctl_aws::Connection {
         region: None,
         endpoint_url: settings.endpoint_url.clone(),

@@ -32,6 +32,11 @@ pub enum SettingsError {
     },
 }
 
+/// The function's runtime threads by default: 0, the current-thread runtime. The work is
+/// waiting on AWS, not computing, and one thread measured less memory than two workers
+/// (BENCHMARKS.md, "Memory").
+pub const DEFAULT_WORKER_THREADS: usize = 0;
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub state_table: String,
@@ -40,6 +45,8 @@ pub struct Settings {
     config_parameter: Option<String>,
     pub poll_ms: u64,
     pub concurrency: usize,
+    /// Tokio worker threads (`COSTCTL_WORKER_THREADS`); 0: the current-thread runtime.
+    pub worker_threads: usize,
     pub endpoint_url: Option<String>,
     /// The EventBridge bus transition events go to (`COSTCTL_EVENT_BUS`); none: not sent.
     pub event_bus: Option<String>,
@@ -90,6 +97,18 @@ impl Settings {
                     ))
                 })?,
         };
+        let worker_threads = match var("COSTCTL_WORKER_THREADS") {
+            None => DEFAULT_WORKER_THREADS,
+            Some(v) => v
+                .parse::<usize>()
+                .ok()
+                .filter(|n| *n <= 16)
+                .ok_or_else(|| {
+                    SettingsError::Invalid(format!(
+                        "COSTCTL_WORKER_THREADS=`{v}`: expected 0 (one thread) to 16"
+                    ))
+                })?,
+        };
         let event_bus = var("COSTCTL_EVENT_BUS");
         if let Some(bus) = &event_bus
             && !is_event_bus(bus)
@@ -106,6 +125,7 @@ impl Settings {
             config_parameter,
             poll_ms,
             concurrency,
+            worker_threads,
             endpoint_url: var("COSTCTL_ENDPOINT_URL"),
             function_name: var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|| "costctl".into()),
         })

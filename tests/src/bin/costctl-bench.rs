@@ -95,6 +95,10 @@ struct Measurement {
     converged: Option<bool>,
     passes: Option<u64>,
     peak_rss_kib: u64,
+    /// Resident memory after the invocation: anonymous (heap, stacks) and file-backed (the
+    /// binary's pages it touched), KiB.
+    rss_anon_kib: u64,
+    rss_file_kib: u64,
     /// Requests per `Service.Operation`, counted by the function's SDK interceptor.
     client: BTreeMap<String, Value>,
     /// The longest chain of calls each waiting for the previous one's answer (the function's
@@ -143,6 +147,11 @@ async fn main() -> Result<()> {
             for m in &runs {
                 eprintln!("{}", row(m));
                 eprintln!("  critical path ({}): {}", m.round_trips, m.critical_path);
+                eprintln!(
+                    "  memory after: {:.1} MiB anonymous, {:.1} MiB file",
+                    m.rss_anon_kib as f64 / 1024.0,
+                    m.rss_file_kib as f64 / 1024.0
+                );
             }
             all.extend(runs);
         }
@@ -288,6 +297,8 @@ struct Invocation {
     response_ms: f64,
     response: Value,
     peak_rss_kib: u64,
+    rss_anon_kib: u64,
+    rss_file_kib: u64,
     client: BTreeMap<String, Value>,
     round_trips: u64,
     critical_path: String,
@@ -334,6 +345,8 @@ impl Invocation {
             converged: self.response["converged"].as_bool(),
             passes: self.response["passes"].as_u64(),
             peak_rss_kib: self.peak_rss_kib,
+            rss_anon_kib: self.rss_anon_kib,
+            rss_file_kib: self.rss_file_kib,
             client: self.client,
             round_trips: self.round_trips,
             critical_path: self.critical_path,
@@ -407,7 +420,7 @@ async fn invoke(
     let response_ms = started.elapsed().as_secs_f64() * 1e3;
     // The process is still alive, polling for its next invocation: its high-water mark now is
     // the peak of the whole cold start and invocation.
-    let peak_rss_kib = peak_rss_kib(pid)?;
+    let (peak_rss_kib, rss_anon_kib, rss_file_kib) = peak_rss_kib(pid)?;
     let init_ms = api
         .first_poll()
         .map_or(f64::NAN, |t| (t - started).as_secs_f64() * 1e3);
@@ -432,6 +445,8 @@ async fn invoke(
         response_ms,
         response,
         peak_rss_kib,
+        rss_anon_kib,
+        rss_file_kib,
         client,
         round_trips,
         critical_path,
@@ -477,14 +492,20 @@ fn cross_check(client: &BTreeMap<String, Value>, emulator: &BTreeMap<String, u64
 }
 
 /// Peak resident set size of a running process (`VmHWM`), in KiB.
-fn peak_rss_kib(pid: u32) -> Result<u64> {
+/// The process's peak RSS, and where its memory is now: `(VmHWM, RssAnon, RssFile)` in KiB.
+/// Heap and stacks are anonymous; the binary's code and data pages it has touched are file
+/// pages (they count in Lambda's memory too).
+fn peak_rss_kib(pid: u32) -> Result<(u64, u64, u64)> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
         .context("reading /proc/<pid>/status (Linux only)")?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .context("no VmHWM in /proc/<pid>/status")
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .with_context(|| format!("no {name} in /proc/<pid>/status"))
+    };
+    Ok((field("VmHWM:")?, field("RssAnon:")?, field("RssFile:")?))
 }
 
 fn row(m: &Measurement) -> String {
