@@ -4,6 +4,7 @@
 //! LocalStack, a VPC endpoint) applies to every service.
 
 use crate::requests::RequestCounter;
+use crate::throttle::ThrottleMeter;
 use aws_config::{BehaviorVersion, SdkConfig};
 use std::time::Duration;
 
@@ -34,13 +35,23 @@ pub struct AwsCloud {
     pub(crate) event_bus: Option<String>,
     /// Bound on concurrent calls inside one adapter operation (e.g. DescribeServices batches).
     pub(crate) concurrency: usize,
+    /// Requests and throttled answers per service, for the engine's concurrency windows.
+    pub(crate) throttles: ThrottleMeter,
 }
 
 /// A service client from the shared configuration, with the request counter attached when
-/// there is one.
+/// there is one, and the throttle meter under the service's IAM name when one is given.
 macro_rules! client {
     ($sdk:ident, $config:expr, $counter:expr) => {{
-        let mut builder = $sdk::config::Builder::from($config);
+        let builder = $sdk::config::Builder::from($config);
+        $crate::aws::client!(@build $sdk, builder, $counter)
+    }};
+    ($sdk:ident, $config:expr, $counter:expr, $meter:expr, $service:literal) => {{
+        let builder = $sdk::config::Builder::from($config).interceptor($meter.for_service($service));
+        $crate::aws::client!(@build $sdk, builder, $counter)
+    }};
+    (@build $sdk:ident, $builder:expr, $counter:expr) => {{
+        let mut builder = $builder;
         if let Some(counter) = $counter {
             builder = builder.interceptor(counter.clone());
         }
@@ -60,20 +71,34 @@ impl AwsCloud {
     }
 
     fn build(config: &SdkConfig, counter: Option<&RequestCounter>) -> Self {
+        // The services the engine's steps write to get a meter (`Action::api_service` names).
+        let meter = ThrottleMeter::default();
         Self {
-            ecs: client!(aws_sdk_ecs, config, counter),
-            autoscaling: client!(aws_sdk_applicationautoscaling, config, counter),
-            rds: client!(aws_sdk_rds, config, counter),
-            elb: client!(aws_sdk_elasticloadbalancingv2, config, counter),
-            kafka: client!(aws_sdk_kafka, config, counter),
-            ssm: client!(aws_sdk_ssm, config, counter),
-            route53: client!(aws_sdk_route53, config, counter),
+            ecs: client!(aws_sdk_ecs, config, counter, meter, "ecs"),
+            autoscaling: client!(
+                aws_sdk_applicationautoscaling,
+                config,
+                counter,
+                meter,
+                "application-autoscaling"
+            ),
+            rds: client!(aws_sdk_rds, config, counter, meter, "rds"),
+            elb: client!(
+                aws_sdk_elasticloadbalancingv2,
+                config,
+                counter,
+                meter,
+                "elasticloadbalancing"
+            ),
+            kafka: client!(aws_sdk_kafka, config, counter, meter, "kafka"),
+            ssm: client!(aws_sdk_ssm, config, counter, meter, "ssm"),
+            route53: client!(aws_sdk_route53, config, counter, meter, "route53"),
             acm: client!(aws_sdk_acm, config, counter),
-            ec2: client!(aws_sdk_ec2, config, counter),
+            ec2: client!(aws_sdk_ec2, config, counter, meter, "ec2"),
             wafv2: client!(aws_sdk_wafv2, config, counter),
             secrets: client!(aws_sdk_secretsmanager, config, counter),
             kms: client!(aws_sdk_kms, config, counter),
-            cloudwatch: client!(aws_sdk_cloudwatch, config, counter),
+            cloudwatch: client!(aws_sdk_cloudwatch, config, counter, meter, "cloudwatch"),
             events: client!(aws_sdk_eventbridge, config, counter),
             event_bus: None,
             shield: {
@@ -87,6 +112,7 @@ impl AwsCloud {
                 aws_sdk_shield::Client::from_conf(builder.build())
             },
             concurrency: 8,
+            throttles: meter,
         }
     }
 
@@ -236,6 +262,10 @@ use std::collections::BTreeMap;
 
 #[async_trait]
 impl Cloud for AwsCloud {
+    fn throttling(&self, service: &str) -> Option<costctl_engine::congestion::Throttling> {
+        Some(self.throttles.get(service))
+    }
+
     async fn find_services(&self, selector: &Selector) -> CloudResult<Vec<ServiceObs>> {
         self.ecs_find_services(selector).await
     }

@@ -5,20 +5,13 @@
 
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use costctl_engine::error::THROTTLING_CODES;
 pub use costctl_engine::error::{CloudError, CloudResult};
 
-/// Error codes AWS uses for throttling (the SDK's own list, plus the ones the SDK retries as
-/// transient): after the SDK's retries are spent these still mean "later", not "never".
-const THROTTLING: &[&str] = &[
-    "Throttling",
-    "ThrottlingException",
-    "ThrottledException",
-    "RequestThrottledException",
-    "TooManyRequestsException",
-    "ProvisionedThroughputExceededException",
-    "RequestLimitExceeded",
-    "RequestThrottled",
-    "SlowDown",
+/// Error codes the SDK retries as transient besides throttling
+/// ([`costctl_engine::error::THROTTLING_CODES`]): after the SDK's retries are spent these
+/// still mean "later", not "never".
+const OTHER_TRANSIENT: &[&str] = &[
     "PriorRequestNotComplete",
     "RequestTimeout",
     "RequestTimeoutException",
@@ -81,7 +74,9 @@ impl FromSdk for CloudError {
                     .message()
                     .map(str::to_string)
                     .unwrap_or_else(|| format!("{e}"));
-                if THROTTLING.contains(&code.as_str()) {
+                if THROTTLING_CODES.contains(&code.as_str())
+                    || OTHER_TRANSIENT.contains(&code.as_str())
+                {
                     CloudError::Transient {
                         operation,
                         resource,

@@ -7,7 +7,9 @@
 //! - [`error::FromSdk`]: the one place SDK errors are classified into `CloudError`;
 //! - [`access::check_access`]: one quick probe that turns a missing region, missing or expired
 //!   credentials and an unreachable endpoint into one line with the fix;
-//! - [`RequestCounter`]: AWS requests per operation, counted inside the SDK client.
+//! - [`RequestCounter`]: AWS requests per operation, counted inside the SDK client;
+//! - [`throttle::ThrottleMeter`]: requests and throttled answers per service, which the
+//!   engine's concurrency windows adapt to.
 //!
 //! The engine itself (reconcile loop, traits, reports) is `costctl-engine`.
 
@@ -27,6 +29,7 @@ pub mod network;
 pub mod publish;
 pub mod rds;
 pub mod requests;
+pub mod throttle;
 pub mod vpc;
 
 // The engine's modules, under the names the adapters use for them.

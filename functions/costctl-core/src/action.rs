@@ -302,6 +302,41 @@ impl Action {
     }
 
     /// The resource this step acts on, as shown to users.
+    /// The AWS service the step calls, as IAM names it (`ecs`, `rds`, …): each has its own
+    /// request rate limits, so each gets its own concurrency window. Gates (`AwaitAll`) call
+    /// nothing.
+    pub fn api_service(&self) -> &'static str {
+        match self {
+            Action::SetScalingBounds { .. } => "application-autoscaling",
+            Action::SetDesiredCount { .. } | Action::AwaitServiceCount { .. } => "ecs",
+            Action::StopDb { .. }
+            | Action::StartDb { .. }
+            | Action::DeleteDb { .. }
+            | Action::RestoreDb { .. }
+            | Action::ModifyDb { .. }
+            | Action::AwaitDb { .. }
+            | Action::AwaitDbModified { .. }
+            | Action::AwaitSnapshot { .. } => "rds",
+            Action::ApplyLoadBalancer { .. }
+            | Action::DeleteLoadBalancer { .. }
+            | Action::AwaitLoadBalancer { .. } => "elasticloadbalancing",
+            Action::CreateKafkaCluster { .. }
+            | Action::DeleteKafkaCluster { .. }
+            | Action::AwaitKafkaCluster { .. } => "kafka",
+            Action::AwaitAll { .. } => "none",
+            Action::PublishKafkaBootstrap { .. } | Action::PublishLoadBalancerDns { .. } => "ssm",
+            Action::UpsertAlias { .. } => "route53",
+            Action::SetAlarmActions { .. } | Action::PointAlarm { .. } => "cloudwatch",
+            Action::CreateNatGateway { .. }
+            | Action::DeleteNatGateway { .. }
+            | Action::AwaitNatGateway { .. }
+            | Action::PointNatRoutes { .. }
+            | Action::CreateVpcEndpoint { .. }
+            | Action::DeleteVpcEndpoint { .. }
+            | Action::AwaitVpcEndpoint { .. } => "ec2",
+        }
+    }
+
     pub fn resource(&self) -> String {
         match self {
             Action::SetScalingBounds {

@@ -188,6 +188,14 @@ pub trait Cloud: Send + Sync {
     async fn delete_vpc_endpoint(&self, id: &str) -> CloudResult<()> {
         Err(unsupported(id))
     }
+    /// Requests made to `service` (as IAM names it: `ecs`, `rds`, …) and how many AWS
+    /// throttled, counted since the cloud was made, retries included: the evidence the
+    /// executor's concurrency windows adapt to ([`crate::congestion`]). `None` for a cloud
+    /// that does not count its requests; the executor then counts step outcomes instead.
+    fn throttling(&self, _service: &str) -> Option<crate::congestion::Throttling> {
+        None
+    }
+
     /// CloudWatch metric alarms whose `LoadBalancer` dimension (or a metric-math query's)
     /// names one of these load balancers (`app/NAME/…`, whatever the ID: alarms outlive a
     /// deleted load balancer).

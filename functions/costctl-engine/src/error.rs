@@ -3,6 +3,20 @@
 //! service's errors into these (`costctl-aws`: the `FromSdk` trait); the engine reads only the
 //! class.
 
+/// Error codes by which AWS services say "too many requests" (the SDK's own list of
+/// throttling errors): transient, and a reason to send fewer at once.
+pub const THROTTLING_CODES: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
+    "RequestThrottled",
+    "SlowDown",
+];
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CloudError {
     /// The resource does not exist.
@@ -35,6 +49,12 @@ pub enum CloudError {
 }
 
 impl CloudError {
+    /// AWS asked for fewer requests (a [`THROTTLING_CODES`] code), even after the SDK's
+    /// retries: evidence for the concurrency windows.
+    pub fn is_throttling(&self) -> bool {
+        matches!(self, CloudError::Transient { code, .. } if THROTTLING_CODES.contains(&code.as_str()))
+    }
+
     pub fn is_transient(&self) -> bool {
         matches!(self, CloudError::Transient { .. })
     }

@@ -3,6 +3,7 @@
 //! - [`Cloud`]: the trait the reconcile loop acts through (the AWS adapters in `costctl-aws`
 //!   and the simulated cloud in `costctl-sim` implement it), with [`CloudError`] classified
 //!   transient or permanent by the adapter;
+//! - [`congestion`]: the concurrency windows that narrow per AWS service under throttling;
 //! - [`StateStore`]: desired state, generation, lease, manifest and history per stack
 //!   (`costctl-aws` keeps them in DynamoDB, the simulation in memory), with typed
 //!   [`StoreError`]s;
@@ -21,6 +22,7 @@
 pub mod alb_apply;
 pub mod answer;
 pub mod cloud;
+pub mod congestion;
 pub mod engine;
 pub mod error;
 pub mod events;

@@ -319,9 +319,9 @@ variable "log_level" {
 }
 
 variable "concurrency" {
-  description = "AWS calls each function keeps in flight while acting (COSTCTL_CONCURRENCY). Higher pauses large stacks faster and meets API throttling sooner; throttled calls are retried."
+  description = "AWS calls each function keeps in flight while acting (COSTCTL_CONCURRENCY), and the width each AWS service's window starts at: a service that answers most calls with throttling gets its window halved, and it grows back by one call a round. Throttled calls are retried."
   type        = number
-  default     = 16
+  default     = 64
 
   validation {
     condition     = var.concurrency >= 1 && var.concurrency <= 256 && floor(var.concurrency) == var.concurrency

@@ -380,6 +380,12 @@ async fn invoke(
     if let Some(n) = args.concurrency {
         cmd.env("COSTCTL_CONCURRENCY", n.to_string());
     }
+    // The function's own settings a comparison may vary, passed through when set.
+    for name in ["COSTCTL_WORKER_THREADS"] {
+        if let Some(v) = std::env::var_os(name) {
+            cmd.env(name, v);
+        }
+    }
     let echo = std::env::var_os("COSTCTL_BENCH_ECHO_LOGS").is_some();
     cmd.env(
         "RUST_LOG",

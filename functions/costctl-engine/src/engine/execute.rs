@@ -51,21 +51,32 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
         };
         // Pipelined, not in waves: a step starts as soon as its own dependencies are done (a
         // service's UpdateService right after its RegisterScalableTarget), so one slow call
-        // holds back only what depends on it. At most `concurrency` calls are in flight.
-        let limit = self.options.concurrency.max(1);
+        // holds back only what depends on it. At most `concurrency` calls are in flight, and
+        // no more to one AWS service than its window allows (`congestion`).
+        let cap = self.options.concurrency.max(1);
         let mut started = vec![false; plan.steps.len()];
         let mut done: Vec<usize> = Vec::new();
         let mut in_flight = futures::stream::FuturesUnordered::new();
+        let mut per_service: BTreeMap<&'static str, usize> = BTreeMap::new();
         let mut executed = 0;
         let mut permanent = false;
         loop {
-            if !permanent && self.clock.now_ms() < stop_at && in_flight.len() < limit {
-                let ready: Vec<Step> = plan
-                    .ready(&done)
-                    .filter(|s| !started[s.id])
-                    .take(limit - in_flight.len())
-                    .cloned()
-                    .collect();
+            if !permanent && self.clock.now_ms() < stop_at && in_flight.len() < cap {
+                let mut ready = Vec::new();
+                {
+                    let windows = self.windows();
+                    for step in plan.ready(&done).filter(|s| !started[s.id]) {
+                        if in_flight.len() + ready.len() >= cap {
+                            break;
+                        }
+                        let service = step.action.api_service();
+                        let busy = per_service.entry(service).or_default();
+                        if *busy < windows.limit(service) {
+                            *busy += 1;
+                            ready.push(step.clone());
+                        }
+                    }
+                }
                 for step in ready {
                     started[step.id] = true;
                     in_flight.push(run(step));
@@ -74,6 +85,11 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
             let Some((step, result)) = in_flight.next().await else {
                 break;
             };
+            let service = step.action.api_service();
+            if let Some(busy) = per_service.get_mut(service) {
+                *busy = busy.saturating_sub(1);
+            }
+            self.learn(stack, service, &result);
             let outcome = StepOutcome {
                 resource: step.action.resource(),
                 action: step.action.kind(),
@@ -113,6 +129,38 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
             report.done.push(outcome);
         }
         (executed, permanent)
+    }
+
+    /// Feeds one finished step into its service's window: the cloud's own request count when
+    /// it keeps one (the SDK's retries of throttled attempts are in it), else the step's
+    /// outcome.
+    fn learn(&self, stack: &str, service: &'static str, result: &CloudResult<()>) {
+        let mut windows = self.windows();
+        let change = match self.cloud.throttling(service) {
+            Some(total) => windows.metered(service, total),
+            None => windows.record(
+                service,
+                crate::congestion::Throttling {
+                    attempts: 1,
+                    throttled: u64::from(result.as_ref().is_err_and(CloudError::is_throttling)),
+                },
+            ),
+        };
+        if let Some(c) = change {
+            tracing::info!(
+                stack,
+                service = c.service,
+                from = c.from,
+                to = c.to,
+                throttled_share = c.throttled_share,
+                "concurrency window"
+            );
+        }
+    }
+
+    fn windows(&self) -> std::sync::MutexGuard<'_, crate::congestion::Windows> {
+        // Poisoned only by a panic while adjusting a window: the windows stay usable.
+        self.windows.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Runs `fut` unless `stop_at` (ms) comes first. A call still unanswered then (a retry

@@ -58,7 +58,9 @@ impl Clock for SystemClock {
 
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// At most this many AWS calls run at once.
+    /// At most this many AWS calls run at once, and the width each AWS service's window
+    /// starts at and grows back to ([`crate::congestion`]): a service that throttles gets
+    /// fewer.
     pub concurrency: usize,
     /// How long a lease lasts without renewal; renewed every pass.
     pub lease_ttl: Duration,
@@ -76,7 +78,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options {
-            concurrency: 16,
+            concurrency: 64,
             lease_ttl: Duration::from_secs(120),
             poll_interval: Duration::from_secs(5),
             safety_margin: Duration::from_secs(3),
@@ -197,6 +199,9 @@ pub struct Engine<C, S> {
     unsent: std::sync::Mutex<Vec<crate::events::Event>>,
     /// The price table of the region the engine acts in (cost estimates, the savings ledger).
     prices: Arc<Prices>,
+    /// Calls in flight allowed per AWS service, narrowed by throttling; kept for the engine's
+    /// life (a warm Lambda process), so the next invocation starts from what this one learned.
+    windows: std::sync::Mutex<crate::congestion::Windows>,
 }
 
 /// An observation a moment old, for one stack with nothing recorded yet: made by the request
@@ -219,12 +224,13 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
             cloud,
             store,
             clock: Arc::new(SystemClock),
-            options,
             progress: None,
             exclusions: BTreeMap::new(),
             exclude_tag_key: costctl_core::exclude::DEFAULT_TAG_KEY.to_string(),
             unsent: std::sync::Mutex::new(Vec::new()),
             prices: Arc::new(Prices::default()),
+            windows: std::sync::Mutex::new(crate::congestion::Windows::new(options.concurrency)),
+            options,
         }
     }
 

@@ -115,8 +115,8 @@ run "reduce_only_role_has_no_create_start_or_restore_action" {
     error_message = "COSTCTL_MODE must be full / reduce-only"
   }
   assert {
-    condition     = aws_lambda_function.this["full"].environment[0].variables["COSTCTL_CONCURRENCY"] == "16" && aws_lambda_function.this["reduce_only"].environment[0].variables["COSTCTL_CONCURRENCY"] == "16"
-    error_message = "both functions get COSTCTL_CONCURRENCY (default 16)"
+    condition     = aws_lambda_function.this["full"].environment[0].variables["COSTCTL_CONCURRENCY"] == "64" && aws_lambda_function.this["reduce_only"].environment[0].variables["COSTCTL_CONCURRENCY"] == "64"
+    error_message = "both functions get COSTCTL_CONCURRENCY (default 64)"
   }
 }
 
