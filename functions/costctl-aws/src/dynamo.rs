@@ -138,6 +138,109 @@ impl DynamoStore {
         Ok(true)
     }
 
+    /// The UpdateItem that records a request (its lockout and snooze rules as conditions),
+    /// taking the lease too when `lease` gives its owner and expiry.
+    async fn request_update(
+        &self,
+        stack: &str,
+        req: &NewRequest,
+        now_ms: i64,
+        lease: Option<(&str, i64)>,
+    ) -> Result<
+        aws_sdk_dynamodb::operation::update_item::UpdateItemOutput,
+        aws_sdk_dynamodb::error::SdkError<
+            aws_sdk_dynamodb::operation::update_item::UpdateItemError,
+        >,
+    > {
+        let mut update = String::from(
+            "SET #d = :d, #tr = :t, #r = :r, #ra = :now, #sel = :sel, #pol = :pol ADD #g :one",
+        );
+        let mut cond: Vec<&str> = Vec::new();
+        let mut remove: Vec<&str> = Vec::new();
+        let mut values = HashMap::from([
+            (":d".to_string(), s(req.desired.as_str())),
+            (":t".to_string(), s(req.trigger.as_str())),
+            (":r".to_string(), s(&req.reason)),
+            (":now".to_string(), n(now_ms)),
+            (":sel".to_string(), json(&req.selector)),
+            (":pol".to_string(), json(&req.policy)),
+            (":one".to_string(), n(1)),
+        ]);
+        match req.lockout_rule() {
+            LockoutRule::Set(lock) => {
+                update =
+                    update.replacen("SET ", "SET lockout_until = :lu, lockout_reason = :lr, ", 1);
+                values.insert(":lu".into(), n(lock.until_ms));
+                values.insert(":lr".into(), s(&lock.reason));
+            }
+            LockoutRule::Clear => remove.extend(["lockout_until", "lockout_reason"]),
+            // `Lockout::holds_at` as a condition: no lockout, or one that ended before now.
+            LockoutRule::MustNotHold => {
+                cond.push("(attribute_not_exists(lockout_until) OR lockout_until < :now)");
+            }
+            LockoutRule::Untouched => {}
+        }
+        match req.snooze_rule() {
+            SnoozeRule::Set(snooze) => {
+                update = update.replacen(
+                    "SET ",
+                    "SET snooze_until = :su, snooze_by = :sb, snooze_reason = :sr, snooze_set_at = :ss, ",
+                    1,
+                );
+                values.insert(":su".into(), n(snooze.until_ms));
+                values.insert(":sb".into(), s(&snooze.by));
+                values.insert(":sr".into(), s(&snooze.reason));
+                values.insert(":ss".into(), n(snooze.set_at_ms));
+            }
+            SnoozeRule::Clear => remove.extend([
+                "snooze_until",
+                "snooze_by",
+                "snooze_reason",
+                "snooze_set_at",
+            ]),
+            // `Snooze::holds_at` as a condition: no snooze, or one that ended at or before now,
+            // which the request then removes (its expiry is recorded once, in the history).
+            SnoozeRule::MustNotHold => {
+                cond.push("(attribute_not_exists(snooze_until) OR snooze_until <= :now)");
+                remove.extend([
+                    "snooze_until",
+                    "snooze_by",
+                    "snooze_reason",
+                    "snooze_set_at",
+                ]);
+            }
+            SnoozeRule::Untouched => {}
+        }
+        if !remove.is_empty() {
+            update.push_str(" REMOVE ");
+            update.push_str(&remove.join(", "));
+        }
+        if let Some((owner, expires_at_ms)) = lease {
+            update = update.replacen("SET ", "SET lease_owner = :me, lease_expires = :exp, ", 1);
+            values.insert(":me".into(), s(owner));
+            values.insert(":exp".into(), n(expires_at_ms));
+            cond.push(
+                "(attribute_not_exists(lease_owner) OR lease_expires < :now OR lease_owner = :me)",
+            );
+        }
+        let cond = (!cond.is_empty()).then(|| cond.join(" AND "));
+        self.update_state(stack)
+            .update_expression(update)
+            .set_condition_expression(cond)
+            // Every name aliased: several are DynamoDB reserved words.
+            .expression_attribute_names("#d", "desired")
+            .expression_attribute_names("#tr", "trigger")
+            .expression_attribute_names("#r", "reason")
+            .expression_attribute_names("#ra", "requested_at")
+            .expression_attribute_names("#sel", "selector")
+            .expression_attribute_names("#pol", "policy")
+            .expression_attribute_names("#g", "generation")
+            .set_expression_attribute_values(Some(values))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await
+    }
+
     /// An UpdateItem on the stack's `STATE` item (every state write is one).
     fn update_state(
         &self,
@@ -284,86 +387,7 @@ impl StateStore for DynamoStore {
     }
 
     async fn request(&self, stack: &str, req: &NewRequest, now_ms: i64) -> StoreResult<StackState> {
-        let mut update = String::from(
-            "SET #d = :d, #tr = :t, #r = :r, #ra = :now, #sel = :sel, #pol = :pol ADD #g :one",
-        );
-        let mut cond: Vec<&str> = Vec::new();
-        let mut remove: Vec<&str> = Vec::new();
-        let mut values = HashMap::from([
-            (":d".to_string(), s(req.desired.as_str())),
-            (":t".to_string(), s(req.trigger.as_str())),
-            (":r".to_string(), s(&req.reason)),
-            (":now".to_string(), n(now_ms)),
-            (":sel".to_string(), json(&req.selector)),
-            (":pol".to_string(), json(&req.policy)),
-            (":one".to_string(), n(1)),
-        ]);
-        match req.lockout_rule() {
-            LockoutRule::Set(lock) => {
-                update =
-                    update.replacen("SET ", "SET lockout_until = :lu, lockout_reason = :lr, ", 1);
-                values.insert(":lu".into(), n(lock.until_ms));
-                values.insert(":lr".into(), s(&lock.reason));
-            }
-            LockoutRule::Clear => remove.extend(["lockout_until", "lockout_reason"]),
-            // `Lockout::holds_at` as a condition: no lockout, or one that ended before now.
-            LockoutRule::MustNotHold => {
-                cond.push("(attribute_not_exists(lockout_until) OR lockout_until < :now)");
-            }
-            LockoutRule::Untouched => {}
-        }
-        match req.snooze_rule() {
-            SnoozeRule::Set(snooze) => {
-                update = update.replacen(
-                    "SET ",
-                    "SET snooze_until = :su, snooze_by = :sb, snooze_reason = :sr, snooze_set_at = :ss, ",
-                    1,
-                );
-                values.insert(":su".into(), n(snooze.until_ms));
-                values.insert(":sb".into(), s(&snooze.by));
-                values.insert(":sr".into(), s(&snooze.reason));
-                values.insert(":ss".into(), n(snooze.set_at_ms));
-            }
-            SnoozeRule::Clear => remove.extend([
-                "snooze_until",
-                "snooze_by",
-                "snooze_reason",
-                "snooze_set_at",
-            ]),
-            // `Snooze::holds_at` as a condition: no snooze, or one that ended at or before now,
-            // which the request then removes (its expiry is recorded once, in the history).
-            SnoozeRule::MustNotHold => {
-                cond.push("(attribute_not_exists(snooze_until) OR snooze_until <= :now)");
-                remove.extend([
-                    "snooze_until",
-                    "snooze_by",
-                    "snooze_reason",
-                    "snooze_set_at",
-                ]);
-            }
-            SnoozeRule::Untouched => {}
-        }
-        if !remove.is_empty() {
-            update.push_str(" REMOVE ");
-            update.push_str(&remove.join(", "));
-        }
-        let cond = (!cond.is_empty()).then(|| cond.join(" AND "));
-        let result = self
-            .update_state(stack)
-            .update_expression(update)
-            .set_condition_expression(cond)
-            // Every name aliased: several are DynamoDB reserved words.
-            .expression_attribute_names("#d", "desired")
-            .expression_attribute_names("#tr", "trigger")
-            .expression_attribute_names("#r", "reason")
-            .expression_attribute_names("#ra", "requested_at")
-            .expression_attribute_names("#sel", "selector")
-            .expression_attribute_names("#pol", "policy")
-            .expression_attribute_names("#g", "generation")
-            .set_expression_attribute_values(Some(values))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await;
+        let result = self.request_update(stack, req, now_ms, None).await;
         match result {
             Ok(out) => Self::parse_state(stack, out.attributes().unwrap_or(&HashMap::new())),
             Err(e) if Self::is_condition_failure(&e) => {
@@ -384,6 +408,35 @@ impl StateStore for DynamoStore {
                     until_ms: lock.until_ms,
                     reason: lock.reason,
                 })
+            }
+            Err(e) => Err(self.err(e)),
+        }
+    }
+
+    /// One UpdateItem: the request, and the lease under the same condition as
+    /// [`StateStore::lease`]'s. When a condition fails (the lease is another's, or a lockout
+    /// or snooze refuses the request) the request alone is tried, which records it or names
+    /// its refusal: the extra round trip is paid only then.
+    async fn request_with_lease(
+        &self,
+        stack: &str,
+        req: &NewRequest,
+        now_ms: i64,
+        owner: &str,
+        ttl_ms: i64,
+    ) -> StoreResult<(StackState, bool)> {
+        let result = self
+            .request_update(stack, req, now_ms, Some((owner, now_ms + ttl_ms)))
+            .await;
+        match result {
+            Ok(out) => Ok((
+                Self::parse_state(stack, out.attributes().unwrap_or(&HashMap::new()))?,
+                true,
+            )),
+            Err(e) if Self::is_condition_failure(&e) => {
+                let state = self.request(stack, req, now_ms).await?;
+                let ours = state.lease.as_ref().is_some_and(|l| l.owner == owner);
+                Ok((state, ours))
             }
             Err(e) => Err(self.err(e)),
         }

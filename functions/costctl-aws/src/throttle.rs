@@ -52,17 +52,22 @@ pub struct ServiceMeter {
     service: &'static str,
 }
 
-/// Whether an answer says "too many requests".
-pub fn is_throttling(status: u16, error_type_header: Option<&str>, body: &[u8]) -> bool {
+/// The response headers that carry an error's code.
+pub const ERROR_CODE_HEADERS: [&str; 2] = ["x-amzn-ErrorType", "x-amzn-query-error"];
+
+/// Whether an answer says "too many requests"; `code_headers` are the values of
+/// [`ERROR_CODE_HEADERS`] it carries.
+pub fn is_throttling(status: u16, code_headers: &[&str], body: &[u8]) -> bool {
     if status == 429 {
         return true;
     }
     if status < 400 {
         return false;
     }
-    // `x-amzn-ErrorType: ThrottlingException:http://internal.amazon.com/...`
-    if let Some(header) = error_type_header {
-        let code = header.split(':').next().unwrap_or_default();
+    // `x-amzn-ErrorType: ThrottlingException:http://internal.amazon.com/...`,
+    // `x-amzn-query-error: Throttling;Sender`.
+    for header in code_headers {
+        let code = header.split([':', ';']).next().unwrap_or_default();
         let code = code.rsplit('#').next().unwrap_or(code);
         if THROTTLING_CODES.contains(&code) {
             return true;
@@ -106,10 +111,14 @@ impl Intercept for ServiceMeter {
     ) -> Result<(), BoxError> {
         let response = context.response();
         let status = response.status().as_u16();
+        let headers: Vec<&str> = ERROR_CODE_HEADERS
+            .iter()
+            .filter_map(|h| response.headers().get(*h))
+            .collect();
         if status >= 400
             && is_throttling(
                 status,
-                response.headers().get("x-amzn-ErrorType"),
+                &headers,
                 response.body().bytes().unwrap_or_default(),
             )
         {
@@ -128,44 +137,56 @@ mod tests {
         // awsJson (ECS, Application Auto Scaling): header and body.
         assert!(is_throttling(
             400,
-            Some(
+            &[
                 "ThrottlingException:http://internal.amazon.com/coral/com.amazon.coral.availability/"
-            ),
+            ],
             b""
         ));
         assert!(is_throttling(
             400,
-            None,
+            &[],
             br#"{"__type":"com.amazon.coral.availability#ThrottlingException","message":"Rate exceeded"}"#
         ));
         // awsQuery (RDS, ELBv2, CloudWatch) and EC2.
         assert!(is_throttling(
             400,
-            None,
+            &[],
             b"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error></ErrorResponse>"
         ));
         assert!(is_throttling(
             503,
-            None,
+            &[],
             b"<Response><Errors><Error><Code>RequestLimitExceeded</Code></Error></Errors></Response>"
         ));
-        assert!(is_throttling(429, None, b""));
+        assert!(is_throttling(429, &[], b""));
+        // Query-compatible CBOR (CloudWatch): the header says it; the binary body is not read
+        // as text.
+        assert!(is_throttling(
+            400,
+            &["Throttling;Sender"],
+            b"\xbf\x66__type\x73ThrottlingException\xff"
+        ));
+        assert!(!is_throttling(
+            400,
+            &["ResourceNotFound;Sender"],
+            b"\xbf\x66__type\x73ThrottlingException\xff"
+        ));
         // Not throttling: another error, a message that only mentions the word, a success.
         assert!(!is_throttling(
             400,
-            None,
+            &[],
             br#"{"__type":"ValidationException","message":"not Throttling"}"#
         ));
         assert!(!is_throttling(
             400,
-            Some("ClusterNotFoundException:"),
+            &["ClusterNotFoundException:"],
             br#"{"__type":"ClusterNotFoundException","message":"Throttling is not the problem"}"#
         ));
         assert!(!is_throttling(
             400,
-            None,
+            &[],
             b"<Error><Code>InvalidDBInstanceState</Code><Message>ThrottlingException mentioned</Message></Error>"
         ));
-        assert!(!is_throttling(200, None, b"<Code>Throttling</Code>"));
+        assert!(!is_throttling(200, &[], b"<Code>Throttling</Code>"));
     }
 }

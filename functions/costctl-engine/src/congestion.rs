@@ -13,6 +13,7 @@
 //! so what one invocation learned the next starts from.
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 
 /// Above this share of throttled requests in a round, the window halves.
 pub const THROTTLED_SHARE: f64 = 0.5;
@@ -33,6 +34,8 @@ pub struct Throttling {
 #[derive(Debug, Clone)]
 struct Window {
     limit: f64,
+    /// Calls to the service in flight now, from every reconcile of the engine.
+    in_flight: usize,
     /// This round's requests so far.
     round: Throttling,
     /// The cloud's own count when it was last read (clouds that count their requests).
@@ -47,6 +50,32 @@ pub struct Change {
     pub to: usize,
     /// The round's share of throttled requests.
     pub throttled_share: f64,
+}
+
+/// A call's place in its service's window, given back when the call ends or is dropped (a
+/// reconcile abandoned at its deadline leaves no place taken in a warm process).
+pub struct Slot {
+    windows: Arc<Mutex<Windows>>,
+    service: &'static str,
+}
+
+impl Slot {
+    /// A place taken with [`Windows::try_start`].
+    pub fn taken(windows: &Arc<Mutex<Windows>>, service: &'static str) -> Self {
+        Slot {
+            windows: Arc::clone(windows),
+            service,
+        }
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.windows
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .release(self.service);
+    }
 }
 
 /// The windows of every service an engine has called.
@@ -70,6 +99,23 @@ impl Windows {
         self.by_service
             .get(service)
             .map_or(self.max, |w| (w.limit as usize).clamp(1, self.max))
+    }
+
+    /// Takes a place for one call to `service` if its window has one.
+    pub fn try_start(&mut self, service: &'static str) -> bool {
+        let limit = self.limit(service);
+        let w = self.window(service);
+        let room = w.in_flight < limit;
+        if room {
+            w.in_flight += 1;
+        }
+        room
+    }
+
+    /// Gives back the place of a call that ended (or was abandoned).
+    pub fn release(&mut self, service: &'static str) {
+        let w = self.window(service);
+        w.in_flight = w.in_flight.saturating_sub(1);
     }
 
     /// The cloud's running count of `service`'s requests (`Cloud::throttling`): what is new
@@ -115,6 +161,7 @@ impl Windows {
         let max = self.max;
         self.by_service.entry(service).or_insert_with(|| Window {
             limit: max as f64,
+            in_flight: 0,
             round: Throttling::default(),
             metered: None,
         })
@@ -168,6 +215,26 @@ mod tests {
         // A narrow window is judged on at least MIN_ROUND requests, not one.
         assert_eq!(w.record("rds", calls(1, 0)), None);
         assert_eq!(w.limit("rds"), MIN_WINDOW);
+    }
+
+    #[test]
+    fn places_are_taken_up_to_the_window_and_given_back_by_dropped_slots() {
+        let windows = Arc::new(Mutex::new(Windows::new(2)));
+        let take = || windows.lock().unwrap().try_start("ecs");
+        assert!(take());
+        let a = Slot::taken(&windows, "ecs");
+        assert!(take());
+        let b = Slot::taken(&windows, "ecs");
+        assert!(!take(), "the window of 2 is full");
+        assert!(
+            windows.lock().unwrap().try_start("rds"),
+            "other services have their own"
+        );
+        drop(a);
+        assert!(take());
+        let _c = Slot::taken(&windows, "ecs");
+        drop(b);
+        assert!(take());
     }
 
     #[test]

@@ -16,8 +16,13 @@ use costctl_core::budget::BudgetAlert;
 use costctl_core::config::{Config, StackConfig};
 use costctl_core::event::{EventError, Request, TfAction, Trigger};
 use costctl_core::spec::EphemeralSpec;
+use futures::StreamExt;
 use std::time::Duration;
 use time::OffsetDateTime;
+
+/// How many stacks one tick reconciles at once. Each makes its own calls under its own lease;
+/// the AWS services' concurrency windows are shared, so a throttling service narrows for all.
+pub const STACKS_AT_ONCE: usize = 8;
 
 /// Which deployment this is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -633,10 +638,29 @@ impl<C: Cloud, S: StateStore> Service<C, S> {
             }
             None => self.config.stacks.keys().cloned().collect(),
         };
-        let mut reconciled = Vec::new();
-        for name in names {
-            reconciled.push(self.tick_stack(&name, deadline_ms).await?);
+        if let Some(name) = only {
+            // One stack asked for by name: its error is the answer's.
+            let entry = self.tick_stack(name, deadline_ms).await?;
+            return Ok(Answer::Tick {
+                reconciled: vec![entry],
+            });
         }
+        // Every stack, several at once (each under its own lease), answered in the
+        // configuration's order. A stack whose tick fails is reported as failed and holds
+        // no other back; one that waits on AWS holds only its own slot.
+        let reconciled = futures::stream::iter(names)
+            .map(|name| async move {
+                match self.tick_stack(&name, deadline_ms).await {
+                    Ok(entry) => entry,
+                    Err(e) => TickEntry::Failed {
+                        stack: name,
+                        error: e.to_string(),
+                    },
+                }
+            })
+            .buffered(STACKS_AT_ONCE)
+            .collect()
+            .await;
         Ok(Answer::Tick { reconciled })
     }
 

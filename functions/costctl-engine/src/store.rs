@@ -296,6 +296,27 @@ pub trait StateStore: Send + Sync {
         now_ms: i64,
         ttl_ms: i64,
     ) -> StoreResult<StackState>;
+    /// Records a request and takes (or renews) the lease for `owner`, in one write where the
+    /// store can: a request its own invocation carries out at once then costs one round trip,
+    /// not two. Returns the state and whether the lease is now `owner`'s; a lease another
+    /// invocation holds is left to it, and the request is recorded all the same (that holder
+    /// reads it at its next renewal). The request's own refusals (lockout, snooze) are as
+    /// [`StateStore::request`]'s.
+    async fn request_with_lease(
+        &self,
+        stack: &str,
+        req: &NewRequest,
+        now_ms: i64,
+        owner: &str,
+        ttl_ms: i64,
+    ) -> StoreResult<(StackState, bool)> {
+        let state = self.request(stack, req, now_ms).await?;
+        match self.lease(stack, owner, now_ms, ttl_ms).await {
+            Ok(leased) => Ok((leased, true)),
+            Err(StoreError::LeaseHeld { .. }) => Ok((state, false)),
+            Err(e) => Err(e),
+        }
+    }
     async fn release(&self, stack: &str, owner: &str) -> StoreResult<()>;
     /// Writes the manifest, only while `owner` holds the lease and `generation` is current.
     async fn save_manifest(

@@ -45,6 +45,10 @@ struct Args {
     /// Seed of the emulator's throttling.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Instead of one stack per size, this many stacks of each size, paused and then resumed
+    /// by one `reconcile` tick each (the requests recorded beforehand, as a schedule would).
+    #[arg(long, default_value_t = 0)]
+    tick_stacks: usize,
     /// COSTCTL_CONCURRENCY of the function (AWS calls in flight); unset: its default.
     #[arg(long)]
     concurrency: Option<usize>,
@@ -86,6 +90,8 @@ struct Measurement {
     latency_ms: u64,
     throttle: f64,
     event: &'static str,
+    /// Stacks the invocation acted on (a tick reconciles every configured stack).
+    stacks: usize,
     /// Process start → first `/invocation/next` (runtime init, configuration, SDK clients).
     init_ms: f64,
     /// Process start → response through the runtime API.
@@ -141,9 +147,12 @@ async fn main() -> Result<()> {
     let mut all = Vec::new();
     for size in &args.sizes {
         for (i, &throttle) in args.throttles.iter().enumerate() {
-            let runs = bench_one(&args, *size, throttle, i == 0)
-                .await
-                .with_context(|| format!("size {size:?}, throttle {throttle}"))?;
+            let runs = if args.tick_stacks > 0 {
+                bench_tick(&args, *size, throttle).await
+            } else {
+                bench_one(&args, *size, throttle, i == 0).await
+            }
+            .with_context(|| format!("size {size:?}, throttle {throttle}"))?;
             for m in &runs {
                 eprintln!("{}", row(m));
                 eprintln!("  critical path ({}): {}", m.round_trips, m.critical_path);
@@ -291,6 +300,144 @@ async fn verify_paused(sdk: &aws_config::SdkConfig, demo: &DemoStack, eph: &Ephe
     }
 }
 
+/// `tick_stacks` stacks of `size`, each built like the single-stack bench's, all configured
+/// in one function: a pause request is recorded for every stack (no latency, as a schedule's
+/// reduce-only function or an earlier invocation would have), then one `reconcile` tick under
+/// latency and throttling must pause them all; then the same for resume, which must give each
+/// stack back exactly.
+async fn bench_tick(args: &Args, size: Size, throttle: f64) -> Result<Vec<Measurement>> {
+    use costctl_core::DesiredState;
+    use costctl_core::event::Trigger;
+    let n = args.tick_stacks;
+    let built = Instant::now();
+    let spec = |i: usize| StackSpec {
+        autoscale_every: 1,
+        ..StackSpec::new(
+            &format!("bench{i}"),
+            size.clusters,
+            size.services,
+            size.databases,
+        )
+    };
+    let (emu, sdk, first) = start_with_stack(
+        EmulatorOptions {
+            seed: args.seed,
+            ..EmulatorOptions::default()
+        },
+        &spec(0),
+    )
+    .await?;
+    let mut stacks = vec![first];
+    for i in 1..n {
+        stacks.push(stack::build(&sdk, &spec(i)).await?);
+    }
+    let mut ephemeral = Vec::new();
+    let mut before = Vec::new();
+    for demo in &stacks {
+        ephemeral.push(stack::build_ephemeral(&sdk, demo).await?);
+        before.push(demo.picture(&sdk).await?);
+    }
+    eprintln!(
+        "emulator up, {n} stacks of {} services / {} clusters / {} databases + ALB + MSK built in {:.1} s",
+        size.services,
+        size.clusters,
+        size.databases,
+        built.elapsed().as_secs_f64()
+    );
+    let name = |i: usize| format!("bench-{i}");
+    let config: serde_json::Map<String, Value> = (0..n)
+        .map(|i| {
+            (
+                name(i),
+                json!({
+                    "tags": { "Project": format!("bench{i}"), "Env": "dev" },
+                    "policy": { "msk_on_pause": "delete", "rds_on_pause": "stop" }
+                }),
+            )
+        })
+        .collect();
+    let config = json!({ "stacks": config }).to_string();
+    let engine = costctl_engine::Engine::new(
+        costctl_aws::AwsCloud::new(&sdk),
+        costctl_aws::DynamoStore::new(&sdk, costctl_tests::STATE_TABLE),
+        costctl_engine::engine::Options::default(),
+    );
+    let budget = Duration::from_secs(args.budget_s);
+    let mut out = Vec::new();
+    for (event, desired) in [
+        ("tick: pause", DesiredState::Paused),
+        ("tick: resume", DesiredState::Running),
+    ] {
+        for (i, demo) in stacks.iter().enumerate() {
+            let selector = costctl_core::Selector::from_tag_args(&demo.spec.tag_args())
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            engine
+                .request(
+                    &name(i),
+                    costctl_engine::RequestSpec {
+                        selector: Some(selector),
+                        ..costctl_engine::RequestSpec::new(desired, Trigger::Schedule)
+                    },
+                )
+                .await
+                .map_err(|e| anyhow::anyhow!("recording the request of {}: {e}", name(i)))?;
+        }
+        emu.configure(
+            json!({"latency_ms": args.latency_ms, "throttle_fraction": throttle, "seed": args.seed}),
+        )
+        .await?;
+        let measured = invoke(args, &emu, &config, json!({"action": "reconcile"}), budget).await;
+        emu.configure(json!({"latency_ms": 0, "throttle_fraction": 0}))
+            .await?;
+        let mut m = measured?;
+        let entries = m.response["reconciled"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let converged = entries
+            .iter()
+            .filter(|e| e["converged"].as_bool() == Some(true))
+            .count();
+        let mut wrong = Vec::new();
+        for (i, demo) in stacks.iter().enumerate() {
+            let verdict = if desired == DesiredState::Paused {
+                verify_paused(&sdk, demo, &ephemeral[i]).await
+            } else if demo.picture(&sdk).await? != before[i] {
+                "restored differently".into()
+            } else {
+                match stack::ephemeral_present(&sdk, &ephemeral[i]).await {
+                    Ok((true, true)) => "restored exactly".into(),
+                    other => format!("ALB/MSK after resume: {other:?}"),
+                }
+            };
+            if verdict != "paused" && verdict != "restored exactly" {
+                wrong.push(format!("{}: {verdict}", name(i)));
+            }
+        }
+        m.verified = if wrong.is_empty() {
+            format!(
+                "{converged} of {n} converged, all {}",
+                if desired == DesiredState::Paused {
+                    "paused"
+                } else {
+                    "restored exactly"
+                }
+            )
+        } else {
+            format!("WRONG: {}", wrong.join("; "))
+        };
+        let ok = wrong.is_empty() && converged == n && entries.len() == n;
+        let mut measurement = m.finish(size, args.latency_ms, throttle, event);
+        measurement.stacks = n;
+        measurement.converged = Some(ok);
+        // The tick's own time is the invocation's: it answers once every stack is done.
+        measurement.reconcile_ms = None;
+        ensure!(ok, "{event} of {n} stacks: {}", measurement.verified);
+        out.push(measurement);
+    }
+    Ok(out)
+}
+
 /// Raw figures of one invocation, before the bench's labels are attached.
 struct Invocation {
     init_ms: f64,
@@ -339,6 +486,7 @@ impl Invocation {
             latency_ms,
             throttle,
             event,
+            stacks: 1,
             init_ms: self.init_ms,
             response_ms: self.response_ms,
             reconcile_ms: self.response["elapsed_ms"].as_u64(),
@@ -516,7 +664,12 @@ fn peak_rss_kib(pid: u32) -> Result<(u64, u64, u64)> {
 
 fn row(m: &Measurement) -> String {
     format!(
-        "| {},{},{} | {} ms | {:.0}% | {} | {:.1} | {:.0} | {} | {:.0} | {} | {:.1} | {} | {} | {} | {} | {} | {} | {} | {} |",
+        "| {}{},{},{} | {} ms | {:.0}% | {} | {:.1} | {:.0} | {} | {:.0} | {} | {:.1} | {} | {} | {} | {} | {} | {} | {} | {} |",
+        if m.stacks > 1 {
+            format!("{} × ", m.stacks)
+        } else {
+            String::new()
+        },
         m.size.services,
         m.size.clusters,
         m.size.databases,

@@ -23,7 +23,9 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
         let call_until = stop_at.min(lease.calls_until(lease_until));
         let fence_at = lease.fence_at(lease_until);
         let lease = &lease;
-        let run = |step: Step| async move {
+        let run = |step: Step, slot: crate::congestion::Slot| async move {
+            // The call's place in its service's window, given back when this ends or is dropped.
+            let _slot = slot;
             let result = if !lease.may_start(self.clock.now_ms(), lease_until) {
                 Err(CloudError::Transient {
                     operation: "lease",
@@ -57,38 +59,33 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
         let mut started = vec![false; plan.steps.len()];
         let mut done: Vec<usize> = Vec::new();
         let mut in_flight = futures::stream::FuturesUnordered::new();
-        let mut per_service: BTreeMap<&'static str, usize> = BTreeMap::new();
         let mut executed = 0;
         let mut permanent = false;
         loop {
             if !permanent && self.clock.now_ms() < stop_at && in_flight.len() < cap {
                 let mut ready = Vec::new();
                 {
-                    let windows = self.windows();
+                    let mut windows = self.windows();
                     for step in plan.ready(&done).filter(|s| !started[s.id]) {
                         if in_flight.len() + ready.len() >= cap {
                             break;
                         }
                         let service = step.action.api_service();
-                        let busy = per_service.entry(service).or_default();
-                        if *busy < windows.limit(service) {
-                            *busy += 1;
-                            ready.push(step.clone());
+                        if windows.try_start(service) {
+                            ready.push((step.clone(), service));
                         }
                     }
                 }
-                for step in ready {
+                for (step, service) in ready {
                     started[step.id] = true;
-                    in_flight.push(run(step));
+                    let slot = crate::congestion::Slot::taken(&self.windows, service);
+                    in_flight.push(run(step, slot));
                 }
             }
             let Some((step, result)) = in_flight.next().await else {
                 break;
             };
             let service = step.action.api_service();
-            if let Some(busy) = per_service.get_mut(service) {
-                *busy = busy.saturating_sub(1);
-            }
             self.learn(stack, service, &result);
             let outcome = StepOutcome {
                 resource: step.action.resource(),

@@ -201,7 +201,7 @@ pub struct Engine<C, S> {
     prices: Arc<Prices>,
     /// Calls in flight allowed per AWS service, narrowed by throttling; kept for the engine's
     /// life (a warm Lambda process), so the next invocation starts from what this one learned.
-    windows: std::sync::Mutex<crate::congestion::Windows>,
+    windows: Arc<std::sync::Mutex<crate::congestion::Windows>>,
 }
 
 /// An observation a moment old, for one stack with nothing recorded yet: made by the request
@@ -229,7 +229,9 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
             exclude_tag_key: costctl_core::exclude::DEFAULT_TAG_KEY.to_string(),
             unsent: std::sync::Mutex::new(Vec::new()),
             prices: Arc::new(Prices::default()),
-            windows: std::sync::Mutex::new(crate::congestion::Windows::new(options.concurrency)),
+            windows: Arc::new(std::sync::Mutex::new(crate::congestion::Windows::new(
+                options.concurrency,
+            ))),
             options,
         }
     }
@@ -408,12 +410,15 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
     }
 
     /// Validates and stores a request; returns the stored state, its history entry and the
-    /// observation made on the way, if one was.
+    /// observation made on the way, if one was. With `lease`, the lease is taken in the same
+    /// write where it is free ([`StateStore::request_with_lease`]); the state returned is then
+    /// the leased one, marked `true`.
     async fn record_request(
         &self,
         stack: &str,
         spec: RequestSpec,
-    ) -> Result<(StackState, HistoryEntry, Option<Fresh>), EngineError> {
+        lease: Option<&Lease>,
+    ) -> Result<(StackState, HistoryEntry, Option<Fresh>, bool), EngineError> {
         let existing = self.store.load(stack).await?;
         let selector = match (&spec.selector, &existing) {
             (Some(sel), _) => sel.clone(),
@@ -476,7 +481,14 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
             (SnoozeRule::MustNotHold, Some(s)) if !s.holds_at(now) => (None, Some(s)),
             _ => (None, None),
         };
-        let state = self.store.request(stack, &req, now).await?;
+        let (state, leased) = match lease {
+            Some(lease) => {
+                self.store
+                    .request_with_lease(stack, &req, now, lease.owner(), lease.ttl_ms())
+                    .await?
+            }
+            None => (self.store.request(stack, &req, now).await?, false),
+        };
         let mut detail = serde_json::json!({ "reason": spec.reason, "force": spec.force, "lockout": spec.lockout });
         if let Some(snooze) = &spec.snooze {
             detail["snooze"] = serde_json::json!(snooze);
@@ -495,20 +507,20 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
             trigger: spec.trigger,
             detail,
         };
-        Ok((state, entry, fresh))
+        Ok((state, entry, fresh, leased))
     }
 
     /// Records a request. Bad input changes nothing: an invalid selector, or one that selects
     /// nothing for a stack with nothing recorded, is refused before anything is written.
     pub async fn request(&self, stack: &str, spec: RequestSpec) -> Result<StackState, EngineError> {
-        let (state, entry, _) = self.record_request(stack, spec).await?;
+        let (state, entry, _, _) = self.record_request(stack, spec, None).await?;
         self.store.append_history(stack, &entry).await?;
         Ok(state)
     }
 
-    /// Records a request and reconciles at once, as one invocation does. The request's history
-    /// entry is written while the reconcile takes the lease: one round trip less before the
-    /// first AWS call. A stack another invocation holds is queued: that invocation reads the
+    /// Records a request and reconciles at once, as one invocation does. The lease is taken by
+    /// the request's own write, and the request's history entry is written while the reconcile
+    /// starts: two round trips less before the first AWS call. A stack another invocation holds is queued: that invocation reads the
     /// request at its next renewal and carries it out.
     pub async fn request_and_reconcile(
         &self,
@@ -516,10 +528,12 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
         spec: RequestSpec,
         deadline_ms: i64,
     ) -> Result<(StackState, Transition), EngineError> {
-        let (state, entry, fresh) = self.record_request(stack, spec).await?;
+        let lease = Lease::new(&self.options);
+        let (state, entry, fresh, leased) = self.record_request(stack, spec, Some(&lease)).await?;
+        let taken = leased.then(|| state.clone());
         let (history, transition) = futures::join!(
             self.store.append_history(stack, &entry),
-            self.reconcile_with(stack, deadline_ms, fresh)
+            self.reconcile_with(stack, deadline_ms, fresh, taken)
         );
         history?;
         Ok((state, Transition::of(transition)?))
@@ -534,7 +548,7 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
         spec: RequestSpec,
         timeout: Duration,
     ) -> Result<(StackState, Report), EngineError> {
-        let (state, entry, fresh) = self.record_request(stack, spec).await?;
+        let (state, entry, fresh, _) = self.record_request(stack, spec, None).await?;
         self.store.append_history(stack, &entry).await?;
         let report = self
             .run_until_with(stack, state.generation, timeout, fresh)

@@ -23,19 +23,24 @@ enum Next {
 impl<C: Cloud, S: StateStore> Engine<C, S> {
     /// One reconcile: holds the lease, runs passes until converged, blocked or out of time.
     pub async fn reconcile(&self, stack: &str, deadline_ms: i64) -> Result<Report, EngineError> {
-        self.reconcile_with(stack, deadline_ms, None).await
+        self.reconcile_with(stack, deadline_ms, None, None).await
     }
 
-    /// A reconcile that may plan its first pass on the observation its request just made.
+    /// A reconcile that may plan its first pass on the observation its request just made, and
+    /// start from the state its request's write leased (`taken`) instead of taking the lease.
     pub(super) async fn reconcile_with(
         &self,
         stack: &str,
         deadline_ms: i64,
         fresh: Option<Fresh>,
+        taken: Option<StackState>,
     ) -> Result<Report, EngineError> {
         let started = self.clock.now_ms();
         let lease = Lease::new(&self.options);
-        let mut state = lease.take(&self.store, stack, started).await?;
+        let mut state = match taken {
+            Some(state) => state,
+            None => lease.take(&self.store, stack, started).await?,
+        };
         let fresh = self.usable(fresh, stack, &state);
         let result = self
             .passes(stack, &lease, deadline_ms, &mut state, fresh)
@@ -341,7 +346,9 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
         let deadline =
             self.clock.now_ms() + i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX / 2);
         loop {
-            let reconciled = self.reconcile_with(stack, deadline, fresh.take()).await;
+            let reconciled = self
+                .reconcile_with(stack, deadline, fresh.take(), None)
+                .await;
             let report = match Transition::of(reconciled)? {
                 Transition::Reconciled(r) => Some(*r),
                 Transition::Queued { .. } => None,
