@@ -6,32 +6,69 @@
 use crate::requests::RequestCounter;
 use crate::throttle::ThrottleMeter;
 use aws_config::{BehaviorVersion, SdkConfig};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-/// Shared SDK clients for every service costctl touches.
+/// A service client built on first use, then shared by every clone. Building a client runs
+/// that SDK's own copy of the configuration and endpoint code, which then stays resident; a
+/// pause that never calls Route 53, ACM, KMS or Secrets Manager does not pay for them
+/// (BENCHMARKS.md, "Memory").
+#[derive(Clone)]
+pub(crate) struct Lazy<T> {
+    cell: Arc<OnceLock<T>>,
+    make: Arc<dyn Fn() -> T + Send + Sync>,
+}
+
+impl<T> Lazy<T> {
+    fn new(make: impl Fn() -> T + Send + Sync + 'static) -> Self {
+        Lazy {
+            cell: Arc::new(OnceLock::new()),
+            make: Arc::new(make),
+        }
+    }
+}
+
+impl<T> std::ops::Deref for Lazy<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        self.cell.get_or_init(|| (self.make)())
+    }
+}
+
+impl<T> std::fmt::Debug for Lazy<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.cell.get().is_some() {
+            "Lazy(built)"
+        } else {
+            "Lazy(not built yet)"
+        })
+    }
+}
+
+/// Shared SDK clients for every service costctl touches, each built when first called.
 #[derive(Clone, Debug)]
 pub struct AwsCloud {
-    pub(crate) ecs: aws_sdk_ecs::Client,
-    pub(crate) autoscaling: aws_sdk_applicationautoscaling::Client,
-    pub(crate) rds: aws_sdk_rds::Client,
-    pub(crate) elb: aws_sdk_elasticloadbalancingv2::Client,
-    pub(crate) kafka: aws_sdk_kafka::Client,
-    pub(crate) ssm: aws_sdk_ssm::Client,
-    pub(crate) route53: aws_sdk_route53::Client,
-    pub(crate) acm: aws_sdk_acm::Client,
-    pub(crate) ec2: aws_sdk_ec2::Client,
+    pub(crate) ecs: Lazy<aws_sdk_ecs::Client>,
+    pub(crate) autoscaling: Lazy<aws_sdk_applicationautoscaling::Client>,
+    pub(crate) rds: Lazy<aws_sdk_rds::Client>,
+    pub(crate) elb: Lazy<aws_sdk_elasticloadbalancingv2::Client>,
+    pub(crate) kafka: Lazy<aws_sdk_kafka::Client>,
+    pub(crate) ssm: Lazy<aws_sdk_ssm::Client>,
+    pub(crate) route53: Lazy<aws_sdk_route53::Client>,
+    pub(crate) acm: Lazy<aws_sdk_acm::Client>,
+    pub(crate) ec2: Lazy<aws_sdk_ec2::Client>,
     /// The web ACL association of a load balancer (regional WAF).
-    pub(crate) wafv2: aws_sdk_wafv2::Client,
+    pub(crate) wafv2: Lazy<aws_sdk_wafv2::Client>,
     /// Reads the OIDC client secret a spec names (AWS never returns it from the listener).
-    pub(crate) secrets: aws_sdk_secretsmanager::Client,
+    pub(crate) secrets: Lazy<aws_sdk_secretsmanager::Client>,
     /// The state of an encrypted database's KMS key, checked before a hibernation.
-    pub(crate) kms: aws_sdk_kms::Client,
+    pub(crate) kms: Lazy<aws_sdk_kms::Client>,
     /// Alarms on the load balancers: muted while paused, re-pointed after a recreation.
-    pub(crate) cloudwatch: aws_sdk_cloudwatch::Client,
+    pub(crate) cloudwatch: Lazy<aws_sdk_cloudwatch::Client>,
     /// Shield Advanced protections: a protected load balancer is kept (not re-created).
-    pub(crate) shield: aws_sdk_shield::Client,
+    pub(crate) shield: Lazy<aws_sdk_shield::Client>,
     /// Transition events (`PutEvents`), sent to `event_bus` when one is configured.
-    pub(crate) events: aws_sdk_eventbridge::Client,
+    pub(crate) events: Lazy<aws_sdk_eventbridge::Client>,
     pub(crate) event_bus: Option<String>,
     /// Bound on concurrent calls inside one adapter operation (e.g. DescribeServices batches).
     pub(crate) concurrency: usize,
@@ -73,43 +110,49 @@ impl AwsCloud {
     fn build(config: &SdkConfig, counter: Option<&RequestCounter>) -> Self {
         // The services the engine's steps write to get a meter (`Action::api_service` names).
         let meter = ThrottleMeter::default();
+        // Each client is made from owned copies (it is built later, on first use).
+        let (config, counter) = (config.clone(), counter.cloned());
+        macro_rules! lazy {
+            ($sdk:ident $(, $service:literal)?) => {{
+                let (config, counter, _meter) = (config.clone(), counter.clone(), meter.clone());
+                Lazy::new(move || lazy!(@make $sdk, config, counter, _meter $(, $service)?))
+            }};
+            (@make $sdk:ident, $config:ident, $counter:ident, $meter:ident, $service:literal) => {
+                client!($sdk, &$config, $counter.as_ref(), $meter, $service)
+            };
+            (@make $sdk:ident, $config:ident, $counter:ident, $meter:ident) => {
+                client!($sdk, &$config, $counter.as_ref())
+            };
+        }
         Self {
-            ecs: client!(aws_sdk_ecs, config, counter, meter, "ecs"),
-            autoscaling: client!(
-                aws_sdk_applicationautoscaling,
-                config,
-                counter,
-                meter,
-                "application-autoscaling"
-            ),
-            rds: client!(aws_sdk_rds, config, counter, meter, "rds"),
-            elb: client!(
-                aws_sdk_elasticloadbalancingv2,
-                config,
-                counter,
-                meter,
-                "elasticloadbalancing"
-            ),
-            kafka: client!(aws_sdk_kafka, config, counter, meter, "kafka"),
-            ssm: client!(aws_sdk_ssm, config, counter, meter, "ssm"),
-            route53: client!(aws_sdk_route53, config, counter, meter, "route53"),
-            acm: client!(aws_sdk_acm, config, counter),
-            ec2: client!(aws_sdk_ec2, config, counter, meter, "ec2"),
-            wafv2: client!(aws_sdk_wafv2, config, counter),
-            secrets: client!(aws_sdk_secretsmanager, config, counter),
-            kms: client!(aws_sdk_kms, config, counter),
-            cloudwatch: client!(aws_sdk_cloudwatch, config, counter, meter, "cloudwatch"),
-            events: client!(aws_sdk_eventbridge, config, counter),
+            ecs: lazy!(aws_sdk_ecs, "ecs"),
+            autoscaling: lazy!(aws_sdk_applicationautoscaling, "application-autoscaling"),
+            rds: lazy!(aws_sdk_rds, "rds"),
+            elb: lazy!(aws_sdk_elasticloadbalancingv2, "elasticloadbalancing"),
+            kafka: lazy!(aws_sdk_kafka, "kafka"),
+            ssm: lazy!(aws_sdk_ssm, "ssm"),
+            route53: lazy!(aws_sdk_route53, "route53"),
+            acm: lazy!(aws_sdk_acm),
+            ec2: lazy!(aws_sdk_ec2, "ec2"),
+            wafv2: lazy!(aws_sdk_wafv2),
+            secrets: lazy!(aws_sdk_secretsmanager),
+            kms: lazy!(aws_sdk_kms),
+            cloudwatch: lazy!(aws_sdk_cloudwatch, "cloudwatch"),
+            events: lazy!(aws_sdk_eventbridge),
             event_bus: None,
             shield: {
-                // Shield Advanced has one API endpoint, in us-east-1, whatever the region of the
-                // protected resource (AWS General Reference, "AWS Shield endpoints and quotas").
-                let mut builder = aws_sdk_shield::config::Builder::from(config)
-                    .region(aws_sdk_shield::config::Region::from_static("us-east-1"));
-                if let Some(counter) = counter {
-                    builder = builder.interceptor(counter.clone());
-                }
-                aws_sdk_shield::Client::from_conf(builder.build())
+                let (config, counter) = (config.clone(), counter.clone());
+                Lazy::new(move || {
+                    // Shield Advanced has one API endpoint, in us-east-1, whatever the region of
+                    // the protected resource (AWS General Reference, "AWS Shield endpoints and
+                    // quotas").
+                    let mut builder = aws_sdk_shield::config::Builder::from(&config)
+                        .region(aws_sdk_shield::config::Region::from_static("us-east-1"));
+                    if let Some(counter) = &counter {
+                        builder = builder.interceptor(counter.clone());
+                    }
+                    aws_sdk_shield::Client::from_conf(builder.build())
+                })
             },
             concurrency: 8,
             throttles: meter,
