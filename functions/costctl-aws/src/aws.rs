@@ -6,7 +6,7 @@
 use crate::requests::RequestCounter;
 use crate::throttle::ThrottleMeter;
 use aws_config::{BehaviorVersion, SdkConfig};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 /// A service client built on first use, then shared by every clone. Building a client runs
@@ -74,7 +74,13 @@ pub struct AwsCloud {
     pub(crate) concurrency: usize,
     /// Requests and throttled answers per service, for the engine's concurrency windows.
     pub(crate) throttles: ThrottleMeter,
+    /// While a tick shares discovery (`Cloud::share_discovery`): the one listing of every ECS
+    /// service and its tags, made by the first stack that needs it.
+    pub(crate) shared_ecs: Arc<Mutex<Option<Arc<EcsListing>>>>,
 }
+
+/// Every ECS service of the account with its tags, by `cluster/service` key; listed once.
+pub(crate) type EcsListing = tokio::sync::OnceCell<Vec<(String, Vec<(String, String)>)>>;
 
 /// A service client from the shared configuration, with the request counter attached when
 /// there is one, and the throttle meter under the service's IAM name when one is given.
@@ -156,6 +162,7 @@ impl AwsCloud {
             },
             concurrency: 8,
             throttles: meter,
+            shared_ecs: Arc::default(),
         }
     }
 
@@ -305,6 +312,11 @@ use std::collections::BTreeMap;
 
 #[async_trait]
 impl Cloud for AwsCloud {
+    fn share_discovery(&self, on: bool) {
+        *self.shared_ecs.lock().unwrap_or_else(|e| e.into_inner()) =
+            on.then(|| Arc::new(EcsListing::new()));
+    }
+
     fn throttling(&self, service: &str) -> Option<costctl_engine::congestion::Throttling> {
         Some(self.throttles.get(service))
     }

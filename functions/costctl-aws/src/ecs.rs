@@ -19,6 +19,57 @@ impl AwsCloud {
         match selector {
             Selector::Names(names) => self.ecs_describe_keys(&names.ecs_services).await,
             Selector::Tags(_) => {
+                let shared = self
+                    .shared_ecs
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clone();
+                let Some(shared) = shared else {
+                    return self.ecs_find_by_tags(selector).await;
+                };
+                // One listing for every stack of the tick; each then describes its own
+                // services again, so that counts are as of now, not as of the listing.
+                let all = shared.get_or_try_init(|| self.ecs_list_tagged()).await?;
+                let keys: Vec<String> = all
+                    .iter()
+                    .filter(|(_, tags)| {
+                        selector.matches_tags(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+                    })
+                    .map(|(key, _)| key.clone())
+                    .collect();
+                self.ecs_describe_keys(&keys).await
+            }
+        }
+    }
+
+    /// Every ECS service of the account (region) with its tags, by `cluster/service` key.
+    async fn ecs_list_tagged(&self) -> CloudResult<Vec<(String, Vec<(String, String)>)>> {
+        Ok(self
+            .ecs_list_all()
+            .await?
+            .into_iter()
+            .map(|(s, tags)| (s.key(), tags))
+            .collect())
+    }
+
+    /// The services carrying the selector's tags, discovered afresh.
+    async fn ecs_find_by_tags(&self, selector: &Selector) -> CloudResult<Vec<ServiceObs>> {
+        Ok(self
+            .ecs_list_all()
+            .await?
+            .into_iter()
+            .filter(|(_, tags)| {
+                selector.matches_tags(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            })
+            .map(|(s, _)| s)
+            .collect())
+    }
+
+    /// Every active ECS service of the account with its tags: ListClusters, every cluster's
+    /// ListServices at once, then every batch's DescribeServices at once.
+    async fn ecs_list_all(&self) -> CloudResult<Vec<(ServiceObs, Vec<(String, String)>)>> {
+        {
+            {
                 let clusters: Vec<String> = self
                     .ecs
                     .list_clusters()
@@ -49,14 +100,7 @@ impl AwsCloud {
                     .buffered(self.concurrency)
                     .try_collect()
                     .await?;
-                let services = self.ecs_describe(&listed).await?;
-                Ok(services
-                    .into_iter()
-                    .filter(|(_, tags)| {
-                        selector.matches_tags(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-                    })
-                    .map(|(s, _)| s)
-                    .collect())
+                self.ecs_describe(&listed).await
             }
         }
     }

@@ -188,6 +188,14 @@ pub trait Cloud: Send + Sync {
     async fn delete_vpc_endpoint(&self, id: &str) -> CloudResult<()> {
         Err(unsupported(id))
     }
+    /// While on, the account-wide listings a tag selector's discovery reads (every cluster's
+    /// services and their tags) are made once and shared by every stack, instead of once per
+    /// stack: what a tick of many stacks in one account spends most of its calls on. The tick
+    /// turns it on for its own duration only, so a request's reconcile always discovers
+    /// afresh; what a shared listing finds is described again by key, so counts and states are
+    /// never stale. A cloud that lists nothing account-wide ignores it.
+    fn share_discovery(&self, _on: bool) {}
+
     /// Requests made to `service` (as IAM names it: `ecs`, `rds`, …) and how many AWS
     /// throttled, counted since the cloud was made, retries included: the evidence the
     /// executor's concurrency windows adapt to ([`crate::congestion`]). `None` for a cloud

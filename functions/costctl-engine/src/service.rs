@@ -20,10 +20,6 @@ use futures::StreamExt;
 use std::time::Duration;
 use time::OffsetDateTime;
 
-/// How many stacks one tick reconciles at once. Each makes its own calls under its own lease;
-/// the AWS services' concurrency windows are shared, so a throttling service narrows for all.
-pub const STACKS_AT_ONCE: usize = 8;
-
 /// Which deployment this is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -647,7 +643,9 @@ impl<C: Cloud, S: StateStore> Service<C, S> {
         }
         // Every stack, several at once (each under its own lease), answered in the
         // configuration's order. A stack whose tick fails is reported as failed and holds
-        // no other back; one that waits on AWS holds only its own slot.
+        // no other back; one that waits on AWS holds only its own slot. The stacks share one
+        // account-wide discovery for the tick's duration.
+        self.engine.cloud().share_discovery(true);
         let reconciled = futures::stream::iter(names)
             .map(|name| async move {
                 match self.tick_stack(&name, deadline_ms).await {
@@ -658,9 +656,10 @@ impl<C: Cloud, S: StateStore> Service<C, S> {
                     },
                 }
             })
-            .buffered(STACKS_AT_ONCE)
+            .buffered(self.engine.options().stacks_at_once.max(1))
             .collect()
             .await;
+        self.engine.cloud().share_discovery(false);
         Ok(Answer::Tick { reconciled })
     }
 

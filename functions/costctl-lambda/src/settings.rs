@@ -47,6 +47,8 @@ pub struct Settings {
     pub concurrency: usize,
     /// Tokio worker threads (`COSTCTL_WORKER_THREADS`); 0: the current-thread runtime.
     pub worker_threads: usize,
+    /// Stacks a tick reconciles at once (`COSTCTL_TICK_STACKS`).
+    pub tick_stacks: usize,
     pub endpoint_url: Option<String>,
     /// The EventBridge bus transition events go to (`COSTCTL_EVENT_BUS`); none: not sent.
     pub event_bus: Option<String>,
@@ -109,6 +111,18 @@ impl Settings {
                     ))
                 })?,
         };
+        let tick_stacks = match var("COSTCTL_TICK_STACKS") {
+            None => Options::default().stacks_at_once,
+            Some(v) => v
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=64).contains(n))
+                .ok_or_else(|| {
+                    SettingsError::Invalid(format!(
+                        "COSTCTL_TICK_STACKS=`{v}`: expected a number of stacks from 1 to 64"
+                    ))
+                })?,
+        };
         let event_bus = var("COSTCTL_EVENT_BUS");
         if let Some(bus) = &event_bus
             && !is_event_bus(bus)
@@ -126,6 +140,7 @@ impl Settings {
             poll_ms,
             concurrency,
             worker_threads,
+            tick_stacks,
             endpoint_url: var("COSTCTL_ENDPOINT_URL"),
             function_name: var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|| "costctl".into()),
         })
@@ -167,6 +182,7 @@ impl Settings {
             owner: format!("lambda-{}-{}", self.function_name, std::process::id()),
             poll_interval: Duration::from_millis(self.poll_ms),
             concurrency: self.concurrency,
+            stacks_at_once: self.tick_stacks,
             ..Options::default()
         }
     }

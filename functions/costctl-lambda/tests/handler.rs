@@ -92,6 +92,7 @@ impl Fixture {
             safety_margin: Duration::from_secs(3),
             owner: caller.owner.clone(),
             reduce_only: false,
+            stacks_at_once: 4,
         };
         let engine =
             costctl_engine::Engine::new(SimCloud(caller.clone()), MemStore(caller), options)

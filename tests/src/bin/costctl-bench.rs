@@ -169,6 +169,12 @@ async fn main() -> Result<()> {
     if let Some(path) = &args.json {
         std::fs::write(path, serde_json::to_string_pretty(&all)?)?;
     }
+    let wrong: Vec<&str> = all
+        .iter()
+        .filter(|m| m.verified.starts_with("WRONG"))
+        .map(|m| m.event)
+        .collect();
+    ensure!(wrong.is_empty(), "not done or not exact: {wrong:?}");
     Ok(())
 }
 
@@ -432,7 +438,40 @@ async fn bench_tick(args: &Args, size: Size, throttle: f64) -> Result<Vec<Measur
         measurement.converged = Some(ok);
         // The tick's own time is the invocation's: it answers once every stack is done.
         measurement.reconcile_ms = None;
-        ensure!(ok, "{event} of {n} stacks: {}", measurement.verified);
+        let unfinished: Vec<String> = entries
+            .iter()
+            .filter(|e| e["converged"].as_bool() != Some(true))
+            .map(|e| {
+                let report = if e["report"].is_object() {
+                    &e["report"]
+                } else {
+                    e
+                };
+                format!(
+                    "{} state {} passes {} elapsed {} ms errors {} skipped {} error {}",
+                    report["stack"],
+                    report["state"],
+                    report["passes"],
+                    report["elapsed_ms"],
+                    report["errors"],
+                    e["skipped"],
+                    e["error"]
+                )
+            })
+            .collect();
+        if !ok {
+            // Recorded, shown in the table, and the run fails once every figure is printed.
+            eprintln!(
+                "{event} of {n} stacks ({} entries, answered in {:.0} ms): {}\nnot converged: {}",
+                entries.len(),
+                measurement.response_ms,
+                measurement.verified,
+                unfinished.join("\n  ")
+            );
+            if !measurement.verified.starts_with("WRONG") {
+                measurement.verified = format!("WRONG: {}", measurement.verified);
+            }
+        }
         out.push(measurement);
     }
     Ok(out)
@@ -529,7 +568,7 @@ async fn invoke(
         cmd.env("COSTCTL_CONCURRENCY", n.to_string());
     }
     // The function's own settings a comparison may vary, passed through when set.
-    for name in ["COSTCTL_WORKER_THREADS"] {
+    for name in ["COSTCTL_WORKER_THREADS", "COSTCTL_TICK_STACKS"] {
         if let Some(v) = std::env::var_os(name) {
             cmd.env(name, v);
         }

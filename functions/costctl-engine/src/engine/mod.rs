@@ -73,6 +73,10 @@ pub struct Options {
     /// Refuse every step that does not reduce cost (the budget-alert deployment): even if a
     /// stack's stored desired state is `running`, this engine never starts anything.
     pub reduce_only: bool,
+    /// How many stacks one tick reconciles at once. Each makes its own calls under its own
+    /// lease; the AWS services' concurrency windows are shared, so a throttling service
+    /// narrows for all of them.
+    pub stacks_at_once: usize,
 }
 
 impl Default for Options {
@@ -84,6 +88,7 @@ impl Default for Options {
             safety_margin: Duration::from_secs(3),
             owner: format!("costctl-{}", std::process::id()),
             reduce_only: false,
+            stacks_at_once: 8,
         }
     }
 }
@@ -395,6 +400,10 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
     pub fn with_progress(mut self, progress: Progress) -> Self {
         self.progress = Some(progress);
         self
+    }
+
+    pub fn options(&self) -> &Options {
+        &self.options
     }
 
     pub fn store(&self) -> &S {

@@ -180,6 +180,7 @@ impl Scenario {
             safety_margin: Duration::from_secs(3),
             owner: caller.owner.clone(),
             reduce_only: false,
+            stacks_at_once: 4,
         };
         let engine = Engine::new(SimCloud(caller.clone()), MemStore(caller), options)
             .with_clock(Arc::new(self.clock.clone()));
