@@ -175,3 +175,45 @@ async fn a_service_that_throttles_most_calls_gets_a_narrower_window_and_the_paus
         "{throttled} UpdateService calls were throttled"
     );
 }
+
+/// A finish whose answer was lost and is sent again (the SDK retries a timed-out attempt) finds
+/// the lease already released by itself and its own report stored: success, not a lost lease.
+/// Another owner's lease still fences it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_finish_sent_twice_is_done_once_and_a_taken_lease_still_fences_it() {
+    use costctl_engine::StateStore;
+    use costctl_engine::store::StoreError;
+    let spec = StackSpec::new("twice", 1, 1, 0);
+    let (_emu, sdk, stack) = start_with_stack(EmulatorOptions::default(), &spec)
+        .await
+        .unwrap();
+    let store = DynamoStore::new(&sdk, TABLE);
+    let engine = Engine::new(
+        AwsCloud::new(&sdk),
+        DynamoStore::new(&sdk, TABLE),
+        Options::default(),
+    );
+    let selector = Selector::from_tag_args(&stack.spec.tag_args()).unwrap();
+    engine
+        .request(
+            "twice",
+            RequestSpec {
+                selector: Some(selector),
+                ..RequestSpec::new(DesiredState::Paused, costctl_core::event::Trigger::Cli)
+            },
+        )
+        .await
+        .unwrap();
+    let state = store.lease("twice", "me", 1_000, 60_000).await.unwrap();
+    let mut report = costctl_engine::Report::new("twice", state.desired, state.generation);
+    report.finished_at_ms = 2_000;
+    store.finish("twice", "me", &report).await.unwrap();
+    store
+        .finish("twice", "me", &report)
+        .await
+        .expect("the same finish again is done, not fenced");
+    // Someone else holds the stack now: a late finish of ours is fenced.
+    store.lease("twice", "other", 3_000, 60_000).await.unwrap();
+    let late = store.finish("twice", "me", &report).await;
+    assert!(matches!(late, Err(StoreError::Fenced { .. })), "{late:?}");
+}

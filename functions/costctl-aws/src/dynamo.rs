@@ -564,11 +564,27 @@ impl StateStore for DynamoStore {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(e) if Self::is_condition_failure(&e) => Err(StoreError::Fenced {
-                stack: stack.into(),
-                owner: owner.into(),
-                generation: 0,
-            }),
+            Err(e) if Self::is_condition_failure(&e) => {
+                // An attempt whose answer was lost may have finished already (the SDK retries
+                // an attempt that timed out or whose connection broke): then the stored report
+                // is this one and no lease is left, and that is success, not a lost lease.
+                let current = self.load(stack).await?;
+                let done = current.is_some_and(|c| {
+                    c.lease.is_none()
+                        && c.last_report.is_some_and(|r| {
+                            r.finished_at_ms == report.finished_at_ms
+                                && r.generation == report.generation
+                        })
+                });
+                if done {
+                    return Ok(());
+                }
+                Err(StoreError::Fenced {
+                    stack: stack.into(),
+                    owner: owner.into(),
+                    generation: 0,
+                })
+            }
             Err(e) => Err(self.err(e)),
         }
     }
