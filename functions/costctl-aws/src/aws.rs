@@ -9,10 +9,9 @@ use aws_config::{BehaviorVersion, SdkConfig};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-/// A service client built on first use, then shared by every clone. Building a client runs
-/// that SDK's own copy of the configuration and endpoint code, which then stays resident; a
-/// pause that never calls Route 53, ACM, KMS or Secrets Manager does not pay for them
-/// (BENCHMARKS.md, "Memory").
+/// A service client built on first use, then shared by every clone: an invocation builds only
+/// the clients it calls (a pause never builds Route 53, ACM, KMS or Secrets Manager). Measured
+/// on a pause, which calls most of them, the saving is not visible (BENCHMARKS.md, "Memory").
 #[derive(Clone)]
 pub(crate) struct Lazy<T> {
     cell: Arc<OnceLock<T>>,

@@ -63,6 +63,11 @@ fn json<T: Serialize>(v: &T) -> AttributeValue {
     AttributeValue::S(serde_json::to_string(v).expect("state types serialise"))
 }
 
+/// The condition under which `:me` may take a stack's lease: nobody holds it, its holder's
+/// grant ended before `:now`, or `:me` holds it already (a renewal).
+const LEASE_FREE_OR_MINE: &str =
+    "(attribute_not_exists(lease_owner) OR lease_expires < :now OR lease_owner = :me)";
+
 impl DynamoStore {
     pub fn new(config: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
         Self::build(config, table, None)
@@ -219,9 +224,7 @@ impl DynamoStore {
             update = update.replacen("SET ", "SET lease_owner = :me, lease_expires = :exp, ", 1);
             values.insert(":me".into(), s(owner));
             values.insert(":exp".into(), n(expires_at_ms));
-            cond.push(
-                "(attribute_not_exists(lease_owner) OR lease_expires < :now OR lease_owner = :me)",
-            );
+            cond.push(LEASE_FREE_OR_MINE);
         }
         let cond = (!cond.is_empty()).then(|| cond.join(" AND "));
         self.update_state(stack)
@@ -478,9 +481,7 @@ impl StateStore for DynamoStore {
         let result = self
             .update_state(stack)
             .update_expression("SET lease_owner = :me, lease_expires = :exp")
-            .condition_expression(
-                "attribute_exists(pk) AND (attribute_not_exists(lease_owner) OR lease_expires < :now OR lease_owner = :me)",
-            )
+            .condition_expression(format!("attribute_exists(pk) AND {LEASE_FREE_OR_MINE}"))
             .expression_attribute_values(":me", s(owner))
             .expression_attribute_values(":exp", n(now_ms + ttl_ms))
             .expression_attribute_values(":now", n(now_ms))

@@ -11,6 +11,11 @@ use std::collections::BTreeMap;
 /// DescribeServices takes at most 10 services per call.
 const DESCRIBE_BATCH: usize = 10;
 
+/// Whether a service's tags are the selector's.
+fn carries(selector: &Selector, tags: &[(String, String)]) -> bool {
+    selector.matches_tags(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+}
+
 impl AwsCloud {
     pub(crate) async fn ecs_find_services(
         &self,
@@ -32,9 +37,7 @@ impl AwsCloud {
                 let all = shared.get_or_try_init(|| self.ecs_list_tagged()).await?;
                 let keys: Vec<String> = all
                     .iter()
-                    .filter(|(_, tags)| {
-                        selector.matches_tags(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-                    })
+                    .filter(|(_, tags)| carries(selector, tags))
                     .map(|(key, _)| key.clone())
                     .collect();
                 self.ecs_describe_keys(&keys).await
@@ -58,9 +61,7 @@ impl AwsCloud {
             .ecs_list_all()
             .await?
             .into_iter()
-            .filter(|(_, tags)| {
-                selector.matches_tags(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            })
+            .filter(|(_, tags)| carries(selector, tags))
             .map(|(s, _)| s)
             .collect())
     }
@@ -68,41 +69,37 @@ impl AwsCloud {
     /// Every active ECS service of the account with its tags: ListClusters, every cluster's
     /// ListServices at once, then every batch's DescribeServices at once.
     async fn ecs_list_all(&self) -> CloudResult<Vec<(ServiceObs, Vec<(String, String)>)>> {
-        {
-            {
-                let clusters: Vec<String> = self
+        let clusters: Vec<String> = self
+            .ecs
+            .list_clusters()
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| CloudError::from_sdk("ecs:ListClusters", "*", e))?;
+        // Every cluster's services are listed at once, then every batch of every
+        // cluster described at once: two round trips after ListClusters, whatever the
+        // number of clusters.
+        let listed: Vec<(String, Vec<String>)> = stream::iter(clusters)
+            .map(|cluster| async move {
+                let arns: Vec<String> = self
                     .ecs
-                    .list_clusters()
+                    .list_services()
+                    .cluster(&cluster)
+                    .max_results(100)
                     .into_paginator()
                     .items()
                     .send()
                     .try_collect()
                     .await
-                    .map_err(|e| CloudError::from_sdk("ecs:ListClusters", "*", e))?;
-                // Every cluster's services are listed at once, then every batch of every
-                // cluster described at once: two round trips after ListClusters, whatever the
-                // number of clusters.
-                let listed: Vec<(String, Vec<String>)> = stream::iter(clusters)
-                    .map(|cluster| async move {
-                        let arns: Vec<String> = self
-                            .ecs
-                            .list_services()
-                            .cluster(&cluster)
-                            .max_results(100)
-                            .into_paginator()
-                            .items()
-                            .send()
-                            .try_collect()
-                            .await
-                            .map_err(|e| CloudError::from_sdk("ecs:ListServices", &cluster, e))?;
-                        Ok::<_, CloudError>((cluster, arns))
-                    })
-                    .buffered(self.concurrency)
-                    .try_collect()
-                    .await?;
-                self.ecs_describe(&listed).await
-            }
-        }
+                    .map_err(|e| CloudError::from_sdk("ecs:ListServices", &cluster, e))?;
+                Ok::<_, CloudError>((cluster, arns))
+            })
+            .buffered(self.concurrency)
+            .try_collect()
+            .await?;
+        self.ecs_describe(&listed).await
     }
 
     pub(crate) async fn ecs_describe_keys(&self, keys: &[String]) -> CloudResult<Vec<ServiceObs>> {

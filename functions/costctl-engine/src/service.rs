@@ -20,6 +20,22 @@ use futures::StreamExt;
 use std::time::Duration;
 use time::OffsetDateTime;
 
+/// A cloud's discovery shared between stacks while this lives (`Cloud::share_discovery`).
+struct SharedDiscovery<'a, C: Cloud>(&'a C);
+
+impl<'a, C: Cloud> SharedDiscovery<'a, C> {
+    fn on(cloud: &'a C) -> Self {
+        cloud.share_discovery(true);
+        SharedDiscovery(cloud)
+    }
+}
+
+impl<C: Cloud> Drop for SharedDiscovery<'_, C> {
+    fn drop(&mut self) {
+        self.0.share_discovery(false);
+    }
+}
+
 /// Which deployment this is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -627,15 +643,9 @@ impl<C: Cloud, S: StateStore> Service<C, S> {
     /// The periodic tick: first the requests the reduce-only function recorded, then continue
     /// unfinished transitions and repair drift, stack by stack.
     async fn tick(&self, only: Option<&str>, deadline_ms: i64) -> Result<Answer, ServiceError> {
-        let names: Vec<String> = match only {
-            Some(name) => {
-                self.stack(name)?;
-                vec![name.to_string()]
-            }
-            None => self.config.stacks.keys().cloned().collect(),
-        };
         if let Some(name) = only {
             // One stack asked for by name: its error is the answer's.
+            self.stack(name)?;
             let entry = self.tick_stack(name, deadline_ms).await?;
             return Ok(Answer::Tick {
                 reconciled: vec![entry],
@@ -644,8 +654,10 @@ impl<C: Cloud, S: StateStore> Service<C, S> {
         // Every stack, several at once (each under its own lease), answered in the
         // configuration's order. A stack whose tick fails is reported as failed and holds
         // no other back; one that waits on AWS holds only its own slot. The stacks share one
-        // account-wide discovery for the tick's duration.
-        self.engine.cloud().share_discovery(true);
+        // account-wide discovery for the tick's duration (ended however the tick ends, so a
+        // warm process never keeps a tick's listing).
+        let _sharing = SharedDiscovery::on(self.engine.cloud());
+        let names: Vec<String> = self.config.stacks.keys().cloned().collect();
         let reconciled = futures::stream::iter(names)
             .map(|name| async move {
                 match self.tick_stack(&name, deadline_ms).await {
@@ -659,7 +671,6 @@ impl<C: Cloud, S: StateStore> Service<C, S> {
             .buffered(self.engine.options().stacks_at_once.max(1))
             .collect()
             .await;
-        self.engine.cloud().share_discovery(false);
         Ok(Answer::Tick { reconciled })
     }
 

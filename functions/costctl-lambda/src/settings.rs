@@ -70,6 +70,24 @@ fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
+/// The whole number `name` holds, within `range`; `default` when unset. A value outside says
+/// what was `expected`.
+fn count(
+    name: &str,
+    range: std::ops::RangeInclusive<usize>,
+    default: usize,
+    expected: &str,
+) -> Result<usize, SettingsError> {
+    match var(name) {
+        None => Ok(default),
+        Some(v) => v
+            .parse::<usize>()
+            .ok()
+            .filter(|n| range.contains(n))
+            .ok_or_else(|| SettingsError::Invalid(format!("{name}=`{v}`: expected {expected}"))),
+    }
+}
+
 impl Settings {
     pub fn from_env() -> Result<Self, SettingsError> {
         let state_table =
@@ -87,42 +105,24 @@ impl Settings {
                 SettingsError::Invalid(format!("COSTCTL_POLL_MS=`{v}`: expected milliseconds"))
             })?,
         };
-        let concurrency = match var("COSTCTL_CONCURRENCY") {
-            None => Options::default().concurrency,
-            Some(v) => v
-                .parse::<usize>()
-                .ok()
-                .filter(|n| (1..=256).contains(n))
-                .ok_or_else(|| {
-                    SettingsError::Invalid(format!(
-                        "COSTCTL_CONCURRENCY=`{v}`: expected a number of calls from 1 to 256"
-                    ))
-                })?,
-        };
-        let worker_threads = match var("COSTCTL_WORKER_THREADS") {
-            None => DEFAULT_WORKER_THREADS,
-            Some(v) => v
-                .parse::<usize>()
-                .ok()
-                .filter(|n| *n <= 16)
-                .ok_or_else(|| {
-                    SettingsError::Invalid(format!(
-                        "COSTCTL_WORKER_THREADS=`{v}`: expected 0 (one thread) to 16"
-                    ))
-                })?,
-        };
-        let tick_stacks = match var("COSTCTL_TICK_STACKS") {
-            None => Options::default().stacks_at_once,
-            Some(v) => v
-                .parse::<usize>()
-                .ok()
-                .filter(|n| (1..=64).contains(n))
-                .ok_or_else(|| {
-                    SettingsError::Invalid(format!(
-                        "COSTCTL_TICK_STACKS=`{v}`: expected a number of stacks from 1 to 64"
-                    ))
-                })?,
-        };
+        let concurrency = count(
+            "COSTCTL_CONCURRENCY",
+            1..=256,
+            Options::default().concurrency,
+            "a number of calls from 1 to 256",
+        )?;
+        let worker_threads = count(
+            "COSTCTL_WORKER_THREADS",
+            0..=16,
+            DEFAULT_WORKER_THREADS,
+            "0 (one thread) to 16",
+        )?;
+        let tick_stacks = count(
+            "COSTCTL_TICK_STACKS",
+            1..=64,
+            Options::default().stacks_at_once,
+            "a number of stacks from 1 to 64",
+        )?;
         let event_bus = var("COSTCTL_EVENT_BUS");
         if let Some(bus) = &event_bus
             && !is_event_bus(bus)

@@ -253,16 +253,7 @@ async fn bench_one(
     out.push(pause.finish(size, args.latency_ms, throttle, "pause"));
 
     let mut resume = under_load("resume", args.seed + 1).await?;
-    let after = demo.picture(&sdk).await?;
-    resume.verified = if after != before {
-        format!("RESTORED DIFFERENTLY: before {before:?} after {after:?}")
-    } else {
-        match stack::ephemeral_present(&sdk, &eph).await {
-            Ok((true, true)) => "restored exactly".into(),
-            Ok(present) => format!("ALB/MSK present after resume: {present:?}"),
-            Err(e) => format!("could not check: {e}"),
-        }
-    };
+    resume.verified = verify_restored(&sdk, &demo, &eph, &before).await?;
     out.push(resume.finish(size, args.latency_ms, throttle, "resume"));
     for m in &out {
         if m.event != "status (0 ms)" && m.converged != Some(true) {
@@ -279,6 +270,26 @@ async fn bench_one(
         }
     }
     Ok(out)
+}
+
+/// "restored exactly" when every count, bound and database is as `before` and the ALB and the
+/// MSK cluster exist again; otherwise what differs.
+async fn verify_restored(
+    sdk: &aws_config::SdkConfig,
+    demo: &DemoStack,
+    eph: &Ephemeral,
+    before: &stack::Picture,
+) -> Result<String> {
+    let after = demo.picture(sdk).await?;
+    Ok(if after != *before {
+        format!("RESTORED DIFFERENTLY: before {before:?} after {after:?}")
+    } else {
+        match stack::ephemeral_present(sdk, eph).await {
+            Ok((true, true)) => "restored exactly".into(),
+            Ok(present) => format!("ALB/MSK present after resume: {present:?}"),
+            Err(e) => format!("could not check: {e}"),
+        }
+    })
 }
 
 async fn verify_paused(sdk: &aws_config::SdkConfig, demo: &DemoStack, eph: &Ephemeral) -> String {
@@ -408,13 +419,8 @@ async fn bench_tick(args: &Args, size: Size, throttle: f64) -> Result<Vec<Measur
         for (i, demo) in stacks.iter().enumerate() {
             let verdict = if desired == DesiredState::Paused {
                 verify_paused(&sdk, demo, &ephemeral[i]).await
-            } else if demo.picture(&sdk).await? != before[i] {
-                "restored differently".into()
             } else {
-                match stack::ephemeral_present(&sdk, &ephemeral[i]).await {
-                    Ok((true, true)) => "restored exactly".into(),
-                    other => format!("ALB/MSK after resume: {other:?}"),
-                }
+                verify_restored(&sdk, demo, &ephemeral[i], &before[i]).await?
             };
             if verdict != "paused" && verdict != "restored exactly" {
                 wrong.push(format!("{}: {verdict}", name(i)));

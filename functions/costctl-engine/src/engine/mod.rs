@@ -529,8 +529,9 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
 
     /// Records a request and reconciles at once, as one invocation does. The lease is taken by
     /// the request's own write, and the request's history entry is written while the reconcile
-    /// starts: two round trips less before the first AWS call. A stack another invocation holds is queued: that invocation reads the
-    /// request at its next renewal and carries it out.
+    /// starts: two round trips less before the first AWS call. A stack another invocation
+    /// holds is queued: that invocation reads the request at its next renewal and carries it
+    /// out.
     pub async fn request_and_reconcile(
         &self,
         stack: &str,

@@ -153,15 +153,11 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
             // The observation is used only if the renewal left what it looked for unchanged (a
             // newer request may name another selector; the manifest is ours while we hold the
             // lease, so it is unchanged unless the lease was lost, which ends the reconcile).
-            let keys = known
-                .as_ref()
-                .filter(|(sel, _)| *sel == state.selector)
-                .map(|(_, keys)| keys.clone());
             let looking = self.observe(
                 &state.selector,
                 &state.manifest,
                 state.spec.as_ref(),
-                keys.as_deref(),
+                known_keys(&known, &state.selector),
             );
             let (renewed, looked) = futures::join!(
                 lease.take(&self.store, stack, self.clock.now_ms()),
@@ -222,10 +218,7 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
         let obs = match fresh {
             Some(obs) => obs,
             None => {
-                let keys = known
-                    .as_ref()
-                    .filter(|(sel, _)| *sel == state.selector)
-                    .map(|(_, keys)| keys.as_slice());
+                let keys = known_keys(known, &state.selector);
                 let looking =
                     self.observe(&state.selector, &state.manifest, state.spec.as_ref(), keys);
                 match self.before(deadline_ms - margin, looking).await {
@@ -384,6 +377,17 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
                 .await;
         }
     }
+}
+
+/// The services the reconcile's first look found, if it looked with this selector.
+fn known_keys<'a>(
+    known: &'a Option<(Selector, Vec<String>)>,
+    selector: &Selector,
+) -> Option<&'a [String]> {
+    known
+        .as_ref()
+        .filter(|(sel, _)| sel == selector)
+        .map(|(_, keys)| keys.as_slice())
 }
 
 /// The ledger point a report stands for: from its end on, its state and rates.
