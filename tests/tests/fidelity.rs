@@ -542,9 +542,25 @@ async fn rich_alb_comes_back_field_by_field() {
         .send()
         .await
         .unwrap();
-    // Both carry the stack's tags (as Terraform's default_tags would give them): they are the
-    // stack's alarms, which costctl may mute and re-point.
-    for name in ["rich-alb-5xx", "rich-alb-unhealthy"] {
+    // And one on another load balancer of the account: listed with the others (DescribeAlarms
+    // has no dimension filter), it is not the stack's however it is tagged.
+    cw.put_metric_alarm()
+        .alarm_name("other-alb-5xx")
+        .namespace("AWS/ApplicationELB")
+        .metric_name("HTTPCode_ELB_5XX_Count")
+        .dimensions(dim("LoadBalancer", "app/other-alb/0123456789abcdef"))
+        .statistic(aws_sdk_cloudwatch::types::Statistic::Sum)
+        .period(60)
+        .evaluation_periods(1)
+        .threshold(1.0)
+        .comparison_operator(aws_sdk_cloudwatch::types::ComparisonOperator::GreaterThanThreshold)
+        .alarm_actions("arn:aws:sns:eu-west-1:123456789012:ops-pager")
+        .send()
+        .await
+        .unwrap();
+    // All carry the stack's tags (as Terraform's default_tags would give them): the first two
+    // are the stack's alarms, which costctl may mute and re-point.
+    for name in ["rich-alb-5xx", "rich-alb-unhealthy", "other-alb-5xx"] {
         let alarm_arn = cw
             .describe_alarms()
             .alarm_names(name)
@@ -600,6 +616,17 @@ async fn rich_alb_comes_back_field_by_field() {
     for (name, a) in paused.as_object().unwrap() {
         assert_eq!(a["actions_enabled"], false, "{name}: {paused:#}");
     }
+    let other = cw
+        .describe_alarms()
+        .alarm_names("other-alb-5xx")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        other.metric_alarms()[0].actions_enabled(),
+        Some(true),
+        "another load balancer's alarm is left alone"
+    );
 
     let report = transition(&w, &engine, "rich", DesiredState::Running)
         .await

@@ -300,8 +300,8 @@ use crate::error::CloudResult;
 use async_trait::async_trait;
 use costctl_core::Selector;
 use costctl_core::observation::{
-    AlarmDefinition, AlarmObs, AliasObs, Bounds, DbObs, DbSpec, EndpointObs, KafkaObs,
-    LoadBalancerObs, NatObs, RouteObs, ServiceObs, SnapshotObs,
+    AlarmDefinition, AliasObs, Bounds, DbObs, DbSpec, EndpointObs, KafkaObs, LoadBalancerObs,
+    NatObs, RouteObs, ServiceObs, SnapshotObs,
 };
 use costctl_core::spec::{
     EphemeralSpec, KafkaClusterSpec, LoadBalancerSpec, NatGatewaySpec, NatRouteSpec,
@@ -456,8 +456,14 @@ impl Cloud for AwsCloud {
     async fn delete_vpc_endpoint(&self, id: &str) -> CloudResult<()> {
         self.endpoint_delete(id).await
     }
-    async fn find_alarms(&self, load_balancers: &[String]) -> CloudResult<Vec<AlarmObs>> {
-        self.cw_find(load_balancers).await
+    async fn list_alarms(&self) -> CloudResult<Vec<costctl_engine::cloud::ListedAlarm>> {
+        self.cw_list().await
+    }
+    async fn alarm_tags(
+        &self,
+        arns: &[String],
+    ) -> CloudResult<BTreeMap<String, BTreeMap<String, String>>> {
+        self.cw_tags(arns).await
     }
     async fn set_alarm_actions(&self, names: &[String], enabled: bool) -> CloudResult<()> {
         self.cw_set_actions(names, enabled).await

@@ -14,33 +14,38 @@ use aws_sdk_cloudwatch::types::{
     AlarmType, ComparisonOperator, Dimension, MetricAlarm, StandardUnit, Statistic,
 };
 use costctl_core::observation::{AlarmDefinition, AlarmObs, lb_dimension_name};
+use costctl_engine::cloud::ListedAlarm;
 use futures::{StreamExt, TryStreamExt};
+use std::collections::BTreeMap;
 
-/// The names of `load_balancers` a dimension list names, with the value naming it.
-fn named<'d>(dims: &'d [Dimension], load_balancers: &[String]) -> Option<(String, &'d str)> {
-    dims.iter().find_map(|d| {
+/// Every load balancer name a dimension list names (`LoadBalancer` = `app/NAME/ID`), in order,
+/// with the value naming it.
+fn named(dims: &[Dimension]) -> impl Iterator<Item = (String, String)> + '_ {
+    dims.iter().filter_map(|d| {
         let value = d.value()?;
         let name = lb_dimension_name(value)?;
-        (d.name() == Some("LoadBalancer") && load_balancers.iter().any(|n| n == name))
-            .then(|| (name.to_string(), value))
+        (d.name() == Some("LoadBalancer")).then(|| (name.to_string(), value.to_string()))
     })
 }
 
-/// The alarm as costctl records it, if it watches one of `load_balancers`.
-fn alarm_obs(a: &MetricAlarm, load_balancers: &[String]) -> Option<AlarmObs> {
+/// The alarm as costctl records it, if it watches any application load balancer: the load
+/// balancers it names (its own dimensions first, then its metric-math queries'), and the
+/// alarm with the load balancer left for the caller to choose among them.
+fn listed(a: &MetricAlarm) -> Option<ListedAlarm> {
     let name = a.alarm_name()?.to_string();
+    let arn = a.alarm_arn()?.to_string();
     let mut unsupported = Vec::new();
-    let (load_balancer, dimension) = match named(a.dimensions(), load_balancers) {
-        Some((lb, value)) => (lb, value.to_string()),
-        None => {
-            // A metric-math alarm naming the load balancer inside one of its queries.
-            let (lb, value) = a.metrics().iter().find_map(|q| {
-                let m = q.metric_stat()?.metric()?;
-                named(m.dimensions(), load_balancers)
-            })?;
-            (lb, value.to_string())
-        }
-    };
+    let mut load_balancers: Vec<(String, String)> = named(a.dimensions()).collect();
+    // A metric-math alarm names the load balancer inside its queries.
+    load_balancers.extend(
+        a.metrics()
+            .iter()
+            .filter_map(|q| q.metric_stat()?.metric())
+            .flat_map(|m| named(m.dimensions())),
+    );
+    if load_balancers.is_empty() {
+        return None;
+    }
     if !a.metrics().is_empty() {
         unsupported.push("a metric-math (Metrics) alarm".to_string());
     }
@@ -57,10 +62,10 @@ fn alarm_obs(a: &MetricAlarm, load_balancers: &[String]) -> Option<AlarmObs> {
         }
     }
     let strings = |v: &[String]| v.to_vec();
-    Some(AlarmObs {
+    let alarm = AlarmObs {
         name,
-        load_balancer,
-        dimension,
+        load_balancer: String::new(),
+        dimension: String::new(),
         actions_enabled: a.actions_enabled().unwrap_or(true),
         tags: Default::default(),
         of_stack: true,
@@ -90,11 +95,18 @@ fn alarm_obs(a: &MetricAlarm, load_balancers: &[String]) -> Option<AlarmObs> {
                 .evaluate_low_sample_count_percentile()
                 .map(str::to_string),
         },
+    };
+    Some(ListedAlarm {
+        arn,
+        load_balancers,
+        alarm,
     })
 }
 
 impl AwsCloud {
-    pub(crate) async fn cw_find(&self, load_balancers: &[String]) -> CloudResult<Vec<AlarmObs>> {
+    /// The account's metric alarms on application load balancers (DescribeAlarms, paged:
+    /// it has no dimension filter), without their tags.
+    pub(crate) async fn cw_list(&self) -> CloudResult<Vec<ListedAlarm>> {
         let pages: Vec<_> = self
             .cloudwatch
             .describe_alarms()
@@ -104,14 +116,22 @@ impl AwsCloud {
             .try_collect()
             .await
             .map_err(|e| CloudError::from_sdk("cloudwatch:DescribeAlarms", "*", e))?;
-        let found: Vec<(String, AlarmObs)> = pages
+        Ok(pages
             .iter()
             .flat_map(|p| p.metric_alarms())
-            .filter_map(|a| Some((a.alarm_arn()?.to_string(), alarm_obs(a, load_balancers)?)))
-            .collect();
-        // Their tags say whose they are (DescribeAlarms does not return them).
-        let mut out: Vec<AlarmObs> = futures::stream::iter(found)
-            .map(|(arn, mut a)| async move {
+            .filter_map(listed)
+            .collect())
+    }
+
+    /// The tags of these alarms, by ARN (DescribeAlarms does not return them).
+    pub(crate) async fn cw_tags(
+        &self,
+        arns: &[String],
+    ) -> CloudResult<BTreeMap<String, BTreeMap<String, String>>> {
+        // Owned ARNs: a stream over borrowed ones would not be `Send` for every lifetime,
+        // which the `async_trait` method that awaits this needs.
+        futures::stream::iter(arns.to_vec())
+            .map(|arn| async move {
                 let out = self
                     .cloudwatch
                     .list_tags_for_resource()
@@ -119,20 +139,18 @@ impl AwsCloud {
                     .send()
                     .await
                     .map_err(|e| CloudError::from_sdk("cloudwatch:ListTagsForResource", &arn, e))?;
-                a.tags = out
+                let tags = out
                     .tags()
                     .iter()
                     .filter_map(|t| {
                         Some((t.key()?.to_string(), t.value().unwrap_or("").to_string()))
                     })
                     .collect();
-                Ok::<_, CloudError>(a)
+                Ok::<_, CloudError>((arn, tags))
             })
             .buffered(self.concurrency)
             .try_collect()
-            .await?;
-        out.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(out)
+            .await
     }
 
     pub(crate) async fn cw_set_actions(&self, names: &[String], enabled: bool) -> CloudResult<()> {

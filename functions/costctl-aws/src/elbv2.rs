@@ -518,26 +518,51 @@ impl AwsCloud {
                 certs.insert(c, l.port);
             }
         }
-        for (cert, port) in certs {
-            if let Err(e) = self
-                .acm
-                .describe_certificate()
-                .certificate_arn(cert)
-                .send()
-                .await
-            {
-                let err = CloudError::from_sdk("acm:DescribeCertificate", cert, e);
-                if err.is_not_found() {
-                    return Err(CloudError::refused(
-                        resource,
-                        format!(
-                            "cannot create or update: certificate {cert} of listener {port} does not exist (nothing was created)"
-                        ),
-                    ));
-                }
-                return Err(err);
-            }
+        // Every certificate and the target groups at once: none of these reads needs
+        // another's answer.
+        let certificates = futures::future::try_join_all(
+            certs
+                .into_iter()
+                .map(|(cert, port)| self.elb_check_certificate(&resource, cert, port)),
+        );
+        futures::try_join!(certificates, self.elb_check_target_groups(&resource, tgs))?;
+        Ok(())
+    }
+
+    /// Refuses, naming it, a certificate of listener `port` that does not exist.
+    async fn elb_check_certificate(
+        &self,
+        resource: &str,
+        cert: &str,
+        port: u16,
+    ) -> CloudResult<()> {
+        let Err(e) = self
+            .acm
+            .describe_certificate()
+            .certificate_arn(cert)
+            .send()
+            .await
+        else {
+            return Ok(());
+        };
+        let err = CloudError::from_sdk("acm:DescribeCertificate", cert, e);
+        if err.is_not_found() {
+            return Err(CloudError::refused(
+                resource,
+                format!(
+                    "cannot create or update: certificate {cert} of listener {port} does not exist (nothing was created)"
+                ),
+            ));
         }
+        Err(err)
+    }
+
+    /// Refuses, naming it, a target group that does not exist.
+    async fn elb_check_target_groups(
+        &self,
+        resource: &str,
+        tgs: BTreeSet<String>,
+    ) -> CloudResult<()> {
         if tgs.is_empty() {
             return Ok(());
         }
@@ -559,18 +584,30 @@ impl AwsCloud {
                 if !err.is_not_found() {
                     return Err(err);
                 }
-                // One of them is missing: find which, one by one.
+                // One of them is missing: find which, one by one. Only "not found" says a
+                // group is missing (a throttled read is an error, not an absence).
                 let mut found = BTreeSet::new();
                 for tg in &all {
-                    if self
+                    match self
                         .elb
                         .describe_target_groups()
                         .target_group_arns(tg)
                         .send()
                         .await
-                        .is_ok()
                     {
-                        found.insert(tg.clone());
+                        Ok(_) => {
+                            found.insert(tg.clone());
+                        }
+                        Err(e) => {
+                            let err = CloudError::from_sdk(
+                                "elasticloadbalancing:DescribeTargetGroups",
+                                tg,
+                                e,
+                            );
+                            if !err.is_not_found() {
+                                return Err(err);
+                            }
+                        }
                     }
                 }
                 found

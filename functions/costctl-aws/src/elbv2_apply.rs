@@ -5,7 +5,7 @@
 //! Secrets Manager only for the calls that write an `authenticate-oidc` action, just before
 //! that call, and never kept.
 
-use crate::alb_apply::{AlbCalls, AlbTarget};
+use crate::alb_apply::{AlbCalls, AlbTarget, Learnt};
 use crate::aws::AwsCloud;
 use crate::cloud::system_now_ms;
 use crate::elbv2_spec::{MissingSecret, actions, conditions, mutual, protocol, tags};
@@ -74,11 +74,12 @@ impl AlbCalls for AwsCloud {
         &self,
         spec: &LoadBalancerSpec,
         call: &AlbCall,
-        target: &mut AlbTarget,
-    ) -> CloudResult<()> {
+        target: &AlbTarget,
+    ) -> CloudResult<Learnt> {
         let op = call.operation();
         let resource = format!("alb:{}", spec.name);
         let lb = target.arn.clone();
+        let mut learnt = Learnt::Nothing;
         match call {
             AlbCall::CreateLoadBalancer => {
                 let out = self
@@ -104,7 +105,7 @@ impl AlbCalls for AwsCloud {
                     .send()
                     .await
                     .map_err(|e| CloudError::from_sdk(op, &resource, e))?;
-                target.arn = out
+                let arn = out
                     .load_balancers()
                     .first()
                     .and_then(|l| l.load_balancer_arn())
@@ -115,6 +116,7 @@ impl AlbCalls for AwsCloud {
                         )
                     })?
                     .to_string();
+                learnt = Learnt::LoadBalancer(arn);
             }
             AlbCall::ModifyLoadBalancerAttributes { changes } => {
                 self.elb
@@ -155,7 +157,7 @@ impl AlbCalls for AwsCloud {
                     .send()
                     .await
                     .map_err(|e| CloudError::from_sdk(op, arn, e))?;
-                target.listeners.remove(port);
+                learnt = Learnt::ListenerGone(*port);
             }
             AlbCall::CreateListener { port } | AlbCall::ModifyListener { port, .. } => {
                 let want = listener(spec, *port).ok_or_else(|| unplanned(&resource, call))?;
@@ -214,7 +216,7 @@ impl AlbCalls for AwsCloud {
                         .first()
                         .and_then(|l| l.listener_arn())
                         .unwrap_or_default();
-                    target.listeners.insert(*port, arn.to_string());
+                    learnt = Learnt::Listener(*port, arn.to_string());
                 }
             }
             AlbCall::ModifyListenerAttributes { port, changes } => {
@@ -313,7 +315,7 @@ impl AlbCalls for AwsCloud {
                     .map_err(|e| CloudError::from_sdk(op, &lb, e))?;
             }
         }
-        Ok(())
+        Ok(learnt)
     }
 }
 

@@ -1,16 +1,16 @@
 //! The ALB apply as a pure diff: from the load balancer as it is (or nothing) and its spec, the
 //! ordered list of ELBv2 and WAFv2 calls that brings one to the other.
 //!
-//! Both clouds execute this list, one call at a time, with the lease fence before each (see
-//! `costctl_aws::alb_apply`): the AWS adapter by sending it, the simulated cloud by applying it
-//! to its world. So the crash, stall and lost-answer seeds of the simulation run the sequence
-//! production sends, and a call that skipped its fence would be caught there.
+//! Both clouds execute this list in [`alb_stages`] (the calls of a stage at once, a stage after
+//! the one before it is answered), with the lease fence before each call (see
+//! `costctl_engine::alb_apply`): the AWS adapter by sending it, the simulated cloud by applying
+//! it to its world. So the crash, stall and lost-answer seeds of the simulation run the
+//! sequence production sends, and a call that skipped its fence would be caught there.
 //!
-//! The order is AWS's: the load balancer first; its attributes and tags; listeners no longer in
-//! the spec deleted before any is created (a port is free again); for each listener, the
-//! listener itself, its attributes and certificates, then its rules (the gone ones deleted
-//! before others are created, so a priority is free again); the web ACL last, because the
-//! resume's services scale up only after this step and must not serve unprotected.
+//! The order is AWS's: the load balancer first; listeners no longer in the spec deleted before
+//! any is created (the listener quota); then the load balancer's attributes and tags with the
+//! listeners themselves; then each listener's attributes, certificates and changed rules (the
+//! gone ones deleted before others are created, so the rule quota holds); the web ACL last.
 
 use crate::ephemeral::{
     alb_attribute_default, alb_attribute_ignored, attribute_changes, listener_attribute_default,
@@ -132,6 +132,58 @@ impl AlbCall {
             Self::DisassociateWebAcl => "wafv2:DisassociateWebACL",
         }
     }
+
+    /// The stage of an apply this call belongs to (see [`alb_stages`]): a call needs only
+    /// what calls of earlier stages made or freed.
+    fn stage(&self) -> u8 {
+        match self {
+            Self::CreateLoadBalancer => 0,
+            // Before any listener is created: the load balancer's listener quota.
+            Self::DeleteListener { .. } => 1,
+            Self::ModifyLoadBalancerAttributes { .. }
+            | Self::AddTags { .. }
+            | Self::RemoveTags { .. }
+            | Self::CreateListener { .. }
+            | Self::ModifyListener { .. } => 2,
+            // These need the listener's ARN, which CreateListener answers.
+            Self::ModifyListenerAttributes { .. }
+            | Self::AddListenerCertificates { .. }
+            | Self::RemoveListenerCertificates { .. }
+            | Self::DeleteRule { .. }
+            | Self::ModifyRule { .. } => 3,
+            // After the rules that are gone: the listener's rule quota.
+            Self::CreateRule { .. } => 4,
+            Self::AssociateWebAcl { .. } | Self::DisassociateWebAcl => 5,
+        }
+    }
+}
+
+/// The calls of [`alb_calls`] in stages: the calls of one stage need nothing from one another
+/// and may be sent at once; a stage starts when the one before it has been answered. So a new
+/// load balancer with its listeners and rules takes four round trips (the load balancer; its
+/// attributes and listeners; their attributes, certificates and rules; the web ACL) however
+/// many listeners and rules it has, instead of one per call.
+///
+/// The web ACL stays last, alone: AWS WAF may not see a load balancer created a moment ago
+/// (`WAFUnavailableEntityException`), and the later its association is sent the likelier it
+/// succeeds at once. (The services behind the load balancer are scaled up only after the whole
+/// apply, so nothing serves before the web ACL is on.)
+pub fn alb_stages(calls: Vec<AlbCall>) -> Vec<Vec<AlbCall>> {
+    let mut stages: Vec<Vec<AlbCall>> = Vec::new();
+    let mut calls = calls;
+    // Stable: within a stage, calls keep the planner's order.
+    calls.sort_by_key(AlbCall::stage);
+    let mut last = None;
+    for call in calls {
+        if last != Some(call.stage()) {
+            last = Some(call.stage());
+            stages.push(Vec::new());
+        }
+        if let Some(stage) = stages.last_mut() {
+            stage.push(call);
+        }
+    }
+    stages
 }
 
 /// The spec's listener on `port` (every call of a list names a port of its spec or of the live
@@ -381,6 +433,18 @@ mod tests {
         }
     }
 
+    /// A listener on port 80 that no spec of these tests has.
+    fn with_listener_80(live: &mut LiveAlb) {
+        live.listeners.push(LiveListener {
+            arn: "l80".into(),
+            spec: ListenerSpec {
+                port: 80,
+                ..live.listeners[0].spec.clone()
+            },
+            rule_arns: BTreeMap::new(),
+        });
+    }
+
     fn ops(calls: &[AlbCall]) -> Vec<&'static str> {
         calls
             .iter()
@@ -407,6 +471,60 @@ mod tests {
         );
         // Tags go with CreateLoadBalancer, not a second call.
         assert!(!calls.iter().any(|c| matches!(c, AlbCall::AddTags { .. })));
+    }
+
+    #[test]
+    fn a_new_load_balancer_is_applied_in_four_stages_each_needing_only_earlier_ones() {
+        let mut want = spec(0);
+        let mut second = want.listeners[0].clone();
+        second.port = 8443;
+        want.listeners.push(second);
+        let stages: Vec<Vec<&str>> = alb_stages(alb_calls(None, &want))
+            .iter()
+            .map(|s| ops(s))
+            .collect();
+        assert_eq!(
+            stages,
+            [
+                vec!["CreateLoadBalancer"],
+                vec![
+                    "ModifyLoadBalancerAttributes",
+                    "CreateListener",
+                    "CreateListener"
+                ],
+                vec![
+                    "ModifyListenerAttributes",
+                    "AddListenerCertificates",
+                    "ModifyListenerAttributes",
+                    "AddListenerCertificates"
+                ],
+                vec!["CreateRule", "CreateRule", "CreateRule", "CreateRule"],
+                vec!["wafv2:AssociateWebACL"],
+            ]
+        );
+    }
+
+    #[test]
+    fn stages_free_a_listener_or_a_priority_before_anything_takes_one() {
+        let mut live = live_of(&spec(0));
+        with_listener_80(&mut live);
+        let calls = alb_calls(Some(&live), &spec(1));
+        let all = calls.len();
+        let stages = alb_stages(calls);
+        assert_eq!(stages.iter().map(Vec::len).sum::<usize>(), all);
+        let stage_of = |op: &str| {
+            stages
+                .iter()
+                .position(|s| s.iter().any(|c| c.operation().ends_with(op)))
+                .unwrap_or_else(|| panic!("{op} not planned"))
+        };
+        assert!(stage_of(":DeleteListener") < stage_of(":ModifyLoadBalancerAttributes"));
+        assert!(stage_of(":DeleteRule") < stage_of(":CreateRule"));
+        assert_eq!(stage_of(":ModifyRule"), stage_of(":DeleteRule"));
+        assert_eq!(
+            stage_of(":AddTags"),
+            stage_of(":ModifyLoadBalancerAttributes")
+        );
     }
 
     #[test]
@@ -463,14 +581,7 @@ mod tests {
         let mut live = live_of(&spec(0));
         live.tags
             .insert("aws:cloudformation:stack-name".into(), "x".into());
-        live.listeners.push(LiveListener {
-            arn: "l80".into(),
-            spec: ListenerSpec {
-                port: 80,
-                ..live.listeners[0].spec.clone()
-            },
-            rule_arns: BTreeMap::new(),
-        });
+        with_listener_80(&mut live);
         live.listeners[0].spec.mutual_authentication =
             Some(crate::spec::MutualAuthenticationSpec {
                 mode: crate::spec::MutualAuthenticationMode::Passthrough,

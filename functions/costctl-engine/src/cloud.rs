@@ -18,7 +18,7 @@ use costctl_core::spec::{
     EphemeralSpec, KafkaClusterSpec, LoadBalancerSpec, NatGatewaySpec, NatRouteSpec,
     VpcEndpointSpec,
 };
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// How long one attempt of a cloud call may take before the adapter gives up on it (and
 /// retries): the AWS adapter sets it as the SDK's attempt timeout. The engine stops waiting for
@@ -204,11 +204,20 @@ pub trait Cloud: Send + Sync {
         None
     }
 
-    /// CloudWatch metric alarms whose `LoadBalancer` dimension (or a metric-math query's)
-    /// names one of these load balancers (`app/NAME/…`, whatever the ID: alarms outlive a
-    /// deleted load balancer).
-    async fn find_alarms(&self, _load_balancers: &[String]) -> CloudResult<Vec<AlarmObs>> {
+    /// The account's CloudWatch metric alarms whose `LoadBalancer` dimension (or a metric-math
+    /// query's) names an application load balancer (`app/NAME/…`), without their tags. One
+    /// account-wide listing (DescribeAlarms has no dimension filter), so a look starts it at
+    /// once and chooses the stack's alarms by load balancer name when it knows them; an alarm
+    /// outlives a deleted load balancer, so the name is what counts, not the ID.
+    async fn list_alarms(&self) -> CloudResult<Vec<ListedAlarm>> {
         Ok(Vec::new())
+    }
+    /// The tags of these alarms, by ARN.
+    async fn alarm_tags(
+        &self,
+        _arns: &[String],
+    ) -> CloudResult<BTreeMap<String, BTreeMap<String, String>>> {
+        Ok(BTreeMap::new())
     }
     /// Enable/DisableAlarmActions of these alarms.
     async fn set_alarm_actions(&self, names: &[String], _enabled: bool) -> CloudResult<()> {
@@ -277,6 +286,33 @@ pub fn fence(
         code: "LeaseExpiring".into(),
         message: "the lease on the stack ends before the call could take effect; not sent".into(),
     })
+}
+
+/// A metric alarm on one or more application load balancers, as [`Cloud::list_alarms`]
+/// answers it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListedAlarm {
+    pub arn: String,
+    /// The load balancers it names (name, and the `app/NAME/ID` naming it): its own
+    /// dimensions' first, then its metric-math queries'.
+    pub load_balancers: Vec<(String, String)>,
+    /// The alarm, its `load_balancer`, `dimension` and `tags` not filled in yet.
+    pub alarm: AlarmObs,
+}
+
+impl ListedAlarm {
+    /// The alarm as an alarm of the first of `names` it names, if it names one.
+    pub fn on(&self, names: &BTreeSet<&str>) -> Option<AlarmObs> {
+        let (lb, dimension) = self
+            .load_balancers
+            .iter()
+            .find(|(lb, _)| names.contains(lb.as_str()))?;
+        Some(AlarmObs {
+            load_balancer: lb.clone(),
+            dimension: dimension.clone(),
+            ..self.alarm.clone()
+        })
+    }
 }
 
 /// What EC2 answered a create with: the resource the token made, and its state now.
@@ -358,6 +394,34 @@ fn unsupported(resource: &str) -> CloudError {
 mod tests {
     use super::*;
     use std::sync::Mutex;
+
+    #[test]
+    fn a_listed_alarm_is_the_stacks_on_the_first_of_its_load_balancers_the_stack_has() {
+        let listed = ListedAlarm {
+            arn: "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:5xx".into(),
+            load_balancers: vec![
+                ("other".into(), "app/other/1".into()),
+                ("shop".into(), "app/shop/2".into()),
+            ],
+            alarm: AlarmObs {
+                name: "5xx".into(),
+                load_balancer: String::new(),
+                dimension: String::new(),
+                actions_enabled: true,
+                definition: Default::default(),
+                tags: BTreeMap::new(),
+                of_stack: true,
+                unsupported: Vec::new(),
+            },
+        };
+        let on = listed.on(&["shop", "web"].into()).expect("names shop");
+        assert_eq!(
+            (on.load_balancer.as_str(), on.dimension.as_str()),
+            ("shop", "app/shop/2")
+        );
+        assert_eq!(on.name, "5xx");
+        assert!(listed.on(&["web"].into()).is_none());
+    }
 
     /// EC2 as the token sees it: `made` maps a token to (resource, state); an unknown token
     /// makes `nat-new`; the answer to the token in `lose` is lost once (it takes effect).

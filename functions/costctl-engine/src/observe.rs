@@ -2,6 +2,7 @@
 
 use crate::cloud::Cloud;
 use crate::error::CloudResult;
+use costctl_core::observation::AlarmObs;
 use costctl_core::observation::{scalable_resource_id, split_service_key};
 use costctl_core::spec::EphemeralSpec;
 use costctl_core::{Manifest, Observation, Selector};
@@ -103,17 +104,28 @@ pub async fn observe_known<C: Cloud + ?Sized>(
             },
         )
     };
-    // Alarms on the load balancers already known (recorded or named) are read with everything
-    // else; only load balancers first found by this look need a second round.
+    // Snapshots the manifest records (a database deleted to one): read with everything else.
+    let snapshots: Vec<String> = manifest
+        .db_instances
+        .values()
+        .filter_map(|r| r.snapshot.clone())
+        .collect();
+    // Alarms on any load balancer of the stack: those that exist, and those remembered or
+    // named (an alarm outlives the load balancer it watches). The account's alarms are listed
+    // while the load balancers are found when the look expects one: a load balancer is
+    // recorded or named, or nothing is recorded yet (a first look cannot know, and one listing
+    // costs less than a round trip). Otherwise they are listed only once one is found. The
+    // stack's are chosen by name and their tags read as soon as both are known.
+    let list_at_once = !lb_names.is_empty() || (manifest.is_empty() && spec.is_none());
     let (
         (services, early_targets, asked),
         dbs,
-        lbs,
+        (lbs, alarms),
         kafkas,
         parameters,
         aliases,
         (nats, endpoints, routes),
-        known_alarms,
+        snaps,
     ) = futures::try_join!(
         async {
             match known_services {
@@ -142,18 +154,44 @@ pub async fn observe_known<C: Cloud + ?Sized>(
             }
         },
         cloud.find_db_instances(selector),
-        cloud.find_load_balancers(selector, &lb_names),
+        async {
+            let (lbs, listed) = if list_at_once {
+                futures::try_join!(
+                    cloud.find_load_balancers(selector, &lb_names),
+                    cloud.list_alarms()
+                )?
+            } else {
+                let lbs = cloud.find_load_balancers(selector, &lb_names).await?;
+                let listed = if lbs.is_empty() {
+                    Vec::new()
+                } else {
+                    cloud.list_alarms().await?
+                };
+                (lbs, listed)
+            };
+            let names: BTreeSet<&str> = lb_names
+                .iter()
+                .map(String::as_str)
+                .chain(lbs.iter().map(|lb| lb.spec.name.as_str()))
+                .collect();
+            let mut alarms: Vec<(String, AlarmObs)> = listed
+                .iter()
+                .filter_map(|l| Some((l.arn.clone(), l.on(&names)?)))
+                .collect();
+            if !alarms.is_empty() {
+                let arns: Vec<String> = alarms.iter().map(|(arn, _)| arn.clone()).collect();
+                let mut tags = cloud.alarm_tags(&arns).await?;
+                for (arn, alarm) in &mut alarms {
+                    alarm.tags = tags.remove(arn.as_str()).unwrap_or_default();
+                }
+            }
+            Ok((lbs, alarms))
+        },
         cloud.find_kafka_clusters(selector, &msk_names),
         cloud.get_parameters(&parameters),
         cloud.get_aliases(&aliases),
         network,
-        async {
-            if lb_names.is_empty() {
-                Ok(Vec::new())
-            } else {
-                cloud.find_alarms(&lb_names).await
-            }
-        },
+        cloud.describe_db_snapshots(&snapshots),
     )?;
     let mut obs = Observation {
         services,
@@ -212,23 +250,8 @@ pub async fn observe_known<C: Cloud + ?Sized>(
         .filter(|id| !seen_dbs.contains(id.as_str()))
         .cloned()
         .collect();
-    let snapshots: Vec<String> = manifest
-        .db_instances
-        .values()
-        .filter_map(|r| r.snapshot.clone())
-        .collect();
 
-    // Alarms on any load balancer of the stack: those that exist, and those remembered or
-    // named (an alarm outlives the load balancer it watches). The known ones were read above.
-    let known_lbs: BTreeSet<&String> = lb_names.iter().collect();
-    let alarm_lbs: Vec<String> = obs
-        .load_balancers
-        .keys()
-        .filter(|name| !known_lbs.contains(name))
-        .cloned()
-        .collect();
-
-    let (more_services, more_dbs, snaps, alarms) = futures::try_join!(
+    let (more_services, more_dbs) = futures::try_join!(
         async {
             if missing_services.is_empty() {
                 Ok(Vec::new())
@@ -243,19 +266,10 @@ pub async fn observe_known<C: Cloud + ?Sized>(
                 cloud.describe_db_instances(&missing_dbs).await
             }
         },
-        cloud.describe_db_snapshots(&snapshots),
-        async {
-            if alarm_lbs.is_empty() {
-                Ok(Vec::new())
-            } else {
-                cloud.find_alarms(&alarm_lbs).await
-            }
-        },
     )?;
-    obs.alarms = known_alarms
+    obs.alarms = alarms
         .into_iter()
-        .chain(alarms)
-        .map(|mut a| {
+        .map(|(_, mut a)| {
             // A tag selector says which alarms are the stack's; found through a name selector,
             // an alarm on the stack's load balancer is taken as the stack's.
             a.of_stack = match selector {

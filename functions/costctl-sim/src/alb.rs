@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use costctl_core::alb::{AlbCall, LiveAlb, LiveListener, listener, rule};
 use costctl_core::ephemeral::{alb_attribute_ignored, non_default_listener_attributes};
 use costctl_core::spec::{ListenerSpec, LoadBalancerSpec, RuleSpec};
-use costctl_engine::alb_apply::{AlbCalls, AlbTarget};
+use costctl_engine::alb_apply::{AlbCalls, AlbTarget, Learnt};
 use costctl_engine::error::{CloudError, CloudResult};
 
 #[async_trait]
@@ -55,8 +55,8 @@ impl AlbCalls for SimCloud {
         &self,
         spec: &LoadBalancerSpec,
         call: &AlbCall,
-        target: &mut AlbTarget,
-    ) -> CloudResult<()> {
+        target: &AlbTarget,
+    ) -> CloudResult<Learnt> {
         let resource = format!("alb:{}", spec.name);
         let op = call.operation();
         let lb = target.arn.clone();
@@ -65,17 +65,12 @@ impl AlbCalls for SimCloud {
                 apply(w, spec, call, &lb, target)
             })
             .await?;
-        match (call, new_listener) {
-            (AlbCall::CreateLoadBalancer, Some(arn)) => target.arn = arn,
-            (AlbCall::CreateListener { port }, Some(arn)) => {
-                target.listeners.insert(*port, arn);
-            }
-            (AlbCall::DeleteListener { port, .. }, _) => {
-                target.listeners.remove(port);
-            }
-            _ => {}
-        }
-        Ok(())
+        Ok(match (call, new_listener) {
+            (AlbCall::CreateLoadBalancer, Some(arn)) => Learnt::LoadBalancer(arn),
+            (AlbCall::CreateListener { port }, Some(arn)) => Learnt::Listener(*port, arn),
+            (AlbCall::DeleteListener { port, .. }, _) => Learnt::ListenerGone(*port),
+            _ => Learnt::Nothing,
+        })
     }
 }
 

@@ -209,11 +209,15 @@ pub struct Engine<C, S> {
     windows: Arc<std::sync::Mutex<crate::congestion::Windows>>,
 }
 
-/// An observation a moment old, for one stack with nothing recorded yet: made by the request
-/// (to check that a new stack selects something) and passed to the reconcile that follows it.
+/// An observation a moment old, made by the request and passed to the reconcile that follows
+/// it: for a stack with nothing recorded, the look that checks it selects something; for one
+/// with a manifest or a spec, the look made while the request was written. It is planned on
+/// only if the reconcile's state has the selector, manifest and spec it looked with.
 pub(super) struct Fresh {
     stack: String,
     selector: Selector,
+    manifest: Manifest,
+    spec: Option<EphemeralSpec>,
     at_ms: i64,
     obs: Observation,
 }
@@ -386,8 +390,8 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
         let fresh = fresh?;
         let usable = fresh.stack == stack
             && fresh.selector == state.selector
-            && state.manifest.is_empty()
-            && state.spec.is_none()
+            && fresh.manifest == state.manifest
+            && fresh.spec == state.spec
             && self.clock.now_ms() - fresh.at_ms <= FRESH_FOR_MS;
         usable.then_some(fresh.obs)
     }
@@ -462,6 +466,8 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
             fresh = Some(Fresh {
                 stack: stack.into(),
                 selector: selector.clone(),
+                manifest: Manifest::default(),
+                spec: None,
                 at_ms: self.clock.now_ms(),
                 obs,
             });
@@ -491,6 +497,31 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
             _ => (None, None),
         };
         let (state, leased) = match lease {
+            // A stack with something recorded is looked at while its request is written: the
+            // look needs only what the load answered, and the reconcile the request leases
+            // plans on it if the write left selector, manifest and spec as they were (a look
+            // that fails is made again by the first pass).
+            Some(lease) if fresh.is_none() => {
+                let tier = existing.as_ref().and_then(|s| s.spec.clone());
+                let at_ms = self.clock.now_ms();
+                let (written, looked) = futures::join!(
+                    self.store
+                        .request_with_lease(stack, &req, now, lease.owner(), lease.ttl_ms()),
+                    self.observe(&req.selector, &manifest, tier.as_ref(), None)
+                );
+                let written = written?;
+                if written.1 {
+                    fresh = looked.ok().map(|obs| Fresh {
+                        stack: stack.into(),
+                        selector: req.selector.clone(),
+                        manifest,
+                        spec: tier,
+                        at_ms,
+                        obs,
+                    });
+                }
+                written
+            }
             Some(lease) => {
                 self.store
                     .request_with_lease(stack, &req, now, lease.owner(), lease.ttl_ms())
