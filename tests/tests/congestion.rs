@@ -176,6 +176,48 @@ async fn a_service_that_throttles_most_calls_gets_a_narrower_window_and_the_paus
     );
 }
 
+/// A stack of one service whose pause request is recorded, and the store and engine over it;
+/// `request(desired)` records another request for it.
+struct Recorded {
+    _emu: costctl_tests::Emulator,
+    store: DynamoStore,
+    engine: Engine<AwsCloud, DynamoStore>,
+    selector: Selector,
+}
+
+impl Recorded {
+    async fn new(name: &str) -> Recorded {
+        let spec = StackSpec::new(name, 1, 1, 0);
+        let (emu, sdk, stack) = start_with_stack(EmulatorOptions::default(), &spec)
+            .await
+            .unwrap();
+        let recorded = Recorded {
+            _emu: emu,
+            store: DynamoStore::new(&sdk, TABLE),
+            engine: Engine::new(
+                AwsCloud::new(&sdk),
+                DynamoStore::new(&sdk, TABLE),
+                Options::default(),
+            ),
+            selector: Selector::from_tag_args(&stack.spec.tag_args()).unwrap(),
+        };
+        recorded.request(name, DesiredState::Paused).await;
+        recorded
+    }
+
+    async fn request(
+        &self,
+        name: &str,
+        desired: DesiredState,
+    ) -> costctl_engine::store::StackState {
+        let spec = RequestSpec {
+            selector: Some(self.selector.clone()),
+            ..RequestSpec::new(desired, costctl_core::event::Trigger::Cli)
+        };
+        self.engine.request(name, spec).await.unwrap()
+    }
+}
+
 /// A finish whose answer was lost and is sent again (the SDK retries a timed-out attempt) finds
 /// the lease already released by itself and its own report stored: success, not a lost lease.
 /// Another owner's lease still fences it.
@@ -183,27 +225,7 @@ async fn a_service_that_throttles_most_calls_gets_a_narrower_window_and_the_paus
 async fn a_finish_sent_twice_is_done_once_and_a_taken_lease_still_fences_it() {
     use costctl_engine::StateStore;
     use costctl_engine::store::StoreError;
-    let spec = StackSpec::new("twice", 1, 1, 0);
-    let (_emu, sdk, stack) = start_with_stack(EmulatorOptions::default(), &spec)
-        .await
-        .unwrap();
-    let store = DynamoStore::new(&sdk, TABLE);
-    let engine = Engine::new(
-        AwsCloud::new(&sdk),
-        DynamoStore::new(&sdk, TABLE),
-        Options::default(),
-    );
-    let selector = Selector::from_tag_args(&stack.spec.tag_args()).unwrap();
-    engine
-        .request(
-            "twice",
-            RequestSpec {
-                selector: Some(selector),
-                ..RequestSpec::new(DesiredState::Paused, costctl_core::event::Trigger::Cli)
-            },
-        )
-        .await
-        .unwrap();
+    let Recorded { store, .. } = &Recorded::new("twice").await;
     let state = store.lease("twice", "me", 1_000, 60_000).await.unwrap();
     let mut report = costctl_engine::Report::new("twice", state.desired, state.generation);
     report.finished_at_ms = 2_000;
@@ -216,4 +238,56 @@ async fn a_finish_sent_twice_is_done_once_and_a_taken_lease_still_fences_it() {
     store.lease("twice", "other", 3_000, 60_000).await.unwrap();
     let late = store.finish("twice", "me", &report).await;
     assert!(matches!(late, Err(StoreError::Fenced { .. })), "{late:?}");
+}
+
+/// The final report is written only for the newest request, with a converged pass's manifest
+/// in the same conditional write: under the lease and the current generation both are written
+/// and the lease released; after a newer request nothing is written (`Fenced`: the engine then
+/// stores its report with a plain finish and carries the newer request out).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_final_report_and_last_manifest_are_written_only_for_the_newest_request() {
+    use costctl_engine::StateStore;
+    use costctl_engine::store::StoreError;
+    let world = Recorded::new("last").await;
+    let store = &world.store;
+    let state = store.lease("last", "me", 1_000, 60_000).await.unwrap();
+    let mut recorded = costctl_core::Manifest::default();
+    recorded.alarms_muted.insert("web-5xx".into());
+    store
+        .save_manifest("last", "me", state.generation, &recorded)
+        .await
+        .unwrap();
+    let mut report = costctl_engine::Report::new("last", state.desired, state.generation);
+    report.finished_at_ms = 2_000;
+
+    // A newer request: the finish, with the manifest or without, is fenced and writes nothing.
+    let newer = world.request("last", DesiredState::Running).await;
+    assert!(newer.generation > state.generation);
+    let empty = costctl_core::Manifest::default();
+    for manifest in [Some(&empty), None] {
+        let fenced = store
+            .finish_current("last", "me", state.generation, manifest, &report)
+            .await;
+        assert!(
+            matches!(fenced, Err(StoreError::Fenced { .. })),
+            "{fenced:?}"
+        );
+    }
+    let kept = store.load("last").await.unwrap().unwrap();
+    assert_eq!(kept.manifest, recorded, "nothing written");
+    assert!(kept.lease.is_some(), "the lease is still held");
+    assert!(kept.last_report.is_none_or(|r| r.finished_at_ms != 2_000));
+
+    // Under the current generation: both written, the lease released.
+    let current = kept.generation;
+    let mut report = costctl_engine::Report::new("last", kept.desired, current);
+    report.finished_at_ms = 3_000;
+    store
+        .finish_current("last", "me", current, Some(&empty), &report)
+        .await
+        .unwrap();
+    let done = store.load("last").await.unwrap().unwrap();
+    assert_eq!(done.manifest, costctl_core::Manifest::default());
+    assert!(done.lease.is_none());
+    assert_eq!(done.last_report.map(|r| r.finished_at_ms), Some(3_000));
 }

@@ -256,6 +256,48 @@ impl DynamoStore {
             .key("sk", s(STATE))
     }
 
+    /// Sends a finish (`update` sets the report and releases the lease under a condition on
+    /// the owner). A failed condition is `Fenced`, unless an attempt whose answer was lost
+    /// finished already.
+    async fn finish_by(
+        &self,
+        update: aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder,
+        stack: &str,
+        owner: &str,
+        report: &Report,
+    ) -> StoreResult<()> {
+        let result = update
+            .expression_attribute_values(":r", json(report))
+            .expression_attribute_values(":me", s(owner))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if Self::is_condition_failure(&e) => {
+                // An attempt whose answer was lost may have finished already (the SDK retries
+                // an attempt that timed out or whose connection broke): then the stored report
+                // is this one and no lease is left, and that is success, not a lost lease.
+                let current = self.load(stack).await?;
+                let done = current.is_some_and(|c| {
+                    c.lease.is_none()
+                        && c.last_report.is_some_and(|r| {
+                            r.finished_at_ms == report.finished_at_ms
+                                && r.generation == report.generation
+                        })
+                });
+                if done {
+                    return Ok(());
+                }
+                Err(StoreError::Fenced {
+                    stack: stack.into(),
+                    owner: owner.into(),
+                    generation: 0,
+                })
+            }
+            Err(e) => Err(self.err(e)),
+        }
+    }
+
     fn err<E, R>(&self, e: aws_smithy_runtime_api::client::result::SdkError<E, R>) -> StoreError
     where
         E: aws_smithy_types::error::metadata::ProvideErrorMetadata
@@ -555,39 +597,35 @@ impl StateStore for DynamoStore {
     }
 
     async fn finish(&self, stack: &str, owner: &str, report: &Report) -> StoreResult<()> {
-        let result = self
+        let update = self
             .update_state(stack)
             .update_expression("SET last_report = :r REMOVE lease_owner, lease_expires")
-            .condition_expression("lease_owner = :me")
-            .expression_attribute_values(":r", json(report))
-            .expression_attribute_values(":me", s(owner))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if Self::is_condition_failure(&e) => {
-                // An attempt whose answer was lost may have finished already (the SDK retries
-                // an attempt that timed out or whose connection broke): then the stored report
-                // is this one and no lease is left, and that is success, not a lost lease.
-                let current = self.load(stack).await?;
-                let done = current.is_some_and(|c| {
-                    c.lease.is_none()
-                        && c.last_report.is_some_and(|r| {
-                            r.finished_at_ms == report.finished_at_ms
-                                && r.generation == report.generation
-                        })
-                });
-                if done {
-                    return Ok(());
-                }
-                Err(StoreError::Fenced {
-                    stack: stack.into(),
-                    owner: owner.into(),
-                    generation: 0,
-                })
-            }
-            Err(e) => Err(self.err(e)),
+            .condition_expression("lease_owner = :me");
+        self.finish_by(update, stack, owner, report).await
+    }
+
+    async fn finish_current(
+        &self,
+        stack: &str,
+        owner: &str,
+        generation: u64,
+        manifest: Option<&Manifest>,
+        report: &Report,
+    ) -> StoreResult<()> {
+        let set = match manifest {
+            Some(_) => "SET last_report = :r, manifest = :m REMOVE lease_owner, lease_expires",
+            None => "SET last_report = :r REMOVE lease_owner, lease_expires",
+        };
+        let mut update = self
+            .update_state(stack)
+            .update_expression(set)
+            .condition_expression("lease_owner = :me AND #g = :g")
+            .expression_attribute_names("#g", "generation")
+            .expression_attribute_values(":g", n(generation));
+        if let Some(m) = manifest {
+            update = update.expression_attribute_values(":m", json(m));
         }
+        self.finish_by(update, stack, owner, report).await
     }
 
     async fn append_history(&self, stack: &str, entry: &HistoryEntry) -> StoreResult<()> {

@@ -308,6 +308,55 @@ pub async fn observe_known<C: Cloud + ?Sized>(
     Ok(obs)
 }
 
+/// A look at what a pass of ECS writes changed: the services `changed` names, and their
+/// scalable targets, are read again (DescribeServices and DescribeScalableTargets by key, in one
+/// round trip); everything else is taken from `before`, the look that pass planned from.
+///
+/// Only the engine's passes use it, and only right after a pass whose every started step was
+/// an Application Auto Scaling or ECS write (`Engine::changed_services`): those steps cannot
+/// change a database, load balancer, cluster or alarm, and `before` is no older than that one
+/// pass's calls (a pass that waits looks in full). A pause's drain check so reads the services
+/// it drains instead of the whole stack again (DescribeLoadBalancers, its tags, listeners and
+/// rules, the databases, the clusters, the alarms…), and the ALB's capture chain is off its
+/// critical path. `before`'s time stamp is kept: it says when the oldest part was seen.
+pub async fn observe_services<C: Cloud + ?Sized>(
+    cloud: &C,
+    before: &Observation,
+    changed: &[String],
+) -> CloudResult<Observation> {
+    let ids: Vec<String> = changed
+        .iter()
+        .filter_map(|k| split_service_key(k))
+        .map(|(cluster, service)| scalable_resource_id(cluster, service))
+        .collect();
+    let (found, targets) = futures::try_join!(
+        cloud.describe_services(changed),
+        cloud.scalable_targets(&ids)
+    )?;
+    let mut found: BTreeMap<String, _> = found.into_iter().map(|s| (s.key(), s)).collect();
+    let changed: BTreeSet<&str> = changed.iter().map(String::as_str).collect();
+    let mut obs = before.clone();
+    // A changed service that is not found any more is gone from the look too.
+    obs.services = std::mem::take(&mut obs.services)
+        .into_iter()
+        .filter_map(|s| {
+            let key = s.key();
+            if changed.contains(key.as_str()) {
+                found.remove(&key)
+            } else {
+                Some(s)
+            }
+        })
+        .collect();
+    obs.services.extend(found.into_values());
+    obs.services.sort_by_key(|s| s.key());
+    for id in &ids {
+        obs.scalable_targets.remove(id);
+    }
+    obs.scalable_targets.extend(targets);
+    Ok(obs)
+}
+
 /// NAT gateways (by subnet) or endpoints (by service), one per key: the stack's own before
 /// anyone else's, then the most alive (`available`, `pending`, `deleting`, the rest); the other
 /// live ones of the stack under the same key are its `duplicates`. A tag selector says what is

@@ -216,21 +216,7 @@ impl StateStore for MemStore {
         manifest: &Manifest,
     ) -> StoreResult<()> {
         self.call("UpdateItem(manifest)", true, |w, _| {
-            let fenced = || StoreError::Fenced {
-                stack: stack.into(),
-                owner: owner.into(),
-                generation,
-            };
-            let Some(state) = w.store.get_mut(stack) else {
-                return Err(fenced());
-            };
-            if state.lease.as_ref().is_none_or(|l| l.owner != owner)
-                || state.generation != generation
-            {
-                w.log(format!("{owner}: save_manifest fenced"));
-                return Err(fenced());
-            }
-            state.manifest = manifest.clone();
+            held(w, stack, owner, Some(generation), "save_manifest")?.manifest = manifest.clone();
             w.log(format!("{owner}: manifest saved (generation {generation})"));
             Ok(())
         })
@@ -239,22 +225,33 @@ impl StateStore for MemStore {
 
     async fn finish(&self, stack: &str, owner: &str, report: &Report) -> StoreResult<()> {
         self.call("UpdateItem(finish)", true, |w, _| {
-            let Some(state) = w.store.get_mut(stack) else {
-                return Err(StoreError::Fenced {
-                    stack: stack.into(),
-                    owner: owner.into(),
-                    generation: 0,
-                });
-            };
-            if state.lease.as_ref().is_none_or(|l| l.owner != owner) {
-                return Err(StoreError::Fenced {
-                    stack: stack.into(),
-                    owner: owner.into(),
-                    generation: 0,
-                });
-            }
+            let state = held(w, stack, owner, None, "finish")?;
             state.lease = None;
             state.last_report = Some(report.clone());
+            crate::scenario::check_report(w, stack, owner, report, "reconcile report");
+            Ok(())
+        })
+        .await
+    }
+
+    async fn finish_current(
+        &self,
+        stack: &str,
+        owner: &str,
+        generation: u64,
+        manifest: Option<&Manifest>,
+        report: &Report,
+    ) -> StoreResult<()> {
+        self.call("UpdateItem(finish)", true, |w, _| {
+            let state = held(w, stack, owner, Some(generation), "finish")?;
+            state.lease = None;
+            state.last_report = Some(report.clone());
+            if let Some(m) = manifest {
+                state.manifest = m.clone();
+                w.log(format!(
+                    "{owner}: manifest saved (generation {generation}) with the report"
+                ));
+            }
             crate::scenario::check_report(w, stack, owner, report, "reconcile report");
             Ok(())
         })
@@ -371,4 +368,29 @@ impl StateStore for MemStore {
         })
         .await
     }
+}
+
+/// The stack's state while `owner` holds its lease (and `generation`, if given, is current),
+/// DynamoStore's conditions; otherwise `Fenced`, and the trace says which write was.
+fn held<'w>(
+    w: &'w mut World,
+    stack: &str,
+    owner: &str,
+    generation: Option<u64>,
+    what: &str,
+) -> StoreResult<&'w mut StackState> {
+    let holds = w.store.get(stack).is_some_and(|s| {
+        s.lease.as_ref().is_some_and(|l| l.owner == owner)
+            && generation.is_none_or(|g| s.generation == g)
+    });
+    let fenced = || StoreError::Fenced {
+        stack: stack.into(),
+        owner: owner.into(),
+        generation: generation.unwrap_or(0),
+    };
+    if !holds {
+        w.log(format!("{owner}: {what} fenced"));
+        return Err(fenced());
+    }
+    w.store.get_mut(stack).ok_or_else(fenced)
 }

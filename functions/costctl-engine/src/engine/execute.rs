@@ -5,7 +5,7 @@ use super::*;
 
 impl<C: Cloud, S: StateStore> Engine<C, S> {
     /// Runs the ready steps, pipelined under the concurrency bound. Returns how many
-    /// steps succeeded and whether one failed permanently.
+    /// steps succeeded, whether one failed permanently, and the steps that were started.
     pub(super) async fn execute(
         &self,
         stack: &str,
@@ -14,7 +14,7 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
         report: &mut Report,
         lease_until: i64,
         stop_at: i64,
-    ) -> (usize, bool) {
+    ) -> (usize, bool, Vec<usize>) {
         // A step starts only while the lease outlasts it by a wide margin (`Lease::may_start`);
         // skipped steps count as transient: the next pass renews the lease (or learns it was
         // taken) and re-plans. A call is abandoned before the lease ends
@@ -125,7 +125,12 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
             }
             report.done.push(outcome);
         }
-        (executed, permanent)
+        let started = started
+            .iter()
+            .enumerate()
+            .filter_map(|(id, s)| s.then_some(id))
+            .collect();
+        (executed, permanent, started)
     }
 
     /// Feeds one finished step into its service's window: the cloud's own request count when

@@ -503,11 +503,19 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
             // that fails is made again by the first pass).
             Some(lease) if fresh.is_none() => {
                 let tier = existing.as_ref().and_then(|s| s.spec.clone());
-                let at_ms = self.clock.now_ms();
-                let (written, looked) = futures::join!(
+                // The look's age counts from when it was done, as a first look's does (not from
+                // when it began: a stack whose look takes longer than `FRESH_FOR_MS`, a thousand
+                // services, would be looked at twice; nor from when the write answered: a slow
+                // answer would pass an old look as young).
+                let (written, (looked, at_ms)) = futures::join!(
                     self.store
                         .request_with_lease(stack, &req, now, lease.owner(), lease.ttl_ms()),
-                    self.observe(&req.selector, &manifest, tier.as_ref(), None)
+                    async {
+                        let looked = self
+                            .observe(&req.selector, &manifest, tier.as_ref(), None)
+                            .await;
+                        (looked, self.clock.now_ms())
+                    }
                 );
                 let written = written?;
                 if written.1 {

@@ -3,7 +3,10 @@
 
 use super::*;
 use crate::events;
+use crate::observe::observe_services;
+use costctl_core::observation::service_key;
 use costctl_core::savings::LedgerPoint;
+use std::collections::BTreeSet;
 
 /// What a pass says should happen next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +31,10 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
 
     /// A reconcile that may plan its first pass on the observation its request just made, and
     /// start from the state its request's write leased (`taken`) instead of taking the lease.
+    ///
+    /// A newer request that arrives after the last pass's renewal of the lease is carried out
+    /// here too, by a reconcile that follows at once (see `reconcile_once`): its requester was
+    /// told that the lease holder carries it out (`Queued`).
     pub(super) async fn reconcile_with(
         &self,
         stack: &str,
@@ -35,6 +42,39 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
         fresh: Option<Fresh>,
         taken: Option<StackState>,
     ) -> Result<Report, EngineError> {
+        let (mut fresh, mut taken) = (fresh, taken);
+        let mut ended: Option<Report> = None;
+        loop {
+            match self
+                .reconcile_once(stack, deadline_ms, fresh.take(), taken.take())
+                .await
+            {
+                Ok((report, false)) => return Ok(report),
+                Ok((report, true)) => ended = Some(report),
+                Err(e) => {
+                    return match (e, ended) {
+                        // The newer request's own invocation took the stack first: it carries
+                        // it out, and ours ended as reported.
+                        (EngineError::Store(StoreError::LeaseHeld { .. }), Some(report)) => {
+                            Ok(report)
+                        }
+                        (e, _) => Err(e),
+                    };
+                }
+            }
+        }
+    }
+
+    /// One reconcile; `true` with its report when a newer request arrived after the last
+    /// renewal of the lease (its finish was fenced; a converged pass's manifest is then left
+    /// as it was).
+    async fn reconcile_once(
+        &self,
+        stack: &str,
+        deadline_ms: i64,
+        fresh: Option<Fresh>,
+        taken: Option<StackState>,
+    ) -> Result<(Report, bool), EngineError> {
         let started = self.clock.now_ms();
         let lease = Lease::new(&self.options);
         let mut state = match taken {
@@ -42,8 +82,16 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
             None => lease.take(&self.store, stack, started).await?,
         };
         let fresh = self.usable(fresh, stack, &state);
+        let mut last_manifest = None;
         let result = self
-            .passes(stack, &lease, deadline_ms, &mut state, fresh)
+            .passes(
+                stack,
+                &lease,
+                deadline_ms,
+                &mut state,
+                fresh,
+                &mut last_manifest,
+            )
             .await;
         let mut report = match result {
             Ok(report) => report,
@@ -80,8 +128,33 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
                     "omitted": (!stored.omitted.is_empty()).then_some(&stored.omitted),
                 }),
             });
+        // Finished only while this request is the newest: a newer one that came after the
+        // last renewal is carried out by the reconcile that follows (`reconcile_with`), not
+        // left for the next tick.
+        let newer = std::sync::atomic::AtomicBool::new(false);
+        let finishing = async {
+            match self
+                .store
+                .finish_current(
+                    stack,
+                    lease.owner(),
+                    state.generation,
+                    last_manifest.as_ref(),
+                    &stored,
+                )
+                .await
+            {
+                // A newer request (or a lost lease, which the plain finish then says): this
+                // report stands, and the records stay as they were for the newer request.
+                Err(StoreError::Fenced { .. }) => {
+                    newer.store(true, std::sync::atomic::Ordering::Relaxed);
+                    self.store.finish(stack, lease.owner(), &stored).await
+                }
+                other => other,
+            }
+        };
         let (finished, (), appended) = futures::join!(
-            self.store.finish(stack, lease.owner(), &stored),
+            finishing,
             self.record_ledger(stack, before.as_ref(), &report),
             async {
                 match &history {
@@ -101,7 +174,7 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
         );
         self.queue_events(events::for_reconcile(before.as_ref(), &detail, &report));
         self.send_events().await;
-        Ok(report)
+        Ok((report, newer.into_inner()))
     }
 
     /// Appends a ledger point when this reconcile observed a new state or cost rate. A failed
@@ -127,10 +200,14 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
         deadline_ms: i64,
         state: &mut StackState,
         mut fresh: Option<Observation>,
+        last_manifest: &mut Option<Manifest>,
     ) -> Result<Report, EngineError> {
         let mut report = Report::new(stack, state.desired, state.generation);
         // The services found by the first observation: later passes describe them by key.
         let mut known: Option<(Selector, Vec<String>)> = None;
+        // Set by a pass that changed only ECS services: the look it planned from and the
+        // services it changed, so that the next look reads only those (`observe_services`).
+        let mut changed: Option<Changed> = None;
         loop {
             let pass = self
                 .pass(
@@ -141,6 +218,8 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
                     &mut report,
                     &mut known,
                     fresh.take(),
+                    &mut changed,
+                    last_manifest,
                 )
                 .await;
             match self.next_after(pass, lease, deadline_ms)? {
@@ -153,12 +232,21 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
             // The observation is used only if the renewal left what it looked for unchanged (a
             // newer request may name another selector; the manifest is ours while we hold the
             // lease, so it is unchanged unless the lease was lost, which ends the reconcile).
-            let looking = self.observe(
-                &state.selector,
-                &state.manifest,
-                state.spec.as_ref(),
-                known_keys(&known, &state.selector),
-            );
+            let changed = changed.take();
+            let looking = async {
+                match &changed {
+                    Some(c) => observe_services(&self.cloud, &c.before, &c.services).await,
+                    None => {
+                        self.observe(
+                            &state.selector,
+                            &state.manifest,
+                            state.spec.as_ref(),
+                            known_keys(&known, &state.selector),
+                        )
+                        .await
+                    }
+                }
+            };
             let (renewed, looked) = futures::join!(
                 lease.take(&self.store, stack, self.clock.now_ms()),
                 self.before(deadline_ms - lease.margin_ms(), looking)
@@ -210,6 +298,8 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
         report: &mut Report,
         known: &mut Option<(Selector, Vec<String>)>,
         fresh: Option<Observation>,
+        changed: &mut Option<Changed>,
+        last_manifest: &mut Option<Manifest>,
     ) -> Result<Next, EngineError> {
         let margin = lease.margin_ms();
         report.passes += 1;
@@ -245,6 +335,12 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
             .plan(&goal, &obs, &state.manifest, state.spec.as_ref());
         report.describe(&obs, &plan, &self.prices);
 
+        // A converged pass protects no call: its manifest (a resume forgets its records once
+        // the stack is back) is written with the final report, in the same conditional write.
+        if plan.is_converged() {
+            *last_manifest = (plan.manifest != state.manifest).then(|| plan.manifest.clone());
+            return Ok(Next::Converged);
+        }
         // Write-ahead: the manifest that protects this pass's destructive calls is stored
         // before any of them is made.
         if plan.manifest != state.manifest {
@@ -259,15 +355,12 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
                 Err(e) => return Err(e.into()),
             }
         }
-        if plan.is_converged() {
-            return Ok(Next::Converged);
-        }
         if self.clock.now_ms() + margin >= deadline_ms {
             return Ok(Next::OutOfTime);
         }
 
         let lease_until = state.lease.as_ref().map_or(i64::MIN, |l| l.expires_at_ms);
-        let (executed, failed_permanently) = self
+        let (executed, failed_permanently, started) = self
             .execute(
                 stack,
                 &plan,
@@ -300,6 +393,7 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
             return Ok(Next::Blocked);
         }
         if executed > 0 {
+            *changed = Changed::by(&plan, &started, obs);
             return Ok(Next::Continue);
         }
         if !plan.problems.is_empty() {
@@ -376,6 +470,38 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
                 .sleep(self.options.poll_interval.min(Duration::from_secs(1)))
                 .await;
         }
+    }
+}
+
+/// What a pass that changed only ECS services leaves the next look: the look it planned from
+/// and the services its steps wrote to.
+struct Changed {
+    before: Observation,
+    services: Vec<String>,
+}
+
+impl Changed {
+    /// `Some` when every started step is an Application Auto Scaling or ECS write of a service
+    /// (a step that failed or was not answered too: the look reads its service either way).
+    fn by(plan: &Plan, started: &[usize], before: Observation) -> Option<Self> {
+        let mut services = BTreeSet::new();
+        for &id in started {
+            match &plan.steps.get(id)?.action {
+                Action::SetScalingBounds {
+                    cluster, service, ..
+                }
+                | Action::SetDesiredCount {
+                    cluster, service, ..
+                } => {
+                    services.insert(service_key(cluster, service));
+                }
+                _ => return None,
+            }
+        }
+        Some(Changed {
+            before,
+            services: services.into_iter().collect(),
+        })
     }
 }
 
