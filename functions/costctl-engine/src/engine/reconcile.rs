@@ -52,13 +52,17 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
                 Ok((report, false)) => return Ok(report),
                 Ok((report, true)) => ended = Some(report),
                 Err(e) => {
-                    return match (e, ended) {
-                        // The newer request's own invocation took the stack first: it carries
-                        // it out, and ours ended as reported.
-                        (EngineError::Store(StoreError::LeaseHeld { .. }), Some(report)) => {
+                    return match ended {
+                        // The follow-up for a newer request could not run (its own invocation
+                        // took the stack first, or the store failed): ours ended as reported,
+                        // and the newer request is left to its requester or the next tick.
+                        Some(report) => {
+                            if !matches!(e, EngineError::Store(StoreError::LeaseHeld { .. })) {
+                                tracing::warn!(stack, error = %e, "reconcile of the newer request");
+                            }
                             Ok(report)
                         }
-                        (e, _) => Err(e),
+                        None => Err(e),
                     };
                 }
             }
