@@ -168,22 +168,13 @@ impl AlbCall {
 /// (`WAFUnavailableEntityException`), and the later its association is sent the likelier it
 /// succeeds at once. (The services behind the load balancer are scaled up only after the whole
 /// apply, so nothing serves before the web ACL is on.)
-pub fn alb_stages(calls: Vec<AlbCall>) -> Vec<Vec<AlbCall>> {
-    let mut stages: Vec<Vec<AlbCall>> = Vec::new();
-    let mut calls = calls;
+pub fn alb_stages(mut calls: Vec<AlbCall>) -> Vec<Vec<AlbCall>> {
     // Stable: within a stage, calls keep the planner's order.
     calls.sort_by_key(AlbCall::stage);
-    let mut last = None;
-    for call in calls {
-        if last != Some(call.stage()) {
-            last = Some(call.stage());
-            stages.push(Vec::new());
-        }
-        if let Some(stage) = stages.last_mut() {
-            stage.push(call);
-        }
-    }
-    stages
+    calls
+        .chunk_by(|a, b| a.stage() == b.stage())
+        .map(<[AlbCall]>::to_vec)
+        .collect()
 }
 
 /// The spec's listener on `port` (every call of a list names a port of its spec or of the live

@@ -313,7 +313,7 @@ pub async fn observe_known<C: Cloud + ?Sized>(
 /// round trip); everything else is taken from `before`, the look that pass planned from.
 ///
 /// Only the engine's passes use it, and only right after a pass whose every started step was
-/// an Application Auto Scaling or ECS write (`Engine::changed_services`): those steps cannot
+/// an Application Auto Scaling or ECS write (`Changed::by` in `engine/reconcile.rs`): those steps cannot
 /// change a database, load balancer, cluster or alarm, and `before` is no older than that one
 /// pass's calls (a pass that waits looks in full). A pause's drain check so reads the services
 /// it drains instead of the whole stack again (DescribeLoadBalancers, its tags, listeners and

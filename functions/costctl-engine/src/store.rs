@@ -330,8 +330,8 @@ pub trait StateStore: Send + Sync {
     async fn finish(&self, stack: &str, owner: &str, report: &Report) -> StoreResult<()>;
     /// `finish`, only while `generation` is the current request, together with the manifest
     /// of a converged pass if it changed (a resume forgets its records once the stack is
-    /// back): `Fenced` and nothing written when a newer request arrived or the lease is not
-    /// `owner`'s. A store that cannot do it in one write does it in several, as here.
+    /// back), in one conditional write: `Fenced` and nothing written when a newer request
+    /// arrived or the lease is not `owner`'s.
     async fn finish_current(
         &self,
         stack: &str,
@@ -339,25 +339,7 @@ pub trait StateStore: Send + Sync {
         generation: u64,
         manifest: Option<&Manifest>,
         report: &Report,
-    ) -> StoreResult<()> {
-        match manifest {
-            Some(m) => self.save_manifest(stack, owner, generation, m).await?,
-            None => {
-                if self
-                    .load(stack)
-                    .await?
-                    .is_none_or(|s| s.generation != generation)
-                {
-                    return Err(StoreError::Fenced {
-                        stack: stack.into(),
-                        owner: owner.into(),
-                        generation,
-                    });
-                }
-            }
-        }
-        self.finish(stack, owner, report).await
-    }
+    ) -> StoreResult<()>;
     async fn append_history(&self, stack: &str, entry: &HistoryEntry) -> StoreResult<()>;
     /// Newest first.
     async fn history(&self, stack: &str, limit: usize) -> StoreResult<Vec<HistoryEntry>>;

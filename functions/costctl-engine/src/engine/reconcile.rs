@@ -39,10 +39,9 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
         &self,
         stack: &str,
         deadline_ms: i64,
-        fresh: Option<Fresh>,
-        taken: Option<StackState>,
+        mut fresh: Option<Fresh>,
+        mut taken: Option<StackState>,
     ) -> Result<Report, EngineError> {
-        let (mut fresh, mut taken) = (fresh, taken);
         let mut ended: Option<Report> = None;
         loop {
             match self
@@ -135,9 +134,8 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
         // Finished only while this request is the newest: a newer one that came after the
         // last renewal is carried out by the reconcile that follows (`reconcile_with`), not
         // left for the next tick.
-        let newer = std::sync::atomic::AtomicBool::new(false);
         let finishing = async {
-            match self
+            let finished = self
                 .store
                 .finish_current(
                     stack,
@@ -146,18 +144,17 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
                     last_manifest.as_ref(),
                     &stored,
                 )
-                .await
-            {
+                .await;
+            match finished {
                 // A newer request (or a lost lease, which the plain finish then says): this
                 // report stands, and the records stay as they were for the newer request.
                 Err(StoreError::Fenced { .. }) => {
-                    newer.store(true, std::sync::atomic::Ordering::Relaxed);
-                    self.store.finish(stack, lease.owner(), &stored).await
+                    (self.store.finish(stack, lease.owner(), &stored).await, true)
                 }
-                other => other,
+                other => (other, false),
             }
         };
-        let (finished, (), appended) = futures::join!(
+        let ((finished, newer), (), appended) = futures::join!(
             finishing,
             self.record_ledger(stack, before.as_ref(), &report),
             async {
@@ -178,7 +175,7 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
         );
         self.queue_events(events::for_reconcile(before.as_ref(), &detail, &report));
         self.send_events().await;
-        Ok((report, newer.into_inner()))
+        Ok((report, newer))
     }
 
     /// Appends a ledger point when this reconcile observed a new state or cost rate. A failed
