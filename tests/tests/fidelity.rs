@@ -1131,3 +1131,99 @@ async fn a_shield_protected_alb_is_kept() {
     );
     assert!(w.alb_picture("shielded-alb").await.is_some(), "ALB kept");
 }
+
+/// A load balancer the process already knows is captured by its ARN while the load balancers
+/// are listed, which takes its capture off the look's longest chain; one deleted and re-created
+/// under the same name behind the process's back is captured as it is now, not through the
+/// stale ARN; one deleted is not found, and no longer looked for by ARN.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_known_load_balancer_is_captured_while_listed_and_a_stale_arn_is_not_believed() {
+    use costctl_aws::requests::{RequestCounter, dependent_round_trips};
+    let w = World::new(StackSpec::new("known", 1, 1, 0)).await;
+    let elb = w.elb();
+    let tg = w.target_group("known-tg").await;
+    let listen = |lb: String, port: i32| {
+        let elb = elb.clone();
+        let tg = tg.clone();
+        async move {
+            elb.create_listener()
+                .load_balancer_arn(lb)
+                .port(port)
+                .protocol(ProtocolEnum::Http)
+                .default_actions(
+                    Action::builder()
+                        .r#type(ActionTypeEnum::Forward)
+                        .target_group_arn(tg)
+                        .build(),
+                )
+                .send()
+                .await
+                .unwrap();
+        }
+    };
+    let arn = w.load_balancer("known-alb").await;
+    listen(arn.clone(), 80).await;
+    let counter = RequestCounter::new();
+    let cloud = AwsCloud::counted(&w.sdk, &counter);
+    let selector = Selector::from_tag_args(&w.stack.spec.tag_args()).unwrap();
+    let names = vec!["known-alb".to_string()];
+    // Calls made by a load balancer's ARN (its capture), not the listing or its tags.
+    let by_arn = |spans: &[costctl_aws::requests::Span]| {
+        spans
+            .iter()
+            .filter(|s| {
+                !matches!(
+                    &*s.op,
+                    "Elastic Load Balancing v2.DescribeLoadBalancers"
+                        | "Elastic Load Balancing v2.DescribeTags"
+                )
+            })
+            .count()
+    };
+
+    let first = cloud.find_load_balancers(&selector, &names).await.unwrap();
+    assert_eq!(first.len(), 1, "{first:#?}");
+    let spans = counter.take_spans();
+    assert_eq!(
+        dependent_round_trips(&spans),
+        3,
+        "unknown: listed, then its listeners, then their rules: {spans:#?}"
+    );
+    let second = cloud.find_load_balancers(&selector, &names).await.unwrap();
+    assert_eq!(second, first, "the same capture");
+    let spans = counter.take_spans();
+    assert_eq!(
+        dependent_round_trips(&spans),
+        2,
+        "known: its listeners read while listed: {spans:#?}"
+    );
+
+    // Re-created behind the process's back with another listener: the new one is captured.
+    elb.delete_load_balancer()
+        .load_balancer_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    let recreated = w.load_balancer("known-alb").await;
+    assert_ne!(recreated, arn);
+    listen(recreated.clone(), 8080).await;
+    let third = cloud.find_load_balancers(&selector, &names).await.unwrap();
+    assert_eq!(third.len(), 1, "{third:#?}");
+    assert_eq!(third[0].arn, recreated);
+    let ports: Vec<u16> = third[0].spec.listeners.iter().map(|l| l.port).collect();
+    assert_eq!(ports, vec![8080], "captured as it is now: {third:#?}");
+
+    // Deleted: not found and no error; the look after it reads no listeners at all.
+    elb.delete_load_balancer()
+        .load_balancer_arn(&recreated)
+        .send()
+        .await
+        .unwrap();
+    counter.take_spans();
+    for (tried, what) in [(true, "the stale ARN tried"), (false, "then forgotten")] {
+        let found = cloud.find_load_balancers(&selector, &names).await.unwrap();
+        assert!(found.is_empty(), "{found:#?}");
+        let spans = counter.take_spans();
+        assert_eq!(by_arn(&spans) > 0, tried, "{what}: {spans:#?}");
+    }
+}

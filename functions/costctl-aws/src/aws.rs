@@ -76,6 +76,9 @@ pub struct AwsCloud {
     /// While a tick shares discovery (`Cloud::share_discovery`): the one listing of every ECS
     /// service and its tags, made by the first stack that needs it.
     pub(crate) shared_ecs: Arc<Mutex<Option<Arc<EcsListing>>>>,
+    /// The load balancers this process has found or created, by name: a look captures a known
+    /// one by its ARN while the load balancers are listed, instead of after (see `elb_find`).
+    pub(crate) elb_known: Arc<Mutex<BTreeMap<String, crate::elbv2::KnownLb>>>,
 }
 
 /// Every ECS service of the account with its tags, by `cluster/service` key; listed once.
@@ -162,6 +165,7 @@ impl AwsCloud {
             concurrency: 8,
             throttles: meter,
             shared_ecs: Arc::default(),
+            elb_known: Arc::default(),
         }
     }
 

@@ -31,6 +31,22 @@ use std::collections::{BTreeMap, BTreeSet};
 
 const DESCRIBE_TAGS_BATCH: usize = 20;
 
+/// A load balancer this process has found or created: its ARN, and its tags when last seen.
+#[derive(Debug, Clone)]
+pub(crate) struct KnownLb {
+    pub(crate) arn: String,
+    pub(crate) tags: BTreeMap<String, String>,
+}
+
+/// What a capture reads by the load balancer's ARN: attributes, listeners (with their rules,
+/// certificates and attributes), the web ACL and the Shield protection.
+struct CaptureParts {
+    attributes: BTreeMap<String, String>,
+    listeners: Vec<CapturedListener>,
+    web_acl_arn: Option<String>,
+    shield: Option<String>,
+}
+
 /// A listener as it exists, with its ARN and what the spec format cannot express of it.
 struct CapturedListener {
     live: LiveListener,
@@ -40,6 +56,13 @@ struct CapturedListener {
 
 impl AwsCloud {
     /// ALBs carrying the selector's tags, plus those named (found or not by the selector).
+    ///
+    /// A load balancer this process already knows (found by an earlier look, or created by
+    /// an apply) is captured by its ARN while the load balancers are listed: its listeners,
+    /// rules and attributes need only the ARN, so the capture is one round trip off the look's
+    /// longest chain (DescribeLoadBalancers > DescribeListeners > DescribeRules). What the
+    /// listing then does not show under that ARN (deleted, or re-created under a new one) is
+    /// thrown away and captured from what the listing found.
     pub(crate) async fn elb_find(
         &self,
         selector: &Selector,
@@ -49,65 +72,157 @@ impl AwsCloud {
         if !by_tags && names.is_empty() {
             return Ok(Vec::new());
         }
-        let all: Vec<LoadBalancer> = self
-            .elb
-            .describe_load_balancers()
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| {
-                CloudError::from_sdk("elasticloadbalancing:DescribeLoadBalancers", "*", e)
-            })?;
-        let albs: Vec<&LoadBalancer> = all
-            .iter()
-            .filter(|lb| lb.r#type() == Some(&LoadBalancerTypeEnum::Application))
-            .filter(|lb| {
-                by_tags
-                    || names
+        let hinted = self.elb_hints(selector, names);
+        let early = futures::future::join_all(
+            hinted
+                .iter()
+                .map(|arn| async move { (arn.clone(), self.elb_capture_parts(arn).await) }),
+        );
+        let listed = async {
+            let all: Vec<LoadBalancer> = self
+                .elb
+                .describe_load_balancers()
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .map_err(|e| {
+                    CloudError::from_sdk("elasticloadbalancing:DescribeLoadBalancers", "*", e)
+                })?;
+            let albs: Vec<&LoadBalancer> = all
+                .iter()
+                .filter(|lb| lb.r#type() == Some(&LoadBalancerTypeEnum::Application))
+                .filter(|lb| {
+                    by_tags
+                        || names
+                            .iter()
+                            .any(|n| Some(n.as_str()) == lb.load_balancer_name())
+                })
+                .collect();
+            let arns: Vec<String> = albs
+                .iter()
+                .filter_map(|lb| lb.load_balancer_arn().map(str::to_string))
+                .collect();
+            // A named load balancer is wanted whatever its tags: it is captured while the tags
+            // are read (one round trip less), or was being captured already when known; the
+            // others only once their tags say they are the stack's.
+            let (named, unnamed): (Vec<&LoadBalancer>, Vec<&LoadBalancer>) =
+                albs.into_iter().partition(|lb| {
+                    let name = lb.load_balancer_name().unwrap_or_default();
+                    names.iter().any(|n| n == name)
+                });
+            let (named_known, named_new): (Vec<&LoadBalancer>, Vec<&LoadBalancer>) =
+                named.into_iter().partition(|lb| {
+                    hinted
                         .iter()
-                        .any(|n| Some(n.as_str()) == lb.load_balancer_name())
-            })
-            .collect();
-        let arns: Vec<String> = albs
-            .iter()
-            .filter_map(|lb| lb.load_balancer_arn().map(str::to_string))
-            .collect();
-        // A named load balancer is wanted whatever its tags: it is captured while the tags are
-        // read (one round trip less); the others only once their tags say they are the stack's.
-        let (named, unnamed): (Vec<&LoadBalancer>, Vec<&LoadBalancer>) =
-            albs.into_iter().partition(|lb| {
-                let name = lb.load_balancer_name().unwrap_or_default();
-                names.iter().any(|n| n == name)
-            });
-        let (tags, mut found) =
-            futures::try_join!(self.elb_tags(&arns), self.elb_capture_each(named))?;
-        let tagged: Vec<&LoadBalancer> = unnamed
+                        .any(|h| Some(h.as_str()) == lb.load_balancer_arn())
+                });
+            let (tags, found) = futures::try_join!(
+                self.elb_tags(&arns),
+                self.elb_capture_each(named_new.into_iter().map(|lb| (lb.clone(), None)).collect())
+            )?;
+            let rest: Vec<LoadBalancer> = named_known
+                .into_iter()
+                .chain(unnamed.into_iter().filter(|lb| {
+                    tags.get(lb.load_balancer_arn().unwrap_or_default())
+                        .is_some_and(|t| {
+                            selector.matches_tags(t.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+                        })
+                }))
+                .cloned()
+                .collect();
+            Ok::<_, CloudError>((all, tags, found, rest))
+        };
+        let (listed, early) = futures::join!(listed, early);
+        let (all, tags, mut found, rest) = listed?;
+        // An early capture that failed is made again now (its ARN may have been stale).
+        let mut early: BTreeMap<String, CaptureParts> = early
             .into_iter()
-            .filter(|lb| {
-                tags.get(lb.load_balancer_arn().unwrap_or_default())
-                    .is_some_and(|t| {
-                        selector.matches_tags(t.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-                    })
+            .filter_map(|(arn, parts)| Some((arn, parts.ok()?)))
+            .collect();
+        let rest: Vec<(LoadBalancer, Option<CaptureParts>)> = rest
+            .into_iter()
+            .map(|lb| {
+                let parts = early.remove(lb.load_balancer_arn().unwrap_or_default());
+                (lb, parts)
             })
             .collect();
-        found.extend(self.elb_capture_each(tagged).await?);
+        found.extend(self.elb_capture_each(rest).await?);
         for lb in &mut found {
             lb.spec.tags = tags.get(&lb.arn).cloned().unwrap_or_default();
         }
+        self.elb_remember(&all, &found);
         Ok(found)
     }
 
+    /// The ARNs of the known load balancers this look will capture: those named, and, for a
+    /// tag selector, those whose tags were the selector's when last seen (the process may serve
+    /// many stacks: another stack's load balancer is not captured on speculation).
+    fn elb_hints(&self, selector: &Selector, names: &[String]) -> Vec<String> {
+        let known = self.elb_known.lock().unwrap_or_else(|e| e.into_inner());
+        known
+            .iter()
+            .filter(|(name, k)| {
+                names.contains(name)
+                    || (matches!(selector, Selector::Tags(_))
+                        && selector
+                            .matches_tags(k.tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))))
+            })
+            .map(|(_, k)| k.arn.clone())
+            .collect()
+    }
+
+    /// After a look: what it captured is known by name; a known load balancer the listing no
+    /// longer shows under its ARN is forgotten.
+    fn elb_remember(&self, listed: &[LoadBalancer], found: &[LoadBalancerObs]) {
+        let listed: BTreeSet<&str> = listed
+            .iter()
+            .filter_map(LoadBalancer::load_balancer_arn)
+            .collect();
+        let mut known = self.elb_known.lock().unwrap_or_else(|e| e.into_inner());
+        known.retain(|_, k| listed.contains(k.arn.as_str()));
+        for lb in found {
+            known.insert(
+                lb.spec.name.clone(),
+                KnownLb {
+                    arn: lb.arn.clone(),
+                    tags: lb.spec.tags.clone(),
+                },
+            );
+        }
+    }
+
+    /// A load balancer this process created (or saw by name) under `arn`.
+    pub(crate) fn elb_learn(&self, name: &str, arn: &str, tags: &BTreeMap<String, String>) {
+        self.elb_known
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(
+                name.to_string(),
+                KnownLb {
+                    arn: arn.to_string(),
+                    tags: tags.clone(),
+                },
+            );
+    }
+
     /// Captures load balancers concurrently under the bound, without their tags (the caller
-    /// reads those in batches).
-    async fn elb_capture_each(&self, lbs: Vec<&LoadBalancer>) -> CloudResult<Vec<LoadBalancerObs>> {
-        let lbs: Vec<LoadBalancer> = lbs.into_iter().cloned().collect();
+    /// reads those in batches); one whose parts were read early is only put together.
+    async fn elb_capture_each(
+        &self,
+        lbs: Vec<(LoadBalancer, Option<CaptureParts>)>,
+    ) -> CloudResult<Vec<LoadBalancerObs>> {
         stream::iter(lbs)
-            .map(|lb| async move {
-                self.elb_capture(&lb, BTreeMap::new())
-                    .await
-                    .map(|(obs, _)| obs)
+            .map(|(lb, parts)| async move {
+                let parts = match parts {
+                    Some(parts) => parts,
+                    None => {
+                        self.elb_capture_parts(lb.load_balancer_arn().unwrap_or_default())
+                            .await?
+                    }
+                };
+                Ok::<_, CloudError>(assemble(&lb, BTreeMap::new(), parts).0)
             })
             .buffered(self.concurrency)
             .try_collect()
@@ -167,81 +282,26 @@ impl AwsCloud {
         lb: &LoadBalancer,
         tags: BTreeMap<String, String>,
     ) -> CloudResult<(LoadBalancerObs, LiveAlb)> {
-        let arn = lb.load_balancer_arn().unwrap_or_default().to_string();
-        let name = lb.load_balancer_name().unwrap_or_default().to_string();
+        let parts = self
+            .elb_capture_parts(lb.load_balancer_arn().unwrap_or_default())
+            .await?;
+        Ok(assemble(lb, tags, parts))
+    }
+
+    /// What a capture reads by the load balancer's ARN alone, at once.
+    async fn elb_capture_parts(&self, arn: &str) -> CloudResult<CaptureParts> {
         let (attributes, listeners, web_acl_arn, shield) = futures::try_join!(
-            self.elb_attributes(&arn),
-            self.elb_listeners(&arn),
-            self.elb_web_acl(&arn),
-            self.elb_shield_protection(&arn)
+            self.elb_attributes(arn),
+            self.elb_listeners(arn),
+            self.elb_web_acl(arn),
+            self.elb_shield_protection(arn)
         )?;
-        let mut unsupported = lb_unsupported(lb);
-        if let Some(protection) = shield {
-            unsupported.push(format!(
-                "Shield Advanced protection {protection}: it names this load balancer's ARN and costctl does not re-create it"
-            ));
-        }
-        unsupported.extend(listeners.iter().flat_map(|l| l.unsupported.iter().cloned()));
-        let deletion_protection = attributes
-            .get("deletion_protection.enabled")
-            .is_some_and(|v| v == "true");
-        let mut subnets: Vec<String> = lb
-            .availability_zones()
-            .iter()
-            .filter_map(|z| z.subnet_id().map(str::to_string))
-            .collect();
-        subnets.sort();
-        let mut security_groups: Vec<String> = lb.security_groups().to_vec();
-        security_groups.sort();
-        let spec = LoadBalancerSpec {
-            name,
-            scheme: match lb.scheme() {
-                Some(LoadBalancerSchemeEnum::Internal) => Scheme::Internal,
-                _ => Scheme::InternetFacing,
-            },
-            lb_type: LoadBalancerType::Application,
-            ip_address_type: match lb.ip_address_type() {
-                Some(IpAddressType::Dualstack) => SpecIpType::Dualstack,
-                Some(IpAddressType::DualstackWithoutPublicIpv4) => {
-                    SpecIpType::DualstackWithoutPublicIpv4
-                }
-                _ => SpecIpType::Ipv4,
-            },
-            subnets,
-            security_groups,
-            attributes: non_default_attributes(&attributes),
-            tags,
-            web_acl_arn,
-            dns_name_parameter: None,
-            aliases: Vec::new(),
-            listeners: listeners.iter().map(|l| l.live.spec.clone()).collect(),
-        };
-        let live = LiveAlb {
-            arn: arn.clone(),
+        Ok(CaptureParts {
             attributes,
-            tags: spec.tags.clone(),
-            listeners: listeners.into_iter().map(|l| l.live).collect(),
-            web_acl_arn: spec.web_acl_arn.clone(),
-        };
-        Ok((
-            LoadBalancerObs {
-                arn,
-                dns_name: lb.dns_name().unwrap_or_default().to_string(),
-                zone_id: lb
-                    .canonical_hosted_zone_id()
-                    .unwrap_or_default()
-                    .to_string(),
-                state: lb
-                    .state()
-                    .and_then(|s| s.code())
-                    .map_or("unknown", |c| c.as_str())
-                    .to_string(),
-                deletion_protection,
-                spec,
-                unsupported,
-            },
-            live,
-        ))
+            listeners,
+            web_acl_arn,
+            shield,
+        })
     }
 
     /// The name of the Shield Advanced protection of a load balancer, if any. An account
@@ -468,7 +528,13 @@ impl AwsCloud {
             .send()
             .await
         {
-            Ok(_) => Ok(()),
+            Ok(_) => {
+                self.elb_known
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .retain(|_, k| k.arn != arn);
+                Ok(())
+            }
             Err(e) => {
                 let err = CloudError::from_sdk("elasticloadbalancing:DeleteLoadBalancer", arn, e);
                 if err.is_not_found() { Ok(()) } else { Err(err) }
@@ -649,4 +715,87 @@ impl AwsCloud {
             })
             .collect())
     }
+}
+
+/// A load balancer's observation from its description and the parts read by its ARN.
+fn assemble(
+    lb: &LoadBalancer,
+    tags: BTreeMap<String, String>,
+    parts: CaptureParts,
+) -> (LoadBalancerObs, LiveAlb) {
+    let CaptureParts {
+        attributes,
+        listeners,
+        web_acl_arn,
+        shield,
+    } = parts;
+    let arn = lb.load_balancer_arn().unwrap_or_default().to_string();
+    let name = lb.load_balancer_name().unwrap_or_default().to_string();
+    let mut unsupported = lb_unsupported(lb);
+    if let Some(protection) = shield {
+        unsupported.push(format!(
+                "Shield Advanced protection {protection}: it names this load balancer's ARN and costctl does not re-create it"
+            ));
+    }
+    unsupported.extend(listeners.iter().flat_map(|l| l.unsupported.iter().cloned()));
+    let deletion_protection = attributes
+        .get("deletion_protection.enabled")
+        .is_some_and(|v| v == "true");
+    let mut subnets: Vec<String> = lb
+        .availability_zones()
+        .iter()
+        .filter_map(|z| z.subnet_id().map(str::to_string))
+        .collect();
+    subnets.sort();
+    let mut security_groups: Vec<String> = lb.security_groups().to_vec();
+    security_groups.sort();
+    let spec = LoadBalancerSpec {
+        name,
+        scheme: match lb.scheme() {
+            Some(LoadBalancerSchemeEnum::Internal) => Scheme::Internal,
+            _ => Scheme::InternetFacing,
+        },
+        lb_type: LoadBalancerType::Application,
+        ip_address_type: match lb.ip_address_type() {
+            Some(IpAddressType::Dualstack) => SpecIpType::Dualstack,
+            Some(IpAddressType::DualstackWithoutPublicIpv4) => {
+                SpecIpType::DualstackWithoutPublicIpv4
+            }
+            _ => SpecIpType::Ipv4,
+        },
+        subnets,
+        security_groups,
+        attributes: non_default_attributes(&attributes),
+        tags,
+        web_acl_arn,
+        dns_name_parameter: None,
+        aliases: Vec::new(),
+        listeners: listeners.iter().map(|l| l.live.spec.clone()).collect(),
+    };
+    let live = LiveAlb {
+        arn: arn.clone(),
+        attributes,
+        tags: spec.tags.clone(),
+        listeners: listeners.into_iter().map(|l| l.live).collect(),
+        web_acl_arn: spec.web_acl_arn.clone(),
+    };
+    (
+        LoadBalancerObs {
+            arn,
+            dns_name: lb.dns_name().unwrap_or_default().to_string(),
+            zone_id: lb
+                .canonical_hosted_zone_id()
+                .unwrap_or_default()
+                .to_string(),
+            state: lb
+                .state()
+                .and_then(|s| s.code())
+                .map_or("unknown", |c| c.as_str())
+                .to_string(),
+            deletion_protection,
+            spec,
+            unsupported,
+        },
+        live,
+    )
 }

@@ -62,6 +62,7 @@ impl AlbCalls for AwsCloud {
             .await?
             .remove(&arn)
             .unwrap_or_default();
+        self.elb_learn(name, &arn, &tags);
         Ok(Some(self.elb_capture(&lb, tags).await?.1))
     }
 
@@ -116,6 +117,7 @@ impl AlbCalls for AwsCloud {
                         )
                     })?
                     .to_string();
+                self.elb_learn(&spec.name, &arn, &spec.tags);
                 learnt = Learnt::LoadBalancer(arn);
             }
             AlbCall::ModifyLoadBalancerAttributes { changes } => {

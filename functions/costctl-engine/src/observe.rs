@@ -28,6 +28,144 @@ pub async fn observe_known<C: Cloud + ?Sized>(
     spec: Option<&EphemeralSpec>,
     known_services: Option<&[String]>,
 ) -> CloudResult<Observation> {
+    look(cloud, selector, manifest, spec, known_services, None).await
+}
+
+/// The parts of a stack's observation a look reads again; a partial look keeps the rest from
+/// the look before it (see [`observe_parts`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Parts {
+    /// These services (by `cluster/service` key) and their scalable targets.
+    pub services: BTreeSet<String>,
+    /// Database instances and snapshots.
+    pub databases: bool,
+    /// Load balancers, and the alarms on them (an alarm is re-pointed at a load balancer).
+    pub load_balancers: bool,
+    pub kafka: bool,
+    /// The SSM parameters and alias records costctl publishes to.
+    pub published: bool,
+    /// NAT gateways, interface endpoints and the recorded routes.
+    pub network: bool,
+}
+
+impl Parts {
+    /// Everything a look reads, `services` being the look's services.
+    pub fn all(services: impl IntoIterator<Item = String>) -> Parts {
+        Parts {
+            services: services.into_iter().collect(),
+            databases: true,
+            load_balancers: true,
+            kafka: true,
+            published: true,
+            network: true,
+        }
+    }
+
+    /// What either names.
+    pub fn union(mut self, other: &Parts) -> Parts {
+        self.services.extend(other.services.iter().cloned());
+        self.databases |= other.databases;
+        self.load_balancers |= other.load_balancers;
+        self.kafka |= other.kafka;
+        self.published |= other.published;
+        self.network |= other.network;
+        self
+    }
+
+    /// What `read` does not name of `all`.
+    pub fn except(all: &Parts, read: &Parts) -> Parts {
+        Parts {
+            services: all.services.difference(&read.services).cloned().collect(),
+            databases: all.databases && !read.databases,
+            load_balancers: all.load_balancers && !read.load_balancers,
+            kafka: all.kafka && !read.kafka,
+            published: all.published && !read.published,
+            network: all.network && !read.network,
+        }
+    }
+
+    fn others(&self) -> bool {
+        self.databases || self.load_balancers || self.kafka || self.published || self.network
+    }
+}
+
+/// A look at `parts` of the stack: those are read again as [`observe_known`] reads them (the
+/// services by key, as [`observe_services`] does); everything else is taken from `before`.
+/// The engine uses it after a pass that acted: `parts` are what that pass's steps changed,
+/// plus whatever the look it planned from had kept in its turn, so that no part is older
+/// than the look before (`Changed` in `engine/reconcile.rs`). `before`'s time stamp is kept
+/// when anything is: it says when the oldest part was seen.
+pub async fn observe_parts<C: Cloud + ?Sized>(
+    cloud: &C,
+    selector: &Selector,
+    manifest: &Manifest,
+    spec: Option<&EphemeralSpec>,
+    before: &Observation,
+    parts: &Parts,
+) -> CloudResult<Observation> {
+    let keys: Vec<String> = parts.services.iter().cloned().collect();
+    let (obs, others) = futures::try_join!(
+        async {
+            if keys.is_empty() {
+                Ok(before.clone())
+            } else {
+                observe_services(cloud, before, &keys).await
+            }
+        },
+        async {
+            if parts.others() {
+                look(cloud, selector, manifest, spec, Some(&[]), Some(parts))
+                    .await
+                    .map(Some)
+            } else {
+                Ok(None)
+            }
+        }
+    )?;
+    let mut obs = obs;
+    if let Some(o) = others {
+        if parts.databases {
+            obs.db_instances = o.db_instances;
+            obs.db_snapshots = o.db_snapshots;
+        }
+        if parts.load_balancers {
+            obs.load_balancers = o.load_balancers;
+            obs.alarms = o.alarms;
+        }
+        if parts.kafka {
+            obs.kafka_clusters = o.kafka_clusters;
+        }
+        if parts.published {
+            obs.parameters = o.parameters;
+            obs.aliases = o.aliases;
+        }
+        if parts.network {
+            obs.nat_gateways = o.nat_gateways;
+            obs.vpc_endpoints = o.vpc_endpoints;
+            obs.routes = o.routes;
+        }
+    }
+    Ok(obs)
+}
+
+/// One look: everything (`only` is `None`), or the parts `only` names other than services (the
+/// services are then neither discovered nor described).
+async fn look<C: Cloud + ?Sized>(
+    cloud: &C,
+    selector: &Selector,
+    manifest: &Manifest,
+    spec: Option<&EphemeralSpec>,
+    known_services: Option<&[String]>,
+    only: Option<&Parts>,
+) -> CloudResult<Observation> {
+    let reads = |part: fn(&Parts) -> bool| only.is_none_or(part);
+    let (read_dbs, read_lbs, read_kafka, read_published, read_network) = (
+        reads(|p| p.databases),
+        reads(|p| p.load_balancers),
+        reads(|p| p.kafka),
+        reads(|p| p.published),
+        reads(|p| p.network),
+    );
     let mut lb_names: BTreeSet<String> = manifest.load_balancers.keys().cloned().collect();
     let mut msk_names: BTreeSet<String> = manifest.kafka_clusters.keys().cloned().collect();
     let mut parameters = BTreeSet::new();
@@ -92,6 +230,9 @@ pub async fn observe_known<C: Cloud + ?Sized>(
         .map(|(cluster, service)| scalable_resource_id(cluster, service))
         .collect();
     let network = async {
+        if !read_network {
+            return Ok((Vec::new(), Vec::new(), BTreeMap::new()));
+        }
         futures::try_join!(
             cloud.find_nat_gateways(selector, &nat_subnets),
             cloud.find_vpc_endpoints(selector, &endpoint_names),
@@ -109,6 +250,7 @@ pub async fn observe_known<C: Cloud + ?Sized>(
         .db_instances
         .values()
         .filter_map(|r| r.snapshot.clone())
+        .filter(|_| read_dbs)
         .collect();
     // Alarms on any load balancer of the stack: those that exist, and those remembered or
     // named (an alarm outlives the load balancer it watches). The account's alarms are listed
@@ -153,8 +295,17 @@ pub async fn observe_known<C: Cloud + ?Sized>(
                 }
             }
         },
-        cloud.find_db_instances(selector),
         async {
+            if read_dbs {
+                cloud.find_db_instances(selector).await
+            } else {
+                Ok(Vec::new())
+            }
+        },
+        async {
+            if !read_lbs {
+                return Ok((Vec::new(), Vec::new()));
+            }
             let (lbs, listed) = if list_at_once {
                 futures::try_join!(
                     cloud.find_load_balancers(selector, &lb_names),
@@ -187,9 +338,27 @@ pub async fn observe_known<C: Cloud + ?Sized>(
             }
             Ok((lbs, alarms))
         },
-        cloud.find_kafka_clusters(selector, &msk_names),
-        cloud.get_parameters(&parameters),
-        cloud.get_aliases(&aliases),
+        async {
+            if read_kafka {
+                cloud.find_kafka_clusters(selector, &msk_names).await
+            } else {
+                Ok(Vec::new())
+            }
+        },
+        async {
+            if read_published {
+                cloud.get_parameters(&parameters).await
+            } else {
+                Ok(BTreeMap::new())
+            }
+        },
+        async {
+            if read_published {
+                cloud.get_aliases(&aliases).await
+            } else {
+                Ok(BTreeMap::new())
+            }
+        },
         network,
         cloud.describe_db_snapshots(&snapshots),
     )?;
@@ -241,13 +410,13 @@ pub async fn observe_known<C: Cloud + ?Sized>(
     let missing_services: Vec<String> = manifest
         .services
         .keys()
-        .filter(|k| !seen_services.contains(*k))
+        .filter(|k| only.is_none() && !seen_services.contains(*k))
         .cloned()
         .collect();
     let missing_dbs: Vec<String> = manifest
         .db_instances
         .keys()
-        .filter(|id| !seen_dbs.contains(id.as_str()))
+        .filter(|id| read_dbs && !seen_dbs.contains(id.as_str()))
         .cloned()
         .collect();
 
@@ -308,17 +477,13 @@ pub async fn observe_known<C: Cloud + ?Sized>(
     Ok(obs)
 }
 
-/// A look at what a pass of ECS writes changed: the services `changed` names, and their
-/// scalable targets, are read again (DescribeServices and DescribeScalableTargets by key, in one
-/// round trip); everything else is taken from `before`, the look that pass planned from.
-///
-/// Only the engine's passes use it, and only right after a pass whose every started step was
-/// an Application Auto Scaling or ECS write (`Changed::by` in `engine/reconcile.rs`): those steps cannot
-/// change a database, load balancer, cluster or alarm, and `before` is no older than that one
-/// pass's calls (a pass that waits looks in full). A pause's drain check so reads the services
-/// it drains instead of the whole stack again (DescribeLoadBalancers, its tags, listeners and
-/// rules, the databases, the clusters, the alarms…), and the ALB's capture chain is off its
-/// critical path. `before`'s time stamp is kept: it says when the oldest part was seen.
+/// A look at some services: those `changed` names, and their scalable targets, are read again
+/// (DescribeServices and DescribeScalableTargets by key, in one round trip); everything else is
+/// taken from `before`. [`observe_parts`] uses it for the services part of a partial look: a
+/// pause's drain check so reads the services it drains instead of the whole stack again
+/// (DescribeLoadBalancers, its tags, listeners and rules, the databases, the clusters, the
+/// alarms…), and the ALB's capture chain is off its critical path. `before`'s time stamp is
+/// kept: it says when the oldest part was seen.
 pub async fn observe_services<C: Cloud + ?Sized>(
     cloud: &C,
     before: &Observation,

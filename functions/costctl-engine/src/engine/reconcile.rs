@@ -3,10 +3,9 @@
 
 use super::*;
 use crate::events;
-use crate::observe::observe_services;
+use crate::observe::{Parts, observe_parts};
 use costctl_core::observation::service_key;
 use costctl_core::savings::LedgerPoint;
-use std::collections::BTreeSet;
 
 /// What a pass says should happen next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -200,15 +199,16 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
         lease: &Lease,
         deadline_ms: i64,
         state: &mut StackState,
-        mut fresh: Option<Observation>,
+        fresh: Option<Observation>,
         last_manifest: &mut Option<Manifest>,
     ) -> Result<Report, EngineError> {
         let mut report = Report::new(stack, state.desired, state.generation);
         // The services found by the first observation: later passes describe them by key.
         let mut known: Option<(Selector, Vec<String>)> = None;
-        // Set by a pass that changed only ECS services: the look it planned from and the
-        // services it changed, so that the next look reads only those (`observe_services`).
+        // Set by a pass that acted: the look it planned from and what its steps changed, so
+        // that the next look reads only what may differ (`Changed::next_look`).
         let mut changed: Option<Changed> = None;
+        let mut fresh: Option<Looked> = fresh.map(Looked::full);
         loop {
             let pass = self
                 .pass(
@@ -236,16 +236,31 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
             let changed = changed.take();
             let looking = async {
                 match &changed {
-                    Some(c) => observe_services(&self.cloud, &c.before, &c.services).await,
-                    None => {
-                        self.observe(
+                    Some(c) => {
+                        let parts = c.next_look();
+                        observe_parts(
+                            &self.cloud,
+                            &state.selector,
+                            &state.manifest,
+                            state.spec.as_ref(),
+                            &c.before,
+                            &parts,
+                        )
+                        .await
+                        .map(|obs| Looked {
+                            obs,
+                            read: Some(parts),
+                        })
+                    }
+                    None => self
+                        .observe(
                             &state.selector,
                             &state.manifest,
                             state.spec.as_ref(),
                             known_keys(&known, &state.selector),
                         )
                         .await
-                    }
+                        .map(Looked::full),
                 }
             };
             let (renewed, looked) = futures::join!(
@@ -254,12 +269,12 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
             );
             let renewed = renewed?;
             fresh = match looked {
-                Some(Ok(obs))
+                Some(Ok(looked))
                     if renewed.selector == state.selector
                         && renewed.manifest == state.manifest
                         && renewed.spec == state.spec =>
                 {
-                    Some(obs)
+                    Some(looked)
                 }
                 // Failed, out of time or stale: the pass looks again and handles what it finds.
                 _ => None,
@@ -298,7 +313,7 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
         state: &mut StackState,
         report: &mut Report,
         known: &mut Option<(Selector, Vec<String>)>,
-        fresh: Option<Observation>,
+        fresh: Option<Looked>,
         changed: &mut Option<Changed>,
         last_manifest: &mut Option<Manifest>,
     ) -> Result<Next, EngineError> {
@@ -306,14 +321,14 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
         report.passes += 1;
         report.desired_state = state.desired;
         report.generation = state.generation;
-        let obs = match fresh {
-            Some(obs) => obs,
+        let Looked { obs, read } = match fresh {
+            Some(looked) => looked,
             None => {
                 let keys = known_keys(known, &state.selector);
                 let looking =
                     self.observe(&state.selector, &state.manifest, state.spec.as_ref(), keys);
                 match self.before(deadline_ms - margin, looking).await {
-                    Some(observed) => observed?,
+                    Some(observed) => Looked::full(observed?),
                     // Out of time while looking (throttled reads): what is left is the next
                     // invocation's; the report says the stack has not converged.
                     None => return Ok(Next::OutOfTime),
@@ -394,7 +409,7 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
             return Ok(Next::Blocked);
         }
         if executed > 0 {
-            *changed = Changed::by(&plan, &started, obs);
+            *changed = Some(Changed::by(&plan, &started, obs, read));
             return Ok(Next::Continue);
         }
         if !plan.problems.is_empty() {
@@ -474,35 +489,77 @@ impl<C: Cloud, S: StateStore> Engine<C, S> {
     }
 }
 
-/// What a pass that changed only ECS services leaves the next look: the look it planned from
-/// and the services its steps wrote to.
+/// A look and what it read: everything (`read` is `None`), or the parts a partial look
+/// read again (it kept the rest from the look before).
+struct Looked {
+    obs: Observation,
+    read: Option<Parts>,
+}
+
+impl Looked {
+    fn full(obs: Observation) -> Self {
+        Looked { obs, read: None }
+    }
+}
+
+/// What a pass that acted leaves the next look: the look it planned from, what that look read,
+/// and what the pass's steps changed.
 struct Changed {
     before: Observation,
-    services: Vec<String>,
+    read: Option<Parts>,
+    touched: Parts,
 }
 
 impl Changed {
-    /// `Some` when every started step is an Application Auto Scaling or ECS write of a service
-    /// (a step that failed or was not answered too: the look reads its service either way).
-    fn by(plan: &Plan, started: &[usize], before: Observation) -> Option<Self> {
-        let mut services = BTreeSet::new();
-        for &id in started {
-            match &plan.steps.get(id)?.action {
-                Action::SetScalingBounds {
-                    cluster, service, ..
+    /// The parts each started step may have changed (a step that failed or was not answered
+    /// too: the look reads its part either way), by the AWS service the step calls. A step of
+    /// a service not named here makes the next look read everything.
+    fn by(plan: &Plan, started: &[usize], before: Observation, read: Option<Parts>) -> Self {
+        let mut touched = Parts::default();
+        for step in started.iter().filter_map(|&id| plan.steps.get(id)) {
+            match (step.action.api_service(), &step.action) {
+                (
+                    "ecs" | "application-autoscaling",
+                    Action::SetScalingBounds {
+                        cluster, service, ..
+                    }
+                    | Action::SetDesiredCount {
+                        cluster, service, ..
+                    },
+                ) => {
+                    touched.services.insert(service_key(cluster, service));
                 }
-                | Action::SetDesiredCount {
-                    cluster, service, ..
-                } => {
-                    services.insert(service_key(cluster, service));
+                ("rds", _) => touched.databases = true,
+                // An alarm is re-pointed at, or muted with, a load balancer.
+                ("elasticloadbalancing" | "cloudwatch", _) => touched.load_balancers = true,
+                ("kafka", _) => touched.kafka = true,
+                ("ssm" | "route53", _) => touched.published = true,
+                ("ec2", _) => touched.network = true,
+                ("none", _) => {}
+                _ => {
+                    touched = Parts::all(before.services.iter().map(|s| s.key()));
+                    break;
                 }
-                _ => return None,
             }
         }
-        Some(Changed {
+        Changed {
             before,
-            services: services.into_iter().collect(),
-        })
+            read,
+            touched,
+        }
+    }
+
+    /// What the next look reads: what the steps changed, and what the look before kept (so that
+    /// nothing planned from is older than the look the last pass planned from).
+    fn next_look(&self) -> Parts {
+        let kept = match &self.read {
+            None => Parts::default(),
+            Some(read) => Parts::except(
+                &Parts::all(self.before.services.iter().map(|s| s.key())),
+                read,
+            ),
+        };
+        kept.union(&self.touched)
     }
 }
 
@@ -548,5 +605,73 @@ fn month_saved(before: Option<&Report>, report: &Report) -> crate::report::Month
     crate::report::MonthSaved {
         dollars: carried + report.saved_since_last.unwrap_or(0.0),
         month,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use costctl_core::observation::ServiceObs;
+
+    fn service(name: &str) -> ServiceObs {
+        ServiceObs {
+            cluster: "c".into(),
+            name: name.into(),
+            desired: 1,
+            running: 1,
+            pending: 0,
+            status: "ACTIVE".into(),
+            tags: BTreeMap::new(),
+            public_ip: false,
+        }
+    }
+
+    fn keys(names: &[&str]) -> std::collections::BTreeSet<String> {
+        names.iter().map(|n| format!("c/{n}")).collect()
+    }
+
+    #[test]
+    fn a_look_after_a_full_one_reads_only_what_the_pass_changed() {
+        let before = Observation {
+            services: vec![service("a"), service("b")],
+            ..Observation::default()
+        };
+        let changed = Changed {
+            before,
+            read: None,
+            touched: Parts {
+                services: keys(&["a"]),
+                ..Parts::default()
+            },
+        };
+        assert_eq!(
+            changed.next_look(),
+            Parts {
+                services: keys(&["a"]),
+                ..Parts::default()
+            }
+        );
+    }
+
+    #[test]
+    fn what_a_partial_look_kept_the_next_one_reads_whatever_the_pass_changed() {
+        let before = Observation {
+            services: vec![service("a"), service("b"), service("c")],
+            ..Observation::default()
+        };
+        // The drain check read services a and b, kept c and everything else; the pass then
+        // stopped the databases.
+        let changed = Changed {
+            before,
+            read: Some(Parts {
+                services: keys(&["a", "b"]),
+                ..Parts::default()
+            }),
+            touched: Parts {
+                databases: true,
+                ..Parts::default()
+            },
+        };
+        assert_eq!(changed.next_look(), Parts::all(keys(&["c"])));
     }
 }
