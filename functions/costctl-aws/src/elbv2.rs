@@ -73,11 +73,14 @@ impl AwsCloud {
             return Ok(Vec::new());
         }
         let hinted = self.elb_hints(selector, names);
-        let early = futures::future::join_all(
-            hinted
-                .iter()
-                .map(|arn| async move { (arn.clone(), self.elb_capture_parts(arn).await) }),
-        );
+        // Under the bound, as every capture: a tag selector may know many load balancers.
+        let early = stream::iter(hinted.clone())
+            .map(|arn| async move {
+                let parts = self.elb_capture_parts(&arn).await;
+                (arn, parts)
+            })
+            .buffer_unordered(self.concurrency)
+            .collect::<Vec<_>>();
         let listed = async {
             let all: Vec<LoadBalancer> = self
                 .elb
