@@ -183,16 +183,12 @@ impl AwsCloud {
             .iter()
             .filter_map(LoadBalancer::load_balancer_arn)
             .collect();
-        let mut known = self.elb_known.lock().unwrap_or_else(|e| e.into_inner());
-        known.retain(|_, k| listed.contains(k.arn.as_str()));
+        self.elb_known
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|_, k| listed.contains(k.arn.as_str()));
         for lb in found {
-            known.insert(
-                lb.spec.name.clone(),
-                KnownLb {
-                    arn: lb.arn.clone(),
-                    tags: lb.spec.tags.clone(),
-                },
-            );
+            self.elb_learn(&lb.spec.name, &lb.arn, &lb.spec.tags);
         }
     }
 

@@ -229,10 +229,7 @@ async fn look<C: Cloud + ?Sized>(
         .filter_map(|k| split_service_key(k))
         .map(|(cluster, service)| scalable_resource_id(cluster, service))
         .collect();
-    let network = async {
-        if !read_network {
-            return Ok((Vec::new(), Vec::new(), BTreeMap::new()));
-        }
+    let network = when(read_network, async {
         futures::try_join!(
             cloud.find_nat_gateways(selector, &nat_subnets),
             cloud.find_vpc_endpoints(selector, &endpoint_names),
@@ -244,13 +241,12 @@ async fn look<C: Cloud + ?Sized>(
                 }
             },
         )
-    };
+    });
     // Snapshots the manifest records (a database deleted to one): read with everything else.
     let snapshots: Vec<String> = manifest
         .db_instances
         .values()
         .filter_map(|r| r.snapshot.clone())
-        .filter(|_| read_dbs)
         .collect();
     // Alarms on any load balancer of the stack: those that exist, and those remembered or
     // named (an alarm outlives the load balancer it watches). The account's alarms are listed
@@ -295,17 +291,8 @@ async fn look<C: Cloud + ?Sized>(
                 }
             }
         },
-        async {
-            if read_dbs {
-                cloud.find_db_instances(selector).await
-            } else {
-                Ok(Vec::new())
-            }
-        },
-        async {
-            if !read_lbs {
-                return Ok((Vec::new(), Vec::new()));
-            }
+        when(read_dbs, cloud.find_db_instances(selector)),
+        when(read_lbs, async {
             let (lbs, listed) = if list_at_once {
                 futures::try_join!(
                     cloud.find_load_balancers(selector, &lb_names),
@@ -337,30 +324,12 @@ async fn look<C: Cloud + ?Sized>(
                 }
             }
             Ok((lbs, alarms))
-        },
-        async {
-            if read_kafka {
-                cloud.find_kafka_clusters(selector, &msk_names).await
-            } else {
-                Ok(Vec::new())
-            }
-        },
-        async {
-            if read_published {
-                cloud.get_parameters(&parameters).await
-            } else {
-                Ok(BTreeMap::new())
-            }
-        },
-        async {
-            if read_published {
-                cloud.get_aliases(&aliases).await
-            } else {
-                Ok(BTreeMap::new())
-            }
-        },
+        }),
+        when(read_kafka, cloud.find_kafka_clusters(selector, &msk_names)),
+        when(read_published, cloud.get_parameters(&parameters)),
+        when(read_published, cloud.get_aliases(&aliases)),
         network,
-        cloud.describe_db_snapshots(&snapshots),
+        when(read_dbs, cloud.describe_db_snapshots(&snapshots)),
     )?;
     let mut obs = Observation {
         services,
@@ -475,6 +444,14 @@ async fn look<C: Cloud + ?Sized>(
     obs.services.sort_by_key(|s| s.key());
     obs.db_instances.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(obs)
+}
+
+/// `read`'s answer, or the empty one of a part the look keeps (the call is never sent).
+async fn when<T: Default>(
+    read: bool,
+    call: impl std::future::Future<Output = CloudResult<T>>,
+) -> CloudResult<T> {
+    if read { call.await } else { Ok(T::default()) }
 }
 
 /// A look at some services: those `changed` names, and their scalable targets, are read again

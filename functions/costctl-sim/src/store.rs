@@ -50,6 +50,33 @@ impl MemStore {
             })?;
         result
     }
+
+    /// A finish (report stored, lease released) while `owner` holds the lease and, if given,
+    /// `generation` is current; with the manifest of a converged pass when there is one.
+    async fn finish_where(
+        &self,
+        stack: &str,
+        owner: &str,
+        generation: Option<u64>,
+        manifest: Option<&Manifest>,
+        report: &Report,
+    ) -> StoreResult<()> {
+        self.call("UpdateItem(finish)", true, |w, _| {
+            let state = held(w, stack, owner, generation, "finish")?;
+            state.lease = None;
+            state.last_report = Some(report.clone());
+            if let Some(m) = manifest {
+                state.manifest = m.clone();
+                w.log(format!(
+                    "{owner}: manifest saved (generation {}) with the report",
+                    generation.unwrap_or(0)
+                ));
+            }
+            crate::scenario::check_report(w, stack, owner, report, "reconcile report");
+            Ok(())
+        })
+        .await
+    }
 }
 
 #[async_trait]
@@ -224,14 +251,7 @@ impl StateStore for MemStore {
     }
 
     async fn finish(&self, stack: &str, owner: &str, report: &Report) -> StoreResult<()> {
-        self.call("UpdateItem(finish)", true, |w, _| {
-            let state = held(w, stack, owner, None, "finish")?;
-            state.lease = None;
-            state.last_report = Some(report.clone());
-            crate::scenario::check_report(w, stack, owner, report, "reconcile report");
-            Ok(())
-        })
-        .await
+        self.finish_where(stack, owner, None, None, report).await
     }
 
     async fn finish_current(
@@ -242,20 +262,8 @@ impl StateStore for MemStore {
         manifest: Option<&Manifest>,
         report: &Report,
     ) -> StoreResult<()> {
-        self.call("UpdateItem(finish)", true, |w, _| {
-            let state = held(w, stack, owner, Some(generation), "finish")?;
-            state.lease = None;
-            state.last_report = Some(report.clone());
-            if let Some(m) = manifest {
-                state.manifest = m.clone();
-                w.log(format!(
-                    "{owner}: manifest saved (generation {generation}) with the report"
-                ));
-            }
-            crate::scenario::check_report(w, stack, owner, report, "reconcile report");
-            Ok(())
-        })
-        .await
+        self.finish_where(stack, owner, Some(generation), manifest, report)
+            .await
     }
 
     async fn append_history(&self, stack: &str, entry: &HistoryEntry) -> StoreResult<()> {
